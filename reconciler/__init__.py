@@ -1,0 +1,5 @@
+"""mmp-reconciler: Market Maker Protection settings as code."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""The subcommands: validate, plan, apply. Each returns its exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from reconciler import planfile, secrets
+from reconciler.desired import AccountTarget, DesiredState
+from reconciler.errors import ApprovalError, ReconcilerError
+from reconciler.executor import ApplyResult, Outcome, apply_plan
+from reconciler.journal import Journal
+from reconciler.live import Connections, connect
+from reconciler.plan import Plan
+from reconciler.planner import Filters, make_plan
+from reconciler.render import RENDERERS
+from reconciler.sandbox import Sandbox
+from reconciler.secrets import redact
+from reconciler.validate import load_desired
+from reconciler.venues import VENUES, capabilities
+
+T = TypeVar("T")
+
+
+def out(text: str) -> None:
+    sys.stdout.write(redact(text))
+    sys.stdout.flush()
+
+
+def validate(args: argparse.Namespace) -> int:
+    desired = load_desired(args.policies, capabilities())
+    live_scopes = sum(1 for s in desired.scopes.values() if s.config is not None)
+    removals = len(desired.scopes) - live_scopes + len(desired.absent_underlyings)
+    out(
+        f"{args.policies}: valid; {len(desired.accounts)} account(s), {live_scopes} scope(s), "
+        f"{removals} marked absent\n"
+    )
+    return 0
+
+
+def filters_of(args: argparse.Namespace) -> Filters:
+    return Filters(frozenset(args.account), frozenset(args.venue), frozenset(args.underlying))
+
+
+def selected_targets(desired: DesiredState, filters: Filters) -> list[AccountTarget]:
+    targets = [t for t in desired.accounts.values() if filters.account_selected(t.name, t.venue)]
+    if not targets:
+        raise ReconcilerError("no account in the policies matches the --account/--venue filters")
+    return sorted(targets, key=lambda t: t.name)
+
+
+def run_live(
+    args: argparse.Namespace,
+    targets: list[AccountTarget],
+    work: Callable[[Connections], Awaitable[T]],
+) -> T:
+    """Connect to every target (or its simulator), run work, close, save the sandbox."""
+    sandbox = Sandbox(VENUES) if args.sandbox else None
+    if sandbox is not None:
+        creds = sandbox.credentials(targets)
+        transport = sandbox.transport
+    else:
+        creds = secrets.resolve(targets, capabilities())
+        transport = None
+
+    async def session() -> T:
+        connections = connect(targets, VENUES, creds, transport, args.concurrency)
+        try:
+            return await work(connections)
+        finally:
+            await connections.aclose()
+
+    try:
+        return asyncio.run(session())
+    finally:
+        if sandbox is not None:
+            sandbox.save()
+
+
+def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarget], Filters]:
+    desired = load_desired(args.policies, capabilities())
+    filters = filters_of(args)
+    return desired, selected_targets(desired, filters), filters
+
+
+def plan(args: argparse.Namespace) -> int:
+    desired, targets, filters = _plan_now(args)
+
+    async def work(connections: Connections) -> Plan:
+        live = await connections.read()
+        return make_plan(desired, live, capabilities(), filters)
+
+    result = run_live(args, targets, work)
+    out(RENDERERS[args.format](result, args.colour))
+    if args.out:
+        planfile.save(
+            args.out,
+            result,
+            desired,
+            sandbox=args.sandbox,
+            expiry=dt.timedelta(minutes=args.expires),
+        )
+        print(
+            f"Saved plan to {args.out}; apply it with: mmp apply {args.out}"
+            + (" --sandbox" if args.sandbox else ""),
+            file=sys.stderr,
+        )
+    return 2 if args.detailed_exitcode and result.has_changes else 0
+
+
+def apply(args: argparse.Namespace) -> int:
+    journal = Journal(args.journal)
+    if args.planfile:
+        saved = planfile.load(args.planfile)
+        planfile.check_usable(saved, args.planfile, sandbox=args.sandbox)
+        out(RENDERERS["text"](saved.plan, args.colour))
+        if not saved.plan.has_changes:
+            out("Nothing to apply.\n")
+            return 0
+        _approve(args, saved.plan)
+        result = run_live(args, saved.targets, lambda conns: apply_plan(saved.plan, conns, journal))
+        return _report(result)
+    desired, targets, filters = _plan_now(args)
+
+    async def work(connections: Connections) -> ApplyResult | None:
+        live = await connections.read()
+        made = make_plan(desired, live, capabilities(), filters)
+        out(RENDERERS["text"](made, args.colour))
+        if not made.has_changes:
+            out("Nothing to apply.\n")
+            return None
+        _approve(args, made)
+        return await apply_plan(made, connections, journal)  # re-reads, checks fingerprint
+
+    applied = run_live(args, targets, work)
+    return 0 if applied is None else _report(applied)
+
+
+def _approve(args: argparse.Namespace, plan: Plan) -> None:
+    if args.auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ApprovalError(
+            "not applying: stdin is not a terminal; review the plan and pass "
+            "--auto-approve to apply without a prompt"
+        )
+    count = len(plan.writes)
+    answer = input(f"Apply {count} change(s)? Only 'yes' is accepted: ")
+    if answer.strip() != "yes":
+        raise ApprovalError("not applied: approval was not given")
+
+
+def _report(result: ApplyResult) -> int:
+    labels = {
+        Outcome.APPLIED: "applied",
+        Outcome.KEPT_OLD: "FAILED (old config in force)",
+        Outcome.UNKNOWN: "UNSAFE (may be unprotected)",
+        Outcome.NOT_RUN: "not run",
+    }
+    lines = ["", "Apply:"]
+    for item in result.results:
+        line = f"  {labels[item.outcome]:<30} {item.step.key}"
+        if item.detail:
+            line += f": {item.detail}"
+        lines.append(line)
+    for item in result.unsafe():
+        wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
+        before = item.step.before.to_data() if item.step.before else "no config"
+        lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
+    counts: dict[str, int] = {}
+    for item in result.results:
+        counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    code = result.exit_code
+    meaning = {
+        0: "every change applied and verified",
+        1: "nothing was changed",
+        3: "partial; every scope has its old or its new config in force",
+        4: "a scope may be unprotected; see UNSAFE above",
+    }[code]
+    lines.append(f"Apply finished: {summary}. Exit {code}: {meaning}.")
+    out("\n".join(lines) + "\n")
+    return code

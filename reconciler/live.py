@@ -1,0 +1,67 @@
+"""Read live: build one client per account and read every scope, concurrently per venue.
+
+Reads stop at the first failure: a plan is never made from part of the live state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from reconciler.desired import AccountTarget
+from reconciler.model import LiveAccount
+from reconciler.venues.base import Credentials, VenueClient, VenueSpec
+
+TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
+DEFAULT_CONCURRENCY = 8
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@dataclass
+class Connections:
+    clients: dict[str, VenueClient]  # account name -> client
+    concurrency: int = DEFAULT_CONCURRENCY
+
+    async def read(self, accounts: list[str] | None = None) -> list[LiveAccount]:
+        names = sorted(self.clients if accounts is None else accounts)
+        limits: dict[str, asyncio.Semaphore] = {}
+
+        async def one(name: str) -> LiveAccount:
+            client = self.clients[name]
+            venue = client.capabilities.venue
+            async with limits.setdefault(venue, asyncio.Semaphore(self.concurrency)):
+                return await client.read()
+
+        tasks = [asyncio.ensure_future(one(name)) for name in names]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(client.aclose() for client in self.clients.values()))
+
+
+def connect(
+    targets: list[AccountTarget],
+    venues: Mapping[str, VenueSpec],
+    credentials: Mapping[str, Credentials],
+    transport: TransportFactory | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Connections:
+    clients: dict[str, VenueClient] = {}
+    for target in targets:
+        spec = venues[target.venue]
+        base_url = target.base_url or spec.capabilities.environments[target.environment or ""]
+        http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=TIMEOUT,
+            transport=transport(target.venue) if transport else None,
+            headers={"User-Agent": "mmp-reconciler"},
+        )
+        clients[target.name] = spec.client(target.name, credentials[target.name], http)
+    return Connections(clients, concurrency)

@@ -1,0 +1,198 @@
+"""Load: read policies/**/*.yaml with ruamel.yaml, keeping the file:line:col of every value.
+
+Numbers with a fraction are read as Decimal straight from the YAML text, so `0.1` is exactly
+0.1 from the file to the wire. Every problem in every file is collected and raised at once
+as one ConfigError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+
+from reconciler.desired import Location
+from reconciler.errors import ConfigError, Problem
+
+SKIPPED_FILES = frozenset({"guardrails.yaml", "guardrails.yml"})
+_SECRETISH_KEY = re.compile(
+    r"(secret|passw|api[_-]?key|private[_-]?key|token|client[_-]?id|passphrase)", re.I
+)
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class _DecimalConstructor(RoundTripConstructor):
+    """Round-trip constructor that reads floats as exact Decimals."""
+
+
+def _construct_decimal(constructor: RoundTripConstructor, node: ScalarNode) -> Decimal:
+    text = str(node.value).replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    return value
+
+
+_DecimalConstructor.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def yaml_reader() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _DecimalConstructor
+    return yaml
+
+
+class LocatedTree:
+    """A parsed file and a way to point at any path inside it."""
+
+    def __init__(self, file: str, root: Any) -> None:
+        self.file = file
+        self.root = root
+
+    def locate(self, path: Sequence[str | int], *, at_key: bool = False) -> Location:
+        """Where path points: the value (or the key with at_key); else the nearest parent."""
+        node: Any = self.root
+        line, col = 0, 0
+        for index, part in enumerate(path):
+            last = index == len(path) - 1
+            if isinstance(node, CommentedMap) and part in node:
+                key_line, key_col = node.lc.key(part)
+                val_line, val_col = node.lc.value(part)
+                line, col = (key_line, key_col) if (at_key and last) else (val_line, val_col)
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                line, col = node.lc.item(part)
+                node = node[part]
+            else:
+                break
+        return Location(self.file, line + 1, col + 1)
+
+    def problem(self, path: Sequence[str | int], message: str, *, at_key: bool = False) -> Problem:
+        where = self.locate(path, at_key=at_key)
+        return Problem(where.file, where.line, where.col, message)
+
+
+def policy_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    files = [*root.rglob("*.yaml"), *root.rglob("*.yml")]
+    return sorted(p for p in files if p.name not in SKIPPED_FILES and p.is_file())
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_file(path: Path) -> tuple[LocatedTree | None, list[Problem]]:
+    name = display_path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(name, 0, 0, f"cannot read: {exc.strerror}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [Problem(name, 0, 0, f"file is larger than {MAX_FILE_BYTES} bytes")]
+    try:
+        text = raw.decode("utf-8")
+        data = yaml_reader().load(text)
+    except UnicodeDecodeError as exc:
+        return None, [Problem(name, 0, 0, f"not UTF-8 text (byte {exc.start})")]
+    except MarkedYAMLError as exc:
+        return None, [_yaml_problem(name, exc)]
+    except (YAMLError, RecursionError) as exc:
+        return None, [Problem(name, 0, 0, f"invalid YAML: {type(exc).__name__}")]
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, CommentedMap):
+        return None, [Problem(name, 1, 1, "a policy file must be a mapping with `accounts:`")]
+    return LocatedTree(name, data), []
+
+
+def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    problem = str(exc.problem or exc.context or "invalid YAML")
+    duplicate = re.match(r'found duplicate key "(.*?)" with value', problem)
+    if duplicate:
+        # ruamel's text quotes both values, which could be a secret: name the key only
+        problem = f"duplicate key `{duplicate.group(1)}`"
+    return Problem(name, line, col, f"invalid YAML: {problem}")
+
+
+def secret_key_problems(tree: LocatedTree) -> list[Problem]:
+    """Keys that look like literal credentials anywhere in the file."""
+    problems: list[Problem] = []
+    for path, key in _walk_keys(tree.root, ()):
+        if isinstance(key, str) and _SECRETISH_KEY.search(key):
+            problems.append(
+                tree.problem(
+                    (*path, key),
+                    f"`{key}` looks like a literal credential: secrets never go in policies; "
+                    "set `credentials: PREFIX` and export PREFIX_... in the environment",
+                    at_key=True,
+                )
+            )
+    return problems
+
+
+def _walk_keys(node: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ...], Any]]:
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(node, path)]
+    while stack:  # iterative: deep hostile nesting must not overflow the stack
+        current, where = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                yield where, key
+                stack.append((value, (*where, key)))
+        elif isinstance(current, list):
+            stack.extend((value, (*where, i)) for i, value in enumerate(current))
+
+
+def pydantic_problems(
+    tree: LocatedTree, error: ValidationError, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    """One Problem per pydantic error, at the right place, never echoing the input value."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = (*prefix, *(part for part in item["loc"] if isinstance(part, (str, int))))
+        kind = item["type"]
+        field = str(loc[-1]) if loc else ""
+        if kind == "extra_forbidden":
+            message = f"unknown key `{field}`{_suggest(field, loc)}"
+            problems.append(tree.problem(loc, message, at_key=True))
+            continue
+        if kind == "missing":
+            message = f"`{field}` is required"
+            problems.append(tree.problem(loc[:-1], message, at_key=True))
+            continue
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(tree.problem(loc, f"{field}: {message}" if field else message))
+    return problems
+
+
+def _suggest(field: str, loc: tuple[Any, ...]) -> str:
+    from difflib import get_close_matches
+
+    from reconciler.policy import ACCOUNT_FIELDS, SCOPE_FIELDS
+
+    candidates = SCOPE_FIELDS if "mmp" in loc or "defaults" in loc else ACCOUNT_FIELDS
+    if len(loc) == 1:
+        candidates = ("accounts",)
+    match = get_close_matches(field, candidates, n=1)
+    return f"; did you mean `{match[0]}`?" if match else ""
+
+
+def raise_if(problems: list[Problem]) -> None:
+    if problems:
+        raise ConfigError(problems)

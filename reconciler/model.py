@@ -1,0 +1,189 @@
+"""The canonical model: one shape for desired and live MMP state, whatever the venue.
+
+Every venue client normalises its wire format into these types, and the planner, the
+renderers and apply's verification compare nothing else. Durations are milliseconds, limits
+are Decimal, a field the venue reports as unset is None, and `frozen_ms` is MANUAL when the
+venue needs a manual reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from reconciler.units import MANUAL, FreezeMs, decimal_text, dumps_exact
+
+LIMIT_FIELDS: tuple[str, ...] = (
+    "quantity_limit",
+    "delta_limit",
+    "vega_limit",
+    "max_quote_quantity",
+)
+DURATION_FIELDS: tuple[str, ...] = ("window", "frozen")
+ALL_FIELDS: tuple[str, ...] = DURATION_FIELDS + LIMIT_FIELDS
+
+
+@dataclass(frozen=True, order=True)
+class ScopeKey:
+    """venue/account/underlying[/group]; group None is the venue's default (regular orders)."""
+
+    venue: str
+    account: str
+    underlying: str
+    group: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.venue, self.account, self.underlying]
+        if self.group is not None:
+            parts.append(self.group)
+        return "/".join(parts)
+
+    def sort_key(self) -> tuple[str, str, str, int, str]:
+        return (self.venue, self.account, self.underlying, self.group is not None, self.group or "")
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue,
+            "account": self.account,
+            "underlying": self.underlying,
+            "group": self.group,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ScopeKey:
+        return cls(data["venue"], data["account"], data["underlying"], data.get("group"))
+
+
+@dataclass(frozen=True)
+class MmpConfig:
+    """One scope's MMP settings in canonical units."""
+
+    window_ms: int
+    frozen_ms: FreezeMs
+    quantity_limit: Decimal | None = None
+    delta_limit: Decimal | None = None
+    vega_limit: Decimal | None = None
+    max_quote_quantity: Decimal | None = None
+
+    def value(self, name: str) -> int | str | Decimal | None:
+        if name == "window":
+            return self.window_ms
+        if name == "frozen":
+            return self.frozen_ms
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain, JSON-safe, canonical: equal configs give equal data (2.50 == 2.5)."""
+        data: dict[str, Any] = {"window_ms": self.window_ms, "frozen_ms": self.frozen_ms}
+        for name in LIMIT_FIELDS:
+            value = getattr(self, name)
+            data[name] = None if value is None else decimal_text(value)
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> MmpConfig:
+        limits = {
+            name: None if data.get(name) is None else Decimal(str(data[name]))
+            for name in LIMIT_FIELDS
+        }
+        frozen = data["frozen_ms"]
+        return cls(
+            window_ms=int(data["window_ms"]),
+            frozen_ms=MANUAL if frozen == MANUAL else int(frozen),
+            **limits,
+        )
+
+    def with_changes(self, **changes: Any) -> MmpConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FreezeState:
+    """Whether quoting is frozen after a trigger. until_ms None with frozen=True: manual reset."""
+
+    frozen: bool
+    until_ms: int | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"frozen": self.frozen, "until_ms": self.until_ms}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None) -> FreezeState:
+        if not data:
+            return NOT_FROZEN
+        return cls(bool(data["frozen"]), data.get("until_ms"))
+
+
+NOT_FROZEN = FreezeState(False)
+
+
+@dataclass(frozen=True)
+class LiveScope:
+    """What a venue reports for one scope: its config (None: none set) and freeze state."""
+
+    key: ScopeKey
+    config: MmpConfig | None
+    freeze: FreezeState = NOT_FROZEN
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "scope": self.key.to_data(),
+            "config": None if self.config is None else self.config.to_data(),
+            "freeze": self.freeze.to_data(),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LiveScope:
+        config = data.get("config")
+        return cls(
+            key=ScopeKey.from_data(data["scope"]),
+            config=None if config is None else MmpConfig.from_data(config),
+            freeze=FreezeState.from_data(data.get("freeze")),
+        )
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """Every scope one account has on its venue, as read in one pass."""
+
+    venue: str
+    account: str
+    scopes: tuple[LiveScope, ...] = field(default_factory=tuple)
+
+    def by_key(self) -> dict[ScopeKey, LiveScope]:
+        return {scope.key: scope for scope in self.scopes}
+
+
+def scope_digest(scope: LiveScope) -> str:
+    """What the fingerprint sees of one scope: its config and whether it is frozen.
+
+    The frozen-until time is left out on purpose: it moves with the clock on some venues,
+    while the question a saved plan must answer is whether the scope is frozen at all.
+    """
+    data = {
+        "config": None if scope.config is None else scope.config.to_data(),
+        "frozen": scope.freeze.frozen,
+    }
+    return hashlib.sha256(dumps_exact(data, sort_keys=True).encode()).hexdigest()
+
+
+def live_digests(accounts: list[LiveAccount]) -> dict[str, str]:
+    """scope -> digest for every scope that has a config or is frozen."""
+    return {
+        str(scope.key): scope_digest(scope)
+        for account in accounts
+        for scope in account.scopes
+        if scope.config is not None or scope.freeze.frozen
+    }
+
+
+def fingerprint_of(digests: dict[str, str]) -> str:
+    """sha256 over the scope digests in a fixed order. Equal live state, equal fingerprint."""
+    text = dumps_exact(sorted(digests.items()), sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def live_fingerprint(accounts: list[LiveAccount]) -> str:
+    return fingerprint_of(live_digests(accounts))

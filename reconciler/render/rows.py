@@ -1,0 +1,109 @@
+"""Row data shared by every renderer: what to say about each step, computed once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from reconciler.model import ALL_FIELDS, FreezeState, MmpConfig
+from reconciler.plan import Action, FieldChange, FieldValue, Plan, Step
+from reconciler.units import MANUAL, decimal_text, format_duration
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.REMOVE: "-",
+    Action.HELD: "!",
+    Action.UNMANAGED: "?",
+    Action.UNCHANGED: "=",
+}
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    before: str
+    after: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class Row:
+    symbol: str
+    action: str
+    scope: str
+    fields: tuple[FieldRow, ...]
+    notes: tuple[str, ...]
+    where: str
+
+
+def show(name: str, value: FieldValue) -> str:
+    if value is None:
+        return "(none)"
+    if name == "window" or (name == "frozen" and value != MANUAL):
+        return format_duration(int(value))
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return str(value)
+
+
+def freeze_text(freeze: FreezeState) -> str:
+    if not freeze.frozen:
+        return ""
+    if freeze.until_ms is None:
+        return "frozen until manual reset"
+    when = dt.datetime.fromtimestamp(freeze.until_ms / 1000, dt.UTC)  # display only
+    return f"frozen until {when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def _field_rows(step: Step) -> tuple[FieldRow, ...]:
+    if step.action in (Action.UNCHANGED, Action.UNMANAGED):
+        return _config_rows(step.before)
+    return tuple(_change_row(c) for c in step.changes)
+
+
+def _change_row(change: FieldChange) -> FieldRow:
+    return FieldRow(
+        change.field,
+        show(change.field, change.before),
+        show(change.field, change.after),
+        change.direction.value,
+    )
+
+
+def _config_rows(config: MmpConfig | None) -> tuple[FieldRow, ...]:
+    if config is None:
+        return ()
+    return tuple(
+        FieldRow(name, show(name, config.value(name)), show(name, config.value(name)), "")
+        for name in ALL_FIELDS
+        if config.value(name) is not None
+    )
+
+
+def row(step: Step) -> Row:
+    notes = []
+    if step.action is Action.HELD and step.held_action is not None:
+        notes.append(f"would {step.held_action.value}; {step.reason}")
+    elif step.action is Action.REPLACE:
+        notes.append("the scope is without MMP between the reset and the set")
+    elif step.reason:
+        notes.append(step.reason)
+    frozen = freeze_text(step.freeze)
+    if frozen:
+        notes.insert(0, frozen)
+    return Row(
+        SYMBOLS[step.action],
+        step.action.value,
+        str(step.key),
+        _field_rows(step),
+        tuple(notes),
+        step.where,
+    )
+
+
+def shown_steps(plan: Plan) -> list[Step]:
+    """Unchanged scopes are counted, not listed, unless they are frozen."""
+    return [s for s in plan.steps if s.action is not Action.UNCHANGED or s.freeze.frozen]

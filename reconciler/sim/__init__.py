@@ -1,0 +1,1 @@
+"""Shared pieces of the venue simulators: clocks, token buckets, the loopback HTTP server."""

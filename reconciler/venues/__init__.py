@@ -1,0 +1,16 @@
+"""The venue registry: every venue mmp-reconciler speaks, listed explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.venues.base import Capabilities, VenueSpec
+from reconciler.venues.deribit import SPEC as DERIBIT
+
+VENUES: dict[str, VenueSpec] = {
+    "deribit": DERIBIT,
+}
+
+
+def capabilities(venues: Mapping[str, VenueSpec] | None = None) -> dict[str, Capabilities]:
+    return {name: spec.capabilities for name, spec in (venues or VENUES).items()}

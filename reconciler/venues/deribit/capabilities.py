@@ -1,0 +1,82 @@
+"""What Deribit can do with MMP (seed-venues.md section 1)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconciler.venues.base import (
+    Capabilities,
+    ChangeMode,
+    DurationBound,
+    LimitBound,
+    RemoveMode,
+    ResetMeaning,
+)
+
+INDEX_NAMES = frozenset(
+    {
+        "btc_usd",
+        "eth_usd",
+        "btc_usdc",
+        "eth_usdc",
+        "ada_usdc",
+        "algo_usdc",
+        "avax_usdc",
+        "bch_usdc",
+        "bnb_usdc",
+        "doge_usdc",
+        "dot_usdc",
+        "link_usdc",
+        "ltc_usdc",
+        "near_usdc",
+        "paxg_usdc",
+        "shib_usdc",
+        "sol_usdc",
+        "ton_usdc",
+        "trx_usdc",
+        "trump_usdc",
+        "uni_usdc",
+        "xrp_usdc",
+        "usde_usdc",
+        "buidl_usdc",
+        "btcdvol_usdc",
+        "ethdvol_usdc",
+        "btc_usdt",
+        "eth_usdt",
+    }
+)
+
+_LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=4)
+
+CAPABILITIES = Capabilities(
+    venue="deribit",
+    limits={
+        "quantity_limit": _LIMIT,
+        "delta_limit": _LIMIT,
+        "vega_limit": _LIMIT,
+        "max_quote_quantity": _LIMIT,
+    },
+    # interval 0 removes the config, so a live window is 1..3600 whole seconds
+    window=DurationBound(min_ms=1000, max_ms=3_600_000, step_ms=1000),
+    # frozen_time 0 means manual reset: we spell that `manual`, so 1..3600 s otherwise
+    frozen=DurationBound(min_ms=1000, max_ms=3_600_000, step_ms=1000, allow_manual=True),
+    change=ChangeMode.UPSERT,
+    remove=RemoveMode.SET_ZERO_WINDOW,
+    reset_means=ResetMeaning.UNFREEZE,
+    synchronous=True,
+    set_unfreezes=True,  # "Set config for MMP - triggers MMP reset"
+    required_limits=frozenset({"max_quote_quantity"}),
+    at_least_one_of=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
+    groups=True,
+    default_group_name="default",
+    max_group_name=64,
+    max_groups_per_account=16,
+    underlyings=INDEX_NAMES,
+    environments={
+        "production": "https://www.deribit.com",
+        "testnet": "https://test.deribit.com",
+    },
+    credential_vars=("CLIENT_ID", "CLIENT_SECRET"),
+    notes="window and frozen in whole seconds (0..3600); limits at most 4 decimals; "
+    "max_quote_quantity required; a set also unfreezes, so frozen scopes are held.",
+)

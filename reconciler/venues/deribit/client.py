@@ -1,0 +1,141 @@
+"""Deribit client: JSON-RPC 2.0 over HTTP POST, token from public/auth (client_credentials)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import httpx
+
+from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
+from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.units import dumps_exact
+from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.deribit import wire
+from reconciler.venues.deribit.capabilities import CAPABILITIES
+from reconciler.venues.http import parse_json, send
+
+AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
+TOKEN_ERRORS = {13009, 13010}  # the token expired or was revoked: log in again once
+HINTS = {
+    13040: "MMP is not enabled for this account; ask Deribit support to enable it",
+    13004: "check the CLIENT_ID and CLIENT_SECRET environment variables of this account",
+    13021: "the API key needs the trade:read_write scope",
+    10028: "rate limit: lower the concurrency or wait",
+}
+REFRESH_MARGIN_S = 60
+
+
+class DeribitClient:
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+        self.account = account
+        self._credentials = credentials
+        self._http = http
+        self._token: str | None = None
+        self._token_expiry = 0.0
+        self._ids = itertools.count(1)
+        self._auth_lock = asyncio.Lock()
+
+    @property
+    def where(self) -> str:
+        return f"deribit/{self.account}"
+
+    async def read(self) -> LiveAccount:
+        configs, status = await asyncio.gather(
+            self._rpc("private/get_mmp_config", {}, write=False),
+            self._rpc("private/get_mmp_status", {}, write=False),
+        )
+        scopes = wire.live_scopes(self.account, list(configs or []), list(status or []))
+        return LiveAccount("deribit", self.account, tuple(scopes))
+
+    async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
+        await self._rpc("private/set_mmp_config", wire.set_params(key, config), where=str(key))
+
+    async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
+        await self._rpc("private/set_mmp_config", wire.remove_params(key, before), where=str(key))
+
+    async def reset(self, key: ScopeKey) -> None:
+        params: dict[str, Any] = {"index_name": key.underlying}
+        if key.group is not None:
+            params["mmp_group"] = key.group
+        await self._rpc("private/reset_mmp", params, where=str(key))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _rpc(
+        self, method: str, params: dict[str, Any], *, write: bool = True, where: str = ""
+    ) -> Any:
+        where = where or self.where
+        for attempt in (1, 2):
+            token = await self._access_token()
+            try:
+                return await self._call(method, params, token, write=write, where=where)
+            except VenueAuthError as exc:
+                if attempt == 2 or exc.code not in TOKEN_ERRORS:
+                    raise
+                self._token = None  # expired or revoked: the request was refused, so resend
+        raise AssertionError("unreachable")
+
+    async def _access_token(self) -> str:
+        async with self._auth_lock:
+            if self._token is None or time.monotonic() >= self._token_expiry:
+                result = await self._call(
+                    "public/auth",
+                    {
+                        "grant_type": "client_credentials",
+                        "client_id": self._credentials["CLIENT_ID"],
+                        "client_secret": self._credentials["CLIENT_SECRET"],
+                    },
+                    None,
+                    write=False,
+                    where=self.where,
+                )
+                self._token = str(result["access_token"])
+                lifetime = max(int(result.get("expires_in", 0)) - REFRESH_MARGIN_S, 0)
+                self._token_expiry = time.monotonic() + lifetime
+            return self._token
+
+    async def _call(
+        self, method: str, params: dict[str, Any], token: str | None, *, write: bool, where: str
+    ) -> Any:
+        body = dumps_exact(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        )
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        request = self._http.build_request(
+            "POST", f"/api/v2/{method}", content=body.encode(), headers=headers
+        )
+        response = await send(self._http, request, where, idempotent=not write)
+        data = parse_json(response, where)
+        if not isinstance(data, dict):
+            raise VenueRejected(where, f"unexpected answer to {method}")
+        if "error" in data:
+            raise _error(where, method, data["error"])
+        if "result" not in data:
+            raise VenueRejected(where, f"answer to {method} has neither result nor error")
+        return data["result"]
+
+
+def _error(where: str, method: str, error: Any) -> VenueError:
+    if not isinstance(error, dict):
+        return VenueRejected(where, f"{method}: malformed error {error!r}")
+    code = error.get("code")
+    message = str(error.get("message", ""))
+    data = error.get("data")
+    if isinstance(data, dict) and data.get("reason"):
+        param = f" {data['param']}" if data.get("param") else ""
+        message += f" ({data['reason']}{':' if param else ''}{param})"
+    hint = HINTS.get(code, "") if isinstance(code, int) else ""
+    text = f"{method}: {message}"
+    if code in AUTH_ERRORS:
+        return VenueAuthError(where, text, code=code, hint=hint)
+    if code == 10028:
+        return VenueRateLimited(where, text, code=code, hint=hint)
+    return VenueRejected(where, text, code=code, hint=hint)

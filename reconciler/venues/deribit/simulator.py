@@ -1,0 +1,449 @@
+"""A strict Deribit simulator: JSON-RPC over HTTP, as seed-venues.md section 1 documents it.
+
+Where the docs are unclear it takes the stricter reading, and a switch selects the other:
+- `set_result`: "object" (the documented example) or "array" (the schema).
+- `strict_remove`: a removal (interval 0) still needs max_quote_quantity and a limit.
+Assumptions, labelled: parameter errors answer -32602 with data {reason, param}; a group
+stays bound to its index while a config of it exists; 10028 comes with HTTP 429.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from reconciler.sim.common import Clock, CreditBucket
+from reconciler.units import decimal_places, dumps_exact, loads_exact
+from reconciler.venues.deribit.capabilities import INDEX_NAMES
+
+MAX_BODY = 32 * 1024
+LIMITS = ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity")
+SET_PARAMS = {"index_name", "mmp_group", "interval", "frozen_time", "block_rfq", *LIMITS}
+GROUP_ID_BASE = 144790485158858750  # ids exceed 2**53, as the docs show
+
+
+class RpcError(Exception):
+    def __init__(
+        self, code: int, message: str, data: dict[str, Any] | None = None, status: int = 400
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.data, self.status = code, message, data, status
+
+
+def invalid(param: str, reason: str) -> RpcError:
+    return RpcError(-32602, "Invalid params", {"reason": reason, "param": param})
+
+
+@dataclass
+class SimAccount:
+    client_secret: str
+    mmp_enabled: bool = True
+    configs: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
+    frozen_until: dict[tuple[str, str | None], int] = field(default_factory=dict)  # 0 = manual
+    group_ids: dict[str, int] = field(default_factory=dict)
+    bucket: CreditBucket = field(default_factory=lambda: CreditBucket(50_000, 10_000))
+
+
+class DeribitSimulator:
+    """An httpx handler (use with httpx.MockTransport) holding MMP state per API key."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        testnet: bool = False,
+        set_result: str = "object",
+        strict_remove: bool = True,
+        token_ttl_s: int = 900,
+        request_cost: int = 500,
+        max_groups: int = 16,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.testnet = testnet
+        self.set_result = set_result
+        self.strict_remove = strict_remove
+        self.token_ttl_s = token_ttl_s
+        self.request_cost = request_cost
+        self.max_groups = max_groups
+        self.accounts: dict[str, SimAccount] = {}
+        self.tokens: dict[str, tuple[str, int]] = {}
+        self.used_nonces: set[tuple[str, str]] = set()
+        self.requests: list[str] = []  # method of every request, for tests and benchmarks
+        self.before_request: Callable[[str, dict[str, Any]], None] | None = None  # fault hook
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ---- test and sandbox controls -------------------------------------------------------
+
+    def add_account(self, client_id: str, client_secret: str, *, mmp_enabled: bool = True) -> None:
+        self.accounts[client_id] = SimAccount(client_secret, mmp_enabled)
+
+    def seed(self, client_id: str, params: dict[str, Any]) -> None:
+        """Set a config as the API would, bypassing auth and rate limits."""
+        self._set_mmp_config(self.accounts[client_id], dict(params))
+
+    def trigger(self, client_id: str, index_name: str, group: str | None = None) -> int:
+        """Trip MMP on a configured scope; returns frozen_until (0 = until manual reset)."""
+        account = self.accounts[client_id]
+        config = account.configs[(index_name, group)]
+        frozen_s = int(config["frozen_time"])
+        until = 0 if frozen_s == 0 else self.clock.now_ms() + max(frozen_s, 1) * 1000
+        account.frozen_until[(index_name, group)] = until
+        return until
+
+    def expire_tokens(self) -> None:
+        self.tokens = {t: (cid, 0) for t, (cid, _) in self.tokens.items()}
+
+    # ---- HTTP ----------------------------------------------------------------------------
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            started = self.clock.now_ms() * 1000
+            request_id: Any = None
+            try:
+                method, params, request_id = self._parse(request)
+                self.requests.append(method)
+                if self.before_request is not None:
+                    self.before_request(method, params)
+                result = self._dispatch(request, method, params)
+            except RpcError as exc:
+                error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+                if exc.data:
+                    error["data"] = exc.data
+                return self._envelope(exc.status, request_id, started, error=error)
+            return self._envelope(200, request_id, started, result=result)
+
+    def _envelope(
+        self, status: int, request_id: Any, started_us: int, **payload: Any
+    ) -> httpx.Response:
+        finished = self.clock.now_ms() * 1000
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            **payload,
+            "testnet": self.testnet,
+            "usIn": started_us,
+            "usOut": finished,
+            "usDiff": finished - started_us,
+        }
+        return httpx.Response(
+            status,
+            content=dumps_exact(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def _parse(self, request: httpx.Request) -> tuple[str, dict[str, Any], Any]:
+        path = request.url.path
+        if not path.startswith("/api/v2/"):
+            raise RpcError(-32601, "Method not found", status=404)
+        method = path.removeprefix("/api/v2/")
+        raw = request.content
+        if len(raw) > MAX_BODY:
+            raise RpcError(-32600, "request entity too large", status=413)
+        if request.method == "GET" and not raw:
+            params: dict[str, Any] = {
+                k: _query_value(v) for k, v in parse_qsl(request.url.query.decode())
+            }
+            return method, params, None
+        if request.method not in ("GET", "POST"):
+            raise RpcError(-32601, "Method not found", status=405)
+        try:
+            body = loads_exact(raw)
+        except ValueError:
+            raise RpcError(-32700, "Parse error") from None
+        if isinstance(body, list):
+            raise RpcError(
+                -32600, "Invalid Request", {"reason": "batch requests are not supported"}
+            )
+        if not isinstance(body, dict) or body.get("jsonrpc") != "2.0":
+            raise RpcError(-32600, "Invalid Request", {"reason": "jsonrpc must be 2.0"})
+        if "id" not in body:
+            raise RpcError(-32600, "Invalid Request", {"reason": "id is required"})
+        if body.get("method", method) != method:
+            raise RpcError(-32600, "Invalid Request", {"reason": "method does not match path"})
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise RpcError(-32602, "Invalid params", {"reason": "named params only"})
+        return method, params, body["id"]
+
+    def _dispatch(self, request: httpx.Request, method: str, params: dict[str, Any]) -> Any:
+        if method == "public/auth":
+            return self._auth(params)
+        handlers: dict[str, Callable[[SimAccount, dict[str, Any]], Any]] = {
+            "private/get_mmp_config": self._get_mmp_config,
+            "private/get_mmp_status": self._get_mmp_status,
+            "private/set_mmp_config": self._set_mmp_config,
+            "private/reset_mmp": self._reset_mmp,
+        }
+        if method not in handlers:
+            raise RpcError(-32601, "Method not found", status=404)
+        client_id = self._authenticate(request)
+        account = self.accounts[client_id]
+        if not account.bucket.take(self.request_cost, self.clock.now_ms()):
+            raise RpcError(10028, "too_many_requests", status=429)
+        if not account.mmp_enabled:
+            raise RpcError(13040, "mmp_required")
+        return handlers[method](account, params)
+
+    # ---- auth ----------------------------------------------------------------------------
+
+    def _auth(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("grant_type") != "client_credentials":
+            raise invalid("grant_type", "only client_credentials is simulated")
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        account = self.accounts.get(str(client_id))
+        if account is None or not hmac.compare_digest(str(secret), account.client_secret):
+            raise RpcError(13004, "invalid_credentials", status=400)
+        if not account.bucket.take(self.request_cost, self.clock.now_ms()):
+            raise RpcError(10028, "too_many_requests", status=429)
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = (str(client_id), self.clock.now_ms() + self.token_ttl_s * 1000)
+        return {
+            "access_token": token,
+            "refresh_token": secrets.token_urlsafe(24),
+            "expires_in": self.token_ttl_s,
+            "scope": "trade:read_write",
+            "token_type": "bearer",
+            "enabled_features": [],
+        }
+
+    def _authenticate(self, request: httpx.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if not header:
+            raise RpcError(10000, "authorization_required", status=401)
+        if scheme == "Bearer":
+            client_id, expiry = self.tokens.get(value, ("", 0))
+            if not client_id or self.clock.now_ms() >= expiry:
+                raise RpcError(13009, "unauthorized", status=401)
+            return client_id
+        if scheme == "Basic":
+            client_id, _, secret = base64.b64decode(value).decode(errors="replace").partition(":")
+            account = self.accounts.get(client_id)
+            if account is None or not hmac.compare_digest(secret, account.client_secret):
+                raise RpcError(13009, "unauthorized", status=401)
+            return client_id
+        if scheme == "deri-hmac-sha256":
+            return self._verify_signature(request, value)
+        raise RpcError(13009, "unauthorized", status=401)
+
+    def _verify_signature(self, request: httpx.Request, value: str) -> str:
+        fields = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+        client_id, ts = fields.get("id", ""), fields.get("ts", "")
+        sig, nonce = fields.get("sig", ""), fields.get("nonce", "")
+        account = self.accounts.get(client_id)
+        if account is None or not ts.isdigit() or not nonce:
+            raise RpcError(13009, "unauthorized", status=401)
+        if abs(self.clock.now_ms() - int(ts)) > 60_000 or (client_id, nonce) in self.used_nonces:
+            raise RpcError(13009, "unauthorized", status=401)
+        uri = request.url.raw_path.decode()
+        data = f"{request.method.upper()}\n{uri}\n{request.content.decode()}\n"
+        expected = deribit_signature(account.client_secret, ts, nonce, data)
+        if not hmac.compare_digest(expected, sig):
+            raise RpcError(13009, "unauthorized", status=401)
+        self.used_nonces.add((client_id, nonce))
+        return client_id
+
+    # ---- MMP methods ---------------------------------------------------------------------
+
+    def _get_mmp_config(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        _only(params, {"index_name", "mmp_group", "block_rfq"})
+        index = params.get("index_name")
+        group = params.get("mmp_group")
+        if group is not None and index is None:
+            raise invalid("mmp_group", "mmp_group requires index_name")
+        if index is not None:
+            _index(index)
+        return [
+            dict(config)
+            for (cfg_index, cfg_group), config in sorted(account.configs.items(), key=_sort)
+            if (index is None or cfg_index == index) and (group is None or cfg_group == group)
+        ]
+
+    def _get_mmp_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        _only(params, {"index_name", "mmp_group", "block_rfq"})
+        self._expire_freezes(account)
+        out = []
+        for (index, group), until in sorted(account.frozen_until.items(), key=_sort):
+            if params.get("index_name") not in (None, index):
+                continue
+            item: dict[str, Any] = {"index_name": index, "frozen_until": until}
+            if group is not None:
+                item["mmp_group"] = group
+            out.append(item)
+        return out
+
+    def _reset_mmp(self, account: SimAccount, params: dict[str, Any]) -> str:
+        _only(params, {"index_name", "mmp_group", "block_rfq"})
+        if params.get("index_name") == "all" and not params.get("block_rfq"):
+            raise invalid("index_name", "all is only allowed with block_rfq")
+        index = _index(_required(params, "index_name"))
+        account.frozen_until.pop((index, _group(params)), None)
+        return "ok"
+
+    def _set_mmp_config(self, account: SimAccount, params: dict[str, Any]) -> Any:
+        _only(params, SET_PARAMS)
+        if params.get("block_rfq"):
+            raise invalid("block_rfq", "block RFQ MMP is not simulated")
+        index = _index(_required(params, "index_name"))
+        interval = _int_in(params, "interval", 0, 3600)
+        frozen = _int_in(params, "frozen_time", 0, 3600)
+        group = _group(params)
+        limits = {name: _limit(params, name) for name in LIMITS if name in params}
+        if interval > 0 or self.strict_remove:
+            if "max_quote_quantity" not in limits:
+                raise invalid("max_quote_quantity", "max_quote_quantity is required")
+            if not {"quantity_limit", "delta_limit", "vega_limit"} & limits.keys():
+                raise invalid("quantity_limit", "at least one limit parameter must be set")
+        self._bind_group(account, index, group)
+        key = (index, group)
+        account.frozen_until.pop(key, None)  # "set config for MMP - triggers MMP reset"
+        if interval == 0:
+            account.configs.pop(key, None)
+            if group is not None and not any(g == group for _, g in account.configs):
+                account.group_ids.pop(group, None)
+            return self._set_answer({"index_name": index, "interval": 0, "frozen_time": frozen})
+        config: dict[str, Any] = {"index_name": index}
+        if group is not None:
+            config["mmp_group"] = group
+            config["id"] = account.group_ids[group]
+        config.update({"interval": interval, "frozen_time": frozen, **limits})
+        account.configs[key] = config
+        return self._set_answer(dict(config))
+
+    def _set_answer(self, config: dict[str, Any]) -> Any:
+        return [config] if self.set_result == "array" else config
+
+    def _bind_group(self, account: SimAccount, index: str, group: str | None) -> None:
+        if group is None:
+            return
+        bound = {g: i for (i, g) in account.configs if g is not None}
+        if group in bound and bound[group] != index:
+            raise RpcError(
+                11029,
+                "invalid_arguments",
+                {"reason": f"mmp_group is bound to {bound[group]}", "param": "mmp_group"},
+            )
+        if group not in account.group_ids:
+            if len(account.group_ids) >= self.max_groups:
+                raise RpcError(
+                    11029,
+                    "invalid_arguments",
+                    {"reason": "too many MMP groups", "param": "mmp_group"},
+                )
+            account.group_ids[group] = GROUP_ID_BASE + len(account.group_ids) + 1
+
+    def _expire_freezes(self, account: SimAccount) -> None:
+        now = self.clock.now_ms()
+        for key, until in list(account.frozen_until.items()):
+            if until and until <= now:
+                del account.frozen_until[key]
+
+    # ---- state for the sandbox -----------------------------------------------------------
+
+    def dump_state(self) -> dict[str, object]:
+        return {
+            "accounts": {
+                client_id: {
+                    "client_secret": account.client_secret,
+                    "mmp_enabled": account.mmp_enabled,
+                    "configs": [c for _, c in sorted(account.configs.items(), key=_sort)],
+                    "frozen": [
+                        {"index_name": i, "mmp_group": g, "frozen_until": until}
+                        for (i, g), until in sorted(account.frozen_until.items(), key=_sort)
+                    ],
+                }
+                for client_id, account in sorted(self.accounts.items())
+            }
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.accounts = {}
+        for client_id, data in state.get("accounts", {}).items():
+            self.add_account(client_id, data["client_secret"], mmp_enabled=data["mmp_enabled"])
+            for config in data["configs"]:
+                self.seed(client_id, {k: v for k, v in config.items() if k != "id"})
+            for frozen in data["frozen"]:
+                key = (frozen["index_name"], frozen.get("mmp_group"))
+                self.accounts[client_id].frozen_until[key] = int(frozen["frozen_until"])
+
+
+def deribit_signature(secret: str, ts: str, nonce: str, data: str) -> str:
+    message = f"{ts}\n{nonce}\n{data}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _sort(item: tuple[tuple[str, str | None], Any]) -> tuple[str, str]:
+    (index, group), _ = item
+    return (index, group or "")
+
+
+def _only(params: dict[str, Any], allowed: set[str]) -> None:
+    for name in params:
+        if name not in allowed:
+            raise invalid(name, "unexpected parameter")
+
+
+def _required(params: dict[str, Any], name: str) -> Any:
+    if name not in params:
+        raise RpcError(-32602, "Invalid params", {"reason": "required", "param": name})
+    return params[name]
+
+
+def _index(value: Any) -> str:
+    if not isinstance(value, str) or value not in INDEX_NAMES:
+        raise invalid("index_name", "must be one of the documented index names")
+    return value
+
+
+def _int_in(params: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = _required(params, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(name, "must be an integer")
+    if not low <= value <= high:
+        raise invalid(name, f"must be between {low} and {high}")
+    return int(value)
+
+
+def _group(params: dict[str, Any]) -> str | None:
+    group = params.get("mmp_group")
+    if group is None:
+        return None
+    if not isinstance(group, str) or not group or len(group) > 64:
+        raise invalid("mmp_group", "must be a non-empty string of at most 64 characters")
+    return group
+
+
+def _limit(params: dict[str, Any], name: str) -> Decimal:
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise invalid(name, "must be a number")
+    number = Decimal(value)
+    if number <= 0:
+        raise invalid(name, "must be positive")
+    if decimal_places(number) > 4:
+        raise invalid(name, "at most 4 decimal places are supported")
+    return number
+
+
+def _query_value(text: str) -> Any:
+    """Query-string params arrive as text; read numbers and booleans as Deribit does."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return loads_exact(text) if "." in text else text
+    except ValueError:
+        return text
