@@ -26,7 +26,7 @@ class UnitError(ValueError):
 def parse_duration(value: object) -> int:
     """`"500ms"`, `"5s"`, `"1m"`, `"1h"` -> milliseconds. A bare number is refused."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise UnitError(f"expected a duration such as 5s or 500ms, got {type(value).__name__}")
+        raise UnitError(f"expected a duration such as 5s or 500ms, got {_kind(value)}")
     if isinstance(value, (int, Decimal)):
         raise UnitError(
             f"duration {value} has no unit: write {value}s or {value}ms (units: ms, s, m, h)"
@@ -85,7 +85,15 @@ def to_decimal(value: object) -> Decimal:
         return Decimal(value)
     if isinstance(value, str):
         raise UnitError(f"expected a number, got the string {value!r}: write it without quotes")
-    raise UnitError(f"expected a number, got {type(value).__name__}")
+    raise UnitError(f"expected a number, got {_kind(value)}")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "nothing" if value is None else type(value).__name__
 
 
 def dumps_exact(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:

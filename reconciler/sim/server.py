@@ -1,0 +1,69 @@
+"""Serve a simulator as a real HTTP server on loopback, for end-to-end tests and benchmarks.
+
+    with serve(DeribitSimulator()) as base_url:
+        ...  # point a client at base_url
+
+The handler is the same callable the in-process tests give httpx.MockTransport, so both
+paths exercise identical venue behaviour. Only loopback addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _request_handler(app: Handler) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            host = self.headers.get("Host", "localhost")
+            request = httpx.Request(
+                self.command,
+                f"http://{host}{self.path}",
+                headers=list(self.headers.items()),
+                content=body,
+            )
+            response = app(request)
+            payload = response.read()
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return
+
+    return RequestHandler
+
+
+@contextmanager
+def serve(app: Handler, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run app on host:port (0 = any free port) until the block ends; yields the base URL."""
+    if not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"simulators only listen on loopback, not {host}")
+    server = ThreadingHTTPServer((host, port), _request_handler(app))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
