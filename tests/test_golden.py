@@ -1,0 +1,55 @@
+"""Golden files: one folder per case under tests/cases/ with policy.yaml and live.json; the
+plan is rendered as text, Markdown and JSON and compared whole. Rewrite with --update-golden.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.model import LiveAccount, LiveScope
+from reconciler.planner import make_plan
+from reconciler.render import RENDERERS
+from reconciler.validate import load_desired
+from reconciler.venues import capabilities
+
+CASES = Path(__file__).parent / "cases"
+OUTPUTS = {"text": "expected.txt", "markdown": "expected.md", "json": "expected.json"}
+
+
+def live_of(path: Path) -> list[LiveAccount]:
+    data = json.loads(path.read_text())
+    return [
+        LiveAccount(item["venue"], item["account"],
+                    tuple(LiveScope.from_data(s) for s in item["scopes"]))
+        for item in data
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = CASES / case
+    monkeypatch.chdir(folder)
+    desired = load_desired(Path("policy.yaml"), capabilities())
+    plan = make_plan(desired, live_of(Path("live.json")), capabilities())
+    for fmt, name in OUTPUTS.items():
+        actual = RENDERERS[fmt](plan, False)
+        expected_path = folder / name
+        if update_golden or not expected_path.exists():
+            expected_path.write_text(actual)
+            continue
+        expected = expected_path.read_text()
+        if actual != expected:
+            diff = "".join(difflib.unified_diff(expected.splitlines(True),
+                                                actual.splitlines(True), name, "actual"))
+            pytest.fail(f"{case}/{name} differs:\n{diff}")
+
+
+def test_every_case_has_all_outputs() -> None:
+    for folder in CASES.iterdir():
+        if folder.is_dir():
+            assert {p.name for p in folder.iterdir()} >= {"policy.yaml", "live.json",
+                                                          *OUTPUTS.values()}, folder.name
