@@ -116,6 +116,8 @@ async def _run_step(step: Step, connections: Connections, journal: Journal) -> S
             await client.set_config(step.key, step.after)
     except ReconcilerError as exc:
         error = redact(str(exc))
+    except Exception as exc:  # a bug must still end in a verified, named end state
+        error = redact(f"unexpected {type(exc).__name__}: {exc}")
     end = await _read_back(step, connections)
     outcome = _classify(step, end, error)
     journal.write(

@@ -1,0 +1,174 @@
+"""The `mmp` command end to end on the sandbox, as a user runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from tests.helpers import write_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def desk(in_tmp: Path) -> Path:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk-alpha.yaml").write_text(
+        (ROOT / "policies" / "desk-alpha.yaml").read_text())
+    return in_tmp
+
+
+def test_sandbox_plan_apply_replan(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
+    first = capsys.readouterr().out
+    assert "1 to create, 1 to update, 1 to remove, 1 held, 1 unmanaged" in first
+    assert main(["apply", "--sandbox", "--auto-approve"]) == 0
+    applied = capsys.readouterr().out
+    assert "Apply finished: 3 applied. Exit 0: every change applied and verified." in applied
+    assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 0
+    again = capsys.readouterr().out
+    assert "Plan: no changes; 1 held, 1 unmanaged, 3 unchanged." in again
+    assert "held      deribit/deribit-main/btc_usd/MassQuoteBot7" in again
+    assert "frozen until manual reset" in again
+    journal = (desk / ".mmp" / "journal.jsonl").read_text().splitlines()
+    assert json.loads(journal[-1])["exit_code"] == 0
+
+
+def test_deleting_the_state_file_starts_afresh(desk: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    main(["apply", "--sandbox", "--auto-approve"])
+    (desk / ".mmp" / "sandbox.json").unlink()
+    assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
+
+
+def test_apply_without_terminal_or_approval_writes_nothing(
+        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal
+    assert main(["apply", "--sandbox"]) == 1
+    assert "not applying: stdin is not a terminal" in capsys.readouterr().err
+    assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
+
+
+def test_saved_plan_applies_and_refuses_when_live_moved(
+        desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--sandbox", "--out", "plan.json"]) == 0
+    saved = (desk / "plan.json").read_text()
+    assert "sandbox-secret" not in saved and "DERIBIT_MAIN" in saved
+    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 0
+    capsys.readouterr()
+    # the same plan again: live state has moved (it was applied), so it is refused
+    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert "live state moved since the plan was made; nothing was applied" in err
+    assert "deribit/deribit-main/btc_usd" in err
+
+
+def test_saved_plan_expiry_and_mode(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--sandbox", "--out", "plan.json", "--expires", "0"]) == 0
+    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
+    assert "the plan expired" in capsys.readouterr().err
+    main(["plan", "--sandbox", "--out", "plan.json"])
+    assert main(["apply", "plan.json", "--auto-approve"]) == 1
+    assert "made with --sandbox" in capsys.readouterr().err
+
+
+def test_formats(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["plan", "--sandbox", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema_version"] == 1 and data["summary"]["create"] == 1
+    main(["plan", "--sandbox", "--format", "markdown"])
+    assert capsys.readouterr().out.startswith("<!-- mmp-reconciler:plan -->\n### MMP plan:")
+
+
+def test_filters_never_remove(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["plan", "--sandbox", "--account", "deribit-main"])
+    out = capsys.readouterr().out
+    assert "Note: filtered run" in out and "remove  " not in out
+    assert main(["plan", "--sandbox", "--account", "nope"]) == 1
+
+
+def test_validate(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert "valid; 2 account(s), 4 scope(s), 1 marked absent" in capsys.readouterr().out
+    write_policy(desk, "accounts: {x: {venue: nope, environment: testnet, credentials: X}}\n",
+                 "bad.yaml")
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 problem in policies\npolicies/bad.yaml:1:23: unknown venue")
+    assert "Traceback" not in err
+
+
+def test_missing_credentials_named_all_at_once(
+        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DERIBIT_MAIN_CLIENT_ID", "DERIBIT_MAIN_CLIENT_SECRET",
+                 "DERIBIT_HEDGE_CLIENT_ID", "DERIBIT_HEDGE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DERIBIT_MAIN_CLIENT_ID", "abc")
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert "DERIBIT_MAIN_CLIENT_SECRET (account `deribit-main`, credentials: DERIBIT_MAIN at " \
+           "policies/desk-alpha.yaml:5:3)" in err
+    assert "DERIBIT_HEDGE_CLIENT_ID" in err and "DERIBIT_HEDGE_CLIENT_SECRET" in err
+
+
+def test_unreachable_venue_is_one_clear_line(
+        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    write_policy(desk, f"""
+        accounts:
+          lonely:
+            venue: deribit
+            base_url: http://127.0.0.1:{port}
+            credentials: LONELY
+            mmp: {{}}
+        """, "desk-alpha.yaml")
+    monkeypatch.setenv("LONELY_CLIENT_ID", "id")
+    monkeypatch.setenv("LONELY_CLIENT_SECRET", "CANARY-unreachable-secret")
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: deribit/lonely: POST /api/v2/public/auth failed (ConnectError); "
+                   "nothing was written\n")
+
+
+def test_venue_error_echoing_a_secret_is_redacted(
+        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    canary = "CANARY-9d2e-secret-value"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        body = {"jsonrpc": "2.0", "id": 1,
+                "error": {"code": 13004, "message": f"bad secret {request.content.decode()}"}}
+        return httpx.Response(400, json=body)
+
+    from reconciler import live
+
+    real_connect = live.connect
+    monkeypatch.setattr("reconciler.commands.connect",
+                        lambda *a, **k: real_connect(*a[:3], lambda v: httpx.MockTransport(echo)))
+    for prefix in ("DERIBIT_MAIN", "DERIBIT_HEDGE"):
+        monkeypatch.setenv(f"{prefix}_CLIENT_ID", "id")
+        monkeypatch.setenv(f"{prefix}_CLIENT_SECRET", canary)
+    assert main(["plan"]) == 1
+    captured = capsys.readouterr()
+    assert canary not in captured.out + captured.err
+    assert "***" in captured.err
+
+
+def test_help_and_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "reconciler", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "exit codes:" in out and "mmp plan --sandbox" in out
+    version = subprocess.run([sys.executable, "-m", "reconciler", "--version"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.startswith("mmp ")
