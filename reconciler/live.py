@@ -17,7 +17,7 @@ from reconciler.venues.base import Credentials, VenueClient, VenueSpec
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
 DEFAULT_CONCURRENCY = 8
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT = httpx.Timeout(10, connect=5)  # seconds
 
 
 @dataclass

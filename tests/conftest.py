@@ -8,8 +8,9 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite the expected files of golden tests")
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite the expected files of golden tests"
+    )
 
 
 @pytest.fixture
@@ -23,7 +24,9 @@ _real_connect = socket.socket.connect
 def _loopback_only(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else str(address)
     if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
-        "127.0.0.1", "::1", "localhost"
+        "127.0.0.1",
+        "::1",
+        "localhost",
     ):
         raise RuntimeError(f"tests may only talk to loopback, not {host}")
     return _real_connect(self, address)  # type: ignore[arg-type]

@@ -34,10 +34,12 @@ def deribit_client(sim: DeribitSimulator, account: str = "acct") -> DeribitClien
     client_id = f"id-{account}"
     if client_id not in sim.accounts:
         sim.add_account(client_id, SECRET)
-    http = httpx.AsyncClient(base_url="https://test.deribit.com",
-                             transport=httpx.MockTransport(sim))
-    return DeribitClient(account, Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": SECRET}),
-                         http)
+    http = httpx.AsyncClient(
+        base_url="https://test.deribit.com", transport=httpx.MockTransport(sim)
+    )
+    return DeribitClient(
+        account, Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": SECRET}), http
+    )
 
 
 def sim_connections(sim: DeribitSimulator, desired: DesiredState) -> Connections:
@@ -48,5 +50,9 @@ def sim_connections(sim: DeribitSimulator, desired: DesiredState) -> Connections
         if client_id not in sim.accounts:
             sim.add_account(client_id, SECRET)
         creds[name] = Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": SECRET})
-    return connect(sorted(desired.accounts.values(), key=lambda t: t.name), VENUES, creds,
-                   lambda venue: httpx.MockTransport(sim))
+    return connect(
+        sorted(desired.accounts.values(), key=lambda t: t.name),
+        VENUES,
+        creds,
+        lambda venue: httpx.MockTransport(sim),
+    )

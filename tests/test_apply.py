@@ -33,8 +33,12 @@ accounts:
         default: {quantity_limit: 0.1, max_quote_quantity: 2}
       sol_usdc: absent
 """
-OLD = {"interval": 1, "frozen_time": 30, "quantity_limit": Decimal(9),
-       "max_quote_quantity": Decimal(2)}
+OLD = {
+    "interval": 1,
+    "frozen_time": 30,
+    "quantity_limit": Decimal(9),
+    "max_quote_quantity": Decimal(2),
+}
 
 
 def setup(root: Path) -> tuple[DeribitSimulator, Any]:
@@ -46,8 +50,9 @@ def setup(root: Path) -> tuple[DeribitSimulator, Any]:
     return sim, load(root)
 
 
-def run_apply(sim: DeribitSimulator, desired: Any, journal: Journal,
-              between: Any = None) -> ApplyResult:
+def run_apply(
+    sim: DeribitSimulator, desired: Any, journal: Journal, between: Any = None
+) -> ApplyResult:
     async def go() -> ApplyResult:
         connections = sim_connections(sim, desired)
         live = await connections.read()
@@ -60,7 +65,9 @@ def run_apply(sim: DeribitSimulator, desired: Any, journal: Journal,
 
 
 def configs(sim: DeribitSimulator) -> dict[str, Any]:
-    return {index: c.get("quantity_limit") for (index, _), c in sim.accounts["id-main"].configs.items()}
+    return {
+        index: c.get("quantity_limit") for (index, _), c in sim.accounts["id-main"].configs.items()
+    }
 
 
 def test_apply_verifies_and_journals_every_step(in_tmp: Path) -> None:
@@ -72,9 +79,12 @@ def test_apply_verifies_and_journals_every_step(in_tmp: Path) -> None:
     events = [json.loads(line) for line in (in_tmp / "journal.jsonl").read_text().splitlines()]
     assert [(e["event"], e.get("scope")) for e in events] == [
         ("apply-start", None),
-        ("step-begin", "deribit/main/eth_usd"), ("step-end", "deribit/main/eth_usd"),
-        ("step-begin", "deribit/main/btc_usd"), ("step-end", "deribit/main/btc_usd"),
-        ("step-begin", "deribit/main/sol_usdc"), ("step-end", "deribit/main/sol_usdc"),
+        ("step-begin", "deribit/main/eth_usd"),
+        ("step-end", "deribit/main/eth_usd"),
+        ("step-begin", "deribit/main/btc_usd"),
+        ("step-end", "deribit/main/btc_usd"),
+        ("step-begin", "deribit/main/sol_usdc"),
+        ("step-end", "deribit/main/sol_usdc"),
         ("apply-end", None),
     ]
     assert events[2]["outcome"] == "applied" and events[2]["live"]["quantity_limit"] == "0.1"
@@ -97,8 +107,11 @@ def test_first_write_refused_is_exit_1_and_nothing_else_runs(in_tmp: Path) -> No
     sim.before_request = reject_set(after=0)
     result = run_apply(sim, desired, Journal(None))
     assert result.exit_code == 1
-    assert [r.outcome for r in result.results] == [Outcome.KEPT_OLD, Outcome.NOT_RUN,
-                                                  Outcome.NOT_RUN]
+    assert [r.outcome for r in result.results] == [
+        Outcome.KEPT_OLD,
+        Outcome.NOT_RUN,
+        Outcome.NOT_RUN,
+    ]
     assert "venue error 11029" in result.results[0].detail
     assert configs(sim) == {"btc_usd": 9, "sol_usdc": 9}
 
@@ -108,8 +121,11 @@ def test_later_write_refused_is_exit_3_every_scope_safe(in_tmp: Path) -> None:
     sim.before_request = reject_set(after=1)
     result = run_apply(sim, desired, Journal(None))
     assert result.exit_code == 3
-    assert [r.outcome for r in result.results] == [Outcome.APPLIED, Outcome.KEPT_OLD,
-                                                  Outcome.NOT_RUN]
+    assert [r.outcome for r in result.results] == [
+        Outcome.APPLIED,
+        Outcome.KEPT_OLD,
+        Outcome.NOT_RUN,
+    ]
 
 
 def test_write_applied_but_answer_lost_is_verified_by_reading_back(in_tmp: Path) -> None:
@@ -127,15 +143,18 @@ def test_write_applied_but_answer_lost_is_verified_by_reading_back(in_tmp: Path)
     sim.__call__ = lose_answer  # type: ignore[method-assign]
     import httpx
 
-    from tests.helpers import SECRET
     from reconciler.live import connect
     from reconciler.venues import VENUES
     from reconciler.venues.base import Credentials
+    from tests.helpers import SECRET
 
     async def go() -> ApplyResult:
-        conns = connect(list(desired.accounts.values()), VENUES,
-                        {"main": Credentials({"CLIENT_ID": "id-main", "CLIENT_SECRET": SECRET})},
-                        lambda venue: httpx.MockTransport(lose_answer))
+        conns = connect(
+            list(desired.accounts.values()),
+            VENUES,
+            {"main": Credentials({"CLIENT_ID": "id-main", "CLIENT_SECRET": SECRET})},
+            lambda venue: httpx.MockTransport(lose_answer),
+        )
         plan = make_plan(desired, await conns.read(), capabilities())
         return await apply_plan(plan, conns, Journal(None))
 

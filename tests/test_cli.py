@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def desk(in_tmp: Path) -> Path:
     (in_tmp / "policies").mkdir()
     (in_tmp / "policies" / "desk-alpha.yaml").write_text(
-        (ROOT / "policies" / "desk-alpha.yaml").read_text())
+        (ROOT / "policies" / "desk-alpha.yaml").read_text()
+    )
     return in_tmp
 
 
@@ -40,15 +41,17 @@ def test_sandbox_plan_apply_replan(desk: Path, capsys: pytest.CaptureFixture[str
     assert json.loads(journal[-1])["exit_code"] == 0
 
 
-def test_deleting_the_state_file_starts_afresh(desk: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_deleting_the_state_file_starts_afresh(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["apply", "--sandbox", "--auto-approve"])
     (desk / ".mmp" / "sandbox.json").unlink()
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
 
 
 def test_apply_without_terminal_or_approval_writes_nothing(
-        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal
     assert main(["apply", "--sandbox"]) == 1
     assert "not applying: stdin is not a terminal" in capsys.readouterr().err
@@ -56,7 +59,8 @@ def test_apply_without_terminal_or_approval_writes_nothing(
 
 
 def test_saved_plan_applies_and_refuses_when_live_moved(
-        desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["plan", "--sandbox", "--out", "plan.json"]) == 0
     saved = (desk / "plan.json").read_text()
     assert "sandbox-secret" not in saved and "DERIBIT_MAIN" in saved
@@ -96,8 +100,9 @@ def test_filters_never_remove(desk: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_validate(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 0
     assert "valid; 2 account(s), 4 scope(s), 1 marked absent" in capsys.readouterr().out
-    write_policy(desk, "accounts: {x: {venue: nope, environment: testnet, credentials: X}}\n",
-                 "bad.yaml")
+    write_policy(
+        desk, "accounts: {x: {venue: nope, environment: testnet, credentials: X}}\n", "bad.yaml"
+    )
     assert main(["validate"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: 1 problem in policies\npolicies/bad.yaml:1:23: unknown venue")
@@ -105,57 +110,77 @@ def test_validate(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_missing_credentials_named_all_at_once(
-        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DERIBIT_MAIN_CLIENT_ID", "DERIBIT_MAIN_CLIENT_SECRET",
-                 "DERIBIT_HEDGE_CLIENT_ID", "DERIBIT_HEDGE_CLIENT_SECRET"):
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "DERIBIT_MAIN_CLIENT_ID",
+        "DERIBIT_MAIN_CLIENT_SECRET",
+        "DERIBIT_HEDGE_CLIENT_ID",
+        "DERIBIT_HEDGE_CLIENT_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DERIBIT_MAIN_CLIENT_ID", "abc")
     assert main(["plan"]) == 1
     err = capsys.readouterr().err
-    assert "DERIBIT_MAIN_CLIENT_SECRET (account `deribit-main`, credentials: DERIBIT_MAIN at " \
-           "policies/desk-alpha.yaml:5:3)" in err
+    assert (
+        "DERIBIT_MAIN_CLIENT_SECRET (account `deribit-main`, credentials: DERIBIT_MAIN at "
+        "policies/desk-alpha.yaml:5:3)" in err
+    )
     assert "DERIBIT_HEDGE_CLIENT_ID" in err and "DERIBIT_HEDGE_CLIENT_SECRET" in err
 
 
 def test_unreachable_venue_is_one_clear_line(
-        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     with socket.socket() as probe:  # a loopback port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    write_policy(desk, f"""
+    write_policy(
+        desk,
+        f"""
         accounts:
           lonely:
             venue: deribit
             base_url: http://127.0.0.1:{port}
             credentials: LONELY
             mmp: {{}}
-        """, "desk-alpha.yaml")
+        """,
+        "desk-alpha.yaml",
+    )
     monkeypatch.setenv("LONELY_CLIENT_ID", "id")
     monkeypatch.setenv("LONELY_CLIENT_SECRET", "CANARY-unreachable-secret")
     assert main(["plan"]) == 1
     err = capsys.readouterr().err
-    assert err == ("error: deribit/lonely: POST /api/v2/public/auth failed (ConnectError); "
-                   "nothing was written\n")
+    assert err == (
+        "error: deribit/lonely: POST /api/v2/public/auth failed (ConnectError); "
+        "nothing was written\n"
+    )
 
 
 def test_venue_error_echoing_a_secret_is_redacted(
-        desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
 
     canary = "CANARY-9d2e-secret-value"
 
     def echo(request: httpx.Request) -> httpx.Response:
-        body = {"jsonrpc": "2.0", "id": 1,
-                "error": {"code": 13004, "message": f"bad secret {request.content.decode()}"}}
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": 13004, "message": f"bad secret {request.content.decode()}"},
+        }
         return httpx.Response(400, json=body)
 
     from reconciler import live
 
     real_connect = live.connect
-    monkeypatch.setattr("reconciler.commands.connect",
-                        lambda *a, **k: real_connect(*a[:3], lambda v: httpx.MockTransport(echo)))
+    monkeypatch.setattr(
+        "reconciler.commands.connect",
+        lambda *a, **k: real_connect(*a[:3], lambda v: httpx.MockTransport(echo)),
+    )
     for prefix in ("DERIBIT_MAIN", "DERIBIT_HEDGE"):
         monkeypatch.setenv(f"{prefix}_CLIENT_ID", "id")
         monkeypatch.setenv(f"{prefix}_CLIENT_SECRET", canary)
@@ -166,9 +191,14 @@ def test_venue_error_echoing_a_secret_is_redacted(
 
 
 def test_help_and_version() -> None:
-    out = subprocess.run([sys.executable, "-m", "reconciler", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "exit codes:" in out and "mmp plan --sandbox" in out
-    version = subprocess.run([sys.executable, "-m", "reconciler", "--version"],
-                             capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert version.startswith("mmp ")

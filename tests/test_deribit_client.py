@@ -22,8 +22,12 @@ from reconciler.venues.deribit.client import DeribitClient
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from tests.helpers import deribit_client
 
-CONFIG = MmpConfig(window_ms=1000, frozen_ms=30_000, quantity_limit=Decimal("0.1"),
-                   max_quote_quantity=Decimal("2.5"))
+CONFIG = MmpConfig(
+    window_ms=1000,
+    frozen_ms=30_000,
+    quantity_limit=Decimal("0.1"),
+    max_quote_quantity=Decimal("2.5"),
+)
 KEY = ScopeKey("deribit", "acct", "btc_usd")
 GROUP = ScopeKey("deribit", "acct", "btc_usd", "MassQuoteBot7")
 
@@ -39,8 +43,9 @@ def sim() -> DeribitSimulator:
 
 def test_set_then_read_every_scope_including_groups(sim: DeribitSimulator) -> None:
     client = deribit_client(sim)
-    manual = MmpConfig(60_000, "manual", quantity_limit=Decimal(3),
-                       max_quote_quantity=Decimal("2.5"))
+    manual = MmpConfig(
+        60_000, "manual", quantity_limit=Decimal(3), max_quote_quantity=Decimal("2.5")
+    )
 
     async def go() -> None:
         await client.set_config(KEY, CONFIG)
@@ -94,30 +99,32 @@ def test_reauth_when_token_expires(sim: DeribitSimulator) -> None:
 def test_wrong_secret_is_an_auth_error(sim: DeribitSimulator) -> None:
     sim.add_account("id-acct", "the-real-secret")
     http = httpx.AsyncClient(base_url="https://x", transport=httpx.MockTransport(sim))
-    client = DeribitClient("acct", Credentials({"CLIENT_ID": "id-acct",
-                                                "CLIENT_SECRET": "wrong"}), http)
+    client = DeribitClient(
+        "acct", Credentials({"CLIENT_ID": "id-acct", "CLIENT_SECRET": "wrong"}), http
+    )
     with pytest.raises(VenueAuthError) as info:
         run(client.read())
     assert str(info.value) == (
         "deribit/acct: venue error 13004: public/auth: invalid_credentials (check the CLIENT_ID "
-        "and CLIENT_SECRET environment variables of this account)")
+        "and CLIENT_SECRET environment variables of this account)"
+    )
 
 
 def test_rejection_carries_code_message_and_scope(sim: DeribitSimulator) -> None:
     client = deribit_client(sim)
-    bad = MmpConfig(1000, 30_000, quantity_limit=Decimal("0.00001"),
-                    max_quote_quantity=Decimal(1))
+    bad = MmpConfig(1000, 30_000, quantity_limit=Decimal("0.00001"), max_quote_quantity=Decimal(1))
     with pytest.raises(VenueRejected) as info:
         run(client.set_config(KEY, bad))
     assert str(info.value) == (
         "deribit/acct/btc_usd: venue error -32602: private/set_mmp_config: Invalid params "
-        "(at most 4 decimal places are supported: quantity_limit)")
+        "(at most 4 decimal places are supported: quantity_limit)"
+    )
 
 
 def test_not_mmp_user_names_the_fix(sim: DeribitSimulator) -> None:
     client = deribit_client(sim)
     sim.accounts["id-acct"].mmp_enabled = False
-    with pytest.raises(VenueRejected, match="13040.*ask Deribit support to enable it"):
+    with pytest.raises(VenueRejected, match=r"13040.*ask Deribit support to enable it"):
         run(client.read())
 
 
@@ -134,15 +141,23 @@ def test_unreachable_venue(sim: DeribitSimulator) -> None:
 
     http = httpx.AsyncClient(base_url="https://x", transport=httpx.MockTransport(refuse))
     client = DeribitClient("acct", Credentials({"CLIENT_ID": "a", "CLIENT_SECRET": "b"}), http)
-    with pytest.raises(VenueUnavailable, match=r"public/auth failed \(ConnectError\); nothing was written"):
+    with pytest.raises(
+        VenueUnavailable, match=r"public/auth failed \(ConnectError\); nothing was written"
+    ):
         run(client.read())
 
 
 def test_malformed_json_answer(sim: DeribitSimulator) -> None:
-    http = httpx.AsyncClient(base_url="https://x", transport=httpx.MockTransport(
-        lambda request: httpx.Response(502, content=b"<html>bad gateway</html>")))
+    http = httpx.AsyncClient(
+        base_url="https://x",
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(502, content=b"<html>bad gateway</html>")
+        ),
+    )
     client = DeribitClient("acct", Credentials({"CLIENT_ID": "a", "CLIENT_SECRET": "b"}), http)
-    with pytest.raises(VenueUnavailable, match=r"unparsable answer to POST /api/v2/public/auth \(HTTP 502"):
+    with pytest.raises(
+        VenueUnavailable, match=r"unparsable answer to POST /api/v2/public/auth \(HTTP 502"
+    ):
         run(client.read())
 
 
@@ -150,8 +165,9 @@ def test_against_a_real_http_server_on_loopback(sim: DeribitSimulator) -> None:
     sim.add_account("id-acct", "pw")
     with serve(sim) as base_url:
         http = httpx.AsyncClient(base_url=base_url)
-        client = DeribitClient("acct", Credentials({"CLIENT_ID": "id-acct",
-                                                    "CLIENT_SECRET": "pw"}), http)
+        client = DeribitClient(
+            "acct", Credentials({"CLIENT_ID": "id-acct", "CLIENT_SECRET": "pw"}), http
+        )
 
         async def go() -> None:
             await client.set_config(KEY, CONFIG)

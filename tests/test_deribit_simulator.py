@@ -13,8 +13,13 @@ from reconciler.sim.common import Clock
 from reconciler.units import dumps_exact, loads_exact
 from reconciler.venues.deribit.simulator import DeribitSimulator, deribit_signature
 
-GOOD = {"index_name": "btc_usd", "interval": 1, "frozen_time": 30,
-        "quantity_limit": Decimal("5"), "max_quote_quantity": Decimal("2.5")}
+GOOD = {
+    "index_name": "btc_usd",
+    "interval": 1,
+    "frozen_time": 30,
+    "quantity_limit": Decimal("5"),
+    "max_quote_quantity": Decimal("2.5"),
+}
 
 
 @pytest.fixture
@@ -24,20 +29,34 @@ def sim() -> DeribitSimulator:
     return sim
 
 
-def call(sim: DeribitSimulator, method: str, params: dict[str, Any] | None = None,
-         token: str | None = "auto", body: Any = None) -> tuple[int, dict[str, Any]]:
+def call(
+    sim: DeribitSimulator,
+    method: str,
+    params: dict[str, Any] | None = None,
+    token: str | None = "auto",
+    body: Any = None,
+) -> tuple[int, dict[str, Any]]:
     headers = {}
     if token == "auto" and method.startswith("private/"):
-        _, auth = call(sim, "public/auth", {"grant_type": "client_credentials",
-                                            "client_id": "cid", "client_secret": "secret"})
+        _, auth = call(
+            sim,
+            "public/auth",
+            {"grant_type": "client_credentials", "client_id": "cid", "client_secret": "secret"},
+        )
         token = auth["result"]["access_token"]
     if token and token != "auto":
         headers["Authorization"] = f"Bearer {token}"
-    payload = body if body is not None else {"jsonrpc": "2.0", "id": 1, "method": method,
-                                             "params": params or {}}
+    payload = (
+        body
+        if body is not None
+        else {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+    )
     raw = payload if isinstance(payload, bytes) else dumps_exact(payload).encode()
-    response = sim(httpx.Request("POST", f"https://test.deribit.com/api/v2/{method}",
-                                 content=raw, headers=headers))
+    response = sim(
+        httpx.Request(
+            "POST", f"https://test.deribit.com/api/v2/{method}", content=raw, headers=headers
+        )
+    )
     return response.status_code, loads_exact(response.content)
 
 
@@ -52,14 +71,17 @@ def test_envelope_carries_timing_fields(sim: DeribitSimulator) -> None:
     assert {"jsonrpc", "id", "result", "testnet", "usIn", "usOut", "usDiff"} <= body.keys()
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"{not json", -32700),
-    ([{"jsonrpc": "2.0", "id": 1, "method": "private/get_mmp_config"}], -32600),
-    ({"jsonrpc": "1.0", "id": 1, "method": "private/get_mmp_config"}, -32600),
-    ({"jsonrpc": "2.0", "method": "private/get_mmp_config"}, -32600),
-    ({"jsonrpc": "2.0", "id": 1, "method": "private/get_mmp_config", "params": [1]}, -32602),
-    (b"{" + b" " * 40_000 + b"}", -32600),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", -32700),
+        ([{"jsonrpc": "2.0", "id": 1, "method": "private/get_mmp_config"}], -32600),
+        ({"jsonrpc": "1.0", "id": 1, "method": "private/get_mmp_config"}, -32600),
+        ({"jsonrpc": "2.0", "method": "private/get_mmp_config"}, -32600),
+        ({"jsonrpc": "2.0", "id": 1, "method": "private/get_mmp_config", "params": [1]}, -32602),
+        (b"{" + b" " * 40_000 + b"}", -32600),
+    ],
+)
 def test_malformed_requests_rejected(sim: DeribitSimulator, body: Any, code: int) -> None:
     assert error_of(call(sim, "private/get_mmp_config", body=body))[1] == code
 
@@ -67,14 +89,20 @@ def test_malformed_requests_rejected(sim: DeribitSimulator, body: Any, code: int
 def test_auth_is_required_and_checked(sim: DeribitSimulator) -> None:
     assert error_of(call(sim, "private/get_mmp_config", token=None))[:2] == (401, 10000)
     assert error_of(call(sim, "private/get_mmp_config", token="forged"))[:2] == (401, 13009)
-    bad = call(sim, "public/auth", {"grant_type": "client_credentials", "client_id": "cid",
-                                    "client_secret": "wrong"})
+    bad = call(
+        sim,
+        "public/auth",
+        {"grant_type": "client_credentials", "client_id": "cid", "client_secret": "wrong"},
+    )
     assert error_of(bad)[1] == 13004
 
 
 def test_expired_token_is_refused(sim: DeribitSimulator) -> None:
-    _, auth = call(sim, "public/auth", {"grant_type": "client_credentials",
-                                        "client_id": "cid", "client_secret": "secret"})
+    _, auth = call(
+        sim,
+        "public/auth",
+        {"grant_type": "client_credentials", "client_id": "cid", "client_secret": "secret"},
+    )
     token = auth["result"]["access_token"]
     sim.clock.advance(sim.token_ttl_s * 1000)
     assert error_of(call(sim, "private/get_mmp_config", token=token))[1] == 13009
@@ -82,19 +110,24 @@ def test_expired_token_is_refused(sim: DeribitSimulator) -> None:
 
 def test_basic_auth_accepted(sim: DeribitSimulator) -> None:
     basic = base64.b64encode(b"cid:secret").decode()
-    request = httpx.Request("POST", "https://x/api/v2/private/get_mmp_config",
-                            content=b'{"jsonrpc":"2.0","id":1,"params":{}}',
-                            headers={"Authorization": f"Basic {basic}"})
+    request = httpx.Request(
+        "POST",
+        "https://x/api/v2/private/get_mmp_config",
+        content=b'{"jsonrpc":"2.0","id":1,"params":{}}',
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert sim(request).status_code == 200
 
 
 def test_signature_vectors() -> None:
     # the official client_signature example, and our HTTP vector (seed-venues.md 1.5)
     assert deribit_signature("ABCD", "1554883365000", "fdbmmz79", "") == (
-        "e20c9cd5639d41f8bbc88f4d699c4baf94a4f0ee320e9a116b72743c449eb994")
+        "e20c9cd5639d41f8bbc88f4d699c4baf94a4f0ee320e9a116b72743c449eb994"
+    )
     data = "GET\n/api/v2/private/get_mmp_config?index_name=btc_usd\n\n"
     assert deribit_signature("ABCD", "1554883365000", "fdbmmz79", data) == (
-        "ba16573d96a5ba06034f148c7f9f81f1c8f185589bfc2bf63ca655f8f7c2a8f1")
+        "ba16573d96a5ba06034f148c7f9f81f1c8f185589bfc2bf63ca655f8f7c2a8f1"
+    )
 
 
 def test_signed_request_checked_on_raw_bytes_and_nonce_single_use(sim: DeribitSimulator) -> None:
@@ -106,24 +139,31 @@ def test_signed_request_checked_on_raw_bytes_and_nonce_single_use(sim: DeribitSi
     assert sim(request).status_code == 200
     assert sim(request).status_code == 401  # nonce reused
     tampered = header.replace("nonce=n1", "nonce=n2")
-    assert sim(httpx.Request("GET", f"https://x{uri}",
-                             headers={"Authorization": tampered})).status_code == 401
+    assert (
+        sim(
+            httpx.Request("GET", f"https://x{uri}", headers={"Authorization": tampered})
+        ).status_code
+        == 401
+    )
 
 
-@pytest.mark.parametrize(("change", "param"), [
-    ({"interval": 3601}, "interval"),
-    ({"interval": Decimal("1.5")}, "interval"),
-    ({"frozen_time": -1}, "frozen_time"),
-    ({"quantity_limit": Decimal("0.12345")}, "quantity_limit"),
-    ({"quantity_limit": Decimal("-1")}, "quantity_limit"),
-    ({"quantity_limit": "5"}, "quantity_limit"),
-    ({"max_quote_quantity": None}, "max_quote_quantity"),
-    ({"quantity_limit": None}, "quantity_limit"),
-    ({"index_name": "btc_usx"}, "index_name"),
-    ({"mmp_group": "G" * 65}, "mmp_group"),
-    ({"mmp_group": ""}, "mmp_group"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"interval": 3601}, "interval"),
+        ({"interval": Decimal("1.5")}, "interval"),
+        ({"frozen_time": -1}, "frozen_time"),
+        ({"quantity_limit": Decimal("0.12345")}, "quantity_limit"),
+        ({"quantity_limit": Decimal("-1")}, "quantity_limit"),
+        ({"quantity_limit": "5"}, "quantity_limit"),
+        ({"max_quote_quantity": None}, "max_quote_quantity"),
+        ({"quantity_limit": None}, "quantity_limit"),
+        ({"index_name": "btc_usx"}, "index_name"),
+        ({"mmp_group": "G" * 65}, "mmp_group"),
+        ({"mmp_group": ""}, "mmp_group"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_set_bounds_enforced(sim: DeribitSimulator, change: dict[str, Any], param: str) -> None:
     params = {**GOOD, **change}
     params = {k: v for k, v in params.items() if v is not None}
@@ -148,8 +188,15 @@ def test_set_answers_object_or_array_and_reads_back_exactly(sim: DeribitSimulato
     _, body = call(sim, "private/set_mmp_config", GOOD)
     assert isinstance(body["result"], list)
     _, read = call(sim, "private/get_mmp_config")
-    assert read["result"] == [{"index_name": "btc_usd", "interval": 1, "frozen_time": 30,
-                               "quantity_limit": 5, "max_quote_quantity": Decimal("2.5")}]
+    assert read["result"] == [
+        {
+            "index_name": "btc_usd",
+            "interval": 1,
+            "frozen_time": 30,
+            "quantity_limit": 5,
+            "max_quote_quantity": Decimal("2.5"),
+        }
+    ]
 
 
 def test_group_ids_exceed_2_pow_53(sim: DeribitSimulator) -> None:
@@ -197,8 +244,11 @@ def test_not_an_mmp_user(sim: DeribitSimulator) -> None:
 
 
 def test_credit_rate_limit_answers_10028(sim: DeribitSimulator) -> None:
-    _, auth = call(sim, "public/auth", {"grant_type": "client_credentials",
-                                        "client_id": "cid", "client_secret": "secret"})
+    _, auth = call(
+        sim,
+        "public/auth",
+        {"grant_type": "client_credentials", "client_id": "cid", "client_secret": "secret"},
+    )
     token = auth["result"]["access_token"]
     codes = [call(sim, "private/get_mmp_config", token=token)[0] for _ in range(100)]
     assert codes.count(200) == 99 and codes[-1] == 429  # 50,000 credits at 500 each
@@ -210,8 +260,11 @@ def test_credit_rate_limit_answers_10028(sim: DeribitSimulator) -> None:
 def test_get_with_query_string(sim: DeribitSimulator) -> None:
     basic = base64.b64encode(b"cid:secret").decode()
     call(sim, "private/set_mmp_config", GOOD)
-    request = httpx.Request("GET", "https://x/api/v2/private/get_mmp_config?index_name=eth_usd",
-                            headers={"Authorization": f"Basic {basic}"})
+    request = httpx.Request(
+        "GET",
+        "https://x/api/v2/private/get_mmp_config?index_name=eth_usd",
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert loads_exact(sim(request).content)["result"] == []
 
 

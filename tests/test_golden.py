@@ -23,8 +23,9 @@ OUTPUTS = {"text": "expected.txt", "markdown": "expected.md", "json": "expected.
 def live_of(path: Path) -> list[LiveAccount]:
     data = json.loads(path.read_text())
     return [
-        LiveAccount(item["venue"], item["account"],
-                    tuple(LiveScope.from_data(s) for s in item["scopes"]))
+        LiveAccount(
+            item["venue"], item["account"], tuple(LiveScope.from_data(s) for s in item["scopes"])
+        )
         for item in data
     ]
 
@@ -43,13 +44,19 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
             continue
         expected = expected_path.read_text()
         if actual != expected:
-            diff = "".join(difflib.unified_diff(expected.splitlines(True),
-                                                actual.splitlines(True), name, "actual"))
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(True), actual.splitlines(True), name, "actual"
+                )
+            )
             pytest.fail(f"{case}/{name} differs:\n{diff}")
 
 
 def test_every_case_has_all_outputs() -> None:
     for folder in CASES.iterdir():
         if folder.is_dir():
-            assert {p.name for p in folder.iterdir()} >= {"policy.yaml", "live.json",
-                                                          *OUTPUTS.values()}, folder.name
+            assert {p.name for p in folder.iterdir()} >= {
+                "policy.yaml",
+                "live.json",
+                *OUTPUTS.values(),
+            }, folder.name

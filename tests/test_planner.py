@@ -23,8 +23,12 @@ def key(underlying: str = "btc_usd", account: str = "main", group: str | None = 
     return ScopeKey("deribit", account, underlying, group)
 
 
-def plan_for(desired: dict[ScopeKey, MmpConfig | None], live: list[LiveScope],
-             filters: Filters = Filters(), absent: tuple[str, ...] = ()) -> Plan:
+def plan_for(
+    desired: dict[ScopeKey, MmpConfig | None],
+    live: list[LiveScope],
+    filters: Filters | None = None,
+    absent: tuple[str, ...] = (),
+) -> Plan:
     state = DesiredState(
         scopes={k: DesiredScope(k, c, HERE) for k, c in desired.items()},
         absent_underlyings={("main", u): HERE for u in absent},
@@ -33,7 +37,7 @@ def plan_for(desired: dict[ScopeKey, MmpConfig | None], live: list[LiveScope],
     live_accounts = [
         LiveAccount("deribit", a, tuple(s for s in live if s.key.account == a)) for a in accounts
     ]
-    return make_plan(state, live_accounts, capabilities(), filters)
+    return make_plan(state, live_accounts, capabilities(), filters or Filters())
 
 
 def actions(plan: Plan) -> dict[str, str]:
@@ -43,8 +47,12 @@ def actions(plan: Plan) -> dict[str, str]:
 def test_each_action() -> None:
     plan = plan_for(
         {key(): A, key("eth_usd"): A, key("sol_usdc"): None, key("ada_usdc"): A},
-        [LiveScope(key(), B), LiveScope(key("sol_usdc"), A), LiveScope(key("ada_usdc"), A),
-         LiveScope(key("xrp_usdc"), A)],
+        [
+            LiveScope(key(), B),
+            LiveScope(key("sol_usdc"), A),
+            LiveScope(key("ada_usdc"), A),
+            LiveScope(key("xrp_usdc"), A),
+        ],
     )
     assert actions(plan) == {
         "deribit/main/eth_usd": "create",
@@ -53,36 +61,54 @@ def test_each_action() -> None:
         "deribit/main/xrp_usdc": "unmanaged",
         "deribit/main/ada_usdc": "unchanged",
     }
-    assert [s.action for s in plan.steps] == [Action.CREATE, Action.UPDATE, Action.REMOVE,
-                                             Action.UNMANAGED, Action.UNCHANGED]
+    assert [s.action for s in plan.steps] == [
+        Action.CREATE,
+        Action.UPDATE,
+        Action.REMOVE,
+        Action.UNMANAGED,
+        Action.UNCHANGED,
+    ]
 
 
 def test_frozen_scope_is_held_whatever_the_write() -> None:
     frozen = FreezeState(True, None)
     plan = plan_for(
         {key(): A, key("eth_usd"): None, key("sol_usdc"): A},
-        [LiveScope(key(), B, frozen), LiveScope(key("eth_usd"), A, frozen),
-         LiveScope(key("sol_usdc"), None, frozen)],
+        [
+            LiveScope(key(), B, frozen),
+            LiveScope(key("eth_usd"), A, frozen),
+            LiveScope(key("sol_usdc"), None, frozen),
+        ],
     )
     held = {str(s.key): s.held_action for s in plan.steps if s.action is Action.HELD}
-    assert held == {"deribit/main/btc_usd": Action.UPDATE,
-                    "deribit/main/eth_usd": Action.REMOVE,
-                    "deribit/main/sol_usdc": Action.CREATE}
+    assert held == {
+        "deribit/main/btc_usd": Action.UPDATE,
+        "deribit/main/eth_usd": Action.REMOVE,
+        "deribit/main/sol_usdc": Action.CREATE,
+    }
     assert not plan.has_changes
 
 
 def test_absent_underlying_removes_every_group_but_nothing_else() -> None:
-    live = [LiveScope(key("eth_usd"), A), LiveScope(key("eth_usd", group="Bot"), A),
-            LiveScope(key("btc_usd", group="Bot2"), A)]
+    live = [
+        LiveScope(key("eth_usd"), A),
+        LiveScope(key("eth_usd", group="Bot"), A),
+        LiveScope(key("btc_usd", group="Bot2"), A),
+    ]
     plan = plan_for({}, live, absent=("eth_usd",))
-    assert actions(plan) == {"deribit/main/eth_usd": "remove",
-                             "deribit/main/eth_usd/Bot": "remove",
-                             "deribit/main/btc_usd/Bot2": "unmanaged"}
+    assert actions(plan) == {
+        "deribit/main/eth_usd": "remove",
+        "deribit/main/eth_usd/Bot": "remove",
+        "deribit/main/btc_usd/Bot2": "unmanaged",
+    }
 
 
 def test_filtered_run_never_removes_and_says_so() -> None:
-    plan = plan_for({key(): A, key("eth_usd"): None},
-                    [LiveScope(key("eth_usd"), A)], Filters(accounts=frozenset({"main"})))
+    plan = plan_for(
+        {key(): A, key("eth_usd"): None},
+        [LiveScope(key("eth_usd"), A)],
+        Filters(accounts=frozenset({"main"})),
+    )
     assert actions(plan) == {"deribit/main/btc_usd": "create"}
     assert plan.notes[0].startswith("filtered run")
     assert "deribit/main/eth_usd" in plan.notes[1]
@@ -90,16 +116,17 @@ def test_filtered_run_never_removes_and_says_so() -> None:
 
 
 def test_underlying_filter() -> None:
-    plan = plan_for({key(): A, key("eth_usd"): A}, [],
-                    Filters(underlyings=frozenset({"eth_usd"})))
+    plan = plan_for({key(): A, key("eth_usd"): A}, [], Filters(underlyings=frozenset({"eth_usd"})))
     assert actions(plan) == {"deribit/main/eth_usd": "create"}
 
 
 def test_equal_decimals_are_unchanged() -> None:
-    live = MmpConfig(1000, 30_000, quantity_limit=Decimal("5.00"),
-                     max_quote_quantity=Decimal("2.0"))
+    live = MmpConfig(
+        1000, 30_000, quantity_limit=Decimal("5.00"), max_quote_quantity=Decimal("2.0")
+    )
     assert actions(plan_for({key(): A}, [LiveScope(key(), live)])) == {
-        "deribit/main/btc_usd": "unchanged"}
+        "deribit/main/btc_usd": "unchanged"
+    }
 
 
 def test_fingerprint_follows_live_state_only() -> None:
@@ -112,8 +139,7 @@ def test_fingerprint_follows_live_state_only() -> None:
 
 
 def test_plan_round_trips_through_data() -> None:
-    plan = plan_for({key(): A, key("eth_usd"): A},
-                    [LiveScope(key(), B, FreezeState(True, None))])
+    plan = plan_for({key(): A, key("eth_usd"): A}, [LiveScope(key(), B, FreezeState(True, None))])
     assert Plan.from_data(plan.to_data()) == plan
 
 
@@ -127,13 +153,17 @@ def test_direction_rules() -> None:
     assert direction("quantity_limit", Decimal(4), None) is Direction.LOOSENING
 
 
-limits = st.one_of(st.none(), st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**6),
-                                          places=4))
+limits = st.one_of(
+    st.none(), st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**6), places=4)
+)
 configs = st.builds(
     MmpConfig,
     window_ms=st.integers(1, 3600).map(lambda s: s * 1000),
     frozen_ms=st.one_of(st.just(MANUAL), st.integers(1, 3600).map(lambda s: s * 1000)),
-    quantity_limit=limits, delta_limit=limits, vega_limit=limits, max_quote_quantity=limits,
+    quantity_limit=limits,
+    delta_limit=limits,
+    vega_limit=limits,
+    max_quote_quantity=limits,
 )
 
 
@@ -151,8 +181,9 @@ def test_a_change_and_its_reverse_have_opposite_directions(a: MmpConfig, b: MmpC
         assert way is not back[name], name
 
 
-@given(st.lists(st.sampled_from(["btc_usd", "eth_usd", "sol_usdc", "ada_usdc"]), unique=True),
-       configs)
+@given(
+    st.lists(st.sampled_from(["btc_usd", "eth_usd", "sol_usdc", "ada_usdc"]), unique=True), configs
+)
 def test_order_is_deterministic(underlyings: list[str], config: MmpConfig) -> None:
     desired: dict[ScopeKey, MmpConfig | None] = {key(u): config for u in underlyings}
     live = [LiveScope(key(u), A) for u in reversed(underlyings)]

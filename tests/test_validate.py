@@ -82,8 +82,7 @@ CASES = {
     ),
     "unknown venue": (
         HEADER.replace("venue: deribit", "venue: derbit") + "    mmp: {}\n",
-        "policies/desk.yaml:3:12: unknown venue `derbit` (known: deribit); did you mean "
-        "`deribit`?",
+        "policies/desk.yaml:3:12: unknown venue `derbit` (known: deribit); did you mean `deribit`?",
     ),
     "literal secret in credentials": (
         HEADER.replace("credentials: DERIBIT_MAIN", "credentials: xK9-live-Secret-value"),
@@ -116,13 +115,11 @@ CASES = {
     ),
     "missing window": (
         scope("frozen: 30s\nquantity_limit: 5\nmax_quote_quantity: 2"),
-        "policies/desk.yaml:8:9: `window` is required (set it here or in the account's "
-        "defaults)",
+        "policies/desk.yaml:8:9: `window` is required (set it here or in the account's defaults)",
     ),
     "unknown underlying": (
         scope(GOOD, underlying="btc_uds"),
-        "policies/desk.yaml:7:7: `btc_uds` is not a deribit underlying; did you mean "
-        "`btc_usd`?",
+        "policies/desk.yaml:7:7: `btc_uds` is not a deribit underlying; did you mean `btc_usd`?",
     ),
     "fields without a group": (
         HEADER + "    mmp:\n      btc_usd:\n        quantity_limit: 5\n",
@@ -131,7 +128,7 @@ CASES = {
     ),
     "group name too long": (
         scope(GOOD, group="G" * 65),
-        f"policies/desk.yaml:8:9: group name is 65 characters; deribit allows at most 64",
+        "policies/desk.yaml:8:9: group name is 65 characters; deribit allows at most 64",
     ),
     "no environment": (
         HEADER.replace("    environment: testnet\n", ""),
@@ -148,11 +145,13 @@ def test_bad_input_names_file_line_and_column(in_tmp: Path, case: str) -> None:
 
 
 def test_every_problem_is_reported_at_once(in_tmp: Path) -> None:
-    text = (HEADER + "    defaults: {window: 1s, frozen: 5s}\n    mmp:\n"
-            "      btc_usd:\n        default: {window: 3, quantity_limit: 1, max_quote_quantity: 1}\n"
-            "      eth_usd:\n        default: {window: 1500ms, quantity_limit: 1, "
-            "max_quote_quantity: 0.00001}\n"
-            "      sol_usdc:\n        default: {quantity_limit: -1, max_quote_quantity: 1}\n")
+    text = (
+        HEADER + "    defaults: {window: 1s, frozen: 5s}\n    mmp:\n"
+        "      btc_usd:\n        default: {window: 3, quantity_limit: 1, max_quote_quantity: 1}\n"
+        "      eth_usd:\n        default: {window: 1500ms, quantity_limit: 1, "
+        "max_quote_quantity: 0.00001}\n"
+        "      sol_usdc:\n        default: {quantity_limit: -1, max_quote_quantity: 1}\n"
+    )
     found = problems_of(in_tmp, text)
     assert [p.split(": ", 1)[0] for p in found] == [
         "policies/desk.yaml:9:27",
@@ -163,8 +162,9 @@ def test_every_problem_is_reported_at_once(in_tmp: Path) -> None:
 
 
 def test_problems_across_files_are_collected(in_tmp: Path) -> None:
-    write_policy(in_tmp, scope("window: 3\nfrozen: 1s\nquantity_limit: 5\n"
-                                 "max_quote_quantity: 2"), "a.yaml")
+    write_policy(
+        in_tmp, scope("window: 3\nfrozen: 1s\nquantity_limit: 5\nmax_quote_quantity: 2"), "a.yaml"
+    )
     write_policy(in_tmp, "accounts: [\n", "b.yaml")
     with pytest.raises(ConfigError) as info:
         load(in_tmp)
@@ -195,9 +195,11 @@ def test_same_venue_account_under_two_names(in_tmp: Path) -> None:
 
 
 def test_group_bound_to_one_underlying(in_tmp: Path) -> None:
-    text = (HEADER + "    defaults: {window: 1s, frozen: 5s}\n    mmp:\n"
-            "      btc_usd:\n        Bot: {quantity_limit: 1, max_quote_quantity: 1}\n"
-            "      eth_usd:\n        Bot: {quantity_limit: 1, max_quote_quantity: 1}\n")
+    text = (
+        HEADER + "    defaults: {window: 1s, frozen: 5s}\n    mmp:\n"
+        "      btc_usd:\n        Bot: {quantity_limit: 1, max_quote_quantity: 1}\n"
+        "      eth_usd:\n        Bot: {quantity_limit: 1, max_quote_quantity: 1}\n"
+    )
     assert problems_of(in_tmp, text) == [
         "policies/desk.yaml:11:9: group `Bot` is already bound to `btc_usd`; on deribit a "
         "group belongs to one underlying"
@@ -206,8 +208,10 @@ def test_group_bound_to_one_underlying(in_tmp: Path) -> None:
 
 def test_secret_values_never_appear_in_messages(in_tmp: Path) -> None:
     canary = "CANARY-7f3a9c-secret"
-    text = (HEADER.replace("credentials: DERIBIT_MAIN", f"credentials: {canary}")
-            + f"    api_key: {canary}\n    api_key: {canary}\n")
+    text = (
+        HEADER.replace("credentials: DERIBIT_MAIN", f"credentials: {canary}")
+        + f"    api_key: {canary}\n    api_key: {canary}\n"
+    )
     write_policy(in_tmp, text)
     with pytest.raises(ConfigError) as info:
         load(in_tmp)
@@ -215,8 +219,13 @@ def test_secret_values_never_appear_in_messages(in_tmp: Path) -> None:
 
 
 def test_limits_stay_exact_decimals(in_tmp: Path) -> None:
-    write_policy(in_tmp, scope("window: 1s\nfrozen: manual\nquantity_limit: 0.1\n"
-                                 "delta_limit: 1e3\nmax_quote_quantity: 2.50"))
+    write_policy(
+        in_tmp,
+        scope(
+            "window: 1s\nfrozen: manual\nquantity_limit: 0.1\n"
+            "delta_limit: 1e3\nmax_quote_quantity: 2.50"
+        ),
+    )
     desired = load(in_tmp)
     config = desired.scopes[ScopeKey("deribit", "main", "btc_usd")].config
     assert config is not None
@@ -227,9 +236,11 @@ def test_limits_stay_exact_decimals(in_tmp: Path) -> None:
 
 
 def test_defaults_merge_and_absent(in_tmp: Path) -> None:
-    text = (HEADER + "    defaults: {window: 2s, frozen: 10s}\n    mmp:\n"
-            "      btc_usd:\n        default: {quantity_limit: 1, max_quote_quantity: 1}\n"
-            "        Bot: absent\n      eth_usd: absent\n")
+    text = (
+        HEADER + "    defaults: {window: 2s, frozen: 10s}\n    mmp:\n"
+        "      btc_usd:\n        default: {quantity_limit: 1, max_quote_quantity: 1}\n"
+        "        Bot: absent\n      eth_usd: absent\n"
+    )
     write_policy(in_tmp, text)
     desired = load(in_tmp)
     default = desired.scopes[ScopeKey("deribit", "main", "btc_usd")]
@@ -253,10 +264,18 @@ def test_field_the_venue_does_not_support(in_tmp: Path) -> None:
     from reconciler.venues.deribit.capabilities import CAPABILITIES
 
     limits = {k: v for k, v in CAPABILITIES.limits.items() if k != "vega_limit"}
-    novega = replace(CAPABILITIES, venue="novega", limits=limits, groups=False,
-                     required_limits=frozenset(), at_least_one_of=frozenset())
-    text = (HEADER.replace("venue: deribit", "venue: novega")
-            + "    mmp:\n      btc_usd: {window: 1s, frozen: 1s, vega_limit: 3}\n")
+    novega = replace(
+        CAPABILITIES,
+        venue="novega",
+        limits=limits,
+        groups=False,
+        required_limits=frozenset(),
+        at_least_one_of=frozenset(),
+    )
+    text = (
+        HEADER.replace("venue: deribit", "venue: novega")
+        + "    mmp:\n      btc_usd: {window: 1s, frozen: 1s, vega_limit: 3}\n"
+    )
     write_policy(in_tmp, text)
     with pytest.raises(ConfigError) as info:
         load_desired(in_tmp / "policies", {**capabilities(), "novega": novega})

@@ -17,7 +17,7 @@ from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
 
 READ_ATTEMPTS = 3
-BACKOFF_S = 0.2
+BACKOFF_MS = 200
 
 
 async def send(
@@ -30,7 +30,8 @@ async def send(
         except httpx.HTTPError as exc:
             if attempt == attempts:
                 raise _unavailable(where, request, exc, idempotent) from exc
-        await asyncio.sleep(BACKOFF_S * 2 ** (attempt - 1) * (0.5 + random.random()))
+        jitter_percent = random.randint(50, 150)
+        await asyncio.sleep(BACKOFF_MS * 2 ** (attempt - 1) * jitter_percent / 100_000)
     raise AssertionError("unreachable")
 
 

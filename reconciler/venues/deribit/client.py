@@ -36,7 +36,7 @@ class DeribitClient:
         self._credentials = credentials
         self._http = http
         self._token: str | None = None
-        self._token_expiry = 0.0
+        self._token_expiry_ms = 0
         self._ids = itertools.count(1)
         self._auth_lock = asyncio.Lock()
 
@@ -83,7 +83,7 @@ class DeribitClient:
 
     async def _access_token(self) -> str:
         async with self._auth_lock:
-            if self._token is None or time.monotonic() >= self._token_expiry:
+            if self._token is None or _monotonic_ms() >= self._token_expiry_ms:
                 result = await self._call(
                     "public/auth",
                     {
@@ -96,8 +96,8 @@ class DeribitClient:
                     where=self.where,
                 )
                 self._token = str(result["access_token"])
-                lifetime = max(int(result.get("expires_in", 0)) - REFRESH_MARGIN_S, 0)
-                self._token_expiry = time.monotonic() + lifetime
+                lifetime_s = max(int(result.get("expires_in", 0)) - REFRESH_MARGIN_S, 0)
+                self._token_expiry_ms = _monotonic_ms() + lifetime_s * 1000
             return self._token
 
     async def _call(
@@ -121,6 +121,10 @@ class DeribitClient:
         if "result" not in data:
             raise VenueRejected(where, f"answer to {method} has neither result nor error")
         return data["result"]
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 def _error(where: str, method: str, error: Any) -> VenueError:
