@@ -56,6 +56,7 @@ def selected_targets(desired: DesiredState, filters: Filters) -> list[AccountTar
 def run_live(
     args: argparse.Namespace,
     targets: list[AccountTarget],
+    declared: dict[str, frozenset[str]],
     work: Callable[[Connections], Awaitable[T]],
 ) -> T:
     """Connect to every target (or its simulator), run work, close, save the sandbox."""
@@ -68,7 +69,7 @@ def run_live(
         transport = None
 
     async def session() -> T:
-        connections = connect(targets, VENUES, creds, transport, args.concurrency)
+        connections = connect(targets, VENUES, creds, transport, args.concurrency, declared)
         try:
             return await work(connections)
         finally:
@@ -94,7 +95,7 @@ def plan(args: argparse.Namespace) -> int:
         live = await connections.read()
         return make_plan(desired, live, capabilities(), filters)
 
-    result = run_live(args, targets, work)
+    result = run_live(args, targets, desired.declared_underlyings(), work)
     out(RENDERERS[args.format](result, args.colour))
     if args.out:
         planfile.save(
@@ -122,7 +123,15 @@ def apply(args: argparse.Namespace) -> int:
             out("Nothing to apply.\n")
             return 0
         _approve(args, saved.plan)
-        result = run_live(args, saved.targets, lambda conns: apply_plan(saved.plan, conns, journal))
+        declared: dict[str, set[str]] = {}
+        for step in saved.plan.steps:
+            declared.setdefault(step.key.account, set()).add(step.key.underlying)
+        result = run_live(
+            args,
+            saved.targets,
+            {name: frozenset(values) for name, values in declared.items()},
+            lambda conns: apply_plan(saved.plan, conns, journal),
+        )
         return _report(result)
     desired, targets, filters = _plan_now(args)
 
@@ -136,7 +145,7 @@ def apply(args: argparse.Namespace) -> int:
         _approve(args, made)
         return await apply_plan(made, connections, journal)  # re-reads, checks fingerprint
 
-    applied = run_live(args, targets, work)
+    applied = run_live(args, targets, desired.declared_underlyings(), work)
     return 0 if applied is None else _report(applied)
 
 

@@ -75,6 +75,15 @@ class DesiredState:
             ),
         }
 
+    def declared_underlyings(self) -> dict[str, frozenset[str]]:
+        """account -> every underlying the policies name for it (absent ones included)."""
+        found: dict[str, set[str]] = {name: set() for name in self.accounts}
+        for key in self.scopes:
+            found.setdefault(key.account, set()).add(key.underlying)
+        for account, underlying in self.absent_underlyings:
+            found.setdefault(account, set()).add(underlying)
+        return {name: frozenset(values) for name, values in found.items()}
+
     def digest(self) -> str:
         data = self.to_data()
         for scope in data["scopes"]:

@@ -134,7 +134,7 @@ async def _run_step(step: Step, connections: Connections, journal: Journal) -> S
 async def _read_back(step: Step, connections: Connections) -> MmpConfig | str | None:
     """The scope's config as the venue now reports it; a string when it cannot be read."""
     try:
-        account = await connections.clients[step.key.account].read()
+        account = await connections.read_account(step.key.account)
     except ReconcilerError as exc:
         return f"read-back failed: {redact(str(exc))}"
     live = account.by_key().get(step.key)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -24,6 +24,10 @@ TIMEOUT = httpx.Timeout(10, connect=5)  # seconds
 class Connections:
     clients: dict[str, VenueClient]  # account name -> client
     concurrency: int = DEFAULT_CONCURRENCY
+    declared: Mapping[str, frozenset[str]] = field(default_factory=dict)  # account -> underlyings
+
+    async def read_account(self, name: str) -> LiveAccount:
+        return await self.clients[name].read(self.declared.get(name, frozenset()))
 
     async def read(self, accounts: list[str] | None = None) -> list[LiveAccount]:
         names = sorted(self.clients if accounts is None else accounts)
@@ -33,7 +37,7 @@ class Connections:
             client = self.clients[name]
             venue = client.capabilities.venue
             async with limits.setdefault(venue, asyncio.Semaphore(self.concurrency)):
-                return await client.read()
+                return await self.read_account(name)
 
         tasks = [asyncio.ensure_future(one(name)) for name in names]
         try:
@@ -52,6 +56,7 @@ def connect(
     credentials: Mapping[str, Credentials],
     transport: TransportFactory | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    declared: Mapping[str, frozenset[str]] | None = None,
 ) -> Connections:
     clients: dict[str, VenueClient] = {}
     for target in targets:
@@ -64,4 +69,4 @@ def connect(
             headers={"User-Agent": "mmp-reconciler"},
         )
         clients[target.name] = spec.client(target.name, credentials[target.name], http)
-    return Connections(clients, concurrency)
+    return Connections(clients, concurrency, dict(declared or {}))

@@ -55,4 +55,5 @@ def sim_connections(sim: DeribitSimulator, desired: DesiredState) -> Connections
         VENUES,
         creds,
         lambda venue: httpx.MockTransport(sim),
+        declared=desired.declared_underlyings(),
     )

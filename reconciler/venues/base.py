@@ -105,8 +105,11 @@ class VenueClient(Protocol):
     """One account on one venue.
 
     Contract:
-    - `read()` must return every scope the account has on the venue (declared or not), with
-      its config normalised to the canonical model and its freeze state; one pass, no writes.
+    - `read(underlyings)` must return every scope the account has on the venue (declared or
+      not), with its config normalised to the canonical model and its freeze state; one
+      pass, no writes. `underlyings` are those the policies declare for the account: a venue
+      with a bulk read ignores them; a venue that reads one underlying at a time must read
+      at least these and every underlying it knows of.
     - `set_config()` must create or replace exactly one scope's config and nothing else. It
       must raise a VenueError subclass carrying the venue's code and message on refusal.
     - `remove_config()` must remove one scope's config; venues with RemoveMode.UNSUPPORTED
@@ -119,7 +122,7 @@ class VenueClient(Protocol):
     capabilities: Capabilities
     account: str
 
-    async def read(self) -> LiveAccount: ...
+    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount: ...
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None: ...
 

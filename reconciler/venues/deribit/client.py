@@ -44,7 +44,8 @@ class DeribitClient:
     def where(self) -> str:
         return f"deribit/{self.account}"
 
-    async def read(self) -> LiveAccount:
+    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
+        # one bulk read returns every scope; the declared underlyings add nothing
         configs, status = await asyncio.gather(
             self._rpc("private/get_mmp_config", {}, write=False),
             self._rpc("private/get_mmp_status", {}, write=False),
