@@ -28,13 +28,13 @@ def desk(in_tmp: Path) -> Path:
 def test_sandbox_plan_apply_replan(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
     first = capsys.readouterr().out
-    assert "1 to create, 1 to update, 1 to remove, 1 held, 1 unmanaged" in first
+    assert "2 to create, 2 to update, 1 to remove, 2 held, 2 unmanaged, 1 unchanged" in first
     assert main(["apply", "--sandbox", "--auto-approve"]) == 0
     applied = capsys.readouterr().out
-    assert "Apply finished: 3 applied. Exit 0: every change applied and verified." in applied
+    assert "Apply finished: 5 applied. Exit 0: every change applied and verified." in applied
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 0
     again = capsys.readouterr().out
-    assert "Plan: no changes; 1 held, 1 unmanaged, 3 unchanged." in again
+    assert "Plan: no changes; 2 held, 2 unmanaged, 5 unchanged." in again
     assert "held      deribit/deribit-main/btc_usd/MassQuoteBot7" in again
     assert "frozen until manual reset" in again
     journal = (desk / ".mmp" / "journal.jsonl").read_text().splitlines()
@@ -85,7 +85,7 @@ def test_saved_plan_expiry_and_mode(desk: Path, capsys: pytest.CaptureFixture[st
 def test_formats(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["plan", "--sandbox", "--format", "json"])
     data = json.loads(capsys.readouterr().out)
-    assert data["schema_version"] == 1 and data["summary"]["create"] == 1
+    assert data["schema_version"] == 1 and data["summary"]["create"] == 2
     main(["plan", "--sandbox", "--format", "markdown"])
     assert capsys.readouterr().out.startswith("<!-- mmp-reconciler:plan -->\n### MMP plan:")
 
@@ -99,7 +99,7 @@ def test_filters_never_remove(desk: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_validate(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 0
-    assert "valid; 2 account(s), 4 scope(s), 1 marked absent" in capsys.readouterr().out
+    assert "valid; 3 account(s), 7 scope(s), 1 marked absent" in capsys.readouterr().out
     write_policy(
         desk, "accounts: {x: {venue: nope, environment: testnet, credentials: X}}\n", "bad.yaml"
     )
@@ -184,7 +184,7 @@ def test_venue_error_echoing_a_secret_is_redacted(
     for prefix in ("DERIBIT_MAIN", "DERIBIT_HEDGE"):
         monkeypatch.setenv(f"{prefix}_CLIENT_ID", "id")
         monkeypatch.setenv(f"{prefix}_CLIENT_SECRET", canary)
-    assert main(["plan"]) == 1
+    assert main(["plan", "--venue", "deribit"]) == 1
     captured = capsys.readouterr()
     assert canary not in captured.out + captured.err
     assert "***" in captured.err

@@ -82,7 +82,8 @@ CASES = {
     ),
     "unknown venue": (
         HEADER.replace("venue: deribit", "venue: derbit") + "    mmp: {}\n",
-        "policies/desk.yaml:3:12: unknown venue `derbit` (known: deribit); did you mean `deribit`?",
+        "policies/desk.yaml:3:12: unknown venue `derbit` (known: binance, deribit); "
+        "did you mean `deribit`?",
     ),
     "literal secret in credentials": (
         HEADER.replace("credentials: DERIBIT_MAIN", "credentials: xK9-live-Secret-value"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.venues.base import Capabilities, VenueSpec
+from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.deribit import SPEC as DERIBIT
 
 VENUES: dict[str, VenueSpec] = {
     "deribit": DERIBIT,
+    "binance": BINANCE,
 }
 
 

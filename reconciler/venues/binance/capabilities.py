@@ -1,0 +1,44 @@
+"""What Binance European Options can do with MMP (seed-venues.md section 2).
+
+Labelled assumptions where the docs are silent: limits keep at most 8 decimals, and the
+frozen time is at most 1 h. Both are enforced identically by our simulator.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconciler.venues.base import (
+    Capabilities,
+    ChangeMode,
+    DurationBound,
+    LimitBound,
+    RemoveMode,
+    ResetMeaning,
+)
+
+UNDERLYINGS = frozenset({"BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"})
+MAX_DECIMALS = 8  # [assumption] precision of qtyLimit/deltaLimit is not documented
+_LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS)
+
+CAPABILITIES = Capabilities(
+    venue="binance",
+    limits={"quantity_limit": _LIMIT, "delta_limit": _LIMIT},
+    window=DurationBound(min_ms=1, max_ms=5000, step_ms=1),  # (0, 5000] ms
+    frozen=DurationBound(min_ms=1, max_ms=3_600_000, step_ms=1, allow_manual=True),
+    change=ChangeMode.UPSERT,
+    remove=RemoveMode.UNSUPPORTED,
+    reset_means=ResetMeaning.UNFREEZE,
+    synchronous=True,
+    set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
+    required_limits=frozenset({"quantity_limit", "delta_limit"}),
+    groups=False,
+    underlyings=UNDERLYINGS,
+    environments={
+        "production": "https://eapi.binance.com",
+        "testnet": "https://testnet.binancefuture.com",
+    },
+    credential_vars=("API_KEY", "API_SECRET"),
+    notes="window in ms, (0, 5000]; frozen in ms, 0 = manual; qtyLimit and deltaLimit "
+    "required; no vega, no max quote quantity, no groups; no way to remove a config.",
+)

@@ -1,0 +1,111 @@
+"""Binance eapi client: GET /eapi/v1/mmp per underlying, POST /eapi/v1/mmpSet, signed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from reconciler.errors import (
+    VenueAuthError,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
+from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.binance import wire
+from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
+from reconciler.venues.http import parse_json, send
+
+RECV_WINDOW_MS = 5000
+AUTH_CODES = {-1002, -1021, -1022, -2014, -2015}
+HINTS = {
+    -1021: "check this machine's clock (NTP): the timestamp is outside recvWindow",
+    -1022: "check the API_SECRET environment variable of this account",
+    -2014: "check the API_KEY environment variable of this account",
+    -2015: "the key needs options trading permission and this machine's IP allowed",
+    -1002: "the account must be approved as an options market maker to use MMP",
+}
+
+
+class BinanceClient:
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+        self.account = account
+        self._key = credentials["API_KEY"]
+        self._secret = credentials["API_SECRET"]
+        self._http = http
+
+    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
+        names = sorted(UNDERLYINGS | underlyings)
+        answers = await asyncio.gather(
+            *(self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names)
+        )
+        now = _now_ms()
+        scopes = [wire.live_scope(self.account, answer, now) for answer in answers]
+        scopes = [s for s in scopes if s.config is not None or s.freeze.frozen]
+        return LiveAccount("binance", self.account, tuple(scopes))
+
+    async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
+        await self._call("POST", "/eapi/v1/mmpSet", wire.set_params(key, config), str(key))
+
+    async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
+        raise VenueRejected(str(key), "Binance has no way to remove an MMP config")
+
+    async def reset(self, key: ScopeKey) -> None:
+        await self._call("POST", "/eapi/v1/mmpReset", [("underlying", key.underlying)], str(key))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self, method: str, path: str, params: list[tuple[str, str]], where: str = ""
+    ) -> Any:
+        where = where or f"binance/{self.account}"
+        signed = [*params, ("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(_now_ms()))]
+        text = urlencode(signed)
+        text += "&signature=" + wire.sign(self._secret, text)
+        headers = {"X-MBX-APIKEY": self._key}
+        if method == "GET":
+            request = self._http.build_request("GET", f"{path}?{text}", headers=headers)
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            request = self._http.build_request("POST", path, content=text.encode(), headers=headers)
+        response = await send(self._http, request, where, idempotent=method == "GET")
+        if response.status_code == 503:
+            raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")
+        data = parse_json(response, where)
+        if response.status_code >= 400 or (
+            isinstance(data, dict) and "code" in data and "msg" in data and data["code"] != 200
+        ):
+            raise _error(where, path, response, data)
+        return data
+
+
+def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:
+    code = data.get("code") if isinstance(data, dict) else None
+    message = f"{path}: {data.get('msg', '') if isinstance(data, dict) else data}"
+    if response.status_code == 418:
+        return VenueRateLimited(
+            where,
+            message,
+            code=code,
+            hint="this IP is banned for hammering the venue; stop and wait "
+            f"{response.headers.get('Retry-After', '?')} s",
+        )
+    if response.status_code == 429 or code == -1008:
+        return VenueRateLimited(where, message, code=code, hint="request weight limit reached")
+    hint = HINTS.get(code, "") if isinstance(code, int) else ""
+    if code in AUTH_CODES:
+        return VenueAuthError(where, message, code=code, hint=hint)
+    return VenueRejected(where, message, code=code, hint=hint)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
