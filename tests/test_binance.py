@@ -1,0 +1,305 @@
+"""Binance eapi: published signature vectors, a strict simulator, the client against it, and
+unit mistakes refused at validate time."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from reconciler.errors import ConfigError, VenueAuthError, VenueRateLimited, VenueRejected
+from reconciler.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.sim.common import Clock
+from reconciler.units import loads_exact
+from reconciler.venues.base import Credentials
+from reconciler.venues.binance.client import BinanceClient
+from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.binance.wire import sign
+from tests.helpers import load, write_policy
+
+SPOT_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+NOW = 1_700_000_000_000
+KEY = ScopeKey("binance", "mm", "BTCUSDT")
+CONFIG = MmpConfig(3000, 300_000, quantity_limit=Decimal(2), delta_limit=Decimal("2.3"))
+
+
+def test_binance_published_spot_vectors_reproduce() -> None:
+    total = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+        "&recvWindow=5000&timestamp=1499827319559"
+    )
+    assert sign(SPOT_SECRET, total) == (
+        "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+    )
+    mixed = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC"
+        "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    )
+    assert sign(SPOT_SECRET, mixed) == (
+        "0fd168b8ddb4876a0358a8d14d0c9f3da0e9b20c5d52b2a00fcf7d1c602f9a77"
+    )
+
+
+def test_our_mmp_vector_through_the_client_encoding() -> None:
+    params = [
+        ("underlying", "BTCUSDT"),
+        ("windowTimeInMilliseconds", "3000"),
+        ("frozenTimeInMilliseconds", "300000"),
+        ("qtyLimit", "2"),
+        ("deltaLimit", "2.3"),
+        ("recvWindow", "5000"),
+        ("timestamp", "1499827319559"),
+    ]
+    assert sign(SPOT_SECRET, urlencode(params)) == (
+        "3f52cc9e32689ef02dfe1b693091b8d95a974fb439fe2aebdfdf2a1254e71f56"
+    )
+
+
+@pytest.fixture
+def sim() -> BinanceSimulator:
+    sim = BinanceSimulator(clock=Clock(NOW))
+    sim.add_account("key", "secret")
+    return sim
+
+
+def send(
+    sim: BinanceSimulator,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    *,
+    secret: str = "secret",
+    key: str = "key",
+    where: str = "body",
+    timestamp: int = NOW,
+    recv_window: int | None = None,
+    tamper: bool = False,
+) -> tuple[int, Any, httpx.Headers]:
+    items = [*params.items(), ("timestamp", str(timestamp))]
+    if recv_window is not None:
+        items.append(("recvWindow", str(recv_window)))
+    text = urlencode(items)
+    signature = sign(secret, text)
+    if tamper:
+        text = text.replace("BTCUSDT", "ETHUSDT")
+    text += f"&signature={signature}"
+    headers = {"X-MBX-APIKEY": key} if key else {}
+    if method == "GET" or where == "query":
+        request = httpx.Request(method, f"https://eapi/{path}?{text}", headers=headers)
+    else:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request = httpx.Request(
+            method, f"https://eapi/{path}", content=text.encode(), headers=headers
+        )
+    response = sim(request)
+    return response.status_code, loads_exact(response.content), response.headers
+
+
+SET = {
+    "underlying": "BTCUSDT",
+    "windowTimeInMilliseconds": "3000",
+    "frozenTimeInMilliseconds": "300000",
+    "qtyLimit": "2",
+    "deltaLimit": "2.3",
+}
+
+
+def test_set_and_get_answer_limits_as_strings(sim: BinanceSimulator) -> None:
+    status, body, headers = send(sim, "POST", "eapi/v1/mmpSet", SET)
+    assert status == 200 and body["qtyLimit"] == "2" and body["deltaLimit"] == "2.3"
+    _, got, headers = send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})
+    assert got == {
+        "underlyingId": 2,
+        "underlying": "BTCUSDT",
+        "windowTimeInMilliseconds": 3000,
+        "frozenTimeInMilliseconds": 300000,
+        "qtyLimit": "2",
+        "deltaLimit": "2.3",
+        "lastTriggerTime": 0,
+    }
+    assert headers["X-MBX-USED-WEIGHT-1M"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"secret": "wrong"}, 400, -1022),
+        ({"tamper": True}, 400, -1022),
+        ({"timestamp": NOW - 6000}, 400, -1021),
+        ({"timestamp": NOW + 1000}, 400, -1021),
+        ({"recv_window": 60000}, 400, -1131),
+        ({"key": ""}, 401, -2014),
+        ({"key": "unknown"}, 401, -2015),
+    ],
+)
+def test_auth_and_timing_refused(
+    sim: BinanceSimulator, kwargs: dict[str, Any], status: int, code: int
+) -> None:
+    got = send(sim, "POST", "eapi/v1/mmpSet", SET, **kwargs)
+    assert (got[0], got[1]["code"]) == (status, code)
+    assert sim.accounts["key"].configs == {}
+
+
+def test_signature_may_sit_in_the_query_of_a_post(sim: BinanceSimulator) -> None:
+    assert send(sim, "POST", "eapi/v1/mmpSet", SET, where="query")[0] == 200
+
+
+def test_json_body_is_not_accepted(sim: BinanceSimulator) -> None:
+    request = httpx.Request(
+        "POST", "https://eapi/eapi/v1/mmpSet", json=SET, headers={"X-MBX-APIKEY": "key"}
+    )
+    assert loads_exact(sim(request).content)["code"] == -1102
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"underlying": "BTCUSDX"}, -1128),
+        ({"windowTimeInMilliseconds": "0"}, -1130),
+        ({"windowTimeInMilliseconds": "5001"}, -1130),
+        ({"windowTimeInMilliseconds": "1.5"}, -1130),
+        ({"frozenTimeInMilliseconds": "-1"}, -1130),
+        ({"qtyLimit": "0"}, -1130),
+        ({"deltaLimit": "abc"}, -1130),
+        ({"qtyLimit": "0.000000001"}, -1111),
+        ({"deltaLimit": ""}, -1102),
+        ({"extra": "1"}, -1104),
+    ],
+)
+def test_bounds_enforced_with_binance_codes(
+    sim: BinanceSimulator, change: dict[str, str], code: int
+) -> None:
+    assert send(sim, "POST", "eapi/v1/mmpSet", {**SET, **change})[1]["code"] == code
+
+
+def test_not_a_market_maker(sim: BinanceSimulator) -> None:
+    sim.accounts["key"].market_maker = False
+    assert send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})[1]["code"] == -1002
+
+
+def test_weight_429_then_418(sim: BinanceSimulator) -> None:
+    sim.weight_limit, sim.ban_after = 3, 2
+    statuses = [send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})[0] for _ in range(7)]
+    assert statuses == [200, 200, 200, 429, 429, 418, 418]
+    _, body, headers = send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})
+    assert headers["Retry-After"] == "120"
+    sim.clock.advance(120_000)
+    later = send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"}, timestamp=NOW + 120_000)
+    assert later[0] == 200
+
+
+def test_reset_clears_the_trigger(sim: BinanceSimulator) -> None:
+    send(sim, "POST", "eapi/v1/mmpSet", SET)
+    sim.trigger("key", "BTCUSDT")
+    assert (
+        send(sim, "POST", "eapi/v1/mmpReset", {"underlying": "BTCUSDT"})[1]["lastTriggerTime"] == 0
+    )
+
+
+def client(sim: BinanceSimulator, secret: str = "secret") -> BinanceClient:
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(sim)
+    )
+    return BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http)
+
+
+def test_client_set_read_and_freeze() -> None:
+    sim = BinanceSimulator()  # real clock: the client signs with this machine's time
+    sim.add_account("key", "secret")
+    venue = client(sim)
+
+    async def go() -> None:
+        await venue.set_config(KEY, CONFIG)
+        live = await venue.read()
+        assert [(s.key, s.config) for s in live.scopes] == [(KEY, CONFIG)]
+        sim.trigger("key", "BTCUSDT")
+        frozen = (await venue.read()).scopes[0].freeze
+        assert frozen.frozen and frozen.until_ms is not None
+        sim.seed("key", {**SET, "frozenTimeInMilliseconds": "0"})
+        assert (await venue.read()).scopes[0].freeze == FreezeState(True, None)
+        await venue.reset(KEY)
+        assert not (await venue.read()).scopes[0].freeze.frozen
+
+    asyncio.run(go())
+    # every underlying known, one signed GET each: no read-all exists
+    assert sim.requests.count("GET /eapi/v1/mmp") == 6 * 4
+
+
+def test_client_reads_declared_underlyings_too() -> None:
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    with pytest.raises(VenueRejected, match="-1128"):
+        asyncio.run(client(sim).read(frozenset({"ADAUSDT"})))
+
+
+def test_client_errors_are_typed_and_named() -> None:
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    with pytest.raises(VenueAuthError) as info:
+        asyncio.run(client(sim, secret="wrong").read())
+    assert "venue error -1022" in str(info.value) and "API_SECRET" in str(info.value)
+    sim.weight_limit, sim.ban_after = 0, 0
+    with pytest.raises(VenueRateLimited):
+        asyncio.run(client(sim).read())
+    with pytest.raises(VenueRejected, match="no way to remove"):
+        asyncio.run(client(sim).remove_config(KEY, CONFIG))
+
+
+HEADER = """
+accounts:
+  mm:
+    venue: binance
+    environment: production
+    credentials: BINANCE_MM
+    mmp:
+      BTCUSDT:
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            "window: 3\n        frozen: 5m\n        quantity_limit: 1\n        delta_limit: 1",
+            "policies/desk.yaml:8:17: window: duration 3 has no unit: write 3s or 3ms",
+        ),
+        (
+            "window: 6s\n        frozen: 5m\n        quantity_limit: 1\n        delta_limit: 1",
+            "policies/desk.yaml:8:17: window 6s is above binance's maximum of 5s",
+        ),
+        (
+            "window: 1s\n        frozen: 5m\n        quantity_limit: 0.123456789\n        delta_limit: 1",
+            "policies/desk.yaml:10:25: quantity_limit 0.123456789 has 9 decimal places; binance keeps "
+            "at most 8",
+        ),
+        (
+            "window: 1s\n        frozen: 5m\n        quantity_limit: 1\n        delta_limit: 1\n"
+            "        vega_limit: 3",
+            "policies/desk.yaml:12:9: binance does not support `vega_limit`",
+        ),
+        (
+            "window: 1s\n        frozen: 5m\n        quantity_limit: 1",
+            "policies/desk.yaml:7:7: binance requires `delta_limit`",
+        ),
+    ],
+)
+def test_unit_mistakes_refused_before_any_request(in_tmp: Path, fields: str, expected: str) -> None:
+    write_policy(in_tmp, HEADER + "        " + fields + "\n")
+    with pytest.raises(ConfigError) as info:
+        load(in_tmp)
+    assert any(str(p).startswith(expected) for p in info.value.problems), info.value.problems
+
+
+def test_absent_is_refused_on_binance(in_tmp: Path) -> None:
+    write_policy(in_tmp, HEADER.replace("      BTCUSDT:\n", "      BTCUSDT: absent\n"))
+    with pytest.raises(ConfigError) as info:
+        load(in_tmp)
+    assert [str(p) for p in info.value.problems] == [
+        "policies/desk.yaml:7:16: binance has no way to remove an MMP config, so `absent` "
+        "cannot be applied; set the limits you want instead"
+    ]
