@@ -187,7 +187,7 @@ def test_weight_429_then_418(sim: BinanceSimulator) -> None:
     statuses = [send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})[0] for _ in range(7)]
     assert statuses == [200, 200, 200, 429, 429, 418, 418]
     _, body, headers = send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"})
-    assert headers["Retry-After"] == "120"
+    assert body["code"] == -1003 and headers["Retry-After"] == "120"
     sim.clock.advance(120_000)
     later = send(sim, "GET", "eapi/v1/mmp", {"underlying": "BTCUSDT"}, timestamp=NOW + 120_000)
     assert later[0] == 200
