@@ -273,9 +273,10 @@ accounts:
             "policies/desk.yaml:8:17: window 6s is above binance's maximum of 5s",
         ),
         (
-            "window: 1s\n        frozen: 5m\n        quantity_limit: 0.123456789\n        delta_limit: 1",
-            "policies/desk.yaml:10:25: quantity_limit 0.123456789 has 9 decimal places; binance keeps "
-            "at most 8",
+            "window: 1s\n        frozen: 5m\n"
+            "        quantity_limit: 0.123456789\n        delta_limit: 1",
+            "policies/desk.yaml:10:25: quantity_limit 0.123456789 has 9 decimal places; "
+            "binance keeps at most 8",
         ),
         (
             "window: 1s\n        frozen: 5m\n        quantity_limit: 1\n        delta_limit: 1\n"
