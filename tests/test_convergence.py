@@ -1,5 +1,5 @@
-"""Convergence, for every input within Deribit's bounds: apply then plan is empty, and no
-frozen scope was unfrozen or written."""
+"""Convergence, for every venue and every input within its bounds: apply then plan is empty,
+and no frozen scope was unfrozen or written."""
 
 from __future__ import annotations
 
@@ -7,88 +7,111 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.executor import apply_plan
 from reconciler.journal import Journal
+from reconciler.live import connect
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.planner import make_plan
-from reconciler.sim.common import Clock
 from reconciler.units import MANUAL
-from reconciler.venues import capabilities
-from reconciler.venues.deribit import wire
-from reconciler.venues.deribit.simulator import DeribitSimulator
-from tests.helpers import sim_connections
+from reconciler.venues import VENUES, capabilities
+from tests.venues import ROWS
 
 HERE = Location("p.yaml", 1, 1)
-SCOPES = [
-    ("btc_usd", None),
-    ("btc_usd", "Bot1"),
-    ("eth_usd", None),
-    ("eth_usd", "Bot2"),
-    ("sol_usdc", None),
-]
 
-limit = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**7), places=4)
-optional = st.one_of(st.none(), limit)
+
+def limits(places: int) -> st.SearchStrategy[Decimal]:
+    return st.decimals(
+        min_value=Decimal(1).scaleb(-places), max_value=Decimal(10**7), places=places
+    )
 
 
 @st.composite
-def configs(draw: Any) -> MmpConfig:
-    limits = {
+def deribit_configs(draw: Any) -> MmpConfig:
+    optional = st.one_of(st.none(), limits(4))
+    chosen = {
         "quantity_limit": draw(optional),
         "delta_limit": draw(optional),
         "vega_limit": draw(optional),
     }
-    if all(v is None for v in limits.values()):
-        limits["quantity_limit"] = draw(limit)
+    if all(v is None for v in chosen.values()):
+        chosen["quantity_limit"] = draw(limits(4))
     return MmpConfig(
         window_ms=draw(st.integers(1, 3600)) * 1000,
         frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3600).map(lambda s: s * 1000))),
-        max_quote_quantity=draw(limit),
-        **limits,
+        max_quote_quantity=draw(limits(4)),
+        **chosen,
     )
 
 
-# per scope: (live config or None, frozen?, desired: config, None = absent, or "skip")
-scope_states = st.tuples(
-    st.one_of(st.none(), configs()), st.booleans(), st.one_of(st.just("skip"), st.none(), configs())
-)
+@st.composite
+def binance_configs(draw: Any) -> MmpConfig:
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 5000)),
+        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3_600_000))),
+        quantity_limit=draw(limits(8)),
+        delta_limit=draw(limits(8)),
+    )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(scope_states, min_size=len(SCOPES), max_size=len(SCOPES)))
-def test_apply_then_plan_is_empty_and_frozen_scopes_untouched(states: list[Any]) -> None:
-    sim = DeribitSimulator(clock=Clock(1_700_000_000_000))
+CONFIGS = {"deribit": deribit_configs(), "binance": binance_configs()}
+# Binance cannot remove, so its desired side is a config or "skip"; others may be absent
+ABSENT_OK = {"deribit": True, "binance": False}
+
+
+def test_every_venue_has_a_strategy() -> None:
+    assert set(CONFIGS) == set(VENUES) == set(ABSENT_OK)
+
+
+@pytest.mark.parametrize("venue", sorted(ROWS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_apply_then_plan_is_empty_and_frozen_scopes_untouched(venue: str, data: Any) -> None:
+    row = ROWS[venue]
+    configs = CONFIGS[venue]
+    wanted = st.one_of(st.just("skip"), configs, *([st.none()] if ABSENT_OK[venue] else []))
+    sim = row.make()
+    creds = row.credentials(sim, "acct")
     desired = DesiredState(
-        accounts={"main": AccountTarget("main", "deribit", "testnet", None, "MAIN", HERE)}
+        accounts={"acct": AccountTarget("acct", venue, "testnet", None, "ACCT", HERE)}
     )
-    connections = sim_connections(sim, desired)
-    frozen_before = {}
-    for (index, group), (live, frozen, want) in zip(SCOPES, states, strict=True):
-        key = ScopeKey("deribit", "main", index, group)
+    frozen_before: dict[ScopeKey, MmpConfig] = {}
+    for underlying, group in row.scopes:
+        key = ScopeKey(venue, "acct", underlying, group)
+        live = data.draw(st.one_of(st.none(), configs), label=f"live {key}")
         if live is not None:
-            sim.seed("id-main", wire.set_params(key, live))
-            if frozen:
-                sim.trigger("id-main", index, group)
-                frozen_before[(index, group)] = dict(
-                    sim.accounts["id-main"].configs[(index, group)]
-                )
+            row.seed(sim, creds, key, live)
+            # only freezes that outlast the test: a thaw mid-run would (rightly) stop apply
+            lasting = live.frozen_ms == MANUAL or int(live.frozen_ms) >= 60_000
+            if lasting and data.draw(st.booleans(), label=f"frozen {key}"):
+                row.trigger(sim, creds, key)
+                frozen_before[key] = live
+        want = data.draw(wanted, label=f"desired {key}")
         if want != "skip":
             desired.scopes[key] = DesiredScope(key, want, HERE)
+    conns = connect(
+        [desired.accounts["acct"]],
+        VENUES,
+        {"acct": creds},
+        lambda v: row.transport(sim),
+        declared=desired.declared_underlyings(),
+    )
 
-    async def go() -> None:
-        plan = make_plan(desired, await connections.read(), capabilities())
-        result = await apply_plan(plan, connections, Journal(None))
+    async def go() -> dict[ScopeKey, Any]:
+        plan = make_plan(desired, await conns.read(), capabilities())
+        result = await apply_plan(plan, conns, Journal(None))
         assert result.exit_code == 0, [r.detail for r in result.results]
-        again = make_plan(desired, await connections.read(), capabilities())
+        again = make_plan(desired, await conns.read(), capabilities())
         assert not again.has_changes, [str(s.key) for s in again.writes]
-        await connections.aclose()
+        final = {s.key: s for s in (await conns.read_account("acct")).scopes}
+        await conns.aclose()
+        return final
 
-    asyncio.run(go())
-    account = sim.accounts["id-main"]
-    for scope, config in frozen_before.items():
-        assert scope in account.frozen_until, f"{scope} was unfrozen"
-        assert account.configs[scope] == config, f"{scope} was written while frozen"
+    final = asyncio.run(go())
+    for key, config in frozen_before.items():
+        assert final[key].freeze.frozen, f"{key} was unfrozen"
+        assert final[key].config == config, f"{key} was written while frozen"

@@ -1,0 +1,104 @@
+"""Every registered venue passes the same lifecycle against its simulator: read, plan,
+apply, verify, re-plan empty; and a frozen scope is held and left frozen."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.executor import apply_plan
+from reconciler.journal import Journal
+from reconciler.live import Connections, connect
+from reconciler.model import ScopeKey
+from reconciler.plan import Action
+from reconciler.planner import make_plan
+from reconciler.venues import VENUES, capabilities
+from tests.venues import ROWS, VenueRow
+
+HERE = Location("p.yaml", 1, 1)
+
+
+def test_every_registered_venue_has_a_row() -> None:
+    assert set(ROWS) == set(VENUES)
+
+
+def connections(row: VenueRow, sim: Any, desired: DesiredState) -> Connections:
+    creds = {name: row.credentials(sim, name) for name in desired.accounts}
+    return connect(
+        list(desired.accounts.values()),
+        VENUES,
+        creds,
+        lambda venue: row.transport(sim),
+        declared=desired.declared_underlyings(),
+    )
+
+
+def desired_for(row: VenueRow, n: int) -> DesiredState:
+    desired = DesiredState(
+        accounts={"acct": AccountTarget("acct", row.venue, "testnet", None, "ACCT", HERE)}
+    )
+    for i, (underlying, group) in enumerate(row.scopes):
+        key = ScopeKey(row.venue, "acct", underlying, group)
+        desired.scopes[key] = DesiredScope(key, row.sample(n + i), HERE)
+    return desired
+
+
+@pytest.mark.parametrize("venue", sorted(ROWS))
+def test_lifecycle(venue: str) -> None:
+    row = ROWS[venue]
+    sim = row.make()
+    desired = desired_for(row, 0)
+    conns = connections(row, sim, desired)
+    caps = capabilities()
+
+    async def go() -> None:
+        first = make_plan(desired, await conns.read(), caps)
+        assert [s.action for s in first.steps] == [Action.CREATE] * len(row.scopes)
+        result = await apply_plan(first, conns, Journal(None))
+        assert result.exit_code == 0
+        assert not make_plan(desired, await conns.read(), caps).has_changes
+
+        # trip a freeze on the first scope, then change every scope
+        frozen_key = next(iter(desired.scopes))
+        row.trigger(sim, row.credentials(sim, "acct"), frozen_key)
+        changed = desired_for(row, 7)
+        plan = make_plan(changed, await conns.read(), caps)
+        actions = {s.key: s.action for s in plan.steps}
+        assert actions[frozen_key] is Action.HELD
+        assert all(a is Action.UPDATE for k, a in actions.items() if k != frozen_key)
+        assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
+        after = {s.key: s for s in (await conns.read_account("acct")).scopes}
+        assert after[frozen_key].freeze.frozen
+        assert after[frozen_key].config == desired.scopes[frozen_key].config
+        again = make_plan(changed, await conns.read(), caps)
+        assert not again.has_changes
+        assert [s.key for s in again.steps if s.action is Action.HELD] == [frozen_key]
+        await conns.aclose()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("venue", sorted(ROWS))
+def test_unmanaged_scopes_are_reported_never_touched(venue: str) -> None:
+    row = ROWS[venue]
+    sim = row.make()
+    desired = desired_for(row, 0)
+    creds = row.credentials(sim, "acct")
+    underlying, group = row.scopes[-1]
+    stray = ScopeKey(row.venue, "acct", underlying, group)
+    del desired.scopes[stray]
+    row.seed(sim, creds, stray, row.sample(3))
+    conns = connections(row, sim, desired)
+
+    async def go() -> None:
+        plan = make_plan(desired, await conns.read(), capabilities())
+        assert {s.key: s.action for s in plan.steps}[stray] is Action.UNMANAGED
+        await apply_plan(plan, conns, Journal(None))
+        live = {s.key: s.config for s in (await conns.read_account("acct")).scopes}
+        assert live[stray] == row.sample(3)
+        await conns.aclose()
+
+    asyncio.run(go())

@@ -1,0 +1,79 @@
+"""Per-venue test adapters: how to make a simulator account, seed a config and trip a
+freeze, plus sample scopes that are valid on the venue. One row per registered venue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from reconciler.model import MmpConfig, ScopeKey
+from reconciler.units import MANUAL
+from reconciler.venues.base import Credentials
+from reconciler.venues.binance import wire as binance_wire
+from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.deribit import wire as deribit_wire
+from reconciler.venues.deribit.simulator import DeribitSimulator
+
+
+@dataclass(frozen=True)
+class VenueRow:
+    venue: str
+    make: Callable[[], Any]
+    credentials: Callable[[Any, str], Credentials]  # (sim, account) -> creds, creating it
+    seed: Callable[[Any, Credentials, ScopeKey, MmpConfig], None]
+    trigger: Callable[[Any, Credentials, ScopeKey], None]
+    scopes: tuple[tuple[str, str | None], ...]  # (underlying, group) valid on the venue
+    sample: Callable[[int], MmpConfig]  # a valid config, varied by n
+
+    def transport(self, sim: Any) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(sim)
+
+
+def _deribit_creds(sim: DeribitSimulator, account: str) -> Credentials:
+    if f"id-{account}" not in sim.accounts:
+        sim.add_account(f"id-{account}", "pw")
+    return Credentials({"CLIENT_ID": f"id-{account}", "CLIENT_SECRET": "pw"})
+
+
+def _binance_creds(sim: BinanceSimulator, account: str) -> Credentials:
+    if f"key-{account}" not in sim.accounts:
+        sim.add_account(f"key-{account}", "pw")
+    return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
+
+
+ROWS: dict[str, VenueRow] = {
+    "deribit": VenueRow(
+        venue="deribit",
+        make=DeribitSimulator,
+        credentials=_deribit_creds,
+        seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
+        trigger=lambda sim, c, key: sim.trigger(c["CLIENT_ID"], key.underlying, key.group),
+        scopes=(("btc_usd", None), ("btc_usd", "Bot1"), ("eth_usd", None)),
+        sample=lambda n: MmpConfig(
+            (n % 5 + 1) * 1000,
+            MANUAL if n % 3 == 0 else 30_000,
+            quantity_limit=Decimal(n + 1) / 10,
+            max_quote_quantity=Decimal("2.5"),
+        ),
+    ),
+    "binance": VenueRow(
+        venue="binance",
+        make=BinanceSimulator,
+        credentials=_binance_creds,
+        seed=lambda sim, c, key, cfg: sim.seed(
+            c["API_KEY"], dict(binance_wire.set_params(key, cfg))
+        ),
+        trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
+        scopes=(("BTCUSDT", None), ("ETHUSDT", None), ("BNBUSDT", None)),
+        sample=lambda n: MmpConfig(
+            (n % 5 + 1) * 500,
+            MANUAL if n % 3 == 0 else 60_000,
+            quantity_limit=Decimal(n + 1) / 10,
+            delta_limit=Decimal("2.3"),
+        ),
+    ),
+}
