@@ -58,9 +58,19 @@ def binance_configs(draw: Any) -> MmpConfig:
     )
 
 
-CONFIGS = {"deribit": deribit_configs(), "binance": binance_configs()}
+@st.composite
+def aevo_configs(draw: Any) -> MmpConfig:
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 3600)) * 1000,
+        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3600).map(lambda s: s * 1000))),
+        quantity_limit=draw(limits(6)),
+        delta_limit=draw(st.one_of(st.none(), limits(6))),
+    )
+
+
+CONFIGS = {"deribit": deribit_configs(), "binance": binance_configs(), "aevo": aevo_configs()}
 # Binance cannot remove, so its desired side is a config or "skip"; others may be absent
-ABSENT_OK = {"deribit": True, "binance": False}
+ABSENT_OK = {"deribit": True, "binance": False, "aevo": True}
 
 
 def test_every_venue_has_a_strategy() -> None:

@@ -12,6 +12,8 @@ import httpx
 
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.units import MANUAL
+from reconciler.venues.aevo import wire as aevo_wire
+from reconciler.venues.aevo.simulator import AevoSimulator
 from reconciler.venues.base import Credentials
 from reconciler.venues.binance import wire as binance_wire
 from reconciler.venues.binance.simulator import BinanceSimulator
@@ -40,6 +42,12 @@ def _deribit_creds(sim: DeribitSimulator, account: str) -> Credentials:
 
 
 def _binance_creds(sim: BinanceSimulator, account: str) -> Credentials:
+    if f"key-{account}" not in sim.accounts:
+        sim.add_account(f"key-{account}", "pw")
+    return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
+
+
+def _aevo_creds(sim: AevoSimulator, account: str) -> Credentials:
     if f"key-{account}" not in sim.accounts:
         sim.add_account(f"key-{account}", "pw")
     return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
@@ -74,6 +82,20 @@ ROWS: dict[str, VenueRow] = {
             MANUAL if n % 3 == 0 else 60_000,
             quantity_limit=Decimal(n + 1) / 10,
             delta_limit=Decimal("2.3"),
+        ),
+    ),
+    "aevo": VenueRow(
+        venue="aevo",
+        make=AevoSimulator,
+        credentials=_aevo_creds,
+        seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], aevo_wire.set_body(key, cfg)),
+        trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
+        scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
+        sample=lambda n: MmpConfig(
+            (n % 5 + 1) * 1000,
+            MANUAL if n % 3 == 0 else 60_000,
+            quantity_limit=Decimal(n + 1) / 8,
+            delta_limit=Decimal("0.1") if n % 2 else None,
         ),
     ),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler.venues.aevo import SPEC as AEVO
 from reconciler.venues.base import Capabilities, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.deribit import SPEC as DERIBIT
@@ -11,6 +12,7 @@ from reconciler.venues.deribit import SPEC as DERIBIT
 VENUES: dict[str, VenueSpec] = {
     "deribit": DERIBIT,
     "binance": BINANCE,
+    "aevo": AEVO,
 }
 
 

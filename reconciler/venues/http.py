@@ -2,7 +2,10 @@
 
 It turns transport faults into VenueUnavailable (saying whether the request may have reached
 the venue) and parses bodies exactly (no floats). Reads are retried with backoff and jitter;
-writes are never resent here: an unknown write outcome is resolved by reading back.
+a write whose outcome is unknown is never resent here: it is resolved by reading back. A 429
+means the venue did not process the request, so any request is sent again after the wait
+the venue asks for (Retry-After in seconds, Aevo's X-RETRY-AFTER in nanoseconds), at most
+RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) is never retried.
 """
 
 from __future__ import annotations
@@ -18,9 +21,39 @@ from reconciler.units import loads_exact
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
+RATE_LIMIT_RETRIES = 5
+MAX_WAIT_MS = 10_000
 
 
 async def send(
+    http: httpx.AsyncClient, request: httpx.Request, where: str, *, idempotent: bool
+) -> httpx.Response:
+    """Send once (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s."""
+    for _ in range(RATE_LIMIT_RETRIES):
+        response = await _send_once(http, request, where, idempotent=idempotent)
+        wait_ms = rate_limit_wait_ms(response)
+        if wait_ms is None:
+            return response
+        await asyncio.sleep(wait_ms / 1000)
+    return response
+
+
+def rate_limit_wait_ms(response: httpx.Response) -> int | None:
+    """How long a 429 asks us to wait, capped; None when the answer is not a 429."""
+    if response.status_code != 429:
+        return None
+    nanos = response.headers.get("X-RETRY-AFTER", "")
+    seconds = response.headers.get("Retry-After", "")
+    if nanos.isdigit():
+        wait = int(nanos) // 1_000_000
+    elif seconds.isdigit():
+        wait = int(seconds) * 1000
+    else:
+        wait = BACKOFF_MS
+    return min(max(wait, 1), MAX_WAIT_MS)
+
+
+async def _send_once(
     http: httpx.AsyncClient, request: httpx.Request, where: str, *, idempotent: bool
 ) -> httpx.Response:
     attempts = READ_ATTEMPTS if idempotent else 1

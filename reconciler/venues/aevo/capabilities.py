@@ -1,0 +1,44 @@
+"""What Aevo can do with MMP (seed-venues.md section 3).
+
+Labelled assumptions where the docs are silent: window and freeze at most 1 h; delta_limit
+keeps at most 6 decimals like amount_limit. Our simulator enforces the same.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconciler.venues.base import (
+    Capabilities,
+    ChangeMode,
+    DurationBound,
+    LimitBound,
+    RemoveMode,
+    ResetMeaning,
+)
+
+ASSETS = frozenset({"BTC", "ETH", "SOL"})
+DECIMALS = 6  # amount_limit is a 6-decimal fixed-point integer on the wire
+_LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=DECIMALS)
+
+CAPABILITIES = Capabilities(
+    venue="aevo",
+    limits={"quantity_limit": _LIMIT, "delta_limit": _LIMIT},
+    window=DurationBound(min_ms=1000, max_ms=3_600_000, step_ms=1000),  # interval 0 disables
+    frozen=DurationBound(min_ms=1000, max_ms=3_600_000, step_ms=1000, allow_manual=True),
+    change=ChangeMode.UPSERT,
+    remove=RemoveMode.SET_ZERO_WINDOW,
+    reset_means=ResetMeaning.UNFREEZE,
+    synchronous=True,
+    set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
+    required_limits=frozenset({"quantity_limit"}),
+    groups=False,
+    underlyings=ASSETS,
+    environments={
+        "production": "https://api.aevo.xyz",
+        "testnet": "https://api-testnet.aevo.xyz",
+    },
+    credential_vars=("API_KEY", "API_SECRET"),
+    notes="window and frozen in whole seconds; amount_limit (our quantity_limit) is a "
+    "6-decimal fixed-point string; delta_limit optional; removal by interval 0.",
+)

@@ -1,0 +1,63 @@
+"""Aevo wire format <-> canonical model, and request signing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Any
+
+from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.units import MANUAL
+
+VENUE = "aevo"
+SCALE = Decimal(10) ** 6  # amount_limit: contracts x 10^6, as an integer string
+
+
+def signature(secret: str, key: str, timestamp_ns: str, method: str, path: str, body: str) -> str:
+    message = f"{key},{timestamp_ns},{method.upper()},{path},{body}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def amount_to_wire(quantity: Decimal) -> str:
+    scaled = quantity * SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{quantity} has more than 6 decimal places")  # validate stops this
+    return str(int(scaled))
+
+
+def amount_from_wire(text: str) -> Decimal:
+    return (Decimal(text) / SCALE).normalize()
+
+
+def set_body(key: ScopeKey, config: MmpConfig, *, interval_s: int | None = None) -> dict[str, Any]:
+    assert config.quantity_limit is not None
+    body: dict[str, Any] = {
+        "interval": config.window_ms // 1000 if interval_s is None else interval_s,
+        "frozen": 0 if config.frozen_ms == MANUAL else int(config.frozen_ms) // 1000,
+        "amount_limit": amount_to_wire(config.quantity_limit),
+    }
+    if config.delta_limit is not None:
+        body["delta_limit"] = config.delta_limit
+    body["asset"] = key.underlying
+    return body
+
+
+def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
+    key = ScopeKey(VENUE, account, str(item["asset"]))
+    interval = int(item.get("interval") or 0)
+    frozen_s = int(item.get("frozen") or 0)
+    config = None
+    if item.get("enabled") and interval > 0:
+        delta = Decimal(str(item.get("delta_limit") or "0"))
+        config = MmpConfig(
+            window_ms=interval * 1000,
+            frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
+            quantity_limit=amount_from_wire(str(item["amount_limit"])),
+            delta_limit=delta.normalize() if delta > 0 else None,
+        )
+    freeze = FreezeState(False)
+    if item.get("triggered"):
+        end_ns = int(item.get("frozen_end_time") or 0)
+        freeze = FreezeState(True, end_ns // 1_000_000 if frozen_s and end_ns else None)
+    return LiveScope(key, config, freeze)
