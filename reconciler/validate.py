@@ -24,7 +24,7 @@ from reconciler.loader import (
 )
 from reconciler.model import LIMIT_FIELDS, MmpConfig, ScopeKey
 from reconciler.policy import ABSENT, SCOPE_FIELDS, AccountSpec, PolicyFile, ScopeSpec
-from reconciler.units import MANUAL, decimal_places, format_duration
+from reconciler.units import MANUAL, decimal_places, decimal_text, format_duration
 from reconciler.venues.base import Capabilities, DurationBound, LimitBound, RemoveMode
 
 Path_ = tuple[str | int, ...]
@@ -281,16 +281,17 @@ def _duration_problem(name: str, ms: int, bound: DurationBound, venue: str) -> s
 
 
 def _limit_problem(name: str, value: Any, bound: LimitBound, venue: str) -> str:
+    shown = decimal_text(value)  # as a person writes it: 0.0000001, not 1E-7
     if bound.minimum is not None:
         if bound.min_exclusive and value <= bound.minimum:
-            return f"{name} must be greater than {bound.minimum} on {venue} (got {value})"
+            return f"{name} must be greater than {bound.minimum} on {venue} (got {shown})"
         if not bound.min_exclusive and value < bound.minimum:
-            return f"{name} must be at least {bound.minimum} on {venue} (got {value})"
+            return f"{name} must be at least {bound.minimum} on {venue} (got {shown})"
     if bound.maximum is not None and value > bound.maximum:
-        return f"{name} {value} is above {venue}'s maximum of {bound.maximum}"
+        return f"{name} {shown} is above {venue}'s maximum of {bound.maximum}"
     if bound.max_decimals is not None and decimal_places(value) > bound.max_decimals:
         return (
-            f"{name} {value} has {decimal_places(value)} decimal places; {venue} keeps at "
+            f"{name} {shown} has {decimal_places(value)} decimal places; {venue} keeps at "
             f"most {bound.max_decimals}, and we never round a limit"
         )
     return ""

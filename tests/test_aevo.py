@@ -1,0 +1,256 @@
+"""Aevo: signing vectors, a strict simulator, the client in both auth modes, exact amounts."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.errors import ConfigError, VenueAuthError, VenueRejected
+from reconciler.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.sim.common import Clock
+from reconciler.units import dumps_exact, loads_exact
+from reconciler.venues.aevo import wire
+from reconciler.venues.aevo.client import AevoClient
+from reconciler.venues.aevo.simulator import AevoSimulator
+from reconciler.venues.base import Credentials
+from reconciler.venues.http import rate_limit_wait_ms
+from tests.helpers import load, write_policy
+
+NOW_NS = 1_700_000_000_000 * 1_000_000
+KEY = ScopeKey("aevo", "mm", "ETH")
+BODY = {
+    "interval": 30,
+    "frozen": 30,
+    "amount_limit": "1000000",
+    "delta_limit": Decimal("0.1"),
+    "asset": "ETH",
+}
+
+
+def test_signature_vectors() -> None:
+    ts = "1673425955575713842"
+    assert wire.signature("SECRET", "API_KEY", ts, "GET", "/account", "") == (
+        "5246ea90806c2186809f8f1f4e080881b5c2508564b5003998fe15b2a75466c4"
+    )
+    assert dumps_exact(BODY) == (
+        '{"interval":30,"frozen":30,"amount_limit":"1000000","delta_limit":0.1,"asset":"ETH"}'
+    )
+    assert wire.signature("SECRET", "API_KEY", ts, "POST", "/mmp", dumps_exact(BODY)) == (
+        "b7cfcfd16e0d3687e402144a1955046ad7fe118ce279d6a5345ddc30c2c20f7b"
+    )
+
+
+@pytest.mark.parametrize("text", ["1", "0.000001", "1.25", "123456.789012", "0.1"])
+def test_amount_limit_is_exact_both_ways(text: str) -> None:
+    quantity = Decimal(text)
+    assert wire.amount_from_wire(wire.amount_to_wire(quantity)) == quantity
+    assert wire.amount_to_wire(Decimal("1.25")) == "1250000"
+
+
+@pytest.fixture
+def sim() -> AevoSimulator:
+    sim = AevoSimulator(clock=Clock(NOW_NS // 1_000_000))
+    sim.add_account("key", "secret")
+    return sim
+
+
+def send(
+    sim: AevoSimulator,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    ts: int = NOW_NS,
+    secret: str = "secret",
+    signed_path: str | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, Any, httpx.Headers]:
+    content = raw if raw is not None else (b"" if body is None else dumps_exact(body).encode())
+    sig = wire.signature(secret, "key", str(ts), method, signed_path or path, content.decode())
+    headers = {"AEVO-KEY": "key", "AEVO-TIMESTAMP": str(ts), "AEVO-SIGNATURE": sig}
+    response = sim(httpx.Request(method, f"https://aevo{path}", content=content, headers=headers))
+    return response.status_code, loads_exact(response.content), response.headers
+
+
+def test_post_then_get_answers_strings(sim: AevoSimulator) -> None:
+    assert send(sim, "POST", "/mmp", BODY)[:2] == (200, {"success": True})
+    status, got, _ = send(sim, "GET", "/mmp?asset=ETH")
+    assert status == 200
+    assert got == {
+        "enabled": True,
+        "triggered": False,
+        "asset": "ETH",
+        "interval": "30",
+        "frozen": "30",
+        "frozen_end_time": "0",
+        "amount_limit": "1000000",
+        "delta_limit": "0.1",
+        "amount_change": "0",
+        "delta_change": "0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"secret": "wrong"}, 401),
+        ({"ts": NOW_NS - 31 * 10**9}, 401),
+        ({"signed_path": "/mmp"}, 401),  # the stricter reading signs the query too
+    ],
+)
+def test_auth_refused(sim: AevoSimulator, kwargs: dict[str, Any], status: int) -> None:
+    got = send(sim, "GET", "/mmp?asset=ETH", **kwargs)
+    assert got[:2] == (status, {"error": "UNAUTHORIZED"})
+
+
+def test_signature_covers_the_raw_body(sim: AevoSimulator) -> None:
+    body = dumps_exact(BODY).encode()
+    sig = wire.signature("secret", "key", str(NOW_NS), "POST", "/mmp", body.decode())
+    spaced = body.replace(b",", b", ")  # same JSON, other bytes
+    response = sim(
+        httpx.Request(
+            "POST",
+            "https://aevo/mmp",
+            content=spaced,
+            headers={"AEVO-KEY": "key", "AEVO-TIMESTAMP": str(NOW_NS), "AEVO-SIGNATURE": sig},
+        )
+    )
+    assert response.status_code == 401
+
+
+def test_query_reading_is_switchable(sim: AevoSimulator) -> None:
+    sim.sign_query = False
+    assert send(sim, "GET", "/mmp?asset=ETH", signed_path="/mmp")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"interval": "30"},
+        {"interval": 3601},
+        {"frozen": -1},
+        {"amount_limit": 1000000},
+        {"amount_limit": "1.5"},
+        {"amount_limit": "0"},
+        {"delta_limit": "0.1"},
+        {"delta_limit": Decimal("0.0000001")},
+        {"asset": "DOGE"},
+        {"extra": 1},
+    ],
+)
+def test_bounds_and_types_enforced(sim: AevoSimulator, change: dict[str, Any]) -> None:
+    got = send(sim, "POST", "/mmp", {**BODY, **change})
+    assert got[:2] == (400, {"error": "ERR_MALFORMED_REQUEST"})
+    assert sim.accounts["key"].configs == {}
+
+
+def test_malformed_json(sim: AevoSimulator) -> None:
+    assert send(sim, "POST", "/mmp", raw=b"{nope")[1] == {"error": "ERR_MALFORMED_REQUEST"}
+
+
+def test_rate_limit_answers_in_nanoseconds(sim: AevoSimulator) -> None:
+    statuses = [send(sim, "GET", "/mmp?asset=ETH") for _ in range(21)]
+    status, body, headers = statuses[-1]
+    assert [s[0] for s in statuses[:20]] == [200] * 20 and status == 429
+    assert body == {"error": "RATE_LIMIT_EXCEEDED", "retry_after": "100000000"}
+    assert headers["X-RETRY-AFTER"] == "100000000"
+    assert rate_limit_wait_ms(httpx.Response(429, headers=headers)) == 100
+
+
+def test_trigger_thaw_reset_and_disable(sim: AevoSimulator) -> None:
+    send(sim, "POST", "/mmp", BODY)
+    end = sim.trigger("key", "ETH")
+    got = send(sim, "GET", "/mmp?asset=ETH")[1]
+    assert got["triggered"] is True and got["frozen_end_time"] == str(end)
+    sim.clock.advance(30_000)
+    later = send(sim, "GET", "/mmp?asset=ETH", ts=NOW_NS + 30 * 10**9)[1]
+    assert later["triggered"] is False
+    sim.trigger("key", "ETH")
+    send(sim, "POST", "/reset-mmp", {"asset": "ETH"}, ts=NOW_NS + 30 * 10**9)
+    assert not sim.accounts["key"].configs["ETH"]["triggered"]
+    send(sim, "POST", "/mmp", {**BODY, "interval": 0}, ts=NOW_NS + 30 * 10**9)
+    assert sim.accounts["key"].configs == {}
+
+
+def client(sim: AevoSimulator, mode: str = "hmac", secret: str = "secret") -> AevoClient:
+    http = httpx.AsyncClient(base_url="https://api.aevo.xyz", transport=httpx.MockTransport(sim))
+    return AevoClient(
+        "mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http, auth_mode=mode
+    )
+
+
+@pytest.mark.parametrize("mode", ["hmac", "key"])
+def test_client_round_trip_in_both_auth_modes(mode: str) -> None:
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+    venue = client(sim, mode)
+    config = MmpConfig(
+        10_000, "manual", quantity_limit=Decimal("0.000001"), delta_limit=Decimal("0.1")
+    )
+
+    async def go() -> None:
+        await venue.set_config(KEY, config)
+        assert [(s.key, s.config) for s in (await venue.read()).scopes] == [(KEY, config)]
+        sim.trigger("key", "ETH")
+        assert (await venue.read()).scopes[0].freeze == FreezeState(True, None)
+        await venue.reset(KEY)
+        await venue.remove_config(KEY, config)
+        assert (await venue.read()).scopes == ()
+
+    asyncio.run(go())
+    assert sim.accounts["key"].configs == {}
+
+
+def test_frozen_end_time_nanoseconds_become_milliseconds() -> None:
+    scope = wire.live_scope(
+        "mm",
+        {
+            "asset": "ETH",
+            "enabled": True,
+            "triggered": True,
+            "interval": "30",
+            "frozen": "30",
+            "frozen_end_time": "1683697928273737203",
+            "amount_limit": "1000000",
+            "delta_limit": "0",
+        },
+    )
+    assert scope.freeze == FreezeState(True, 1683697928273)
+    assert scope.config is not None and scope.config.delta_limit is None
+
+
+def test_client_errors() -> None:
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+    with pytest.raises(VenueAuthError, match="UNAUTHORIZED"):
+        asyncio.run(client(sim, secret="wrong").read())
+    with pytest.raises(VenueRejected, match="ERR_MALFORMED_REQUEST"):
+        asyncio.run(client(sim).read(frozenset({"DOGE"})))
+
+
+def test_precision_refused_at_validate_time(in_tmp: Path) -> None:
+    write_policy(
+        in_tmp,
+        """
+        accounts:
+          mm:
+            venue: aevo
+            environment: production
+            credentials: AEVO_MM
+            mmp:
+              ETH: {window: 1500ms, frozen: 30s, quantity_limit: 0.0000001}
+        """,
+    )
+    with pytest.raises(ConfigError) as info:
+        load(in_tmp)
+    assert [str(p) for p in info.value.problems] == [
+        "policies/desk.yaml:7:21: window 1500ms cannot be expressed on aevo, which takes "
+        "window in whole seconds; refusing to round it",
+        "policies/desk.yaml:7:58: quantity_limit 0.0000001 has 7 decimal places; aevo keeps at "
+        "most 6, and we never round a limit",
+    ]
