@@ -18,9 +18,9 @@ def _client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> 
 
 
 def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.aevo.sandbox import AevoSandbox
+    from reconciler.venues.aevo.sandbox import make
 
-    return AevoSandbox(state)
+    return make(state)
 
 
 SPEC = VenueSpec(capabilities=CAPABILITIES, client=_client, sandbox=_sandbox)

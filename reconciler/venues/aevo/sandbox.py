@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
+from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.venues.aevo.simulator import AevoSimulator
-from reconciler.venues.base import Credentials
 
 # aevo-mm: ETH drifted (amount 1.5 live, 1.25 wanted); BTC frozen until manual reset with a
 # held drift; SOL configured on the venue but marked absent (removed by interval 0).
@@ -39,32 +37,12 @@ SEED: list[tuple[str, dict[str, Any], bool]] = [
 ]
 
 
-def sandbox_credentials(account: str) -> Credentials:
-    return Credentials(
-        {"API_KEY": f"sandbox-key-{account}", "API_SECRET": f"sandbox-secret-{account}"}
-    )
+def _seed(sandbox: SimulatorSandbox[AevoSimulator]) -> None:
+    for account, body, frozen in SEED:
+        sandbox.sim.seed(sandbox.key(account), body)
+        if frozen:
+            sandbox.sim.trigger(sandbox.key(account), body["asset"])
 
 
-class AevoSandbox:
-    def __init__(self, state: dict[str, object] | None) -> None:
-        self.sim = AevoSimulator()
-        if state is not None:
-            self.sim.load_state(state)
-            return
-        for account, body, frozen in SEED:
-            key = self.credentials(account)["API_KEY"]
-            self.sim.seed(key, body)
-            if frozen:
-                self.sim.trigger(key, body["asset"])
-
-    def credentials(self, account: str) -> Credentials:
-        creds = sandbox_credentials(account)
-        if creds["API_KEY"] not in self.sim.accounts:
-            self.sim.add_account(creds["API_KEY"], creds["API_SECRET"])
-        return creds
-
-    def transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.MockTransport(self.sim)
-
-    def dump(self) -> dict[str, object]:
-        return self.sim.dump_state()
+def make(state: dict[str, object] | None) -> SimulatorSandbox[AevoSimulator]:
+    return SimulatorSandbox(AevoSimulator(), "API_KEY", "API_SECRET", state, _seed)

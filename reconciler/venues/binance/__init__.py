@@ -18,9 +18,9 @@ def _client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> 
 
 
 def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.binance.sandbox import BinanceSandbox
+    from reconciler.venues.binance.sandbox import make
 
-    return BinanceSandbox(state)
+    return make(state)
 
 
 SPEC = VenueSpec(capabilities=CAPABILITIES, client=_client, sandbox=_sandbox)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
-from reconciler.venues.base import Credentials
+from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.venues.binance.simulator import BinanceSimulator
 
 # binance-mm: BTCUSDT drifted (window 5s live, 3s wanted); ETHUSDT frozen after a trigger
@@ -46,32 +44,12 @@ SEED: list[tuple[str, dict[str, str], bool]] = [
 ]
 
 
-def sandbox_credentials(account: str) -> Credentials:
-    return Credentials(
-        {"API_KEY": f"sandbox-key-{account}", "API_SECRET": f"sandbox-secret-{account}"}
-    )
+def _seed(sandbox: SimulatorSandbox[BinanceSimulator]) -> None:
+    for account, params, frozen in SEED:
+        sandbox.sim.seed(sandbox.key(account), params)
+        if frozen:
+            sandbox.sim.trigger(sandbox.key(account), params["underlying"])
 
 
-class BinanceSandbox:
-    def __init__(self, state: dict[str, object] | None) -> None:
-        self.sim = BinanceSimulator()
-        if state is not None:
-            self.sim.load_state(state)
-            return
-        for account, params, frozen in SEED:
-            key = self.credentials(account)["API_KEY"]
-            self.sim.seed(key, params)
-            if frozen:
-                self.sim.trigger(key, params["underlying"])
-
-    def credentials(self, account: str) -> Credentials:
-        creds = sandbox_credentials(account)
-        if creds["API_KEY"] not in self.sim.accounts:
-            self.sim.add_account(creds["API_KEY"], creds["API_SECRET"])
-        return creds
-
-    def transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.MockTransport(self.sim)
-
-    def dump(self) -> dict[str, object]:
-        return self.sim.dump_state()
+def make(state: dict[str, object] | None) -> SimulatorSandbox[BinanceSimulator]:
+    return SimulatorSandbox(BinanceSimulator(), "API_KEY", "API_SECRET", state, _seed)

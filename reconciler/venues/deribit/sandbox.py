@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
-from reconciler.venues.base import Credentials
+from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.venues.deribit.simulator import DeribitSimulator
 
 D = Decimal
@@ -77,32 +75,14 @@ SEED: list[tuple[str, dict[str, Any], bool]] = [
 ]
 
 
-def sandbox_credentials(account: str) -> Credentials:
-    return Credentials(
-        {"CLIENT_ID": f"sandbox-{account}", "CLIENT_SECRET": f"sandbox-secret-{account}"}
+def _seed(sandbox: SimulatorSandbox[DeribitSimulator]) -> None:
+    for account, params, frozen in SEED:
+        sandbox.sim.seed(sandbox.key(account), params)
+        if frozen:
+            sandbox.sim.trigger(sandbox.key(account), params["index_name"], params.get("mmp_group"))
+
+
+def make(state: dict[str, object] | None) -> SimulatorSandbox[DeribitSimulator]:
+    return SimulatorSandbox(
+        DeribitSimulator(testnet=True), "CLIENT_ID", "CLIENT_SECRET", state, _seed
     )
-
-
-class DeribitSandbox:
-    def __init__(self, state: dict[str, object] | None) -> None:
-        self.sim = DeribitSimulator(testnet=True)
-        if state is not None:
-            self.sim.load_state(state)
-            return
-        for account, params, frozen in SEED:
-            client_id = self.credentials(account)["CLIENT_ID"]
-            self.sim.seed(client_id, params)
-            if frozen:
-                self.sim.trigger(client_id, params["index_name"], params.get("mmp_group"))
-
-    def credentials(self, account: str) -> Credentials:
-        creds = sandbox_credentials(account)
-        if creds["CLIENT_ID"] not in self.sim.accounts:
-            self.sim.add_account(creds["CLIENT_ID"], creds["CLIENT_SECRET"])
-        return creds
-
-    def transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.MockTransport(self.sim)
-
-    def dump(self) -> dict[str, object]:
-        return self.sim.dump_state()
