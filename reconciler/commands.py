@@ -168,6 +168,7 @@ def _report(result: ApplyResult) -> int:
         Outcome.APPLIED: "applied",
         Outcome.KEPT_OLD: "FAILED (old config in force)",
         Outcome.UNKNOWN: "UNSAFE (may be unprotected)",
+        Outcome.RESTORED: "RESTORED (old config back)",
         Outcome.NOT_RUN: "not run",
     }
     lines = ["", "Apply:"]
@@ -180,6 +181,9 @@ def _report(result: ApplyResult) -> int:
         wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
         before = item.step.before.to_data() if item.step.before else "no config"
         lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
+    gaps = [r for r in result.results if r.gap_ms is not None]
+    for item in gaps:
+        lines.append(f"  {item.step.key}: without MMP for {item.gap_ms} ms during replacement")
     counts: dict[str, int] = {}
     for item in result.results:
         counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1

@@ -4,13 +4,21 @@ read back and verify each, journal each before and after, and say where every sc
 End states and exit codes (product.md section 6):
   0  every step applied and verified
   1  failed before any write took effect (every scope as it was)
-  3  partial, but every scope has its old or its new config in force
+  3  partial, but every scope has its old or its new config in force (restored ones named)
   4  a scope may be unprotected: neither its old nor its new config is known to be in force
+
+Asynchronous venues only acknowledge a command: after each one, the venue is read until it
+shows the result or POLL_DEADLINE_MS passes. A replacement (reset-then-set venues) is:
+reset, confirm cleared, set at once, confirm; the time between the two confirmations is the
+unprotected gap, journaled and reported. If the set fails it is retried once, then the old
+config is set again and confirmed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import time
 from dataclasses import dataclass, field
 
 from reconciler.errors import PlanFileError, ReconcilerError
@@ -24,6 +32,7 @@ from reconciler.secrets import redact
 class Outcome(enum.Enum):
     APPLIED = "applied"  # new config verified in force
     KEPT_OLD = "kept-old"  # the write failed; the old config is verified in force
+    RESTORED = "restored"  # a replacement failed; the old config was set again and verified
     UNKNOWN = "unknown"  # neither old nor new is known to be in force
     NOT_RUN = "not-run"  # skipped after an earlier failure
 
@@ -33,6 +42,7 @@ class StepResult:
     step: Step
     outcome: Outcome
     detail: str = ""
+    gap_ms: int | None = None  # replacements: time without MMP between reset and set
 
 
 @dataclass
@@ -46,7 +56,7 @@ class ApplyResult:
             return 4
         if outcomes <= {Outcome.APPLIED}:
             return 0
-        if Outcome.APPLIED not in outcomes:
+        if Outcome.APPLIED not in outcomes and Outcome.RESTORED not in outcomes:
             return 1
         return 3
 
@@ -94,8 +104,13 @@ async def apply_plan(plan: Plan, connections: Connections, journal: Journal) -> 
     return result
 
 
+POLL_INTERVAL_MS = 50
+POLL_DEADLINE_MS = 10_000
+
+Seen = MmpConfig | None | str  # a config, no config, or why it could not be read
+
+
 async def _run_step(step: Step, connections: Connections, journal: Journal) -> StepResult:
-    client = connections.clients[step.key.account]
     scope = str(step.key)
     journal.write(
         "step-begin",
@@ -104,34 +119,116 @@ async def _run_step(step: Step, connections: Connections, journal: Journal) -> S
         before=_data(step.before),
         after=_data(step.after),
     )
-    error = ""
-    try:
-        if step.action is Action.REMOVE:
-            assert step.before is not None
-            await client.remove_config(step.key, step.before)
-        else:
-            assert step.after is not None
-            if step.action is Action.REPLACE:
-                await client.reset(step.key)
-            await client.set_config(step.key, step.after)
-    except ReconcilerError as exc:
-        error = redact(str(exc))
-    except Exception as exc:  # a bug must still end in a verified, named end state
-        error = redact(f"unexpected {type(exc).__name__}: {exc}")
-    end = await _read_back(step, connections)
-    outcome = _classify(step, end, error)
+    end: Seen = "see the replace-* events"
+    if step.action is Action.REPLACE:
+        outcome = await _replace(step, connections, journal)
+    else:
+        error = await _attempt(
+            step, connections, "remove" if step.action is Action.REMOVE else "set", step.after
+        )
+        want = None if step.action is Action.REMOVE else step.after
+        end = await _await_state(step, connections, want, bool(error))
+        outcome = _classify(step, end, error, _not_in_force(connections, step))
     journal.write(
         "step-end",
         scope=scope,
         action=step.action.value,
         outcome=outcome.outcome.value,
         detail=outcome.detail,
-        live=_data(end) if not isinstance(end, str) else end,
+        live=end if isinstance(end, str) else _data(end),
+        gap_ms=outcome.gap_ms,
     )
     return outcome
 
 
-async def _read_back(step: Step, connections: Connections) -> MmpConfig | str | None:
+async def _attempt(
+    step: Step, connections: Connections, what: str, config: MmpConfig | None
+) -> str:
+    """One command; returns "" on success, else the error (redacted)."""
+    client = connections.clients[step.key.account]
+    try:
+        if what == "reset":
+            await client.reset(step.key)
+        elif what == "remove":
+            assert step.before is not None
+            await client.remove_config(step.key, step.before)
+        else:
+            assert config is not None
+            await client.set_config(step.key, config)
+    except ReconcilerError as exc:
+        return redact(str(exc))
+    except Exception as exc:  # a bug must still end in a verified, named end state
+        return redact(f"unexpected {type(exc).__name__}: {exc}")
+    return ""
+
+
+async def _await_state(
+    step: Step, connections: Connections, want: MmpConfig | None, failed: bool
+) -> Seen:
+    """Read until the scope shows `want`; on a synchronous venue, or after a refusal, once."""
+    caps = connections.clients[step.key.account].capabilities
+    deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
+    while True:
+        seen = await _read_back(step, connections)
+        settled = caps.synchronous or failed or seen == want
+        if settled or isinstance(seen, str) or time.monotonic_ns() >= deadline:
+            return seen
+        await asyncio.sleep(POLL_INTERVAL_MS / 1000)
+
+
+async def _replace(step: Step, connections: Connections, journal: Journal) -> StepResult:
+    assert step.after is not None and step.before is not None
+    error = await _attempt(step, connections, "reset", None)
+    cleared = await _await_state(step, connections, None, bool(error))
+    if cleared is not None:
+        return _classify(step, cleared, error, "the reset did not clear the config in time")
+    gap_start = time.monotonic_ns()
+    journal.write("replace-cleared", scope=str(step.key))
+    errors = []
+    for _ in range(2):  # the set, and one retry within the deadline
+        error = await _attempt(step, connections, "set", step.after)
+        seen = await _await_state(step, connections, step.after, bool(error))
+        if seen == step.after:
+            gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+            journal.write("replace-set", scope=str(step.key), unprotected_ms=gap_ms)
+            return StepResult(
+                step,
+                Outcome.APPLIED,
+                f"unprotected for {gap_ms} ms between reset and set",
+                gap_ms=gap_ms,
+            )
+        errors.append(error or _not_in_force(connections, step))
+    journal.write("replace-restore", scope=str(step.key), errors=errors)
+    await _attempt(step, connections, "set", step.before)
+    restored = await _await_state(step, connections, step.before, False)
+    gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+    why = "; ".join(errors)
+    if restored == step.before:
+        return StepResult(
+            step,
+            Outcome.RESTORED,
+            f"{why}; the old config was restored after {gap_ms} ms without MMP",
+            gap_ms=gap_ms,
+        )
+    return StepResult(
+        step,
+        Outcome.UNKNOWN,
+        f"{why}; restoring the old config failed too: the scope may be without MMP",
+        gap_ms=gap_ms,
+    )
+
+
+def _not_in_force(connections: Connections, step: Step) -> str:
+    caps = connections.clients[step.key.account].capabilities
+    if caps.synchronous:
+        return "the venue answered success but the change is not in force"
+    return (
+        f"the set was acknowledged but was not in force after {POLL_DEADLINE_MS} ms "
+        "(the venue reports the reason only on its private WebSocket)"
+    )
+
+
+async def _read_back(step: Step, connections: Connections) -> Seen:
     """The scope's config as the venue now reports it; a string when it cannot be read."""
     try:
         account = await connections.read_account(step.key.account)
@@ -141,18 +238,19 @@ async def _read_back(step: Step, connections: Connections) -> MmpConfig | str | 
     return None if live is None else live.config
 
 
-def _classify(step: Step, end: MmpConfig | str | None, error: str) -> StepResult:
+def _classify(step: Step, end: Seen, error: str, unapplied: str = "") -> StepResult:
+    """Where the scope ended. `error`: why the write failed ("" if it did not fail);
+    `unapplied`: what to say when it did not fail yet is not in force."""
     if isinstance(end, str):
         detail = f"{error}; {end}" if error else end
         return StepResult(step, Outcome.UNKNOWN, detail)
     if end == step.after:
         return StepResult(step, Outcome.APPLIED, f"verified despite: {error}" if error else "")
+    why = error or unapplied
     if end == step.before:
-        why = error or "the venue answered success but the change is not in force"
         return StepResult(step, Outcome.KEPT_OLD, f"{why}; old config still in force")
     shown = "no config" if end is None else "a config that is neither the old nor the new one"
-    why = f"{error}; " if error else ""
-    return StepResult(step, Outcome.UNKNOWN, f"{why}the venue now reports {shown}")
+    return StepResult(step, Outcome.UNKNOWN, f"{why}; the venue now reports {shown}")
 
 
 def _data(config: MmpConfig | None) -> object:

@@ -105,15 +105,19 @@ class FreezeState:
 
     frozen: bool
     until_ms: int | None = None
+    detail: str = ""  # when the venue cannot say until when (Bullish)
 
     def to_data(self) -> dict[str, Any]:
-        return {"frozen": self.frozen, "until_ms": self.until_ms}
+        data: dict[str, Any] = {"frozen": self.frozen, "until_ms": self.until_ms}
+        if self.detail:
+            data["detail"] = self.detail
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> FreezeState:
         if not data:
             return NOT_FROZEN
-        return cls(bool(data["frozen"]), data.get("until_ms"))
+        return cls(bool(data["frozen"]), data.get("until_ms"), data.get("detail", ""))
 
 
 NOT_FROZEN = FreezeState(False)

@@ -68,7 +68,8 @@ def test_lifecycle(venue: str) -> None:
         plan = make_plan(changed, await conns.read(), caps)
         actions = {s.key: s.action for s in plan.steps}
         assert actions[frozen_key] is Action.HELD
-        assert all(a is Action.UPDATE for k, a in actions.items() if k != frozen_key)
+        changing = Action.REPLACE if venue == "bullish" else Action.UPDATE
+        assert all(a is changing for k, a in actions.items() if k != frozen_key)
         assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
         after = {s.key: s for s in (await conns.read_account("acct")).scopes}
         assert after[frozen_key].freeze.frozen

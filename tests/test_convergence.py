@@ -68,9 +68,28 @@ def aevo_configs(draw: Any) -> MmpConfig:
     )
 
 
-CONFIGS = {"deribit": deribit_configs(), "binance": binance_configs(), "aevo": aevo_configs()}
+@st.composite
+def bullish_configs(draw: Any) -> MmpConfig:
+    optional = st.one_of(st.none(), limits(8))
+    quantity, delta = draw(optional), draw(optional)
+    if quantity is None and delta is None:
+        quantity = draw(limits(8))
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 600)) * 1000,
+        frozen_ms=draw(st.integers(1, 3600)) * 1000,
+        quantity_limit=quantity,
+        delta_limit=delta,
+    )
+
+
+CONFIGS = {
+    "deribit": deribit_configs(),
+    "binance": binance_configs(),
+    "aevo": aevo_configs(),
+    "bullish": bullish_configs(),
+}
 # Binance cannot remove, so its desired side is a config or "skip"; others may be absent
-ABSENT_OK = {"deribit": True, "binance": False, "aevo": True}
+ABSENT_OK = {"deribit": True, "binance": False, "aevo": True, "bullish": True}
 
 
 def test_every_venue_has_a_strategy() -> None:

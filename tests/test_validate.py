@@ -82,7 +82,7 @@ CASES = {
     ),
     "unknown venue": (
         HEADER.replace("venue: deribit", "venue: derbit") + "    mmp: {}\n",
-        "policies/desk.yaml:3:12: unknown venue `derbit` (known: aevo, binance, deribit); "
+        "policies/desk.yaml:3:12: unknown venue `derbit` (known: aevo, binance, bullish, deribit); "
         "did you mean `deribit`?",
     ),
     "literal secret in credentials": (

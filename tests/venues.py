@@ -17,6 +17,8 @@ from reconciler.venues.aevo.simulator import AevoSimulator
 from reconciler.venues.base import Credentials
 from reconciler.venues.binance import wire as binance_wire
 from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.bullish import wire as bullish_wire
+from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
 
@@ -51,6 +53,23 @@ def _aevo_creds(sim: AevoSimulator, account: str) -> Credentials:
     if f"key-{account}" not in sim.accounts:
         sim.add_account(f"key-{account}", "pw")
     return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
+
+
+def _bullish_creds(sim: BullishSimulator, account: str) -> Credentials:
+    if f"key-{account}" not in sim.accounts:
+        sim.add_account(f"key-{account}", "pw")
+    account_id = sim.accounts[f"key-{account}"].trading_account_id
+    return Credentials(
+        {"PUBLIC_KEY": f"key-{account}", "SECRET": "pw", "TRADING_ACCOUNT_ID": account_id}
+    )
+
+
+def _bullish_seed(
+    sim: BullishSimulator, creds: Credentials, key: ScopeKey, config: MmpConfig
+) -> None:
+    sim.seed(
+        creds["PUBLIC_KEY"], bullish_wire.set_command(creds["TRADING_ACCOUNT_ID"], key, config)
+    )
 
 
 ROWS: dict[str, VenueRow] = {
@@ -94,6 +113,20 @@ ROWS: dict[str, VenueRow] = {
         sample=lambda n: MmpConfig(
             (n % 5 + 1) * 1000,
             MANUAL if n % 3 == 0 else 60_000,
+            quantity_limit=Decimal(n + 1) / 8,
+            delta_limit=Decimal("0.1") if n % 2 else None,
+        ),
+    ),
+    "bullish": VenueRow(
+        venue="bullish",
+        make=lambda: BullishSimulator(apply_delay_ms=0),  # acknowledged now, applied next call
+        credentials=_bullish_creds,
+        seed=_bullish_seed,
+        trigger=lambda sim, c, key: sim.trigger(c["PUBLIC_KEY"], key.underlying),
+        scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
+        sample=lambda n: MmpConfig(
+            (n % 5 + 1) * 1000,
+            (n % 7 + 1) * 1000,
             quantity_limit=Decimal(n + 1) / 8,
             delta_limit=Decimal("0.1") if n % 2 else None,
         ),

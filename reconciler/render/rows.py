@@ -52,6 +52,8 @@ def show(name: str, value: FieldValue) -> str:
 def freeze_text(freeze: FreezeState) -> str:
     if not freeze.frozen:
         return ""
+    if freeze.detail:
+        return f"frozen: {freeze.detail}"
     if freeze.until_ms is None:
         return "frozen until manual reset"
     when = dt.datetime.fromtimestamp(freeze.until_ms / 1000, dt.UTC)  # display only

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from reconciler.venues.aevo import SPEC as AEVO
 from reconciler.venues.base import Capabilities, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
+from reconciler.venues.bullish import SPEC as BULLISH
 from reconciler.venues.deribit import SPEC as DERIBIT
 
 VENUES: dict[str, VenueSpec] = {
     "deribit": DERIBIT,
     "binance": BINANCE,
     "aevo": AEVO,
+    "bullish": BULLISH,
 }
 
 

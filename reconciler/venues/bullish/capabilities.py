@@ -1,0 +1,44 @@
+"""What Bullish can do with MMP (seed-venues.md section 4).
+
+Our readings where the docs are silent, labelled: a config with no limit protects nothing,
+so at least one limit is required; `frozenTimeInSeconds = 0` has no documented meaning, so
+`manual` is refused; limits keep at most 8 decimals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconciler.venues.base import (
+    Capabilities,
+    ChangeMode,
+    DurationBound,
+    LimitBound,
+    RemoveMode,
+    ResetMeaning,
+)
+
+ASSETS = frozenset({"BTC", "ETH", "SOL"})
+_LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=8)
+
+CAPABILITIES = Capabilities(
+    venue="bullish",
+    limits={"quantity_limit": _LIMIT, "delta_limit": _LIMIT},
+    window=DurationBound(min_ms=1000, max_ms=600_000, step_ms=1000),  # (0, 600] s
+    frozen=DurationBound(min_ms=1000, max_ms=3_600_000, step_ms=1000, allow_manual=False),
+    change=ChangeMode.RESET_THEN_SET,
+    remove=RemoveMode.RESET,
+    reset_means=ResetMeaning.CLEAR,
+    synchronous=False,  # commands are acknowledged, applied later
+    set_unfreezes=False,
+    at_least_one_of=frozenset({"quantity_limit", "delta_limit"}),
+    groups=False,
+    underlyings=ASSETS,
+    environments={
+        "production": "https://api.exchange.bullish.com",
+        "testnet": "https://api.simnext.bullish-test.com",
+    },
+    credential_vars=("PUBLIC_KEY", "SECRET", "TRADING_ACCOUNT_ID"),
+    notes="window 1..600 s, frozen 1..3600 s; changing a config is reset then set; "
+    "commands are asynchronous.",
+)

@@ -1,0 +1,164 @@
+"""Bullish client: HMAC login for a JWT, signed asynchronous MMP commands, REST reads.
+
+Commands are only acknowledged; `set_config` and `remove_config` return once acknowledged
+and apply (executor.py) polls `read()` until the venue shows the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import httpx
+
+from reconciler.errors import (
+    VenueAuthError,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
+from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.units import dumps_exact
+from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.bullish import wire
+from reconciler.venues.bullish.capabilities import CAPABILITIES
+from reconciler.venues.http import parse_json, send
+
+RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
+AUTH_CODES = {6105, 8327}
+
+
+class BullishClient:
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+        self.account = account
+        self._public_key = credentials["PUBLIC_KEY"]
+        self._secret = credentials["SECRET"]
+        self._account_id = credentials["TRADING_ACCOUNT_ID"]
+        self._http = http
+        self._jwt: str | None = None
+        self._jwt_exp_s = 0
+        self._last_nonce = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def where(self) -> str:
+        return f"bullish/{self.account}"
+
+    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
+        # one bulk read returns every underlying of the trading account
+        data = await self._send("GET", f"{wire.MMP_PATH}?tradingAccountId={self._account_id}")
+        scopes = [wire.live_scope(self.account, item) for item in data["mmpConfigurations"]]
+        return LiveAccount(
+            "bullish", self.account, tuple(sorted(scopes, key=lambda s: s.key.sort_key()))
+        )
+
+    async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
+        await self._command(wire.set_command(self._account_id, key, config), str(key))
+
+    async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
+        await self.reset(key)
+
+    async def reset(self, key: ScopeKey) -> None:
+        await self._command(wire.reset_command(self._account_id, key), str(key))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _command(self, command: dict[str, Any], where: str) -> str:
+        body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
+        async with self._lock:
+            nonce = await self._next_nonce()
+        ts = str(time.time_ns() // 1_000_000)
+        headers = {
+            "BX-TIMESTAMP": ts,
+            "BX-NONCE": str(nonce),
+            "BX-SIGNATURE": wire.command_signature(
+                self._secret, ts, str(nonce), "POST", wire.MMP_PATH, body
+            ),
+            "Content-Type": "application/json",
+        }
+        answer = await self._send("POST", wire.MMP_PATH, body, headers, where=where)
+        request_id = answer.get("requestId") if isinstance(answer, dict) else None
+        if not request_id:
+            raise VenueRejected(where, "command was not acknowledged with a requestId")
+        return str(request_id)
+
+    async def _next_nonce(self) -> int:
+        """Increasing, and inside today's bounds from GET /v1/nonce (microseconds)."""
+        candidate = max(time.time_ns() // 1000, self._last_nonce + 1)
+        bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
+        low, high = int(bounds["lowerBound"]), int(bounds["upperBound"])
+        candidate = min(max(candidate, low), high)
+        if candidate <= self._last_nonce:
+            raise VenueRejected(self.where, "no nonce left inside today's bounds")
+        self._last_nonce = candidate
+        return candidate
+
+    async def _token(self) -> str:
+        async with self._lock:
+            if self._jwt is None or time.time() >= self._jwt_exp_s - RENEW_BEFORE_S:
+                ts = str(time.time_ns() // 1_000_000)
+                nonce = str(int(ts) // 1000)
+                headers = {
+                    "BX-PUBLIC-KEY": self._public_key,
+                    "BX-TIMESTAMP": ts,
+                    "BX-NONCE": nonce,
+                    "BX-SIGNATURE": wire.login_signature(self._secret, ts, nonce),
+                }
+                data = await self._send("GET", wire.LOGIN_PATH, headers=headers, auth=False)
+                self._jwt = str(data["token"])
+                self._jwt_exp_s = _jwt_expiry(self._jwt)
+            return self._jwt
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: str = "",
+        headers: dict[str, str] | None = None,
+        *,
+        auth: bool = True,
+        where: str = "",
+    ) -> Any:
+        where = where or self.where
+        all_headers = dict(headers or {})
+        if auth:
+            all_headers["Authorization"] = f"Bearer {await self._token()}"
+        request = self._http.build_request(
+            method, path, content=body.encode() or None, headers=all_headers
+        )
+        response = await send(self._http, request, where, idempotent=method == "GET")
+        data = parse_json(response, where)
+        if response.status_code >= 400:
+            raise _error(where, path.split("?")[0], response.status_code, data)
+        return data
+
+
+def _jwt_expiry(token: str) -> int:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return int(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return int(time.time()) + 3600  # opaque token: renew within the hour
+
+
+def _error(where: str, path: str, status: int, data: Any) -> VenueError:
+    body = data if isinstance(data, dict) else {}
+    code = body.get("errorCode")
+    message = f"{path}: {body.get('errorCodeName') or ''} {body.get('message', '')}".strip()
+    if status == 429 or code in (96000, 96001):
+        return VenueRateLimited(where, message, code=code)
+    if status == 401 or code in AUTH_CODES:
+        return VenueAuthError(
+            where, message, code=code, hint="check the PUBLIC_KEY and SECRET environment variables"
+        )
+    if status >= 500:
+        return VenueUnavailable(where, f"{message} (HTTP {status})")
+    return VenueRejected(where, message, code=code)

@@ -1,0 +1,344 @@
+"""A strict Bullish simulator (seed-venues.md section 4).
+
+Login by HMAC for a JWT; the nonce must increase and lie inside the day's bounds; commands
+are signed over the raw body, acknowledged with a requestId and applied `apply_delay_ms`
+later. Stricter readings, labelled and switchable: a V1SetMMP while a config exists is
+rejected (`reject_set_when_configured`); a rejected or dropped command shows nothing on
+REST (its outcome would arrive on the WebSocket mmpRequest topic, kept in `outcomes`).
+Error codes where the docs give none are our choice: 2035 bad nonce, 8327 bad login, 6105
+bad or expired token, 2010 unknown trading account.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from reconciler.sim.common import Clock, CreditBucket
+from reconciler.units import decimal_places, dumps_exact, loads_exact
+from reconciler.venues.bullish.capabilities import ASSETS
+from reconciler.venues.bullish.wire import (
+    LOGIN_PATH,
+    MMP_PATH,
+    NONCE_PATH,
+    command_signature,
+    login_signature,
+)
+
+DAY_MS = 86_400_000
+JWT_TTL_S = 86_400
+SET_FIELDS = {
+    "commandType",
+    "tradingAccountId",
+    "underlyingAssetSymbol",
+    "windowTimeInSeconds",
+    "frozenTimeInSeconds",
+    "quantityLimit",
+    "deltaLimit",
+}
+
+
+class BxError(Exception):
+    def __init__(self, status: int, code: int, name: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.body = (
+            status,
+            {"message": message, "raw": None, "errorCode": code, "errorCodeName": name},
+        )
+
+
+def bad_parameter(detail: str) -> BxError:
+    error = BxError(400, 0, "", "")
+    error.body = {
+        "type": "HttpInvalidParameterException",
+        "message": f"HTTP_INVALID_PARAMETER: {detail}",
+    }
+    return error
+
+
+@dataclass
+class SimAccount:
+    secret: str
+    trading_account_id: str
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset -> GET item
+    last_nonce: int = 0
+    bucket: CreditBucket = field(default_factory=lambda: CreditBucket(50, 50))
+
+
+@dataclass
+class Pending:
+    due_ms: int
+    public_key: str
+    request_id: str
+    command: dict[str, Any]
+
+
+class BullishSimulator:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        apply_delay_ms: int = 200,
+        reject_set_when_configured: bool = True,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.apply_delay_ms = apply_delay_ms
+        self.reject_set_when_configured = reject_set_when_configured
+        self.accounts: dict[str, SimAccount] = {}  # public key -> account
+        self.pending: list[Pending] = []
+        self.outcomes: dict[str, dict[str, str]] = {}  # requestId -> mmpRequest-like status
+        self.requests: list[str] = []
+        self.reject_next_sets = 0  # fault switch: the next N sets are rejected later
+        self.drop_next_sets = 0  # fault switch: the next N sets are acknowledged, never applied
+        self._ids = itertools.count(633910976353665025)
+        self._jwt_key = b"bullish-simulator"
+        self._lock = threading.Lock()
+
+    # ---- controls ------------------------------------------------------------------------
+
+    def add_account(self, public_key: str, secret: str, trading_account_id: str = "") -> None:
+        account_id = trading_account_id or str(111000000000000 + len(self.accounts) + 1)
+        self.accounts[public_key] = SimAccount(secret, account_id)
+
+    def seed(self, public_key: str, command: dict[str, Any]) -> None:
+        """Apply a V1SetMMP at once, as if acknowledged long ago."""
+        account = self.accounts[public_key]
+        self._validate(account, command)
+        self._apply(account, command)
+
+    def trigger(self, public_key: str, asset: str) -> None:
+        self.accounts[public_key].configs[asset]["isActive"] = False
+
+    def settle(self) -> None:
+        """Apply every pending command now (tests)."""
+        for item in self.pending:
+            item.due_ms = 0
+        self._run_due()
+
+    # ---- HTTP ----------------------------------------------------------------------------
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests.append(f"{request.method} {request.url.path}")
+            self._run_due()
+            try:
+                return self._answer(200, self._route(request))
+            except BxError as exc:
+                return self._answer(exc.status, exc.body)
+
+    def _answer(self, status: int, body: Any) -> httpx.Response:
+        return httpx.Response(
+            status, content=dumps_exact(body).encode(), headers={"Content-Type": "application/json"}
+        )
+
+    def _route(self, request: httpx.Request) -> Any:
+        path, method = request.url.path, request.method
+        if (method, path) == ("GET", NONCE_PATH):
+            low, high = self._day_bounds_us()
+            return {"lowerBound": low, "upperBound": high}
+        if (method, path) == ("GET", LOGIN_PATH):
+            return self._login(request)
+        if path != MMP_PATH or method not in ("GET", "POST"):
+            raise BxError(404, 0, "NOT_FOUND", "Not found")
+        public_key = self._bearer(request)
+        account = self.accounts[public_key]
+        if not account.bucket.take(1, self.clock.now_ms()):
+            raise BxError(429, 96000, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
+        if method == "GET":
+            return self._get(account, dict(parse_qsl(request.url.query.decode())))
+        self._check_command_signature(request, account)
+        return self._command(public_key, account, request.content)
+
+    def _day_bounds_us(self) -> tuple[int, int]:
+        start_ms = self.clock.now_ms() // DAY_MS * DAY_MS
+        return start_ms * 1000, (start_ms + DAY_MS) * 1000 - 1
+
+    # ---- auth ----------------------------------------------------------------------------
+
+    def _login(self, request: httpx.Request) -> dict[str, str]:
+        headers = request.headers
+        public_key = headers.get("BX-PUBLIC-KEY", "")
+        account = self.accounts.get(public_key)
+        ts, nonce = headers.get("BX-TIMESTAMP", ""), headers.get("BX-NONCE", "")
+        given = headers.get("BX-SIGNATURE", "")
+        if account is None or not ts.isdigit() or not nonce.isdigit():
+            raise BxError(401, 8327, "INVALID_LOGIN", "Invalid login")
+        if abs(self.clock.now_ms() - int(ts)) > 60_000:
+            raise BxError(401, 8327, "INVALID_LOGIN", "Invalid login: stale timestamp")
+        if not hmac.compare_digest(login_signature(account.secret, ts, nonce), given):
+            raise BxError(401, 8327, "INVALID_LOGIN", "Invalid login")
+        return {"authorizer": public_key, "token": self._jwt(public_key)}
+
+    def _jwt(self, public_key: str) -> str:
+        def b64(data: dict[str, Any]) -> str:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        exp = self.clock.now_ms() // 1000 + JWT_TTL_S
+        unsigned = b64({"alg": "HS256", "typ": "JWT"}) + "." + b64({"sub": public_key, "exp": exp})
+        sig = hmac.new(self._jwt_key, unsigned.encode(), hashlib.sha256).digest()
+        return unsigned + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
+
+    def _bearer(self, request: httpx.Request) -> str:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        parts = token.split(".")
+        if scheme != "Bearer" or len(parts) != 3:
+            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Missing or malformed JWT")
+        unsigned = f"{parts[0]}.{parts[1]}"
+        sig = hmac.new(self._jwt_key, unsigned.encode(), hashlib.sha256).digest()
+        if base64.urlsafe_b64encode(sig).decode().rstrip("=") != parts[2]:
+            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Invalid JWT")
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        if claims["exp"] * 1000 <= self.clock.now_ms() or claims["sub"] not in self.accounts:
+            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "JWT expired")
+        return str(claims["sub"])
+
+    def _check_command_signature(self, request: httpx.Request, account: SimAccount) -> None:
+        ts = request.headers.get("BX-TIMESTAMP", "")
+        nonce = request.headers.get("BX-NONCE", "")
+        given = request.headers.get("BX-SIGNATURE", "")
+        if not ts.isdigit() or not nonce.isdigit() or not given:
+            raise BxError(400, 2001, "BAD_INCOMING_REQUEST", "Missing BX- signing headers")
+        low, high = self._day_bounds_us()
+        if not low <= int(nonce) <= high or int(nonce) <= account.last_nonce:
+            raise BxError(400, 2035, "INVALID_NONCE", "Invalid nonce")
+        expected = command_signature(
+            account.secret, ts, nonce, "POST", MMP_PATH, request.content.decode()
+        )
+        if not hmac.compare_digest(expected, given):
+            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Invalid signature")
+        account.last_nonce = int(nonce)
+
+    # ---- MMP -----------------------------------------------------------------------------
+
+    def _get(self, account: SimAccount, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("tradingAccountId") != account.trading_account_id:
+            raise BxError(400, 2010, "ACCOUNT_DOES_NOT_EXIST", "Trading account does not exist")
+        symbol = params.get("symbol")
+        items = [dict(c) for a, c in sorted(account.configs.items()) if symbol in (None, a)]
+        return {
+            "tradingAccountId": account.trading_account_id,
+            "message": None if items else "No mmp config setup",
+            "mmpConfigurations": items,
+        }
+
+    def _command(self, public_key: str, account: SimAccount, raw: bytes) -> dict[str, str]:
+        try:
+            command = loads_exact(raw)
+        except ValueError:
+            raise bad_parameter("body is not JSON") from None
+        if not isinstance(command, dict):
+            raise bad_parameter("body is not an object")
+        self._validate(account, command)
+        request_id = str(next(self._ids))
+        due = self.clock.now_ms() + self.apply_delay_ms
+        self.pending.append(Pending(due, public_key, request_id, command))
+        kind = "SetMMPConfig" if command["commandType"] == "V1SetMMP" else "ResetMMPConfig"
+        return {"message": f"Command acknowledged - {kind}", "requestId": request_id}
+
+    def _validate(self, account: SimAccount, command: dict[str, Any]) -> None:
+        kind = command.get("commandType")
+        allowed = (
+            SET_FIELDS
+            if kind == "V1SetMMP"
+            else {"commandType", "tradingAccountId", "underlyingAssetSymbol"}
+        )
+        if kind not in ("V1SetMMP", "V1ResetMMP") or not set(command) <= allowed:
+            raise bad_parameter("commandType or fields")
+        if command.get("tradingAccountId") != account.trading_account_id:
+            raise BxError(400, 2010, "ACCOUNT_DOES_NOT_EXIST", "Trading account does not exist")
+        if command.get("underlyingAssetSymbol") not in ASSETS:
+            raise BxError(400, 28004, "INVALID_SYMBOL", "Invalid symbol")
+        if kind == "V1ResetMMP":
+            return
+        _seconds(command, "windowTimeInSeconds", 1, 600)
+        _seconds(command, "frozenTimeInSeconds", 0, 3600)
+        for name in ("quantityLimit", "deltaLimit"):
+            if name in command:
+                _limit(command, name)
+
+    def _run_due(self) -> None:
+        now = self.clock.now_ms()
+        due = [p for p in self.pending if p.due_ms <= now]
+        self.pending = [p for p in self.pending if p.due_ms > now]
+        for item in due:
+            self.outcomes[item.request_id] = self._settle(item)
+
+    def _settle(self, item: Pending) -> dict[str, str]:
+        account = self.accounts[item.public_key]
+        command = item.command
+        asset = command["underlyingAssetSymbol"]
+        if command["commandType"] == "V1ResetMMP":
+            account.configs.pop(asset, None)
+            return {"status": "CLOSED", "statusReason": "Ok", "isReset": "true"}
+        if self.drop_next_sets:
+            self.drop_next_sets -= 1
+            return {"status": "OPEN", "statusReason": "", "isReset": "false"}
+        if self.reject_next_sets:
+            self.reject_next_sets -= 1
+            return {"status": "REJECTED", "statusReason": "Injected rejection", "isReset": "false"}
+        if self.reject_set_when_configured and asset in account.configs:
+            return {
+                "status": "REJECTED",
+                "statusReason": "MMP config already exists; reset it first",
+                "isReset": "false",
+            }
+        self._apply(account, command)
+        return {"status": "CLOSED", "statusReason": "Ok", "isReset": "false"}
+
+    def _apply(self, account: SimAccount, command: dict[str, Any]) -> None:
+        account.configs[command["underlyingAssetSymbol"]] = {
+            "underlyingAssetSymbol": command["underlyingAssetSymbol"],
+            "windowTimeInSeconds": int(command["windowTimeInSeconds"]),  # integers on read
+            "frozenTimeInSeconds": int(command["frozenTimeInSeconds"]),
+            "quantityLimit": command.get("quantityLimit", "0"),
+            "deltaLimit": command.get("deltaLimit", "0"),
+            "isActive": True,
+        }
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def dump_state(self) -> dict[str, object]:
+        self.settle()
+        return {
+            "accounts": {
+                key: {
+                    "secret": a.secret,
+                    "trading_account_id": a.trading_account_id,
+                    "configs": dict(sorted(a.configs.items())),
+                }
+                for key, a in sorted(self.accounts.items())
+            }
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.accounts = {}
+        for key, data in state.get("accounts", {}).items():
+            self.add_account(key, data["secret"], data["trading_account_id"])
+            self.accounts[key].configs = {a: dict(c) for a, c in data["configs"].items()}
+
+
+def _seconds(command: dict[str, Any], name: str, low: int, high: int) -> None:
+    value = command.get(name)
+    if not isinstance(value, str) or not value.isdigit() or not low <= int(value) <= high:
+        raise bad_parameter(f"{name} must be a string of whole seconds in [{low}, {high}]")
+
+
+def _limit(command: dict[str, Any], name: str) -> None:
+    value = command[name]
+    try:
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number <= 0 or decimal_places(number) > 8:
+        raise bad_parameter(f"{name} must be a positive decimal string")
