@@ -8,10 +8,11 @@ registry in `reconciler.venues` lists them explicitly, so mypy checks every venu
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 
@@ -158,3 +159,18 @@ class VenueSpec:
     capabilities: Capabilities
     client: ClientFactory
     sandbox: SandboxFactory
+
+
+def lazy_venue(capabilities: Capabilities, package: str, client_class: str) -> VenueSpec:
+    """A VenueSpec whose client (`<package>.client.<client_class>`) and sandbox
+    (`<package>.sandbox.make`) are imported only when used, so start-up stays fast.
+    Each client module states `type[VenueClient]` conformance itself, checked by mypy."""
+
+    def client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> VenueClient:
+        factory = getattr(importlib.import_module(f"{package}.client"), client_class)
+        return cast(VenueClient, factory(account, credentials, http))
+
+    def sandbox(state: dict[str, object] | None) -> VenueSandbox:
+        return cast(VenueSandbox, importlib.import_module(f"{package}.sandbox").make(state))
+
+    return VenueSpec(capabilities=capabilities, client=client, sandbox=sandbox)

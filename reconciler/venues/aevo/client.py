@@ -23,7 +23,7 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
-from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.http import parse_json, send
 
 
@@ -113,3 +113,6 @@ def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueE
     if status >= 500:
         return VenueUnavailable(where, f"{message} (HTTP {status})")
     return VenueRejected(where, message, code=code or status)
+
+
+_CONFORMS: type[VenueClient] = AevoClient  # mypy checks the Protocol here

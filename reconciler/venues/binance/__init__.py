@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
+from reconciler.venues.base import lazy_venue
 from reconciler.venues.binance.capabilities import CAPABILITIES
 
-if TYPE_CHECKING:
-    import httpx
-
-
-def _client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> VenueClient:
-    from reconciler.venues.binance.client import BinanceClient  # lazy: keeps start-up fast
-
-    return BinanceClient(account, credentials, http)
-
-
-def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.binance.sandbox import make
-
-    return make(state)
-
-
-SPEC = VenueSpec(capabilities=CAPABILITIES, client=_client, sandbox=_sandbox)
+SPEC = lazy_venue(CAPABILITIES, __name__, "BinanceClient")
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -17,7 +17,7 @@ from reconciler.errors import (
     VenueUnavailable,
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import parse_json, send
@@ -109,3 +109,6 @@ def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueE
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+_CONFORMS: type[VenueClient] = BinanceClient  # mypy checks the Protocol here

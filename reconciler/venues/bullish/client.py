@@ -23,7 +23,7 @@ from reconciler.errors import (
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
@@ -162,3 +162,6 @@ def _error(where: str, path: str, status: int, data: Any) -> VenueError:
     if status >= 500:
         return VenueUnavailable(where, f"{message} (HTTP {status})")
     return VenueRejected(where, message, code=code)
+
+
+_CONFORMS: type[VenueClient] = BullishClient  # mypy checks the Protocol here

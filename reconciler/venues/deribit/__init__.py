@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
+from reconciler.venues.base import lazy_venue
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 
-if TYPE_CHECKING:
-    import httpx
-
-
-def _client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> VenueClient:
-    from reconciler.venues.deribit.client import DeribitClient  # lazy: keeps start-up fast
-
-    return DeribitClient(account, credentials, http)
-
-
-def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.deribit.sandbox import make
-
-    return make(state)
-
-
-SPEC = VenueSpec(capabilities=CAPABILITIES, client=_client, sandbox=_sandbox)
+SPEC = lazy_venue(CAPABILITIES, __name__, "DeribitClient")
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -12,7 +12,7 @@ import httpx
 from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues.base import Capabilities, Credentials
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
@@ -144,3 +144,6 @@ def _error(where: str, method: str, error: Any) -> VenueError:
     if code == 10028:
         return VenueRateLimited(where, text, code=code, hint=hint)
     return VenueRejected(where, text, code=code, hint=hint)
+
+
+_CONFORMS: type[VenueClient] = DeribitClient  # mypy checks the Protocol here
