@@ -108,6 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".mmp") / "journal.jsonl",
         help="JSONL journal of every step (default: .mmp/journal.jsonl)",
     )
+    unfreeze = sub.add_parser(
+        "unfreeze",
+        parents=[common],
+        help="unfreeze one frozen scope (never part of apply)",
+        description="Call the venue's reset on one frozen scope, after approval, and journal "
+        "who did it and why. Apply never unfreezes anything.",
+    )
+    unfreeze.add_argument("scope", help="venue/account/underlying[/group]")
+    unfreeze.add_argument("--reason", required=True, help="why this scope may quote again")
+    unfreeze.add_argument("--sandbox", action="store_true", help="use the simulators")
+    unfreeze.add_argument("--auto-approve", action="store_true", help="do not ask")
+    unfreeze.add_argument(
+        "--journal", type=Path, default=Path(".mmp") / "journal.jsonl", help="JSONL journal"
+    )
     return parser
 
 
@@ -119,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": commands.validate,
         "plan": commands.plan,
         "apply": commands.apply,
+        "unfreeze": commands.unfreeze,
     }
     args.colour = not args.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
     try:

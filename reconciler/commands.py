@@ -149,7 +149,30 @@ def apply(args: argparse.Namespace) -> int:
     return 0 if applied is None else _report(applied)
 
 
+def unfreeze(args: argparse.Namespace) -> int:
+    from reconciler import unfreeze as unfreezing
+
+    desired = load_desired(args.policies, capabilities())
+    key = unfreezing.parse_scope(args.scope, desired, capabilities())
+    target = desired.accounts[key.account]
+    args.concurrency = 1
+    _confirm(args, f"Unfreeze {key} (it may quote again)?")
+    journal = Journal(args.journal)
+    message = run_live(
+        args,
+        [target],
+        {key.account: frozenset({key.underlying})},
+        lambda conns: unfreezing.unfreeze(key, args.reason, conns, journal),
+    )
+    out(message + "\n")
+    return 0
+
+
 def _approve(args: argparse.Namespace, plan: Plan) -> None:
+    _confirm(args, f"Apply {len(plan.writes)} change(s)?")
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
     if args.auto_approve:
         return
     if not sys.stdin.isatty():
@@ -157,8 +180,7 @@ def _approve(args: argparse.Namespace, plan: Plan) -> None:
             "not applying: stdin is not a terminal; review the plan and pass "
             "--auto-approve to apply without a prompt"
         )
-    count = len(plan.writes)
-    answer = input(f"Apply {count} change(s)? Only 'yes' is accepted: ")
+    answer = input(f"{question} Only 'yes' is accepted: ")
     if answer.strip() != "yes":
         raise ApprovalError("not applied: approval was not given")
 

@@ -205,3 +205,49 @@ def test_help_and_version() -> None:
         check=True,
     ).stdout
     assert version.startswith("mmp ")
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "deribit/deribit-main/btc_usd/MassQuoteBot7",
+        "binance/binance-mm/ETHUSDT",
+        "aevo/aevo-mm/BTC",
+    ],
+)
+def test_unfreeze_is_explicit_journaled_and_unholds(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTOR", "risk-lead")
+    main(["plan", "--sandbox"])
+    assert f"held      {scope}" in capsys.readouterr().out
+    assert main(["unfreeze", scope, "--reason", "reviewed", "--sandbox", "--auto-approve"]) == 0
+    assert capsys.readouterr().out == f"{scope} unfrozen by github:risk-lead: reviewed\n"
+    events = [json.loads(x) for x in (desk / ".mmp" / "journal.jsonl").read_text().splitlines()]
+    assert events[-1] == {
+        **events[-1],
+        "event": "unfreeze-end",
+        "by": "github:risk-lead",
+        "reason": "reviewed",
+        "frozen": False,
+        "scope": scope,
+    }
+    main(["plan", "--sandbox"])
+    assert f"held      {scope}" not in capsys.readouterr().out
+    assert main(["unfreeze", scope, "--reason", "again", "--sandbox", "--auto-approve"]) == 0
+    assert "is not frozen; nothing was done" in capsys.readouterr().out
+
+
+def test_unfreeze_refusals(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--sandbox", "--auto-approve"]
+    assert main(["unfreeze", "bullish/bullish-mm/ETH", "--reason", "x", *args]) == 1
+    assert "bullish has no unfreeze: its reset clears the MMP config" in capsys.readouterr().err
+    assert main(["unfreeze", "deribit/nobody/btc_usd", "--reason", "x", *args]) == 1
+    assert "no deribit account `nobody`" in capsys.readouterr().err
+    assert main(["unfreeze", "deribit/deribit-main", "--reason", "x", *args]) == 1
+    assert "must be venue/account/underlying[/group]" in capsys.readouterr().err
+    assert (
+        main(["unfreeze", "deribit/deribit-main/btc_usd/MassQuoteBot7", "--reason", " ", *args])
+        == 1
+    )
+    assert "--reason is required" in capsys.readouterr().err

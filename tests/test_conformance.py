@@ -16,6 +16,7 @@ from reconciler.model import ScopeKey
 from reconciler.plan import Action
 from reconciler.planner import make_plan
 from reconciler.venues import VENUES, capabilities
+from reconciler.venues.base import ResetMeaning
 from tests.venues import ROWS, VenueRow
 
 HERE = Location("p.yaml", 1, 1)
@@ -74,6 +75,8 @@ def test_lifecycle(venue: str) -> None:
         after = {s.key: s for s in (await conns.read_account("acct")).scopes}
         assert after[frozen_key].freeze.frozen
         assert after[frozen_key].config == desired.scopes[frozen_key].config
+        if caps[venue].reset_means is ResetMeaning.UNFREEZE:  # apply never unfreezes
+            assert not [r for r in sim.requests if "reset" in r.lower()]
         again = make_plan(changed, await conns.read(), caps)
         assert not again.has_changes
         assert [s.key for s in again.steps if s.action is Action.HELD] == [frozen_key]
