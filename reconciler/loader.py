@@ -113,6 +113,9 @@ def parse_file(path: Path) -> tuple[LocatedTree | None, list[Problem]]:
         return None, [_yaml_problem(name, exc)]
     except (YAMLError, RecursionError) as exc:
         return None, [Problem(name, 0, 0, f"invalid YAML: {type(exc).__name__}")]
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. an integer of 10,000 digits
+        why = "a number with thousands of digits" if "digits" in str(exc) else type(exc).__name__
+        return None, [Problem(name, 0, 0, f"invalid YAML value: {why}")]
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
@@ -149,8 +152,12 @@ def secret_key_problems(tree: LocatedTree) -> list[Problem]:
 
 def _walk_keys(node: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ...], Any]]:
     stack: list[tuple[Any, tuple[Any, ...]]] = [(node, path)]
+    seen: set[int] = set()
     while stack:  # iterative: deep hostile nesting must not overflow the stack
         current, where = stack.pop()
+        if id(current) in seen:
+            continue  # an alias: its node was walked once already (no alias bombs)
+        seen.add(id(current))
         if isinstance(current, dict):
             for key, value in current.items():
                 yield where, key

@@ -15,6 +15,7 @@ MANUAL: Final = "manual"
 Manual = Literal["manual"]
 FreezeMs = int | Manual
 
+MAX_EXPONENT: Final = 30  # no MMP limit is near 1E30 or 1E-30; bigger is an attack or typo
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)\s*$")
 
@@ -28,10 +29,12 @@ def parse_duration(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise UnitError(f"expected a duration such as 5s or 500ms, got {_kind(value)}")
     if isinstance(value, (int, Decimal)):
+        if isinstance(value, Decimal) or abs(value) > 10**12:
+            raise UnitError("a duration needs a whole number and a unit, e.g. 5s or 500ms")
         raise UnitError(
             f"duration {value} has no unit: write {value}s or {value}ms (units: ms, s, m, h)"
         )
-    match = _DURATION.match(value)
+    match = _DURATION.match(value) if len(value) <= 32 else None
     if not match:
         raise UnitError(
             f"{value!r} is not a duration: write a whole number and a unit, e.g. 500ms, 5s, 1m, 1h"
@@ -77,12 +80,14 @@ def decimal_text(value: Decimal) -> str:
 def to_decimal(value: object) -> Decimal:
     if isinstance(value, bool):
         raise UnitError("expected a number, got a boolean")
+    if isinstance(value, int):
+        value = Decimal(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise UnitError(f"{value} is not a finite number")
+        if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+            raise UnitError(f"a number of magnitude 1E{value.adjusted()} is out of range")
         return value
-    if isinstance(value, int):
-        return Decimal(value)
     if isinstance(value, str):
         raise UnitError(f"expected a number, got the string {value!r}: write it without quotes")
     raise UnitError(f"expected a number, got {_kind(value)}")
