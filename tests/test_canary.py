@@ -1,0 +1,135 @@
+"""No output of ours ever contains a credential: a canary in every credential, every command,
+every file written, and a venue that echoes the request (secret included) in its error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler import commands, live
+from reconciler.cli import main
+from reconciler.units import dumps_exact, loads_exact
+from reconciler.venues.aevo.simulator import AevoSimulator
+from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.deribit.simulator import DeribitSimulator, RpcError
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNTS = {  # policy prefix -> (venue, id variable, secret variable)
+    "DERIBIT_MAIN": ("deribit", "CLIENT_ID", "CLIENT_SECRET"),
+    "DERIBIT_HEDGE": ("deribit", "CLIENT_ID", "CLIENT_SECRET"),
+    "BINANCE_MM": ("binance", "API_KEY", "API_SECRET"),
+    "AEVO_MM": ("aevo", "API_KEY", "API_SECRET"),
+    "BULLISH_MM": ("bullish", "PUBLIC_KEY", "SECRET"),
+}
+
+
+def secret(prefix: str) -> str:
+    return f"CANARY-{prefix.lower()}-9f27c1e5"
+
+
+@pytest.fixture
+def desk(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk-alpha.yaml").write_text(
+        (ROOT / "policies" / "desk-alpha.yaml").read_text()
+    )
+    sims: dict[str, Any] = {
+        "deribit": DeribitSimulator(),
+        "binance": BinanceSimulator(),
+        "aevo": AevoSimulator(),
+        "bullish": BullishSimulator(apply_delay_ms=0),
+    }
+    for prefix, (venue, id_var, secret_var) in ACCOUNTS.items():
+        key = f"id-{prefix.lower()}"
+        monkeypatch.setenv(f"{prefix}_{id_var}", key)
+        monkeypatch.setenv(f"{prefix}_{secret_var}", secret(prefix))
+        if venue == "bullish":
+            sims[venue].add_account(key, secret(prefix), "111000000000042")
+            monkeypatch.setenv(f"{prefix}_TRADING_ACCOUNT_ID", "111000000000042")
+        else:
+            sims[venue].add_account(key, secret(prefix))
+    sims["deribit"].seed(
+        "id-deribit_main",
+        {
+            "index_name": "btc_usd",
+            "mmp_group": "MassQuoteBot7",
+            "interval": 60,
+            "frozen_time": 0,
+            "quantity_limit": 5,
+            "max_quote_quantity": 1,
+        },
+    )
+    sims["deribit"].trigger("id-deribit_main", "btc_usd", "MassQuoteBot7")
+
+    real_connect = live.connect
+
+    def fake_connect(*args: Any, **kwargs: Any) -> Any:
+        kwargs["transport"] = lambda venue: httpx.MockTransport(sims[venue])
+        return real_connect(*args[:3], **kwargs)
+
+    monkeypatch.setattr(commands, "connect", fake_connect)
+    return sims
+
+
+def echo_secret_in_error(sim: DeribitSimulator) -> None:
+    """The venue's error text repeats the request it got, credentials and all."""
+    real = sim._auth
+
+    def auth(params: dict[str, Any]) -> Any:
+        raise RpcError(13004, f"invalid_credentials for request {dumps_exact(params)}")
+
+    sim._auth = auth  # type: ignore[method-assign]
+    sim._real_auth = real  # type: ignore[attr-defined]
+
+
+def test_no_secret_anywhere(
+    desk: dict[str, Any], in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = []
+
+    def run(*argv: str) -> int:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        outputs.append(captured.out + captured.err)
+        return code
+
+    assert run("validate") == 0
+    for fmt in ("text", "json", "markdown"):
+        assert run("plan", "--format", fmt) == 0
+    assert run("plan", "--out", "plan.json") == 0
+    assert run("apply", "plan.json", "--auto-approve") == 0
+    desk["binance"].accounts["id-binance_mm"].market_maker = False  # a failing apply
+    (in_tmp / "policies" / "desk-alpha.yaml").write_text(
+        (in_tmp / "policies" / "desk-alpha.yaml")
+        .read_text()
+        .replace("quantity_limit: 8", "quantity_limit: 7")
+    )
+    assert run("apply", "--auto-approve") == 1
+    desk["binance"].accounts["id-binance_mm"].market_maker = True
+    assert (
+        run(
+            "unfreeze",
+            "deribit/deribit-main/btc_usd/MassQuoteBot7",
+            "--reason",
+            "ok",
+            "--auto-approve",
+        )
+        == 0
+    )
+    echo_secret_in_error(desk["deribit"])
+    assert run("plan", "--venue", "deribit") == 1
+    assert "invalid_credentials for request" in outputs[-1]  # the venue's text is kept...
+
+    files = [p for p in in_tmp.rglob("*") if p.is_file() and "policies" not in p.parts]
+    assert {p.name for p in files} >= {"plan.json", "journal.jsonl"}
+    texts = outputs + [p.read_text(errors="replace") for p in files]
+    for prefix in ACCOUNTS:
+        for text in texts:
+            assert secret(prefix) not in text  # ...but never the secret in it
+    assert "***" in outputs[-1]
+    saved = loads_exact((in_tmp / "plan.json").read_bytes())
+    assert saved["targets"][0]["credentials"] in ACCOUNTS  # a prefix, never a value
