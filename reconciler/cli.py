@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("planfile", nargs="?", type=Path, help="a plan saved by plan --out")
     apply.add_argument(
+        "--force", action="store_true", help="apply although guardrails tripped (journaled)"
+    )
+    apply.add_argument(
         "--auto-approve",
         action="store_true",
         help="do not ask; required when stdin is not a terminal",

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from reconciler import planfile, secrets
+from reconciler import guards, planfile, secrets
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, ReconcilerError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
@@ -33,6 +33,7 @@ def out(text: str) -> None:
 
 def validate(args: argparse.Namespace) -> int:
     desired = load_desired(args.policies, capabilities())
+    guards.load(args.policies)  # guardrails.yaml is checked too, with file:line
     live_scopes = sum(1 for s in desired.scopes.values() if s.config is not None)
     removals = len(desired.scopes) - live_scopes + len(desired.absent_underlyings)
     out(
@@ -97,6 +98,7 @@ def plan(args: argparse.Namespace) -> int:
 
     result = run_live(args, targets, desired.declared_underlyings(), work)
     out(RENDERERS[args.format](result, args.colour))
+    _guard(args, result)
     if args.out:
         planfile.save(
             args.out,
@@ -122,6 +124,7 @@ def apply(args: argparse.Namespace) -> int:
         if not saved.plan.has_changes:
             out("Nothing to apply.\n")
             return 0
+        _guard(args, saved.plan, journal)
         _approve(args, saved.plan)
         declared: dict[str, set[str]] = {}
         for step in saved.plan.steps:
@@ -142,6 +145,7 @@ def apply(args: argparse.Namespace) -> int:
         if not made.has_changes:
             out("Nothing to apply.\n")
             return None
+        _guard(args, made, journal)
         _approve(args, made)
         return await apply_plan(made, connections, journal)  # re-reads, checks fingerprint
 
@@ -166,6 +170,30 @@ def unfreeze(args: argparse.Namespace) -> int:
     )
     out(message + "\n")
     return 0
+
+
+def _guard(args: argparse.Namespace, plan: Plan, journal: Journal | None = None) -> list[str]:
+    """The guardrails a plan trips; apply refuses them unless --force (then journals it)."""
+    trips = guards.check(plan, guards.load(args.policies))
+    if journal is None:  # plan: say what apply would refuse, on stderr (stdout may be JSON)
+        if trips:
+            print(
+                "Guardrails apply would refuse without --force:\n  " + "\n  ".join(trips),
+                file=sys.stderr,
+            )
+        return trips
+    if trips and not args.force:
+        raise guards.GuardrailError(trips)
+    if trips:
+        journal.write("force", trips=trips, by=_who())
+        print(f"--force: applying despite {len(trips)} tripped guardrail(s)", file=sys.stderr)
+    return trips
+
+
+def _who() -> str:
+    from reconciler.unfreeze import who
+
+    return who()
 
 
 def _approve(args: argparse.Namespace, plan: Plan) -> None:

@@ -28,16 +28,13 @@ def desk(in_tmp: Path) -> Path:
 def test_sandbox_plan_apply_replan(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
     first = capsys.readouterr().out
-    assert (
-        "2 to create, 3 to update, 1 to replace, 3 to remove, 4 held, 2 unmanaged, 1 unchanged"
-        in first
-    )
+    assert "2 to create, 5 to update, 2 to replace, 4 held, 2 unmanaged, 1 unchanged" in first
     assert main(["apply", "--sandbox", "--auto-approve"]) == 0
     applied = capsys.readouterr().out
     assert "Apply finished: 9 applied. Exit 0: every change applied and verified." in applied
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 0
     again = capsys.readouterr().out
-    assert "Plan: no changes; 4 held, 2 unmanaged, 7 unchanged." in again
+    assert "Plan: no changes; 4 held, 2 unmanaged, 10 unchanged." in again
     assert "held      deribit/deribit-main/btc_usd/MassQuoteBot7" in again
     assert "frozen until manual reset" in again
     journal = (desk / ".mmp" / "journal.jsonl").read_text().splitlines()
@@ -102,7 +99,7 @@ def test_filters_never_remove(desk: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_validate(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 0
-    assert "valid; 5 account(s), 11 scope(s), 3 marked absent" in capsys.readouterr().out
+    assert "valid; 5 account(s), 14 scope(s), 0 marked absent" in capsys.readouterr().out
     write_policy(
         desk, "accounts: {x: {venue: nope, environment: testnet, credentials: X}}\n", "bad.yaml"
     )

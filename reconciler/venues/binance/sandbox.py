@@ -5,14 +5,14 @@ from __future__ import annotations
 from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.venues.binance.simulator import BinanceSimulator
 
-# binance-mm: BTCUSDT drifted (window 5s live, 3s wanted); ETHUSDT frozen after a trigger
+# binance-mm: BTCUSDT drifted (window 2s live, 3s wanted); ETHUSDT frozen after a trigger
 # with a drift that is held; SOLUSDT configured on the venue but not in the policies.
 SEED: list[tuple[str, dict[str, str], bool]] = [
     (
         "binance-mm",
         {
             "underlying": "BTCUSDT",
-            "windowTimeInMilliseconds": "5000",
+            "windowTimeInMilliseconds": "2000",
             "frozenTimeInMilliseconds": "300000",
             "qtyLimit": "2",
             "deltaLimit": "2.3",

@@ -10,7 +10,7 @@ from reconciler.venues.deribit.simulator import DeribitSimulator
 
 D = Decimal
 # The example desk's live state: drift on deribit-main btc_usd, a frozen mass-quote group with
-# drift (held), eth_usd live but marked absent (removed), sol_usdc unmanaged, and a second
+# drift (held), eth_usd with a loose limit (400 live, 300 wanted), sol_usdc unmanaged, and a second
 # account whose eth_usd does not exist yet (created).
 SEED: list[tuple[str, dict[str, Any], bool]] = [
     (

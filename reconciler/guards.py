@@ -1,0 +1,211 @@
+"""Guardrails: rules from policies/guardrails.yaml that a plan must pass before apply.
+
+A tripped guardrail blocks apply unless --force, and its message prints the numbers that
+tripped it; --force is journaled. Creates and tightenings never trip the loosening, share
+and removal rules; a ceiling or floor is about the resulting config, so it holds for every
+write. `check` is pure: the plan in, the trips out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from reconciler.errors import ReconcilerError
+from reconciler.loader import parse_file, pydantic_problems, raise_if
+from reconciler.model import LIMIT_FIELDS, MmpConfig
+from reconciler.plan import Action, Direction, Plan, Step
+from reconciler.units import MANUAL, decimal_text, format_duration, parse_duration, to_decimal
+
+FILE = "guardrails.yaml"
+Limit = Annotated[Decimal, BeforeValidator(to_decimal)]
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+class Bound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: Limit | None = None
+    max: Limit | None = None
+
+
+class DurationBound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: Duration | None = None
+    max: Duration | None = None
+
+
+class Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    window: DurationBound | None = None
+    frozen: DurationBound | None = None
+    quantity_limit: Bound | None = None
+    delta_limit: Bound | None = None
+    vega_limit: Bound | None = None
+    max_quote_quantity: Bound | None = None
+
+
+class Loosening(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    limit_ratio: Limit | None = Field(None, description="a limit raised beyond this factor")
+    shorter_window: bool = True
+    shorter_freeze: bool = True
+
+
+class Changes(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_share: Limit | None = Field(None, description="share of managed scopes, e.g. 0.25")
+    min_scopes: int = 4  # below this many managed scopes the share rule does not apply
+
+
+class Guardrails(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fields: Fields = Fields()
+    venues: dict[str, Fields] = Field(default_factory=dict)
+    coverage: dict[str, list[str]] = Field(default_factory=dict)
+    loosening: Loosening = Loosening()
+    changes: Changes = Changes()
+    removal: bool = True
+
+
+class GuardrailError(ReconcilerError):
+    def __init__(self, trips: list[str]) -> None:
+        self.trips = trips
+        super().__init__(
+            f"{len(trips)} guardrail(s) tripped; nothing was applied. Review, then re-run "
+            "with --force to apply anyway (it is journaled):\n  " + "\n  ".join(trips)
+        )
+
+
+def load(policies: Path) -> Guardrails:
+    path = (policies if policies.is_dir() else policies.parent) / FILE
+    if not path.exists():
+        return Guardrails()
+    tree, problems = parse_file(path)
+    raise_if(problems)
+    assert tree is not None
+    try:
+        return Guardrails.model_validate(dict(tree.root))
+    except ValidationError as exc:
+        raise_if(pydantic_problems(tree, exc))
+        raise AssertionError("unreachable") from exc
+
+
+def check(plan: Plan, rules: Guardrails) -> list[str]:
+    """Every guardrail the plan trips, as a sentence with the numbers."""
+    trips: list[str] = []
+    writes = plan.writes
+    for step in writes:
+        trips += _bounds(step, rules)
+        trips += _loosening(step, rules.loosening)
+        if rules.removal and step.action is Action.REMOVE:
+            trips.append(f"{step.key}: removal of its MMP config")
+    trips += _share(plan, rules.changes)
+    if not plan.filters:  # a filtered plan does not show every scope of an account
+        trips += _coverage(plan, rules.coverage)
+    return trips
+
+
+def _bounds(step: Step, rules: Guardrails) -> list[str]:
+    if step.after is None:
+        return []
+    found = []
+    for fields in (rules.fields, rules.venues.get(step.key.venue)):
+        if fields is None:
+            continue
+        for name, bound in fields:
+            if bound is not None:
+                found += _bound(step, step.after, name, bound)
+    return found
+
+
+def _bound(step: Step, config: MmpConfig, name: str, bound: Any) -> list[str]:
+    value = config.value(name)
+    if value is None:
+        return []
+    numeric = Decimal("Infinity") if value == MANUAL else Decimal(value)
+    shown = _show(name, value)
+    if bound.max is not None and numeric > bound.max:
+        return [f"{step.key}: {name} {shown} is above the ceiling {_show(name, bound.max)}"]
+    if bound.min is not None and numeric < bound.min:
+        return [f"{step.key}: {name} {shown} is below the floor {_show(name, bound.min)}"]
+    return []
+
+
+def _loosening(step: Step, rules: Loosening) -> list[str]:
+    if step.action in (Action.CREATE, Action.REMOVE):  # removal has its own rule
+        return []
+    found = []
+    for change in step.changes:
+        if change.direction is not Direction.LOOSENING:
+            continue
+        before, after = _show(change.field, change.before), _show(change.field, change.after)
+        if change.field == "window" and rules.shorter_window:
+            found.append(f"{step.key}: window shortened {before} -> {after}")
+        elif change.field == "frozen" and rules.shorter_freeze:
+            found.append(f"{step.key}: freeze shortened {before} -> {after}")
+        elif change.field in LIMIT_FIELDS and rules.limit_ratio is not None:
+            if change.after is None:
+                found.append(f"{step.key}: {change.field} {before} removed")
+            elif isinstance(change.before, Decimal) and isinstance(change.after, Decimal):
+                ratio = change.after / change.before
+                if ratio > rules.limit_ratio:
+                    found.append(
+                        f"{step.key}: {change.field} raised {before} -> {after} "
+                        f"(x{decimal_text(ratio.quantize(Decimal('0.01')))}, more than "
+                        f"x{decimal_text(rules.limit_ratio)})"
+                    )
+    return found
+
+
+def _share(plan: Plan, rules: Changes) -> list[str]:
+    if rules.max_share is None:
+        return []
+    managed = [s for s in plan.steps if s.action is not Action.UNMANAGED]
+    risky = [
+        s
+        for s in plan.writes
+        if s.action is Action.REMOVE or (s.action is not Action.CREATE and s.loosening)
+    ]
+    if len(managed) < rules.min_scopes or not managed:
+        return []
+    share = Decimal(len(risky)) / Decimal(len(managed))
+    if share <= rules.max_share:
+        return []
+    percent = decimal_text((share * 100).quantize(Decimal("0.1")))
+    limit = decimal_text(rules.max_share * 100)
+    return [
+        f"{len(risky)} of {len(managed)} managed scopes loosened or removed ({percent}%, "
+        f"more than {limit}%)"
+    ]
+
+
+def _coverage(plan: Plan, coverage: dict[str, list[str]]) -> list[str]:
+    protected: dict[str, set[str]] = {}
+    venue_of: dict[str, str] = {}
+    for step in plan.steps:
+        venue_of[step.key.account] = step.key.venue
+        if step.action is not Action.UNMANAGED and step.after is not None:
+            protected.setdefault(step.key.account, set()).add(step.key.underlying)
+    found = []
+    for account in plan.accounts:
+        venue = venue_of.get(account, "")
+        for underlying in coverage.get(venue, []):
+            if underlying not in protected.get(account, set()):
+                found.append(
+                    f"{venue}/{account}: {underlying} is not protected (coverage "
+                    f"requires {', '.join(coverage[venue])} on every {venue} account)"
+                )
+    return found
+
+
+def _show(name: str, value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if value == MANUAL:
+        return MANUAL
+    if name in ("window", "frozen"):
+        return format_duration(int(value))
+    return decimal_text(Decimal(value))
