@@ -93,7 +93,12 @@ class VenueRateLimited(VenueError):
 
 
 class VenueUnavailable(VenueError):
+    """No usable answer. `maybe_applied`: False only when the request surely never reached
+    the venue (connection refused or reset before sending); a lost answer or a 5xx may
+    hide an applied write, which only reading back can tell."""
+
     retryable = True
+    maybe_applied = True
 
 
 class VenueRejected(VenueError):

@@ -21,7 +21,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.errors import PlanFileError, ReconcilerError, VenueUnavailable
 from reconciler.journal import Journal
 from reconciler.live import Connections
 from reconciler.model import LiveAccount, MmpConfig, live_digests
@@ -123,11 +123,11 @@ async def _run_step(step: Step, connections: Connections, journal: Journal) -> S
     if step.action is Action.REPLACE:
         outcome = await _replace(step, connections, journal)
     else:
-        error = await _attempt(
+        error, refused = await _attempt(
             step, connections, "remove" if step.action is Action.REMOVE else "set", step.after
         )
         want = None if step.action is Action.REMOVE else step.after
-        end = await _await_state(step, connections, want, bool(error))
+        end = await _await_state(step, connections, want, refused)
         outcome = _classify(step, end, error, _not_in_force(connections, step))
     journal.write(
         "step-end",
@@ -143,8 +143,9 @@ async def _run_step(step: Step, connections: Connections, journal: Journal) -> S
 
 async def _attempt(
     step: Step, connections: Connections, what: str, config: MmpConfig | None
-) -> str:
-    """One command; returns "" on success, else the error (redacted)."""
+) -> tuple[str, bool]:
+    """One command: ("", False) on success, else (the error, redacted; whether the venue
+    definitely did not apply it). A lost answer or a 5xx leaves the outcome unknown."""
     client = connections.clients[step.key.account]
     try:
         if what == "reset":
@@ -155,22 +156,25 @@ async def _attempt(
         else:
             assert config is not None
             await client.set_config(step.key, config)
+    except VenueUnavailable as exc:
+        return redact(str(exc)), not exc.maybe_applied
     except ReconcilerError as exc:
-        return redact(str(exc))
+        return redact(str(exc)), True  # the venue answered and refused
     except Exception as exc:  # a bug must still end in a verified, named end state
-        return redact(f"unexpected {type(exc).__name__}: {exc}")
-    return ""
+        return redact(f"unexpected {type(exc).__name__}: {exc}"), False
+    return "", False
 
 
 async def _await_state(
-    step: Step, connections: Connections, want: MmpConfig | None, failed: bool
+    step: Step, connections: Connections, want: MmpConfig | None, refused: bool
 ) -> Seen:
-    """Read until the scope shows `want`; on a synchronous venue, or after a refusal, once."""
+    """Read until the scope shows `want`; once on a synchronous venue or after a refusal.
+    When the outcome is unknown an asynchronous venue is watched to the deadline."""
     caps = connections.clients[step.key.account].capabilities
     deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
     while True:
         seen = await _read_back(step, connections)
-        settled = caps.synchronous or failed or seen == want
+        settled = caps.synchronous or refused or seen == want
         if settled or isinstance(seen, str) or time.monotonic_ns() >= deadline:
             return seen
         await asyncio.sleep(POLL_INTERVAL_MS / 1000)
@@ -178,16 +182,16 @@ async def _await_state(
 
 async def _replace(step: Step, connections: Connections, journal: Journal) -> StepResult:
     assert step.after is not None and step.before is not None
-    error = await _attempt(step, connections, "reset", None)
-    cleared = await _await_state(step, connections, None, bool(error))
+    error, refused = await _attempt(step, connections, "reset", None)
+    cleared = await _await_state(step, connections, None, refused)
     if cleared is not None:
         return _classify(step, cleared, error, "the reset did not clear the config in time")
     gap_start = time.monotonic_ns()
     journal.write("replace-cleared", scope=str(step.key))
     errors = []
     for _ in range(2):  # the set, and one retry within the deadline
-        error = await _attempt(step, connections, "set", step.after)
-        seen = await _await_state(step, connections, step.after, bool(error))
+        error, refused = await _attempt(step, connections, "set", step.after)
+        seen = await _await_state(step, connections, step.after, refused)
         if seen == step.after:
             gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
             journal.write("replace-set", scope=str(step.key), unprotected_ms=gap_ms)

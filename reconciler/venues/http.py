@@ -79,9 +79,11 @@ def _unavailable(
         outcome = "the request may have reached the venue; its outcome is unknown"
     else:
         outcome = "the request did not reach the venue"
-    return VenueUnavailable(
+    error = VenueUnavailable(
         where, f"{request.method} {request.url.path} failed ({kind}); {outcome}"
     )
+    error.maybe_applied = sent or isinstance(exc, httpx.TimeoutException)
+    return error
 
 
 def parse_json(response: httpx.Response, where: str) -> Any:

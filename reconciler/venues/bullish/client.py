@@ -127,17 +127,30 @@ class BullishClient:
         where: str = "",
     ) -> Any:
         where = where or self.where
-        all_headers = dict(headers or {})
-        if auth:
-            all_headers["Authorization"] = f"Bearer {await self._token()}"
-        request = self._http.build_request(
-            method, path, content=body.encode() or None, headers=all_headers
-        )
-        response = await send(self._http, request, where, idempotent=method == "GET")
-        data = parse_json(response, where)
-        if response.status_code >= 400:
-            raise _error(where, path.split("?")[0], response.status_code, data)
-        return data
+        for attempt in (1, 2):
+            all_headers = dict(headers or {})
+            if auth:
+                all_headers["Authorization"] = f"Bearer {await self._token()}"
+            request = self._http.build_request(
+                method, path, content=body.encode() or None, headers=all_headers
+            )
+            response = await send(self._http, request, where, idempotent=method == "GET")
+            data = parse_json(response, where)
+            if response.status_code < 400:
+                return data
+            error = _error(where, path.split("?")[0], response.status_code, data)
+            # a refused JWT (expired or revoked early): log in again once; the request was
+            # refused, so sending it again cannot apply it twice
+            if not (
+                auth
+                and attempt == 1
+                and isinstance(error, VenueAuthError)
+                and isinstance(data, dict)
+                and "JWT" in str(data.get("message", ""))
+            ):
+                raise error
+            self._jwt = None
+        raise AssertionError("unreachable")
 
 
 def _jwt_expiry(token: str) -> int:

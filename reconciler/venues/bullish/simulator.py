@@ -116,6 +116,10 @@ class BullishSimulator:
         self._validate(account, command)
         self._apply(account, command)
 
+    def expire_tokens(self) -> None:
+        """Every JWT issued so far stops working (rotates the signing key)."""
+        self._jwt_key = self._jwt_key + b"'"
+
     def trigger(self, public_key: str, asset: str) -> None:
         self.accounts[public_key].configs[asset]["isActive"] = False
 
