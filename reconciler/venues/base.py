@@ -83,6 +83,8 @@ class Capabilities:
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
     environments: Mapping[str, str] = field(default_factory=dict)  # name -> base URL
     credential_vars: tuple[str, ...] = ()  # env suffixes after the account's prefix
+    requests_per_second: int = 5  # the client-side limit per account, from the venue's docs
+    burst: int = 10
     notes: str = ""
 
     def supports(self, field_name: str) -> bool:

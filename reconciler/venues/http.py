@@ -18,6 +18,7 @@ import httpx
 
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
+from reconciler.venues.limiter import Limiter
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
@@ -26,10 +27,18 @@ MAX_WAIT_MS = 10_000
 
 
 async def send(
-    http: httpx.AsyncClient, request: httpx.Request, where: str, *, idempotent: bool
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    where: str,
+    *,
+    idempotent: bool,
+    limiter: Limiter | None = None,
 ) -> httpx.Response:
-    """Send once (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s."""
+    """Send once (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
+    attempt first takes a token from the account's limiter."""
     for _ in range(RATE_LIMIT_RETRIES):
+        if limiter is not None:
+            await limiter.acquire()
         response = await _send_once(http, request, where, idempotent=idempotent)
         wait_ms = rate_limit_wait_ms(response)
         if wait_ms is None:

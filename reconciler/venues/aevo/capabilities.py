@@ -39,6 +39,9 @@ CAPABILITIES = Capabilities(
         "testnet": "https://api-testnet.aevo.xyz",
     },
     credential_vars=("API_KEY", "API_SECRET"),
+    # not published; our simulator's assumption, 10/s with a burst of 20
+    requests_per_second=10,
+    burst=20,
     notes="window and frozen in whole seconds; amount_limit (our quantity_limit) is a "
     "6-decimal fixed-point string; delta_limit optional; removal by interval 0.",
 )

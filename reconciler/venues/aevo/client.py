@@ -25,6 +25,7 @@ from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.http import parse_json, send
+from reconciler.venues.limiter import Limiter
 
 
 class AevoClient:
@@ -41,6 +42,7 @@ class AevoClient:
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
+        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
         self._auth_mode = auth_mode
 
     async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
@@ -85,7 +87,9 @@ class AevoClient:
         request = self._http.build_request(
             method, path, content=body.encode() or None, headers=headers
         )
-        response = await send(self._http, request, where, idempotent=method == "GET")
+        response = await send(
+            self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+        )
         data = parse_json(response, where)
         if response.status_code >= 400:
             raise _error(where, path.split("?")[0], response, data)

@@ -39,6 +39,9 @@ CAPABILITIES = Capabilities(
         "testnet": "https://testnet.binancefuture.com",
     },
     credential_vars=("API_KEY", "API_SECRET"),
+    # REQUEST_WEIGHT 2400 per minute (per IP; we keep each account at 40/s)
+    requests_per_second=40,
+    burst=40,
     notes="window in ms, (0, 5000]; frozen in ms, 0 = manual; qtyLimit and deltaLimit "
     "required; no vega, no max quote quantity, no groups; no way to remove a config.",
 )

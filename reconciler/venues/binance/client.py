@@ -21,6 +21,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import parse_json, send
+from reconciler.venues.limiter import Limiter
 
 RECV_WINDOW_MS = 5000
 AUTH_CODES = {-1002, -1021, -1022, -2014, -2015}
@@ -41,6 +42,7 @@ class BinanceClient:
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
+        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
 
     async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
         names = sorted(UNDERLYINGS | underlyings)
@@ -77,7 +79,9 @@ class BinanceClient:
         else:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             request = self._http.build_request("POST", path, content=text.encode(), headers=headers)
-        response = await send(self._http, request, where, idempotent=method == "GET")
+        response = await send(
+            self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+        )
         if response.status_code == 503:
             raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")
         data = parse_json(response, where)

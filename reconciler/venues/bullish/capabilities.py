@@ -39,6 +39,9 @@ CAPABILITIES = Capabilities(
         "testnet": "https://api.simnext.bullish-test.com",
     },
     credential_vars=("PUBLIC_KEY", "SECRET", "TRADING_ACCOUNT_ID"),
+    # 50 requests/s per category for authenticated calls
+    requests_per_second=50,
+    burst=50,
     notes="window 1..600 s, frozen 1..3600 s; changing a config is reset then set; "
     "commands are asynchronous.",
 )

@@ -27,6 +27,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
+from reconciler.venues.limiter import Limiter
 
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
 AUTH_CODES = {6105, 8327}
@@ -41,6 +42,7 @@ class BullishClient:
         self._secret = credentials["SECRET"]
         self._account_id = credentials["TRADING_ACCOUNT_ID"]
         self._http = http
+        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
         self._jwt: str | None = None
         self._jwt_exp_s = 0
         self._last_nonce = 0
@@ -134,7 +136,9 @@ class BullishClient:
             request = self._http.build_request(
                 method, path, content=body.encode() or None, headers=all_headers
             )
-            response = await send(self._http, request, where, idempotent=method == "GET")
+            response = await send(
+                self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+            )
             data = parse_json(response, where)
             if response.status_code < 400:
                 return data

@@ -77,6 +77,9 @@ CAPABILITIES = Capabilities(
         "testnet": "https://test.deribit.com",
     },
     credential_vars=("CLIENT_ID", "CLIENT_SECRET"),
+    # matching-engine tier 4 (the lowest): 5 requests/s, burst 20
+    requests_per_second=5,
+    burst=20,
     notes="window and frozen in whole seconds (0..3600); limits at most 4 decimals; "
     "max_quote_quantity required; a set also unfreezes, so frozen scopes are held.",
 )

@@ -16,6 +16,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
+from reconciler.venues.limiter import Limiter
 
 AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
 TOKEN_ERRORS = {13009, 13010}  # the token expired or was revoked: log in again once
@@ -35,6 +36,7 @@ class DeribitClient:
         self.account = account
         self._credentials = credentials
         self._http = http
+        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
         self._token: str | None = None
         self._token_expiry_ms = 0
         self._ids = itertools.count(1)
@@ -113,7 +115,9 @@ class DeribitClient:
         request = self._http.build_request(
             "POST", f"/api/v2/{method}", content=body.encode(), headers=headers
         )
-        response = await send(self._http, request, where, idempotent=not write)
+        response = await send(
+            self._http, request, where, idempotent=not write, limiter=self._limiter
+        )
         data = parse_json(response, where)
         if not isinstance(data, dict):
             raise VenueRejected(where, f"unexpected answer to {method}")
