@@ -248,3 +248,19 @@ def test_unfreeze_refusals(desk: Path, capsys: pytest.CaptureFixture[str]) -> No
         == 1
     )
     assert "--reason is required" in capsys.readouterr().err
+
+
+def test_saved_plan_from_another_commit_is_refused(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=desk, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "a")
+    assert main(["plan", "--sandbox", "--out", "plan.json"]) == 0
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "b")
+    capsys.readouterr()
+    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert "the plan was made at commit" in err and "run plan again" in err
