@@ -15,16 +15,15 @@ from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Locati
 from reconciler.errors import ConfigError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
 from reconciler.journal import Journal
-from reconciler.live import connect
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.plan import Action
 from reconciler.planner import make_plan
 from reconciler.units import dumps_exact, loads_exact
-from reconciler.venues import VENUES, capabilities
+from reconciler.venues import capabilities
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.simulator import BullishSimulator
 from tests.helpers import load, write_policy
-from tests.venues import ROWS
+from tests.venues import ROWS, connect_to
 
 BODY = (
     '{"commandType":"V1SetMMP","tradingAccountId":"123567443543","underlyingAssetSymbol":'
@@ -243,9 +242,7 @@ def replace_once(sim: BullishSimulator, journal: Journal) -> ApplyResult:
         },
         scopes={KEY: DesiredScope(KEY, NEW, Location("p", 1, 1))},
     )
-    conns = connect(
-        [desired.accounts["acct"]], VENUES, {"acct": creds}, lambda venue: httpx.MockTransport(sim)
-    )
+    conns = connect_to(sim, desired, {"acct": creds})
 
     async def go() -> ApplyResult:
         plan = make_plan(desired, await conns.read(), capabilities())

@@ -11,13 +11,13 @@ import pytest
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.executor import apply_plan
 from reconciler.journal import Journal
-from reconciler.live import Connections, connect
+from reconciler.live import Connections
 from reconciler.model import ScopeKey
 from reconciler.plan import Action
 from reconciler.planner import make_plan
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import ResetMeaning
-from tests.venues import ROWS, VenueRow
+from tests.venues import ROWS, VenueRow, connect_to
 
 HERE = Location("p.yaml", 1, 1)
 
@@ -27,14 +27,7 @@ def test_every_registered_venue_has_a_row() -> None:
 
 
 def connections(row: VenueRow, sim: Any, desired: DesiredState) -> Connections:
-    creds = {name: row.credentials(sim, name) for name in desired.accounts}
-    return connect(
-        list(desired.accounts.values()),
-        VENUES,
-        creds,
-        lambda venue: row.transport(sim),
-        declared=desired.declared_underlyings(),
-    )
+    return connect_to(sim, desired, {name: row.credentials(sim, name) for name in desired.accounts})
 
 
 def desired_for(row: VenueRow, n: int) -> DesiredState:

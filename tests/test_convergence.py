@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.executor import apply_plan
 from reconciler.journal import Journal
-from reconciler.live import connect
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.planner import make_plan
 from reconciler.units import MANUAL
 from reconciler.venues import VENUES, capabilities
-from tests.venues import ROWS
+from tests.venues import ROWS, connect_to
 
 HERE = Location("p.yaml", 1, 1)
 
@@ -122,13 +121,7 @@ def test_apply_then_plan_is_empty_and_frozen_scopes_untouched(venue: str, data: 
         want = data.draw(wanted, label=f"desired {key}")
         if want != "skip":
             desired.scopes[key] = DesiredScope(key, want, HERE)
-    conns = connect(
-        [desired.accounts["acct"]],
-        VENUES,
-        {"acct": creds},
-        lambda v: row.transport(sim),
-        declared=desired.declared_underlyings(),
-    )
+    conns = connect_to(sim, desired, {"acct": creds})
 
     async def go() -> dict[ScopeKey, Any]:
         plan = make_plan(desired, await conns.read(), capabilities())

@@ -18,12 +18,11 @@ from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Locati
 from reconciler.errors import PlanFileError
 from reconciler.executor import apply_plan
 from reconciler.journal import Journal
-from reconciler.live import connect
 from reconciler.model import ScopeKey
 from reconciler.planner import make_plan
 from reconciler.sim.faults import FaultInjector
-from reconciler.venues import VENUES, capabilities
-from tests.venues import ROWS
+from reconciler.venues import capabilities
+from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)
 WRITES = {
@@ -97,13 +96,7 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
         handler = FaultInjector(sim, WRITES[venue], fault)
     elif fault == "429-storm":
         handler = FaultInjector(sim, WRITES[venue], fault, times=3)
-    conns = connect(
-        [desired.accounts["acct"]],
-        VENUES,
-        {"acct": creds},
-        lambda v: httpx.MockTransport(handler),
-        declared=desired.declared_underlyings(),
-    )
+    conns = connect_to(handler, desired, {"acct": creds})
     journal = Journal(None)
 
     async def go() -> int:
@@ -130,13 +123,7 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
 
 
 async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:
-    conns = connect(
-        [desired.accounts["acct"]],
-        VENUES,
-        {"acct": creds},
-        lambda v: row.transport(sim),
-        declared=desired.declared_underlyings(),
-    )
+    conns = connect_to(sim, desired, {"acct": creds})
     try:
         return await conns.read_account("acct")
     finally:
@@ -145,13 +132,7 @@ async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:
 
 def converge(row: Any, sim: Any, creds: Any, desired: DesiredState) -> None:
     async def go() -> None:
-        conns = connect(
-            [desired.accounts["acct"]],
-            VENUES,
-            {"acct": creds},
-            lambda v: row.transport(sim),
-            declared=desired.declared_underlyings(),
-        )
+        conns = connect_to(sim, desired, {"acct": creds})
         plan = make_plan(desired, await conns.read(), capabilities())
         assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
         assert not make_plan(desired, await conns.read(), capabilities()).has_changes

@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 
+from reconciler.desired import DesiredState
+from reconciler.live import Connections, connect
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.units import MANUAL
+from reconciler.venues import VENUES
 from reconciler.venues.aevo import wire as aevo_wire
 from reconciler.venues.aevo.simulator import AevoSimulator
 from reconciler.venues.base import Credentials
@@ -21,6 +24,17 @@ from reconciler.venues.bullish import wire as bullish_wire
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
+
+
+def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials]) -> Connections:
+    """Every desired account, connected to one simulator (or a fault wrapper around it)."""
+    return connect(
+        sorted(desired.accounts.values(), key=lambda t: t.name),
+        VENUES,
+        creds,
+        lambda venue: httpx.MockTransport(handler),
+        declared=desired.declared_underlyings(),
+    )
 
 
 @dataclass(frozen=True)
