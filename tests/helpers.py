@@ -8,12 +8,13 @@ from pathlib import Path
 import httpx
 
 from reconciler.desired import DesiredState
-from reconciler.live import Connections, connect
+from reconciler.live import Connections
 from reconciler.validate import load_desired
-from reconciler.venues import VENUES, capabilities
+from reconciler.venues import capabilities
 from reconciler.venues.base import Credentials
 from reconciler.venues.deribit.client import DeribitClient
 from reconciler.venues.deribit.simulator import DeribitSimulator
+from tests.venues import connect_to
 
 SECRET = "s3cr3t-for-tests"
 
@@ -50,10 +51,4 @@ def sim_connections(sim: DeribitSimulator, desired: DesiredState) -> Connections
         if client_id not in sim.accounts:
             sim.add_account(client_id, SECRET)
         creds[name] = Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": SECRET})
-    return connect(
-        sorted(desired.accounts.values(), key=lambda t: t.name),
-        VENUES,
-        creds,
-        lambda venue: httpx.MockTransport(sim),
-        declared=desired.declared_underlyings(),
-    )
+    return connect_to(sim, desired, creds)
