@@ -63,9 +63,6 @@ class ApplyResult:
     def unsafe(self) -> list[StepResult]:
         return [r for r in self.results if r.outcome is Outcome.UNKNOWN]
 
-    def failed(self) -> list[StepResult]:
-        return [r for r in self.results if r.outcome is not Outcome.APPLIED]
-
 
 def check_fingerprint(plan: Plan, live: list[LiveAccount]) -> None:
     """Refuse when the live state differs from what the plan was made from; name the scopes."""
@@ -99,7 +96,7 @@ async def apply_plan(plan: Plan, connections: Connections, journal: Journal) -> 
     journal.write(
         "apply-end",
         exit_code=result.exit_code,
-        outcomes={r.step.key.__str__(): r.outcome.value for r in result.results},
+        outcomes={str(r.step.key): r.outcome.value for r in result.results},
     )
     return result
 

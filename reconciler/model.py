@@ -131,6 +131,11 @@ class LiveScope:
     config: MmpConfig | None
     freeze: FreezeState = NOT_FROZEN
 
+    @property
+    def present(self) -> bool:
+        """The venue has something for this scope: a config, or a freeze."""
+        return self.config is not None or self.freeze.frozen
+
     def to_data(self) -> dict[str, Any]:
         return {
             "scope": self.key.to_data(),
@@ -179,7 +184,7 @@ def live_digests(accounts: list[LiveAccount]) -> dict[str, str]:
         str(scope.key): scope_digest(scope)
         for account in accounts
         for scope in account.scopes
-        if scope.config is not None or scope.freeze.frozen
+        if scope.present
     }
 
 
@@ -187,7 +192,3 @@ def fingerprint_of(digests: dict[str, str]) -> str:
     """sha256 over the scope digests in a fixed order. Equal live state, equal fingerprint."""
     text = dumps_exact(sorted(digests.items()), sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def live_fingerprint(accounts: list[LiveAccount]) -> str:
-    return fingerprint_of(live_digests(accounts))

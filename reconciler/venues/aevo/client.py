@@ -49,7 +49,7 @@ class AevoClient:
         names = sorted(ASSETS | underlyings)
         answers = await asyncio.gather(*(self._call("GET", f"/mmp?asset={n}") for n in names))
         scopes = [wire.live_scope(self.account, answer) for answer in answers]
-        scopes = [s for s in scopes if s.config is not None or s.freeze.frozen]
+        scopes = [s for s in scopes if s.present]
         return LiveAccount("aevo", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:

@@ -51,7 +51,7 @@ class BinanceClient:
         )
         now = _now_ms()
         scopes = [wire.live_scope(self.account, answer, now) for answer in answers]
-        scopes = [s for s in scopes if s.config is not None or s.freeze.frozen]
+        scopes = [s for s in scopes if s.present]
         return LiveAccount("binance", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
