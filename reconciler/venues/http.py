@@ -34,12 +34,12 @@ async def send(
     idempotent: bool,
     limiter: Limiter | None = None,
 ) -> httpx.Response:
-    """Send once (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
-    attempt first takes a token from the account's limiter."""
+    """Send (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
+    request that leaves first takes a token from the account's limiter."""
     for _ in range(RATE_LIMIT_RETRIES):
-        if limiter is not None:
-            await limiter.acquire()
-        response = await _send_once(http, request, where, idempotent=idempotent)
+        response = await _send_retrying_faults(
+            http, request, where, idempotent=idempotent, limiter=limiter
+        )
         wait_ms = rate_limit_wait_ms(response)
         if wait_ms is None:
             return response
@@ -62,11 +62,18 @@ def rate_limit_wait_ms(response: httpx.Response) -> int | None:
     return min(max(wait, 1), MAX_WAIT_MS)
 
 
-async def _send_once(
-    http: httpx.AsyncClient, request: httpx.Request, where: str, *, idempotent: bool
+async def _send_retrying_faults(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    where: str,
+    *,
+    idempotent: bool,
+    limiter: Limiter | None,
 ) -> httpx.Response:
     attempts = READ_ATTEMPTS if idempotent else 1
     for attempt in range(1, attempts + 1):
+        if limiter is not None:
+            await limiter.acquire()  # every attempt that leaves counts against the limit
         try:
             return await http.send(request)
         except httpx.HTTPError as exc:
