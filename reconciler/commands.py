@@ -13,7 +13,7 @@ from reconciler import guards, planfile, secrets
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, ReconcilerError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
-from reconciler.journal import Journal
+from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
 from reconciler.plan import Plan
 from reconciler.planner import Filters, make_plan
@@ -185,15 +185,9 @@ def _guard(args: argparse.Namespace, plan: Plan, journal: Journal | None = None)
     if trips and not args.force:
         raise guards.GuardrailError(trips)
     if trips:
-        journal.write("force", trips=trips, by=_who())
+        journal.write("force", trips=trips, by=who())
         print(f"--force: applying despite {len(trips)} tripped guardrail(s)", file=sys.stderr)
     return trips
-
-
-def _who() -> str:
-    from reconciler.unfreeze import who
-
-    return who()
 
 
 def _approve(args: argparse.Namespace, plan: Plan) -> None:

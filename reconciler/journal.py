@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import secrets as _random
 from pathlib import Path
@@ -10,6 +11,17 @@ from typing import Any
 
 from reconciler.secrets import redact
 from reconciler.units import dumps_exact
+
+
+def who() -> str:
+    """Who is acting, for the journal: the GitHub actor in Actions, else the login."""
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return f"github:{actor}"
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class Journal:

@@ -7,12 +7,9 @@ journaled with who and why, and apply never calls it.
 
 from __future__ import annotations
 
-import getpass
-import os
-
 from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError
-from reconciler.journal import Journal
+from reconciler.journal import Journal, who
 from reconciler.live import Connections
 from reconciler.model import ScopeKey
 from reconciler.venues.base import Capabilities, ResetMeaning
@@ -38,16 +35,6 @@ def parse_scope(
     if group == caps.default_group_name:
         group = None
     return ScopeKey(venue, account, underlying, group)
-
-
-def who() -> str:
-    actor = os.environ.get("GITHUB_ACTOR")
-    if actor:
-        return f"github:{actor}"
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 async def unfreeze(key: ScopeKey, reason: str, connections: Connections, journal: Journal) -> str:
