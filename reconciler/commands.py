@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from reconciler.planner import Filters, make_plan
 from reconciler.render import RENDERERS
 from reconciler.sandbox import Sandbox
 from reconciler.secrets import redact
+from reconciler.shard import Shard, parse_shard
 from reconciler.validate import load_desired
 from reconciler.venues import VENUES, capabilities
 
@@ -47,11 +49,32 @@ def filters_of(args: argparse.Namespace) -> Filters:
     return Filters(frozenset(args.account), frozenset(args.venue), frozenset(args.underlying))
 
 
-def selected_targets(desired: DesiredState, filters: Filters) -> list[AccountTarget]:
+def selected_targets(
+    desired: DesiredState, filters: Filters, shard: Shard | None = None
+) -> list[AccountTarget]:
     targets = [t for t in desired.accounts.values() if filters.account_selected(t.name, t.venue)]
+    if shard is not None:  # a shard may own no account: its plan is then empty
+        return sorted((t for t in targets if shard.owns(t.name, t.venue)), key=lambda t: t.name)
     if not targets:
         raise ReconcilerError("no account in the policies matches the --account/--venue filters")
     return sorted(targets, key=lambda t: t.name)
+
+
+def shard_of(args: argparse.Namespace) -> Shard | None:
+    spec = getattr(args, "shard", None)
+    return None if spec is None else parse_shard(spec, frozenset(VENUES))
+
+
+def _sharded(plan: Plan, shard: Shard | None, targets: list[AccountTarget]) -> Plan:
+    if shard is None:
+        return plan
+    owned = ", ".join(t.name for t in targets) or "none"
+    note = (
+        f"shard {shard.spec}: exact for the accounts it owns ({owned}); other shards plan the rest"
+    )
+    return dataclasses.replace(
+        plan, filters={**plan.filters, "shard": [shard.spec]}, notes=(*plan.notes, note)
+    )
 
 
 def run_live(
@@ -86,7 +109,7 @@ def run_live(
 def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarget], Filters]:
     desired = load_desired(args.policies, capabilities())
     filters = filters_of(args)
-    return desired, selected_targets(desired, filters), filters
+    return desired, selected_targets(desired, filters, shard_of(args)), filters
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -94,7 +117,7 @@ def plan(args: argparse.Namespace) -> int:
 
     async def work(connections: Connections) -> Plan:
         live = await connections.read()
-        return make_plan(desired, live, capabilities(), filters)
+        return _sharded(make_plan(desired, live, capabilities(), filters), shard_of(args), targets)
 
     result = run_live(args, targets, desired.declared_underlyings(), work)
     out(RENDERERS[args.format](result, args.colour))
@@ -140,7 +163,7 @@ def apply(args: argparse.Namespace) -> int:
 
     async def work(connections: Connections) -> ApplyResult | None:
         live = await connections.read()
-        made = make_plan(desired, live, capabilities(), filters)
+        made = _sharded(make_plan(desired, live, capabilities(), filters), shard_of(args), targets)
         out(RENDERERS["text"](made, args.colour))
         if not made.has_changes:
             out("Nothing to apply.\n")

@@ -1,0 +1,92 @@
+"""Shards split a desk by whole accounts: together they plan exactly what one run plans,
+removals included, and no shard plans (or removes) a scope another shard owns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.errors import ReconcilerError
+from reconciler.shard import parse_shard
+
+ROOT = Path(__file__).resolve().parent.parent
+VENUES = frozenset({"deribit", "binance", "aevo", "bullish"})
+
+
+@pytest.fixture
+def desk(in_tmp: Path) -> Path:
+    policies = in_tmp / "policies"
+    policies.mkdir()
+    text = (ROOT / "policies" / "desk-alpha.yaml").read_text()
+    # one removal, so the split must carry it to the shard that owns deribit-main
+    marker = "      # `eth_usd: absent` would remove it"
+    assert marker in text
+    head, tail = text.split(marker, 1)
+    start = head.rindex("      eth_usd:\n        default:")
+    text = head[:start] + "      eth_usd: absent\n" + marker + tail
+    (policies / "desk-alpha.yaml").write_text(text)
+    return in_tmp
+
+
+def _plan(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    assert main(["plan", "--sandbox", "--format", "json", *extra]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    return data
+
+
+def _steps(plan: dict[str, object]) -> set[tuple[str, str]]:
+    steps = plan["steps"]
+    assert isinstance(steps, list)
+    return {(s["scope"], s["action"]) for s in steps}
+
+
+@pytest.mark.parametrize(
+    "split",
+    [[f"{k}/{n}" for k in range(1, n + 1)] for n in (1, 2, 3, 5)]
+    + [[f"venue={v}" for v in sorted(VENUES)]],
+)
+def test_shards_together_are_exactly_the_whole_plan(
+    desk: Path, capsys: pytest.CaptureFixture[str], split: list[str]
+) -> None:
+    whole = _plan(capsys)
+    assert ("deribit/deribit-main/eth_usd", "remove") in _steps(whole)
+    seen: set[tuple[str, str]] = set()
+    owners: dict[str, str] = {}
+    for shard in split:
+        part = _plan(capsys, "--shard", shard)
+        assert part["filters"] == {"shard": [shard]}
+        accounts = part["accounts"]
+        assert isinstance(accounts, list)
+        for account in accounts:
+            assert account not in owners, f"{account} in {owners.get(account)} and {shard}"
+            owners[account] = shard
+        steps = _steps(part)
+        assert not steps & seen
+        seen |= steps
+    assert seen == _steps(whole)
+    assert sorted(owners) == whole["accounts"]
+
+
+def test_a_shard_spec_is_checked() -> None:
+    assert parse_shard("2/4", VENUES).owns("x", "deribit") in (True, False)
+    for bad, why in [
+        ("0/4", "1 <= K <= N"),
+        ("5/4", "1 <= K <= N"),
+        ("venue=ftx", "no venue"),
+        ("half", "K/N"),
+    ]:
+        with pytest.raises(ReconcilerError, match=why):
+            parse_shard(bad, VENUES)
+
+
+def test_shard_ownership_is_stable_when_accounts_are_added() -> None:
+    names = [f"acct-{n}" for n in range(200)]
+    shards = [parse_shard(f"{k}/4", VENUES) for k in range(1, 5)]
+    owners = {n: [s.spec for s in shards if s.owns(n, "deribit")] for n in names}
+    assert all(len(o) == 1 for o in owners.values())
+    counts = [sum(1 for o in owners.values() if o == [s.spec]) for s in shards]
+    assert min(counts) > 25  # roughly even
