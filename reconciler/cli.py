@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--venue", action="append", default=[], help="only this venue")
     live.add_argument("--underlying", action="append", default=[], help="only this underlying")
     live.add_argument(
+        "--shard",
+        metavar="K/N|venue=NAME",
+        help="plan only the accounts this shard owns, exactly (removals included)",
+    )
+    live.add_argument(
         "--concurrency", type=int, default=8, help="concurrent account reads per venue (default: 8)"
     )
 
@@ -125,7 +130,59 @@ def build_parser() -> argparse.ArgumentParser:
     unfreeze.add_argument(
         "--journal", type=Path, default=Path(".mmp") / "journal.jsonl", help="JSONL journal"
     )
+    _add_github(sub, common)
     return parser
+
+
+def _add_github(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    github = sub.add_parser(
+        "github",
+        help="post the plan to a pull request, or file the drift issue (in GitHub Actions)",
+        description="Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, "
+        "GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_RUN_ID and writes GITHUB_STEP_SUMMARY.",
+    )
+    actions = github.add_subparsers(dest="github_command", required=True, metavar="ACTION")
+    post = actions.add_parser(
+        "comment",
+        parents=[common],
+        help="create or update the one plan comment on the pull request",
+        description="Post a saved plan as the pull request's one sticky comment (found again "
+        "by a hidden marker and edited in place) and write it to the job summary.",
+        epilog="examples:\n  mmp plan --out .mmp/plan.json && mmp github comment .mmp/plan.json\n"
+        "  mmp github comment --failed .mmp/plan.log",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    post.add_argument("planfile", nargs="?", type=Path, help="a plan saved by mmp plan --out")
+    post.add_argument("--failed", type=Path, metavar="LOG", help="say the plan failed; show LOG")
+    post.add_argument("--pr", type=int, help="pull request number (default: from the event)")
+    report_drift = actions.add_parser(
+        "drift",
+        parents=[common],
+        help="open, update or close the drift issue from saved plans (shards merged)",
+        description="Merge the saved plans of one split (every account exactly once), then "
+        "open or update the labelled drift issue, or close it when nothing drifts.",
+        epilog="example:\n  mmp plan --shard venue=deribit --out .mmp/drift-deribit.json\n"
+        "  mmp github drift .mmp/drift-*.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report_drift.add_argument("planfiles", nargs="+", type=Path, help="saved plans (shards)")
+    show = actions.add_parser(
+        "summary",
+        parents=[common],
+        help="write a saved plan's Markdown to the job summary",
+        description="Append a saved plan, as Markdown within GitHub's 1 MiB limit, to "
+        "GITHUB_STEP_SUMMARY (the apply workflow shows reviewers the plan this way).",
+    )
+    show.add_argument("planfile", type=Path, help="a plan saved by mmp plan --out")
+
+
+def _github(args: argparse.Namespace) -> int:
+    from reconciler.github import commands as github
+
+    actions = {"comment": github.comment, "drift": github.drift, "summary": github.summary}
+    return actions[args.github_command](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,7 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": commands.plan,
         "apply": commands.apply,
         "unfreeze": commands.unfreeze,
+        "github": _github,
     }
+    if os.environ.get("MMP_SANDBOX", "") not in ("", "0", "false") and hasattr(args, "sandbox"):
+        if not args.sandbox:
+            print("MMP_SANDBOX is set: using the simulators, not the venues", file=sys.stderr)
+        args.sandbox = True
     args.colour = not args.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
     try:
         return handlers[args.command](args)

@@ -5,6 +5,7 @@
     ├── CredentialsError            an environment variable named by `credentials:` is missing
     ├── PlanFileError               a saved plan cannot be used (stale, expired, other commit)
     ├── ApprovalError               apply was not approved (no TTY and no --auto-approve, or "no")
+    ├── GitHubError                 the GitHub API refused or failed (comment, drift issue)
     └── VenueError                  a venue call failed; carries venue, account and scope
         ├── VenueAuthError          credentials refused or token expired
         ├── VenueRateLimited        the venue's own rate-limit answer (retryable)
@@ -58,6 +59,14 @@ class PlanFileError(ReconcilerError):
 
 class ApprovalError(ReconcilerError):
     pass
+
+
+class GitHubError(ReconcilerError):
+    """The GitHub API refused or failed; the message says what to change."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class VenueError(ReconcilerError):

@@ -1,0 +1,72 @@
+"""`mmp github comment` and `mmp github drift`: what the workflows run after `mmp plan`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reconciler import guards, planfile
+from reconciler.errors import GitHubError
+from reconciler.github.api import GitHubApi
+from reconciler.github.comment import failure_comment, plan_comment, upsert
+from reconciler.github.context import RunContext
+from reconciler.github.drift import merge, report
+from reconciler.render.markdown import SUMMARY_LIMIT, document
+from reconciler.secrets import redact
+from reconciler.validate import load_desired
+from reconciler.venues import capabilities
+
+
+def comment(args: argparse.Namespace) -> int:
+    ctx = RunContext.from_env()
+    link = ctx.run_url
+    if args.failed is not None:
+        log = (
+            args.failed.read_text(encoding="utf-8", errors="replace")
+            if args.failed.exists()
+            else ""
+        )
+        body = summary = failure_comment(redact(log), link)
+    else:
+        if args.planfile is None:
+            raise GitHubError("name the saved plan (mmp plan --out FILE) or pass --failed LOG")
+        plan = planfile.load(args.planfile).plan
+        trips = guards.check(plan, guards.load(args.policies))
+        body, summary = plan_comment(plan, trips, link)
+    ctx.append_summary(summary)
+    number = args.pr if args.pr is not None else ctx.pull_request()
+    with GitHubApi(ctx) as api:
+        try:
+            posted = upsert(api, number, body)
+        except GitHubError as exc:
+            if exc.status == 403 and ctx.from_fork():
+                raise GitHubError(
+                    f"pull request #{number} comes from a fork, and GitHub gives fork pull "
+                    "requests a read-only token: the plan cannot be posted as a comment. "
+                    f"It is in the job summary. ({exc})",
+                    status=403,
+                ) from None
+            raise
+    print(f"Plan comment {posted.action}: {posted.url}", file=sys.stderr)
+    return 0
+
+
+def drift(args: argparse.Namespace) -> int:
+    ctx = RunContext.from_env()
+    desired = load_desired(args.policies, capabilities())
+    plans = [(path, planfile.load(path).plan) for path in args.planfiles]
+    merged = merge(plans, desired.accounts)
+    ctx.append_summary(document(merged, limit=SUMMARY_LIMIT, link=ctx.run_url))
+    with GitHubApi(ctx) as api:
+        result = report(api, merged, ctx.run_url)
+    print(f"Drift: {result.message}", file=sys.stderr)
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    """The saved plan's Markdown into the job summary (e.g. for reviewers before an apply)."""
+    ctx = RunContext.from_env(require_token=False)
+    plan = planfile.load(args.planfile).plan
+    trips = guards.check(plan, guards.load(args.policies))
+    ctx.append_summary(document(plan, trips=trips, limit=SUMMARY_LIMIT, link=ctx.run_url))
+    return 0

@@ -1,0 +1,97 @@
+"""The drift issue: opened (or updated) while live settings differ from the policies, closed
+by the first run that finds none. Shard plans are merged first and must own every account
+exactly once, so a missing or overlapping shard fails loudly instead of closing the issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import ReconcilerError
+from reconciler.github.api import GitHubApi
+from reconciler.plan import Plan, Step
+from reconciler.render.markdown import COMMENT_LIMIT, document
+
+LABEL = "mmp-drift"
+MARKER = "<!-- mmp-reconciler:drift -->"
+
+
+def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Plan:
+    """One plan from shard plans that together own each account exactly once."""
+    owner: dict[str, Path] = {}
+    steps: list[Step] = []
+    notes: list[str] = []
+    for path, plan in plans:
+        if any(name != "shard" for name in plan.filters):
+            raise ReconcilerError(
+                f"{path}: a filtered plan ({plan.filters}) cannot show drift; "
+                "split with --shard, which plans whole accounts exactly"
+            )
+        for account in plan.accounts:
+            if account in owner:
+                raise ReconcilerError(
+                    f"account `{account}` is in two shard plans: {owner[account]} and {path}"
+                )
+            owner[account] = path
+        steps += plan.steps
+        notes += [n for n in plan.notes if not n.startswith("shard ")]
+    missing = sorted(set(accounts) - owner.keys())
+    if missing:
+        raise ReconcilerError(
+            f"the shard plans cover {len(owner)} account(s) but not: {', '.join(missing)}; "
+            "check the workflow's shard matrix"
+        )
+    steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
+    fingerprints = "".join(sorted(plan.fingerprint for _, plan in plans))
+    return Plan(
+        steps=tuple(steps),
+        fingerprint=hashlib.sha256(fingerprints.encode()).hexdigest(),
+        accounts=tuple(sorted(owner)),
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    action: str  # opened | updated | closed | none
+    number: int | None
+    message: str
+
+
+def report(api: GitHubApi, plan: Plan, link: str) -> DriftResult:
+    drifting = plan.writes
+    issue = next(
+        (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
+    )
+    if drifting:
+        title = f"MMP drift: {len(drifting)} scope(s) differ from the policies"
+        body = issue_body(plan, link)
+        if issue is None:
+            made = api.create_issue(title, body, [LABEL])
+            return DriftResult(
+                "opened", int(made["number"]), f"opened drift issue #{made['number']}"
+            )
+        api.update_issue(int(issue["number"]), title=title, body=body)
+        return DriftResult(
+            "updated", int(issue["number"]), f"updated drift issue #{issue['number']}"
+        )
+    if issue is None:
+        return DriftResult("none", None, "no drift; no drift issue open")
+    number = int(issue["number"])
+    run = f" in [this run]({link})" if link else ""
+    api.create_comment(number, f"No drift found{run}: live settings match the policies. Closing.")
+    api.update_issue(number, state="closed", state_reason="completed")
+    return DriftResult("closed", number, f"no drift; closed drift issue #{number}")
+
+
+def issue_body(plan: Plan, link: str) -> str:
+    head = (
+        f"{MARKER}\nLive MMP settings differ from the policies on the default branch. "
+        "Either merge a policy change that matches the venues, or apply the policies "
+        "(the apply workflow, `workflow_dispatch` with mode `apply`). This issue is updated "
+        "by every drift run and closed by the first run that finds no drift.\n\n"
+    )
+    return head + document(plan, limit=COMMENT_LIMIT - len(head.encode()), link=link)

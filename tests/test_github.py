@@ -1,0 +1,210 @@
+"""The sticky comment, the drift issue and the comment budget, against the fake GitHub API."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.cli import main
+from reconciler.errors import GitHubError, ReconcilerError
+from reconciler.github.api import GitHubApi
+from reconciler.github.comment import upsert
+from reconciler.github.context import RunContext
+from reconciler.github.drift import LABEL, merge, report
+from reconciler.model import MmpConfig, ScopeKey
+from reconciler.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
+from reconciler.sim.github import FakeGitHub
+from reconciler.sim.server import serve
+
+REPO = "desk/mmp-policies"
+TOKEN = "ghs_testtoken"
+
+
+def _api(fake: FakeGitHub, token: str = TOKEN) -> GitHubApi:
+    ctx = RunContext("https://api.github.test", REPO, token, run_id="42")
+    return GitHubApi(ctx, transport=httpx.MockTransport(fake))
+
+
+def _fake(**tokens: str) -> FakeGitHub:
+    fake = FakeGitHub(REPO, tokens=tokens or {TOKEN: "write"})
+    fake.add_pull_request(7)
+    return fake
+
+
+def test_one_comment_found_by_marker_across_pages_and_edited_in_place() -> None:
+    fake = _fake()
+    for n in range(230):  # three pages of 100
+        fake.add_comment(7, f"review comment {n}")
+    fake.add_comment(7, f"> {MARKER}\n> quoted by a reviewer: not ours")
+    api = _api(fake)
+    assert upsert(api, 7, f"{MARKER}\nfirst").action == "created"
+    assert upsert(api, 7, f"{MARKER}\nsecond").action == "updated"
+    assert upsert(api, 7, f"{MARKER}\nsecond").action == "unchanged"
+    ours = [c for c in fake.comments_on(7) if c.body.startswith(MARKER)]
+    assert [c.body for c in ours] == [f"{MARKER}\nsecond"]
+    assert fake.comments_on(7)[230].body.startswith("> ")  # the quote was left alone
+    pages = [p for m, p in fake.requests if m == "GET"]
+    assert any("page=3" in p for p in pages), pages
+
+
+def test_a_read_only_token_gets_a_clear_refusal() -> None:
+    fake = _fake(ghs_readonly="read")
+    with pytest.raises(GitHubError) as caught:
+        upsert(_api(fake, "ghs_readonly"), 7, f"{MARKER}\nplan")
+    assert caught.value.status == 403
+    assert "Resource not accessible by integration" in str(caught.value)
+    assert "read-only token" in str(caught.value)
+
+
+def test_github_limits_are_enforced_by_the_fake_and_reported() -> None:
+    fake = _fake()
+    with pytest.raises(GitHubError, match="body is too long"):
+        _api(fake).create_comment(7, "x" * (COMMENT_LIMIT + 1))
+    with pytest.raises(GitHubError, match="401 Bad credentials"):
+        _api(fake, "ghs_wrong").create_comment(7, "hello")
+    no_agent = httpx.Request("GET", f"https://x/repos/{REPO}/issues", headers={"user-agent": ""})
+    assert fake(no_agent).status_code == 403
+
+
+def test_a_next_page_link_off_the_api_host_is_not_followed() -> None:
+    def hostile(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[], headers={"link": '<https://evil.test/x>; rel="next"'})
+
+    ctx = RunContext("https://api.github.test", REPO, TOKEN)
+    api = GitHubApi(ctx, transport=httpx.MockTransport(hostile))
+    with pytest.raises(GitHubError, match=r"leaves https://api\.github\.test"):
+        list(api.comments(7))
+
+
+def _step(account: str, action: Action, loosening: bool = False) -> Step:
+    before = MmpConfig(1000, 0, Decimal("10")) if action is not Action.CREATE else None
+    after = MmpConfig(1000, 0, Decimal("20" if loosening else "5"))
+    change = FieldChange(
+        "quantity_limit",
+        Decimal("10") if before else None,
+        after.quantity_limit,
+        Direction.LOOSENING if loosening else Direction.TIGHTENING,
+    )
+    return Step(ScopeKey("deribit", account, "btc_usd", None), action, before, after, (change,))
+
+
+def _plan(accounts: list[str], steps: list[Step]) -> Plan:
+    return Plan(steps=tuple(steps), fingerprint="sha256:" + "0" * 64, accounts=tuple(accounts))
+
+
+def test_drift_issue_opened_updated_then_closed() -> None:
+    fake = _fake()
+    api = _api(fake)
+    drifting = _plan(["a"], [_step("a", Action.UPDATE)])
+    assert report(api, drifting, "https://run").action == "opened"
+    assert report(api, drifting, "https://run").action == "updated"
+    [issue] = fake.issues_labelled(LABEL)
+    assert "`deribit/a/btc_usd`" in issue.body and issue.title.startswith("MMP drift: 1 scope")
+    assert report(api, _plan(["a"], []), "https://run").action == "closed"
+    assert fake.issues_labelled(LABEL) == []
+    assert report(api, _plan(["a"], []), "https://run").action == "none"
+    assert [p for m, p in fake.requests if m == "POST" and p.endswith("/issues")] == [
+        f"/repos/{REPO}/issues"
+    ]
+
+
+def test_shards_must_own_every_account_exactly_once() -> None:
+    a, b = _plan(["a"], [_step("a", Action.UPDATE)]), _plan(["b"], [_step("b", Action.CREATE)])
+    merged = merge([(Path("a.json"), a), (Path("b.json"), b)], ["a", "b"])
+    assert [s.action for s in merged.steps] == [Action.CREATE, Action.UPDATE]
+    with pytest.raises(ReconcilerError, match="not: c"):
+        merge([(Path("a.json"), a), (Path("b.json"), b)], ["a", "b", "c"])
+    with pytest.raises(ReconcilerError, match="`a` is in two shard plans"):
+        merge([(Path("a.json"), a), (Path("again.json"), a)], ["a"])
+    filtered = Plan(steps=(), fingerprint="x", accounts=("a",), filters={"underlying": ["btc"]})
+    with pytest.raises(ReconcilerError, match="filtered plan"):
+        merge([(Path("f.json"), filtered)], ["a"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    creates=st.integers(0, 3000),
+    loosening=st.integers(0, 50),
+    limit=st.sampled_from([2_000, 20_000, COMMENT_LIMIT]),
+)
+def test_the_budget_cuts_details_never_the_summary(
+    creates: int, loosening: int, limit: int
+) -> None:
+    steps = [_step(f"acct{n:05d}", Action.CREATE) for n in range(creates)]
+    steps += [_step(f"loose{n:03d}", Action.UPDATE, loosening=True) for n in range(loosening)]
+    plan = _plan([], steps)
+    full = document(plan, link="https://run")
+    body = document(plan, limit=limit, link="https://run")
+    assert len(body.encode()) <= limit
+    head = full.split("\n\n| |")[0]  # title, risk flags: everything before the table
+    assert body.startswith(head) or not steps
+    if body != full:
+        assert "✂️ Cut to fit GitHub's" in body and "[the run](https://run)" in body
+    if loosening:
+        assert f"**Loosening**: {loosening} scope(s)" in body
+
+
+def test_nothing_to_change_is_one_line() -> None:
+    body = document(_plan(["a"], []))
+    assert body == f"{MARKER}**MMP plan: no changes**; nothing declared.\n"
+
+
+def _served_cli(
+    fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, event: dict[str, object]
+) -> tuple[int, Path]:
+    event_path = tmp_path / "event.json"
+    event_path.write_text(json.dumps(event))
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event_path))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_RUN_ID", "5")
+    log = tmp_path / "plan.log"
+    log.write_text("error: policies/desk.yaml:3:5: quantity_limit: not a number\n")
+    with serve(fake) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        code = main(["github", "comment", "--failed", str(log)])
+    return code, summary
+
+
+def test_a_fork_pull_request_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = _fake(ghs_fork="read")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_fork")
+    event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "stranger/fork"}}}}
+    code, summary = _served_cli(fake, tmp_path, monkeypatch, event)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "comes from a fork" in err and "It is in the job summary" in err
+    assert "ghs_fork" not in err
+    assert "MMP plan failed" in summary.read_text()
+
+
+def test_the_failure_comment_over_real_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = _fake()
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": REPO}}}}
+    code, _ = _served_cli(fake, tmp_path, monkeypatch, event)
+    assert code == 0, capsys.readouterr().err
+    [comment] = fake.comments_on(7)
+    assert "desk.yaml:3:5" in comment.body and "[the run](https://github.com/" in comment.body
+
+
+def test_outside_github_actions_the_message_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["github", "comment", "plan.json"]) == 1
+    err = capsys.readouterr().err
+    assert "GITHUB_TOKEN (pass it to the step" in err and "GITHUB_REPOSITORY" in err
