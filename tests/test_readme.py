@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
+
+import pytest
+
+from reconciler import guards, planfile
+from reconciler.cli import main
+from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,3 +28,25 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands()[1] in ci
+
+
+def test_the_pr_comment_shown_is_what_the_sandbox_plan_renders(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shown = re.search(
+        r"<!-- readme:pr-comment -->\n(.+?)\n<!-- /readme:pr-comment -->",
+        (ROOT / "README.md").read_text(),
+        re.S,
+    )
+    assert shown is not None
+    shutil.copytree(ROOT / "policies", in_tmp / "policies")
+    assert main(["plan", "--sandbox", "--out", "plan.json"]) == 0
+    capsys.readouterr()
+    plan = planfile.load(in_tmp / "plan.json").plan
+    trips = guards.check(plan, guards.load(in_tmp / "policies"))
+    rendered = document(plan, trips=trips, limit=COMMENT_LIMIT, link="https://x")
+    head, _, body = shown.group(1).partition("\n| | scope |")
+    assert rendered.startswith(f"{MARKER}\n{head}\n| | scope |")
+    for line in body.splitlines():  # the shortened rest: every line is in the real comment
+        if line.startswith(("| `", "**`")):
+            assert line in rendered.splitlines(), line
