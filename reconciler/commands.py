@@ -7,15 +7,17 @@ import asyncio
 import dataclasses
 import datetime as dt
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from reconciler import guards, planfile, secrets
+from reconciler import console, guards, planfile, secrets
 from reconciler.desired import AccountTarget, DesiredState
-from reconciler.errors import ApprovalError, ReconcilerError
+from reconciler.errors import ApprovalError, ReconcilerError, VenueAuthError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
 from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
+from reconciler.model import LiveAccount
 from reconciler.plan import Plan
 from reconciler.planner import Filters, make_plan
 from reconciler.render import RENDERERS
@@ -101,9 +103,28 @@ def run_live(
 
     try:
         return asyncio.run(session())
+    except VenueAuthError as exc:
+        raise _explained(exc, targets) from None
     finally:
         if sandbox is not None:
             sandbox.save()
+
+
+def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthError:
+    """A refused key, with the variables it came from and what to do about it."""
+    account = exc.where.split("/")[1] if exc.where.count("/") else ""
+    target = next((t for t in targets if t.name == account), None)
+    if target is None:
+        return exc
+    names = ", ".join(secrets.env_names(target, capabilities()[target.venue]))
+    uses = f"`{target.environment}`" if target.environment else target.base_url
+    fix = (
+        f"the key in {names} (credentials at {target.where}) was refused: it may be "
+        f"mistyped, expired or revoked, or made for another environment than this "
+        f"account's ({uses}); create a new key on the venue and update those variables"
+    )
+    hint = f"{exc.hint}; {fix}" if exc.hint else fix
+    return VenueAuthError(exc.where, exc.venue_message, code=exc.code, hint=hint)
 
 
 def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarget], Filters]:
@@ -130,10 +151,9 @@ def plan(args: argparse.Namespace) -> int:
             sandbox=args.sandbox,
             expiry=dt.timedelta(minutes=args.expires),
         )
-        print(
+        console.note(
             f"Saved plan to {args.out}; apply it with: mmp apply {args.out}"
-            + (" --sandbox" if args.sandbox else ""),
-            file=sys.stderr,
+            + (" --sandbox" if args.sandbox else "")
         )
     return 2 if args.detailed_exitcode and result.has_changes else 0
 
@@ -265,3 +285,47 @@ def _report(result: ApplyResult) -> int:
     lines.append(f"Apply finished: {summary}. Exit {code}: {meaning}.")
     out("\n".join(lines) + "\n")
     return code
+
+
+def status(args: argparse.Namespace) -> int:
+    from reconciler import status as status_view
+
+    desired, targets, filters = _plan_now(args)
+
+    async def work(connections: Connections) -> list[LiveAccount]:
+        return await connections.read()
+
+    live = run_live(args, targets, desired.declared_underlyings(), work)
+    items = [r for r in status_view.rows(desired, live) if filters.scope_selected(r.key)]
+    now_ms = time.time_ns() // 1_000_000
+    render = status_view.json_text if args.json else status_view.table
+    out(render(items, now_ms))
+    return 2 if any(r.freeze.frozen for r in items) else 0
+
+
+def import_(args: argparse.Namespace) -> int:
+    from reconciler import importer
+
+    desired, targets, _ = _plan_now(args)
+
+    async def work(connections: Connections) -> list[LiveAccount]:
+        return await connections.read()
+
+    live = run_live(args, targets, desired.declared_underlyings(), work)
+    changed = 0
+    for result in importer.import_live(desired, live, capabilities()):
+        if result.after == result.before:
+            console.note(f"{result.path}: already matches the venues")
+            continue
+        changed += 1
+        out(result.diff())
+        for scope in result.removed:
+            console.note(f"{result.path}: took out {scope} (the venue has no config for it)")
+        if not args.dry_run:
+            tmp = result.path.with_name(result.path.name + ".mmp-import")
+            tmp.write_text(result.after, encoding="utf-8")
+            tmp.replace(result.path)
+            console.note(f"{result.path}: imported {result.written} scope(s)")
+    if args.dry_run and changed:
+        console.note(f"--dry-run: {changed} file(s) would change; nothing written")
+    return 0

@@ -106,18 +106,26 @@ class FreezeState:
     frozen: bool
     until_ms: int | None = None
     detail: str = ""  # when the venue cannot say until when (Bullish)
+    last_trigger_ms: int | None = None  # where the venue tells it (Binance)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"frozen": self.frozen, "until_ms": self.until_ms}
         if self.detail:
             data["detail"] = self.detail
+        if self.last_trigger_ms is not None:
+            data["last_trigger_ms"] = self.last_trigger_ms
         return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> FreezeState:
         if not data:
             return NOT_FROZEN
-        return cls(bool(data["frozen"]), data.get("until_ms"), data.get("detail", ""))
+        return cls(
+            bool(data["frozen"]),
+            data.get("until_ms"),
+            data.get("detail", ""),
+            data.get("last_trigger_ms"),
+        )
 
 
 NOT_FROZEN = FreezeState(False)

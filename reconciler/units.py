@@ -6,6 +6,7 @@ automatic unfreeze) is the string MANUAL, never 0, so it cannot be mistaken for 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -60,6 +61,11 @@ def format_duration(ms: int) -> str:
         if ms and ms % size == 0:
             return f"{ms // size}{unit}"
     return f"{ms}ms"
+
+
+def utc_text(ms: int) -> str:
+    """Milliseconds since the epoch as UTC to the second, for people: 2026-11-21T03:10:39Z."""
+    return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_freeze(value: FreezeMs) -> str:

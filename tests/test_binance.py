@@ -217,11 +217,13 @@ def test_client_set_read_and_freeze() -> None:
         await venue.set_config(KEY, CONFIG)
         live = await venue.read()
         assert [(s.key, s.config) for s in live.scopes] == [(KEY, CONFIG)]
-        sim.trigger("key", "BTCUSDT")
+        triggered_at = sim.trigger("key", "BTCUSDT")
         frozen = (await venue.read()).scopes[0].freeze
         assert frozen.frozen and frozen.until_ms is not None
+        assert frozen.last_trigger_ms == triggered_at  # what `mmp status` shows
         sim.seed("key", {**SET, "frozenTimeInMilliseconds": "0"})
-        assert (await venue.read()).scopes[0].freeze == FreezeState(True, None)
+        manual = (await venue.read()).scopes[0].freeze
+        assert manual == FreezeState(True, None, last_trigger_ms=triggered_at)
         await venue.reset(KEY)
         assert not (await venue.read()).scopes[0].freeze.frozen
 

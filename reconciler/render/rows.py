@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from reconciler.model import ALL_FIELDS, FreezeState, MmpConfig
 from reconciler.plan import Action, FieldChange, FieldValue, Plan, Step
-from reconciler.units import MANUAL, decimal_text, format_duration
+from reconciler.units import MANUAL, decimal_text, format_duration, utc_text
 
 SYMBOLS = {
     Action.CREATE: "+",
@@ -56,8 +55,7 @@ def freeze_text(freeze: FreezeState) -> str:
         return f"frozen: {freeze.detail}"
     if freeze.until_ms is None:
         return "frozen until manual reset"
-    when = dt.datetime.fromtimestamp(freeze.until_ms / 1000, dt.UTC)  # display only
-    return f"frozen until {when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"frozen until {utc_text(freeze.until_ms)}"
 
 
 def _field_rows(step: Step) -> tuple[FieldRow, ...]:

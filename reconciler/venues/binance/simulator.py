@@ -81,8 +81,9 @@ class BinanceSimulator:
         self._set(self.accounts[api_key], dict(params))
 
     def trigger(self, api_key: str, underlying: str) -> int:
-        self.accounts[api_key].configs[underlying]["lastTriggerTime"] = self.clock.now_ms()
-        return self.clock.now_ms()
+        now = self.clock.now_ms()
+        self.accounts[api_key].configs[underlying]["lastTriggerTime"] = now
+        return now
 
     # ---- HTTP ----------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ def freeze_state(item: dict[str, Any], frozen_ms: int, now_ms: int) -> FreezeSta
     if last <= 0:
         return FreezeState(False)
     if frozen_ms == 0:
-        return FreezeState(True, None)  # until manual reset
+        return FreezeState(True, None, last_trigger_ms=last)  # until manual reset
     until = last + frozen_ms
-    return FreezeState(True, until) if now_ms < until else FreezeState(False)
+    if now_ms < until:
+        return FreezeState(True, until, last_trigger_ms=last)
+    return FreezeState(False, last_trigger_ms=last)

@@ -1,0 +1,120 @@
+"""`mmp status`: every scope across venues, configured or not, frozen or not, and until when.
+
+Pure: rows from the desired and live state and a clock reading; the command does the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.desired import DesiredState
+from reconciler.model import NOT_FROZEN, FreezeState, LiveAccount, ScopeKey
+from reconciler.units import dumps_exact, utc_text
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    key: ScopeKey
+    declared: bool  # in the policies
+    configured: bool  # the venue has a config for it
+    freeze: FreezeState
+
+    def to_data(self, now_ms: int) -> dict[str, Any]:
+        until = self.freeze.until_ms
+        return {
+            "scope": str(self.key),
+            **self.key.to_data(),
+            "declared": self.declared,
+            "configured": self.configured,
+            "frozen": self.freeze.frozen,
+            "frozen_until_ms": until,
+            "frozen_until": None if until is None else utc_text(until),
+            "frozen_for_ms": None if until is None else max(until - now_ms, 0),
+            "manual_reset": self.freeze.frozen and until is None and not self.freeze.detail,
+            "detail": self.freeze.detail or None,
+            "last_trigger_ms": self.freeze.last_trigger_ms,
+            "last_trigger": None
+            if self.freeze.last_trigger_ms is None
+            else utc_text(self.freeze.last_trigger_ms),
+        }
+
+
+def rows(desired: DesiredState, live: list[LiveAccount]) -> list[StatusRow]:
+    read = {a.account for a in live}
+    found = {scope.key: scope for account in live for scope in account.scopes if scope.present}
+    keys = set(found) | {k for k in desired.scopes if k.account in read}
+    out = []
+    for key in sorted(keys, key=ScopeKey.sort_key):
+        scope = found.get(key)
+        out.append(
+            StatusRow(
+                key,
+                declared=key in desired.scopes,
+                configured=scope is not None and scope.config is not None,
+                freeze=scope.freeze if scope is not None else NOT_FROZEN,
+            )
+        )
+    return out
+
+
+def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
+    if not freeze.frozen:
+        return "no"
+    if freeze.detail:
+        return f"yes: {freeze.detail}"
+    if freeze.until_ms is None:
+        return "yes, until manual reset"
+    return f"yes, until {utc_text(freeze.until_ms)} (in {relative(freeze.until_ms - now_ms)})"
+
+
+def _trigger_text(freeze: FreezeState, now_ms: int) -> str:
+    if freeze.last_trigger_ms is None:
+        return "-"
+    return f"{utc_text(freeze.last_trigger_ms)} ({relative(now_ms - freeze.last_trigger_ms)} ago)"
+
+
+def relative(ms: int) -> str:
+    """A span for people: the two most significant units, 90061000 -> '1d 1h'."""
+    seconds = max(ms, 0) // 1000
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    first = next((i for i, (value, _) in enumerate(parts) if value), len(parts) - 1)
+    return " ".join(f"{value}{unit}" for value, unit in parts[first : first + 2])
+
+
+def table(items: list[StatusRow], now_ms: int) -> str:
+    header = ("scope", "in policies", "configured", "frozen", "last trigger")
+    lines = [
+        (
+            str(r.key),
+            "yes" if r.declared else "no",
+            "yes" if r.configured else "no",
+            _frozen_text(r.freeze, now_ms),
+            _trigger_text(r.freeze, now_ms),
+        )
+        for r in items
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *lines]
+    ]
+    frozen = sum(1 for r in items if r.freeze.frozen)
+    text.append(
+        f"{len(items)} scope(s): {sum(1 for r in items if r.configured)} configured, "
+        f"{frozen} frozen." + (" Exit 2: a scope is frozen." if frozen else "")
+    )
+    return "\n".join(text) + "\n"
+
+
+def json_text(items: list[StatusRow], now_ms: int) -> str:
+    data = {
+        "now": utc_text(now_ms),
+        "now_ms": now_ms,
+        "frozen": sum(1 for r in items if r.freeze.frozen),
+        "scopes": [r.to_data(now_ms) for r in items],
+    }
+    return dumps_exact(data, indent=2, sort_keys=True) + "\n"
