@@ -10,16 +10,31 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from reconciler.units import FreezeMs, parse_duration, parse_freeze, to_decimal
 
 ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 ABSENT = "absent"
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
-Freeze = Annotated[FreezeMs, BeforeValidator(parse_freeze)]
-Limit = Annotated[Decimal, BeforeValidator(to_decimal)]
+DURATION_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\s*\d+\s*(ms|s|m|h)\s*$",
+    "description": "a whole number and a unit: 500ms, 5s, 1m, 1h",
+}
+Duration = Annotated[int, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
+Freeze = Annotated[
+    FreezeMs,
+    BeforeValidator(parse_freeze),
+    WithJsonSchema(
+        {"anyOf": [DURATION_SCHEMA, {"const": "manual", "description": "no automatic unfreeze"}]}
+    ),
+]
+Limit = Annotated[
+    Decimal,
+    BeforeValidator(to_decimal),
+    WithJsonSchema({"type": "number", "description": "an exact decimal, written unquoted"}),
+]
 
 
 class ScopeSpec(BaseModel):

@@ -124,7 +124,7 @@ def test_missing_credentials_named_all_at_once(
     err = capsys.readouterr().err
     assert (
         "DERIBIT_MAIN_CLIENT_SECRET (account `deribit-main`, credentials: DERIBIT_MAIN at "
-        "policies/desk-alpha.yaml:5:3)" in err
+        "policies/desk-alpha.yaml:6:3)" in err
     )
     assert "DERIBIT_HEDGE_CLIENT_ID" in err and "DERIBIT_HEDGE_CLIENT_SECRET" in err
 
