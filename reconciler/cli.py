@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler import __version__
+from reconciler import __version__, console
 from reconciler.errors import ReconcilerError
 from reconciler.secrets import redact
 
@@ -22,12 +22,31 @@ CRASH_LOG = Path(".mmp") / "crash.log"
 EPILOG = """examples:
   mmp validate
   mmp plan --sandbox
-  mmp plan --format markdown --out plan.json
-  mmp apply plan.json
-  mmp apply --sandbox --auto-approve
+  mmp plan --out plan.json && mmp apply plan.json
+  mmp status --sandbox
+  mmp import --sandbox --dry-run
+  mmp COMMAND --help                 # each command's options and examples
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
   apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
   4 a scope may be unprotected"""
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    parents: list[argparse.ArgumentParser],
+    summary: str,
+    description: str,
+    examples: list[str],
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        parents=parents,
+        help=summary,
+        description=description,
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("policies"),
         help="policy folder or file (default: policies)",
     )
-    common.add_argument("--no-color", action="store_true", help="never colour the output")
+    common.add_argument(
+        "--no-color", action="store_true", help="never colour the output (so does NO_COLOR)"
+    )
+    talk = common.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q", "--quiet", action="store_true", help="only results and errors; no progress or notes"
+    )
+    talk.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail: -v each venue request"
+    )
 
     live = argparse.ArgumentParser(add_help=False)
     live.add_argument(
@@ -61,24 +89,33 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--shard",
         metavar="K/N|venue=NAME",
-        help="plan only the accounts this shard owns, exactly (removals included)",
+        help="only the accounts this shard owns, exactly (removals included)",
     )
     live.add_argument(
         "--concurrency", type=int, default=8, help="concurrent account reads per venue (default: 8)"
     )
 
-    sub.add_parser(
+    _command(
+        sub,
         "validate",
-        parents=[common],
-        help="check the policies offline",
-        description="Check every policy file; report every problem at once.",
+        [common],
+        "check the policies offline",
+        "Check every policy file; report every problem at once. Needs no credentials "
+        "and no network (the pre-commit hook runs this).",
+        ["mmp validate", "mmp validate --policies policies/desk-alpha.yaml"],
     )
-    plan = sub.add_parser(
+    plan = _command(
+        sub,
         "plan",
-        parents=[common, live],
-        help="show what apply would change",
-        description="Read live MMP settings and show what would change. "
-        "Writes nothing to any venue.",
+        [common, live],
+        "show what apply would change",
+        "Read live MMP settings and show what would change. Writes nothing to any venue.",
+        [
+            "mmp plan --sandbox",
+            "mmp plan --account deribit-main --underlying btc_usd",
+            "mmp plan --out plan.json          # then: mmp apply plan.json",
+            "mmp plan --detailed-exitcode      # exit 2 when there are changes",
+        ],
     )
     plan.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     plan.add_argument("--out", type=Path, help="save the plan for `mmp apply FILE`")
@@ -94,12 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes, 0 when none",
     )
-    apply = sub.add_parser(
+    apply = _command(
+        sub,
         "apply",
-        parents=[common, live],
-        help="carry out the plan",
-        description="Plan (or load a saved plan), ask for approval, apply, "
-        "verify every change and journal every step.",
+        [common, live],
+        "carry out the plan",
+        "Plan (or load a saved plan), ask for approval, apply, verify every change and "
+        "journal every step.",
+        ["mmp apply plan.json", "mmp apply --sandbox --auto-approve"],
     )
     apply.add_argument("planfile", nargs="?", type=Path, help="a plan saved by plan --out")
     apply.add_argument(
@@ -116,12 +155,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".mmp") / "journal.jsonl",
         help="JSONL journal of every step (default: .mmp/journal.jsonl)",
     )
-    unfreeze = sub.add_parser(
+    status = _command(
+        sub,
+        "status",
+        [common, live],
+        "every scope: configured, frozen, until when (exit 2 when any is frozen)",
+        "Read every scope across venues and show whether it is configured, whether it is "
+        "frozen and until when (UTC and from now), and the last trigger where the venue "
+        "tells it. Exit 2 when any scope is frozen, for scripts and alerts.",
+        ["mmp status --sandbox", "mmp status --venue binance --json"],
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    imported = _command(
+        sub,
+        "import",
+        [common, live],
+        "write the live settings into the policy files",
+        "Read the live MMP settings of the selected accounts (declared in the policies) and "
+        "merge them into the file that declares each account, keeping every comment, key "
+        "order and blank line; only values that differ from the venue are written.",
+        ["mmp import --sandbox --dry-run", "mmp import --account deribit-main"],
+    )
+    imported.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
+    schema = _command(
+        sub,
+        "schema",
+        [],
+        "print the JSON Schema of the policy format",
+        "The JSON Schema of policy files, for editors (yaml-language-server) and checks.",
+        ["mmp schema > schema/mmp-policy.schema.json"],
+    )
+    schema.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    unfreeze = _command(
+        sub,
         "unfreeze",
-        parents=[common],
-        help="unfreeze one frozen scope (never part of apply)",
-        description="Call the venue's reset on one frozen scope, after approval, and journal "
-        "who did it and why. Apply never unfreezes anything.",
+        [common],
+        "unfreeze one frozen scope (never part of apply)",
+        "Call the venue's reset on one frozen scope, after approval, and journal who did it "
+        "and why. Apply never unfreezes anything.",
+        ['mmp unfreeze deribit/deribit-main/btc_usd --reason "desk flat, risk OK (JS)"'],
     )
     unfreeze.add_argument("scope", help="venue/account/underlying[/group]")
     unfreeze.add_argument("--reason", required=True, help="why this scope may quote again")
@@ -137,45 +209,54 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_github(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    github = sub.add_parser(
+    github = _command(
+        sub,
         "github",
-        help="post the plan to a pull request, or file the drift issue (in GitHub Actions)",
-        description="Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, "
-        "GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_RUN_ID and writes GITHUB_STEP_SUMMARY.",
+        [],
+        "post the plan to a pull request, or file the drift issue (in GitHub Actions)",
+        "Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, "
+        "GITHUB_EVENT_PATH, GITHUB_RUN_ID and writes GITHUB_STEP_SUMMARY.",
+        ["mmp github comment .mmp/plan.json", "mmp github drift .mmp/drift/*.json"],
     )
     actions = github.add_subparsers(dest="github_command", required=True, metavar="ACTION")
-    post = actions.add_parser(
+    post = _command(
+        actions,
         "comment",
-        parents=[common],
-        help="create or update the one plan comment on the pull request",
-        description="Post a saved plan as the pull request's one sticky comment (found again "
-        "by a hidden marker and edited in place) and write it to the job summary.",
-        epilog="examples:\n  mmp plan --out .mmp/plan.json && mmp github comment .mmp/plan.json\n"
-        "  mmp github comment --failed .mmp/plan.log",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        [common],
+        "create or update the one plan comment on the pull request",
+        "Post a saved plan as the pull request's one sticky comment (found again by a hidden "
+        "marker and edited in place) and write it to the job summary.",
+        [
+            "mmp plan --out .mmp/plan.json && mmp github comment .mmp/plan.json",
+            "mmp github comment --failed .mmp/plan.log",
+        ],
     )
     post.add_argument("planfile", nargs="?", type=Path, help="a plan saved by mmp plan --out")
     post.add_argument("--failed", type=Path, metavar="LOG", help="say the plan failed; show LOG")
     post.add_argument("--pr", type=int, help="pull request number (default: from the event)")
-    report_drift = actions.add_parser(
+    drift = _command(
+        actions,
         "drift",
-        parents=[common],
-        help="open, update or close the drift issue from saved plans (shards merged)",
-        description="Merge the saved plans of one split (every account exactly once), then "
-        "open or update the labelled drift issue, or close it when nothing drifts.",
-        epilog="example:\n  mmp plan --shard venue=deribit --out .mmp/drift-deribit.json\n"
-        "  mmp github drift .mmp/drift-*.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        [common],
+        "open, update or close the drift issue from saved plans (shards merged)",
+        "Merge the saved plans of one split (every account exactly once), then open or update "
+        "the labelled drift issue, or close it when nothing drifts.",
+        [
+            "mmp plan --shard venue=deribit --out .mmp/drift-deribit.json",
+            "mmp github drift .mmp/drift-*.json",
+        ],
     )
-    report_drift.add_argument("planfiles", nargs="+", type=Path, help="saved plans (shards)")
-    show = actions.add_parser(
+    drift.add_argument("planfiles", nargs="+", type=Path, help="saved plans (shards)")
+    summary = _command(
+        actions,
         "summary",
-        parents=[common],
-        help="write a saved plan's Markdown to the job summary",
-        description="Append a saved plan, as Markdown within GitHub's 1 MiB limit, to "
-        "GITHUB_STEP_SUMMARY (the apply workflow shows reviewers the plan this way).",
+        [common],
+        "write a saved plan's Markdown to the job summary",
+        "Append a saved plan, as Markdown within GitHub's 1 MiB limit, to GITHUB_STEP_SUMMARY "
+        "(the apply workflow shows reviewers the plan this way).",
+        ["mmp github summary .mmp/plan.json"],
     )
-    show.add_argument("planfile", type=Path, help="a plan saved by mmp plan --out")
+    summary.add_argument("planfile", type=Path, help="a plan saved by mmp plan --out")
 
 
 def _github(args: argparse.Namespace) -> int:
@@ -183,6 +264,17 @@ def _github(args: argparse.Namespace) -> int:
 
     actions = {"comment": github.comment, "drift": github.drift, "summary": github.summary}
     return actions[args.github_command](args)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from reconciler.schema import schema_text
+
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(schema_text(), encoding="utf-8")
+    else:
+        sys.stdout.write(schema_text())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,17 +286,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": commands.plan,
         "apply": commands.apply,
         "unfreeze": commands.unfreeze,
+        "status": commands.status,
+        "import": commands.import_,
+        "schema": _schema,
         "github": _github,
     }
+    sandbox_by_env = False
     if os.environ.get("MMP_SANDBOX", "") not in ("", "0", "false") and hasattr(args, "sandbox"):
-        if not args.sandbox:
-            print("MMP_SANDBOX is set: using the simulators, not the venues", file=sys.stderr)
+        sandbox_by_env = not args.sandbox
         args.sandbox = True
-    args.colour = not args.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
+    args.colour = not no_color and sys.stdout.isatty()
+    console.configure(
+        quiet=getattr(args, "quiet", False),
+        verbose=getattr(args, "verbose", 0),
+        colour=not no_color and sys.stderr.isatty(),
+    )
+    if sandbox_by_env:
+        console.note("MMP_SANDBOX is set: using the simulators, not the venues")
     try:
         return handlers[args.command](args)
     except ReconcilerError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        console.error(redact(str(exc)))
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from reconciler.console import Progress
 from reconciler.desired import AccountTarget
 from reconciler.model import LiveAccount
 from reconciler.venues.base import Credentials, VenueClient, VenueSpec
@@ -32,17 +33,21 @@ class Connections:
     async def read(self, accounts: list[str] | None = None) -> list[LiveAccount]:
         names = sorted(self.clients if accounts is None else accounts)
         limits: dict[str, asyncio.Semaphore] = {}
+        progress = Progress(len(names), "Reading accounts")
 
         async def one(name: str) -> LiveAccount:
             client = self.clients[name]
             venue = client.capabilities.venue
             async with limits.setdefault(venue, asyncio.Semaphore(self.concurrency)):
-                return await self.read_account(name)
+                account = await self.read_account(name)
+            progress.step(name)
+            return account
 
         tasks = [asyncio.ensure_future(one(name)) for name in names]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
+            progress.close()
             for task in tasks:
                 task.cancel()
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from reconciler.desired import AccountTarget
 from reconciler.errors import CredentialsError
-from reconciler.venues.base import Capabilities, Credentials
+
+if TYPE_CHECKING:  # kept out of start-up: the CLI's error boundary imports this module
+    from reconciler.desired import AccountTarget
+    from reconciler.venues.base import Capabilities, Credentials
 
 MASK = "***"
 _MIN_REDACT_LENGTH = 4
@@ -45,6 +48,8 @@ def resolve(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Credentials]:
     """Every account's credentials, or one CredentialsError naming every missing variable."""
+    from reconciler.venues.base import Credentials
+
     env = os.environ if env is None else env
     resolved: dict[str, Credentials] = {}
     missing: list[str] = []

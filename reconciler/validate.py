@@ -34,7 +34,18 @@ def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState
     """Load and validate every policy file under root; raise ConfigError with all problems."""
     files = policy_files(root)
     if not files:
-        raise_if([Problem(str(root), 0, 0, "no policy files (*.yaml) found")])
+        where = "does not exist" if not root.exists() else "has no policy files (*.yaml)"
+        raise_if(
+            [
+                Problem(
+                    str(root),
+                    0,
+                    0,
+                    f"{where}; run mmp from the root of your policy repository, or pass "
+                    "--policies DIR",
+                )
+            ]
+        )
     state = DesiredState()
     problems: list[Problem] = []
     seen_endpoints: dict[tuple[str, str, str], tuple[str, Location]] = {}
@@ -302,8 +313,15 @@ def _underlying_problems(
 ) -> list[Problem]:
     if caps.underlyings is None or underlying in caps.underlyings:
         return []
-    match = get_close_matches(underlying, sorted(caps.underlyings), n=1)
-    hint = f"; did you mean `{match[0]}`?" if match else ""
+    known = sorted(caps.underlyings)
+    folded = underlying.lower().replace("-", "_")
+    match = [k for k in known if k == folded or k.startswith(folded + "_")][:1]
+    match = match or get_close_matches(folded, known, n=1)
+    hint = (
+        f"; did you mean `{match[0]}`?"
+        if match
+        else f" (known: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
+    )
     return [
         tree.problem(path, f"`{underlying}` is not a {caps.venue} underlying{hint}", at_key=True)
     ]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from reconciler import guards, planfile
+from reconciler import console, guards, planfile
 from reconciler.errors import GitHubError
 from reconciler.github.api import GitHubApi
 from reconciler.github.comment import failure_comment, plan_comment, upsert
@@ -47,7 +46,7 @@ def comment(args: argparse.Namespace) -> int:
                     status=403,
                 ) from None
             raise
-    print(f"Plan comment {posted.action}: {posted.url}", file=sys.stderr)
+    console.note(f"Plan comment {posted.action}: {posted.url}")
     return 0
 
 
@@ -59,7 +58,7 @@ def drift(args: argparse.Namespace) -> int:
     ctx.append_summary(document(merged, limit=SUMMARY_LIMIT, link=ctx.run_url))
     with GitHubApi(ctx) as api:
         result = report(api, merged, ctx.run_url)
-    print(f"Drift: {result.message}", file=sys.stderr)
+    console.note(f"Drift: {result.message}")
     return 0
 
 

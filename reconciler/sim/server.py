@@ -10,6 +10,7 @@ paths exercise identical venue behaviour. Only loopback addresses are accepted.
 from __future__ import annotations
 
 import ipaddress
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,12 +53,21 @@ def _request_handler(app: Handler) -> type[BaseHTTPRequestHandler]:
     return RequestHandler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up mid-answer is normal here; anything else is still shown."""
+        kind = sys.exc_info()[0]
+        if kind is not None and issubclass(kind, (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def serve(app: Handler, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run app on host:port (0 = any free port) until the block ends; yields the base URL."""
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"simulators only listen on loopback, not {host}")
-    server = ThreadingHTTPServer((host, port), _request_handler(app))
+    server = _QuietServer((host, port), _request_handler(app))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -11,7 +11,9 @@ RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) is ne
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import time
 from typing import Any
 
 import httpx
@@ -24,6 +26,7 @@ READ_ATTEMPTS = 3
 BACKOFF_MS = 200
 RATE_LIMIT_RETRIES = 5
 MAX_WAIT_MS = 10_000
+LOG = logging.getLogger("mmp")
 
 
 async def send(
@@ -74,11 +77,24 @@ async def _send_retrying_faults(
     for attempt in range(1, attempts + 1):
         if limiter is not None:
             await limiter.acquire()  # every attempt that leaves counts against the limit
+        started = time.monotonic_ns()
         try:
-            return await http.send(request)
+            response = await http.send(request)
         except httpx.HTTPError as exc:
+            LOG.info("%s: %s %s failed: %s", where, request.method, request.url.path, exc)
             if attempt == attempts:
                 raise _unavailable(where, request, exc, idempotent) from exc
+        else:
+            took_ms = (time.monotonic_ns() - started) // 1_000_000
+            LOG.info(
+                "%s: %s %s -> %d in %d ms",
+                where,
+                request.method,
+                request.url.path,
+                response.status_code,
+                took_ms,
+            )
+            return response
         jitter_percent = random.randint(50, 150)
         await asyncio.sleep(BACKOFF_MS * 2 ** (attempt - 1) * jitter_percent / 100_000)
     raise AssertionError("unreachable")

@@ -1,0 +1,83 @@
+"""Terminal manners: notes and progress on stderr, colour only on a terminal and never with
+NO_COLOR, `--quiet` for results and errors only, `-v` for each venue request.
+
+stdout carries results (plans, tables, JSON); everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from reconciler.secrets import redact
+
+LOG = logging.getLogger("mmp")
+RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+@dataclass
+class _Settings:
+    quiet: bool = False
+    verbose: int = 0
+    colour: bool = False
+
+
+settings = _Settings()
+
+
+class _Redacting(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def configure(*, quiet: bool = False, verbose: int = 0, colour: bool = False) -> None:
+    settings.quiet, settings.verbose, settings.colour = quiet, verbose, colour
+    LOG.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_Redacting())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOG.addHandler(handler)
+    LOG.propagate = False
+    LOG.setLevel(
+        logging.ERROR
+        if quiet
+        else logging.DEBUG
+        if verbose > 1
+        else logging.INFO
+        if verbose
+        else logging.WARNING
+    )
+
+
+def error(message: str) -> None:
+    label = f"{RED}{BOLD}error:{RESET}" if settings.colour else "error:"
+    print(f"{label} {message}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """Information for a person; dropped by --quiet."""
+    if not settings.quiet:
+        print(redact(message), file=sys.stderr)
+
+
+class Progress:
+    """`Reading 3/12 accounts (deribit-main)` on one stderr line, on a terminal only."""
+
+    def __init__(self, total: int, what: str, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.what, self.done = total, what, 0
+        self.active = total > 1 and not settings.quiet and self.stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.active:
+            self.stream.write(f"\r\x1b[2K{self.what} {self.done}/{self.total} ({label})")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.active:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
