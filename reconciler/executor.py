@@ -1,5 +1,6 @@
-"""Apply: re-read live state, refuse a plan whose live state moved, run the steps in order,
-read back and verify each, journal each before and after, and say where every scope ended.
+"""Apply: re-read live state, refuse a plan whose live state moved, run the steps (accounts
+side by side, each account's steps in plan order), read back and verify each, journal each
+before and after, and say where every scope ended.
 
 End states and exit codes (product.md section 6):
   0  every step applied and verified
@@ -78,21 +79,35 @@ def check_fingerprint(plan: Plan, live: list[LiveAccount]) -> None:
 
 
 async def apply_plan(plan: Plan, connections: Connections, journal: Journal) -> ApplyResult:
+    """Accounts run side by side (each venue up to the connections' concurrency); within an
+    account the steps run one at a time in plan order. After a step fails no step starts
+    anywhere; steps already under way finish and are verified; the rest are `not run`."""
     live = await connections.read(list(plan.accounts))
     check_fingerprint(plan, live)
     journal.write("apply-start", fingerprint=plan.fingerprint, steps=len(plan.writes))
-    result = ApplyResult()
-    failed = False
-    for step in plan.writes:
-        if failed:
-            result.results.append(
-                StepResult(step, Outcome.NOT_RUN, "not run: an earlier step failed")
-            )
-            journal.write("step-skipped", scope=str(step.key), action=step.action.value)
-            continue
-        outcome = await _run_step(step, connections, journal)
-        result.results.append(outcome)
-        failed = outcome.outcome is not Outcome.APPLIED
+    by_account: dict[str, list[tuple[int, Step]]] = {}
+    for index, step in enumerate(plan.writes):
+        by_account.setdefault(step.key.account, []).append((index, step))
+    outcomes: dict[int, StepResult] = {}
+    failed = asyncio.Event()
+    per_venue: dict[str, asyncio.Semaphore] = {}
+
+    async def run_account(steps: list[tuple[int, Step]]) -> None:
+        venue = steps[0][1].key.venue
+        async with per_venue.setdefault(venue, asyncio.Semaphore(connections.concurrency)):
+            for index, step in steps:
+                if failed.is_set():
+                    outcomes[index] = StepResult(
+                        step, Outcome.NOT_RUN, "not run: an earlier step failed"
+                    )
+                    journal.write("step-skipped", scope=str(step.key), action=step.action.value)
+                    continue
+                outcomes[index] = await _run_step(step, connections, journal)
+                if outcomes[index].outcome is not Outcome.APPLIED:
+                    failed.set()
+
+    await asyncio.gather(*(run_account(steps) for steps in by_account.values()))
+    result = ApplyResult([outcomes[index] for index in range(len(plan.writes))])
     journal.write(
         "apply-end",
         exit_code=result.exit_code,
@@ -232,7 +247,8 @@ def _not_in_force(connections: Connections, step: Step) -> str:
 async def _read_back(step: Step, connections: Connections) -> Seen:
     """The scope's config as the venue now reports it; a string when it cannot be read."""
     try:
-        account = await connections.read_account(step.key.account)
+        only = frozenset({step.key.underlying})  # one scope: no need to reread the account
+        account = await connections.read_account(step.key.account, only=only)
     except ReconcilerError as exc:
         return f"read-back failed: {redact(str(exc))}"
     live = account.by_key().get(step.key)

@@ -15,6 +15,7 @@ from reconciler.console import Progress
 from reconciler.desired import AccountTarget
 from reconciler.model import LiveAccount
 from reconciler.venues.base import Credentials, VenueClient, VenueSpec
+from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
 DEFAULT_CONCURRENCY = 8
@@ -27,8 +28,9 @@ class Connections:
     concurrency: int = DEFAULT_CONCURRENCY
     declared: Mapping[str, frozenset[str]] = field(default_factory=dict)  # account -> underlyings
 
-    async def read_account(self, name: str) -> LiveAccount:
-        return await self.clients[name].read(self.declared.get(name, frozenset()))
+    async def read_account(self, name: str, only: frozenset[str] | None = None) -> LiveAccount:
+        """One account's scopes; with `only`, at least those underlyings (a read-back)."""
+        return await self.clients[name].read(self.declared.get(name, frozenset()), only=only)
 
     async def read(self, accounts: list[str] | None = None) -> list[LiveAccount]:
         names = sorted(self.clients if accounts is None else accounts)
@@ -64,8 +66,10 @@ def connect(
     declared: Mapping[str, frozenset[str]] | None = None,
 ) -> Connections:
     clients: dict[str, VenueClient] = {}
+    shared: dict[tuple[str, str], WindowLimiter] = {}  # per venue endpoint: counted per IP
     for target in targets:
         spec = venues[target.venue]
+        caps = spec.capabilities
         base_url = target.base_url or spec.capabilities.environments[target.environment or ""]
         http = httpx.AsyncClient(
             base_url=base_url,
@@ -73,5 +77,13 @@ def connect(
             transport=transport(target.venue) if transport else None,
             headers={"User-Agent": "mmp-reconciler"},
         )
-        clients[target.name] = spec.client(target.name, credentials[target.name], http)
+        limits: list[RequestLimiter] = [Limiter(caps.requests_per_second, caps.burst)]
+        if caps.shared_limit:
+            window = shared.setdefault(
+                (target.venue, base_url), WindowLimiter(caps.shared_limit, caps.shared_window_ms)
+            )
+            limits.append(window)
+        clients[target.name] = spec.client(
+            target.name, credentials[target.name], http, Limits(*limits)
+        )
     return Connections(clients, concurrency, dict(declared or {}))

@@ -297,3 +297,18 @@ def test_restore_failing_too_is_exit_4_naming_the_scope() -> None:
     assert result.unsafe()[0].step.key == KEY
     assert "restoring the old config failed too" in result.unsafe()[0].detail
     assert "BTC" not in sim.accounts["key-acct"].configs  # truly without MMP
+
+
+def test_the_simulator_blocks_an_ip_over_500_requests_in_10_seconds() -> None:
+    from reconciler.sim.common import Clock
+
+    clock = Clock(fixed_ms=1_800_000_000_000)
+    sim = BullishSimulator(clock=clock)
+    nonce = httpx.Request("GET", f"https://api.exchange.bullish.com{wire.NONCE_PATH}")
+    assert all(sim(nonce).status_code == 200 for _ in range(500))
+    refused = sim(nonce)
+    assert refused.status_code == 429 and refused.json()["errorCode"] == 96000
+    clock.advance(10_000)  # the window has passed, but the block lasts 60 s
+    assert sim(nonce).status_code == 429
+    clock.advance(50_000)
+    assert sim(nonce).status_code == 200

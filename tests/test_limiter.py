@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reconciler.venues import VENUES
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import Limiter, WindowLimiter
 
 
 class FakeTime:
@@ -53,3 +56,68 @@ def test_every_venue_declares_its_rate() -> None:
     for name, spec in VENUES.items():
         caps = spec.capabilities
         assert caps.requests_per_second > 0 and caps.burst >= 1, name
+
+
+def test_a_window_lets_its_whole_allowance_go_then_waits_for_the_oldest() -> None:
+    fake = FakeTime()
+    window = WindowLimiter(3, 1000, clock_ns=fake.clock, sleep_ns=fake.sleep)
+    sent: list[int] = []
+
+    async def go() -> None:
+        for _ in range(7):
+            await window.acquire()
+            sent.append(fake.now)
+            fake.now += 100_000_000  # 100 ms between attempts
+
+    asyncio.run(go())
+    assert sent == [ms * 1_000_000 for ms in (0, 100, 200, 1000, 1100, 1200, 2000)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(1, 20),
+    window_ms=st.integers(1, 5000),
+    gaps_ms=st.lists(st.integers(0, 3000), min_size=1, max_size=80),
+    boundary_ms=st.integers(0, 5000),
+)
+def test_a_window_never_breaks_a_fixed_window_wherever_its_boundary_falls(
+    limit: int, window_ms: int, gaps_ms: list[int], boundary_ms: int
+) -> None:
+    """What the venue counts: fixed windows of window_ms starting at an unknown boundary."""
+    fake = FakeTime()
+    window = WindowLimiter(limit, window_ms, clock_ns=fake.clock, sleep_ns=fake.sleep)
+    sent: list[int] = []
+
+    async def go() -> None:
+        for gap in gaps_ms:
+            fake.now += gap * 1_000_000
+            await window.acquire()
+            sent.append(fake.now)
+
+    asyncio.run(go())
+    counts: dict[int, int] = {}
+    for t in sent:
+        slot = (t // 1_000_000 + boundary_ms) // window_ms
+        counts[slot] = counts.get(slot, 0) + 1
+    assert max(counts.values()) <= limit
+
+
+def test_accounts_of_one_venue_share_its_per_ip_window() -> None:
+    from reconciler.desired import AccountTarget, Location
+    from reconciler.live import connect
+    from reconciler.venues.base import Credentials
+
+    where = Location("x.yaml", 1, 1)
+    targets = [
+        AccountTarget(f"bn{n}", "binance", "production", None, f"BN{n}", where) for n in range(3)
+    ]
+    creds = {t.name: Credentials({"API_KEY": "k", "API_SECRET": "s"}) for t in targets}
+    conns = connect(targets, VENUES, creds)
+    windows = {
+        id(limiter)
+        for client in conns.clients.values()
+        for limiter in client._limiter.limiters  # type: ignore[attr-defined]
+        if isinstance(limiter, WindowLimiter)
+    }
+    assert len(windows) == 1  # one per venue endpoint, shared: Binance counts per IP
+    asyncio.run(conns.aclose())

@@ -19,6 +19,8 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.venues.limiter import RequestLimiter
+
 
 class ChangeMode(enum.Enum):
     UPSERT = "upsert"  # one set replaces the config in place
@@ -85,6 +87,8 @@ class Capabilities:
     credential_vars: tuple[str, ...] = ()  # env suffixes after the account's prefix
     requests_per_second: int = 5  # the client-side limit per account, from the venue's docs
     burst: int = 10
+    shared_limit: int = 0  # requests per shared_window_ms across all accounts (per IP); 0: none
+    shared_window_ms: int = 0
     notes: str = ""
 
     def supports(self, field_name: str) -> bool:
@@ -112,7 +116,8 @@ class VenueClient(Protocol):
       not), with its config normalised to the canonical model and its freeze state; one
       pass, no writes. `underlyings` are those the policies declare for the account: a venue
       with a bulk read ignores them; a venue that reads one underlying at a time must read
-      at least these and every underlying it knows of.
+      at least these and every underlying it knows of. With `only` (apply's read-back of
+      one scope) it may read just those underlyings; a bulk read still returns everything.
     - `set_config()` must create or replace exactly one scope's config and nothing else. It
       must raise a VenueError subclass carrying the venue's code and message on refusal.
     - `remove_config()` must remove one scope's config; venues with RemoveMode.UNSUPPORTED
@@ -125,7 +130,9 @@ class VenueClient(Protocol):
     capabilities: Capabilities
     account: str
 
-    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount: ...
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount: ...
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None: ...
 
@@ -136,8 +143,11 @@ class VenueClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-ClientFactory = Callable[[str, Credentials, "httpx.AsyncClient"], VenueClient]
-"""(account name, credentials, http client with base_url set) -> client."""
+ClientFactory = Callable[
+    [str, Credentials, "httpx.AsyncClient", "RequestLimiter | None"], VenueClient
+]
+"""(account name, credentials, http client with base_url set, the account's limits) -> client.
+Without limits a client makes its own per-account bucket from its capabilities."""
 
 
 class VenueSandbox(Protocol):
@@ -168,9 +178,14 @@ def lazy_venue(capabilities: Capabilities, package: str, client_class: str) -> V
     (`<package>.sandbox.make`) are imported only when used, so start-up stays fast.
     Each client module states `type[VenueClient]` conformance itself, checked by mypy."""
 
-    def client(account: str, credentials: Credentials, http: httpx.AsyncClient) -> VenueClient:
+    def client(
+        account: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        limiter: RequestLimiter | None = None,
+    ) -> VenueClient:
         factory = getattr(importlib.import_module(f"{package}.client"), client_class)
-        return cast(VenueClient, factory(account, credentials, http))
+        return cast(VenueClient, factory(account, credentials, http, limiter=limiter))
 
     def sandbox(state: dict[str, object] | None) -> VenueSandbox:
         return cast(VenueSandbox, importlib.import_module(f"{package}.sandbox").make(state))

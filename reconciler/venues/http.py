@@ -20,7 +20,7 @@ import httpx
 
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import RequestLimiter
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
@@ -35,7 +35,7 @@ async def send(
     where: str,
     *,
     idempotent: bool,
-    limiter: Limiter | None = None,
+    limiter: RequestLimiter | None = None,
 ) -> httpx.Response:
     """Send (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
     request that leaves first takes a token from the account's limiter."""
@@ -71,7 +71,7 @@ async def _send_retrying_faults(
     where: str,
     *,
     idempotent: bool,
-    limiter: Limiter | None,
+    limiter: RequestLimiter | None,
 ) -> httpx.Response:
     attempts = READ_ATTEMPTS if idempotent else 1
     for attempt in range(1, attempts + 1):

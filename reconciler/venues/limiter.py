@@ -1,11 +1,20 @@
-"""A client-side token bucket per venue account, so we stay inside the documented limits
-instead of learning them from 429s. Integer arithmetic in nanoseconds; no floats."""
+"""Client-side rate limits, so we stay inside the documented limits instead of learning them
+from 429s: a token bucket per venue account, and a sliding window shared by every account
+of a venue where the venue counts per IP (Binance's request weight per minute, Bullish's
+requests per 10 s). Integer arithmetic in nanoseconds; no floats.
+
+A sliding window never exceeds a fixed window of the same size, wherever the venue's
+window boundaries fall, and it lets the whole allowance go at once: reading at the limit,
+not below it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 
 async def _sleep_ns(ns: int) -> None:
@@ -41,3 +50,46 @@ class Limiter:
                     return
                 missing = 1_000_000_000 - self._tokens_ns
                 await self._sleep(-(-missing // self.per_second))  # ceil: never too early
+
+
+class WindowLimiter:
+    """At most `limit` requests in any `window_ms` milliseconds."""
+
+    def __init__(
+        self,
+        limit: int,
+        window_ms: int,
+        *,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        sleep_ns: Callable[[int], Awaitable[None]] = _sleep_ns,
+    ) -> None:
+        self.limit, self.window_ns = limit, window_ms * 1_000_000
+        self._clock, self._sleep = clock_ns, sleep_ns
+        self._sent: deque[int] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and self._sent[0] + self.window_ns <= now:
+                    self._sent.popleft()
+                if len(self._sent) < self.limit:
+                    self._sent.append(now)
+                    return
+                await self._sleep(self._sent[0] + self.window_ns - now)
+
+
+class RequestLimiter(Protocol):
+    async def acquire(self) -> None: ...
+
+
+class Limits:
+    """Every limit a request must pass, in order: the account's, then the venue-wide one."""
+
+    def __init__(self, *limiters: RequestLimiter) -> None:
+        self.limiters = limiters
+
+    async def acquire(self) -> None:
+        for limiter in self.limiters:
+            await limiter.acquire()

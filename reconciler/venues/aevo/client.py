@@ -25,7 +25,7 @@ from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import Limiter, RequestLimiter
 
 
 class AevoClient:
@@ -37,16 +37,22 @@ class AevoClient:
         credentials: Credentials,
         http: httpx.AsyncClient,
         auth_mode: str = "hmac",
+        *,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.account = account
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._limiter: RequestLimiter = limiter or Limiter(
+            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        )
         self._auth_mode = auth_mode
 
-    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
-        names = sorted(ASSETS | underlyings)
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount:
+        names = sorted(only if only is not None else ASSETS | underlyings)
         answers = await asyncio.gather(*(self._call("GET", f"/mmp?asset={n}") for n in names))
         scopes = [wire.live_scope(self.account, answer) for answer in answers]
         scopes = [s for s in scopes if s.present]

@@ -42,6 +42,9 @@ CAPABILITIES = Capabilities(
     # REQUEST_WEIGHT 2400 per minute (per IP; we keep each account at 40/s)
     requests_per_second=40,
     burst=40,
+    # REQUEST_WEIGHT 2400 per minute per IP (exchangeInfo's example); each MMP call weighs 1
+    shared_limit=2400,
+    shared_window_ms=60_000,
     notes="window in ms, (0, 5000]; frozen in ms, 0 = manual; qtyLimit and deltaLimit "
     "required; no vega, no max quote quantity, no groups; no way to remove a config.",
 )

@@ -21,7 +21,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import Limiter, RequestLimiter
 
 RECV_WINDOW_MS = 5000
 AUTH_CODES = {-1002, -1021, -1022, -2014, -2015}
@@ -37,15 +37,26 @@ HINTS = {
 class BinanceClient:
     capabilities: Capabilities = CAPABILITIES
 
-    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        account: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
         self.account = account
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._limiter: RequestLimiter = limiter or Limiter(
+            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        )
 
-    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
-        names = sorted(UNDERLYINGS | underlyings)
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount:
+        names = sorted(only if only is not None else UNDERLYINGS | underlyings)
         answers = await asyncio.gather(
             *(self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names)
         )

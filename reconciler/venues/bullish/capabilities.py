@@ -42,6 +42,9 @@ CAPABILITIES = Capabilities(
     # 50 requests/s per category for authenticated calls
     requests_per_second=50,
     burst=50,
+    # and per IP: 500 requests per 10 s, then the IP is blocked for 60 s
+    shared_limit=500,
+    shared_window_ms=10_000,
     notes="window 1..600 s, frozen 1..3600 s; changing a config is reset then set; "
     "commands are asynchronous.",
 )

@@ -27,7 +27,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import Limiter, RequestLimiter
 
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
 AUTH_CODES = {6105, 8327}
@@ -36,13 +36,22 @@ AUTH_CODES = {6105, 8327}
 class BullishClient:
     capabilities: Capabilities = CAPABILITIES
 
-    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        account: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
         self.account = account
         self._public_key = credentials["PUBLIC_KEY"]
         self._secret = credentials["SECRET"]
         self._account_id = credentials["TRADING_ACCOUNT_ID"]
         self._http = http
-        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._limiter: RequestLimiter = limiter or Limiter(
+            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        )
         self._jwt: str | None = None
         self._jwt_exp_s = 0
         self._last_nonce = 0
@@ -52,7 +61,9 @@ class BullishClient:
     def where(self) -> str:
         return f"bullish/{self.account}"
 
-    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount:
         # one bulk read returns every underlying of the trading account
         data = await self._send("GET", f"{wire.MMP_PATH}?tradingAccountId={self._account_id}")
         scopes = [wire.live_scope(self.account, item) for item in data["mmpConfigurations"]]

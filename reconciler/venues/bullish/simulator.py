@@ -6,7 +6,9 @@ later. Stricter readings, labelled and switchable: a V1SetMMP while a config exi
 rejected (`reject_set_when_configured`); a rejected or dropped command shows nothing on
 REST (its outcome would arrive on the WebSocket mmpRequest topic, kept in `outcomes`).
 Error codes where the docs give none are our choice: 2035 bad nonce, 8327 bad login, 6105
-bad or expired token, 2010 unknown trading account.
+bad or expired token, 2010 unknown trading account. Per IP (every request to this
+simulator): at most 500 requests in 10 s; the 501st is refused with 429 and the IP stays
+blocked for 60 s, as the docs say.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hmac
 import itertools
 import json
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -103,6 +106,9 @@ class BullishSimulator:
         self._ids = itertools.count(633910976353665025)
         self._jwt_key = b"bullish-simulator"
         self._lock = threading.Lock()
+        self.ip_limit, self.ip_window_ms, self.ip_block_ms = 500, 10_000, 60_000
+        self._ip_seen: deque[int] = deque()
+        self._ip_blocked_until = 0
 
     # ---- controls ------------------------------------------------------------------------
 
@@ -136,6 +142,7 @@ class BullishSimulator:
             self.requests.append(f"{request.method} {request.url.path}")
             self._run_due()
             try:
+                self._count_ip()
                 return self._answer(200, self._route(request))
             except BxError as exc:
                 return self._answer(exc.status, exc.body)
@@ -162,6 +169,17 @@ class BullishSimulator:
             return self._get(account, dict(parse_qsl(request.url.query.decode())))
         self._check_command_signature(request, account)
         return self._command(public_key, account, request.content)
+
+    def _count_ip(self) -> None:
+        now = self.clock.now_ms()
+        if now < self._ip_blocked_until:
+            raise BxError(429, 96000, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
+        while self._ip_seen and self._ip_seen[0] + self.ip_window_ms <= now:
+            self._ip_seen.popleft()
+        if len(self._ip_seen) >= self.ip_limit:
+            self._ip_blocked_until = now + self.ip_block_ms
+            raise BxError(429, 96000, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
+        self._ip_seen.append(now)
 
     def _day_bounds_us(self) -> tuple[int, int]:
         start_ms = self.clock.now_ms() // DAY_MS * DAY_MS

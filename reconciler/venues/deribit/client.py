@@ -16,7 +16,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter
+from reconciler.venues.limiter import Limiter, RequestLimiter
 
 AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
 TOKEN_ERRORS = {13009, 13010}  # the token expired or was revoked: log in again once
@@ -32,11 +32,20 @@ REFRESH_MARGIN_S = 60
 class DeribitClient:
     capabilities: Capabilities = CAPABILITIES
 
-    def __init__(self, account: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        account: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
         self.account = account
         self._credentials = credentials
         self._http = http
-        self._limiter = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._limiter: RequestLimiter = limiter or Limiter(
+            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        )
         self._token: str | None = None
         self._token_expiry_ms = 0
         self._ids = itertools.count(1)
@@ -46,7 +55,9 @@ class DeribitClient:
     def where(self) -> str:
         return f"deribit/{self.account}"
 
-    async def read(self, underlyings: frozenset[str] = frozenset()) -> LiveAccount:
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount:
         # one bulk read returns every scope; the declared underlyings add nothing
         configs, status = await asyncio.gather(
             self._rpc("private/get_mmp_config", {}, write=False),
