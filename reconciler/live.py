@@ -6,8 +6,11 @@ Reads stop at the first failure: a plan is never made from part of the live stat
 from __future__ import annotations
 
 import asyncio
+import ssl
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -67,23 +70,52 @@ def connect(
 ) -> Connections:
     clients: dict[str, VenueClient] = {}
     shared: dict[tuple[str, str], WindowLimiter] = {}  # per venue endpoint: counted per IP
+    network = _Network()
     for target in targets:
         spec = venues[target.venue]
         caps = spec.capabilities
         base_url = target.base_url or spec.capabilities.environments[target.environment or ""]
-        http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=TIMEOUT,
-            transport=transport(target.venue) if transport else None,
-            headers={"User-Agent": "mmp-reconciler"},
-        )
+        endpoint = (target.venue, base_url)
+        http = network.client(base_url, transport(target.venue) if transport else None)
         limits: list[RequestLimiter] = [Limiter(caps.requests_per_second, caps.burst)]
         if caps.shared_limit:
             window = shared.setdefault(
-                (target.venue, base_url), WindowLimiter(caps.shared_limit, caps.shared_window_ms)
+                endpoint, WindowLimiter(caps.shared_limit, caps.shared_window_ms)
             )
             limits.append(window)
         clients[target.name] = spec.client(
             target.name, credentials[target.name], http, Limits(*limits)
         )
     return Connections(clients, concurrency, dict(declared or {}))
+
+
+class _Network:
+    """What every account's HTTP client shares: one TLS context and one reading of the proxy
+    environment, instead of one each (32 ms and 5 ms a client). Each account keeps its own
+    small connection pool: one pool for hundreds of concurrent requests costs quadratic
+    time in httpcore. Cookies are refused: requests carry their own credentials."""
+
+    def __init__(self) -> None:
+        self._tls: ssl.SSLContext | None = None
+        self._proxies = urllib.request.getproxies()
+
+    def client(
+        self, base_url: str, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        if transport is None:
+            url = httpx.URL(base_url)
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            bypass = urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+                url.host, self._proxies
+            )
+            proxy = None if bypass else self._proxies.get(url.scheme, self._proxies.get("all"))
+            transport = httpx.AsyncHTTPTransport(verify=self._tls, proxy=proxy)
+        return httpx.AsyncClient(
+            base_url=base_url,
+            timeout=TIMEOUT,
+            transport=transport,
+            trust_env=False,  # read once above
+            headers={"User-Agent": "mmp-reconciler"},
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        )

@@ -179,11 +179,16 @@ def scope_digest(scope: LiveScope) -> str:
     The frozen-until time is left out on purpose: it moves with the clock on some venues,
     while the question a saved plan must answer is whether the scope is frozen at all.
     """
-    data = {
-        "config": None if scope.config is None else scope.config.to_data(),
-        "frozen": scope.freeze.frozen,
-    }
-    return hashlib.sha256(dumps_exact(data, sort_keys=True).encode()).hexdigest()
+    config = scope.config
+    fields = "none" if config is None else ",".join(_canonical(config.value(n)) for n in ALL_FIELDS)
+    text = f"{fields};frozen={scope.freeze.frozen}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: int | str | Decimal | None) -> str:
+    if value is None:
+        return "-"
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
 
 
 def live_digests(accounts: list[LiveAccount]) -> dict[str, str]:

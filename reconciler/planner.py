@@ -61,9 +61,13 @@ def make_plan(
     filters: Filters = Filters(),
 ) -> Plan:
     steps: list[Step] = []
+    by_account: dict[str, dict[ScopeKey, DesiredScope]] = {}
+    for key, scope in desired.scopes.items():
+        by_account.setdefault(key.account, {})[key] = scope
     for account in live:
         caps = capabilities[account.venue]
-        steps += _account_steps(desired, account, caps, filters)
+        declared = by_account.get(account.account, {})
+        steps += _account_steps(desired, declared, account, caps, filters)
     notes: list[str] = []
     if filters.active:
         dropped = [s for s in steps if s.action is Action.REMOVE]
@@ -87,12 +91,13 @@ def make_plan(
 
 
 def _account_steps(
-    desired: DesiredState, account: LiveAccount, caps: Capabilities, filters: Filters
+    desired: DesiredState,
+    declared: dict[ScopeKey, DesiredScope],
+    account: LiveAccount,
+    caps: Capabilities,
+    filters: Filters,
 ) -> list[Step]:
     live = account.by_key()
-    declared = {
-        key: scope for key, scope in desired.scopes.items() if key.account == account.account
-    }
     steps = []
     for key in sorted(declared.keys() | live.keys(), key=ScopeKey.sort_key):
         if not filters.scope_selected(key):

@@ -67,6 +67,7 @@ def test_a_window_lets_its_whole_allowance_go_then_waits_for_the_oldest() -> Non
         for _ in range(7):
             await window.acquire()
             sent.append(fake.now)
+            window.release()  # answered at once
             fake.now += 100_000_000  # 100 ms between attempts
 
     asyncio.run(go())
@@ -93,6 +94,7 @@ def test_a_window_never_breaks_a_fixed_window_wherever_its_boundary_falls(
             fake.now += gap * 1_000_000
             await window.acquire()
             sent.append(fake.now)
+            window.release()
 
     asyncio.run(go())
     counts: dict[int, int] = {}
@@ -121,3 +123,41 @@ def test_accounts_of_one_venue_share_its_per_ip_window() -> None:
     }
     assert len(windows) == 1  # one per venue endpoint, shared: Binance counts per IP
     asyncio.run(conns.aclose())
+
+
+def test_a_window_slot_counts_from_the_answer_not_the_send() -> None:
+    """The venue counts a request when it arrives; a slow answer must not let the next
+    request in early."""
+    fake = FakeTime()
+    window = WindowLimiter(1, 1000, clock_ns=fake.clock, sleep_ns=fake.sleep)
+
+    async def go() -> list[int]:
+        await window.acquire()
+        fake.now += 400_000_000  # the answer takes 400 ms
+        window.release()
+        await window.acquire()
+        return [fake.now]
+
+    assert asyncio.run(go()) == [1_400_000_000]
+
+
+def test_a_window_full_of_requests_in_flight_waits_for_an_answer() -> None:
+    async def go() -> list[str]:
+        window = WindowLimiter(2, 60_000)
+        order: list[str] = []
+        await window.acquire()
+        await window.acquire()
+
+        async def third() -> None:
+            await window.acquire()
+            order.append("third sent")
+
+        task = asyncio.ensure_future(third())
+        await asyncio.sleep(0.01)
+        order.append("first answered")
+        window.release()
+        await asyncio.sleep(0.01)
+        task.cancel()
+        return order
+
+    assert asyncio.run(go()) == ["first answered"]  # the slot is held for a window

@@ -95,6 +95,9 @@ async def _send_retrying_faults(
                 took_ms,
             )
             return response
+        finally:
+            if limiter is not None:
+                limiter.release()  # answered, failed or cancelled: a window counts from now
         jitter_percent = random.randint(50, 150)
         await asyncio.sleep(BACKOFF_MS * 2 ** (attempt - 1) * jitter_percent / 100_000)
     raise AssertionError("unreachable")

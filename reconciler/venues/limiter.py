@@ -51,9 +51,18 @@ class Limiter:
                 missing = 1_000_000_000 - self._tokens_ns
                 await self._sleep(-(-missing // self.per_second))  # ceil: never too early
 
+    def release(self) -> None:
+        """A token bucket counts sends only."""
+
 
 class WindowLimiter:
-    """At most `limit` requests in any `window_ms` milliseconds."""
+    """At most `limit` requests in any `window_ms`, as the venue counts them.
+
+    The venue counts a request when it arrives, somewhere between our send and its answer,
+    and a busy network moves that instant. So a slot is held from the send until the answer
+    and then for a whole window after the answer: the next request that takes the slot
+    arrives at least one window after the one before it, whatever the delays.
+    """
 
     def __init__(
         self,
@@ -65,23 +74,37 @@ class WindowLimiter:
     ) -> None:
         self.limit, self.window_ns = limit, window_ms * 1_000_000
         self._clock, self._sleep = clock_ns, sleep_ns
-        self._sent: deque[int] = deque()
+        self._answered: deque[int] = deque()  # answer times within the last window, in order
+        self._in_flight = 0
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and self._sent[0] + self.window_ns <= now:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
+                while self._answered and self._answered[0] + self.window_ns <= now:
+                    self._answered.popleft()
+                if self._in_flight + len(self._answered) < self.limit:
+                    self._in_flight += 1
                     return
-                await self._sleep(self._sent[0] + self.window_ns - now)
+                if self._answered:
+                    await self._sleep(self._answered[0] + self.window_ns - now)
+                else:  # every slot is in flight: wait for an answer
+                    self._changed.clear()
+                    await self._changed.wait()
+
+    def release(self) -> None:
+        """The answer came (or the request failed): the slot's window starts now."""
+        self._in_flight -= 1
+        self._answered.append(self._clock())
+        self._changed.set()
 
 
 class RequestLimiter(Protocol):
     async def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 class Limits:
@@ -93,3 +116,7 @@ class Limits:
     async def acquire(self) -> None:
         for limiter in self.limiters:
             await limiter.acquire()
+
+    def release(self) -> None:
+        for limiter in self.limiters:
+            limiter.release()

@@ -80,6 +80,10 @@ class BinanceSimulator:
     def seed(self, api_key: str, params: dict[str, str]) -> None:
         self._set(self.accounts[api_key], dict(params))
 
+    def reset_rate_limits(self) -> None:
+        """A fresh weight window and no ban (benchmarks start each command this way)."""
+        self._minute, self._used, self._over, self._banned_until = -1, 0, 0, 0
+
     def trigger(self, api_key: str, underlying: str) -> int:
         now = self.clock.now_ms()
         self.accounts[api_key].configs[underlying]["lastTriggerTime"] = now

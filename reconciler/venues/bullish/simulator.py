@@ -126,6 +126,11 @@ class BullishSimulator:
         """Every JWT issued so far stops working (rotates the signing key)."""
         self._jwt_key = self._jwt_key + b"'"
 
+    def reset_rate_limits(self) -> None:
+        """A fresh per-IP window and no block (benchmarks start each command this way)."""
+        self._ip_seen.clear()
+        self._ip_blocked_until = 0
+
     def trigger(self, public_key: str, asset: str) -> None:
         self.accounts[public_key].configs[asset]["isActive"] = False
 

@@ -1,0 +1,150 @@
+"""A generated desk of N scopes spread evenly over the four venues, served by the strict
+simulators on loopback with an injected round-trip latency.
+
+Per account: Deribit 4 index names x (the default group + 4 mass-quote groups) = 20 scopes
+(16 groups, the venue's maximum); Binance its 6 underlyings; Aevo and Bullish their 3 assets.
+One scope in ten has drifted (the policies tighten it), so apply has work on every venue;
+on Bullish that work is a replacement (reset, then set).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.setswitchinterval(0.0002)  # many server threads: hand the GIL over fast (latency)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reconciler.model import MmpConfig, ScopeKey  # noqa: E402
+from reconciler.sim.server import serve  # noqa: E402
+from reconciler.units import decimal_text, format_duration, format_freeze  # noqa: E402
+from reconciler.venues import VENUES  # noqa: E402
+from reconciler.venues.bullish.simulator import BullishSimulator  # noqa: E402
+from tests.venues import ROWS  # noqa: E402
+
+VENUE_ORDER = ("deribit", "binance", "aevo", "bullish")
+DERIBIT_INDEXES = ("btc_usd", "eth_usd", "btc_usdc", "eth_usdc")
+DERIBIT_GROUPS = (None, "g1", "g2", "g3", "g4")
+SCOPES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "deribit": tuple(
+        (index, None if group is None else f"{index.replace('_', '')}{group}")
+        for index in DERIBIT_INDEXES
+        for group in DERIBIT_GROUPS
+    ),
+    "binance": tuple((u, None) for u in sorted(VENUES["binance"].capabilities.underlyings or ())),
+    "aevo": tuple((u, None) for u in sorted(VENUES["aevo"].capabilities.underlyings or ())),
+    "bullish": tuple((u, None) for u in sorted(VENUES["bullish"].capabilities.underlyings or ())),
+}
+DRIFT_EVERY = 10
+
+
+@dataclass
+class Desk:
+    scopes: int
+    accounts: dict[str, list[str]]  # venue -> account names
+    policies: Path
+    env: dict[str, str]
+    sims: dict[str, Any]
+    changes: dict[str, int] = field(default_factory=dict)  # venue -> drifted scopes
+    changes_per_account: dict[str, int] = field(default_factory=dict)  # venue -> the most
+
+    def requests(self) -> dict[str, int]:
+        return {venue: len(sim.requests) for venue, sim in self.sims.items()}
+
+
+def _delayed(app: Callable[[httpx.Request], httpx.Response], latency_ms: int) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        time.sleep(latency_ms / 1000)  # the round trip, outside the simulator's lock
+        return app(request)
+
+    return handler
+
+
+def _yaml_fields(config: MmpConfig, indent: str) -> list[str]:
+    lines = [
+        f"{indent}window: {format_duration(config.window_ms)}",
+        f"{indent}frozen: {format_freeze(config.frozen_ms)}",
+    ]
+    for name in ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"):
+        value = config.value(name)
+        if isinstance(value, Decimal):
+            lines.append(f"{indent}{name}: {decimal_text(value)}")
+    return lines
+
+
+def _live(config: MmpConfig) -> MmpConfig:
+    """The drifted live config: looser than the policy, so the plan tightens it."""
+    assert config.quantity_limit is not None
+    return config.with_changes(quantity_limit=config.quantity_limit * 2)
+
+
+@contextmanager
+def desk(n: int, root: Path, latency_ms: int = 30) -> Iterator[Desk]:
+    """Policies in root/policies, simulators seeded and served; yields the Desk."""
+    policies = root / "policies"
+    policies.mkdir(parents=True)
+    sims = {venue: ROWS[venue].make() for venue in VENUE_ORDER}
+    sims["bullish"] = BullishSimulator()  # its real asynchrony: applied 200 ms after the ack
+    per_venue = [n // 4 + (1 if i < n % 4 else 0) for i in range(4)]
+    with ExitStack() as stack:
+        urls = {
+            venue: stack.enter_context(serve(_delayed(sims[venue], latency_ms)))
+            for venue in VENUE_ORDER
+        }
+        result = Desk(0, {}, policies, {}, sims)
+        for venue, count in zip(VENUE_ORDER, per_venue, strict=True):
+            _venue_accounts(result, venue, count, urls[venue])
+        yield result
+
+
+def _venue_accounts(result: Desk, venue: str, count: int, url: str) -> None:
+    row, sim, layout = ROWS[venue], result.sims[venue], SCOPES[venue]
+    lines = ["accounts:"]
+    names: list[str] = []
+    most = 0
+    for number in range((count + len(layout) - 1) // len(layout)):
+        name = f"{venue}-{number:05d}"
+        prefix = f"{venue.upper()}_{number:05d}"
+        creds = row.credentials(sim, name)
+        for suffix, value in creds.values.items():
+            result.env[f"{prefix}_{suffix}"] = value
+        lines += [f"  {name}:", f"    venue: {venue}", f"    base_url: {url}"]
+        lines += [f"    credentials: {prefix}", "    mmp:"]
+        scopes = layout[: min(len(layout), count - number * len(layout))]
+        drifted = 0
+        by_underlying: dict[str, list[str]] = {}
+        for index, (underlying, group) in enumerate(scopes):
+            serial = number * len(layout) + index
+            want = row.sample(serial)
+            key = ScopeKey(venue, name, underlying, group)
+            drift = serial % DRIFT_EVERY == 0
+            row.seed(sim, creds, key, _live(want) if drift else want)
+            drifted += drift
+            if venue == "deribit":
+                group_name = group or "default"
+                block = by_underlying.setdefault(underlying, [f"      {underlying}:"])
+                block.append(f"        {group_name}:")
+                block += _yaml_fields(want, "          ")
+            else:
+                lines.append(f"      {underlying}:")
+                lines += _yaml_fields(want, "        ")
+        for block in by_underlying.values():
+            lines += block
+        names.append(name)
+        result.scopes += len(scopes)
+        result.changes[venue] = result.changes.get(venue, 0) + drifted
+        most = max(most, drifted)
+    result.accounts[venue] = names
+    result.changes_per_account[venue] = most
+    if names:
+        (result.policies / f"{venue}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")

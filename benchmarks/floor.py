@@ -1,0 +1,102 @@
+"""The least time the venues allow for a plan or an apply of a generated desk.
+
+Per venue, the larger of:
+- the chain of dependent round trips (accounts in parallel: nothing makes one account wait
+  for another), plus, for apply, each account's steps one after the other;
+- each rate-limit bucket's requests over its rate, plus one round trip for the last answer.
+
+Two readings of "over its rate", both printed:
+- sustained: R requests at the bucket's rate take R / rate (a per-IP window of `limit` per
+  `window` is a rate of limit / window): the floor as issue 8 defines it;
+- with bursts: what the venue really lets through: a token bucket lets `burst` go at once,
+  then `rate` a second; a window lets `limit` go in any `window`, so R requests need
+  floor((R - 1) / limit) windows before the last one leaves. This is the lower, harder bar.
+
+The run's floor is the slowest venue's. Request counts are the fewest the venue's API
+needs, not what mmp sends, so a wasteful client cannot lower its own bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.desk import SCOPES, Desk
+from reconciler.venues import VENUES
+
+# Dependent round trips to read one account: log in first where the venue needs a token.
+READ_CHAIN = {"deribit": 2, "binance": 1, "aevo": 1, "bullish": 2}
+# Requests to read one account: Deribit auth + config + status; Bullish login + one bulk GET;
+# Binance and Aevo one GET per underlying (no bulk read exists).
+READ_REQUESTS = {
+    "deribit": 3,
+    "binance": len(SCOPES["binance"]),
+    "aevo": len(SCOPES["aevo"]),
+    "bullish": 2,
+}
+# One change: the write, then one read to verify it (Deribit reads config and status at once).
+STEP_CHAIN = {
+    "deribit": 2,
+    "binance": 2,
+    "aevo": 2,
+    "bullish": 4,
+}  # Bullish: reset+set, each read back
+STEP_REQUESTS = {"deribit": 3, "binance": 2, "aevo": 2, "bullish": 4}
+ASYNC_WAITS = {"bullish": 2}  # each Bullish command takes effect apply_delay_ms after the ack
+
+
+@dataclass(frozen=True)
+class Floor:
+    ms: int
+    venue: str  # the slowest
+    why: str
+
+
+def _bucket_ms(venue: str, per_account: int, total: int, bursts: bool) -> int:
+    caps = VENUES[venue].capabilities
+    if not bursts:
+        account = per_account * 1000 // caps.requests_per_second
+        window = total * caps.shared_window_ms // caps.shared_limit if caps.shared_limit else 0
+        return max(account, window)
+    account = max(0, per_account - caps.burst) * 1000 // caps.requests_per_second
+    window = 0
+    if caps.shared_limit:
+        window = (max(total, 1) - 1) // caps.shared_limit * caps.shared_window_ms
+    return max(account, window)
+
+
+def _slowest(candidates: list[tuple[str, int, int]]) -> Floor:
+    """(venue, chain ms, bucket ms) -> the slowest venue and what binds it."""
+    best = Floor(0, "", "")
+    for venue, chain, bucket in candidates:
+        if max(chain, bucket) > best.ms:
+            why = "round trips" if chain >= bucket else "rate limit"
+            best = Floor(max(chain, bucket), venue, why)
+    return best
+
+
+def plan_floor(desk: Desk, rtt_ms: int, *, bursts: bool) -> Floor:
+    candidates = []
+    for venue, accounts in desk.accounts.items():
+        if accounts:
+            per_account = READ_REQUESTS[venue]
+            total = per_account * len(accounts)
+            bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
+            candidates.append((venue, READ_CHAIN[venue] * rtt_ms, bucket))
+    return _slowest(candidates)
+
+
+def apply_floor(desk: Desk, rtt_ms: int, async_delay_ms: int, *, bursts: bool) -> Floor:
+    """Re-read everything (the fingerprint check), then each account's changes in order."""
+    candidates = []
+    for venue, accounts in desk.accounts.items():
+        if not accounts:
+            continue
+        most = desk.changes_per_account.get(venue, 0)
+        step = STEP_CHAIN[venue] * rtt_ms + ASYNC_WAITS.get(venue, 0) * async_delay_ms
+        chain = READ_CHAIN[venue] * rtt_ms + most * step
+        per_account = READ_REQUESTS[venue] + most * STEP_REQUESTS[venue]
+        changes = desk.changes.get(venue, 0) * STEP_REQUESTS[venue]
+        total = READ_REQUESTS[venue] * len(accounts) + changes
+        bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
+        candidates.append((venue, chain, bucket))
+    return _slowest(candidates)
