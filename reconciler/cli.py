@@ -7,6 +7,7 @@ traceback for a user error. Secrets are redacted from everything printed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -266,6 +267,18 @@ def _github(args: argparse.Namespace) -> int:
     return actions[args.github_command](args)
 
 
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command imported when it runs, so `mmp --help` and `mmp validate` start fast."""
+
+    def run(args: argparse.Namespace) -> int:
+        command: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), name
+        )
+        return command(args)
+
+    return run
+
+
 def _schema(args: argparse.Namespace) -> int:
     from reconciler.schema import schema_text
 
@@ -279,15 +292,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from reconciler import commands  # lazy: `mmp --help` stays fast
-
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "validate": commands.validate,
-        "plan": commands.plan,
-        "apply": commands.apply,
-        "unfreeze": commands.unfreeze,
-        "status": commands.status,
-        "import": commands.import_,
+        "validate": _lazy("reconciler.offline", "validate"),  # imports only what it needs
+        "plan": _lazy("reconciler.commands", "plan"),
+        "apply": _lazy("reconciler.commands", "apply"),
+        "unfreeze": _lazy("reconciler.commands", "unfreeze"),
+        "status": _lazy("reconciler.commands", "status"),
+        "import": _lazy("reconciler.commands", "import_"),
         "schema": _schema,
         "github": _github,
     }

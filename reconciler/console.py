@@ -52,6 +52,12 @@ def configure(*, quiet: bool = False, verbose: int = 0, colour: bool = False) ->
     )
 
 
+def out(text: str) -> None:
+    """A result, on stdout, with every known secret redacted."""
+    sys.stdout.write(redact(text))
+    sys.stdout.flush()
+
+
 def error(message: str) -> None:
     label = f"{RED}{BOLD}error:{RESET}" if settings.colour else "error:"
     print(f"{label} {message}", file=sys.stderr)

@@ -306,3 +306,38 @@ def test_absent_is_refused_on_binance(in_tmp: Path) -> None:
         "policies/desk.yaml:7:16: binance has no way to remove an MMP config, so `absent` "
         "cannot be applied; set the limits you want instead"
     ]
+
+
+def test_a_request_is_signed_when_the_limiter_lets_it_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiting for a rate-limit window must not leave a stale timestamp in the signature
+    (Binance refuses it with -1021 once it is older than recvWindow)."""
+    from reconciler.venues.binance import client as binance_client
+
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    events: list[str] = []
+
+    class Gate:
+        async def acquire(self) -> None:
+            events.append("granted")
+
+        def release(self) -> None:
+            events.append("answered")
+
+    real_now = binance_client._now_ms
+
+    def stamped() -> int:
+        events.append("signed")
+        return real_now()
+
+    monkeypatch.setattr(binance_client, "_now_ms", stamped)
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(sim)
+    )
+    venue = BinanceClient(
+        "mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http, limiter=Gate()
+    )
+    asyncio.run(venue.set_config(KEY, CONFIG))
+    assert events[:3] == ["granted", "signed", "answered"]

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,16 +30,22 @@ MAX_WAIT_MS = 10_000
 LOG = logging.getLogger("mmp")
 
 
+Build = Callable[[], httpx.Request]
+
+
 async def send(
     http: httpx.AsyncClient,
-    request: httpx.Request,
+    request: httpx.Request | Build,
     where: str,
     *,
     idempotent: bool,
     limiter: RequestLimiter | None = None,
 ) -> httpx.Response:
     """Send (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
-    request that leaves first takes a token from the account's limiter."""
+    request that leaves first takes a token from the account's limiter. Pass a function
+    that builds the request when it is signed with a timestamp: it is called once the
+    limiter lets the request go, and again for each attempt, so no signature goes stale
+    while it waits its turn."""
     for _ in range(RATE_LIMIT_RETRIES):
         response = await _send_retrying_faults(
             http, request, where, idempotent=idempotent, limiter=limiter
@@ -67,7 +74,7 @@ def rate_limit_wait_ms(response: httpx.Response) -> int | None:
 
 async def _send_retrying_faults(
     http: httpx.AsyncClient,
-    request: httpx.Request,
+    build: httpx.Request | Build,
     where: str,
     *,
     idempotent: bool,
@@ -78,6 +85,7 @@ async def _send_retrying_faults(
         if limiter is not None:
             await limiter.acquire()  # every attempt that leaves counts against the limit
         started = time.monotonic_ns()
+        request = build() if callable(build) else build
         try:
             response = await http.send(request)
         except httpx.HTTPError as exc:

@@ -87,14 +87,17 @@ class AevoClient:
     ) -> Any:
         where = where or f"aevo/{self.account}"
         body = "" if payload is None else dumps_exact(payload)
-        headers = self._headers(method, path, body)
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        request = self._http.build_request(
-            method, path, content=body.encode() or None, headers=headers
-        )
+
+        def build() -> httpx.Request:  # signed when it leaves: the timestamp never goes stale
+            headers = self._headers(method, path, body)
+            if payload is not None:
+                headers["Content-Type"] = "application/json"
+            return self._http.build_request(
+                method, path, content=body.encode() or None, headers=headers
+            )
+
         response = await send(
-            self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+            self._http, build, where, idempotent=method == "GET", limiter=self._limiter
         )
         data = parse_json(response, where)
         if response.status_code >= 400:

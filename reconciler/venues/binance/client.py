@@ -81,17 +81,20 @@ class BinanceClient:
         self, method: str, path: str, params: list[tuple[str, str]], where: str = ""
     ) -> Any:
         where = where or f"binance/{self.account}"
-        signed = [*params, ("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(_now_ms()))]
-        text = urlencode(signed)
-        text += "&signature=" + wire.sign(self._secret, text)
-        headers = {"X-MBX-APIKEY": self._key}
-        if method == "GET":
-            request = self._http.build_request("GET", f"{path}?{text}", headers=headers)
-        else:
+
+        def build() -> httpx.Request:  # signed when it leaves: the timestamp never goes stale
+            stamp = str(_now_ms())
+            signed = [*params, ("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", stamp)]
+            text = urlencode(signed)
+            text += "&signature=" + wire.sign(self._secret, text)
+            headers = {"X-MBX-APIKEY": self._key}
+            if method == "GET":
+                return self._http.build_request("GET", f"{path}?{text}", headers=headers)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            request = self._http.build_request("POST", path, content=text.encode(), headers=headers)
+            return self._http.build_request("POST", path, content=text.encode(), headers=headers)
+
         response = await send(
-            self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+            self._http, build, where, idempotent=method == "GET", limiter=self._limiter
         )
         if response.status_code == 503:
             raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")

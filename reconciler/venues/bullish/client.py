@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -55,6 +56,7 @@ class BullishClient:
         self._jwt: str | None = None
         self._jwt_exp_s = 0
         self._last_nonce = 0
+        self._bounds: tuple[int, int] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -86,28 +88,39 @@ class BullishClient:
     async def _command(self, command: dict[str, Any], where: str) -> str:
         body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
         async with self._lock:
-            nonce = await self._next_nonce()
-        ts = str(time.time_ns() // 1_000_000)
-        headers = {
-            "BX-TIMESTAMP": ts,
-            "BX-NONCE": str(nonce),
-            "BX-SIGNATURE": wire.command_signature(
-                self._secret, ts, str(nonce), "POST", wire.MMP_PATH, body
-            ),
-            "Content-Type": "application/json",
-        }
-        answer = await self._send("POST", wire.MMP_PATH, body, headers, where=where)
+            await self._nonce_bounds()
+
+        def signed() -> dict[str, str]:  # at send time: timestamp and nonce never go stale
+            ts = str(time.time_ns() // 1_000_000)
+            nonce = str(self._take_nonce())
+            return {
+                "BX-TIMESTAMP": ts,
+                "BX-NONCE": nonce,
+                "BX-SIGNATURE": wire.command_signature(
+                    self._secret, ts, nonce, "POST", wire.MMP_PATH, body
+                ),
+                "Content-Type": "application/json",
+            }
+
+        answer = await self._send("POST", wire.MMP_PATH, body, signed, where=where)
         request_id = answer.get("requestId") if isinstance(answer, dict) else None
         if not request_id:
             raise VenueRejected(where, "command was not acknowledged with a requestId")
         return str(request_id)
 
-    async def _next_nonce(self) -> int:
-        """Increasing, and inside today's bounds from GET /v1/nonce (microseconds)."""
-        candidate = max(time.time_ns() // 1000, self._last_nonce + 1)
-        bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
-        low, high = int(bounds["lowerBound"]), int(bounds["upperBound"])
-        candidate = min(max(candidate, low), high)
+    async def _nonce_bounds(self) -> tuple[int, int]:
+        """Today's nonce bounds from GET /v1/nonce (microseconds), fetched once a day."""
+        now_us = time.time_ns() // 1000
+        if self._bounds is None or not self._bounds[0] <= now_us <= self._bounds[1]:
+            bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
+            self._bounds = (int(bounds["lowerBound"]), int(bounds["upperBound"]))
+        return self._bounds
+
+    def _take_nonce(self) -> int:
+        """Increasing, and inside today's bounds."""
+        assert self._bounds is not None
+        low, high = self._bounds
+        candidate = min(max(time.time_ns() // 1000, self._last_nonce + 1, low), high)
         if candidate <= self._last_nonce:
             raise VenueRejected(self.where, "no nonce left inside today's bounds")
         self._last_nonce = candidate
@@ -116,15 +129,18 @@ class BullishClient:
     async def _token(self) -> str:
         async with self._lock:
             if self._jwt is None or time.time() >= self._jwt_exp_s - RENEW_BEFORE_S:
-                ts = str(time.time_ns() // 1_000_000)
-                nonce = str(int(ts) // 1000)
-                headers = {
-                    "BX-PUBLIC-KEY": self._public_key,
-                    "BX-TIMESTAMP": ts,
-                    "BX-NONCE": nonce,
-                    "BX-SIGNATURE": wire.login_signature(self._secret, ts, nonce),
-                }
-                data = await self._send("GET", wire.LOGIN_PATH, headers=headers, auth=False)
+
+                def signed() -> dict[str, str]:  # at send time
+                    ts = str(time.time_ns() // 1_000_000)
+                    nonce = str(int(ts) // 1000)
+                    return {
+                        "BX-PUBLIC-KEY": self._public_key,
+                        "BX-TIMESTAMP": ts,
+                        "BX-NONCE": nonce,
+                        "BX-SIGNATURE": wire.login_signature(self._secret, ts, nonce),
+                    }
+
+                data = await self._send("GET", wire.LOGIN_PATH, headers=signed, auth=False)
                 self._jwt = str(data["token"])
                 self._jwt_exp_s = _jwt_expiry(self._jwt)
             return self._jwt
@@ -134,21 +150,23 @@ class BullishClient:
         method: str,
         path: str,
         body: str = "",
-        headers: dict[str, str] | None = None,
+        headers: Callable[[], dict[str, str]] | None = None,
         *,
         auth: bool = True,
         where: str = "",
     ) -> Any:
         where = where or self.where
         for attempt in (1, 2):
-            all_headers = dict(headers or {})
-            if auth:
-                all_headers["Authorization"] = f"Bearer {await self._token()}"
-            request = self._http.build_request(
-                method, path, content=body.encode() or None, headers=all_headers
-            )
+            bearer = {"Authorization": f"Bearer {await self._token()}"} if auth else {}
+
+            def build(bearer: dict[str, str] = bearer) -> httpx.Request:
+                all_headers = {**(headers() if headers else {}), **bearer}
+                return self._http.build_request(
+                    method, path, content=body.encode() or None, headers=all_headers
+                )
+
             response = await send(
-                self._http, request, where, idempotent=method == "GET", limiter=self._limiter
+                self._http, build, where, idempotent=method == "GET", limiter=self._limiter
             )
             data = parse_json(response, where)
             if response.status_code < 400:
