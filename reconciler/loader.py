@@ -20,6 +20,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 
+from reconciler import fastyaml
 from reconciler.desired import Location
 from reconciler.errors import ConfigError, Problem
 
@@ -106,13 +107,17 @@ def parse_file(path: Path) -> tuple[LocatedTree | None, list[Problem]]:
         return None, [Problem(name, 0, 0, f"file is larger than {MAX_FILE_BYTES} bytes")]
     try:
         text = raw.decode("utf-8")
-        data = yaml_reader().load(text)
+        data = fastyaml.load(text)  # well-formed files, quickly; None: read the pure way
+        if data is None:
+            data = yaml_reader().load(text)
     except UnicodeDecodeError as exc:
         return None, [Problem(name, 0, 0, f"not UTF-8 text (byte {exc.start})")]
     except MarkedYAMLError as exc:
         return None, [_yaml_problem(name, exc)]
     except (YAMLError, RecursionError) as exc:
         return None, [Problem(name, 0, 0, f"invalid YAML: {type(exc).__name__}")]
+    except AssertionError:  # ruamel's scanner asserts on some malformed input ("#\n> #")
+        return None, [Problem(name, 0, 0, "invalid YAML: the parser could not read it")]
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. an integer of 10,000 digits
         why = "a number with thousands of digits" if "digits" in str(exc) else type(exc).__name__
         return None, [Problem(name, 0, 0, f"invalid YAML value: {why}")]

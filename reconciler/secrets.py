@@ -7,6 +7,7 @@ text before it is printed, journaled or saved, including a venue's own error tex
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -21,20 +22,56 @@ MASK = "***"
 _MIN_REDACT_LENGTH = 4
 _known: set[str] = set()
 _lock = threading.Lock()
+# Credential values are runs of these characters; text is cut into such runs and each run is
+# looked up by slices of the known lengths: one pass over the text, however many secrets
+# (a plan of 10,000 scopes against 5,000 secrets took 50 s with one search per secret).
+_TOKEN_CHARS = "A-Za-z0-9_\\-+/=.~:"
+_RUN = re.compile(f"[{_TOKEN_CHARS}]+")
+_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+\\Z")
+
+
+_snapshot: tuple[frozenset[str], tuple[int, ...], tuple[str, ...]] = (frozenset(), (), ())
+
+
+_stale = False
 
 
 def register(value: str) -> None:
+    global _stale
     if len(value) >= _MIN_REDACT_LENGTH:
         with _lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _stale = True
+
+
+def _current() -> tuple[frozenset[str], tuple[int, ...], tuple[str, ...]]:
+    global _snapshot, _stale
+    with _lock:
+        if _stale:
+            known = frozenset(_known)
+            lengths = tuple(sorted({len(v) for v in known}))
+            odd = tuple(v for v in known if not _TOKEN.match(v))  # not a single run
+            _snapshot, _stale = (known, lengths, odd), False
+        return _snapshot
 
 
 def redact(text: str) -> str:
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)  # longest first: no partial leftovers
-    for value in known:
-        if value in text:
-            text = text.replace(value, MASK)
+    known, lengths, odd = _current()
+    if not known:
+        return text
+    found = {value for value in odd if value in text}
+    for run in _RUN.findall(text):
+        if len(run) < lengths[0]:
+            continue
+        for size in lengths:
+            if size > len(run):
+                break
+            found.update(
+                run[i : i + size] for i in range(len(run) - size + 1) if run[i : i + size] in known
+            )
+    for value in sorted(found, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(value, MASK)
     return text
 
 

@@ -206,3 +206,60 @@ def test_trigger_between_plan_and_apply_is_refused(in_tmp: Path) -> None:
     sim, desired = setup(in_tmp)
     with pytest.raises(PlanFileError, match="btc_usd"):
         run_apply(sim, desired, Journal(None), between=lambda: sim.trigger("id-main", "btc_usd"))
+
+
+class _SlowOrFailing:
+    """A venue client double: account `a` refuses every write after 10 ms; `b` takes 50 ms."""
+
+    def __init__(self, account: str, log: list[str]) -> None:
+        from reconciler.venues.deribit.capabilities import CAPABILITIES
+
+        self.capabilities = CAPABILITIES
+        self.account = account
+        self.configs: dict[Any, Any] = {}
+        self.log = log
+
+    async def read(self, underlyings: Any = frozenset(), *, only: Any = None) -> Any:
+        from reconciler.model import LiveAccount, LiveScope
+
+        scopes = tuple(LiveScope(k, v) for k, v in self.configs.items())
+        return LiveAccount("deribit", self.account, scopes)
+
+    async def set_config(self, key: Any, config: Any) -> None:
+        from reconciler.errors import VenueRejected
+
+        self.log.append(f"start {key}")
+        if self.account == "a":
+            await asyncio.sleep(0.01)
+            raise VenueRejected(str(key), "refused", code=11029)
+        await asyncio.sleep(0.05)
+        self.configs[key] = config
+        self.log.append(f"done {key}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_accounts_apply_side_by_side_and_a_failure_starts_nothing_new() -> None:
+    from reconciler.live import Connections
+    from reconciler.model import MmpConfig, ScopeKey
+    from reconciler.plan import Action, Plan, Step
+
+    log: list[str] = []
+    clients = {name: _SlowOrFailing(name, log) for name in ("a", "b")}
+    config = MmpConfig(1000, 30_000, Decimal("5"), max_quote_quantity=Decimal("1"))
+    steps = tuple(
+        Step(ScopeKey("deribit", acct, u), Action.CREATE, None, config)
+        for acct, u in (("a", "btc_usd"), ("b", "btc_usd"), ("b", "eth_usd"))
+    )
+    plan = Plan(steps, "x", digests={}, accounts=("a", "b"))
+    conns = Connections(clients)  # type: ignore[arg-type]
+    result = asyncio.run(apply_plan(plan, conns, Journal(None)))
+    outcomes = [(str(r.step.key), r.outcome) for r in result.results]
+    assert outcomes == [
+        ("deribit/a/btc_usd", Outcome.KEPT_OLD),  # refused: still no config, as before
+        ("deribit/b/btc_usd", Outcome.APPLIED),  # was under way: finished and verified
+        ("deribit/b/eth_usd", Outcome.NOT_RUN),  # not started after the failure
+    ]
+    assert log[:2] == ["start deribit/a/btc_usd", "start deribit/b/btc_usd"]  # side by side
+    assert result.exit_code == 3

@@ -133,3 +133,15 @@ def test_no_secret_anywhere(
     assert "***" in outputs[-1]
     saved = loads_exact((in_tmp / "plan.json").read_bytes())
     assert saved["targets"][0]["credentials"] in ACCOUNTS  # a prefix, never a value
+
+
+def test_redaction_finds_secrets_inside_other_text_and_with_any_characters() -> None:
+    from reconciler import secrets
+
+    inside, spaced = "Zq9-canary/inside+x=", "canary with spaces 42"
+    for value in (inside, spaced, *(f"many-{n:05d}-secret-value" for n in range(3000))):
+        secrets.register(value)
+    text = f"url?sig=abc{inside}def&x=1 said: {spaced}. key many-02999-secret-value end"
+    shown = secrets.redact(text)
+    assert inside not in shown and spaced not in shown and "many-02999" not in shown
+    assert shown == "url?sig=abc***def&x=1 said: ***. key *** end"

@@ -214,3 +214,12 @@ def test_hostile_yaml(in_tmp: Path, case: str) -> None:
         check(code, err.getvalue())
         return
     check(*run_validate(in_tmp, text))
+
+
+def test_a_parser_assertion_is_a_yaml_error_not_a_crash(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "policies").mkdir(exist_ok=True)
+    (in_tmp / "policies" / "desk.yaml").write_text("#\n> #")  # found by hypothesis
+    assert main(["validate"]) == 1
+    assert "invalid YAML" in capsys.readouterr().err
