@@ -93,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the accounts this shard owns, exactly (removals included)",
     )
     live.add_argument(
-        "--concurrency", type=int, default=8, help="concurrent account reads per venue (default: 8)"
+        "--concurrency",
+        type=int,
+        default=32,
+        help="accounts read or applied at once per venue (default: 32); rate limits still hold",
     )
 
     _command(

@@ -117,6 +117,7 @@ async def apply_plan(plan: Plan, connections: Connections, journal: Journal) -> 
 
 
 POLL_INTERVAL_MS = 50
+POLL_MAX_INTERVAL_MS = 800
 POLL_DEADLINE_MS = 10_000
 
 Seen = MmpConfig | None | str  # a config, no config, or why it could not be read
@@ -178,24 +179,35 @@ async def _attempt(
 
 
 async def _await_state(
-    step: Step, connections: Connections, want: MmpConfig | None, refused: bool
+    step: Step,
+    connections: Connections,
+    want: MmpConfig | None,
+    refused: bool,
+    *,
+    eager: bool = False,
 ) -> Seen:
     """Read until the scope shows `want`; once on a synchronous venue or after a refusal.
-    When the outcome is unknown an asynchronous venue is watched to the deadline."""
+    When the outcome is unknown an asynchronous venue is watched to the deadline. Reads
+    back off (50 ms, doubling to 800 ms) to spare the venue's rate limit, except `eager`
+    ones: a replacement's reset, whose confirmation starts the set, is read every 50 ms,
+    because every moment of waiting there is a moment without MMP."""
     caps = connections.clients[step.key.account].capabilities
     deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
+    interval = POLL_INTERVAL_MS
     while True:
         seen = await _read_back(step, connections)
         settled = caps.synchronous or refused or seen == want
         if settled or isinstance(seen, str) or time.monotonic_ns() >= deadline:
             return seen
-        await asyncio.sleep(POLL_INTERVAL_MS / 1000)
+        await asyncio.sleep(interval / 1000)
+        if not eager:
+            interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
 
 
 async def _replace(step: Step, connections: Connections, journal: Journal) -> StepResult:
     assert step.after is not None and step.before is not None
     error, refused = await _attempt(step, connections, "reset", None)
-    cleared = await _await_state(step, connections, None, refused)
+    cleared = await _await_state(step, connections, None, refused, eager=True)
     if cleared is not None:
         return _classify(step, cleared, error, "the reset did not clear the config in time")
     gap_start = time.monotonic_ns()

@@ -21,7 +21,7 @@ from reconciler.venues.base import Credentials, VenueClient, VenueSpec
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 32  # accounts at once per venue; the rate limiters pace the rest
 TIMEOUT = httpx.Timeout(10, connect=5)  # seconds
 
 
