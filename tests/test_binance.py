@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -341,3 +341,26 @@ def test_a_request_is_signed_when_the_limiter_lets_it_go(
     )
     asyncio.run(venue.set_config(KEY, CONFIG))
     assert events[:3] == ["granted", "signed", "answered"]
+
+
+def test_a_request_that_arrived_too_late_is_signed_again_and_resent() -> None:
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    stamps: list[str] = []
+
+    def stalls_once(request: httpx.Request) -> httpx.Response:
+        stamps.append(dict(parse_qsl(request.content.decode()))["timestamp"])
+        if len(stamps) == 1:  # as if it sat in a queue past recvWindow
+            body = {
+                "code": -1021,
+                "msg": "Timestamp for this request is outside of the recvWindow.",
+            }
+            return httpx.Response(400, json=body)
+        return sim(request)
+
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(stalls_once)
+    )
+    venue = BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http)
+    asyncio.run(venue.set_config(KEY, CONFIG))
+    assert len(stamps) == 2 and sim.accounts["key"].configs["BTCUSDT"]

@@ -120,3 +120,9 @@ class Limits:
     def release(self) -> None:
         for limiter in self.limiters:
             limiter.release()
+
+
+def account_limits(limiter: RequestLimiter | None, per_second: int, burst: int) -> RequestLimiter:
+    """The limits a client was given (connect() adds the venue-wide window), or, for a
+    client made on its own, just its account's token bucket."""
+    return limiter if limiter is not None else Limiter(per_second, burst)

@@ -25,7 +25,7 @@ from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter, RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, account_limits
 
 
 class AevoClient:
@@ -44,8 +44,8 @@ class AevoClient:
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter: RequestLimiter = limiter or Limiter(
-            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        self._limiter = account_limits(
+            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
         )
         self._auth_mode = auth_mode
 

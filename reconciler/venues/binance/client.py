@@ -21,8 +21,9 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter, RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, account_limits
 
+STALE_RETRIES = 2
 RECV_WINDOW_MS = 5000
 AUTH_CODES = {-1002, -1021, -1022, -2014, -2015}
 HINTS = {
@@ -49,8 +50,8 @@ class BinanceClient:
         self._key = credentials["API_KEY"]
         self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter: RequestLimiter = limiter or Limiter(
-            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        self._limiter = account_limits(
+            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
         )
 
     async def read(
@@ -93,17 +94,24 @@ class BinanceClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             return self._http.build_request("POST", path, content=text.encode(), headers=headers)
 
-        response = await send(
-            self._http, build, where, idempotent=method == "GET", limiter=self._limiter
-        )
-        if response.status_code == 503:
-            raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")
-        data = parse_json(response, where)
-        if response.status_code >= 400 or (
-            isinstance(data, dict) and "code" in data and "msg" in data and data["code"] != 200
-        ):
-            raise _error(where, path, response, data)
-        return data
+        for attempt in range(1, STALE_RETRIES + 2):
+            response = await send(
+                self._http, build, where, idempotent=method == "GET", limiter=self._limiter
+            )
+            if response.status_code == 503:
+                raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")
+            data = parse_json(response, where)
+            failed = response.status_code >= 400 or (
+                isinstance(data, dict) and "code" in data and "msg" in data and data["code"] != 200
+            )
+            if not failed:
+                return data
+            error = _error(where, path, response, data)
+            # -1021: refused unread because it arrived outside recvWindow (a stall on the way
+            # or a busy venue); nothing was done, so it is signed afresh and sent again
+            if error.code != -1021 or attempt > STALE_RETRIES:
+                raise error
+        raise AssertionError("unreachable")
 
 
 def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:

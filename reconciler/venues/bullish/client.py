@@ -28,7 +28,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter, RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, account_limits
 
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
 AUTH_CODES = {6105, 8327}
@@ -50,8 +50,8 @@ class BullishClient:
         self._secret = credentials["SECRET"]
         self._account_id = credentials["TRADING_ACCOUNT_ID"]
         self._http = http
-        self._limiter: RequestLimiter = limiter or Limiter(
-            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        self._limiter = account_limits(
+            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
         )
         self._jwt: str | None = None
         self._jwt_exp_s = 0

@@ -16,7 +16,7 @@ from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
-from reconciler.venues.limiter import Limiter, RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, account_limits
 
 AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
 TOKEN_ERRORS = {13009, 13010}  # the token expired or was revoked: log in again once
@@ -43,8 +43,8 @@ class DeribitClient:
         self.account = account
         self._credentials = credentials
         self._http = http
-        self._limiter: RequestLimiter = limiter or Limiter(
-            CAPABILITIES.requests_per_second, CAPABILITIES.burst
+        self._limiter = account_limits(
+            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
         )
         self._token: str | None = None
         self._token_expiry_ms = 0
