@@ -175,7 +175,10 @@ def apply(args: argparse.Namespace) -> int:
             return None
         _guard(args, made, journal)
         _approve(args, made)
-        return await apply_plan(made, connections, journal)  # re-reads, checks fingerprint
+        # after a person approved at a prompt the venues are read again (minutes may have
+        # passed); with --auto-approve the read the plan was made from is seconds old
+        fresh = live if args.auto_approve else None
+        return await apply_plan(made, connections, journal, fresh)
 
     applied = run_live(args, targets, desired.declared_underlyings(), work)
     return 0 if applied is None else _report(applied)

@@ -78,11 +78,20 @@ def check_fingerprint(plan: Plan, live: list[LiveAccount]) -> None:
     )
 
 
-async def apply_plan(plan: Plan, connections: Connections, journal: Journal) -> ApplyResult:
+async def apply_plan(
+    plan: Plan,
+    connections: Connections,
+    journal: Journal,
+    live: list[LiveAccount] | None = None,
+) -> ApplyResult:
     """Accounts run side by side (each venue up to the connections' concurrency); within an
     account the steps run one at a time in plan order. After a step fails no step starts
-    anywhere; steps already under way finish and are verified; the rest are `not run`."""
-    live = await connections.read(list(plan.accounts))
+    anywhere; steps already under way finish and are verified; the rest are `not run`.
+
+    The live state is read again unless `live` is the very read the plan was just made
+    from, with nobody in between (`apply --auto-approve` without a saved plan)."""
+    if live is None:
+        live = await connections.read(list(plan.accounts))
     check_fingerprint(plan, live)
     journal.write("apply-start", fingerprint=plan.fingerprint, steps=len(plan.writes))
     by_account: dict[str, list[tuple[int, Step]]] = {}
