@@ -275,15 +275,20 @@ def _report(result: ApplyResult) -> int:
     return code
 
 
-def status(args: argparse.Namespace) -> int:
-    from reconciler import status as status_view
-
+def _read_everything(args: argparse.Namespace) -> tuple[DesiredState, list[LiveAccount], Filters]:
+    """The policies and the live state of every selected account, read once."""
     desired, targets, filters = _plan_now(args)
 
     async def work(connections: Connections) -> list[LiveAccount]:
         return await connections.read()
 
-    live = run_live(args, targets, desired.declared_underlyings(), work)
+    return desired, run_live(args, targets, desired.declared_underlyings(), work), filters
+
+
+def status(args: argparse.Namespace) -> int:
+    from reconciler import status as status_view
+
+    desired, live, filters = _read_everything(args)
     items = [r for r in status_view.rows(desired, live) if filters.scope_selected(r.key)]
     now_ms = time.time_ns() // 1_000_000
     render = status_view.json_text if args.json else status_view.table
@@ -294,12 +299,7 @@ def status(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     from reconciler import importer
 
-    desired, targets, _ = _plan_now(args)
-
-    async def work(connections: Connections) -> list[LiveAccount]:
-        return await connections.read()
-
-    live = run_live(args, targets, desired.declared_underlyings(), work)
+    desired, live, _ = _read_everything(args)
     changed = 0
     for result in importer.import_live(desired, live, capabilities()):
         if result.after == result.before:
