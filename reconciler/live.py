@@ -14,6 +14,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from reconciler.aio import read_all
 from reconciler.console import Progress
 from reconciler.desired import AccountTarget
 from reconciler.model import LiveAccount
@@ -48,13 +49,10 @@ class Connections:
             progress.step(name)
             return account
 
-        tasks = [asyncio.ensure_future(one(name)) for name in names]
         try:
-            return list(await asyncio.gather(*tasks))
+            return await read_all(one(name) for name in names)
         finally:
             progress.close()
-            for task in tasks:
-                task.cancel()
 
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self.clients.values()))

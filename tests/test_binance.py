@@ -239,6 +239,38 @@ def test_client_reads_declared_underlyings_too() -> None:
         asyncio.run(client(sim).read(frozenset({"ADAUSDT"})))
 
 
+def test_a_failed_read_ends_the_requests_still_under_way() -> None:
+    """One underlying refused while the others wait on the venue: they are cancelled and
+    over before the error is raised, so no connection is left open when the client closes."""
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    waiting: list[str] = []
+    ended: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["underlying"] == "ADAUSDT":
+            await asyncio.sleep(0.01)
+            return sim(request)  # -1128: not an options underlying
+        waiting.append(request.url.params["underlying"])
+        try:
+            await asyncio.sleep(10)
+        finally:
+            ended.append(request.url.params["underlying"])
+        return sim(request)
+
+    async def go() -> None:
+        http = httpx.AsyncClient(
+            base_url="https://eapi.binance.com", transport=httpx.MockTransport(handler)
+        )
+        venue = BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http)
+        with pytest.raises(VenueRejected, match="-1128"):
+            await venue.read(frozenset({"ADAUSDT"}))
+        assert len(waiting) == 6 and sorted(ended) == sorted(waiting)
+        await venue.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), timeout=5))
+
+
 def test_client_errors_are_typed_and_named() -> None:
     sim = BinanceSimulator()
     sim.add_account("key", "secret")

@@ -6,12 +6,12 @@ AEVO-KEY and AEVO-SECRET headers instead, as Aevo also accepts.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import httpx
 
+from reconciler.aio import read_all
 from reconciler.errors import (
     VenueAuthError,
     VenueError,
@@ -53,7 +53,7 @@ class AevoClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         names = sorted(only if only is not None else ASSETS | underlyings)
-        answers = await asyncio.gather(*(self._call("GET", f"/mmp?asset={n}") for n in names))
+        answers = await read_all(self._call("GET", f"/mmp?asset={n}") for n in names)
         scopes = [wire.live_scope(self.account, answer) for answer in answers]
         scopes = [s for s in scopes if s.present]
         return LiveAccount("aevo", self.account, tuple(scopes))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from reconciler.aio import read_all
 from reconciler.errors import (
     VenueAuthError,
     VenueError,
@@ -58,8 +58,8 @@ class BinanceClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         names = sorted(only if only is not None else UNDERLYINGS | underlyings)
-        answers = await asyncio.gather(
-            *(self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names)
+        answers = await read_all(
+            self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names
         )
         now = _now_ms()
         scopes = [wire.live_scope(self.account, answer, now) for answer in answers]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.aio import read_all
 from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
@@ -59,9 +60,11 @@ class DeribitClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         # one bulk read returns every scope; the declared underlyings add nothing
-        configs, status = await asyncio.gather(
-            self._rpc("private/get_mmp_config", {}, write=False),
-            self._rpc("private/get_mmp_status", {}, write=False),
+        configs, status = await read_all(
+            [
+                self._rpc("private/get_mmp_config", {}, write=False),
+                self._rpc("private/get_mmp_status", {}, write=False),
+            ]
         )
         scopes = wire.live_scopes(self.account, list(configs or []), list(status or []))
         return LiveAccount("deribit", self.account, tuple(scopes))
