@@ -23,7 +23,13 @@ from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLim
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
 DEFAULT_CONCURRENCY = 32  # accounts at once per venue; the rate limiters pace the rest
-TIMEOUT = httpx.Timeout(10, connect=5)  # seconds
+# seconds; no limit on waiting for one of the account's own connections: the requests ahead
+# are bounded by theirs
+TIMEOUT = httpx.Timeout(10, connect=5, pool=None)
+# Connections per account: its reads share them (Binance's six underlyings go three by two)
+# instead of each opening its own, once: at 10,000 scopes closing thousands of connections
+# used once had cost seconds after the last answer (benchmarks/plan_apply.py).
+ACCOUNT_POOL = httpx.Limits(max_connections=2, max_keepalive_connections=2)
 
 
 @dataclass
@@ -108,7 +114,7 @@ class _Network:
                 url.host, self._proxies
             )
             proxy = None if bypass else self._proxies.get(url.scheme, self._proxies.get("all"))
-            transport = httpx.AsyncHTTPTransport(verify=self._tls, proxy=proxy)
+            transport = httpx.AsyncHTTPTransport(verify=self._tls, proxy=proxy, limits=ACCOUNT_POOL)
         return httpx.AsyncClient(
             base_url=base_url,
             timeout=TIMEOUT,

@@ -1,0 +1,52 @@
+"""The HTTP clients production uses (no injected transport), against a simulator on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from reconciler.desired import AccountTarget, Location
+from reconciler.live import ACCOUNT_POOL, connect
+from reconciler.sim import server
+from reconciler.venues import VENUES
+from reconciler.venues.base import Credentials
+from reconciler.venues.binance.simulator import BinanceSimulator
+
+
+def test_an_account_reads_over_its_own_few_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binance has no bulk read: six GETs per account. They share the account's pool
+    instead of opening six connections each (at 10,000 scopes, thousands to open and close)."""
+    opened: list[object] = []
+    lock = threading.Lock()
+    real = server._QuietServer.process_request
+
+    def counting(self: Any, request: Any, client_address: Any) -> None:
+        with lock:
+            opened.append(client_address)
+        real(self, request, client_address)
+
+    monkeypatch.setattr(server._QuietServer, "process_request", counting)
+    sim = BinanceSimulator()
+    names = [f"bn{n}" for n in range(3)]
+    for name in names:
+        sim.add_account(f"key-{name}", "secret")
+    with server.serve(sim) as url:
+        where = Location("desk.yaml", 1, 1)
+        targets = [AccountTarget(n, "binance", None, url, n.upper(), where) for n in names]
+        creds = {n: Credentials({"API_KEY": f"key-{n}", "API_SECRET": "secret"}) for n in names}
+        conns = connect(targets, VENUES, creds)
+
+        async def go() -> None:
+            try:
+                for _ in range(2):  # a plan, then an apply's read: the connections are kept
+                    await conns.read()
+            finally:
+                await conns.aclose()
+
+        asyncio.run(go())
+    assert sim.requests.count("GET /eapi/v1/mmp") == 2 * 3 * 6
+    assert ACCOUNT_POOL.max_connections == 2
+    assert len(opened) == 3 * 2
