@@ -3,11 +3,16 @@ the same values (floats as exact Decimals) and the same line and column for ever
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from reconciler import fastyaml
 from reconciler.loader import yaml_reader
@@ -49,10 +54,40 @@ def test_fast_and_pure_readings_agree(path: Path) -> None:
         "base: &b {x: 1}\nuse:\n  <<: *b\n",  # merge key
         "a: !!python/name:os.system ''\n",  # a tag
         "a: [1, 2\n",  # broken
+        "%YAML 1.1\n---\na: yes\n",  # 1.1 reads `yes` as true: the pure reading knows how
+        "%TAG !e! tag:example.com,2000:\n---\na: 1\n",
+        "a: 1\n---\nb: 2\n",  # two documents
+        "a: &k x\n*k : 1\n",  # an alias as a key
+        "[a, b]: 1\n",  # a complex key
+        "a: 2026-01-01\n",  # a timestamp
+        "a:\nb: 1\n",  # no value: libyaml places it elsewhere than the pure parser
+        "a: !!str 5\n",  # an explicit tag: the pure reading keeps it as a tagged scalar
+        "a: *nowhere\n",  # an undefined alias
+        "- a\n- b\n",  # not a mapping
+        "",
+        "a:" + " [" * 80 + "]" * 80 + "\n",  # deeper than MAX_DEPTH
     ],
 )
 def test_anything_unusual_is_left_to_the_pure_reading(text: str) -> None:
     assert fastyaml.load(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {k: 1, l: [2, 3.50]}\nb: *x\nc: &s 1e3\nd: *s\n",  # aliases point at the anchor
+        "a: '5'\nb: \"1.0\"\nc: ~\nd: ''\ne: null\nf: 0x1F\ng: 0o17\nh: 1_000\ni: 1_0.5\n",
+        "c: true\nd: True\ne: yes\nh: ! 5\n",
+        "a: {x: [1, {y: z}], w: []}\nb:\n  - - 1\n    - 2\n  - {}\n",
+        "a: |\n  two\n  lines\nb: >-\n  folded\n  text\n'quoted key': 1\n\"k\": 2\n",
+        "a:" + " [" * 40 + "]" * 40 + "\n",
+    ],
+)
+def test_unusual_but_readable_documents_read_alike(text: str) -> None:
+    fast = fastyaml.load(text)
+    if fast is None:
+        pytest.skip("the C extension (ruamel.yaml.clib) is not installed")
+    _same(fast, yaml_reader().load(text), "root")
 
 
 def test_aliases_share_one_object_so_an_alias_bomb_stays_small() -> None:
@@ -61,3 +96,43 @@ def test_aliases_share_one_object_so_an_alias_bomb_stays_small() -> None:
     if data is None:
         pytest.skip("the C extension (ruamel.yaml.clib) is not installed")
     assert data["d"][0] is data["c"]
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+)
+_KEYS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=8)
+_DOCS = st.dictionaries(
+    _KEYS,
+    st.recursive(
+        _SCALARS,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+        max_leaves=12,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=_DOCS, flow=st.booleans())
+def test_any_dumped_document_reads_alike(doc: dict[str, Any], flow: bool) -> None:
+    """Whatever ruamel writes (quoting, floats in every spelling, nesting, both styles),
+    the fast reading gives what the pure one gives, positions included."""
+    out = io.StringIO()
+    writer = YAML()
+    writer.default_flow_style = flow
+    writer.dump(doc, out)
+    text = out.getvalue()
+    fast = fastyaml.load(text)
+    try:
+        pure = yaml_reader().load(text)
+    except YAMLError:  # ruamel can write what it cannot read ("{:0: null}")
+        assert fast is None, text
+        return
+    if fast is not None:
+        _same(fast, pure, "root")
