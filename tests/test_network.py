@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import threading
 from typing import Any
 
@@ -50,3 +51,32 @@ def test_an_account_reads_over_its_own_few_connections(monkeypatch: pytest.Monke
     assert sim.requests.count("GET /eapi/v1/mmp") == 2 * 3 * 6
     assert ACCOUNT_POOL.max_connections == 2
     assert len(opened) == 3 * 2
+
+
+def test_requests_search_for_no_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An optional module missing (httpcore asks for sniffio at every lock it makes) costs
+    a search of sys.path on every request; at 10,000 scopes, seconds."""
+    searched: list[str] = []
+    real = importlib.machinery.PathFinder.find_spec
+
+    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
+        searched.append(name)
+        return real(name, path, target)
+
+    sim = BinanceSimulator()
+    sim.add_account("key-bn", "secret")
+    with server.serve(sim) as url:
+        target = AccountTarget("bn", "binance", None, url, "BN", Location("desk.yaml", 1, 1))
+        creds = {"bn": Credentials({"API_KEY": "key-bn", "API_SECRET": "secret"})}
+        conns = connect([target], VENUES, creds)
+
+        async def go() -> None:
+            try:
+                await conns.read()  # first use: imports whatever it needs
+                monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", find_spec)
+                await conns.read()
+            finally:
+                await conns.aclose()
+
+        asyncio.run(go())
+    assert searched == []
