@@ -10,9 +10,10 @@ End states and exit codes (product.md section 6):
 
 Asynchronous venues only acknowledge a command: after each one, the venue is read until it
 shows the result or POLL_DEADLINE_MS passes. A replacement (reset-then-set venues) is:
-reset, confirm cleared, set at once, confirm; the time between the two confirmations is the
-unprotected gap, journaled and reported. If the set fails it is retried once, then the old
-config is set again and confirmed.
+reset, confirm cleared, set at once, confirm (its first read waits as long as the reset
+took to show: the venue will be about as slow); the time between the two confirmations is
+the unprotected gap, journaled and reported. If the set fails it is retried once, then the
+old config is set again and confirmed.
 """
 
 from __future__ import annotations
@@ -194,15 +195,20 @@ async def _await_state(
     refused: bool,
     *,
     eager: bool = False,
+    settle_ms: int = 0,
 ) -> Seen:
     """Read until the scope shows `want`; once on a synchronous venue or after a refusal.
     When the outcome is unknown an asynchronous venue is watched to the deadline. Reads
     back off (50 ms, doubling to 800 ms) to spare the venue's rate limit, except `eager`
     ones: a replacement's reset, whose confirmation starts the set, is read every 50 ms,
-    because every moment of waiting there is a moment without MMP."""
+    because every moment of waiting there is a moment without MMP. On an asynchronous
+    venue, `settle_ms` (how long the venue just took to apply a command, at most 800 ms)
+    passes before the first read: reading sooner would only spend the rate limit."""
     caps = connections.clients[step.key.account].capabilities
     deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
     interval = POLL_INTERVAL_MS
+    if settle_ms and not (caps.synchronous or refused):
+        await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
     while True:
         seen = await _read_back(step, connections)
         settled = caps.synchronous or refused or seen == want
@@ -216,15 +222,17 @@ async def _await_state(
 async def _replace(step: Step, connections: Connections, journal: Journal) -> StepResult:
     assert step.after is not None and step.before is not None
     error, refused = await _attempt(step, connections, "reset", None)
+    acknowledged = time.monotonic_ns()
     cleared = await _await_state(step, connections, None, refused, eager=True)
     if cleared is not None:
         return _classify(step, cleared, error, "the reset did not clear the config in time")
     gap_start = time.monotonic_ns()
+    settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
     journal.write("replace-cleared", scope=str(step.key))
     errors = []
     for _ in range(2):  # the set, and one retry within the deadline
         error, refused = await _attempt(step, connections, "set", step.after)
-        seen = await _await_state(step, connections, step.after, refused)
+        seen = await _await_state(step, connections, step.after, refused, settle_ms=settle_ms)
         if seen == step.after:
             gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
             journal.write("replace-set", scope=str(step.key), unprotected_ms=gap_ms)
@@ -237,7 +245,7 @@ async def _replace(step: Step, connections: Connections, journal: Journal) -> St
         errors.append(error or _not_in_force(connections, step))
     journal.write("replace-restore", scope=str(step.key), errors=errors)
     await _attempt(step, connections, "set", step.before)
-    restored = await _await_state(step, connections, step.before, False)
+    restored = await _await_state(step, connections, step.before, False, settle_ms=settle_ms)
     gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
     why = "; ".join(errors)
     if restored == step.before:

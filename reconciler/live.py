@@ -18,7 +18,7 @@ from reconciler.aio import read_all
 from reconciler.console import Progress
 from reconciler.desired import AccountTarget
 from reconciler.model import LiveAccount
-from reconciler.venues.base import Credentials, VenueClient, VenueSpec
+from reconciler.venues.base import Credentials, Shared, VenueClient, VenueSpec
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
@@ -73,7 +73,8 @@ def connect(
     declared: Mapping[str, frozenset[str]] | None = None,
 ) -> Connections:
     clients: dict[str, VenueClient] = {}
-    shared: dict[tuple[str, str], WindowLimiter] = {}  # per venue endpoint: counted per IP
+    windows: dict[tuple[str, str], WindowLimiter] = {}  # per venue endpoint: counted per IP
+    shared: dict[tuple[str, str], Shared] = {}  # per venue endpoint: what accounts share
     network = _Network()
     for target in targets:
         spec = venues[target.venue]
@@ -83,12 +84,16 @@ def connect(
         http = network.client(base_url, transport(target.venue) if transport else None)
         limits: list[RequestLimiter] = [Limiter(caps.requests_per_second, caps.burst)]
         if caps.shared_limit:
-            window = shared.setdefault(
+            window = windows.setdefault(
                 endpoint, WindowLimiter(caps.shared_limit, caps.shared_window_ms)
             )
             limits.append(window)
         clients[target.name] = spec.client(
-            target.name, credentials[target.name], http, Limits(*limits)
+            target.name,
+            credentials[target.name],
+            http,
+            Limits(*limits),
+            shared.setdefault(endpoint, {}),
         )
     return Connections(clients, concurrency, dict(declared or {}))
 

@@ -272,6 +272,45 @@ def test_replacement_applied_with_gap_journaled(tmp_path: Path) -> None:
     assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "8"
 
 
+def test_the_set_is_read_once_the_venue_has_had_the_resets_time() -> None:
+    """The venue applies each command 200 ms after acknowledging it. The reset is read every
+    50 ms (each moment there is without MMP); the set's first read waits as long as the
+    reset took to show, so one read confirms it instead of a backing-off series."""
+    sim = BullishSimulator(apply_delay_ms=200)
+    result = replace_once(sim, Journal(None))
+    assert result.exit_code == 0
+    after_reset = sim.requests[sim.requests.index("POST /trading-api/v2/mmp-configuration") + 1 :]
+    after_set = after_reset[after_reset.index("POST /trading-api/v2/mmp-configuration") + 1 :]
+    reads = [r for r in after_reset if r == "GET /trading-api/v2/mmp-configuration"]
+    assert len(reads) - len(after_set) >= 3  # the reset: read eagerly
+    assert after_set == ["GET /trading-api/v2/mmp-configuration"]  # the set: read once
+
+
+def test_the_days_nonce_bounds_are_read_once_for_every_account() -> None:
+    """GET /v1/nonce answers the venue's day, the same for every account: three accounts
+    replacing at once read it once, not once each."""
+    sim = BullishSimulator(apply_delay_ms=0)
+    row = ROWS["bullish"]
+    where = Location("p", 1, 1)
+    accounts, scopes, creds = {}, {}, {}
+    for name in ("a1", "a2", "a3"):
+        key = ScopeKey("bullish", name, "BTC")
+        creds[name] = row.credentials(sim, name)
+        row.seed(sim, creds[name], key, OLD)
+        accounts[name] = AccountTarget(name, "bullish", "testnet", None, name.upper(), where)
+        scopes[key] = DesiredScope(key, NEW, where)
+    desired = DesiredState(accounts=accounts, scopes=scopes)
+    conns = connect_to(sim, desired, creds)
+
+    async def go() -> ApplyResult:
+        plan = make_plan(desired, await conns.read(), capabilities())
+        return await apply_plan(plan, conns, Journal(None))
+
+    assert asyncio.run(go()).exit_code == 0
+    assert sim.requests.count("POST /trading-api/v2/mmp-configuration") == 3 * 2
+    assert sim.requests.count("GET /trading-api/v1/nonce") == 1
+
+
 def test_asynchronous_rejection_then_restore_is_exit_3() -> None:
     sim = BullishSimulator(apply_delay_ms=0)
     sim.reject_next_sets = 2  # the set and its retry are rejected after the 200 ack

@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 
@@ -143,11 +143,17 @@ class VenueClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+Shared = dict[str, Any]
+"""Facts one venue endpoint gives every account alike (Bullish's nonce bounds of the day),
+read once per endpoint instead of once per account; one dict per endpoint, made by connect."""
+
 ClientFactory = Callable[
-    [str, Credentials, "httpx.AsyncClient", "RequestLimiter | None"], VenueClient
+    [str, Credentials, "httpx.AsyncClient", "RequestLimiter | None", "Shared | None"],
+    VenueClient,
 ]
-"""(account name, credentials, http client with base_url set, the account's limits) -> client.
-Without limits a client makes its own per-account bucket from its capabilities."""
+"""(account name, credentials, http client with base_url set, the account's limits, what the
+accounts of one venue endpoint share) -> client. Without limits a client makes its own
+per-account bucket from its capabilities; without `shared`, it shares nothing."""
 
 
 class VenueSandbox(Protocol):
@@ -183,9 +189,11 @@ def lazy_venue(capabilities: Capabilities, package: str, client_class: str) -> V
         credentials: Credentials,
         http: httpx.AsyncClient,
         limiter: RequestLimiter | None = None,
+        shared: Shared | None = None,
     ) -> VenueClient:
         factory = getattr(importlib.import_module(f"{package}.client"), client_class)
-        return cast(VenueClient, factory(account, credentials, http, limiter=limiter))
+        client = factory(account, credentials, http, limiter=limiter, shared=shared)
+        return cast(VenueClient, client)
 
     def sandbox(state: dict[str, object] | None) -> VenueSandbox:
         return cast(VenueSandbox, importlib.import_module(f"{package}.sandbox").make(state))

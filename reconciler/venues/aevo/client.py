@@ -23,7 +23,7 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
-from reconciler.venues.base import Capabilities, Credentials, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.http import parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
@@ -39,6 +39,7 @@ class AevoClient:
         auth_mode: str = "hmac",
         *,
         limiter: RequestLimiter | None = None,
+        shared: Shared | None = None,  # nothing on this venue is the same for every account
     ) -> None:
         self.account = account
         self._key = credentials["API_KEY"]

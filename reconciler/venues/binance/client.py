@@ -17,7 +17,7 @@ from reconciler.errors import (
     VenueUnavailable,
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.venues.base import Capabilities, Credentials, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import parse_json, send
@@ -45,6 +45,7 @@ class BinanceClient:
         http: httpx.AsyncClient,
         *,
         limiter: RequestLimiter | None = None,
+        shared: Shared | None = None,  # nothing on this venue is the same for every account
     ) -> None:
         self.account = account
         self._key = credentials["API_KEY"]

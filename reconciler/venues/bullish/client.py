@@ -24,7 +24,7 @@ from reconciler.errors import (
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues.base import Capabilities, Credentials, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
@@ -32,6 +32,7 @@ from reconciler.venues.limiter import RequestLimiter, account_limits
 
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
 AUTH_CODES = {6105, 8327}
+NONCE_BOUNDS = "bullish.nonce_bounds"  # in the endpoint's Shared: the day's bounds, or their read
 
 
 class BullishClient:
@@ -44,6 +45,7 @@ class BullishClient:
         http: httpx.AsyncClient,
         *,
         limiter: RequestLimiter | None = None,
+        shared: Shared | None = None,
     ) -> None:
         self.account = account
         self._public_key = credentials["PUBLIC_KEY"]
@@ -57,6 +59,7 @@ class BullishClient:
         self._jwt_exp_s = 0
         self._last_nonce = 0
         self._bounds: tuple[int, int] | None = None
+        self._shared: Shared = shared if shared is not None else {}
         self._lock = asyncio.Lock()
 
     @property
@@ -87,8 +90,7 @@ class BullishClient:
 
     async def _command(self, command: dict[str, Any], where: str) -> str:
         body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
-        async with self._lock:
-            await self._nonce_bounds()
+        self._bounds = await self._nonce_bounds()
 
         def signed() -> dict[str, str]:  # at send time: timestamp and nonce never go stale
             ts = str(time.time_ns() // 1_000_000)
@@ -109,12 +111,23 @@ class BullishClient:
         return str(request_id)
 
     async def _nonce_bounds(self) -> tuple[int, int]:
-        """Today's nonce bounds from GET /v1/nonce (microseconds), fetched once a day."""
+        """Today's nonce bounds from GET /v1/nonce (microseconds). They are the venue's, the
+        same for every account, so one request a day per endpoint: every account waits for
+        the one under way (a failed one is tried again by the next command)."""
         now_us = time.time_ns() // 1000
-        if self._bounds is None or not self._bounds[0] <= now_us <= self._bounds[1]:
-            bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
-            self._bounds = (int(bounds["lowerBound"]), int(bounds["upperBound"]))
-        return self._bounds
+        pending: asyncio.Future[tuple[int, int]] | None = self._shared.get(NONCE_BOUNDS)
+        if pending is not None and pending.done():
+            failed = pending.cancelled() or pending.exception() is not None
+            if failed or not pending.result()[0] <= now_us <= pending.result()[1]:
+                pending = None  # failed, or another day
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch_nonce_bounds())
+            self._shared[NONCE_BOUNDS] = pending
+        return await asyncio.shield(pending)  # one account cancelled: the others still wait
+
+    async def _fetch_nonce_bounds(self) -> tuple[int, int]:
+        bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
+        return int(bounds["lowerBound"]), int(bounds["upperBound"])
 
     def _take_nonce(self) -> int:
         """Increasing, and inside today's bounds."""

@@ -13,7 +13,7 @@ from reconciler.aio import read_all
 from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues.base import Capabilities, Credentials, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 from reconciler.venues.http import parse_json, send
@@ -40,6 +40,7 @@ class DeribitClient:
         http: httpx.AsyncClient,
         *,
         limiter: RequestLimiter | None = None,
+        shared: Shared | None = None,  # nothing on this venue is the same for every account
     ) -> None:
         self.account = account
         self._credentials = credentials
