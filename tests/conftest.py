@@ -5,6 +5,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Properties assert behaviour, never speed (benchmarks/ measures that): no per-example
+# deadline and no too-slow health check, so a slow or busy CI machine cannot fail them.
+settings.register_profile("mmp", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mmp")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -147,7 +147,7 @@ def check(code: int, output: str) -> None:
 
 
 @settings(
-    max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(path=paths, value=values)
 def test_structurally_wrong_yaml(in_tmp: Path, path: list[str], value: object) -> None:
@@ -155,7 +155,7 @@ def test_structurally_wrong_yaml(in_tmp: Path, path: list[str], value: object) -
 
 
 @settings(
-    max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=st.text(alphabet=st.sampled_from(list("{}[]:,-&*!|>'\"#%@` \n\tab1.")), max_size=80))
 def test_syntactically_broken_yaml(in_tmp: Path, text: str) -> None:
