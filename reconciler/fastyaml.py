@@ -43,6 +43,16 @@ MAX_DEPTH = 64  # deeper than any policy; the pure reading judges the rest
 _NO_KEY = object()
 
 
+def exact_decimal(text: str) -> Decimal:
+    """A YAML float exactly as written (`0.1` is 0.1, not the nearest binary fraction);
+    what Decimal cannot read (`.inf`, `.nan`) is NaN, which validation refuses. Both
+    readings use this, so they cannot disagree on a number."""
+    try:
+        return Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return Decimal("NaN")
+
+
 class _Unsupported(Exception):
     """Something only the pure reading should judge."""
 
@@ -165,10 +175,7 @@ class _Builder:
         if key in self.values:
             value = self.values[key]
         elif tag == FLOAT:
-            try:
-                value = Decimal(event.value.replace("_", ""))
-            except InvalidOperation:
-                value = Decimal("NaN")
+            value = exact_decimal(event.value)
         elif tag in PLAIN_TAGS:
             node = ScalarNode(tag, event.value, event.start_mark, event.end_mark)
             value = self.constructor.construct_object(node, deep=True)

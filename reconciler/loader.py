@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,7 @@ class _DecimalConstructor(RoundTripConstructor):
 
 
 def _construct_decimal(constructor: RoundTripConstructor, node: ScalarNode) -> Decimal:
-    text = str(node.value).replace("_", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    return value
+    return fastyaml.exact_decimal(str(node.value))
 
 
 _DecimalConstructor.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
