@@ -58,7 +58,6 @@ class BullishClient:
         self._jwt: str | None = None
         self._jwt_exp_s = 0
         self._last_nonce = 0
-        self._bounds: tuple[int, int] | None = None
         self._shared: Shared = shared if shared is not None else {}
         self._lock = asyncio.Lock()
 
@@ -90,11 +89,11 @@ class BullishClient:
 
     async def _command(self, command: dict[str, Any], where: str) -> str:
         body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
-        self._bounds = await self._nonce_bounds()
+        bounds = await self._nonce_bounds()
 
         def signed() -> dict[str, str]:  # at send time: timestamp and nonce never go stale
             ts = str(time.time_ns() // 1_000_000)
-            nonce = str(self._take_nonce())
+            nonce = str(self._take_nonce(bounds))
             return {
                 "BX-TIMESTAMP": ts,
                 "BX-NONCE": nonce,
@@ -118,7 +117,7 @@ class BullishClient:
         pending: asyncio.Future[tuple[int, int]] | None = self._shared.get(NONCE_BOUNDS)
         if pending is not None and pending.done():
             failed = pending.cancelled() or pending.exception() is not None
-            if failed or not pending.result()[0] <= now_us <= pending.result()[1]:
+            if failed or not _within(now_us, pending.result()):
                 pending = None  # failed, or another day
         if pending is None:
             pending = asyncio.ensure_future(self._fetch_nonce_bounds())
@@ -129,10 +128,9 @@ class BullishClient:
         bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
         return int(bounds["lowerBound"]), int(bounds["upperBound"])
 
-    def _take_nonce(self) -> int:
+    def _take_nonce(self, bounds: tuple[int, int]) -> int:
         """Increasing, and inside today's bounds."""
-        assert self._bounds is not None
-        low, high = self._bounds
+        low, high = bounds
         candidate = min(max(time.time_ns() // 1000, self._last_nonce + 1, low), high)
         if candidate <= self._last_nonce:
             raise VenueRejected(self.where, "no nonce left inside today's bounds")
@@ -197,6 +195,10 @@ class BullishClient:
                 raise error
             self._jwt = None
         raise AssertionError("unreachable")
+
+
+def _within(now_us: int, bounds: tuple[int, int]) -> bool:
+    return bounds[0] <= now_us <= bounds[1]
 
 
 def _jwt_expiry(token: str) -> int:
