@@ -103,6 +103,18 @@ class Step:
     def loosening(self) -> bool:
         return any(c.direction is Direction.LOOSENING for c in self.changes)
 
+    @property
+    def unprotected(self) -> bool:
+        """Declared with a config, and the venue has none: to create, or held by a freeze."""
+        return self.action is Action.CREATE or (
+            self.action is Action.HELD and self.held_action is Action.CREATE
+        )
+
+    @property
+    def pending(self) -> bool:
+        """Held by a freeze while its live config differs from the policies."""
+        return self.action is Action.HELD and bool(self.changes)
+
     def to_data(self) -> dict[str, Any]:
         return {
             "scope": str(self.key),
@@ -156,11 +168,27 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.writes)
 
+    @property
+    def unprotected(self) -> tuple[Step, ...]:
+        """Declared scopes with no MMP config live, in plan order (creates, then held creates).
+
+        A filtered or sharded plan knows only the scopes it planned.
+        """
+        return tuple(step for step in self.steps if step.unprotected)
+
+    @property
+    def pending(self) -> tuple[Step, ...]:
+        """Held scopes whose live config differs from the policies: applied once unfrozen."""
+        return tuple(step for step in self.steps if step.pending)
+
     def summary(self) -> str:
         counts = self.counts()
         parts = [f"{counts[a.value]} to {a.value}" for a in ORDER[:4] if counts[a.value]]
         parts += [f"{counts[a.value]} {a.value}" for a in ORDER[4:] if counts[a.value]]
-        head = "no changes" if not self.has_changes else "changes"
+        head = "changes"
+        if not self.has_changes:
+            unprotected = len(self.unprotected)  # only held creates: nothing can be written
+            head = f"nothing to apply, {unprotected} UNPROTECTED" if unprotected else "no changes"
         return f"Plan: {head}; " + (", ".join(parts) if parts else "nothing declared") + "."
 
     def to_data(self) -> dict[str, Any]:
@@ -172,12 +200,15 @@ class Plan:
             "notes": list(self.notes),
             "summary": self.counts(),
             "has_changes": self.has_changes,
+            "unprotected": [str(step.key) for step in self.unprotected],
             "steps": [s.to_data() for s in self.steps],
             "digests": dict(sorted(self.digests.items())),
         }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Plan:
+        # summary, has_changes and unprotected are derived from the steps: not read back, so a
+        # plan saved before a derived field existed loads the same (no schema version bump)
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"plan schema version {data.get('schema_version')} is not {SCHEMA_VERSION}"

@@ -1,8 +1,9 @@
 """Markdown for pull-request comments and job summaries: summary first, details folded.
 
-A hidden marker opens the document so the workflow finds its own comment again. With a
-`limit` (GitHub's 65,536 characters for a comment), the summary and risk flags are always
-kept; table rows, then field details, are cut to fit, and the cut is said and linked.
+A hidden marker opens the document so the workflow finds its own comment again. The first
+risk flag, when there is one, is **Unprotected**: declared scopes with no MMP config live.
+With a `limit` (GitHub's 65,536 characters for a comment), the summary and risk flags are
+always kept; table rows, then field details, are cut to fit, and the cut is said and linked.
 Sizes are counted in UTF-8 bytes, which is never less than GitHub's own count.
 """
 
@@ -11,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.plan import Action, Plan, Step
-from reconciler.render.rows import Row, row, shown_steps
+from reconciler.render.rows import NAMES_SHOWN, Row, name_list, row, shown_steps
 
 MARKER = "<!-- mmp-reconciler:plan -->"
 COMMENT_LIMIT = 65_536  # GitHub's maximum comment body
 SUMMARY_LIMIT = 1_048_576  # GitHub's maximum job summary per step
-NAMES_SHOWN = 10  # scopes named per risk flag before "and N more"
 _WRAPPERS = 200  # table header and <details> lines around the kept items
 
 
@@ -25,12 +25,20 @@ def render(plan: Plan, colour: bool = False) -> str:
 
 
 def document(
-    plan: Plan, *, trips: Sequence[str] = (), limit: int | None = None, link: str = ""
+    plan: Plan,
+    *,
+    trips: Sequence[str] = (),
+    limit: int | None = None,
+    link: str = "",
+    one_line: bool = True,
 ) -> str:
-    if not plan.has_changes and not trips:
+    """The plan for GitHub. With `one_line`, a plan with nothing to write, no guardrail trip
+    and no unprotected scope is one line; otherwise the summary, risk flags and tables."""
+    if one_line and not plan.has_changes and not trips and not plan.unprotected:
         rest = plan.summary().removeprefix("Plan: no changes; ")
         return f"{MARKER}**MMP plan: no changes**; {rest}\n"
-    head = [MARKER, f"### MMP plan: {plan.summary().removeprefix('Plan: changes; ')}", ""]
+    title = plan.summary().removeprefix("Plan: ").removeprefix("changes; ")
+    head = [MARKER, f"### MMP plan: {title}", ""]
     head += _risks(plan, trips)
     head += [f"> {note}" for note in plan.notes]
     foot = [f"Live fingerprint: `{plan.fingerprint}`" + (f" · [run]({link})" if link else "")]
@@ -108,6 +116,7 @@ def _greedy(items: list[str], budget: int) -> list[str]:
 def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
     writes = plan.writes
     flags = [
+        ("Unprotected", list(plan.unprotected), _unprotected_what(plan)),
         ("Loosening", _loosening(writes), "loosen a limit or shorten a time"),
         ("Removal", _of(plan, Action.REMOVE), "lose their MMP config"),
         (
@@ -129,8 +138,14 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
         if more > 0:
             lines.append(f"  - and {more} more")
     if not lines:
-        return ["No loosening, removal, replacement gap or held scope.", ""]
+        return ["No unprotected scope, loosening, removal, replacement gap or held scope.", ""]
     return ["**Risks**", "", *lines, ""]
+
+
+def _unprotected_what(plan: Plan) -> str:
+    held = sum(1 for step in plan.unprotected if step.action is Action.HELD)
+    frozen = f" ({held} frozen: created only once unfrozen)" if held else ""
+    return f"are declared and have no MMP config live{frozen}"
 
 
 def _loosening(writes: tuple[Step, ...]) -> list[Step]:
@@ -142,9 +157,7 @@ def _of(plan: Plan, action: Action) -> list[Step]:
 
 
 def _names(steps: list[Step]) -> str:
-    names = ", ".join(f"`{s.key}`" for s in steps[:NAMES_SHOWN])
-    more = len(steps) - NAMES_SHOWN
-    return names + (f" and {more:,} more" if more > 0 else "")
+    return name_list([f"`{s.key}`" for s in steps])
 
 
 def _cell(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,9 @@ SYMBOLS = {
     Action.UNMANAGED: "?",
     Action.UNCHANGED: "=",
 }
+
+
+NAMES_SHOWN = 10  # scopes named in a one-line list before "and N more"
 
 
 @dataclass(frozen=True)
@@ -107,3 +111,23 @@ def row(step: Step) -> Row:
 def shown_steps(plan: Plan) -> list[Step]:
     """Unchanged scopes are counted, not listed, unless they are frozen."""
     return [s for s in plan.steps if s.action is not Action.UNCHANGED or s.freeze.frozen]
+
+
+def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:
+    """'a, b, c': at most `shown` names, then 'and N more'."""
+    text = ", ".join(names[:shown])
+    more = len(names) - shown
+    return text + (f" and {more:,} more" if more > 0 else "")
+
+
+def unprotected_line(plan: Plan) -> str:
+    """The line every plan output opens with when a declared scope has no MMP config live."""
+    return unprotected_warning([str(step.key) for step in plan.unprotected])
+
+
+def unprotected_warning(scopes: Sequence[str]) -> str:
+    """'UNPROTECTED: N declared scope(s) ...' naming them, or '' when there are none."""
+    if not scopes:
+        return ""
+    head = f"UNPROTECTED: {len(scopes):,} declared scope(s) have no MMP config live: "
+    return head + name_list(scopes)

@@ -1,9 +1,12 @@
-"""Terminal text: Terraform-like symbols, before -> after per field, one summary line."""
+"""Terminal text: Terraform-like symbols, before -> after per field, one summary line.
+
+When a declared scope has no MMP config live, the very first line says so and names it.
+"""
 
 from __future__ import annotations
 
 from reconciler.plan import Plan
-from reconciler.render.rows import Row, row, shown_steps
+from reconciler.render.rows import Row, row, shown_steps, unprotected_line
 
 COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31", "!": "36", "?": "2", "=": "2"}
 
@@ -13,7 +16,9 @@ def _paint(text: str, code: str, colour: bool) -> str:
 
 
 def render(plan: Plan, colour: bool = False) -> str:
-    lines = [
+    warning = unprotected_line(plan)
+    lines = [_paint(warning, "1;31", colour)] if warning else []
+    lines += [
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
     ]
     lines += [f"Note: {note}" for note in plan.notes]
