@@ -29,7 +29,8 @@ EPILOG = """examples:
   mmp COMMAND --help                 # each command's options and examples
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
   apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
-  4 a scope may be unprotected"""
+  4 a scope may be unprotected;
+  status 0 all configured, 2 a scope frozen, 4 a declared scope unprotected (no config live)"""
 
 
 def _command(
@@ -163,10 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "status",
         [common, live],
-        "every scope: configured, frozen, until when (exit 2 when any is frozen)",
+        "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen)",
         "Read every scope across venues and show whether it is configured, whether it is "
         "frozen and until when (UTC and from now), and the last trigger where the venue "
-        "tells it. Exit 2 when any scope is frozen, for scripts and alerts.",
+        "tells it. A declared scope with no MMP config live is UNPROTECTED: named first. "
+        "Exit 4 when any declared scope is unprotected, else 2 when any scope is frozen, "
+        "for scripts and alerts.",
         ["mmp status --sandbox", "mmp status --venue binance --json"],
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")

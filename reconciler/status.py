@@ -1,5 +1,9 @@
 """`mmp status`: every scope across venues, configured or not, frozen or not, and until when.
 
+A declared scope (in the policies with a config, not `absent`) that the venue has no config
+for is unprotected: shown as such, counted, and exit 4 (as apply's "a scope may be
+unprotected"); else exit 2 when a scope is frozen, else 0.
+
 Pure: rows from the desired and live state and a clock reading; the command does the I/O.
 """
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from reconciler.desired import DesiredState
 from reconciler.model import NOT_FROZEN, FreezeState, LiveAccount, ScopeKey
+from reconciler.render.rows import unprotected_warning
 from reconciler.units import dumps_exact, utc_text
 
 
@@ -19,6 +24,12 @@ class StatusRow:
     declared: bool  # in the policies
     configured: bool  # the venue has a config for it
     freeze: FreezeState
+    wanted: bool = False  # the policies give it a config (declared, not `absent`)
+
+    @property
+    def unprotected(self) -> bool:
+        """The policies give it a config and the venue has none."""
+        return self.wanted and not self.configured
 
     def to_data(self, now_ms: int) -> dict[str, Any]:
         until = self.freeze.until_ms
@@ -27,6 +38,7 @@ class StatusRow:
             **self.key.to_data(),
             "declared": self.declared,
             "configured": self.configured,
+            "unprotected": self.unprotected,
             "frozen": self.freeze.frozen,
             "frozen_until_ms": until,
             "frozen_until": None if until is None else utc_text(until),
@@ -47,15 +59,28 @@ def rows(desired: DesiredState, live: list[LiveAccount]) -> list[StatusRow]:
     out = []
     for key in sorted(keys, key=ScopeKey.sort_key):
         scope = found.get(key)
+        want = desired.scopes.get(key)
         out.append(
             StatusRow(
                 key,
-                declared=key in desired.scopes,
+                declared=want is not None,
                 configured=scope is not None and scope.config is not None,
                 freeze=scope.freeze if scope is not None else NOT_FROZEN,
+                wanted=want is not None and want.config is not None,
             )
         )
     return out
+
+
+UNPROTECTED_EXIT = 4  # as apply's "a scope may be unprotected"
+FROZEN_EXIT = 2
+
+
+def exit_code(items: list[StatusRow]) -> int:
+    """4 when a declared scope has no MMP config live, else 2 when a scope is frozen, else 0."""
+    if any(r.unprotected for r in items):
+        return UNPROTECTED_EXIT
+    return FROZEN_EXIT if any(r.freeze.frozen for r in items) else 0
 
 
 def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
@@ -91,23 +116,41 @@ def table(items: list[StatusRow], now_ms: int) -> str:
         (
             str(r.key),
             "yes" if r.declared else "no",
-            "yes" if r.configured else "no",
+            _configured_text(r),
             _frozen_text(r.freeze, now_ms),
             _trigger_text(r.freeze, now_ms),
         )
         for r in items
     ]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = [
+    warning = unprotected_warning([str(r.key) for r in items if r.unprotected])
+    text = [warning] if warning else []
+    text += [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *lines]
     ]
-    frozen = sum(1 for r in items if r.freeze.frozen)
-    text.append(
-        f"{len(items)} scope(s): {sum(1 for r in items if r.configured)} configured, "
-        f"{frozen} frozen." + (" Exit 2: a scope is frozen." if frozen else "")
-    )
+    text.append(_summary(items))
     return "\n".join(text) + "\n"
+
+
+def _configured_text(r: StatusRow) -> str:
+    if r.unprotected:
+        return "NO - UNPROTECTED"
+    return "yes" if r.configured else "no"
+
+
+def _summary(items: list[StatusRow]) -> str:
+    unprotected = sum(1 for r in items if r.unprotected)
+    frozen = sum(1 for r in items if r.freeze.frozen)
+    why = {
+        UNPROTECTED_EXIT: " Exit 4: a declared scope has no MMP config live.",
+        FROZEN_EXIT: " Exit 2: a scope is frozen.",
+        0: "",
+    }[exit_code(items)]
+    return (
+        f"{len(items)} scope(s): {sum(1 for r in items if r.configured)} configured, "
+        f"{unprotected} unprotected, {frozen} frozen.{why}"
+    )
 
 
 def json_text(items: list[StatusRow], now_ms: int) -> str:
@@ -117,4 +160,7 @@ def json_text(items: list[StatusRow], now_ms: int) -> str:
         "frozen": sum(1 for r in items if r.freeze.frozen),
         "scopes": [r.to_data(now_ms) for r in items],
     }
-    return dumps_exact(data, indent=2, sort_keys=True) + "\n"
+    text = dumps_exact(data, indent=2, sort_keys=True)
+    unprotected = sum(1 for r in items if r.unprotected)
+    # the count of unprotected scopes first, as in every output; the rest in sorted order
+    return f'{{\n  "unprotected": {unprotected},\n' + text.removeprefix("{\n") + "\n"
