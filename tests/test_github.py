@@ -16,8 +16,8 @@ from reconciler.errors import GitHubError, ReconcilerError
 from reconciler.github.api import GitHubApi
 from reconciler.github.comment import upsert
 from reconciler.github.context import RunContext
-from reconciler.github.drift import LABEL, merge, report
-from reconciler.model import MmpConfig, ScopeKey
+from reconciler.github.drift import LABEL, PENDING, merge, report
+from reconciler.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.plan import Action, Direction, FieldChange, Plan, Step
 from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
 from reconciler.sim.github import FakeGitHub
@@ -115,6 +115,78 @@ def test_drift_issue_opened_updated_then_closed() -> None:
     ]
 
 
+def _held(account: str, held_action: Action) -> Step:
+    step = _step(account, held_action)
+    return Step(
+        step.key,
+        Action.HELD,
+        step.before,
+        step.after,
+        step.changes,
+        FreezeState(True),
+        held_action=held_action,
+    )
+
+
+def test_drift_names_unprotected_first_and_held_pending_keeps_it_open() -> None:
+    fake = _fake()
+    api = _api(fake)
+    steps = [  # in plan order
+        _step("new", Action.CREATE),
+        _step("moved", Action.UPDATE),
+        _held("frozen", Action.UPDATE),
+        _held("stuck", Action.CREATE),
+    ]
+    accounts = ["frozen", "moved", "new", "stuck"]
+    assert report(api, _plan(accounts, steps), "https://run").action == "opened"
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title == (
+        "MMP drift: 4 scope(s) differ from the policies (2 unprotected, 2 held pending)"
+    )
+    lines = issue.body.splitlines()
+    assert lines[1:6] == [
+        "**UNPROTECTED**: 2 declared scope(s) have no MMP config live:",
+        "",
+        "- `deribit/new/btc_usd`",
+        "- `deribit/stuck/btc_usd`: held (frozen)",
+        "",
+    ]
+    assert lines[6:10] == [
+        "**Pending**: 2 held scope(s) differ:",
+        "",
+        f"- `deribit/frozen/btc_usd`: {PENDING}",
+        f"- `deribit/stuck/btc_usd`: {PENDING}",
+    ]
+    assert "- **Unprotected**: 2 scope(s)" in issue.body  # the plan's own first risk flag
+
+    # Applied what could be: only held scopes differ. Still drift: updated, never closed.
+    held_only = _plan(accounts, [_held("frozen", Action.UPDATE)])
+    assert report(api, held_only, "https://run").action == "updated"
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title == "MMP drift: 1 scope(s) differ from the policies (1 held pending)"
+    assert "UNPROTECTED" not in issue.body
+    assert f"- `deribit/frozen/btc_usd`: {PENDING}" in issue.body
+    assert "| `!` | `deribit/frozen/btc_usd` | held |" in issue.body  # full plan, no one-liner
+    assert not [c for c in fake.comments_on(issue.number) if "No drift" in c.body]
+
+    # Unfrozen and applied: nothing differs, so the issue is closed.
+    assert report(api, _plan(accounts, []), "https://run").action == "closed"
+    assert fake.issues_labelled(LABEL) == []
+
+
+def test_a_long_pending_list_is_cut_and_the_body_fits() -> None:
+    fake = _fake()
+    api = _api(fake)
+    steps = [_held(f"f{n:04d}", Action.UPDATE) for n in range(3000)]
+    steps += [_step(f"n{n:04d}", Action.CREATE) for n in range(60)]
+    assert report(api, _plan([], steps), "https://run").action == "opened"
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title.endswith("(60 unprotected, 3000 held pending)")
+    assert "- and 10 more: see the plan below" in issue.body
+    assert "- and 2,950 more: see the plan below" in issue.body
+    assert len(issue.body.encode()) <= COMMENT_LIMIT
+
+
 def test_shards_must_own_every_account_exactly_once() -> None:
     a, b = _plan(["a"], [_step("a", Action.UPDATE)]), _plan(["b"], [_step("b", Action.CREATE)])
     merged = merge([(Path("a.json"), a), (Path("b.json"), b)], ["a", "b"])
@@ -149,6 +221,10 @@ def test_the_budget_cuts_details_never_the_summary(
         assert "✂️ Cut to fit GitHub's" in body and "[the run](https://run)" in body
     if loosening:
         assert f"**Loosening**: {loosening} scope(s)" in body
+    if creates:  # a create is a declared scope with no config live: the first risk flag
+        first = next(line for line in body.splitlines() if line.startswith("- **"))
+        assert first.startswith(f"- **Unprotected**: {creates} scope(s)")
+        assert "`deribit/acct00000/btc_usd`" in first
 
 
 def test_nothing_to_change_is_one_line() -> None:
@@ -179,7 +255,9 @@ def test_a_fork_pull_request_is_refused_clearly(
 ) -> None:
     fake = _fake(ghs_fork="read")
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_fork")
-    event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "stranger/fork"}}}}
+    event: dict[str, object] = {
+        "pull_request": {"number": 7, "head": {"repo": {"full_name": "stranger/fork"}}}
+    }
     code, summary = _served_cli(fake, tmp_path, monkeypatch, event)
     err = capsys.readouterr().err
     assert code == 1
@@ -193,7 +271,9 @@ def test_the_failure_comment_over_real_http(
 ) -> None:
     fake = _fake()
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": REPO}}}}
+    event: dict[str, object] = {
+        "pull_request": {"number": 7, "head": {"repo": {"full_name": REPO}}}
+    }
     code, _ = _served_cli(fake, tmp_path, monkeypatch, event)
     assert code == 0, capsys.readouterr().err
     [comment] = fake.comments_on(7)

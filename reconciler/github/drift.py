@@ -1,6 +1,10 @@
 """The drift issue: opened (or updated) while live settings differ from the policies, closed
 by the first run that finds none. Shard plans are merged first and must own every account
 exactly once, so a missing or overlapping shard fails loudly instead of closing the issue.
+
+Drift is every write the plan would make, and every held (frozen) scope whose live config
+differs from the policies: it is pending, applied once unfrozen, and keeps the issue open.
+Unprotected scopes (declared, no MMP config live) open the issue body, then pending ones.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from reconciler.render.markdown import COMMENT_LIMIT, document
 
 LABEL = "mmp-drift"
 MARKER = "<!-- mmp-reconciler:drift -->"
+LISTED = 50  # scopes listed per section at the top of the issue; the table has the rest
+PENDING = "pending: held (frozen), will be applied once unfrozen"
 
 
 def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Plan:
@@ -61,20 +67,31 @@ class DriftResult:
     message: str
 
 
+def drifting(plan: Plan) -> tuple[Step, ...]:
+    """Every scope that differs from the policies: to write, or held pending an unfreeze."""
+    return tuple(step for step in plan.steps if step.action.writes or step.pending)
+
+
+def issue_title(plan: Plan) -> str:
+    counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
+    detail = ", ".join(f"{n} {what}" for n, what in counts if n)
+    return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
+        f" ({detail})" if detail else ""
+    )
+
+
 def report(api: GitHubApi, plan: Plan, link: str) -> DriftResult:
-    drifting = plan.writes
     issue = next(
         (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
     )
-    if drifting:
-        title = f"MMP drift: {len(drifting)} scope(s) differ from the policies"
+    if drifting(plan):
         body = issue_body(plan, link)
         if issue is None:
-            made = api.create_issue(title, body, [LABEL])
+            made = api.create_issue(issue_title(plan), body, [LABEL])
             return DriftResult(
                 "opened", int(made["number"]), f"opened drift issue #{made['number']}"
             )
-        api.update_issue(int(issue["number"]), title=title, body=body)
+        api.update_issue(int(issue["number"]), title=issue_title(plan), body=body)
         return DriftResult(
             "updated", int(issue["number"]), f"updated drift issue #{issue['number']}"
         )
@@ -89,9 +106,29 @@ def report(api: GitHubApi, plan: Plan, link: str) -> DriftResult:
 
 def issue_body(plan: Plan, link: str) -> str:
     head = (
-        f"{MARKER}\nLive MMP settings differ from the policies on the default branch. "
+        f"{MARKER}\n"
+        + _section(
+            "UNPROTECTED",
+            "declared scope(s) have no MMP config live",
+            [(step, "held (frozen)" if step.pending else "") for step in plan.unprotected],
+        )
+        + _section("Pending", "held scope(s) differ", [(s, PENDING) for s in plan.pending])
+        + "Live MMP settings differ from the policies on the default branch. "
         "Either merge a policy change that matches the venues, or apply the policies "
-        "(the apply workflow, `workflow_dispatch` with mode `apply`). This issue is updated "
-        "by every drift run and closed by the first run that finds no drift.\n\n"
+        "(the apply workflow, `workflow_dispatch` with mode `apply`); a held (frozen) scope "
+        "is applied by the first apply after it is unfrozen (`mmp unfreeze`). This issue is "
+        "updated by every drift run and closed by the first run that finds nothing differing, "
+        "held scopes included.\n\n"
     )
-    return head + document(plan, limit=COMMENT_LIMIT - len(head.encode()), link=link)
+    limit = COMMENT_LIMIT - len(head.encode())
+    return head + document(plan, limit=limit, link=link, one_line=False)
+
+
+def _section(name: str, what: str, items: list[tuple[Step, str]]) -> str:
+    if not items:
+        return ""
+    lines = [f"**{name}**: {len(items):,} {what}:", ""]
+    lines += [f"- `{step.key}`" + (f": {note}" if note else "") for step, note in items[:LISTED]]
+    if len(items) > LISTED:
+        lines.append(f"- and {len(items) - LISTED:,} more: see the plan below")
+    return "\n".join(lines) + "\n\n"
