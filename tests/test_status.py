@@ -130,18 +130,11 @@ def test_rows_mark_declared_scopes_without_config_unprotected() -> None:
     }
 
 
-WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="reconciler/commands.py status() still returns 2 or 0; it is to return "
-    "status_view.exit_code(items): remove this mark then",
-)
-
-
 @pytest.mark.parametrize(
     ("filters", "code"),
     [
-        pytest.param([], 4, marks=WIRING),
-        pytest.param(["--venue", "deribit", "--underlying", "eth_usd"], 4, marks=WIRING),
+        ([], 4),
+        (["--venue", "deribit", "--underlying", "eth_usd"], 4),
         (["--venue", "deribit", "--underlying", "btc_usd"], 2),
         (["--venue", "aevo", "--underlying", "ETH"], 0),
     ],
