@@ -10,15 +10,14 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler import __version__, console
+from reconciler import __version__, console, crash
 from reconciler.errors import ReconcilerError
 from reconciler.secrets import redact
 
-CRASH_LOG = Path(".mmp") / "crash.log"
+MAX_EXPIRES_MINUTES = 7 * 24 * 60
 
 EPILOG = """examples:
   mmp validate
@@ -97,7 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         default=32,
-        help="accounts read or applied at once per venue (default: 32); rate limits still hold",
+        help="accounts read or applied at once per venue, at least 1 (default: 32); rate "
+        "limits still hold",
+    )
+    journaled = argparse.ArgumentParser(add_help=False)
+    journaled.add_argument(
+        "--journal",
+        type=Path,
+        help="the JSONL journal of every apply step (default: .mmp/journal.jsonl at the "
+        "policy repository's root); plan and status name runs it shows unfinished",
     )
 
     _command(
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = _command(
         sub,
         "plan",
-        [common, live],
+        [common, live, journaled],
         "show what apply would change",
         "Read live MMP settings and show what would change. Writes nothing to any venue.",
         [
@@ -129,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=15,
         metavar="MINUTES",
-        help="a saved plan expires after this many minutes (default: 15)",
+        help="a saved plan expires after this many minutes, 1 to 10080 (7 days; default: 15)",
     )
     plan.add_argument(
         "--detailed-exitcode",
@@ -139,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply = _command(
         sub,
         "apply",
-        [common, live],
+        [common, live, journaled],
         "carry out the plan",
         "Plan (or load a saved plan), ask for approval, apply, verify every change and "
         "journal every step.",
@@ -154,16 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not ask; required when stdin is not a terminal",
     )
-    apply.add_argument(
-        "--journal",
-        type=Path,
-        default=Path(".mmp") / "journal.jsonl",
-        help="JSONL journal of every step (default: .mmp/journal.jsonl)",
-    )
     status = _command(
         sub,
         "status",
-        [common, live],
+        [common, live, journaled],
         "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen)",
         "Read every scope across venues and show whether it is configured, whether it is "
         "frozen and until when (UTC and from now), and the last trigger where the venue "
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     unfreeze.add_argument("--sandbox", action="store_true", help="use the simulators")
     unfreeze.add_argument("--auto-approve", action="store_true", help="do not ask")
     unfreeze.add_argument(
-        "--journal", type=Path, default=Path(".mmp") / "journal.jsonl", help="JSONL journal"
+        "--journal", type=Path, help="JSONL journal (default: .mmp/journal.jsonl)"
     )
     _add_github(sub, common)
     return parser
@@ -296,6 +297,18 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bounds(args: argparse.Namespace) -> None:
+    """Numbers argparse cannot bound: one clear line each, before anything runs."""
+    concurrency = getattr(args, "concurrency", 1)
+    if concurrency < 1:
+        raise ReconcilerError(f"--concurrency must be at least 1 (got {concurrency})")
+    expires = getattr(args, "expires", 1)
+    if not 1 <= expires <= MAX_EXPIRES_MINUTES:
+        raise ReconcilerError(
+            f"--expires must be 1 to {MAX_EXPIRES_MINUTES} minutes (7 days); got {expires}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -321,18 +334,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if sandbox_by_env:
         console.note("MMP_SANDBOX is set: using the simulators, not the venues")
+    if hasattr(args, "policies"):
+        from reconciler.paths import state_dir
+
+        crash.configure(state_dir(args.policies))
     try:
+        _bounds(args)
         return handlers[args.command](args)
     except ReconcilerError as exc:
         console.error(redact(str(exc)))
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; nothing was written", file=sys.stderr)
         return 130
-    except Exception:  # a bug: one line for the user, the traceback to a file
-        CRASH_LOG.parent.mkdir(parents=True, exist_ok=True)
-        CRASH_LOG.write_text(redact(traceback.format_exc()), encoding="utf-8")
-        kind = sys.exc_info()[0]
-        name = kind.__name__ if kind else "error"
-        print(f"error: unexpected {name} (a bug in mmp; details in {CRASH_LOG})", file=sys.stderr)
+    except Exception as exc:  # a bug: one line for the user, the traceback to a file
+        where = crash.record(exc)
+        name = type(exc).__name__
+        print(f"error: unexpected {name} (a bug in mmp; details in {where})", file=sys.stderr)
         return 1

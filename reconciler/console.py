@@ -63,6 +63,11 @@ def error(message: str) -> None:
     print(f"{label} {message}", file=sys.stderr)
 
 
+def warn(message: str, stream: TextIO | None = None) -> None:
+    """Something a person must see whatever --quiet says (signals, a journal that fails)."""
+    print(redact(message), file=stream or sys.stderr, flush=True)
+
+
 def note(message: str) -> None:
     """Information for a person; dropped by --quiet."""
     if not settings.quiet:
