@@ -227,10 +227,14 @@ class AevoSimulator:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.accounts = {}
+        """Replace the venue's state with a dump; a known account keeps its rate-limit bucket."""
+        accounts: dict[str, SimAccount] = {}
         for key, data in state.get("accounts", {}).items():
-            self.add_account(key, data["secret"])
-            self.accounts[key].configs = {a: dict(c) for a, c in data["configs"].items()}
+            account = SimAccount(data["secret"], {a: dict(c) for a, c in data["configs"].items()})
+            if key in self.accounts:
+                account.bucket = self.accounts[key].bucket
+            accounts[key] = account
+        self.accounts = accounts
 
 
 class _Limited(Exception):

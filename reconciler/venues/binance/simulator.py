@@ -279,6 +279,7 @@ class BinanceSimulator:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Replace the venue's state with a dump (the weight window is this process's)."""
         self.accounts = {}
         for key, data in state.get("accounts", {}).items():
             self.add_account(key, data["secret"], market_maker=data["market_maker"])

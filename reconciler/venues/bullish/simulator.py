@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import threading
 from collections import deque
@@ -40,6 +39,7 @@ from reconciler.venues.bullish.wire import (
 
 DAY_MS = 86_400_000
 JWT_TTL_S = 86_400
+FIRST_REQUEST_ID = 633910976353665025
 SET_FIELDS = {
     "commandType",
     "tradingAccountId",
@@ -103,7 +103,7 @@ class BullishSimulator:
         self.requests: list[str] = []
         self.reject_next_sets = 0  # fault switch: the next N sets are rejected later
         self.drop_next_sets = 0  # fault switch: the next N sets are acknowledged, never applied
-        self._ids = itertools.count(633910976353665025)
+        self.next_request_id = FIRST_REQUEST_ID
         self._jwt_key = b"bullish-simulator"
         self._lock = threading.Lock()
         self.ip_limit, self.ip_window_ms, self.ip_block_ms = 500, 10_000, 60_000
@@ -267,7 +267,8 @@ class BullishSimulator:
         if not isinstance(command, dict):
             raise bad_parameter("body is not an object")
         self._validate(account, command)
-        request_id = str(next(self._ids))
+        request_id = str(self.next_request_id)
+        self.next_request_id += 1
         due = self.clock.now_ms() + self.apply_delay_ms
         self.pending.append(Pending(due, public_key, request_id, command))
         kind = "SetMMPConfig" if command["commandType"] == "V1SetMMP" else "ResetMMPConfig"
@@ -336,23 +337,49 @@ class BullishSimulator:
     # ---- state ---------------------------------------------------------------------------
 
     def dump_state(self) -> dict[str, object]:
-        self.settle()
+        """What the venue holds: accounts (with each one's last nonce), the commands
+        acknowledged and not yet applied, and the next request id. No side effect: a pending
+        command stays pending until it is due."""
         return {
             "accounts": {
                 key: {
                     "secret": a.secret,
                     "trading_account_id": a.trading_account_id,
                     "configs": dict(sorted(a.configs.items())),
+                    "last_nonce": a.last_nonce,
                 }
                 for key, a in sorted(self.accounts.items())
-            }
+            },
+            "pending": [
+                {
+                    "request_id": p.request_id,
+                    "due_ms": p.due_ms,
+                    "command": p.command,
+                    "public_key": p.public_key,
+                }
+                for p in self.pending
+            ],
+            "next_request_id": self.next_request_id,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.accounts = {}
+        """Replace the venue's state with a dump. Session state stays: JWTs issued by this
+        simulator keep working, and a known account keeps its rate-limit bucket."""
+        accounts: dict[str, SimAccount] = {}
         for key, data in state.get("accounts", {}).items():
-            self.add_account(key, data["secret"], data["trading_account_id"])
-            self.accounts[key].configs = {a: dict(c) for a, c in data["configs"].items()}
+            account = SimAccount(data["secret"], data["trading_account_id"])
+            account.configs = {a: dict(c) for a, c in data["configs"].items()}
+            account.last_nonce = int(data.get("last_nonce", 0))
+            if key in self.accounts:
+                account.bucket = self.accounts[key].bucket
+            accounts[key] = account
+        self.accounts = accounts
+        self.pending = [
+            Pending(int(p["due_ms"]), p["public_key"], p["request_id"], dict(p["command"]))
+            for p in state.get("pending", [])
+        ]
+        issued = [int(p.request_id) + 1 for p in self.pending]
+        self.next_request_id = max([int(state.get("next_request_id", FIRST_REQUEST_ID)), *issued])
 
 
 def _seconds(command: dict[str, Any], name: str, low: int, high: int) -> None:

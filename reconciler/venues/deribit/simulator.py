@@ -353,6 +353,8 @@ class DeribitSimulator:
     # ---- state for the sandbox -----------------------------------------------------------
 
     def dump_state(self) -> dict[str, object]:
+        """What the venue holds per account: configs, freezes and group ids (tokens and used
+        signature nonces are this process's session, not venue state)."""
         return {
             "accounts": {
                 client_id: {
@@ -363,20 +365,35 @@ class DeribitSimulator:
                         {"index_name": i, "mmp_group": g, "frozen_until": until}
                         for (i, g), until in sorted(account.frozen_until.items(), key=_sort)
                     ],
+                    "group_ids": dict(sorted(account.group_ids.items())),
                 }
                 for client_id, account in sorted(self.accounts.items())
             }
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.accounts = {}
+        """Replace the venue's state with a dump, as it was: no validation, no freeze undone,
+        group ids kept. Tokens stay valid; a known account keeps its rate-limit bucket."""
+        accounts: dict[str, SimAccount] = {}
         for client_id, data in state.get("accounts", {}).items():
-            self.add_account(client_id, data["client_secret"], mmp_enabled=data["mmp_enabled"])
-            for config in data["configs"]:
-                self.seed(client_id, {k: v for k, v in config.items() if k != "id"})
+            account = SimAccount(data["client_secret"], bool(data["mmp_enabled"]))
+            for saved in data["configs"]:
+                config: dict[str, Any] = dict(saved)
+                for name in LIMITS:
+                    if name in config:
+                        config[name] = Decimal(config[name])
+                account.configs[(config["index_name"], config.get("mmp_group"))] = config
             for frozen in data["frozen"]:
                 key = (frozen["index_name"], frozen.get("mmp_group"))
-                self.accounts[client_id].frozen_until[key] = int(frozen["frozen_until"])
+                account.frozen_until[key] = int(frozen["frozen_until"])
+            account.group_ids = {g: int(i) for g, i in data.get("group_ids", {}).items()}
+            for config in account.configs.values():  # files written before group_ids
+                if "mmp_group" in config:
+                    account.group_ids.setdefault(config["mmp_group"], int(config["id"]))
+            if client_id in self.accounts:
+                account.bucket = self.accounts[client_id].bucket
+            accounts[client_id] = account
+        self.accounts = accounts
 
 
 def deribit_signature(secret: str, ts: str, nonce: str, data: str) -> str:
