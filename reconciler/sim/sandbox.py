@@ -1,4 +1,8 @@
-"""One sandbox for every venue: a simulator, sandbox credentials per account, saved state."""
+"""One sandbox for every venue: a simulator, sandbox credentials per account, saved state.
+
+`reconciler.sandbox` keeps the state in a file and calls `handle` (not `transport`) for each
+request, under its lock, loading the file's state with `load` when another process changed it.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +61,17 @@ class SimulatorSandbox(Generic[S]):
         return self.credentials(account)[self._id_var]
 
     def transport(self) -> httpx.AsyncBaseTransport:
+        """The simulator alone, its state in this process only."""
         return httpx.MockTransport(self.sim)
 
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (its body already read)."""
+        return self.sim(request)
+
     def dump(self) -> dict[str, object]:
+        """The venue's durable state; nothing changes by dumping it."""
         return self.sim.dump_state()
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Take a dump as the venue's state; this process's sessions (tokens) stay valid."""
+        self.sim.load_state(state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.sim.common import Clock
 from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.venues.base import Credentials
 from reconciler.venues.bullish.simulator import BullishSimulator
@@ -65,5 +66,9 @@ def _seed(sandbox: SimulatorSandbox[BullishSimulator]) -> None:
             sandbox.sim.trigger(key, command["underlyingAssetSymbol"])
 
 
-def make(state: dict[str, object] | None) -> SimulatorSandbox[BullishSimulator]:
-    return _Sandbox(BullishSimulator(), "PUBLIC_KEY", "SECRET", state, _seed)
+def make(
+    state: dict[str, object] | None, *, clock: Clock | None = None, apply_delay_ms: int = 200
+) -> SimulatorSandbox[BullishSimulator]:
+    """The sandbox; tests pass a clock and an apply delay of their own."""
+    sim = BullishSimulator(clock=clock, apply_delay_ms=apply_delay_ms)
+    return _Sandbox(sim, "PUBLIC_KEY", "SECRET", state, _seed)
