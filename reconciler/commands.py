@@ -11,19 +11,22 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
-from reconciler import console, guards, planfile, secrets
+from reconciler import console, guards, paths, planfile, recovery, secrets
 from reconciler.console import out
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, ReconcilerError, VenueAuthError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
+from reconciler.interrupt import Interrupt
 from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
 from reconciler.model import LiveAccount
 from reconciler.plan import Plan
 from reconciler.planner import Filters, make_plan
 from reconciler.render import RENDERERS
+from reconciler.runlock import RunLock
 from reconciler.sandbox import Sandbox
 from reconciler.shard import Shard, parse_shard
 from reconciler.validate import load_desired
@@ -71,7 +74,9 @@ def run_live(
     work: Callable[[Connections], Awaitable[T]],
 ) -> T:
     """Connect to every target (or its simulator), run work, close, save the sandbox."""
-    sandbox = Sandbox(VENUES) if args.sandbox else None
+    sandbox = (
+        Sandbox(VENUES, paths.state_dir(args.policies) / "sandbox.json") if args.sandbox else None
+    )
     if sandbox is not None:
         creds = sandbox.credentials(targets)
         transport = sandbox.transport
@@ -118,12 +123,31 @@ def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarge
     return desired, selected_targets(desired, filters, shard_of(args)), filters
 
 
+def journal_path(args: argparse.Namespace) -> Path:
+    given: Path | None = getattr(args, "journal", None)
+    return given or paths.state_dir(args.policies) / "journal.jsonl"
+
+
+def _made_plan(
+    args: argparse.Namespace,
+    desired: DesiredState,
+    live: list[LiveAccount],
+    filters: Filters,
+    targets: list[AccountTarget],
+    runs: list[recovery.Unfinished],
+) -> Plan:
+    """The plan of what is read, with the unfinished runs of the journal named and put right."""
+    made = make_plan(desired, live, capabilities(), filters)
+    return _sharded(recovery.amend(made, runs, desired, live), shard_of(args), targets)
+
+
 def plan(args: argparse.Namespace) -> int:
     desired, targets, filters = _plan_now(args)
+    runs = recovery.unfinished(journal_path(args))
 
     async def work(connections: Connections) -> Plan:
         live = await connections.read()
-        return _sharded(make_plan(desired, live, capabilities(), filters), shard_of(args), targets)
+        return _made_plan(args, desired, live, filters, targets, runs)
 
     result = run_live(args, targets, desired.declared_underlyings(), work)
     out(RENDERERS[args.format](result, args.colour))
@@ -144,44 +168,97 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def apply(args: argparse.Namespace) -> int:
-    journal = Journal(args.journal)
-    if args.planfile:
-        saved = planfile.load(args.planfile)
-        planfile.check_usable(saved, args.planfile, sandbox=args.sandbox)
-        out(RENDERERS["text"](saved.plan, args.colour))
-        if not saved.plan.has_changes:
-            out("Nothing to apply.\n")
-            return 0
-        _guard(args, saved.plan, journal)
-        _approve(args, saved.plan)
-        declared: dict[str, set[str]] = {}
-        for step in saved.plan.steps:
-            declared.setdefault(step.key.account, set()).add(step.key.underlying)
-        result = run_live(
-            args,
-            saved.targets,
-            {name: frozenset(values) for name, values in declared.items()},
-            lambda conns: apply_plan(saved.plan, conns, journal),
-        )
-        return _report(result)
+    """One run at a time per policy repository; then a saved plan, or a plan made now."""
+    with RunLock(paths.state_dir(args.policies), "apply"):
+        journal = Journal(journal_path(args))
+        runs = recovery.unfinished(journal.path)
+        if args.planfile:
+            return _apply_saved(args, journal, runs)
+        return _apply_now(args, journal, runs)
+
+
+def _apply_saved(
+    args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]
+) -> int:
+    saved = planfile.load(args.planfile)
+    planfile.check_usable(saved, args.planfile, sandbox=args.sandbox)
+    out(RENDERERS["text"](saved.plan, args.colour))
+    if not saved.plan.has_changes:
+        out("Nothing to apply.\n")
+        return 0
+    _guard(args, saved.plan, journal)
+    _approve(args, saved.plan)
+    declared: dict[str, set[str]] = {}
+    for step in saved.plan.steps:
+        declared.setdefault(step.key.account, set()).add(step.key.underlying)
+    result = run_live(
+        args,
+        saved.targets,
+        {name: frozenset(values) for name, values in declared.items()},
+        lambda conns: _execute(saved.plan, conns, journal, None, runs),
+    )
+    return _report(result)
+
+
+def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]) -> int:
     desired, targets, filters = _plan_now(args)
 
     async def work(connections: Connections) -> ApplyResult | None:
         live = await connections.read()
-        made = _sharded(make_plan(desired, live, capabilities(), filters), shard_of(args), targets)
+        made = _made_plan(args, desired, live, filters, targets, runs)
         out(RENDERERS["text"](made, args.colour))
         if not made.has_changes:
             out("Nothing to apply.\n")
+            _recovered(journal, runs, {}, live)
             return None
         _guard(args, made, journal)
         _approve(args, made)
         # after a person approved at a prompt the venues are read again (minutes may have
         # passed); with --auto-approve the read the plan was made from is seconds old
         fresh = live if args.auto_approve else None
-        return await apply_plan(made, connections, journal, fresh)
+        return await _execute(made, connections, journal, fresh, runs)
 
     applied = run_live(args, targets, desired.declared_underlyings(), work)
     return 0 if applied is None else _report(applied)
+
+
+async def _execute(
+    plan: Plan,
+    connections: Connections,
+    journal: Journal,
+    live: list[LiveAccount] | None,
+    runs: list[recovery.Unfinished],
+) -> ApplyResult:
+    """Apply with SIGINT/SIGTERM handled (interrupt.py) from here on: nothing before this
+    point has written anything, so a signal there simply ends the run."""
+    interrupt = Interrupt()
+    interrupt.install()
+    try:
+        if live is None:
+            live = await connections.read(list(plan.accounts))
+        result = await apply_plan(plan, connections, journal, live, interrupt=interrupt)
+    finally:
+        interrupt.uninstall()
+    ended = {str(r.step.key): r.outcome.value for r in result.results}
+    _recovered(journal, runs, ended, live)
+    return result
+
+
+def _recovered(
+    journal: Journal,
+    runs: list[recovery.Unfinished],
+    ended: dict[str, str],
+    live: list[LiveAccount],
+) -> None:
+    done = recovery.settled(runs, ended, live)
+    if done:
+        journal.write("recovered", runs=done, by=who())
+        journal.close()
+        console.note(
+            "Recovered the scopes of unfinished apply run(s) "
+            + ", ".join(done)
+            + ": each holds a config again."
+        )
 
 
 def unfreeze(args: argparse.Namespace) -> int:
@@ -192,13 +269,14 @@ def unfreeze(args: argparse.Namespace) -> int:
     target = desired.accounts[key.account]
     args.concurrency = 1
     _confirm(args, f"Unfreeze {key} (it may quote again)?")
-    journal = Journal(args.journal)
-    message = run_live(
-        args,
-        [target],
-        {key.account: frozenset({key.underlying})},
-        lambda conns: unfreezing.unfreeze(key, args.reason, conns, journal),
-    )
+    with RunLock(paths.state_dir(args.policies), "unfreeze"):
+        journal = Journal(journal_path(args))
+        message = run_live(
+            args,
+            [target],
+            {key.account: frozenset({key.underlying})},
+            lambda conns: unfreezing.unfreeze(key, args.reason, conns, journal),
+        )
     out(message + "\n")
     return 0
 
@@ -238,17 +316,28 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         raise ApprovalError("not applied: approval was not given")
 
 
+LABELS = {
+    Outcome.APPLIED: "applied",
+    Outcome.KEPT_OLD: "FAILED (old config in force)",
+    Outcome.UNKNOWN: "UNSAFE (may be unprotected)",
+    Outcome.RESTORED: "RESTORED (old config back)",
+    Outcome.MOVED: "SKIPPED (changed since plan)",
+    Outcome.HELD: "HELD (froze since plan)",
+    Outcome.NOT_RUN: "not run",
+}
+MEANINGS = {
+    0: "every change applied and verified",
+    1: "nothing was changed",
+    3: "partial; every scope has its old or its new config in force",
+    4: "a scope may be unprotected; see UNSAFE above",
+}
+
+
 def _report(result: ApplyResult) -> int:
-    labels = {
-        Outcome.APPLIED: "applied",
-        Outcome.KEPT_OLD: "FAILED (old config in force)",
-        Outcome.UNKNOWN: "UNSAFE (may be unprotected)",
-        Outcome.RESTORED: "RESTORED (old config back)",
-        Outcome.NOT_RUN: "not run",
-    }
+    """Every scope with its end state; the config to restore for each one not known safe."""
     lines = ["", "Apply:"]
     for item in result.results:
-        line = f"  {labels[item.outcome]:<30} {item.step.key}"
+        line = f"  {LABELS[item.outcome]:<30} {item.step.key}"
         if item.detail:
             line += f": {item.detail}"
         lines.append(line)
@@ -256,21 +345,22 @@ def _report(result: ApplyResult) -> int:
         wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
         before = item.step.before.to_data() if item.step.before else "no config"
         lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
-    gaps = [r for r in result.results if r.gap_ms is not None]
-    for item in gaps:
-        lines.append(f"  {item.step.key}: without MMP for {item.gap_ms} ms during replacement")
+    if result.interrupted:
+        lines.append(
+            f"  interrupted by {result.interrupted}: steps under way were finished; "
+            "run apply again to do the rest"
+        )
+    if result.journal_failed:
+        lines.append(
+            f"  the journal could not be written ({result.journal_failed}): its missing "
+            "records were printed on stderr"
+        )
     counts: dict[str, int] = {}
     for item in result.results:
         counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1
-    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     code = result.exit_code
-    meaning = {
-        0: "every change applied and verified",
-        1: "nothing was changed",
-        3: "partial; every scope has its old or its new config in force",
-        4: "a scope may be unprotected; see UNSAFE above",
-    }[code]
-    lines.append(f"Apply finished: {summary}. Exit {code}: {meaning}.")
+    lines.append(f"Apply finished: {summary}. Exit {code}: {MEANINGS[code]}.")
     out("\n".join(lines) + "\n")
     return code
 
@@ -288,12 +378,17 @@ def _read_everything(args: argparse.Namespace) -> tuple[DesiredState, list[LiveA
 def status(args: argparse.Namespace) -> int:
     from reconciler import status as status_view
 
+    runs = recovery.unfinished(journal_path(args))
     desired, live, filters = _read_everything(args)
     items = [r for r in status_view.rows(desired, live) if filters.scope_selected(r.key)]
     now_ms = time.time_ns() // 1_000_000
+    lines = recovery.describe(runs, live)
+    if lines:  # on stderr with --json, so stdout stays one JSON document
+        (console.warn if args.json else lambda text: out(text + "\n"))("\n".join(lines))
     render = status_view.json_text if args.json else status_view.table
     out(render(items, now_ms))
-    return 2 if any(r.freeze.frozen for r in items) else 0
+    left = recovery.left_unprotected(runs, live)
+    return status_view.UNPROTECTED_EXIT if left else status_view.exit_code(items)
 
 
 def import_(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,10 +38,15 @@ class Connections:
     clients: dict[str, VenueClient]  # account name -> client
     concurrency: int = DEFAULT_CONCURRENCY
     declared: Mapping[str, frozenset[str]] = field(default_factory=dict)  # account -> underlyings
+    read_at_ns: dict[str, int] = field(default_factory=dict)  # account -> its last whole read
 
     async def read_account(self, name: str, only: frozenset[str] | None = None) -> LiveAccount:
         """One account's scopes; with `only`, at least those underlyings (a read-back)."""
-        return await self.clients[name].read(self.declared.get(name, frozenset()), only=only)
+        started = time.monotonic_ns()
+        account = await self.clients[name].read(self.declared.get(name, frozenset()), only=only)
+        if only is None:
+            self.read_at_ns[name] = started  # what it says held when the read began, at least
+        return account
 
     async def read(self, accounts: list[str] | None = None) -> list[LiveAccount]:
         names = sorted(self.clients if accounts is None else accounts)

@@ -80,14 +80,21 @@ def test_apply_verifies_and_journals_every_step(in_tmp: Path) -> None:
     assert [(e["event"], e.get("scope")) for e in events] == [
         ("apply-start", None),
         ("step-begin", "deribit/main/eth_usd"),
+        ("set-sent", "deribit/main/eth_usd"),  # on disk before the request leaves
+        ("write-answered", "deribit/main/eth_usd"),
         ("step-end", "deribit/main/eth_usd"),
         ("step-begin", "deribit/main/btc_usd"),
+        ("set-sent", "deribit/main/btc_usd"),
+        ("write-answered", "deribit/main/btc_usd"),
         ("step-end", "deribit/main/btc_usd"),
         ("step-begin", "deribit/main/sol_usdc"),
+        ("remove-sent", "deribit/main/sol_usdc"),
+        ("write-answered", "deribit/main/sol_usdc"),
         ("step-end", "deribit/main/sol_usdc"),
         ("apply-end", None),
     ]
-    assert events[2]["outcome"] == "applied" and events[2]["live"]["quantity_limit"] == "0.1"
+    assert events[2]["config"]["quantity_limit"] == "0.1" and events[3]["result"] == "acknowledged"
+    assert events[4]["outcome"] == "applied" and events[4]["live"]["quantity_limit"] == "0.1"
 
 
 def reject_set(after: int = 0) -> Any:

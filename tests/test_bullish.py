@@ -232,9 +232,9 @@ KEY = ScopeKey("bullish", "acct", "BTC")
 @pytest.fixture(autouse=True)
 def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Waiting for a command that never shows need not take the real 10 s here."""
-    import reconciler.executor as executor
+    import reconciler.writes as writes
 
-    monkeypatch.setattr(executor, "POLL_DEADLINE_MS", 300)
+    monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 300)
 
 
 def replace_once(sim: BullishSimulator, journal: Journal) -> ApplyResult:
@@ -268,12 +268,17 @@ def test_replacement_applied_with_gap_journaled(tmp_path: Path) -> None:
     assert kinds == [
         "apply-start",
         "step-begin",
+        "reset-sent",  # the intent, on disk before the request leaves
+        "write-answered",
         "replace-cleared",
+        "set-sent",
+        "write-answered",
         "replace-set",
         "step-end",
         "apply-end",
     ]
-    assert events[3]["unprotected_ms"] == result.results[0].gap_ms
+    assert events[5]["config"]["quantity_limit"] == "8" and events[5]["purpose"] == "apply"
+    assert events[7]["unprotected_ms"] == result.results[0].gap_ms
     assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "8"
 
 

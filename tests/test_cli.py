@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import planfile
 from reconciler.cli import main
 from tests.helpers import write_policy
 
@@ -73,10 +75,18 @@ def test_saved_plan_applies_and_refuses_when_live_moved(
     assert "deribit/deribit-main/btc_usd" in err
 
 
-def test_saved_plan_expiry_and_mode(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--sandbox", "--out", "plan.json", "--expires", "0"]) == 0
+def test_saved_plan_expiry_and_mode(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["plan", "--sandbox", "--out", "plan.json", "--expires", "1"]) == 0
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    real = planfile.check_usable
+    monkeypatch.setattr(
+        planfile, "check_usable", lambda saved, path, **kw: real(saved, path, **kw, now=later)
+    )
     assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
     assert "the plan expired" in capsys.readouterr().err
+    monkeypatch.undo()
     main(["plan", "--sandbox", "--out", "plan.json"])
     assert main(["apply", "plan.json", "--auto-approve"]) == 1
     assert "made with --sandbox" in capsys.readouterr().err

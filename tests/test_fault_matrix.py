@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-import reconciler.executor as executor
+import reconciler.writes as writes
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.errors import PlanFileError
 from reconciler.executor import apply_plan
@@ -72,7 +72,7 @@ class Reject:
 
 @pytest.fixture(autouse=True)
 def quick_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor, "POLL_DEADLINE_MS", 500)
+    monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 500)
     monkeypatch.setattr("reconciler.venues.http.BACKOFF_MS", 1)
 
 

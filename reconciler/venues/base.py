@@ -76,6 +76,7 @@ class Capabilities:
     reset_means: ResetMeaning
     synchronous: bool
     set_unfreezes: bool  # a set also resets a triggered freeze (Deribit)
+    bulk_read: bool = False  # one read returns every scope of the account (Deribit, Bullish)
     required_limits: frozenset[str] = frozenset()
     at_least_one_of: frozenset[str] = frozenset()
     groups: bool = False

@@ -30,6 +30,7 @@ CAPABILITIES = Capabilities(
     remove=RemoveMode.RESET,
     reset_means=ResetMeaning.CLEAR,
     synchronous=False,  # commands are acknowledged, applied later
+    bulk_read=True,  # one GET returns every underlying of the trading account
     set_unfreezes=False,
     at_least_one_of=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,

@@ -64,6 +64,7 @@ CAPABILITIES = Capabilities(
     remove=RemoveMode.SET_ZERO_WINDOW,
     reset_means=ResetMeaning.UNFREEZE,
     synchronous=True,
+    bulk_read=True,  # get_mmp_config without an index returns every scope
     set_unfreezes=True,  # "Set config for MMP - triggers MMP reset"
     required_limits=frozenset({"max_quote_quantity"}),
     at_least_one_of=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),

@@ -1,0 +1,95 @@
+"""One writing run at a time per policy repository, on one machine.
+
+`apply` and `unfreeze` hold an exclusive `flock` on `.mmp/apply.lock` for the whole run. The
+kernel lets go of it when the holder ends, however it ends, so a lock left by a killed
+process is simply taken over (and said: its run may have left scopes in flight, which the
+journal names). The file says who holds it: pid, host, command and start time, so a second
+run refuses at once and names the holder. Across machines (a CI runner and a laptop) there
+is no shared lock: apply checks each scope again just before writing it (executor.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from reconciler import console
+from reconciler.errors import ReconcilerError
+from reconciler.journal import host, who
+from reconciler.units import dumps_exact, loads_exact
+
+LOCK_FILE = "apply.lock"
+
+
+class LockedError(ReconcilerError):
+    pass
+
+
+class RunLock:
+    def __init__(self, state_dir: Path, command: str) -> None:
+        self.path = state_dir / LOCK_FILE
+        self.command = command
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise LockedError(
+                f"another mmp run holds {self.path}: {_describe(holder)}. Only one apply or "
+                "unfreeze runs at a time per policy repository; wait for it to end"
+            ) from None
+        stale = _holder(fd)
+        if stale:
+            console.note(
+                f"note: a previous run ended without letting go of {self.path} "
+                f"({_describe(stale)}): it was killed or crashed; taking the lock over. "
+                "Scopes it had in flight are named below if its journal is here."
+            )
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        info = {"pid": os.getpid(), "host": host(), "command": self.command}
+        info |= {"by": who(), "started": started}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (dumps_exact(info, sort_keys=True) + "\n").encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)  # a clean end: nobody holds it
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _holder(fd: int) -> dict[str, Any] | None:
+    try:
+        data = os.pread(fd, 4096, 0)
+        info = loads_exact(data) if data.strip() else None
+    except (OSError, ValueError):
+        return {"unreadable": True}
+    return info if isinstance(info, dict) else None
+
+
+def _describe(info: dict[str, Any] | None) -> str:
+    if not info or info.get("unreadable"):
+        return "holder unknown"
+    return (
+        f"`mmp {info.get('command', '?')}` pid {info.get('pid', '?')} on host "
+        f"{info.get('host', '?')}, started {info.get('started', '?')} by {info.get('by', '?')}"
+    )

@@ -1,0 +1,343 @@
+"""One step of apply: check the scope is still as planned, write (journaled ahead), verify.
+
+Before each write the scope's live config and freeze state must still be what the plan saw,
+as read after the account's previous write and at most FRESH_MS ago (a read-back of the
+account's previous step serves; on bulk-read venues one read per account, not per scope).
+If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
+applies on two machines from overwriting each other, and a write from ending a freeze.
+
+Every write is journaled before it leaves (`<kind>-sent`) and after (`write-answered`).
+A replacement (reset-then-set venues) is: reset, confirm cleared, set at once, confirm; the
+time between the two confirmations is the unprotected gap. If the set fails it is sent once
+more, then the old config is set again and confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from dataclasses import dataclass, field
+
+from reconciler.errors import ReconcilerError, VenueUnavailable
+from reconciler.journal import Journal
+from reconciler.live import Connections
+from reconciler.model import LiveAccount, LiveScope, MmpConfig, scope_digest
+from reconciler.plan import Action, Plan, Step
+from reconciler.secrets import redact
+
+FRESH_MS = 1000  # a read older than this is not trusted for the check before a write
+POLL_INTERVAL_MS = 50
+POLL_MAX_INTERVAL_MS = 800
+POLL_DEADLINE_MS = 10_000
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"  # new config verified in force
+    KEPT_OLD = "kept-old"  # the write failed; the old config is verified in force
+    RESTORED = "restored"  # a replacement failed; the old config was set again and verified
+    UNKNOWN = "unknown"  # neither old nor new is known to be in force
+    MOVED = "moved"  # not written: the venue's config changed after the plan was made
+    HELD = "held"  # not written: the scope froze after the plan was made
+    NOT_RUN = "not-run"  # not started (an earlier failure, an interruption)
+
+
+@dataclass
+class StepResult:
+    step: Step
+    outcome: Outcome
+    detail: str = ""
+    gap_ms: int | None = None  # replacements: time without MMP between reset and set
+
+
+class Phase(enum.Enum):
+    CHECKING = "checking it is still as planned"
+    WRITING = "write sent, waiting for the venue"
+    VERIFYING = "verifying the write"
+    RESET_SENT = "reset sent: its config is being cleared"
+    CLEARED = "between its reset and its set: without MMP until the set is confirmed"
+    RESTORING = "restoring its old config: without MMP until that is confirmed"
+
+
+@dataclass
+class Read:
+    account: LiveAccount
+    at_ns: int
+    seq: int  # how many writes the account had been sent when this was read
+    covers: frozenset[str] | None  # underlyings read; None: all of them
+
+
+@dataclass
+class Run:
+    """What the steps of one apply share."""
+
+    plan: Plan
+    connections: Connections
+    journal: Journal
+    reads: dict[str, Read] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)  # account -> writes sent
+    phases: dict[str, Phase] = field(default_factory=dict)  # scope -> what it is doing now
+    written: set[str] = field(default_factory=set)  # scopes a write was sent to
+    bug: bool = False  # a step ended in an unexpected exception: start nothing new
+
+    def remember(self, account: LiveAccount, covers: frozenset[str] | None) -> None:
+        seq = self.sent.get(account.account, 0)
+        self.reads[account.account] = Read(account, time.monotonic_ns(), seq, covers)
+
+    def in_flight(self) -> list[str]:
+        return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
+
+
+Seen = MmpConfig | None | str  # a config, no config, or why it could not be read
+
+
+async def run_step(run: Run, step: Step) -> StepResult:
+    scope = str(step.key)
+    run.journal.write(
+        "step-begin",
+        scope=scope,
+        key=step.key.to_data(),
+        action=step.action.value,
+        before=_data(step.before),
+        after=_data(step.after),
+    )
+    run.phases[scope] = Phase.CHECKING
+    end: Seen = "see the write records"
+    result = await _check(run, step)
+    if result is None and step.action is Action.REPLACE:
+        result = await _replace(run, step)
+    elif result is None:
+        kind = "remove" if step.action is Action.REMOVE else "set"
+        error, refused = await _send(
+            run, step, kind, step.before if kind == "remove" else step.after
+        )
+        end = await _await_state(run, step, None if kind == "remove" else step.after, refused)
+        result = _classify(step, end, error, _not_in_force(run, step))
+    finish(run, result, end)
+    return result
+
+
+def finish(run: Run, result: StepResult, end: Seen = "") -> None:
+    scope = str(result.step.key)
+    run.phases.pop(scope, None)
+    run.journal.write(
+        "step-end",
+        scope=scope,
+        action=result.step.action.value,
+        outcome=result.outcome.value,
+        detail=result.detail,
+        live=end if isinstance(end, str) else _data(end),
+        gap_ms=result.gap_ms,
+    )
+
+
+async def _check(run: Run, step: Step) -> StepResult | None:
+    """None when the scope is still as the plan saw it; else why the step is not run."""
+    try:
+        live = await _current(run, step)
+    except ReconcilerError as exc:
+        return StepResult(
+            step, Outcome.NOT_RUN, f"not run: the check before writing failed: {redact(str(exc))}"
+        )
+    now = scope_digest(live) if live is not None and live.present else None
+    if now == run.plan.digests.get(str(step.key)):
+        return None
+    if live is not None and live.freeze.frozen:
+        return StepResult(
+            step,
+            Outcome.HELD,
+            "not written: the scope froze after the plan was made (a write "
+            "could unfreeze it); it stays held until unfrozen",
+        )
+    shown = "no config" if live is None or live.config is None else _describe(live.config)
+    return StepResult(
+        step,
+        Outcome.MOVED,
+        f"not written: the venue's config changed after the plan was made "
+        f"(now {shown}); another run or a person changed it. Plan again and review",
+    )
+
+
+async def _current(run: Run, step: Step) -> LiveScope | None:
+    account = step.key.account
+    read = run.reads.get(account)
+    fresh = (
+        read is not None
+        and read.seq == run.sent.get(account, 0)
+        and time.monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
+        and (read.covers is None or step.key.underlying in read.covers)
+    )
+    if not fresh:
+        await _read(run, step)
+    return run.reads[account].account.by_key().get(step.key)
+
+
+async def _read(run: Run, step: Step) -> LiveAccount:
+    only = frozenset({step.key.underlying})  # one scope: no need to read the whole account
+    account = await run.connections.read_account(step.key.account, only=only)
+    bulk = run.connections.clients[step.key.account].capabilities.bulk_read
+    run.remember(account, None if bulk else only)
+    return account
+
+
+async def _send(
+    run: Run, step: Step, kind: str, config: MmpConfig | None, purpose: str = "apply"
+) -> tuple[str, bool]:
+    """One write, journaled before it leaves and after its answer: ("", False) on success,
+    else (the error, redacted; whether the venue definitely did not apply it)."""
+    scope, account = str(step.key), step.key.account
+    run.journal.write(f"{kind}-sent", scope=scope, config=_data(config), purpose=purpose)
+    run.sent[account] = run.sent.get(account, 0) + 1
+    run.written.add(scope)
+    if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
+        run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
+    error, refused = await _attempt(run, step, kind, config)
+    result = "acknowledged" if not error else "refused" if refused else "unknown"
+    run.journal.write(
+        "write-answered", scope=scope, write=kind, purpose=purpose, result=result, error=error
+    )
+    return error, refused
+
+
+async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) -> tuple[str, bool]:
+    client = run.connections.clients[step.key.account]
+    try:
+        if kind == "reset":
+            await client.reset(step.key)
+        elif kind == "remove":
+            assert config is not None
+            await client.remove_config(step.key, config)
+        else:
+            assert config is not None
+            await client.set_config(step.key, config)
+    except VenueUnavailable as exc:
+        return redact(str(exc)), not exc.maybe_applied
+    except ReconcilerError as exc:
+        return redact(str(exc)), True  # the venue answered and refused
+    return "", False
+
+
+async def _await_state(
+    run: Run,
+    step: Step,
+    want: MmpConfig | None,
+    refused: bool,
+    *,
+    eager: bool = False,
+    settle_ms: int = 0,
+) -> Seen:
+    """Read until the scope shows `want`; once on a synchronous venue or after a refusal.
+    When the outcome is unknown an asynchronous venue is watched to the deadline, and a read
+    that fails is tried again until then. Reads back off (50 ms, doubling to 800 ms) except
+    `eager` ones (a replacement's reset: every moment waiting there is without MMP). On an
+    asynchronous venue `settle_ms` (how long the venue just took, at most 800 ms) passes
+    before the first read: reading sooner would only spend the rate limit."""
+    caps = run.connections.clients[step.key.account].capabilities
+    scope = str(step.key)
+    if run.phases.get(scope) is Phase.WRITING:
+        run.phases[scope] = Phase.VERIFYING
+    deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
+    interval = POLL_INTERVAL_MS
+    if settle_ms and not (caps.synchronous or refused):
+        await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
+    while True:
+        seen = await _read_back(run, step)
+        settled = not isinstance(seen, str) and (caps.synchronous or refused or seen == want)
+        if settled or time.monotonic_ns() >= deadline:
+            return seen
+        await asyncio.sleep(interval / 1000)
+        if not eager or isinstance(seen, str):
+            interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
+
+
+async def _read_back(run: Run, step: Step) -> Seen:
+    """The scope's config as the venue now reports it; a string when it cannot be read."""
+    try:
+        account = await _read(run, step)
+    except ReconcilerError as exc:
+        return f"read-back failed: {redact(str(exc))}"
+    live = account.by_key().get(step.key)
+    return None if live is None else live.config
+
+
+async def _replace(run: Run, step: Step) -> StepResult:
+    assert step.after is not None and step.before is not None
+    scope = str(step.key)
+    error, refused = await _send(run, step, "reset", None)
+    acknowledged = time.monotonic_ns()
+    cleared = await _await_state(run, step, None, refused, eager=True)
+    if cleared is not None:
+        return _classify(step, cleared, error, "the reset did not clear the config in time")
+    gap_start = time.monotonic_ns()
+    settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
+    run.phases[scope] = Phase.CLEARED
+    run.journal.write("replace-cleared", scope=scope)
+    errors = []
+    for purpose in ("apply", "retry"):  # the set, and one retry within the deadline
+        error, refused = await _send(run, step, "set", step.after, purpose)
+        seen = await _await_state(run, step, step.after, refused, settle_ms=settle_ms)
+        if seen == step.after:
+            gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+            run.journal.write("replace-set", scope=scope, unprotected_ms=gap_ms)
+            detail = f"unprotected for {gap_ms} ms between reset and set"
+            return StepResult(step, Outcome.APPLIED, detail, gap_ms=gap_ms)
+        errors.append(error or _not_in_force(run, step))
+    return await _restore(run, step, errors, gap_start, settle_ms)
+
+
+async def _restore(
+    run: Run, step: Step, errors: list[str], gap_start: int, settle_ms: int
+) -> StepResult:
+    run.phases[str(step.key)] = Phase.RESTORING
+    run.journal.write("replace-restore", scope=str(step.key), errors=errors)
+    await _send(run, step, "set", step.before, "restore")
+    restored = await _await_state(run, step, step.before, False, settle_ms=settle_ms)
+    gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+    why = "; ".join(errors)
+    if restored == step.before:
+        detail = f"{why}; the old config was restored after {gap_ms} ms without MMP"
+        return StepResult(step, Outcome.RESTORED, detail, gap_ms=gap_ms)
+    detail = f"{why}; restoring the old config failed too: the scope may be without MMP"
+    return StepResult(step, Outcome.UNKNOWN, detail, gap_ms=gap_ms)
+
+
+def _not_in_force(run: Run, step: Step) -> str:
+    caps = run.connections.clients[step.key.account].capabilities
+    if caps.synchronous:
+        return "the venue answered success but the change is not in force"
+    return (
+        f"the write was acknowledged but was not in force after {POLL_DEADLINE_MS} ms "
+        "(the venue reports the reason only on its private WebSocket)"
+    )
+
+
+def _classify(step: Step, end: Seen, error: str, unapplied: str = "") -> StepResult:
+    """Where the scope ended. `error`: why the write failed ("" if it did not fail);
+    `unapplied`: what to say when it did not fail yet is not in force."""
+    if isinstance(end, str):
+        detail = f"{error}; {end}" if error else end
+        return StepResult(step, Outcome.UNKNOWN, detail)
+    if end == step.after:
+        return StepResult(step, Outcome.APPLIED, f"verified despite: {error}" if error else "")
+    why = error or unapplied
+    if end == step.before:
+        return StepResult(step, Outcome.KEPT_OLD, f"{why}; old config still in force")
+    shown = "no config" if end is None else "a config that is neither the old nor the new one"
+    return StepResult(step, Outcome.UNKNOWN, f"{why}; the venue now reports {shown}")
+
+
+def classify_read(step: Step, end: Seen, error: str) -> StepResult:
+    """For the exception boundary: where a scope ended after apply lost track of it."""
+    return _classify(step, end, error, error)
+
+
+async def read_scope(run: Run, step: Step) -> Seen:
+    return await _read_back(run, step)
+
+
+def _describe(config: MmpConfig) -> str:
+    return ", ".join(f"{k} {v}" for k, v in config.to_data().items() if v is not None)
+
+
+def _data(config: MmpConfig | None) -> object:
+    return None if config is None else config.to_data()

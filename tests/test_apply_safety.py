@@ -1,0 +1,288 @@
+"""Apply's safety net, in process, on every venue: the check before each write (a scope that
+moved or froze after the plan is not written), signals (finish what is under way, start
+nothing new, a bounded wait after a second one), one exception boundary, and a journal
+that is written ahead of every request. The same faults against a real `mmp` process are in
+tests/test_interrupt.py and tests/test_fault_matrix.py."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import reconciler.writes as writes
+from reconciler import crash
+from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.executor import ApplyResult, Outcome, apply_plan
+from reconciler.interrupt import Interrupt
+from reconciler.journal import Journal, JournalError
+from reconciler.model import MmpConfig, ScopeKey
+from reconciler.planner import make_plan
+from reconciler.venues import capabilities
+from tests.venues import ROWS, connect_to
+
+HERE = Location("p", 1, 1)
+WRITES: dict[str, Callable[[httpx.Request], bool]] = {
+    "deribit": lambda r: r.url.path.endswith(("set_mmp_config", "reset_mmp")),
+    "binance": lambda r: r.method == "POST",
+    "aevo": lambda r: r.method == "POST",
+    "bullish": lambda r: r.method == "POST" and r.url.path.endswith("mmp-configuration"),
+}
+
+
+class OnWrite:
+    """Calls `action` when the n-th write reaches the venue (after the venue handled it)."""
+
+    def __init__(self, app: Any, venue: str, action: Callable[[], None], nth: int = 1) -> None:
+        self.app, self.venue, self.action, self.left = app, venue, action, nth
+        self.seen: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = self.app(request)
+        if WRITES[self.venue](request):
+            self.seen.append(request)
+            self.left -= 1
+            if self.left == 0:
+                self.action()
+        return response
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 1000)
+    monkeypatch.setattr("reconciler.venues.http.BACKOFF_MS", 1)
+    crash.configure(tmp_path / ".mmp")
+
+
+class Desk:
+    """One account on one venue's simulator, `n` scopes each planned to change."""
+
+    def __init__(self, venue: str, n: int = 2) -> None:
+        self.venue, self.row = venue, ROWS[venue]
+        self.sim = self.row.make()
+        self.creds = self.row.credentials(self.sim, "acct")
+        self.keys = [ScopeKey(venue, "acct", u, g) for u, g in self.row.scopes[:n]]
+        self.old = {key: self.row.sample(i) for i, key in enumerate(self.keys)}
+        self.new = {key: self.row.sample(i + 5) for i, key in enumerate(self.keys)}
+        for key in self.keys:
+            self.row.seed(self.sim, self.creds, key, self.old[key])
+        self.desired = DesiredState(
+            accounts={"acct": AccountTarget("acct", venue, "testnet", None, "ACCT", HERE)},
+            scopes={key: DesiredScope(key, self.new[key], HERE) for key in self.keys},
+        )
+
+    def apply(
+        self, handler: Any = None, journal: Journal | None = None, **kw: Any
+    ) -> ApplyResult:
+        conns = connect_to(handler or self.sim, self.desired, {"acct": self.creds})
+
+        async def go() -> ApplyResult:
+            try:
+                live = await conns.read()
+                plan = make_plan(self.desired, live, capabilities())
+                return await apply_plan(plan, conns, journal or Journal(None), live, **kw)
+            finally:
+                await conns.aclose()
+
+        return asyncio.run(go())
+
+    def live(self) -> dict[ScopeKey, Any]:
+        conns = connect_to(self.sim, self.desired, {"acct": self.creds})
+
+        async def go() -> dict[ScopeKey, Any]:
+            try:
+                return (await conns.read_account("acct")).by_key()
+            finally:
+                await conns.aclose()
+
+        return asyncio.run(go())
+
+
+VENUES = sorted(ROWS)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_scope_changed_by_someone_else_after_the_plan_is_not_written(venue: str) -> None:
+    desk = Desk(venue)
+    first, second = desk.keys
+    theirs = desk.row.sample(9)
+    result = desk.apply(
+        OnWrite(desk.sim, venue, lambda: desk.row.seed(desk.sim, desk.creds, second, theirs))
+    )
+    outcomes = {r.step.key: r.outcome for r in result.results}
+    assert outcomes == {first: Outcome.APPLIED, second: Outcome.MOVED}
+    assert result.exit_code == 3
+    assert "changed after the plan was made" in result.results[1].detail
+    live = desk.live()
+    assert live[first].config == desk.new[first]
+    assert live[second].config == theirs  # theirs stands: we did not overwrite it
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_freeze_that_fires_during_apply_is_never_undone(venue: str) -> None:
+    desk = Desk(venue)
+    first, second = desk.keys
+    result = desk.apply(
+        OnWrite(desk.sim, venue, lambda: desk.row.trigger(desk.sim, desk.creds, second))
+    )
+    outcomes = {r.step.key: r.outcome for r in result.results}
+    assert outcomes == {first: Outcome.APPLIED, second: Outcome.HELD}
+    assert result.exit_code == 3
+    live = desk.live()
+    assert live[second].freeze.frozen  # still frozen: no set or reset reached it
+    assert live[second].config == desk.old[second]
+
+
+def test_the_check_reads_the_scope_only_where_no_fresh_read_covers_it() -> None:
+    """Deribit reads the whole account at once: the previous step's read-back serves the
+    next check; Binance reads one underlying a time: each check after the first reads."""
+    for venue, extra_reads in (("deribit", 0), ("binance", 1)):
+        desk = Desk(venue)
+        counter = OnWrite(desk.sim, venue, lambda: None, nth=99)
+        requests: list[str] = []
+
+        def counting(request: httpx.Request, app: Any = counter) -> httpx.Response:
+            requests.append(f"{request.method} {request.url.path}")
+            return app(request)  # type: ignore[no-any-return]
+
+        assert desk.apply(counting).exit_code == 0
+        reads = sum(1 for r in requests if "get_mmp_config" in r or r == "GET /eapi/v1/mmp")
+        first_read = 1 if venue == "deribit" else 6  # the plan's read of the account
+        assert reads == first_read + 2 + extra_reads  # + a read-back per step + the checks
+
+
+def test_first_signal_finishes_the_replacement_under_way_and_starts_nothing_new() -> None:
+    desk = Desk("bullish", 3)
+    stream = io.StringIO()
+    interrupt = Interrupt(stream=stream)
+    result = desk.apply(
+        OnWrite(desk.sim, "bullish", lambda: interrupt.receive(signal.SIGINT)),
+        interrupt=interrupt,
+    )
+    first, *rest = desk.keys
+    assert [r.outcome for r in result.results] == [Outcome.APPLIED] + [Outcome.NOT_RUN] * 2
+    assert result.exit_code == 3 and result.interrupted == "SIGINT"
+    assert all("interrupted (SIGINT)" in r.detail for r in result.results[1:])
+    live = desk.live()
+    assert live[first].config == desk.new[first]
+    assert [live[key].config for key in rest] == [desk.old[key] for key in rest]
+    said = stream.getvalue()
+    assert "SIGINT received: no new step will start" in said
+    assert "bullish/acct/BTC: reset sent" in said
+
+
+def test_a_second_signal_is_answered_not_obeyed_then_the_deadline_ends_it_as_exit_4(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 30_000)  # the set would wait long
+    desk = Desk("bullish", 1)
+    desk.sim.drop_next_sets = 5  # acknowledged, never applied: the step cannot finish soon
+    stream = io.StringIO()
+    interrupt = Interrupt(grace_s=1, stream=stream)
+
+    def twice() -> None:
+        interrupt.receive(signal.SIGINT)
+
+    handler = OnWrite(desk.sim, "bullish", twice, nth=2)  # at the set: after the reset
+    handler_first = OnWrite(handler, "bullish", twice, nth=2)
+    result = desk.apply(handler_first, interrupt=interrupt)
+    (only,) = result.results
+    assert only.outcome is Outcome.UNKNOWN and result.exit_code == 4
+    assert "abandoned while" in only.detail and "deadline after a second SIGINT" in only.detail
+    said = stream.getvalue()
+    assert "received again, not obeyed: still working" in said
+    assert "bullish/acct/BTC: between its reset and its set" in said or "verifying" in said
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_bug_after_a_write_is_never_exit_1(venue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk = Desk(venue)
+    client_type = type(connect_to(desk.sim, desk.desired, {"acct": desk.creds}).clients["acct"])
+    real = client_type.set_config
+
+    async def set_then_fail(self: Any, key: ScopeKey, config: MmpConfig) -> None:
+        await real(self, key, config)
+        raise RuntimeError("a bug after the venue took the write")
+
+    monkeypatch.setattr(client_type, "set_config", set_then_fail)
+    result = desk.apply()
+    first = result.results[0]
+    assert "a bug in mmp" in first.detail
+    assert result.exit_code in (3, 4) and result.bug
+    assert result.results[1].outcome is Outcome.NOT_RUN  # nothing new after a bug
+    if first.outcome is Outcome.APPLIED:  # read back: the write had taken effect
+        assert desk.live()[first.step.key].config == desk.new[first.step.key]
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_every_write_is_on_disk_before_its_request_leaves(venue: str, tmp_path: Path) -> None:
+    desk = Desk(venue)
+    path = tmp_path / "journal.jsonl"
+    checked: list[str] = []
+
+    def check() -> None:
+        last = json.loads(path.read_text().splitlines()[-1])
+        assert last["event"].endswith("-sent"), last
+        checked.append(last["event"])
+
+    class Ahead:
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if WRITES[venue](request):
+                check()  # the intent is journaled, fsynced, before the venue sees anything
+            return desk.sim(request)  # type: ignore[no-any-return]
+
+    assert desk.apply(Ahead(), Journal(path)).exit_code == 0
+    expected = 4 if venue == "bullish" else 2  # a replacement is a reset and a set
+    assert len(checked) == expected
+
+
+def test_a_journal_that_fails_mid_replacement_finishes_it_and_starts_nothing_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk("bullish", 2)
+    stderr = io.StringIO()
+    journal = Journal(tmp_path / "journal.jsonl", stderr=stderr)
+    real = Journal._append
+
+    def failing(self: Journal, line: str) -> None:
+        if '"event":"replace-cleared"' in line or self.failed:
+            raise OSError(30, "Read-only file system")
+        real(self, line)
+
+    monkeypatch.setattr(Journal, "_append", failing)
+    result = desk.apply(journal=journal)
+    first, second = result.results
+    assert first.outcome is Outcome.APPLIED  # the set still went out after the reset
+    assert second.outcome is Outcome.NOT_RUN and "journal cannot be written" in second.detail
+    assert result.exit_code == 3
+    said = stderr.getvalue()
+    assert "the journal cannot be written" in said and '"event":"set-sent"' in said
+    assert desk.live()[first.step.key].config == desk.new[first.step.key]
+
+
+def test_no_room_for_the_journal_refuses_before_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk("deribit")
+    monkeypatch.setattr("reconciler.journal._free_bytes", lambda folder: 1000)
+    with pytest.raises(JournalError, match="cannot be written .*nothing was applied"):
+        desk.apply(journal=Journal(tmp_path / "journal.jsonl"))
+    assert {k: v.config for k, v in desk.live().items()} == desk.old
+
+
+def test_a_line_cut_short_by_a_crash_is_never_glued_onto(tmp_path: Path) -> None:
+    from reconciler import journal as journal_module
+
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"event":"apply-start","run":"a"}\n{"event":"set-se')
+    Journal(path).write("apply-start", steps=1)
+    records = list(journal_module.read(path))
+    assert [type(r).__name__ for r in records] == ["dict", "Unreadable", "dict"]
+    assert records[1] == journal_module.Unreadable(2, '{"event":"set-se')
