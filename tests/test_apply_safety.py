@@ -78,9 +78,7 @@ class Desk:
             scopes={key: DesiredScope(key, self.new[key], HERE) for key in self.keys},
         )
 
-    def apply(
-        self, handler: Any = None, journal: Journal | None = None, **kw: Any
-    ) -> ApplyResult:
+    def apply(self, handler: Any = None, journal: Journal | None = None, **kw: Any) -> ApplyResult:
         conns = connect_to(handler or self.sim, self.desired, {"acct": self.creds})
 
         async def go() -> ApplyResult:
@@ -148,8 +146,10 @@ def test_the_check_reads_the_scope_only_where_no_fresh_read_covers_it() -> None:
         counter = OnWrite(desk.sim, venue, lambda: None, nth=99)
         requests: list[str] = []
 
-        def counting(request: httpx.Request, app: Any = counter) -> httpx.Response:
-            requests.append(f"{request.method} {request.url.path}")
+        def counting(
+            request: httpx.Request, app: Any = counter, log: list[str] = requests
+        ) -> httpx.Response:
+            log.append(f"{request.method} {request.url.path}")
             return app(request)  # type: ignore[no-any-return]
 
         assert desk.apply(counting).exit_code == 0
@@ -272,7 +272,7 @@ def test_no_room_for_the_journal_refuses_before_any_write(
 ) -> None:
     desk = Desk("deribit")
     monkeypatch.setattr("reconciler.journal._free_bytes", lambda folder: 1000)
-    with pytest.raises(JournalError, match="cannot be written .*nothing was applied"):
+    with pytest.raises(JournalError, match=r"cannot be written .*nothing was applied"):
         desk.apply(journal=Journal(tmp_path / "journal.jsonl"))
     assert {k: v.config for k, v in desk.live().items()} == desk.old
 

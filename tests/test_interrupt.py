@@ -1,0 +1,203 @@
+"""Signals and kills sent to a real `mmp apply` at each point of a Bullish replacement.
+
+The desk: one Bullish account, BTC and ETH both drifted, so apply replaces BTC (reset, then
+set), then ETH. A gate holds BTC's replacement at one point while the test signals the
+process; then the venue's end state, the exit code, what was printed, the journal and what
+the next plan, status and apply say are checked. No scope may end without MMP unless the
+run says so (exit 4, naming it), and a re-run always converges.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.model import MmpConfig, ScopeKey
+from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.bullish.wire import NONCE_PATH
+from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk, Spawned
+from tests.venues import ROWS
+
+BTC = ScopeKey("bullish", "bx", "BTC")
+ETH = ScopeKey("bullish", "bx", "ETH")
+WANT = {BTC: ROWS["bullish"].sample(1), ETH: ROWS["bullish"].sample(2)}
+WAIT_S = 30  # bounds waits that take well under a second; never asserted on
+
+
+def looser(config: MmpConfig) -> MmpConfig:
+    assert config.quantity_limit is not None
+    return config.with_changes(quantity_limit=config.quantity_limit * 2)
+
+
+OLD = {key: looser(config) for key, config in WANT.items()}
+
+
+def nonce_read(request: httpx.Request) -> bool:
+    return request.method == "GET" and request.url.path == NONCE_PATH
+
+
+# Where BTC's replacement is held. before=True: the venue has not seen the request yet.
+POINTS: dict[str, tuple[Callable[[httpx.Request], bool], bool]] = {
+    "before-the-reset": (nonce_read, True),  # the first command fetches the day's nonces
+    "reset-sent": (BULLISH_RESET, True),
+    "reset-acknowledged": (BULLISH_RESET, False),
+    "reset-confirmed": (BULLISH_SET, True),  # the set goes out only once the reset showed
+    "set-sent": (BULLISH_SET, False),
+}
+
+
+def make_desk(tmp_path: Path) -> LiveDesk:
+    sim = BullishSimulator(apply_delay_ms=100)
+    scopes = {key: (WANT[key], OLD[key]) for key in (BTC, ETH)}
+    return LiveDesk(tmp_path, scopes, sims={"bullish": sim})
+
+
+def wait_for(proc: Spawned, text: str) -> str:
+    deadline = time.monotonic() + WAIT_S
+    while text not in proc.stderr_text():
+        assert proc.poll() is None or text in proc.stderr_text(), proc.stderr_text()
+        assert time.monotonic() < deadline, f"{text!r} never came:\n{proc.stderr_text()}"
+        time.sleep(0.02)
+    return proc.stderr_text()
+
+
+def held(desk: LiveDesk, point: str) -> tuple[Spawned, object]:
+    predicate, before = POINTS[point]
+    gate = desk.gate("bullish", predicate, before=before)
+    proc = desk.spawn("apply", "--auto-approve")
+    assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+    return proc, gate
+
+
+def converges(desk: LiveDesk) -> None:
+    rerun = desk.mmp("apply", "--auto-approve")
+    assert rerun.code == 0, rerun
+    final = desk.mmp("plan", "--detailed-exitcode")
+    assert final.code == 0, final
+    assert "interrupted" not in final.stdout and "UNPROTECTED" not in final.stdout
+    assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == WANT[ETH]
+
+
+SIGNALLED = [(p, signal.SIGINT) for p in POINTS] + [
+    ("reset-sent", signal.SIGTERM),
+    ("reset-confirmed", signal.SIGTERM),
+]
+
+
+@pytest.mark.parametrize(("point", "sig"), SIGNALLED, ids=[f"{p}-{s.name}" for p, s in SIGNALLED])
+def test_a_signal_mid_replacement_finishes_it_and_starts_nothing_new(
+    tmp_path: Path, point: str, sig: signal.Signals
+) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, point)
+        proc.send_signal(sig)
+        said = wait_for(proc, f"{sig.name} received: no new step will start")
+        assert "bullish/bx/BTC:" in said  # the step under way is named
+        gate.release()  # type: ignore[attr-defined]
+        result = proc.finish(WAIT_S)
+        assert result.code == 3, result  # BTC done and verified, ETH left: partial, all safe
+        assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == OLD[ETH]
+        assert "applied                        bullish/bx/BTC" in result.stdout
+        assert f"not run: apply was interrupted ({sig.name})" in result.stdout
+        records = desk.journal().records
+        assert [r["signal"] for r in records if r["event"] == "interrupted"] == [sig.name]
+        assert records[-1]["event"] == "apply-end" and records[-1]["exit_code"] == 3
+        converges(desk)
+
+
+KILLS = [  # (point, whether the held request reaches the venue after the kill, BTC after)
+    ("before-the-reset", True, "old"),
+    ("reset-sent", True, None),
+    ("reset-acknowledged", True, None),
+    ("reset-confirmed", True, "new"),
+    ("reset-confirmed", False, None),  # the set never reaches the venue
+    ("set-sent", True, "new"),
+]
+
+
+@pytest.mark.parametrize(("point", "deliver", "after"), KILLS)
+def test_sigkill_mid_replacement_is_named_then_recovered(
+    tmp_path: Path, point: str, deliver: bool, after: str | None
+) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, point)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        gate.release(deliver=deliver)  # type: ignore[attr-defined]
+        assert gate.wait_finished(WAIT_S)  # type: ignore[attr-defined]
+        desk.settle()
+        expected = {"old": OLD[BTC], "new": WANT[BTC], None: None}[after]
+        assert desk.live(BTC) == expected
+        plan = desk.mmp("plan")
+        assert plan.code == 0, plan
+        assert "was interrupted (no apply-end record)" in plan.stdout
+        assert "  bullish/bx/BTC: " in plan.stdout  # the scope in flight, with its live state
+        status = desk.mmp("status")
+        if expected is None:  # left without MMP: loud first line, status exit 4
+            assert plan.stdout.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
+            assert "live now: no config: UNPROTECTED" in plan.stdout
+            assert status.code == 4, status
+        else:
+            assert "UNPROTECTED" not in plan.stdout
+            assert status.code == 0, status
+        assert "was interrupted" in status.stdout
+        rerun = desk.mmp("apply", "--auto-approve")
+        assert rerun.code == 0, rerun
+        assert "taking the lock over" in rerun.stderr  # the killed run's lock
+        assert "Recovered the scopes of unfinished apply run" in rerun.stderr
+        converges(desk)
+
+
+def test_a_second_signal_is_answered_not_obeyed(tmp_path: Path) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-sent")
+        proc.send_signal(signal.SIGINT)
+        wait_for(proc, "SIGINT received: no new step will start")
+        proc.send_signal(signal.SIGTERM)
+        said = wait_for(proc, "SIGTERM received again, not obeyed: still working")
+        assert "bullish/bx/BTC: reset sent" in said.split("received again")[1]
+        gate.release()  # type: ignore[attr-defined]
+        result = proc.finish(WAIT_S)
+        assert result.code == 3, result
+        assert desk.live(BTC) == WANT[BTC]
+        converges(desk)
+
+
+def test_past_the_deadline_exit_4_names_the_scope_and_the_config_to_restore(
+    tmp_path: Path,
+) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-confirmed")  # BTC has no config: the set is held
+        proc.send_signal(signal.SIGINT)
+        wait_for(proc, "SIGINT received")
+        proc.send_signal(signal.SIGINT)
+        said = wait_for(proc, "received again, not obeyed")
+        assert "bullish/bx/BTC: between its reset and its set" in said
+        result = proc.finish(WAIT_S)  # the held set never returns: the 10 s deadline ends it
+        gate.release(deliver=False)  # type: ignore[attr-defined]  # and it never arrives
+        assert result.code == 4, result
+        assert "UNSAFE (may be unprotected)    bullish/bx/BTC" in result.stdout
+        assert "restore bullish/bx/BTC: wanted {" in result.stdout
+        assert "before the run it was {" in result.stdout
+        assert desk.live(BTC) is None
+        plan = desk.mmp("plan")
+        assert plan.stdout.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
+        assert "ended with exit 4" in plan.stdout
+        converges(desk)
+
+
+def test_a_second_apply_refuses_at_once_naming_the_holder(tmp_path: Path) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-sent")
+        second = desk.mmp("apply", "--auto-approve", timeout=WAIT_S)
+        assert second.code == 1, second
+        assert "another mmp run holds" in second.stderr
+        assert f"pid {proc.pid} on host" in second.stderr and "`mmp apply`" in second.stderr
+        gate.release()  # type: ignore[attr-defined]
+        assert proc.finish(WAIT_S).code == 0
+        assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == WANT[ETH]
