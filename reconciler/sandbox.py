@@ -74,9 +74,26 @@ class Sandbox:
     def transport(self, venue: str) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(lambda request: self._handle(venue, request))
 
+    @contextmanager
+    def edit(self, venue: str) -> Iterator[StoredVenue]:
+        """A venue's sandbox to change directly (tests: trip a freeze), with the file's
+        current state and under the lock; the change is written when the block ends, or
+        undone if the block raises."""
+        with self._exclusive():
+            try:
+                yield self.venues[venue]
+            except BaseException:
+                self.venues[venue].load(loads_exact(self._texts[venue]))
+                raise
+            try:
+                self._persist({venue})
+            except (_NotSaved, OSError) as exc:
+                raise SandboxStateError(f"{self.path}: cannot save the sandbox: {exc}") from None
+
     def save(self) -> None:
         """Nothing to do: every change is written to the state file by the request that made
-        it. Kept so that callers from before need no change."""
+        it (or at the end of `edit`). Kept so that callers from before need no change; a
+        change made to a simulator outside `edit` is not saved."""
 
     # ---- one request ---------------------------------------------------------------------
 

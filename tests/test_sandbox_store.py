@@ -25,6 +25,7 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sim.common import Clock
+from reconciler.sim.sandbox import SimulatorSandbox
 from reconciler.sim.statefile import StateFile
 from reconciler.units import dumps_exact, loads_exact
 from reconciler.venues import VENUES
@@ -277,6 +278,23 @@ def test_a_state_file_that_is_not_one_is_named(tmp_path: Path) -> None:
         SandboxStateError, match=r"sandbox.json: not a sandbox state file .*; delete it"
     ):
         Sandbox(VENUES, state)
+
+
+def test_a_change_made_in_edit_is_saved_and_one_that_raises_is_undone(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    with Sandbox(VENUES, state).edit("aevo") as aevo:
+        assert isinstance(aevo, SimulatorSandbox)
+        aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
+    saved = loads_exact(state.read_bytes())["aevo"]["accounts"]["sandbox-id-aevo-mm"]
+    assert saved["configs"]["SOL"]["triggered"] is True
+    sandbox = Sandbox(VENUES, state)
+    with pytest.raises(RuntimeError), sandbox.edit("aevo") as aevo:
+        assert isinstance(aevo, SimulatorSandbox)
+        aevo.sim.accounts.clear()
+        raise RuntimeError("changed my mind")
+    with sandbox.edit("aevo") as aevo:
+        assert isinstance(aevo, SimulatorSandbox)
+        assert "sandbox-id-aevo-mm" in aevo.sim.accounts
 
 
 def test_save_is_a_harmless_no_op(tmp_path: Path) -> None:
