@@ -32,8 +32,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -613,3 +613,54 @@ class LiveDesk:
     def journal(self, path: Path | None = None) -> JournalFile:
         """The journal (default .mmp/journal.jsonl in the repository)."""
         return JournalFile.read(path or self.repo / ".mmp" / "journal.jsonl")
+
+
+# ---- a small disk -------------------------------------------------------------------------
+
+
+@contextmanager
+def small_disk(where: Path, size_kib: int) -> Iterator[Path]:
+    """A tmpfs of `size_kib` KiB mounted at `where`, for a journal that runs out of room.
+
+    Needs the right to mount (root, as on this project's CI machines): elsewhere the test
+    is skipped, except under CI (MMP_CI=1), where a missing capability fails the suite."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        why = f"cannot mount a small tmpfs here ({done.stderr.strip() or done.returncode})"
+        if os.environ.get("MMP_CI"):
+            raise AssertionError(why + "; CI must be able to (run as root)")
+        import pytest
+
+        pytest.skip(why)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill(folder: Path) -> int:
+    """Write one file into `folder` until its disk is full; returns the bytes written."""
+    written = 0
+    with (folder / "filler").open("wb", buffering=0) as handle:
+        chunk = b"\0" * 4096
+        while True:
+            try:
+                written += handle.write(chunk) or 0
+            except OSError:
+                return written
+            if written > 1 << 30:
+                raise AssertionError(f"{folder} never filled up")
+
+
+def remount(folder: Path, mode: str) -> None:
+    """Remount a small_disk read-only ("ro") or writable ("rw") while a process uses it."""
+    done = subprocess.run(
+        ["mount", "-o", f"remount,{mode}", str(folder)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

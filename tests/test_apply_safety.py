@@ -45,7 +45,7 @@ class OnWrite:
         self.seen: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        response = self.app(request)
+        response: httpx.Response = self.app(request)
         if WRITES[self.venue](request):
             self.seen.append(request)
             self.left -= 1

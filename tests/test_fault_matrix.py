@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from reconciler.model import ScopeKey
 from reconciler.planner import make_plan
 from reconciler.sim.faults import FaultInjector
 from reconciler.venues import capabilities
+from tests import fault_cells
 from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)
@@ -162,22 +164,40 @@ def test_cell(venue: str, fault: str) -> None:
         assert events.count("step-begin") == events.count("step-end") >= 1
 
 
-def test_print_matrix() -> None:
-    """Runs last in this file: the table of every cell (n/a where a venue has no session)."""
-    faults = list(EXPECTED)
-    lines = ["", "venue    | " + " | ".join(faults)]
+PROCESS_CELLS = [(venue, fault) for venue in sorted(ROWS) for fault in fault_cells.PROCESS_FAULTS]
+
+
+@pytest.mark.parametrize(("venue", "fault"), PROCESS_CELLS)
+def test_process_cell(tmp_path: Path, venue: str, fault: str) -> None:
+    """A real `mmp apply` process: tests/fault_cells.py says what each cell does."""
+    RESULTS[(venue, fault)] = fault_cells.run(tmp_path, venue, fault)
+
+
+def _table(faults: tuple[str, ...] | list[str], cells: list[tuple[str, str]]) -> list[str]:
+    width = {f: max(len(f), *(len(RESULTS.get((v, f), "")) for v in ROWS)) for f in faults}
+    lines = ["venue    | " + " | ".join(f"{f:<{width[f]}}" for f in faults)]
     for venue in sorted(ROWS):
-        cells = [
-            RESULTS.get((venue, f), "n/a" if (venue, f) not in CELLS else "not run") for f in faults
+        row = [
+            RESULTS.get((venue, f), "n/a" if (venue, f) not in cells else "not run") for f in faults
         ]
         lines.append(
             f"{venue:<8} | "
-            + " | ".join(f"{c:<{len(f)}}" for c, f in zip(cells, faults, strict=True))
+            + " | ".join(f"{c:<{width[f]}}" for c, f in zip(row, faults, strict=True))
         )
-    ran = sum(1 for c in CELLS if c in RESULTS)
+    return lines
+
+
+def test_print_matrix() -> None:
+    """Runs last in this file: both tables (n/a where a venue has no session to expire)."""
+    lines = ["", "In process (tests/test_fault_matrix.py):"]
+    lines += _table(list(EXPECTED), CELLS)
+    lines += ["", "Against a real mmp process (tests/fault_cells.py):"]
+    lines += _table(fault_cells.PROCESS_FAULTS, PROCESS_CELLS)
+    every = CELLS + PROCESS_CELLS
+    ran = sum(1 for c in every if c in RESULTS)
     lines.append(
-        f"{ran} of {len(CELLS)} cells run; n/a: auth expiry on venues that sign "
-        "every request (no session to expire)"
+        f"{ran} of {len(every)} cells run; n/a: auth expiry on venues that sign every "
+        "request (no session to expire)"
     )
     print("\n".join(lines))
-    assert ran in (0, len(CELLS))  # all or (when run alone) none
+    assert ran in (0, len(CELLS), len(PROCESS_CELLS), len(every))  # whole tables, or none

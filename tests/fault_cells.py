@@ -1,0 +1,206 @@
+"""The fault matrix's cells that need a real `mmp apply` process (tests/procs.py): signals,
+a kill and a re-run, a journal whose disk fills up, a second apply, a freeze that fires
+between the read and the write, a malformed read-back after a write.
+
+Every cell: one account with two drifted scopes on the venue; apply's first write is held at
+the venue (on Bullish, the set of a replacement: the scope is without MMP while it is held)
+while the fault is done; then the exit code, the venue's end state (each scope old or new,
+unless exit 4 names it), the journal, and a re-run that converges are checked. Each cell
+returns what it ended with, for the printed matrix."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from reconciler.model import MmpConfig, ScopeKey
+from tests.procs import BULLISH_SET, Gate, LiveDesk, Spawned, any_write, fill, small_disk
+from tests.venues import ROWS
+
+WAIT_S = 30
+READS: dict[str, Callable[[httpx.Request], bool]] = {
+    "deribit": lambda r: r.url.path.endswith("get_mmp_config"),
+    "binance": lambda r: r.method == "GET" and r.url.path == "/eapi/v1/mmp",
+    "aevo": lambda r: r.method == "GET" and r.url.path == "/mmp",
+    "bullish": lambda r: r.method == "GET" and r.url.path.endswith("mmp-configuration"),
+}
+PROCESS_FAULTS = (
+    "sigint-mid-write",
+    "sigterm-mid-write",
+    "sigkill-then-rerun",
+    "journal-disk-full",
+    "concurrent-apply",
+    "freeze-before-write",
+    "malformed-read-back",
+)
+
+
+def looser(config: MmpConfig) -> MmpConfig:
+    assert config.quantity_limit is not None
+    return config.with_changes(quantity_limit=config.quantity_limit * 2)
+
+
+class Cell:
+    def __init__(self, tmp_path: Path, venue: str) -> None:
+        row = ROWS[venue]
+        self.venue = venue
+        self.keys = [ScopeKey(venue, f"{venue}-cell", u, g) for u, g in row.scopes[:2]]
+        self.want = {key: row.sample(i + 1) for i, key in enumerate(self.keys)}
+        self.old = {key: looser(config) for key, config in self.want.items()}
+        scopes = {key: (self.want[key], self.old[key]) for key in self.keys}
+        self.desk = LiveDesk(tmp_path, scopes)
+        self.tmp_path = tmp_path
+
+    def hold_first_write(self) -> Gate:
+        """Bullish: its first set (after the reset showed); elsewhere the first write."""
+        first = BULLISH_SET if self.venue == "bullish" else any_write(self.venue)
+        return self.desk.gate(self.venue, first)
+
+    def start(self, *extra: str) -> tuple[Spawned, Gate]:
+        gate = self.hold_first_write()
+        proc = self.desk.spawn("apply", "--auto-approve", *extra)
+        assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+        return proc, gate
+
+    def safe(self, code: int) -> None:
+        """Each scope has its old or its new config, unless the run said exit 4."""
+        self.desk.settle()
+        for key in self.keys:
+            live = self.desk.live(key)
+            assert code == 4 or live in (self.old[key], self.want[key]), (key, live)
+
+    def converges(self, *, held: ScopeKey | None = None) -> None:
+        rerun = self.desk.mmp("apply", "--auto-approve")
+        assert rerun.code == 0, rerun
+        final = self.desk.mmp("plan", "--detailed-exitcode")
+        assert final.code == 0, final
+        for key in self.keys:
+            assert self.desk.live(key) == (self.old[key] if key == held else self.want[key])
+
+
+def wait_said(proc: Spawned, text: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while text not in proc.stderr_text():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr_text()
+        time.sleep(0.02)
+
+
+def run(tmp_path: Path, venue: str, fault: str) -> str:
+    cell = Cell(tmp_path, venue)
+    with cell.desk:
+        return CELLS[fault](cell)
+
+
+def _signalled(cell: Cell, sig: signal.Signals) -> str:
+    proc, gate = cell.start()
+    proc.send_signal(sig)
+    wait_said(proc, f"{sig.name} received")
+    gate.release()
+    result = proc.finish(WAIT_S)
+    cell.safe(result.code)
+    first, second = cell.keys
+    assert result.code == 3, result  # the write under way finished; the second not started
+    assert cell.desk.live(first) == cell.want[first]
+    assert cell.desk.live(second) == cell.old[second]
+    cell.converges()
+    return f"exit {result.code}"
+
+
+def _killed(cell: Cell) -> str:
+    proc, gate = cell.start()
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(WAIT_S) == -signal.SIGKILL
+    gate.release()  # the write was on its way: the venue gets it
+    assert gate.wait_finished(WAIT_S)
+    cell.safe(4)
+    plan = cell.desk.mmp("plan")
+    assert "was interrupted (no apply-end record)" in plan.stdout, plan
+    cell.converges()
+    return "killed; rerun 0"
+
+
+def _disk_full(cell: Cell) -> str:
+    with small_disk(cell.tmp_path / "disk", 512) as disk:
+        journal = disk / "journal.jsonl"
+        proc, gate = cell.start("--journal", str(journal))
+        fill(disk)  # someone else takes every byte left while the write is under way
+        gate.release()
+        result = proc.finish(WAIT_S)
+        cell.safe(result.code)
+        assert result.code == 0, result  # the reserve held before the first write served
+        assert "journal cannot be written" not in result.stderr
+        text = journal.read_text()
+        assert json.loads(text.splitlines()[-1])["event"] == "apply-end"
+        assert not (disk / "journal.jsonl.reserve").exists()
+        (disk / "filler").unlink()
+        cell.converges()
+        return f"exit {result.code}"
+
+
+def _concurrent(cell: Cell) -> str:
+    proc, gate = cell.start()
+    second = cell.desk.mmp("apply", "--auto-approve", timeout=WAIT_S)
+    assert second.code == 1 and f"pid {proc.pid}" in second.stderr, second
+    gate.release()
+    result = proc.finish(WAIT_S)
+    assert result.code == 0, result
+    cell.safe(result.code)
+    cell.converges()
+    return f"2nd 1; exit {result.code}"
+
+
+def _frozen(cell: Cell) -> str:
+    proc, gate = cell.start()
+    second = cell.keys[1]
+    cell.desk.trigger(second)  # fills trip MMP on the second scope after apply read it
+    gate.release()
+    result = proc.finish(WAIT_S)
+    cell.safe(result.code)
+    assert result.code == 3, result
+    assert f"HELD (froze since plan)        {second}" in result.stdout
+    assert cell.desk.frozen(second) and cell.desk.live(second) == cell.old[second]
+    cell.converges(held=second)
+    return f"exit {result.code}"
+
+
+class _Mangle:
+    """Answers the first read after the first write with `{}`: valid JSON, no fields."""
+
+    def __init__(self, app: Callable[[httpx.Request], httpx.Response], venue: str) -> None:
+        self.app, self.venue, self.wrote, self.done = app, venue, False, False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.wrote and not self.done and READS[self.venue](request):
+            self.done = True
+            return httpx.Response(200, content=b"{}", headers={"Content-Type": "application/json"})
+        self.wrote = self.wrote or any_write(self.venue)(request)
+        return self.app(request)
+
+
+def _malformed(cell: Cell) -> str:
+    server = cell.desk.servers[cell.venue]
+    mangle = _Mangle(server.app, cell.venue)
+    server.app = mangle
+    result = cell.desk.mmp("apply", "--auto-approve")
+    cell.safe(result.code)
+    assert mangle.done
+    assert result.code == 0, result  # the read is tried again, and the write verified
+    server.app = mangle.app
+    cell.converges()
+    return f"exit {result.code}"
+
+
+CELLS: dict[str, Callable[[Cell], str]] = {
+    "sigint-mid-write": lambda cell: _signalled(cell, signal.SIGINT),
+    "sigterm-mid-write": lambda cell: _signalled(cell, signal.SIGTERM),
+    "sigkill-then-rerun": _killed,
+    "journal-disk-full": _disk_full,
+    "concurrent-apply": _concurrent,
+    "freeze-before-write": _frozen,
+    "malformed-read-back": _malformed,
+}
