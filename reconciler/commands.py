@@ -361,7 +361,10 @@ def _report(result: ApplyResult) -> int:
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     code = result.exit_code
     lines.append(f"Apply finished: {summary}. Exit {code}: {MEANINGS[code]}.")
-    out("\n".join(lines) + "\n")
+    try:
+        out("\n".join(lines) + "\n")
+    except console.OutputError as exc:  # the run is over: its exit code still tells
+        console.warn(f"mmp: {exc}; apply finished with exit {code}: {MEANINGS[code]}")
     return code
 
 

@@ -6,11 +6,13 @@ stdout carries results (plans, tables, JSON); everything else goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from reconciler.errors import ReconcilerError
 from reconciler.secrets import redact
 
 LOG = logging.getLogger("mmp")
@@ -52,10 +54,18 @@ def configure(*, quiet: bool = False, verbose: int = 0, colour: bool = False) ->
     )
 
 
+class OutputError(ReconcilerError):
+    """stdout could not be written (a full disk, a closed pipe): the result was not shown."""
+
+
 def out(text: str) -> None:
-    """A result, on stdout, with every known secret redacted."""
-    sys.stdout.write(redact(text))
-    sys.stdout.flush()
+    """A result, on stdout, with every known secret redacted. OutputError when it cannot be
+    written: a plan nobody sees must not pass for a plan shown."""
+    try:
+        sys.stdout.write(redact(text))
+        sys.stdout.flush()
+    except OSError as exc:
+        raise OutputError(f"could not write the output ({exc.strerror or exc})") from None
 
 
 def error(message: str) -> None:
@@ -64,8 +74,10 @@ def error(message: str) -> None:
 
 
 def warn(message: str, stream: TextIO | None = None) -> None:
-    """Something a person must see whatever --quiet says (signals, a journal that fails)."""
-    print(redact(message), file=stream or sys.stderr, flush=True)
+    """Something a person must see whatever --quiet says (signals, a journal that fails).
+    The last channel there is: if even it cannot be written, there is nothing more to do."""
+    with contextlib.suppress(OSError):
+        print(redact(message), file=stream or sys.stderr, flush=True)
 
 
 def note(message: str) -> None:

@@ -656,11 +656,3 @@ def fill(folder: Path) -> int:
                 return written
             if written > 1 << 30:
                 raise AssertionError(f"{folder} never filled up")
-
-
-def remount(folder: Path, mode: str) -> None:
-    """Remount a small_disk read-only ("ro") or writable ("rw") while a process uses it."""
-    done = subprocess.run(
-        ["mount", "-o", f"remount,{mode}", str(folder)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
