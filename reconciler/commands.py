@@ -73,7 +73,8 @@ def run_live(
     declared: dict[str, frozenset[str]],
     work: Callable[[Connections], Awaitable[T]],
 ) -> T:
-    """Connect to every target (or its simulator), run work, close, save the sandbox."""
+    """Connect to every target (or its simulator: the sandbox saves each write as it is
+    answered, like a venue), run work, close."""
     sandbox = (
         Sandbox(VENUES, paths.state_dir(args.policies) / "sandbox.json") if args.sandbox else None
     )
@@ -95,9 +96,6 @@ def run_live(
         return asyncio.run(session())
     except VenueAuthError as exc:
         raise _explained(exc, targets) from None
-    finally:
-        if sandbox is not None:
-            sandbox.save()
 
 
 def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthError:

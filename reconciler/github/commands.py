@@ -55,7 +55,8 @@ def drift(args: argparse.Namespace) -> int:
     desired = load_desired(args.policies, capabilities())
     plans = [(path, planfile.load(path).plan) for path in args.planfiles]
     merged = merge(plans, desired.accounts)
-    ctx.append_summary(document(merged, limit=SUMMARY_LIMIT, link=ctx.run_url))
+    # never the one-liner: held scopes that still differ keep the drift issue open
+    ctx.append_summary(document(merged, limit=SUMMARY_LIMIT, link=ctx.run_url, one_line=False))
     with GitHubApi(ctx) as api:
         result = report(api, merged, ctx.run_url)
     console.note(f"Drift: {result.message}")
