@@ -274,3 +274,21 @@ def test_saved_plan_from_another_commit_is_refused(
     assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
     err = capsys.readouterr().err
     assert "the plan was made at commit" in err and "run plan again" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "--concurrency", "0"], "--concurrency must be at least 1 (got 0)"),
+        (["apply", "--concurrency", "-1"], "--concurrency must be at least 1 (got -1)"),
+        (["plan", "--expires", "0"], "--expires must be 1 to 10080 minutes (7 days); got 0"),
+        (["plan", "--expires", "10081"], "--expires must be 1 to 10080 minutes (7 days); got"),
+    ],
+)
+def test_numbers_out_of_bounds_are_one_clear_line(
+    desk: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main([*args, "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not (desk / ".mmp" / "journal.jsonl").exists()  # nothing ran

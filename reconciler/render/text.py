@@ -21,7 +21,7 @@ def render(plan: Plan, colour: bool = False) -> str:
     lines += [
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
     ]
-    lines += [f"Note: {note}" for note in plan.notes]
+    lines += [f"      {note}" if note.startswith(" ") else f"Note: {note}" for note in plan.notes]
     lines.append("")
     for item in (row(step) for step in shown_steps(plan)):
         lines += _row_lines(item, colour)
