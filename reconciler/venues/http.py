@@ -14,13 +14,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
+from reconciler.venues.fields import Malformed
 from reconciler.venues.limiter import RequestLimiter
 
 READ_ATTEMPTS = 3
@@ -28,6 +30,8 @@ BACKOFF_MS = 200
 RATE_LIMIT_RETRIES = 5
 MAX_WAIT_MS = 10_000
 LOG = logging.getLogger("mmp")
+MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, IndexError)
+"""What reading a malformed answer raises; ArithmeticError covers decimal.InvalidOperation."""
 
 
 Build = Callable[[], httpx.Request]
@@ -138,3 +142,24 @@ def parse_json(response: httpx.Response, where: str) -> Any:
             f"unparsable answer to {response.request.method} {response.request.url.path} "
             f"(HTTP {response.status_code}, {len(response.content)} bytes)",
         ) from exc
+
+
+@contextmanager
+def malformed_answer(where: str, request: str) -> Iterator[None]:
+    """Wrap the reading of an answer (`request`: "GET /eapi/v1/mmp", no query string): a
+    missing field or one of the wrong type ends as VenueUnavailable naming `where`, the
+    request and the field, never as a KeyError or TypeError that would read as a bug in mmp.
+    The message never holds a value of the answer. VenueUnavailable leaves `maybe_applied`
+    set: a write whose acknowledgement cannot be read may have been applied."""
+    try:
+        yield
+    except MALFORMED as exc:
+        raise VenueUnavailable(where, f"malformed answer to {request}: {_wrong(exc)}") from exc
+
+
+def _wrong(exc: Exception) -> str:
+    if isinstance(exc, Malformed):
+        return str(exc)
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return f"{exc.args[0][:64]} is missing"
+    return f"a field is missing or of the wrong type ({type(exc).__name__})"

@@ -24,7 +24,7 @@ from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
 from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
-from reconciler.venues.http import parse_json, send
+from reconciler.venues.http import malformed_answer, parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
 
@@ -55,7 +55,11 @@ class AevoClient:
     ) -> LiveAccount:
         names = sorted(only if only is not None else ASSETS | underlyings)
         answers = await read_all(self._call("GET", f"/mmp?asset={n}") for n in names)
-        scopes = [wire.live_scope(self.account, answer) for answer in answers]
+        with malformed_answer(f"aevo/{self.account}", "GET /mmp"):
+            scopes = [
+                wire.live_scope(self.account, answer, asked=name)
+                for name, answer in zip(names, answers, strict=True)
+            ]
         scopes = [s for s in scopes if s.present]
         return LiveAccount("aevo", self.account, tuple(scopes))
 
@@ -103,13 +107,17 @@ class AevoClient:
         data = parse_json(response, where)
         if response.status_code >= 400:
             raise _error(where, path.split("?")[0], response, data)
-        if method == "POST" and not (isinstance(data, dict) and data.get("success") is True):
-            raise VenueRejected(where, f"{path}: the venue did not confirm success")
+        if method == "POST":
+            with malformed_answer(where, f"POST {path}"):
+                succeeded = wire.check_acknowledged(data)
+            if not succeeded:
+                raise VenueRejected(where, f"{path}: the venue answered success false")
         return data
 
 
 def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:
     code = data.get("error", "") if isinstance(data, dict) else ""
+    code = code if isinstance(code, str) else ""
     message = f"{path}: {code or response.reason_phrase}"
     status = response.status_code
     if status == 401:
@@ -120,7 +128,8 @@ def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueE
             hint="check the API_KEY and API_SECRET environment variables",
         )
     if status == 429:
-        wait_ns = int(response.headers.get("X-RETRY-AFTER") or 0)
+        header = response.headers.get("X-RETRY-AFTER", "")
+        wait_ns = int(header) if header.isdigit() else 0
         return VenueRateLimited(
             where, message, code=code, hint=f"retry after {wait_ns // 1_000_000} ms"
         )

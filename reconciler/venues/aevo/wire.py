@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL
+from reconciler.venues import fields
 
 VENUE = "aevo"
 SCALE = Decimal(10) ** 6  # amount_limit: contracts x 10^6, as an integer string
@@ -43,21 +44,33 @@ def set_body(key: ScopeKey, config: MmpConfig, *, interval_s: int | None = None)
     return body
 
 
-def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
-    key = ScopeKey(VENUE, account, str(item["asset"]))
-    interval = int(item.get("interval") or 0)
-    frozen_s = int(item.get("frozen") or 0)
+def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScope:
+    """One GET /mmp answer. The simulator answers every field, zeros for an asset without a
+    config, so every field we read is required; a disabled or zero-interval asset has no
+    config. `asked`: the asset requested, which the answer must name."""
+    item = fields.obj(item)
+    asset = fields.text(item, "asset")
+    if asked is not None and asset != asked:
+        raise fields.Malformed("asset is not the one asked for")
+    enabled, triggered = fields.flag(item, "enabled"), fields.flag(item, "triggered")
+    interval, frozen_s = fields.int_text(item, "interval"), fields.int_text(item, "frozen")
+    end_ns = fields.int_text(item, "frozen_end_time")
+    amount = fields.int_text(item, "amount_limit")
+    delta = fields.decimal_text(item, "delta_limit")
     config = None
-    if item.get("enabled") and interval > 0:
-        delta = Decimal(str(item.get("delta_limit") or "0"))
+    if enabled and interval > 0:
         config = MmpConfig(
             window_ms=interval * 1000,
             frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
-            quantity_limit=amount_from_wire(str(item["amount_limit"])),
+            quantity_limit=amount_from_wire(str(amount)),
             delta_limit=delta.normalize() if delta > 0 else None,
         )
     freeze = FreezeState(False)
-    if item.get("triggered"):
-        end_ns = int(item.get("frozen_end_time") or 0)
+    if triggered:
         freeze = FreezeState(True, end_ns // 1_000_000 if frozen_s and end_ns else None)
-    return LiveScope(key, config, freeze)
+    return LiveScope(ScopeKey(VENUE, account, asset), config, freeze)
+
+
+def check_acknowledged(answer: Any) -> bool:
+    """POST /mmp and /reset-mmp answer {"success": true}; False: the venue said it failed."""
+    return fields.flag(fields.obj(answer), "success")

@@ -20,7 +20,7 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
-from reconciler.venues.http import parse_json, send
+from reconciler.venues.http import malformed_answer, parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
 STALE_RETRIES = 2
@@ -55,6 +55,10 @@ class BinanceClient:
             limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
         )
 
+    @property
+    def where(self) -> str:
+        return f"binance/{self.account}"
+
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
@@ -63,26 +67,36 @@ class BinanceClient:
             self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names
         )
         now = _now_ms()
-        scopes = [wire.live_scope(self.account, answer, now) for answer in answers]
+        with malformed_answer(self.where, "GET /eapi/v1/mmp"):
+            scopes = [
+                wire.live_scope(self.account, answer, now, asked=name)
+                for name, answer in zip(names, answers, strict=True)
+            ]
         scopes = [s for s in scopes if s.present]
         return LiveAccount("binance", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
-        await self._call("POST", "/eapi/v1/mmpSet", wire.set_params(key, config), str(key))
+        await self._write(key, "/eapi/v1/mmpSet", wire.set_params(key, config))
 
     async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
         raise VenueRejected(str(key), "Binance has no way to remove an MMP config")
 
     async def reset(self, key: ScopeKey) -> None:
-        await self._call("POST", "/eapi/v1/mmpReset", [("underlying", key.underlying)], str(key))
+        await self._write(key, "/eapi/v1/mmpReset", [("underlying", key.underlying)])
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _write(self, key: ScopeKey, path: str, params: list[tuple[str, str]]) -> None:
+        """mmpSet and mmpReset answer the scope's config, as GET does."""
+        answer = await self._call("POST", path, params, str(key))
+        with malformed_answer(str(key), f"POST {path}"):
+            wire.live_scope(self.account, answer, _now_ms(), asked=key.underlying)
+
     async def _call(
         self, method: str, path: str, params: list[tuple[str, str]], where: str = ""
     ) -> Any:
-        where = where or f"binance/{self.account}"
+        where = where or self.where
 
         def build() -> httpx.Request:  # signed when it leaves: the timestamp never goes stale
             stamp = str(_now_ms())
@@ -116,8 +130,10 @@ class BinanceClient:
 
 
 def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:
-    code = data.get("code") if isinstance(data, dict) else None
-    message = f"{path}: {data.get('msg', '') if isinstance(data, dict) else data}"
+    body = data if isinstance(data, dict) else {"msg": data}
+    code = _int_or_none(body.get("code"))  # anything else than a number names no code
+    text = body.get("msg")
+    message = f"{path}: {text if isinstance(text, str) else ''}"
     if response.status_code == 418:
         return VenueRateLimited(
             where,
@@ -132,6 +148,10 @@ def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueE
     if code in AUTH_CODES:
         return VenueAuthError(where, message, code=code, hint=hint)
     return VenueRejected(where, message, code=code, hint=hint)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _now_ms() -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from decimal import Decimal
 from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL, decimal_text
+from reconciler.venues import fields
 
 VENUE = "binance"
 
@@ -30,25 +30,34 @@ def set_params(key: ScopeKey, config: MmpConfig) -> list[tuple[str, str]]:
     ]
 
 
-def live_scope(account: str, item: dict[str, Any], now_ms: int) -> LiveScope:
-    """One GET /eapi/v1/mmp answer; a zero window means no config is set."""
-    key = ScopeKey(VENUE, account, str(item["underlying"]))
-    window = int(item.get("windowTimeInMilliseconds") or 0)
-    frozen_ms = int(item.get("frozenTimeInMilliseconds") or 0)
+def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None) -> LiveScope:
+    """One GET /eapi/v1/mmp answer (set and reset answer the same object); every field is
+    required, and a zero window means no config is set. `asked`: the underlying requested,
+    which the answer must name."""
+    item = fields.obj(item)
+    underlying = fields.text(item, "underlying")
+    if asked is not None and underlying != asked:
+        raise fields.Malformed("underlying is not the one asked for")
+    window = fields.integer(item, "windowTimeInMilliseconds")
+    frozen_ms = fields.integer(item, "frozenTimeInMilliseconds")
+    quantity = fields.decimal_text(item, "qtyLimit")
+    delta = fields.decimal_text(item, "deltaLimit")
+    last = fields.integer(item, "lastTriggerTime")
     config = None
     if window > 0:
         config = MmpConfig(
             window_ms=window,
             frozen_ms=MANUAL if frozen_ms == 0 else frozen_ms,
-            quantity_limit=Decimal(str(item["qtyLimit"])),
-            delta_limit=Decimal(str(item["deltaLimit"])),
+            quantity_limit=quantity,
+            delta_limit=delta,
         )
-    return LiveScope(key, config, freeze_state(item, frozen_ms, now_ms))
+    freeze = freeze_state(last, frozen_ms, now_ms)
+    return LiveScope(ScopeKey(VENUE, account, underlying), config, freeze)
 
 
-def freeze_state(item: dict[str, Any], frozen_ms: int, now_ms: int) -> FreezeState:
-    """Binance reports only lastTriggerTime: frozen while inside the frozen time after it."""
-    last = int(item.get("lastTriggerTime") or 0)
+def freeze_state(last: int, frozen_ms: int, now_ms: int) -> FreezeState:
+    """Binance reports only lastTriggerTime (0: never): frozen while inside the frozen time
+    after it."""
     if last <= 0:
         return FreezeState(False)
     if frozen_ms == 0:

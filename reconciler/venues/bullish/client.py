@@ -27,7 +27,7 @@ from reconciler.units import dumps_exact
 from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
-from reconciler.venues.http import parse_json, send
+from reconciler.venues.http import malformed_answer, parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
@@ -70,10 +70,9 @@ class BullishClient:
     ) -> LiveAccount:
         # one bulk read returns every underlying of the trading account
         data = await self._send("GET", f"{wire.MMP_PATH}?tradingAccountId={self._account_id}")
-        scopes = [wire.live_scope(self.account, item) for item in data["mmpConfigurations"]]
-        return LiveAccount(
-            "bullish", self.account, tuple(sorted(scopes, key=lambda s: s.key.sort_key()))
-        )
+        with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
+            scopes = wire.live_scopes(self.account, self._account_id, data)
+        return LiveAccount("bullish", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
         await self._command(wire.set_command(self._account_id, key, config), str(key))
@@ -104,10 +103,9 @@ class BullishClient:
             }
 
         answer = await self._send("POST", wire.MMP_PATH, body, signed, where=where)
-        request_id = answer.get("requestId") if isinstance(answer, dict) else None
-        if not request_id:
-            raise VenueRejected(where, "command was not acknowledged with a requestId")
-        return str(request_id)
+        # an acknowledgement we cannot read may still stand for an accepted command
+        with malformed_answer(where, f"POST {wire.MMP_PATH}"):
+            return wire.request_id(answer)
 
     async def _nonce_bounds(self) -> tuple[int, int]:
         """Today's nonce bounds from GET /v1/nonce (microseconds). They are the venue's, the
@@ -125,8 +123,9 @@ class BullishClient:
         return await asyncio.shield(pending)  # one account cancelled: the others still wait
 
     async def _fetch_nonce_bounds(self) -> tuple[int, int]:
-        bounds = await self._send("GET", wire.NONCE_PATH, auth=False)
-        return int(bounds["lowerBound"]), int(bounds["upperBound"])
+        answer = await self._send("GET", wire.NONCE_PATH, auth=False)
+        with malformed_answer(self.where, f"GET {wire.NONCE_PATH}"):
+            return wire.nonce_bounds(answer)
 
     def _take_nonce(self, bounds: tuple[int, int]) -> int:
         """Increasing, and inside today's bounds."""
@@ -152,7 +151,8 @@ class BullishClient:
                     }
 
                 data = await self._send("GET", wire.LOGIN_PATH, headers=signed, auth=False)
-                self._jwt = str(data["token"])
+                with malformed_answer(self.where, f"GET {wire.LOGIN_PATH}"):
+                    self._jwt = wire.login_token(data)
                 self._jwt_exp_s = _jwt_expiry(self._jwt)
             return self._jwt
 
@@ -213,7 +213,9 @@ def _jwt_expiry(token: str) -> int:
 def _error(where: str, path: str, status: int, data: Any) -> VenueError:
     body = data if isinstance(data, dict) else {}
     code = body.get("errorCode")
-    message = f"{path}: {body.get('errorCodeName') or ''} {body.get('message', '')}".strip()
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    texts = [body.get("errorCodeName"), body.get("message")]
+    message = " ".join([f"{path}:", *(t for t in texts if isinstance(t, str) and t)])
     if status == 429 or code in (96000, 96001):
         return VenueRateLimited(where, message, code=code)
     if status == 401 or code in AUTH_CODES:

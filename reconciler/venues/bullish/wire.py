@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL, decimal_text
+from reconciler.venues import fields
 
 VENUE = "bullish"
 LOGIN_PATH = "/trading-api/v1/users/hmac/login"
@@ -54,23 +55,57 @@ def reset_command(account_id: str, key: ScopeKey) -> dict[str, Any]:
     }
 
 
-def _limit(text: Any) -> Decimal | None:
-    if text is None or str(text) in ("", "0"):
-        return None
-    return Decimal(str(text))
+def _limit(item: dict[str, Any], name: str) -> Decimal | None:
+    value = fields.decimal_text(item, name)
+    return None if value == 0 else value  # "0": no such limit set
+
+
+def live_scopes(account: str, account_id: str, answer: Any) -> list[LiveScope]:
+    """GET /v2/mmp-configuration: every field is required (GetMmpConfigurationResponse), the
+    answer must be about the trading account asked for, and each underlying listed once."""
+    answer = fields.obj(answer)
+    if fields.text(answer, "tradingAccountId") != account_id:
+        raise fields.Malformed("tradingAccountId is not the trading account asked for")
+    scopes: dict[ScopeKey, LiveScope] = {}
+    for item in fields.objects(fields.present(answer, "mmpConfigurations"), "mmpConfigurations"):
+        scope = live_scope(account, item)
+        if scope.key in scopes:
+            raise fields.Malformed(f"mmpConfigurations lists {scope.key} twice")
+        scopes[scope.key] = scope
+    return sorted(scopes.values(), key=lambda s: s.key.sort_key())
 
 
 def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
-    """A config as GET reports it (times are integers here); inactive means not in effect."""
-    key = ScopeKey(VENUE, account, str(item["underlyingAssetSymbol"]))
+    """A config as GET reports it (times are integers here, every field required);
+    inactive means not in effect."""
+    key = ScopeKey(VENUE, account, fields.text(item, "underlyingAssetSymbol"))
     config = MmpConfig(
-        window_ms=int(item["windowTimeInSeconds"]) * 1000,
-        frozen_ms=int(item["frozenTimeInSeconds"]) * 1000,
-        quantity_limit=_limit(item.get("quantityLimit")),
-        delta_limit=_limit(item.get("deltaLimit")),
+        window_ms=fields.integer(item, "windowTimeInSeconds") * 1000,
+        frozen_ms=fields.integer(item, "frozenTimeInSeconds") * 1000,
+        quantity_limit=_limit(item, "quantityLimit"),
+        delta_limit=_limit(item, "deltaLimit"),
     )
     # REST tells no frozen-until; a config that is not in effect is treated as frozen
     freeze = FreezeState(False)
-    if not item.get("isActive", True):
+    if not fields.flag(item, "isActive"):
         freeze = FreezeState(True, None, "not in effect (Bullish reports no frozen-until time)")
     return LiveScope(key, config, freeze)
+
+
+def request_id(answer: Any) -> str:
+    """A command's acknowledgement: {"message": ..., "requestId": "633910976353665025"}."""
+    return fields.text(fields.obj(answer), "requestId")
+
+
+def nonce_bounds(answer: Any) -> tuple[int, int]:
+    """GET /v1/nonce: the day's bounds in microseconds."""
+    answer = fields.obj(answer)
+    low, high = fields.integer(answer, "lowerBound"), fields.integer(answer, "upperBound")
+    if low > high:
+        raise fields.Malformed("lowerBound is above upperBound")
+    return low, high
+
+
+def login_token(answer: Any) -> str:
+    """GET /v1/users/hmac/login: {"authorizer": ..., "token": "<JWT>"}."""
+    return fields.text(fields.obj(answer), "token")

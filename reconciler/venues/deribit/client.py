@@ -13,10 +13,11 @@ from reconciler.aio import read_all
 from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
+from reconciler.venues import fields
 from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
-from reconciler.venues.http import parse_json, send
+from reconciler.venues.http import malformed_answer, parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
 AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
@@ -67,20 +68,30 @@ class DeribitClient:
                 self._rpc("private/get_mmp_status", {}, write=False),
             ]
         )
-        scopes = wire.live_scopes(self.account, list(configs or []), list(status or []))
+        with malformed_answer(self.where, "POST /api/v2/private/get_mmp_status"):
+            freezes = wire.freezes(self.account, status)
+        with malformed_answer(self.where, "POST /api/v2/private/get_mmp_config"):
+            scopes = wire.live_scopes(self.account, configs, freezes)
         return LiveAccount("deribit", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
-        await self._rpc("private/set_mmp_config", wire.set_params(key, config), where=str(key))
+        await self._set(key, wire.set_params(key, config))
 
     async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
-        await self._rpc("private/set_mmp_config", wire.remove_params(key, before), where=str(key))
+        await self._set(key, wire.remove_params(key, before))
 
     async def reset(self, key: ScopeKey) -> None:
         params: dict[str, Any] = {"index_name": key.underlying}
         if key.group is not None:
             params["mmp_group"] = key.group
-        await self._rpc("private/reset_mmp", params, where=str(key))
+        result = await self._rpc("private/reset_mmp", params, where=str(key))
+        with malformed_answer(str(key), "POST /api/v2/private/reset_mmp"):
+            wire.check_reset_answer(result)
+
+    async def _set(self, key: ScopeKey, params: dict[str, Any]) -> None:
+        result = await self._rpc("private/set_mmp_config", params, where=str(key))
+        with malformed_answer(str(key), "POST /api/v2/private/set_mmp_config"):
+            wire.check_set_answer(key, result)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -113,8 +124,11 @@ class DeribitClient:
                     write=False,
                     where=self.where,
                 )
-                self._token = str(result["access_token"])
-                lifetime_s = max(int(result.get("expires_in", 0)) - REFRESH_MARGIN_S, 0)
+                with malformed_answer(self.where, "POST /api/v2/public/auth"):
+                    answer = fields.obj(result, "result")
+                    token = fields.text(answer, "access_token")
+                    lifetime_s = max(fields.integer(answer, "expires_in") - REFRESH_MARGIN_S, 0)
+                self._token = token
                 self._token_expiry_ms = _monotonic_ms() + lifetime_s * 1000
             return self._token
 
@@ -134,28 +148,25 @@ class DeribitClient:
             self._http, request, where, idempotent=not write, limiter=self._limiter
         )
         data = parse_json(response, where)
-        if not isinstance(data, dict):
-            raise VenueRejected(where, f"unexpected answer to {method}")
-        if "error" in data:
-            raise _error(where, method, data["error"])
-        if "result" not in data:
-            raise VenueRejected(where, f"answer to {method} has neither result nor error")
-        return data["result"]
+        with malformed_answer(where, f"POST /api/v2/{method}"):
+            envelope = fields.obj(data)
+            if "error" in envelope:
+                raise _error(where, method, fields.obj(envelope["error"], "error"))
+            return fields.present(envelope, "result")
 
 
 def _monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-def _error(where: str, method: str, error: Any) -> VenueError:
-    if not isinstance(error, dict):
-        return VenueRejected(where, f"{method}: malformed error {error!r}")
+def _error(where: str, method: str, error: dict[str, Any]) -> VenueError:
     code = error.get("code")
-    message = str(error.get("message", ""))
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = _text(error.get("message"))
     data = error.get("data")
-    if isinstance(data, dict) and data.get("reason"):
-        param = f" {data['param']}" if data.get("param") else ""
-        message += f" ({data['reason']}{':' if param else ''}{param})"
+    if isinstance(data, dict) and _text(data.get("reason")):
+        param = _text(data.get("param"))
+        message += f" ({data['reason']}{': ' if param else ''}{param})"
     hint = HINTS.get(code, "") if isinstance(code, int) else ""
     text = f"{method}: {message}"
     if code in AUTH_ERRORS:
@@ -163,6 +174,11 @@ def _error(where: str, method: str, error: Any) -> VenueError:
     if code == 10028:
         return VenueRateLimited(where, text, code=code, hint=hint)
     return VenueRejected(where, text, code=code, hint=hint)
+
+
+def _text(value: Any) -> str:
+    """The venue's own words, when they are words."""
+    return value if isinstance(value, str) else ""
 
 
 _CONFORMS: type[VenueClient] = DeribitClient  # mypy checks the Protocol here

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from reconciler.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL
+from reconciler.venues import fields
 
 VENUE = "deribit"
 
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
-    frozen_s = int(item["frozen_time"])
-    limits = {}
-    for name in LIMIT_FIELDS:
-        value = item.get(name)
-        # a number arrives as int or Decimal (loads_exact); never via float
-        limits[name] = None if value is None else Decimal(value)
+    """A config as get_mmp_config reports it; a limit that is not set is omitted."""
+    frozen_s = fields.integer(item, "frozen_time")
+    limits = {name: fields.optional_number(item, name) for name in LIMIT_FIELDS}
     return MmpConfig(
-        window_ms=int(item["interval"]) * 1000,
+        window_ms=fields.integer(item, "interval") * 1000,
         frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
         **limits,
     )
 
 
 def key_from_wire(account: str, item: dict[str, Any]) -> ScopeKey:
-    return ScopeKey(VENUE, account, str(item["index_name"]), item.get("mmp_group") or None)
+    """mmp_group is absent for the default ("orders") group."""
+    index = fields.text(item, "index_name")
+    return ScopeKey(VENUE, account, index, fields.optional_text(item, "mmp_group"))
 
 
 def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
@@ -50,20 +49,49 @@ def remove_params(key: ScopeKey, before: MmpConfig) -> dict[str, Any]:
 
 
 def live_scopes(
-    account: str, configs: list[dict[str, Any]], status: list[dict[str, Any]]
+    account: str, configs: Any, freezes: dict[ScopeKey, FreezeState]
 ) -> list[LiveScope]:
-    freezes: dict[ScopeKey, FreezeState] = {}
-    for item in status:
-        if item.get("block_rfq"):
-            continue
-        until = int(item.get("frozen_until") or 0)
-        freezes[key_from_wire(account, item)] = FreezeState(True, until or None)
-    scopes = {}
-    for item in configs:
-        if item.get("block_rfq"):
+    """get_mmp_config's result (an array of objects; empty: no config) with the freezes."""
+    scopes: dict[ScopeKey, LiveScope] = {}
+    for item in fields.objects(configs, "result"):
+        if fields.optional_flag(item, "block_rfq"):
             continue  # block-RFQ MMP is a separate space we do not manage
         key = key_from_wire(account, item)
+        if key in scopes:
+            raise fields.Malformed(f"result lists {key} twice")  # one of the two would be lost
         scopes[key] = LiveScope(key, config_from_wire(item), freezes.get(key, FreezeState(False)))
     for key, freeze in freezes.items():
         scopes.setdefault(key, LiveScope(key, None, freeze))
     return sorted(scopes.values(), key=lambda s: s.key.sort_key())
+
+
+def freezes(account: str, status: Any) -> dict[ScopeKey, FreezeState]:
+    """get_mmp_status's result: an array of the triggered scopes only; frozen_until 0 means
+    until a manual reset."""
+    found: dict[ScopeKey, FreezeState] = {}
+    for item in fields.objects(status, "result"):
+        if fields.optional_flag(item, "block_rfq"):
+            continue
+        key = key_from_wire(account, item)
+        until = fields.integer(item, "frozen_until")
+        if key in found:
+            raise fields.Malformed(f"result lists {key} twice")
+        found[key] = FreezeState(True, until or None)
+    return found
+
+
+def check_set_answer(key: ScopeKey, result: Any) -> None:
+    """set_mmp_config answers the config it set: an object, or an array of one (§1.4)."""
+    if isinstance(result, list):
+        items = fields.objects(result, "result")
+    else:
+        items = [fields.obj(result, "result")]
+    if len(items) != 1:
+        raise fields.Malformed("result is not one config")
+    if fields.text(items[0], "index_name") != key.underlying:
+        raise fields.Malformed("index_name is not the index that was set")
+
+
+def check_reset_answer(result: Any) -> None:
+    if result != "ok":
+        raise fields.wrong("result", '"ok"', result)
