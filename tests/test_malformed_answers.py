@@ -1,0 +1,565 @@
+"""Every answer a venue client reads, made malformed every way we can think of.
+
+For each registered venue and each answer its client parses (reads, and the write
+acknowledgements), a valid answer comes from the venue's simulator; then (a) each field is
+deleted in turn, (b) each value is replaced by values of the other JSON types, (c) the whole
+body is replaced, (d) numbers and strings get values of their own type that no venue sends
+(negative, fractional, too large, "NaN", an exponent, a control character). The call must
+either give the result it gives on the valid answer (a field the client does not read) or
+raise VenueUnavailable naming the request and the field: never KeyError, TypeError,
+ValueError, decimal.InvalidOperation, AttributeError or IndexError. A documented optional
+field whose absence is another valid answer (a Deribit limit that is not set) may change
+the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.errors import VenueError, VenueRejected, VenueUnavailable
+from reconciler.model import ScopeKey
+from reconciler.units import dumps_exact, loads_exact
+from reconciler.venues import VENUES
+from reconciler.venues.base import Credentials, VenueClient
+from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.fields import wire_type
+from tests.venues import ROWS
+
+Path = tuple[str | int, ...]
+Mutation = tuple[str, Path, Any]  # ("delete" | "replace", where in the answer, new value)
+Run = Callable[[VenueClient], Coroutine[Any, Any, object]]
+DERIBIT_LIMITS = frozenset({"quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"})
+OTHER_TYPES: tuple[Any, ...] = (None, True, False, 0, 7, "", "7", [], [{}], {}, {"x": 1})
+ODD_NUMBERS = (-1, Decimal("1.5"), 2**64)
+ODD_DIGITS = ("NaN", "-1", "1e3", " 1", "1_000", "\u0661", "Infinity", "1" * 30)
+ODD_TEXT = ("\ud800", "x\x01")  # half a surrogate pair; a control character
+FIXED_TRIGGER_MS = 1_700_000_000_000
+
+
+@dataclass(frozen=True)
+class Call:
+    """One client call, and the request whose answer is made malformed."""
+
+    venue: str
+    name: str
+    target: tuple[str, str]  # (method, path) of the answer to break
+    run: Run
+    optional: frozenset[str] = frozenset()  # fields whose absence is another valid answer
+    empty: bool = False  # an account with nothing set (the "no config" answers)
+    make: Callable[[], Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.venue}-{self.name}-{self.target[1].rsplit('/', 1)[-1]}"
+
+
+def _key(venue: str, underlying: str, group: str | None = None) -> ScopeKey:
+    return ScopeKey(venue, "acct", underlying, group)
+
+
+def _read(only: set[str] | None = None) -> Run:
+    return lambda client: client.read(frozenset(), only=None if only is None else frozenset(only))
+
+
+def _set(venue: str, underlying: str, n: int, group: str | None = None) -> Run:
+    return lambda client: client.set_config(_key(venue, underlying, group), ROWS[venue].sample(n))
+
+
+def _remove(venue: str, underlying: str, n: int) -> Run:
+    return lambda client: client.remove_config(_key(venue, underlying), ROWS[venue].sample(n))
+
+
+def _reset(venue: str, underlying: str) -> Run:
+    return lambda client: client.reset(_key(venue, underlying))
+
+
+DERIBIT = "/api/v2/"
+BULLISH_MMP = "/trading-api/v2/mmp-configuration"
+CALLS = (
+    Call("deribit", "read", ("POST", DERIBIT + "public/auth"), _read()),
+    Call(
+        "deribit",
+        "read",
+        ("POST", DERIBIT + "private/get_mmp_config"),
+        _read(),
+        DERIBIT_LIMITS | {"mmp_group"},
+    ),
+    Call(
+        "deribit",
+        "read",
+        ("POST", DERIBIT + "private/get_mmp_status"),
+        _read(),
+        frozenset({"mmp_group"}),
+    ),
+    Call(
+        "deribit", "read_empty", ("POST", DERIBIT + "private/get_mmp_config"), _read(), empty=True
+    ),
+    Call(
+        "deribit", "read_empty", ("POST", DERIBIT + "private/get_mmp_status"), _read(), empty=True
+    ),
+    Call(
+        "deribit",
+        "set",
+        ("POST", DERIBIT + "private/set_mmp_config"),
+        _set("deribit", "btc_usd", 5),
+    ),
+    Call(
+        "deribit",
+        "set_group_array_answer",
+        ("POST", DERIBIT + "private/set_mmp_config"),
+        _set("deribit", "btc_usd", 5, "Bot1"),
+        make=lambda: DeribitSimulator(set_result="array"),
+    ),
+    Call(
+        "deribit",
+        "remove",
+        ("POST", DERIBIT + "private/set_mmp_config"),
+        _remove("deribit", "eth_usd", 1),
+    ),
+    Call("deribit", "reset", ("POST", DERIBIT + "private/reset_mmp"), _reset("deribit", "btc_usd")),
+    Call("binance", "read", ("GET", "/eapi/v1/mmp"), _read({"BTCUSDT"})),
+    Call("binance", "read_empty", ("GET", "/eapi/v1/mmp"), _read({"ETHUSDT"}), empty=True),
+    Call("binance", "set", ("POST", "/eapi/v1/mmpSet"), _set("binance", "BTCUSDT", 5)),
+    Call("binance", "reset", ("POST", "/eapi/v1/mmpReset"), _reset("binance", "BTCUSDT")),
+    Call("aevo", "read", ("GET", "/mmp"), _read({"BTC"})),
+    Call("aevo", "read_empty", ("GET", "/mmp"), _read({"ETH"}), empty=True),
+    Call("aevo", "set", ("POST", "/mmp"), _set("aevo", "ETH", 5)),
+    Call("aevo", "remove", ("POST", "/mmp"), _remove("aevo", "BTC", 3)),
+    Call("aevo", "reset", ("POST", "/reset-mmp"), _reset("aevo", "BTC")),
+    Call("bullish", "read", ("GET", "/trading-api/v1/users/hmac/login"), _read()),
+    Call("bullish", "read", ("GET", BULLISH_MMP), _read()),
+    Call("bullish", "read_empty", ("GET", BULLISH_MMP), _read(), empty=True),
+    Call("bullish", "set", ("GET", "/trading-api/v1/nonce"), _set("bullish", "SOL", 2)),
+    Call("bullish", "set", ("POST", BULLISH_MMP), _set("bullish", "SOL", 2)),
+    Call("bullish", "reset", ("POST", BULLISH_MMP), _reset("bullish", "BTC")),
+    Call("bullish", "remove", ("POST", BULLISH_MMP), _remove("bullish", "BTC", 0)),
+)
+
+
+def _seed_desk(venue: str, sim: Any, creds: Credentials) -> None:
+    """A config on each of the venue's sample scopes; the first (and Deribit's group) frozen
+    until a manual reset, so that freeze fields are read and the result does not move with
+    the clock."""
+    row = ROWS[venue]
+    samples = {"deribit": (0, 3, 1), "binance": (0, 1, 2), "aevo": (3, 1, 2), "bullish": (0, 1)}
+    for (underlying, group), n in zip(row.scopes, samples[venue], strict=False):
+        row.seed(sim, creds, _key(venue, underlying, group), row.sample(n))
+    frozen = row.scopes[:2] if venue == "deribit" else row.scopes[:1]
+    for underlying, group in frozen:
+        row.trigger(sim, creds, _key(venue, underlying, group))
+    if venue == "binance":  # the trigger time is the simulator's clock: pin it
+        sim.accounts[creds["API_KEY"]].configs[row.scopes[0][0]]["lastTriggerTime"] = (
+            FIXED_TRIGGER_MS
+        )
+
+
+class Breaking:
+    """The simulator, with every successful answer to one request rewritten by `mutate`;
+    with `refusal` (status, body), that request is refused so instead, and the refusal's
+    body rewritten."""
+
+    def __init__(
+        self,
+        app: Any,
+        target: tuple[str, str],
+        mutate: Callable[[Any], Any],
+        refusal: tuple[int, Any] | None = None,
+    ) -> None:
+        self.app, self.target, self.mutate, self.refusal = app, target, mutate, refusal
+        self.seen: list[Any] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self.app(request)
+        if (request.method, request.url.path) != self.target:
+            return response
+        if self.refusal is not None:
+            status, content = self.refusal[0], dumps_exact(self.refusal[1]).encode()
+            response = httpx.Response(status, content=content, headers=response.headers)
+        elif response.status_code >= 400:
+            return response
+        body = loads_exact(response.content)
+        self.seen.append(body)
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-encoding")
+        }
+        # a lone surrogate goes out as the JSON escape \ud800, as a venue would send it
+        content = dumps_exact(self.mutate(body)).encode("utf-8", "backslashreplace")
+        return httpx.Response(response.status_code, content=content, headers=headers)
+
+
+def _call(
+    call: Call, mutate: Callable[[Any], Any], refusal: tuple[int, Any] | None = None
+) -> tuple[object, Breaking]:
+    """The call's result, or the exception it raised, against a fresh simulator."""
+    row = ROWS[call.venue]
+    sim = (call.make or row.make)()
+    creds = row.credentials(sim, "acct")
+    if not call.empty:
+        _seed_desk(call.venue, sim, creds)
+    breaking = Breaking(sim, call.target, mutate, refusal)
+    http = httpx.AsyncClient(base_url="https://venue.test", transport=httpx.MockTransport(breaking))
+    client = VENUES[call.venue].client("acct", creds, http, None, None)
+
+    async def go() -> object:
+        try:
+            return await call.run(client)
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(go()), breaking
+    except Exception as exc:  # judged by the caller: only VenueUnavailable may pass
+        return exc, breaking
+
+
+@cache
+def _valid(call: Call) -> tuple[object, Any]:
+    result, breaking = _call(call, lambda body: body)
+    assert not isinstance(result, Exception), result
+    assert breaking.seen, f"{call.id}: the client never asked for {call.target}"
+    return result, breaking.seen[0]
+
+
+def _paths(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    yield path, value
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for name, child in items:
+        yield from _paths(child, (*path, name))
+
+
+def _mutations(body: Any) -> Iterator[Mutation]:
+    for path, value in _paths(body):
+        if path and isinstance(path[-1], str):
+            yield "delete", path, None  # (a); an array item is not a field
+        kind = wire_type(value)
+        for other in OTHER_TYPES:  # (b), and (c) at the root
+            if wire_type(other) != kind or (not path and other in ([], {}, "")):
+                yield "replace", path, other
+        if kind == "number":  # (d); a Deribit limit may have decimals
+            fraction_ok = bool(path) and path[-1] in DERIBIT_LIMITS
+            odd_numbers = [n for n in ODD_NUMBERS if not (fraction_ok and n == Decimal("1.5"))]
+            yield from (("replace", path, odd) for odd in odd_numbers)
+        if isinstance(value, str):
+            yield from (("replace", path, odd) for odd in ODD_TEXT)
+        if isinstance(value, str) and re.fullmatch(r"[0-9.]+", value):
+            yield from (("replace", path, odd) for odd in ODD_DIGITS)
+
+
+def _apply(body: Any, mutation: Mutation) -> Any:
+    """A copy of the body with the mutation applied (unchanged where its path is gone)."""
+    action, path, new = mutation
+    if not path:
+        return new
+    body = loads_exact(dumps_exact(body))
+    parent = body
+    for step in path[:-1]:
+        parent = _child(parent, step)
+    last = path[-1]
+    if isinstance(parent, dict) and isinstance(last, str) and last in parent:
+        if action == "delete":
+            del parent[last]
+        else:
+            parent[last] = new
+    elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+        parent[last] = new  # an array item is replaced, never deleted
+    return body
+
+
+def _applying(mutation: Mutation) -> Callable[[Any], Any]:
+    return lambda body: _apply(body, mutation)
+
+
+def _child(value: Any, step: str | int) -> Any:
+    if isinstance(value, dict) and isinstance(step, str):
+        return value.get(step)
+    if isinstance(value, list) and isinstance(step, int) and step < len(value):
+        return value[step]
+    return None
+
+
+def _judge(call: Call, mutations: list[Mutation], got: object, answers: list[Any]) -> str:
+    """ "" when the outcome is acceptable, else what is wrong with it."""
+    valid, _ = _valid(call)
+    if got == valid:
+        return ""
+    deleted_optional = any(a == "delete" and p[-1] in call.optional for a, p, _ in mutations)
+    if not isinstance(got, Exception):
+        return "" if deleted_optional else f"succeeded with another result: {got!r}"
+    if not isinstance(got, VenueUnavailable):
+        return f"raised {type(got).__name__}: {got}"
+    message = str(got)
+    method, path = call.target
+    if f"malformed answer to {method} {path}: " not in message:
+        return f"VenueUnavailable without naming the request: {message}"
+    secrets = [v for _, v in _paths(answers) if isinstance(v, str) and len(v) >= 12]
+    if "{" in message or len(message) > 300 or any(s in message for s in secrets):
+        return f"the message shows the answer: {message}"
+    scalar = all(isinstance(new, (type(None), bool, int, Decimal, str)) for *_, new in mutations)
+    if len(mutations) == 1 and scalar and not deleted_optional:  # else a field inside is named
+        _, where, _ = mutations[0]
+        named = (
+            where[-1] if where and isinstance(where[-1], str) else f"[{where[-1]}]" if where else ""
+        )
+        if named not in message:
+            return f"the message does not name {named}: {message}"
+    return ""
+
+
+def _check(call: Call, mutations: list[Mutation]) -> str:
+    def mutate(body: Any) -> Any:  # the fresh simulator's answer: its own token, its own ids
+        for mutation in mutations:
+            body = _apply(body, mutation)
+        return body
+
+    got, breaking = _call(call, mutate)
+    problem = _judge(call, mutations, got, breaking.seen)
+    return f"{call.id} {mutations}: {problem}" if problem else ""
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: c.id)
+def test_every_single_mutation_is_the_valid_result_or_venue_unavailable(call: Call) -> None:
+    _, body = _valid(call)
+    mutations = list(_mutations(body))
+    problems = [p for m in mutations if (p := _check(call, [m]))]
+    assert not problems, "\n".join(problems[:20])
+    assert len(mutations) >= 8  # the answer was really taken apart
+
+
+def test_every_registered_venue_and_answer_is_covered() -> None:
+    assert {c.venue for c in CALLS} == set(VENUES)
+    for venue in VENUES:
+        names = {c.name for c in CALLS if c.venue == venue}
+        writes = {"set", "reset"} | ({"remove"} if venue != "binance" else set())
+        assert {"read", "read_empty"} | writes <= names, venue
+
+
+@st.composite
+def _random_mutations(draw: st.DrawFn) -> tuple[Call, list[Mutation]]:
+    call = draw(st.sampled_from(CALLS))
+    _, body = _valid(call)
+    paths = list(_paths(body))
+    chosen = []
+    for _ in range(draw(st.integers(1, 3))):
+        path, value = draw(st.sampled_from(paths))
+        if path and isinstance(path[-1], str) and draw(st.booleans()):
+            chosen.append(("delete", path, None))
+            continue
+        chosen.append(("replace", path, draw(_json_other_than(wire_type(value)))))
+    return call, chosen
+
+
+def _json_other_than(kind: str) -> st.SearchStrategy[Any]:
+    return _json().filter(lambda v: wire_type(v) != kind)
+
+
+def _text(size: int) -> st.SearchStrategy[str]:
+    # no NUL: dumps_exact marks its exact numbers with one, so it refuses such strings
+    return st.text(st.characters(exclude_characters="\x00"), max_size=size)
+
+
+def _json() -> st.SearchStrategy[Any]:
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.decimals(allow_nan=False, allow_infinity=False, places=4),
+        _text(8),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text(5), inner, max_size=3),
+        max_leaves=6,
+    )
+
+
+@settings(max_examples=300)
+@given(_random_mutations())
+def test_random_mutations_are_the_valid_result_or_venue_unavailable(
+    case: tuple[Call, list[Mutation]],
+) -> None:
+    call, mutations = case
+    problem = _check(call, mutations)
+    assert not problem, problem
+
+
+def test_the_issue_case_a_binance_answer_missing_qty_limit() -> None:
+    [call] = [c for c in CALLS if c.id == "binance-read-mmp"]
+    got, _ = _call(call, lambda body: {k: v for k, v in body.items() if k != "qtyLimit"})
+    assert isinstance(got, VenueUnavailable)
+    assert str(got) == "binance/acct: malformed answer to GET /eapi/v1/mmp: qtyLimit is missing"
+    assert got.retryable and got.maybe_applied
+
+
+@pytest.mark.parametrize(
+    ("call_id", "mutate", "message"),
+    [
+        # read as "no config" before: every one would make a protected scope look bare
+        (
+            "binance-read-mmp",
+            lambda b: _drop(b, "windowTimeInMilliseconds"),
+            "windowTimeInMilliseconds is missing",
+        ),
+        ("aevo-read-mmp", lambda b: _drop(b, "enabled"), "enabled is missing"),
+        ("aevo-read-mmp", lambda b: _drop(b, "interval"), "interval is missing"),
+        (
+            "deribit-read-get_mmp_config",
+            lambda b: {**b, "result": None},
+            "result is not an array (it is null)",
+        ),
+        (
+            "deribit-read-get_mmp_config",
+            lambda b: {**b, "result": {"index_name": "btc_usd"}},
+            "result is not an array (it is an object)",
+        ),
+        (
+            "bullish-read-mmp-configuration",
+            lambda b: _drop(b, "mmpConfigurations"),
+            "mmpConfigurations is missing",
+        ),
+        # read as "not frozen", "frozen until a manual reset" or "in effect" before
+        ("binance-read-mmp", lambda b: _drop(b, "lastTriggerTime"), "lastTriggerTime is missing"),
+        ("aevo-read-mmp", lambda b: _drop(b, "triggered"), "triggered is missing"),
+        (
+            "deribit-read-get_mmp_status",
+            lambda b: {**b, "result": [_drop(i, "frozen_until") for i in b["result"]]},
+            "frozen_until is missing",
+        ),
+        (
+            "bullish-read-mmp-configuration",
+            lambda b: {
+                **b,
+                "mmpConfigurations": [_drop(i, "isActive") for i in b["mmpConfigurations"]],
+            },
+            "isActive is missing",
+        ),
+        # read as "no such limit" before
+        ("aevo-read-mmp", lambda b: _drop(b, "delta_limit"), "delta_limit is missing"),
+        (
+            "bullish-read-mmp-configuration",
+            lambda b: {
+                **b,
+                "mmpConfigurations": [_drop(i, "deltaLimit") for i in b["mmpConfigurations"]],
+            },
+            "deltaLimit is missing",
+        ),
+        # an answer about something else than what was asked
+        (
+            "binance-read-mmp",
+            lambda b: {**b, "underlying": "ETHUSDT"},
+            "underlying is not the one asked for",
+        ),
+        ("aevo-read-mmp", lambda b: {**b, "asset": "ETH"}, "asset is not the one asked for"),
+        (
+            "bullish-read-mmp-configuration",
+            lambda b: {**b, "tradingAccountId": "1"},
+            "tradingAccountId is not the trading account asked for",
+        ),
+        (
+            "deribit-read-get_mmp_config",
+            lambda b: {**b, "result": b["result"] + b["result"][:1]},
+            "result lists deribit/acct/btc_usd twice",
+        ),
+        # a write acknowledged in a shape we cannot read: it may have been applied
+        ("bullish-set-mmp-configuration", lambda b: _drop(b, "requestId"), "requestId is missing"),
+        ("aevo-set-mmp", lambda b: {}, "success is missing"),
+        (
+            "deribit-reset-reset_mmp",
+            lambda b: {**b, "result": "done"},
+            'result is not "ok" (it is a string)',
+        ),
+        ("deribit-set-set_mmp_config", lambda b: _drop(b, "result"), "result is missing"),
+    ],
+)
+def test_what_was_read_as_a_default_is_now_unavailable(
+    call_id: str, mutate: Callable[[Any], Any], message: str
+) -> None:
+    [call] = [c for c in CALLS if c.id == call_id]
+    got, _ = _call(call, mutate)
+    assert isinstance(got, VenueUnavailable), got
+    assert str(got).endswith(f"malformed answer to {call.target[0]} {call.target[1]}: {message}")
+    assert got.maybe_applied  # on a write, read back before believing anything
+
+
+def _drop(body: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != name}
+
+
+def test_an_acknowledgement_that_says_no_is_still_a_refusal() -> None:
+    [call] = [c for c in CALLS if c.id == "aevo-set-mmp"]
+    got, _ = _call(call, lambda body: {"success": False})
+    assert isinstance(got, VenueRejected) and "success false" in str(got)
+
+
+REFUSALS = {  # each venue's own refusal of a write, as documented
+    "deribit-set-set_mmp_config": {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {
+            "code": 11029,
+            "message": "invalid_arguments",
+            "data": {"reason": "must be positive", "param": "quantity_limit"},
+        },
+    },
+    "binance-set-mmpSet": {
+        "code": -1130,
+        "msg": "Data sent for parameter 'qtyLimit' is not valid.",
+    },
+    "aevo-set-mmp": {"error": "ERR_MALFORMED_REQUEST"},
+    "bullish-set-mmp-configuration": {
+        "message": "Bad request",
+        "raw": None,
+        "errorCode": 2001,
+        "errorCodeName": "BAD_INCOMING_REQUEST",
+    },
+}
+
+
+@pytest.mark.parametrize("call_id", sorted(REFUSALS))
+def test_a_malformed_refusal_is_still_a_venue_error(call_id: str) -> None:
+    """(e) A refusal (HTTP 400) whose body is broken the same ways: the venue said no, so
+    any VenueError subclass will do, never a TypeError from classifying its code."""
+    [call] = [c for c in CALLS if c.id == call_id]
+    refusal = REFUSALS[call_id]
+    got, _ = _call(call, lambda body: body, (400, refusal))
+    assert isinstance(got, VenueRejected), got
+    problems = []
+    for mutation in _mutations(refusal):
+        got, _ = _call(call, _applying(mutation), (400, refusal))
+        if not isinstance(got, VenueError) or "{" in str(got):
+            problems.append(f"{mutation}: {got!r}")
+    assert not problems, "\n".join(problems[:20])
+    assert {c.venue for c in CALLS if c.id in REFUSALS} == set(VENUES)
+
+
+def test_an_unreadable_aevo_retry_after_is_no_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reconciler.venues.http.BACKOFF_MS", 1)
+    [call] = [c for c in CALLS if c.id == "aevo-set-mmp"]
+
+    def limited(request: httpx.Request) -> httpx.Response:
+        headers = {"X-RETRY-AFTER": "soon"}
+        return httpx.Response(429, json={"error": "RATE_LIMIT_EXCEEDED"}, headers=headers)
+
+    http = httpx.AsyncClient(base_url="https://venue.test", transport=httpx.MockTransport(limited))
+    creds = Credentials({"API_KEY": "k", "API_SECRET": "s"})
+    client = VENUES["aevo"].client("acct", creds, http, None, None)
+    with pytest.raises(VenueError, match="RATE_LIMIT_EXCEEDED"):
+        asyncio.run(call.run(client))
