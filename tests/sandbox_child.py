@@ -1,10 +1,11 @@
 """A process that uses the sandbox as `mmp` does (through `Sandbox.transport`), for the tests in
 test_sandbox_store.py. It prints one line per answered request, flushed at once.
 
-  deribit-sets STATE PREFIX ACCOUNTS GROUP [--barrier]
-      a Deribit set (btc_usd, group GROUP, quantity_limit k+1) on each account PREFIX0..;
-      prints `seeded True|False`, then `ok ACCOUNT GROUP QTY` after each answered set.
-      With --barrier, prints `ready` first and waits for a line on stdin before starting.
+  deribit-sets STATE PREFIX ACCOUNTS GROUP [--barrier] [--writes N]
+      Deribit sets (btc_usd, group GROUP): the k-th sets quantity_limit k+1 on account
+      PREFIX{k % ACCOUNTS}, for k below N (default ACCOUNTS); prints `seeded True|False`,
+      then `ok ACCOUNT GROUP QTY` after each answered set. With --barrier, prints `ready`
+      first and waits for a line on stdin before starting.
   bullish-set STATE NOW_MS DELAY_MS ACCOUNT
       the venue's clock pinned at NOW_MS: a V1SetMMP for BTC, acknowledged and applied
       DELAY_MS later; prints `ack REQUEST_ID`.
@@ -38,11 +39,12 @@ def target(name: str, venue: str) -> AccountTarget:
     return AccountTarget(name, venue, "test", None, name.upper(), Location("child", 1, 1))
 
 
-async def deribit_sets(sandbox: Sandbox, accounts: list[str], group: str) -> None:
+async def deribit_sets(sandbox: Sandbox, accounts: list[str], group: str, writes: int) -> None:
     creds = sandbox.credentials([target(a, "deribit") for a in accounts])
     transport = sandbox.transport("deribit")
     async with httpx.AsyncClient(transport=transport, base_url="http://deribit.sandbox") as http:
-        for k, account in enumerate(accounts):
+        for k in range(writes):
+            account = accounts[k % len(accounts)]
             pair = f"{creds[account]['CLIENT_ID']}:{creds[account]['CLIENT_SECRET']}"
             params = {
                 "index_name": "btc_usd",
@@ -119,7 +121,9 @@ def main(argv: list[str]) -> None:
             sys.stdin.readline()
         sandbox = Sandbox(VENUES, state)
         print(f"seeded {sandbox.seeded}", flush=True)
-        asyncio.run(deribit_sets(sandbox, [f"{prefix}{k}" for k in range(count)], group))
+        writes = int(argv[argv.index("--writes") + 1]) if "--writes" in argv else count
+        accounts = [f"{prefix}{k}" for k in range(count)]
+        asyncio.run(deribit_sets(sandbox, accounts, group, writes))
     elif mode == "bullish-set":
         now_ms, delay_ms = int(argv[2]), int(argv[3])
         sandbox = Sandbox(bullish_only(now_ms, delay_ms), state)
