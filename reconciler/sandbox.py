@@ -90,11 +90,6 @@ class Sandbox:
             except (_NotSaved, OSError) as exc:
                 raise SandboxStateError(f"{self.path}: cannot save the sandbox: {exc}") from None
 
-    def save(self) -> None:
-        """Nothing to do: every change is written to the state file by the request that made
-        it (or at the end of `edit`). Kept so that callers from before need no change; a
-        change made to a simulator outside `edit` is not saved."""
-
     # ---- one request ---------------------------------------------------------------------
 
     def _handle(self, venue: str, request: httpx.Request) -> httpx.Response:

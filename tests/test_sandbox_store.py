@@ -299,15 +299,6 @@ def test_a_change_made_in_edit_is_saved_and_one_that_raises_is_undone(tmp_path: 
         assert "sandbox-id-aevo-mm" in aevo.sim.accounts
 
 
-def test_save_is_a_harmless_no_op(tmp_path: Path) -> None:
-    state = tmp_path / "sandbox.json"
-    sandbox = Sandbox(VENUES, state)
-    before = os.stat(state)
-    sandbox.save()
-    after = os.stat(state)
-    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
-
-
 # ---- simulators' state round trips ---------------------------------------------------------
 
 MAKERS: list[Callable[[dict[str, object] | None], Any]] = [

@@ -151,11 +151,10 @@ def test_the_command_exits_as_its_summary_line_says(
 def test_a_timed_freeze_says_until_when_in_utc_and_from_now(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sandbox = Sandbox(VENUES)  # trip a timed freeze (SOL: frozen 60s) in the sandbox's Aevo
-    aevo = sandbox.venues["aevo"]
-    assert isinstance(aevo, SimulatorSandbox)
-    aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
-    sandbox.save()
+    # trip a timed freeze (SOL: frozen 60s) in the sandbox's Aevo, saved like a venue's
+    with Sandbox(VENUES).edit("aevo") as aevo:
+        assert isinstance(aevo, SimulatorSandbox)
+        aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
     assert main(["status", "--sandbox", "--venue", "aevo", "--underlying", "SOL"]) == 2
     line = capsys.readouterr().out.splitlines()[1]
     assert "yes, until 20" in line and "Z (in " in line
