@@ -185,6 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
         ["mmp import --sandbox --dry-run", "mmp import --account deribit-main"],
     )
     imported.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
+    show = _command(
+        sub,
+        "show",
+        [],
+        "show a saved plan (no venue read, no credentials)",
+        "Render a plan saved by `mmp plan --out FILE`, as it was planned: its steps, the "
+        "guardrails apply would refuse without --force, the mode, and (on stderr) where and "
+        "when it was made and until when apply takes it. Reads no venue and needs no "
+        "credentials.",
+        ["mmp show plan.json", "mmp show plan.json --format markdown"],
+    )
+    show.add_argument("planfile", type=Path, help="a plan saved by mmp plan --out")
+    show.add_argument(
+        "--format",
+        choices=["text", "json", "markdown"],
+        default="text",
+        help="text for a terminal (default), json for machines, markdown for GitHub",
+    )
+    show.add_argument(
+        "--no-color", action="store_true", help="never colour the output (so does NO_COLOR)"
+    )
     schema = _command(
         sub,
         "schema",
@@ -309,6 +330,31 @@ def _bounds(args: argparse.Namespace) -> None:
         )
 
 
+SANDBOX_ON = frozenset({"1", "true", "yes", "on"})
+SANDBOX_OFF = frozenset({"", "0", "false", "no", "off"})
+
+
+def _sandbox_from_env(args: argparse.Namespace) -> None:
+    """MMP_SANDBOX=1/true/yes/on selects the simulators, 0/false/no/off/empty does not (any
+    case); anything else is an error, never a guess either way."""
+    value = os.environ.get("MMP_SANDBOX", "")
+    if value.strip().lower() in SANDBOX_OFF or not hasattr(args, "sandbox"):
+        if value.strip().lower() not in SANDBOX_ON | SANDBOX_OFF:
+            raise ReconcilerError(_sandbox_error(value))
+        return
+    if value.strip().lower() not in SANDBOX_ON:
+        raise ReconcilerError(_sandbox_error(value))
+    args.sandbox = True
+
+
+def _sandbox_error(value: str) -> str:
+    shown = value if value.isprintable() and len(value) <= 20 else repr(value[:20])
+    return (
+        f"MMP_SANDBOX={shown} is neither on (1, true, yes, on) nor off (0, false, no, off, "
+        "empty); set it to one of those"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -319,12 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": _lazy("reconciler.commands", "status"),
         "import": _lazy("reconciler.commands", "import_"),
         "schema": _schema,
+        "show": _lazy("reconciler.commands", "show"),
         "github": _github,
     }
-    sandbox_by_env = False
-    if os.environ.get("MMP_SANDBOX", "") not in ("", "0", "false") and hasattr(args, "sandbox"):
-        sandbox_by_env = not args.sandbox
-        args.sandbox = True
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
     args.colour = not no_color and sys.stdout.isatty()
     console.configure(
@@ -332,13 +375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=getattr(args, "verbose", 0),
         colour=not no_color and sys.stderr.isatty(),
     )
-    if sandbox_by_env:
-        console.note("MMP_SANDBOX is set: using the simulators, not the venues")
     if hasattr(args, "policies"):
         from reconciler.paths import state_dir
 
         crash.configure(state_dir(args.policies))
     try:
+        _sandbox_from_env(args)
         _bounds(args)
         return handlers[args.command](args)
     except ReconcilerError as exc:

@@ -15,56 +15,26 @@ from pathlib import Path
 from typing import TypeVar
 
 from reconciler import console, guards, paths, planfile, recovery, secrets
+from reconciler.approved import check as check_saved
 from reconciler.console import out
 from reconciler.desired import AccountTarget, DesiredState
-from reconciler.errors import ApprovalError, ReconcilerError, VenueAuthError
+from reconciler.errors import ApprovalError, PlanFileError, VenueAuthError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
 from reconciler.interrupt import Interrupt
 from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
 from reconciler.model import LiveAccount
 from reconciler.plan import Plan
-from reconciler.planner import Filters, make_plan
+from reconciler.planner import Filters
+from reconciler.provenance import Provenance
 from reconciler.render import RENDERERS
 from reconciler.runlock import RunLock
 from reconciler.sandbox import Sandbox
-from reconciler.shard import Shard, parse_shard
+from reconciler.selection import Selection
 from reconciler.validate import load_desired
 from reconciler.venues import VENUES, capabilities
 
 T = TypeVar("T")
-
-
-def filters_of(args: argparse.Namespace) -> Filters:
-    return Filters(frozenset(args.account), frozenset(args.venue), frozenset(args.underlying))
-
-
-def selected_targets(
-    desired: DesiredState, filters: Filters, shard: Shard | None = None
-) -> list[AccountTarget]:
-    targets = [t for t in desired.accounts.values() if filters.account_selected(t.name, t.venue)]
-    if shard is not None:  # a shard may own no account: its plan is then empty
-        return sorted((t for t in targets if shard.owns(t.name, t.venue)), key=lambda t: t.name)
-    if not targets:
-        raise ReconcilerError("no account in the policies matches the --account/--venue filters")
-    return sorted(targets, key=lambda t: t.name)
-
-
-def shard_of(args: argparse.Namespace) -> Shard | None:
-    spec = getattr(args, "shard", None)
-    return None if spec is None else parse_shard(spec, frozenset(VENUES))
-
-
-def _sharded(plan: Plan, shard: Shard | None, targets: list[AccountTarget]) -> Plan:
-    if shard is None:
-        return plan
-    owned = ", ".join(t.name for t in targets) or "none"
-    note = (
-        f"shard {shard.spec}: exact for the accounts it owns ({owned}); other shards plan the rest"
-    )
-    return dataclasses.replace(
-        plan, filters={**plan.filters, "shard": [shard.spec]}, notes=(*plan.notes, note)
-    )
 
 
 def run_live(
@@ -115,10 +85,10 @@ def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthEr
     return VenueAuthError(exc.where, exc.venue_message, code=exc.code, hint=hint)
 
 
-def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarget], Filters]:
+def _plan_now(args: argparse.Namespace) -> tuple[DesiredState, list[AccountTarget], Selection]:
     desired = load_desired(args.policies, capabilities())
-    filters = filters_of(args)
-    return desired, selected_targets(desired, filters, shard_of(args)), filters
+    selection = Selection.of(args, frozenset(VENUES))
+    return desired, selection.targets(desired), selection
 
 
 def journal_path(args: argparse.Namespace) -> Path:
@@ -130,39 +100,59 @@ def _made_plan(
     args: argparse.Namespace,
     desired: DesiredState,
     live: list[LiveAccount],
-    filters: Filters,
+    selection: Selection,
     targets: list[AccountTarget],
     runs: list[recovery.Unfinished],
+    *,
+    restore: bool = True,
 ) -> Plan:
-    """The plan of what is read, with the unfinished runs of the journal named and put right."""
-    made = make_plan(desired, live, capabilities(), filters)
-    return _sharded(recovery.amend(made, runs, desired, live), shard_of(args), targets)
+    """The plan of what is read, with the unfinished runs of the journal named (and, with
+    `restore`, put right), the guardrails it trips and the mode it was made in."""
+    made = selection.plan(desired, live, capabilities(), targets)
+    made = recovery.amend(made, runs, desired, live, restore=restore)
+    trips = guards.check(made, guards.load(args.policies), desired.managed())
+    return dataclasses.replace(made, trips=tuple(trips), sandbox=args.sandbox)
 
 
 def plan(args: argparse.Namespace) -> int:
-    desired, targets, filters = _plan_now(args)
+    desired, targets, selection = _plan_now(args)
     runs = recovery.unfinished(journal_path(args))
+    read: list[LiveAccount] = []
 
     async def work(connections: Connections) -> Plan:
-        live = await connections.read()
-        return _made_plan(args, desired, live, filters, targets, runs)
+        read.extend(await connections.read())
+        # a saved plan is recomputed by apply, perhaps elsewhere: it cannot carry restores
+        return _made_plan(args, desired, read, selection, targets, runs, restore=not args.out)
 
     result = run_live(args, targets, desired.declared_underlyings(), work)
     out(RENDERERS[args.format](result, args.colour))
-    _guard(args, result)
     if args.out:
         planfile.save(
             args.out,
             result,
             desired,
-            sandbox=args.sandbox,
+            read,
+            guards.record(args.policies),
+            Provenance.of(args.policies),
             expiry=dt.timedelta(minutes=args.expires),
         )
-        console.note(
-            f"Saved plan to {args.out}; apply it with: mmp apply {args.out}"
-            + (" --sandbox" if args.sandbox else "")
-        )
+        console.note(f"Saved plan to {args.out}; apply it with: mmp apply {args.out}")
     return 2 if args.detailed_exitcode and result.has_changes else 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """A saved plan as it was planned; reads no venue, needs no credentials."""
+    saved = planfile.load(args.planfile)
+    out(RENDERERS[args.format](saved.plan, args.colour))
+    made = saved.provenance
+    commit = f"commit {made.commit[:12]}" if made.commit else "no Git commit"
+    dirty = ", with uncommitted policy changes" if made.dirty else ""
+    console.note(
+        f"{args.planfile}: made {saved.created_at:%Y-%m-%d %H:%M:%S} UTC at {commit}{dirty} "
+        f"from {made.policies}; apply takes it until {saved.expires_at:%Y-%m-%d %H:%M:%S} UTC, "
+        "and only after checking it against the checkout it runs in"
+    )
+    return 0
 
 
 def apply(args: argparse.Namespace) -> int:
@@ -179,31 +169,47 @@ def _apply_saved(
     args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]
 ) -> int:
     saved = planfile.load(args.planfile)
-    planfile.check_usable(saved, args.planfile, sandbox=args.sandbox)
-    out(RENDERERS["text"](saved.plan, args.colour))
-    if not saved.plan.has_changes:
+    _saved_mode(args, saved)
+    approved = check_saved(saved, args.planfile, args.policies, capabilities())
+    made = approved.plan
+    out(RENDERERS["text"](made, args.colour))
+    if not made.has_changes:
         out("Nothing to apply.\n")
         return 0
-    _guard(args, saved.plan, journal)
-    _approve(args, saved.plan)
-    declared: dict[str, set[str]] = {}
-    for step in saved.plan.steps:
-        declared.setdefault(step.key.account, set()).add(step.key.underlying)
-    result = run_live(
-        args,
-        saved.targets,
-        {name: frozenset(values) for name, values in declared.items()},
-        lambda conns: _execute(saved.plan, conns, journal, None, runs),
+    _guard(args, made, journal)
+    _approve(args, made)
+    return _report(
+        run_live(
+            args,
+            approved.targets,
+            approved.desired.declared_underlyings(),
+            lambda conns: _execute(made, conns, journal, None, runs),
+        )
     )
-    return _report(result)
+
+
+def _saved_mode(args: argparse.Namespace, saved: planfile.SavedPlan) -> None:
+    """A saved plan brings its own mode and selection; a flag that says otherwise is refused."""
+    selection = Selection.of(args, frozenset(VENUES))
+    if selection.given:
+        raise PlanFileError(
+            f"{args.planfile}: a saved plan runs as it was planned; --account, --venue, "
+            "--underlying and --shard cannot narrow it (plan again with them instead)"
+        )
+    if args.sandbox and not saved.sandbox:
+        raise PlanFileError(
+            f"{args.planfile}: the plan was made against the venues, but --sandbox (or "
+            "MMP_SANDBOX) asks for the simulators; drop it, or plan again in the sandbox"
+        )
+    args.sandbox = saved.sandbox
 
 
 def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]) -> int:
-    desired, targets, filters = _plan_now(args)
+    desired, targets, selection = _plan_now(args)
 
     async def work(connections: Connections) -> ApplyResult | None:
         live = await connections.read()
-        made = _made_plan(args, desired, live, filters, targets, runs)
+        made = _made_plan(args, desired, live, selection, targets, runs)
         out(RENDERERS["text"](made, args.colour))
         if not made.has_changes:
             out("Nothing to apply.\n")
@@ -279,22 +285,14 @@ def unfreeze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(args: argparse.Namespace, plan: Plan, journal: Journal | None = None) -> list[str]:
-    """The guardrails a plan trips; apply refuses them unless --force (then journals it)."""
-    trips = guards.check(plan, guards.load(args.policies))
-    if journal is None:  # plan: say what apply would refuse, on stderr (stdout may be JSON)
-        if trips:
-            print(
-                "Guardrails apply would refuse without --force:\n  " + "\n  ".join(trips),
-                file=sys.stderr,
-            )
-        return trips
+def _guard(args: argparse.Namespace, plan: Plan, journal: Journal) -> None:
+    """Apply refuses the guardrails a plan trips unless --force (journaled, with who)."""
+    trips = list(plan.trips)
     if trips and not args.force:
         raise guards.GuardrailError(trips)
     if trips:
         journal.write("force", trips=trips, by=who())
-        print(f"--force: applying despite {len(trips)} tripped guardrail(s)", file=sys.stderr)
-    return trips
+        console.warn(f"--force: applying despite {len(trips)} tripped guardrail(s)")
 
 
 def _approve(args: argparse.Namespace, plan: Plan) -> None:
@@ -366,14 +364,17 @@ def _report(result: ApplyResult) -> int:
     return code
 
 
-def _read_everything(args: argparse.Namespace) -> tuple[DesiredState, list[LiveAccount], Filters]:
+def _read_everything(
+    args: argparse.Namespace,
+) -> tuple[DesiredState, list[LiveAccount], Filters]:
     """The policies and the live state of every selected account, read once."""
-    desired, targets, filters = _plan_now(args)
+    desired, targets, selection = _plan_now(args)
 
     async def work(connections: Connections) -> list[LiveAccount]:
         return await connections.read()
 
-    return desired, run_live(args, targets, desired.declared_underlyings(), work), filters
+    read = run_live(args, targets, desired.declared_underlyings(), work)
+    return desired, read, selection.filters
 
 
 def status(args: argparse.Namespace) -> int:

@@ -84,6 +84,10 @@ class DesiredState:
             found.setdefault(account, set()).add(underlying)
         return {name: frozenset(values) for name, values in found.items()}
 
+    def managed(self) -> int:
+        """How many scopes the desk manages: every declared scope, `absent` ones included."""
+        return len(self.scopes) + len(self.absent_underlyings)
+
     def digest(self) -> str:
         data = self.to_data()
         for scope in data["scopes"]:

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from reconciler.errors import ReconcilerError
-from reconciler.loader import parse_file, pydantic_problems, raise_if
+from reconciler.errors import ConfigError, Problem, ReconcilerError
+from reconciler.loader import display_path, parse_file, pydantic_problems, raise_if
 from reconciler.model import LIMIT_FIELDS, MmpConfig
 from reconciler.plan import Action, Direction, Plan, Step
 from reconciler.units import MANUAL, decimal_text, format_duration, parse_duration, to_decimal
@@ -79,9 +79,31 @@ class GuardrailError(ReconcilerError):
         )
 
 
+def location(policies: Path) -> Path | None:
+    """The guardrails file of a policies folder: at its top, `.yaml` or `.yml`; None when
+    there is none (the defaults hold). Both at once is an error."""
+    folder = policies if policies.is_dir() else policies.parent
+    found = [folder / name for name in (FILE, "guardrails.yml") if (folder / name).is_file()]
+    if len(found) > 1:
+        raise ConfigError(
+            [Problem(display_path(found[1]), 0, 0, f"{found[0].name} is here too: keep one")]
+        )
+    return found[0] if found else None
+
+
+def record(policies: Path) -> dict[str, Any]:
+    """What a saved plan keeps of the guardrails it was checked against: the file and its
+    rules (the defaults when there is no file), as plain data."""
+    path = location(policies)
+    return {
+        "file": None if path is None else display_path(path),
+        "rules": load(policies).model_dump(mode="json"),
+    }
+
+
 def load(policies: Path) -> Guardrails:
-    path = (policies if policies.is_dir() else policies.parent) / FILE
-    if not path.exists():
+    path = location(policies)
+    if path is None:
         return Guardrails()
     tree, problems = parse_file(path)
     raise_if(problems)
@@ -93,17 +115,21 @@ def load(policies: Path) -> Guardrails:
         raise AssertionError("unreachable") from exc
 
 
-def check(plan: Plan, rules: Guardrails) -> list[str]:
-    """Every guardrail the plan trips, as a sentence with the numbers."""
+def check(plan: Plan, rules: Guardrails, managed: int | None = None) -> list[str]:
+    """Every guardrail the plan trips, as a sentence with the numbers. `managed`: how many
+    scopes the whole desk manages (the policies' declared scopes), which the share rule
+    counts against, so that filtering a run to one account at a time cannot dodge it."""
     trips: list[str] = []
     writes = plan.writes
+    if not writes:
+        return trips  # nothing to apply: apply refuses nothing
     for step in writes:
         trips += _bounds(step, rules)
         trips += _loosening(step, rules.loosening)
         if rules.removal and step.action is Action.REMOVE:
             trips.append(f"{step.key}: removal of its MMP config")
-    trips += _share(plan, rules.changes)
-    if not plan.filters:  # a filtered plan does not show every scope of an account
+    trips += _share(plan, rules.changes, managed)
+    if "underlying" not in plan.filters:  # whole accounts were planned (a shard included)
         trips += _coverage(plan, rules.coverage)
     return trips
 
@@ -160,24 +186,25 @@ def _loosening(step: Step, rules: Loosening) -> list[str]:
     return found
 
 
-def _share(plan: Plan, rules: Changes) -> list[str]:
+def _share(plan: Plan, rules: Changes, managed: int | None) -> list[str]:
     if rules.max_share is None:
         return []
-    managed = [s for s in plan.steps if s.action is not Action.UNMANAGED]
+    if managed is None:
+        managed = sum(1 for s in plan.steps if s.action is not Action.UNMANAGED)
     risky = [
         s
         for s in plan.writes
         if s.action is Action.REMOVE or (s.action is not Action.CREATE and s.loosening)
     ]
-    if len(managed) < rules.min_scopes or not managed:
+    if managed < rules.min_scopes or not managed:
         return []
-    share = Decimal(len(risky)) / Decimal(len(managed))
+    share = Decimal(len(risky)) / Decimal(managed)
     if share <= rules.max_share:
         return []
     percent = decimal_text((share * 100).quantize(Decimal("0.1")))
     limit = decimal_text(rules.max_share * 100)
     return [
-        f"{len(risky)} of {len(managed)} managed scopes loosened or removed ({percent}%, "
+        f"{len(risky)} of {managed} managed scopes loosened or removed ({percent}%, "
         f"more than {limit}%)"
     ]
 

@@ -25,6 +25,7 @@ from reconciler.desired import Location
 from reconciler.errors import ConfigError, Problem
 
 SKIPPED_FILES = frozenset({"guardrails.yaml", "guardrails.yml"})
+SKIPPED_FILES_MAIN = "guardrails.yaml"
 _SECRETISH_KEY = re.compile(
     r"(secret|passw|api[_-]?key|private[_-]?key|token|client[_-]?id|passphrase)", re.I
 )
@@ -79,10 +80,39 @@ class LocatedTree:
 
 
 def policy_files(root: Path) -> list[Path]:
+    """The policy files under root (guardrails files are not policies: see misplaced)."""
     if root.is_file():
-        return [root]
+        return [] if root.name in SKIPPED_FILES else [root]
     files = [*root.rglob("*.yaml"), *root.rglob("*.yml")]
     return sorted(p for p in files if p.name not in SKIPPED_FILES and p.is_file())
+
+
+def guardrails_problems(root: Path) -> list[Problem]:
+    """Guardrails are read from the top of the policies folder only; a guardrails file
+    anywhere else would be read neither as accounts nor as guardrails: say so."""
+    if root.is_file():
+        if root.name not in SKIPPED_FILES:
+            return []
+        return [
+            Problem(
+                display_path(root),
+                0,
+                0,
+                "this file holds guardrails, not accounts: pass "
+                f"the policies folder instead (--policies {display_path(root.parent)})",
+            )
+        ]
+    found = [p for name in SKIPPED_FILES for p in root.rglob(name) if p.parent != root]
+    return [
+        Problem(
+            display_path(path),
+            0,
+            0,
+            f"guardrails are read only from {display_path(root / SKIPPED_FILES_MAIN)}: this "
+            "file is not read; move its rules there",
+        )
+        for path in sorted(found)
+    ]
 
 
 def display_path(path: Path) -> str:

@@ -172,6 +172,18 @@ class LiveAccount:
     def by_key(self) -> dict[ScopeKey, LiveScope]:
         return {scope.key: scope for scope in self.scopes}
 
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue,
+            "account": self.account,
+            "scopes": [scope.to_data() for scope in self.scopes],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LiveAccount:
+        scopes = tuple(LiveScope.from_data(scope) for scope in data["scopes"])
+        return cls(str(data["venue"]), str(data["account"]), scopes)
+
 
 def scope_digest(scope: LiveScope) -> str:
     """What the fingerprint sees of one scope: its config and whether it is frozen.

@@ -153,6 +153,8 @@ class Plan:
     accounts: tuple[str, ...] = ()
     filters: dict[str, list[str]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    trips: tuple[str, ...] = ()  # guardrails apply refuses without --force, with the numbers
+    sandbox: bool = False  # made against the simulators, not the venues
 
     def counts(self) -> dict[str, int]:
         counts = {action.value: 0 for action in ORDER}
@@ -201,6 +203,8 @@ class Plan:
             "summary": self.counts(),
             "has_changes": self.has_changes,
             "unprotected": [str(step.key) for step in self.unprotected],
+            "sandbox": self.sandbox,
+            "trips": list(self.trips),
             "steps": [s.to_data() for s in self.steps],
             "digests": dict(sorted(self.digests.items())),
         }
@@ -220,4 +224,6 @@ class Plan:
             accounts=tuple(data.get("accounts", ())),
             filters=dict(data.get("filters", {})),
             notes=tuple(data.get("notes", ())),
+            trips=tuple(str(trip) for trip in data.get("trips", ())),
+            sandbox=data.get("sandbox", False) is True,
         )

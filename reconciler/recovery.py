@@ -208,9 +208,16 @@ def left_unprotected(runs: list[Unfinished], live: Iterable[LiveAccount]) -> lis
 
 
 def amend(
-    plan: Plan, runs: list[Unfinished], desired: DesiredState, live: list[LiveAccount]
+    plan: Plan,
+    runs: list[Unfinished],
+    desired: DesiredState,
+    live: list[LiveAccount],
+    *,
+    restore: bool = True,
 ) -> Plan:
-    """The plan with the unfinished runs named, and the restores apply must add."""
+    """The plan with the unfinished runs named, and (with `restore`) the restores apply must
+    add. A saved plan gets no restore: apply recomputes a saved plan from the policies and
+    the live state alone; `mmp apply` without one restores."""
     if not runs:
         return plan
     read = {account.account: account.by_key() for account in live}
@@ -218,7 +225,7 @@ def amend(
         step
         for run in runs
         for item in run.scopes
-        if (step := _restore(run, item, desired, read)) is not None
+        if restore and (step := _restore(run, item, desired, read)) is not None
     ]
     steps = sorted((*plan.steps, *restores), key=lambda s: (s.action.rank, s.key.sort_key()))
     notes = (*plan.notes, *describe(runs, live))

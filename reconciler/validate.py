@@ -16,6 +16,7 @@ from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Locati
 from reconciler.errors import Problem
 from reconciler.loader import (
     LocatedTree,
+    guardrails_problems,
     parse_file,
     policy_files,
     pydantic_problems,
@@ -33,7 +34,8 @@ Path_ = tuple[str | int, ...]
 def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState:
     """Load and validate every policy file under root; raise ConfigError with all problems."""
     files = policy_files(root)
-    if not files:
+    misplaced = guardrails_problems(root)
+    if not files and not misplaced:
         where = "does not exist" if not root.exists() else "has no policy files (*.yaml)"
         raise_if(
             [
@@ -47,7 +49,7 @@ def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState
             ]
         )
     state = DesiredState()
-    problems: list[Problem] = []
+    problems: list[Problem] = list(misplaced)
     seen_endpoints: dict[tuple[str, str, str], tuple[str, Location]] = {}
     for path in files:
         tree, parse_problems = parse_file(path)

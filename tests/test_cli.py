@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import planfile
+from reconciler import commands
 from reconciler.cli import main
 from tests.helpers import write_policy
 
@@ -80,24 +80,34 @@ def test_saved_plan_expiry_and_mode(
 ) -> None:
     assert main(["plan", "--sandbox", "--out", "plan.json", "--expires", "1"]) == 0
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
-    real = planfile.check_usable
-    monkeypatch.setattr(
-        planfile, "check_usable", lambda saved, path, **kw: real(saved, path, **kw, now=later)
-    )
-    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
-    assert "the plan expired" in capsys.readouterr().err
-    monkeypatch.undo()
-    main(["plan", "--sandbox", "--out", "plan.json"])
+    real = commands.check_saved
+    monkeypatch.setattr(commands, "check_saved", lambda *a, **kw: real(*a, **kw, now=later))
     assert main(["apply", "plan.json", "--auto-approve"]) == 1
-    assert "made with --sandbox" in capsys.readouterr().err
+    assert "the plan expired" in capsys.readouterr().err
+    monkeypatch.setattr(commands, "check_saved", real)
+    # the mode comes from the plan: a sandbox plan applies to the simulators unasked...
+    assert main(["apply", "plan.json", "--auto-approve"]) == 0
+    assert capsys.readouterr().out.startswith("[sandbox: simulators, not venues] ")
+    # ...and a plan made against the venues is never applied to the simulators
+    main(["plan", "--sandbox", "--out", "plan.json"])
+    saved = json.loads((desk / "plan.json").read_text())
+    saved["plan"]["sandbox"] = False
+    (desk / "plan.json").write_text(json.dumps(saved))
+    assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
+    assert "the plan was made against the venues, but --sandbox" in capsys.readouterr().err
 
 
 def test_formats(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["plan", "--sandbox", "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert data["schema_version"] == 1 and data["summary"]["create"] == 2
+    assert data["sandbox"] is True  # a sandbox plan says so in every format, first
     main(["plan", "--sandbox", "--format", "markdown"])
-    assert capsys.readouterr().out.startswith("<!-- mmp-reconciler:plan -->\n### MMP plan:")
+    assert capsys.readouterr().out.startswith(
+        "<!-- mmp-reconciler:plan -->\n### MMP plan (sandbox: simulators, not venues):"
+    )
+    main(["plan", "--sandbox", "--quiet"])
+    assert capsys.readouterr().out.startswith("[sandbox: simulators, not venues] UNPROTECTED:")
 
 
 def test_filters_never_remove(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -273,7 +283,8 @@ def test_saved_plan_from_another_commit_is_refused(
     capsys.readouterr()
     assert main(["apply", "plan.json", "--sandbox", "--auto-approve"]) == 1
     err = capsys.readouterr().err
-    assert "the plan was made at commit" in err and "run plan again" in err
+    assert "refused; nothing was sent to any venue" in err
+    assert "it was made at commit" in err and "Run plan again" in err
 
 
 @pytest.mark.parametrize(

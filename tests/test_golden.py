@@ -4,12 +4,14 @@ plan is rendered as text, Markdown and JSON and compared whole. Rewrite with --u
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from pathlib import Path
 
 import pytest
 
+from reconciler import guards
 from reconciler.model import LiveAccount, LiveScope
 from reconciler.planner import make_plan
 from reconciler.render import RENDERERS
@@ -36,6 +38,10 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(folder)
     desired = load_desired(Path("policy.yaml"), capabilities())
     plan = make_plan(desired, live_of(Path("live.json")), capabilities())
+    # as `mmp plan` makes it: with the guardrails it trips (the case's guardrails.yaml, else
+    # the defaults) and its mode (a `sandbox` file in the case folder: the simulators)
+    trips = guards.check(plan, guards.load(Path("policy.yaml")), desired.managed())
+    plan = dataclasses.replace(plan, trips=tuple(trips), sandbox=(folder / "sandbox").exists())
     for fmt, name in OUTPUTS.items():
         actual = RENDERERS[fmt](plan, False)
         expected_path = folder / name

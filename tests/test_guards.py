@@ -120,7 +120,8 @@ def test_apply_refuses_then_force_is_journaled(
     )
     monkeypatch.setenv("GITHUB_ACTOR", "risk-lead")
     main(["plan", "--sandbox"])
-    assert "Guardrails apply would refuse without --force" in capsys.readouterr().err
+    shown = capsys.readouterr().out  # in the plan itself: reviewers see what apply refuses
+    assert "Guardrails: apply will refuse without --force:\n  deribit/deribit-main/btc_usd" in shown
     assert main(["apply", "--sandbox", "--auto-approve"]) == 1
     err = capsys.readouterr().err
     assert "1 guardrail(s) tripped; nothing was applied" in err  # 500 is under the ceiling

@@ -203,13 +203,22 @@ def test_an_expired_saved_plan_says_to_plan_again(
 ) -> None:
     (in_tmp / "policies").mkdir()
     (in_tmp / "policies" / "desk.yaml").write_text(DERIBIT.format(deribit="http://127.0.0.1:9"))
-    from reconciler import planfile
+    from reconciler import guards, planfile
     from reconciler.plan import Plan
+    from reconciler.provenance import Provenance
     from reconciler.validate import load_desired
     from reconciler.venues import capabilities
 
     desired = load_desired(in_tmp / "policies", capabilities())
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    planfile.save(in_tmp / "old.json", Plan((), "sha256:x"), desired, sandbox=False, now=long_ago)
+    planfile.save(
+        in_tmp / "old.json",
+        Plan((), "sha256:x"),
+        desired,
+        [],
+        guards.record(in_tmp / "policies"),
+        Provenance.of(in_tmp / "policies"),
+        now=long_ago,
+    )
     assert main(["apply", "old.json", "--auto-approve"]) == 1
     assert "the plan expired at" in capsys.readouterr().err

@@ -105,7 +105,9 @@ def test_a_desk_through_the_workflows(desk: tuple[Runner, FakeGitHub]) -> None:
     first = _plan_pr(runner)
     assert first.ok, first.output_text
     [body] = _plan_comments(fake)
-    assert body.startswith(f"{MARKER}\n### MMP plan: 2 to create, 5 to update, 2 to replace")
+    assert body.startswith(
+        f"{MARKER}\n### MMP plan (sandbox: simulators, not venues): 2 to create, 5 to update"
+    )
     assert "- **Replacement gap**: 2 scope(s)" in body
     assert "- **Held**: 4 scope(s)" in body
     assert "<details><summary>Field details</summary>" in body
@@ -134,7 +136,7 @@ def test_a_desk_through_the_workflows(desk: tuple[Runner, FakeGitHub]) -> None:
     plan, apply = _apply_on_push(runner)
     assert plan.ok and plan.outputs == {"changes": "true"}, plan.output_text
     assert (
-        "### MMP plan: 2 to create"
+        "### MMP plan (sandbox: simulators, not venues): 2 to create"
         in plan.step("Show the plan to the reviewers (job summary)").summary
     )
     assert apply.ok, apply.output_text
@@ -162,7 +164,7 @@ def test_a_desk_through_the_workflows(desk: tuple[Runner, FakeGitHub]) -> None:
     assert _plan_pr(runner).ok
     [body] = _plan_comments(fake)
     assert body.strip().count("\n") == 0
-    assert body.startswith(f"{MARKER}**MMP plan: no changes**")
+    assert body.startswith(f"{MARKER}**MMP plan (sandbox: simulators, not venues): no changes**")
 
     every_output = [first.output_text, again.output_text, report.output_text, body]
     every_output += [c.body for c in fake.comments.values()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler import console, guards, planfile
+from reconciler import console, planfile
 from reconciler.errors import GitHubError
 from reconciler.github.api import GitHubApi
 from reconciler.github.comment import failure_comment, plan_comment, upsert
@@ -30,8 +30,7 @@ def comment(args: argparse.Namespace) -> int:
         if args.planfile is None:
             raise GitHubError("name the saved plan (mmp plan --out FILE) or pass --failed LOG")
         plan = planfile.load(args.planfile).plan
-        trips = guards.check(plan, guards.load(args.policies))
-        body, summary = plan_comment(plan, trips, link)
+        body, summary = plan_comment(plan, link)  # with the guardrail trips the plan carries
     ctx.append_summary(summary)
     number = args.pr if args.pr is not None else ctx.pull_request()
     with GitHubApi(ctx) as api:
@@ -67,6 +66,5 @@ def summary(args: argparse.Namespace) -> int:
     """The saved plan's Markdown into the job summary (e.g. for reviewers before an apply)."""
     ctx = RunContext.from_env(require_token=False)
     plan = planfile.load(args.planfile).plan
-    trips = guards.check(plan, guards.load(args.policies))
-    ctx.append_summary(document(plan, trips=trips, limit=SUMMARY_LIMIT, link=ctx.run_url))
+    ctx.append_summary(document(plan, limit=SUMMARY_LIMIT, link=ctx.run_url))
     return 0

@@ -30,11 +30,11 @@ def upsert(api: GitHubApi, issue: int, body: str, marker: str = MARKER) -> Poste
     return Posted("created", str(created.get("html_url", "")))
 
 
-def plan_comment(plan: Plan, trips: list[str], link: str) -> tuple[str, str]:
+def plan_comment(plan: Plan, link: str) -> tuple[str, str]:
     """(comment body, job summary): the same Markdown, each within GitHub's own limit."""
     return (
-        document(plan, trips=trips, limit=COMMENT_LIMIT, link=link),
-        document(plan, trips=trips, limit=SUMMARY_LIMIT, link=link),
+        document(plan, limit=COMMENT_LIMIT, link=link),
+        document(plan, limit=SUMMARY_LIMIT, link=link),
     )
 
 

@@ -27,18 +27,20 @@ def render(plan: Plan, colour: bool = False) -> str:
 def document(
     plan: Plan,
     *,
-    trips: Sequence[str] = (),
     limit: int | None = None,
     link: str = "",
     one_line: bool = True,
 ) -> str:
     """The plan for GitHub. With `one_line`, a plan with nothing to write, no guardrail trip
-    and no unprotected scope is one line; otherwise the summary, risk flags and tables."""
+    and no unprotected scope is one line; otherwise the summary, risk flags and tables. A
+    sandbox plan says so in its first line."""
+    trips = plan.trips
+    mode = " (sandbox: simulators, not venues)" if plan.sandbox else ""
     if one_line and not plan.has_changes and not trips and not plan.unprotected:
         rest = plan.summary().removeprefix("Plan: no changes; ")
-        return f"{MARKER}**MMP plan: no changes**; {rest}\n"
+        return f"{MARKER}**MMP plan{mode}: no changes**; {rest}\n"
     title = plan.summary().removeprefix("Plan: ").removeprefix("changes; ")
-    head = [MARKER, f"### MMP plan: {title}", ""]
+    head = [MARKER, f"### MMP plan{mode}: {title}", ""]
     head += _risks(plan, trips)
     head += [f"> {note}" for note in plan.notes]
     foot = [f"Live fingerprint: `{plan.fingerprint}`" + (f" · [run]({link})" if link else "")]
@@ -134,7 +136,7 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
     if trips:
         shown = [f"  - {trip}" for trip in trips[:NAMES_SHOWN]]
         more = len(trips) - len(shown)
-        lines += ["- **Guardrails**: apply refuses these without `--force`:", *shown]
+        lines += ["- **Guardrails**: apply will refuse without `--force`:", *shown]
         if more > 0:
             lines.append(f"  - and {more} more")
     if not lines:

@@ -10,6 +10,7 @@ from reconciler.model import ALL_FIELDS, FreezeState, MmpConfig
 from reconciler.plan import Action, FieldChange, FieldValue, Plan, Step
 from reconciler.units import MANUAL, decimal_text, format_duration, utc_text
 
+SANDBOX = "[sandbox: simulators, not venues]"  # what every sandbox output says first
 SYMBOLS = {
     Action.CREATE: "+",
     Action.UPDATE: "~",

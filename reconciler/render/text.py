@@ -1,12 +1,14 @@
 """Terminal text: Terraform-like symbols, before -> after per field, one summary line.
 
-When a declared scope has no MMP config live, the very first line says so and names it.
+When a declared scope has no MMP config live, the very first line says so and names it; a
+sandbox plan says so at the start of that first line; the guardrails apply would refuse
+follow the summary line.
 """
 
 from __future__ import annotations
 
 from reconciler.plan import Plan
-from reconciler.render.rows import Row, row, shown_steps, unprotected_line
+from reconciler.render.rows import SANDBOX, Row, row, shown_steps, unprotected_line
 
 COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31", "!": "36", "?": "2", "=": "2"}
 
@@ -26,6 +28,11 @@ def render(plan: Plan, colour: bool = False) -> str:
     for item in (row(step) for step in shown_steps(plan)):
         lines += _row_lines(item, colour)
     lines.append(_paint(plan.summary(), "1", colour))
+    if plan.trips:
+        lines.append(_paint("Guardrails: apply will refuse without --force:", "1;31", colour))
+        lines += [f"  {trip}" for trip in plan.trips]
+    if plan.sandbox:
+        lines[0] = f"{SANDBOX} {lines[0]}"
     return "\n".join(lines) + "\n"
 
 
