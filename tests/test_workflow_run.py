@@ -214,3 +214,38 @@ def test_a_dispatch_in_plan_mode_does_not_apply(desk: tuple[Runner, FakeGitHub])
     )
     assert apply.ok, apply.output_text
     assert "Apply finished: 2 applied" in apply.step("Apply the approved plan").stdout
+
+
+def test_a_merged_loosening_is_refused_then_forced_by_a_reviewed_dispatch(
+    desk: tuple[Runner, FakeGitHub], tmp_path: Path
+) -> None:
+    """Apply on merge refuses what the guardrails refuse; the one way on is a dispatch with
+    `force`, which the plan job tells the reviewers of mmp-production about before they
+    approve the apply job, and which is journaled with who dispatched it."""
+    runner, _ = desk
+    loose = tmp_path / "loose-policies"
+    shutil.copytree(REPO / "policies", loose)
+    policy = loose / "desk-alpha.yaml"
+    policy.write_text(policy.read_text().replace("quantity_limit: 50\n", "quantity_limit: 500\n"))
+    runner.policies = loose
+    runner.github["GITHUB_ACTOR"] = "risk-lead"
+    plan, apply = _apply_on_push(runner)
+    shown = plan.step("Show the plan to the reviewers (job summary)").summary
+    assert "**Guardrails**: apply will refuse without `--force`" in shown
+    assert "quantity_limit raised 60 -> 500" in shown and "Dispatched with force" not in shown
+    assert not apply.ok
+    assert "guardrail(s) tripped; nothing was applied" in apply.output_text
+
+    runner.new_run()
+    inputs = {"mode": "apply", "account": "", "force": "true"}
+    plan = runner.run_job("mmp-apply.yml", "plan", "workflow_dispatch", {}, inputs=inputs)
+    assert plan.ok, plan.output_text
+    shown = plan.step("Show the plan to the reviewers (job summary)").summary
+    assert "**Dispatched with force by risk-lead**" in shown
+    apply = runner.run_job(
+        "mmp-apply.yml", "apply", "workflow_dispatch", {}, inputs=inputs, needs={"plan": plan}
+    )
+    assert apply.ok, apply.output_text
+    assert "Exit 0" in apply.step("Apply the approved plan").stdout
+    journal = (runner.artifacts["mmp-journal"] / "journal.jsonl").read_text()
+    assert '"by":"github:risk-lead"' in journal and '"event":"force"' in journal
