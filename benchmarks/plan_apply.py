@@ -48,6 +48,9 @@ def _run(args: list[str], d: Desk, cwd: Path, expect: int) -> tuple[float, int]:
         reset = getattr(sim, "reset_rate_limits", None)
         if reset is not None:
             reset()
+    # fresh windows on our side too: what the last command spent of the per-IP allowances
+    # (which mmp keeps between processes) is forgotten, as the venues' counts were
+    (d.policies.parent / ".mmp" / "ratelimits.json").unlink(missing_ok=True)
     before = sum(d.requests().values())
     env = {k: v for k, v in os.environ.items() if k not in ("MMP_SANDBOX", "NO_COLOR")}
     env.update(d.env)

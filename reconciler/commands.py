@@ -20,7 +20,7 @@ from reconciler.console import out
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, PlanFileError, VenueAuthError
 from reconciler.executor import ApplyResult, Outcome, apply_plan
-from reconciler.interrupt import Interrupt
+from reconciler.interrupt import Interrupt, ctrl_c_answers, restore_defaults
 from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
 from reconciler.model import LiveAccount
@@ -33,6 +33,7 @@ from reconciler.sandbox import Sandbox
 from reconciler.selection import Selection
 from reconciler.validate import load_desired
 from reconciler.venues import VENUES, capabilities
+from reconciler.venues.ledger import Ledger
 
 T = TypeVar("T")
 
@@ -56,7 +57,10 @@ def run_live(
         transport = None
 
     async def session() -> T:
-        connections = connect(targets, VENUES, creds, transport, args.concurrency, declared)
+        ledger = Ledger(paths.state_dir(args.policies) / "ratelimits.json")
+        connections = connect(
+            targets, VENUES, creds, transport, args.concurrency, declared, ledger=ledger
+        )
         try:
             return await work(connections)
         finally:
@@ -160,9 +164,12 @@ def apply(args: argparse.Namespace) -> int:
     with RunLock(paths.state_dir(args.policies), "apply"):
         journal = Journal(journal_path(args))
         runs = recovery.unfinished(journal.path)
-        if args.planfile:
-            return _apply_saved(args, journal, runs)
-        return _apply_now(args, journal, runs)
+        try:
+            if args.planfile:
+                return _apply_saved(args, journal, runs)
+            return _apply_now(args, journal, runs)
+        finally:
+            restore_defaults()
 
 
 def _apply_saved(
@@ -183,7 +190,7 @@ def _apply_saved(
             args,
             approved.targets,
             approved.desired.declared_underlyings(),
-            lambda conns: _execute(made, conns, journal, None, runs),
+            lambda conns: _execute(made, conns, journal, None, runs, approved.desired),
         )
     )
 
@@ -213,14 +220,14 @@ def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.U
         out(RENDERERS["text"](made, args.colour))
         if not made.has_changes:
             out("Nothing to apply.\n")
-            _recovered(journal, runs, {}, live)
+            _recovered(journal, runs, {}, live, desired)
             return None
         _guard(args, made, journal)
         _approve(args, made)
         # after a person approved at a prompt the venues are read again (minutes may have
         # passed); with --auto-approve the read the plan was made from is seconds old
         fresh = live if args.auto_approve else None
-        return await _execute(made, connections, journal, fresh, runs)
+        return await _execute(made, connections, journal, fresh, runs, desired)
 
     applied = run_live(args, targets, desired.declared_underlyings(), work)
     return 0 if applied is None else _report(applied)
@@ -232,19 +239,22 @@ async def _execute(
     journal: Journal,
     live: list[LiveAccount] | None,
     runs: list[recovery.Unfinished],
+    desired: DesiredState,
 ) -> ApplyResult:
     """Apply with SIGINT/SIGTERM handled (interrupt.py) from here on: nothing before this
     point has written anything, so a signal there simply ends the run."""
     interrupt = Interrupt()
     interrupt.install()
     try:
-        if live is None:
-            live = await connections.read(list(plan.accounts))
+        if live is None:  # a saved plan, or after a prompt: read again, and name what
+            live = await connections.read(list(plan.accounts))  # unfinished runs left
+            if runs:
+                console.warn("\n".join(recovery.describe(runs, live, desired)))
         result = await apply_plan(plan, connections, journal, live, interrupt=interrupt)
     finally:
         interrupt.uninstall()
     ended = {str(r.step.key): r.outcome.value for r in result.results}
-    _recovered(journal, runs, ended, live)
+    _recovered(journal, runs, ended, live, desired)
     return result
 
 
@@ -253,15 +263,23 @@ def _recovered(
     runs: list[recovery.Unfinished],
     ended: dict[str, str],
     live: list[LiveAccount],
+    desired: DesiredState,
 ) -> None:
-    done = recovery.settled(runs, ended, live)
-    if done:
-        journal.write("recovered", runs=done, by=who())
-        journal.close()
-        console.note(
-            "Recovered the scopes of unfinished apply run(s) "
-            + ", ".join(done)
-            + ": each holds a config again."
+    done = recovery.settled(runs, ended, live, desired)
+    if not done.runs:
+        return
+    journal.write("recovered", runs=done.runs, handed_over=done.handed_over, by=who())
+    journal.close()
+    console.note(
+        "Recovered the scopes of unfinished apply run(s) "
+        + ", ".join(done.runs)
+        + ": each holds a config again, or is meant to hold none."
+    )
+    if done.handed_over:
+        console.warn(
+            "mmp: handed over to you, unread: " + ", ".join(done.handed_over) + ". A killed "
+            "run had them in flight, and their accounts are no longer in the policies, so mmp "
+            "can neither read nor restore them: check them on the venue now"
         )
 
 
@@ -307,7 +325,8 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
             "not applying: stdin is not a terminal; review the plan and pass "
             "--auto-approve to apply without a prompt"
         )
-    answer = input(f"{question} Only 'yes' is accepted: ")
+    with ctrl_c_answers():
+        answer = input(f"{question} Only 'yes' is accepted: ")
     if answer.strip() != "yes":
         raise ApprovalError("not applied: approval was not given")
 
@@ -378,19 +397,30 @@ def _read_everything(
 
 
 def status(args: argparse.Namespace) -> int:
+    """Every scope of every account that could be read; an account that could not is named
+    (one venue down never hides what the others say). Exit 4 when a scope is unprotected,
+    else 1 when an account could not be read, else 2 when a scope is frozen, else 0."""
     from reconciler import status as status_view
 
     runs = recovery.unfinished(journal_path(args))
-    desired, live, filters = _read_everything(args)
-    items = [r for r in status_view.rows(desired, live) if filters.scope_selected(r.key)]
+    desired, targets, selection = _plan_now(args)
+
+    async def work(connections: Connections) -> tuple[list[LiveAccount], dict[str, str]]:
+        return await connections.read_each()
+
+    live, failed = run_live(args, targets, desired.declared_underlyings(), work)
+    items = [r for r in status_view.rows(desired, live) if selection.filters.scope_selected(r.key)]
     now_ms = time.time_ns() // 1_000_000
-    lines = recovery.describe(runs, live)
+    lines = recovery.describe(runs, live, desired)
+    lines += [f"could not read {desired.accounts[n].venue}/{n}: {why}" for n, why in failed.items()]
     if lines:  # on stderr with --json, so stdout stays one JSON document
         (console.warn if args.json else lambda text: out(text + "\n"))("\n".join(lines))
     render = status_view.json_text if args.json else status_view.table
     out(render(items, now_ms))
-    left = recovery.left_unprotected(runs, live)
-    return status_view.UNPROTECTED_EXIT if left else status_view.exit_code(items)
+    code = status_view.exit_code(items)
+    if recovery.left_unprotected(runs, live, desired) or code == status_view.UNPROTECTED_EXIT:
+        return status_view.UNPROTECTED_EXIT
+    return 1 if failed else code
 
 
 def import_(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ def out(text: str) -> None:
 
 def error(message: str) -> None:
     label = f"{RED}{BOLD}error:{RESET}" if settings.colour else "error:"
-    print(f"{label} {message}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # stderr gone: the exit code still says it
+        print(f"{label} {message}", file=sys.stderr)
 
 
 def warn(message: str, stream: TextIO | None = None) -> None:
@@ -83,7 +84,8 @@ def warn(message: str, stream: TextIO | None = None) -> None:
 def note(message: str) -> None:
     """Information for a person; dropped by --quiet."""
     if not settings.quiet:
-        print(redact(message), file=sys.stderr)
+        with contextlib.suppress(OSError):  # a note that cannot be shown changes nothing
+            print(redact(message), file=sys.stderr)
 
 
 class Progress:

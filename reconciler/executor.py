@@ -60,13 +60,11 @@ class ApplyResult:
             return 4
         if outcomes <= {Outcome.APPLIED}:
             code = 0
-        elif outcomes & SKIPPED or self.interrupted:
+        elif outcomes & SKIPPED or outcomes & {Outcome.APPLIED, Outcome.RESTORED}:
             code = 3
-        elif not outcomes & {Outcome.APPLIED, Outcome.RESTORED}:
-            code = 1
         else:
-            code = 3
-        if self.journal_failed or (self.bug and self.wrote):
+            code = 1  # nothing took effect (nothing sent, or every write refused)
+        if (self.journal_failed or self.bug) and self.wrote:
             return 3  # a run that lost its journal or hit a bug is never all well, nor exit 1
         return code
 

@@ -13,20 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from reconciler.console import warn
 
 GRACE_S = 10
+# GitHub Actions sends SIGKILL 2.5 s after its SIGTERM: be done, report printed, before it
+GITHUB_GRACE_S = 2
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def grace_s() -> int:
+    return GITHUB_GRACE_S if os.environ.get("GITHUB_ACTIONS") == "true" else GRACE_S
+
+
 class Interrupt:
-    def __init__(self, grace_s: int = GRACE_S, stream: TextIO | None = None) -> None:
-        self.grace_s = grace_s
+    def __init__(self, grace: int | None = None, stream: TextIO | None = None) -> None:
+        self.grace_s = grace_s() if grace is None else grace
         self.signals: list[str] = []
         self.expired = asyncio.Event()  # the deadline after a second signal has passed
         self.deadline_ns: int | None = None
@@ -54,10 +63,13 @@ class Interrupt:
         self._loop = loop
 
     def uninstall(self) -> None:
+        """Apply is over: until the process ends (and `restore_defaults`), a signal is said
+        and not obeyed, so a late Ctrl-C cannot turn a finished run into exit 130."""
         if self._loop is None:
             return
         for sig in SIGNALS:
             self._loop.remove_signal_handler(sig)
+            signal.signal(sig, _after_apply)
         self._loop = None
 
     def receive(self, sig: int) -> None:
@@ -77,6 +89,32 @@ class Interrupt:
 
     def _say(self, text: str) -> None:
         warn(text, self._stream)
+
+
+def _after_apply(signum: int, frame: object) -> None:
+    name = signal.Signals(signum).name
+    warn(f"mmp: {name} received after apply ended: its report follows; nothing is running")
+
+
+def restore_defaults() -> None:
+    """Give SIGINT and SIGTERM back their usual meaning (after apply's report)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def ctrl_c_answers() -> Iterator[None]:
+    """While waiting at a prompt, Ctrl-C interrupts the prompt at once (asyncio's own
+    handler would only cancel the run once the prompt returned)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _first_message(name: str, working: list[str], grace_s: int) -> str:

@@ -74,6 +74,11 @@ class Journal:
         if self.path is None:
             return
         size = BASE_RESERVE + BYTES_PER_STEP * steps
+        if self.path.exists() and not self.path.is_file():
+            raise JournalError(
+                f"the journal {self.path} is not a regular file; nothing was applied. Pass "
+                "--journal PATH naming a file (it is created if missing)"
+            )
         try:
             self._open()
             free = _free_bytes(self.path.parent)
@@ -129,6 +134,7 @@ class Journal:
         return self._fd
 
     def _append(self, line: str) -> None:
+        self._follow()
         fd = self._open()
         data = (("\n" if self._fresh_line else "") + line + "\n").encode("utf-8")
         self._fresh_line = True  # until all of it is down, the file may end mid-line
@@ -138,6 +144,20 @@ class Journal:
             view = view[written:]
         os.fsync(fd)  # on disk before the next thing happens
         self._fresh_line = False
+
+    def _follow(self) -> None:
+        """The journal file was removed under the run (`.mmp/` deleted, say): go on in a new
+        one at the same path, rather than writing on into a file nobody can read."""
+        if self._fd is None or self.path is None:
+            return
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except OSError:
+            same = False
+        if not same:
+            os.close(self._fd)
+            self._fd = None
+            warn(f"mmp: the journal {self.path} was removed during the run; it goes on anew")
 
     def _hold_reserve(self, size: int) -> None:
         reserve = self.reserve_path
@@ -217,7 +237,7 @@ def read(path: Path) -> Iterator[dict[str, Any] | Unreadable]:
                 continue
             try:
                 record = loads_exact(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield Unreadable(number, text.rstrip("\n")[:200])
                 continue
             if isinstance(record, dict) and isinstance(record.get("event"), str):

@@ -18,8 +18,10 @@ import httpx
 from reconciler.aio import read_all
 from reconciler.console import Progress
 from reconciler.desired import AccountTarget
+from reconciler.errors import ReconcilerError
 from reconciler.model import LiveAccount
 from reconciler.venues.base import Credentials, Shared, VenueClient, VenueSpec
+from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
 TransportFactory = Callable[[str], httpx.AsyncBaseTransport]
@@ -38,6 +40,8 @@ class Connections:
     clients: dict[str, VenueClient]  # account name -> client
     concurrency: int = DEFAULT_CONCURRENCY
     declared: Mapping[str, frozenset[str]] = field(default_factory=dict)  # account -> underlyings
+    windows: dict[str, WindowLimiter] = field(default_factory=dict)  # per-IP windows, by key
+    ledger: Ledger | None = None  # where this machine's processes share what they spent
     read_at_ns: dict[str, int] = field(default_factory=dict)  # account -> its last whole read
 
     async def read_account(self, name: str, only: frozenset[str] | None = None) -> LiveAccount:
@@ -66,8 +70,34 @@ class Connections:
         finally:
             progress.close()
 
+    async def read_each(self) -> tuple[list[LiveAccount], dict[str, str]]:
+        """Every account read on its own: what could be read, and why each other one could
+        not (for `status`: one venue down must not hide what the others say)."""
+        failures: dict[str, str] = {}
+        limits: dict[str, asyncio.Semaphore] = {}
+
+        async def one(name: str) -> LiveAccount | None:
+            venue = self.clients[name].capabilities.venue
+            async with limits.setdefault(venue, asyncio.Semaphore(self.concurrency)):
+                try:
+                    return await self.read_account(name)
+                except ReconcilerError as exc:
+                    failures[name] = str(exc)
+                    return None
+
+        found = await asyncio.gather(*(one(name) for name in sorted(self.clients)))
+        return [account for account in found if account is not None], failures
+
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self.clients.values()))
+        if self.ledger is not None and self.windows:
+            now_ms = time.time_ns() // 1_000_000
+            spent = {
+                key: [now_ms - age // 1_000_000 for age in window.spent()]
+                for key, window in self.windows.items()
+            }
+            sizes = {key: window.window_ns // 1_000_000 for key, window in self.windows.items()}
+            self.ledger.add(spent, sizes)
 
 
 def connect(
@@ -77,9 +107,13 @@ def connect(
     transport: TransportFactory | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     declared: Mapping[str, frozenset[str]] | None = None,
+    ledger: Ledger | None = None,
 ) -> Connections:
+    """One client per target. Where a venue counts per IP, its accounts share one window,
+    seeded from what this machine's other mmp processes spent (the ledger)."""
     clients: dict[str, VenueClient] = {}
-    windows: dict[tuple[str, str], WindowLimiter] = {}  # per venue endpoint: counted per IP
+    windows: dict[str, WindowLimiter] = {}  # per venue endpoint: counted per IP
+    spent = ledger.load() if ledger is not None else {}
     shared: dict[tuple[str, str], Shared] = {}  # per venue endpoint: what accounts share
     network = _Network()
     for target in targets:
@@ -90,10 +124,12 @@ def connect(
         http = network.client(base_url, transport(target.venue) if transport else None)
         limits: list[RequestLimiter] = [Limiter(caps.requests_per_second, caps.burst)]
         if caps.shared_limit:
-            window = windows.setdefault(
-                endpoint, WindowLimiter(caps.shared_limit, caps.shared_window_ms)
-            )
-            limits.append(window)
+            key = f"{target.venue} {base_url}"
+            if key not in windows:
+                windows[key] = WindowLimiter(caps.shared_limit, caps.shared_window_ms)
+                now_ms = time.time_ns() // 1_000_000
+                windows[key].seed([(now_ms - t) * 1_000_000 for t in spent.get(key, [])])
+            limits.append(windows[key])
         clients[target.name] = spec.client(
             target.name,
             credentials[target.name],
@@ -101,7 +137,7 @@ def connect(
             Limits(*limits),
             shared.setdefault(endpoint, {}),
         )
-    return Connections(clients, concurrency, dict(declared or {}))
+    return Connections(clients, concurrency, dict(declared or {}), windows=windows, ledger=ledger)
 
 
 class _Network:

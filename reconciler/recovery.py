@@ -12,19 +12,23 @@ create of its desired config); an undeclared one left without a config gets its 
 from __future__ import annotations
 
 import dataclasses
+import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler import journal
+from reconciler.console import warn
 from reconciler.desired import DesiredState
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.plan import Action, Plan, Step
 from reconciler.planner import field_changes
 from reconciler.units import loads_exact
 
-MARKS = ('"event":"apply-start"', '"event":"apply-end"', '"event":"recovered"')
+BOUNDARY = re.compile(r'"event"\s*:\s*"(?:apply-start|apply-end|recovered)"')
+BAD_RECORD = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
 PHASES = {
     "step-begin": "its step had begun; no write was sent",
     "reset-sent": "its reset was sent, with no answer journaled",
@@ -68,8 +72,9 @@ class Unfinished:
 
 
 def unfinished(path: Path | None) -> list[Unfinished]:
-    """Unfinished runs in the journal, oldest first; none when there is no journal."""
-    if path is None or not path.exists():
+    """Unfinished runs in the journal, oldest first; none when there is no journal. A record
+    that is not what mmp writes (edited, cut short, another tool's) is counted, not trusted."""
+    if path is None or not _regular(path):
         return []
     open_runs = _open_runs(path)
     if not open_runs:
@@ -82,22 +87,36 @@ def _open_runs(path: Path) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for text in handle:
-            if not any(mark in text for mark in MARKS):
+            if not BOUNDARY.search(text):
                 continue
             record = _parse(text)
-            if record is None:
+            run = None if record is None else record.get("run")
+            if record is None or not isinstance(run, str):
                 continue
-            event, run = record["event"], record.get("run", "")
+            event = record["event"]
             if event == "apply-start":
                 runs[run] = record
             elif event == "apply-end" and record.get("exit_code") != 4:
                 runs.pop(run, None)
             elif event == "apply-end" and run in runs:
                 runs[run] = {**runs[run], "ended": True}
-            elif event == "recovered":
-                for done in record.get("runs", []):
-                    runs.pop(done, None)
+            elif event == "recovered" and isinstance(record.get("runs"), list):
+                for done in record["runs"]:
+                    if isinstance(done, str):
+                        runs.pop(done, None)
     return runs
+
+
+def _regular(path: Path) -> bool:
+    """Only a regular file is read as a journal (a FIFO would block, /dev/zero never end)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    warn(f"mmp: {path} is not a regular file: it is not read as a journal")
+    return False
 
 
 def _in_flight(path: Path, runs: dict[str, dict[str, Any]]) -> list[Unfinished]:
@@ -107,16 +126,21 @@ def _in_flight(path: Path, runs: dict[str, dict[str, Any]]) -> list[Unfinished]:
         if isinstance(record, journal.Unreadable):
             broken += 1
             continue
-        scopes = steps.get(record.get("run", ""))
-        if scopes is not None and "scope" in record:
+        run = record.get("run")
+        scopes = steps.get(run) if isinstance(run, str) else None
+        if scopes is None or "scope" not in record:
+            continue
+        try:
             _track(scopes, record)
+        except BAD_RECORD:
+            broken += 1
     return [
         Unfinished(
             run=run,
             started=str(start.get("ts", "?")),
             by=str(start.get("by", "?")),
             host=str(start.get("host", "")),
-            pid=start.get("pid"),
+            pid=start.get("pid") if isinstance(start.get("pid"), int) else None,
             ended=bool(start.get("ended")),
             scopes=tuple(steps[run].values()),
             broken_lines=broken,
@@ -127,7 +151,9 @@ def _in_flight(path: Path, runs: dict[str, dict[str, Any]]) -> list[Unfinished]:
 
 
 def _track(scopes: dict[str, InFlight], record: dict[str, Any]) -> None:
-    scope, event = str(record["scope"]), record["event"]
+    scope, event = record["scope"], record["event"]
+    if not isinstance(scope, str):
+        raise TypeError("scope is not text")
     if event == "step-begin":
         scopes[scope] = InFlight(
             _key(record.get("key"), scope),
@@ -143,9 +169,19 @@ def _track(scopes: dict[str, InFlight], record: dict[str, Any]) -> None:
 
 
 def _key(data: Any, scope: str) -> ScopeKey:
-    if isinstance(data, dict):
-        return ScopeKey.from_data(data)
+    key = ScopeKey.from_data(data) if isinstance(data, dict) else _split(scope)
+    texts = (key.venue, key.account, key.underlying)
+    if not all(isinstance(part, str) and part for part in texts) or str(key) != scope:
+        raise ValueError(f"journal scope {scope!r} does not match its key")
+    if key.group is not None and not isinstance(key.group, str):
+        raise ValueError(f"journal scope {scope!r} has a group that is not text")
+    return key
+
+
+def _split(scope: str) -> ScopeKey:
     parts = scope.split("/")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"journal scope {scope!r} is not venue/account/underlying[/group]")
     return ScopeKey(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else None)
 
 
@@ -159,32 +195,43 @@ def _config(data: Any) -> MmpConfig | None:
 def _parse(text: str) -> dict[str, Any] | None:
     try:
         record = loads_exact(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) and isinstance(record.get("event"), str) else None
 
 
-def describe(runs: list[Unfinished], live: Iterable[LiveAccount]) -> list[str]:
+def describe(
+    runs: list[Unfinished], live: Iterable[LiveAccount], desired: DesiredState
+) -> list[str]:
     """One line per unfinished run and per scope it left in flight, with its live state."""
     read = {account.account: account.by_key() for account in live}
     lines = []
     for run in runs:
         lines.append(run.head() + "; its scopes in flight:")
         for item in run.scopes:
-            state = _live_text(item, read.get(item.key.account), item.key)
+            state = _live_text(item, read.get(item.key.account), desired)
             lines.append(f"  {item.key}: {item.doing}; live now: {state}")
         if run.broken_lines:
-            lines.append(f"  ({run.broken_lines} journal line(s) cut short: a crash while writing)")
+            lines.append(f"  ({run.broken_lines} journal line(s) unreadable: cut short or edited)")
     return lines
 
 
-def _live_text(item: InFlight, scopes: dict[ScopeKey, LiveScope] | None, key: ScopeKey) -> str:
+def _live_text(
+    item: InFlight, scopes: dict[ScopeKey, LiveScope] | None, desired: DesiredState
+) -> str:
+    if not _managed_account(item, desired):
+        had = "no config" if item.before is None else item.before.to_data()
+        return (
+            f"unknown: its account is no longer a {item.key.venue} account in the policies, so "
+            f"mmp cannot read or restore it (before that run it had {had}); check it on the "
+            "venue: the next apply hands it over to you, saying so"
+        )
     if scopes is None:
         return "not read in this run"
-    live = scopes.get(key)
+    live = scopes.get(item.key)
     config = None if live is None else live.config
     if config is None:
-        return "no config: UNPROTECTED" if item.before or item.after else "no config"
+        return "no config: UNPROTECTED" if _left_bare(item, desired) else "no config"
     if config == item.after:
         return "the config that run was writing"
     if config == item.before:
@@ -192,15 +239,38 @@ def _live_text(item: InFlight, scopes: dict[ScopeKey, LiveScope] | None, key: Sc
     return "a config that is neither its old nor its new one"
 
 
-def left_unprotected(runs: list[Unfinished], live: Iterable[LiveAccount]) -> list[ScopeKey]:
-    """Scopes an unfinished run had in flight that hold no config now (on accounts read)."""
+def _managed_account(item: InFlight, desired: DesiredState) -> bool:
+    target = desired.accounts.get(item.key.account)
+    return target is not None and target.venue == item.key.venue
+
+
+def _declared_absent(item: InFlight, desired: DesiredState) -> bool:
+    scope = desired.scopes.get(item.key)
+    absent = (item.key.account, item.key.underlying) in desired.absent_underlyings
+    return absent or (scope is not None and scope.config is None)
+
+
+def _left_bare(item: InFlight, desired: DesiredState) -> bool:
+    """No config now would be the run's doing: it had one, and nobody wants it gone."""
+    meant_bare = item.action == "remove" or _declared_absent(item, desired)
+    return item.before is not None and not meant_bare
+
+
+def left_unprotected(
+    runs: list[Unfinished], live: Iterable[LiveAccount], desired: DesiredState
+) -> list[ScopeKey]:
+    """Scopes an unfinished run had in flight that hold no config now, or whose account
+    mmp can no longer read (it left the policies): `mmp status` exits 4 for them."""
     read = {account.account: account.by_key() for account in live}
     left = []
     for run in runs:
         for item in run.scopes:
+            if not _managed_account(item, desired):
+                left.append(item.key)
+                continue
             scopes = read.get(item.key.account)
-            if scopes is None or item.before is None or item.action == "remove":
-                continue  # not read here; or no config is what it had, or what was meant
+            if scopes is None or not _left_bare(item, desired):
+                continue  # not read here; or no config is what it had, or what is meant
             scope = scopes.get(item.key)
             if scope is None or scope.config is None:
                 left.append(item.key)
@@ -228,7 +298,7 @@ def amend(
         if restore and (step := _restore(run, item, desired, read)) is not None
     ]
     steps = sorted((*plan.steps, *restores), key=lambda s: (s.action.rank, s.key.sort_key()))
-    notes = (*plan.notes, *describe(runs, live))
+    notes = (*plan.notes, *describe(runs, live, desired))
     return dataclasses.replace(plan, steps=tuple(steps), notes=notes)
 
 
@@ -238,66 +308,71 @@ def _restore(
     desired: DesiredState,
     read: dict[str, dict[ScopeKey, LiveScope]],
 ) -> Step | None:
-    """Put an undeclared scope that the run left without a config back as it was."""
+    """Put an undeclared scope that the run left without a config back as it was: never a
+    scope the run was removing, nor one on an account of another venue than the journal's."""
     scopes = read.get(item.key.account)
-    declared = item.key in desired.scopes or (
-        (item.key.account, item.key.underlying) in desired.absent_underlyings
-    )
-    if scopes is None or declared or item.before is None:
+    declared = item.key in desired.scopes or _declared_absent(item, desired)
+    if scopes is None or declared or not _left_bare(item, desired):
+        return None
+    if not _managed_account(item, desired):
         return None
     live = scopes.get(item.key)
     if live is not None and live.config is not None:
         return None
+    assert item.before is not None
     reason = (
         f"restore: apply run {run.run} left it without a config; the policies do not declare "
         "it, so the config it had before that run is set again"
     )
-    if live is not None and live.freeze.frozen:
-        return Step(
-            item.key,
-            Action.HELD,
-            None,
-            item.before,
-            field_changes(None, item.before),
-            live.freeze,
-            Action.CREATE,
-            f"journal run {run.run}",
-            reason,
-        )
     changes = field_changes(None, item.before)
-    return Step(
-        item.key,
-        Action.CREATE,
-        None,
-        item.before,
-        changes,
-        where=f"journal run {run.run}",
-        reason=reason,
-    )
+    where = f"journal run {run.run}"
+    if live is not None and live.freeze.frozen:
+        held = Action.CREATE
+        return Step(
+            item.key, Action.HELD, None, item.before, changes, live.freeze, held, where, reason
+        )
+    return Step(item.key, Action.CREATE, None, item.before, changes, where=where, reason=reason)
 
 
-def settled(runs: list[Unfinished], ended: dict[str, str], live: list[LiveAccount]) -> list[str]:
-    """The runs whose every scope in flight is now put right: `ended` is this apply's
-    outcome per scope, `live` what it read before writing."""
+@dataclass(frozen=True)
+class Settled:
+    runs: list[str]  # the runs whose every scope in flight is put right (or handed over)
+    handed_over: list[str]  # scopes of accounts no longer in the policies: the user's now
+
+
+def settled(
+    runs: list[Unfinished],
+    ended: dict[str, str],
+    live: list[LiveAccount],
+    desired: DesiredState,
+) -> Settled:
+    """`ended` is this apply's outcome per scope, `live` what it read before writing."""
     read = {scope.key: scope for account in live for scope in account.scopes}
     accounts = {account.account for account in live}
-    return [
-        run.run
-        for run in runs
+    done, handed = [], []
+    for run in runs:
+        gone = [str(i.key) for i in run.scopes if not _managed_account(i, desired)]
         if all(
-            _settled(item, ended.get(str(item.key)), read.get(item.key), accounts)
+            not _managed_account(item, desired)
+            or _settled(item, ended.get(str(item.key)), read.get(item.key), accounts, desired)
             for item in run.scopes
-        )
-    ]
+        ):
+            done.append(run.run)
+            handed += gone
+    return Settled(done, handed)
 
 
 def _settled(
-    item: InFlight, outcome: str | None, live: LiveScope | None, accounts: set[str]
+    item: InFlight,
+    outcome: str | None,
+    live: LiveScope | None,
+    accounts: set[str],
+    desired: DesiredState,
 ) -> bool:
     if outcome is not None:  # this apply had a step for it
         return outcome == "applied"
     if item.key.account not in accounts:  # filtered out of this run: not looked at
         return False
     has_config = live is not None and live.config is not None
-    # no config now is right only where it had none before that run, or was being removed
-    return has_config or item.before is None or item.action == "remove"
+    # no config now is right only where it had none before that run, or none is meant
+    return has_config or not _left_bare(item, desired)

@@ -1,10 +1,11 @@
 """One writing run at a time per policy repository, on one machine.
 
-`apply` and `unfreeze` hold an exclusive `flock` on `.mmp/apply.lock` for the whole run. The
-kernel lets go of it when the holder ends, however it ends, so a lock left by a killed
+`apply` and `unfreeze` hold an exclusive `flock` on the repository's root folder for the
+whole run (a folder nobody deletes mid-run, unlike `.mmp/`, which `git clean -X` removes).
+The kernel lets go of it when the holder ends, however it ends, so a lock left by a killed
 process is simply taken over (and said: its run may have left scopes in flight, which the
-journal names). The file says who holds it: pid, host, command and start time, so a second
-run refuses at once and names the holder. Across machines (a CI runner and a laptop) there
+journal names). `.mmp/apply.lock` says who holds it: pid, host, command and start time, so a
+second run refuses at once and names the holder. Across machines (a CI runner and a laptop) there
 is no shared lock: apply checks each scope again just before writing it (executor.py).
 """
 
@@ -32,21 +33,32 @@ class LockedError(ReconcilerError):
 class RunLock:
     def __init__(self, state_dir: Path, command: str) -> None:
         self.path = state_dir / LOCK_FILE
+        self.root = state_dir.parent
         self.command = command
         self._fd: int | None = None
+        self._lock: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LockedError(
+                f"cannot take the one-run lock in {self.path.parent} ({exc.strerror or exc}); "
+                "make .mmp/ a writable folder at the root of the policy repository"
+            ) from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
+            os.close(lock)
             raise LockedError(
-                f"another mmp run holds {self.path}: {_describe(holder)}. Only one apply or "
-                "unfreeze runs at a time per policy repository; wait for it to end"
+                f"another mmp run holds the lock of {self.root}: {_describe(holder)}. Only one "
+                "apply or unfreeze runs at a time per policy repository; wait for it to end"
             ) from None
+        self._lock = lock
         stale = _holder(fd)
         if stale:
             console.note(
@@ -69,12 +81,13 @@ class RunLock:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._fd is None:
+        if self._fd is None or self._lock is None:
             return
         os.ftruncate(self._fd, 0)  # a clean end: nobody holds it
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
-        self._fd = None
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        os.close(self._lock)
+        self._fd = self._lock = None
 
 
 def _holder(fd: int) -> dict[str, Any] | None:
@@ -88,7 +101,7 @@ def _holder(fd: int) -> dict[str, Any] | None:
 
 def _describe(info: dict[str, Any] | None) -> str:
     if not info or info.get("unreadable"):
-        return "holder unknown"
+        return "its holder is not recorded (.mmp/apply.lock was removed or cut short)"
     return (
         f"`mmp {info.get('command', '?')}` pid {info.get('pid', '?')} on host "
         f"{info.get('host', '?')}, started {info.get('started', '?')} by {info.get('by', '?')}"

@@ -1,8 +1,10 @@
 """One step of apply: check the scope is still as planned, write (journaled ahead), verify.
 
 Before each write the scope's live config and freeze state must still be what the plan saw,
-as read after the account's previous write and at most FRESH_MS ago (a read-back of the
-account's previous step serves; on bulk-read venues one read per account, not per scope).
+as read after the account's previous write, begun at most FRESH_MS ago (a read-back of
+the account's previous step serves; on bulk-read venues one read per account, not per
+scope). What remains between that read and the write is a round trip: the venues' push
+channels (issue 16) close it.
 If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
 applies on two machines from overwriting each other, and a write from ending a freeze.
 
@@ -26,7 +28,7 @@ from reconciler.model import LiveAccount, LiveScope, MmpConfig, scope_digest
 from reconciler.plan import Action, Plan, Step
 from reconciler.secrets import redact
 
-FRESH_MS = 1000  # a read older than this is not trusted for the check before a write
+FRESH_MS = 250  # a read begun longer ago is not trusted for the check before a write
 POLL_INTERVAL_MS = 50
 POLL_MAX_INTERVAL_MS = 800
 POLL_DEADLINE_MS = 10_000
@@ -80,9 +82,10 @@ class Run:
     written: set[str] = field(default_factory=set)  # scopes a write was sent to
     bug: bool = False  # a step ended in an unexpected exception: start nothing new
 
-    def remember(self, account: LiveAccount, covers: frozenset[str] | None) -> None:
+    def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
+        """A read, dated when it began: what it says held then, at least."""
         seq = self.sent.get(account.account, 0)
-        self.reads[account.account] = Read(account, time.monotonic_ns(), seq, covers)
+        self.reads[account.account] = Read(account, began, seq, covers)
 
     def in_flight(self) -> list[str]:
         return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
@@ -112,7 +115,9 @@ async def run_step(run: Run, step: Step) -> StepResult:
             run, step, kind, step.before if kind == "remove" else step.after
         )
         end = await _await_state(run, step, None if kind == "remove" else step.after, refused)
-        result = _classify(step, end, error, _not_in_force(run, step))
+        result = _classify(
+            step, end, error, _not_in_force(run, step), _may_land(run, step, refused)
+        )
     finish(run, result, end)
     return result
 
@@ -149,13 +154,16 @@ async def _check(run: Run, step: Step) -> StepResult | None:
             "not written: the scope froze after the plan was made (a write "
             "could unfreeze it); it stays held until unfrozen",
         )
+    bare = live is None or live.config is None
     shown = "no config" if live is None or live.config is None else _describe(live.config)
-    return StepResult(
-        step,
-        Outcome.MOVED,
-        f"not written: the venue's config changed after the plan was made "
-        f"(now {shown}); another run or a person changed it. Plan again and review",
+    detail = (
+        f"not written: the venue's config changed after the plan was made (now {shown}); "
+        "another run or a person changed it. Plan again and review"
     )
+    if bare and step.action is not Action.REMOVE and step.before is not None:
+        # it had a config when planned and has none now: say so as loudly as we can
+        return StepResult(step, Outcome.UNKNOWN, detail + ". It is now WITHOUT MMP")
+    return StepResult(step, Outcome.MOVED, detail)
 
 
 async def _current(run: Run, step: Step) -> LiveScope | None:
@@ -174,9 +182,10 @@ async def _current(run: Run, step: Step) -> LiveScope | None:
 
 async def _read(run: Run, step: Step) -> LiveAccount:
     only = frozenset({step.key.underlying})  # one scope: no need to read the whole account
+    began = time.monotonic_ns()
     account = await run.connections.read_account(step.key.account, only=only)
     bulk = run.connections.clients[step.key.account].capabilities.bulk_read
-    run.remember(account, None if bulk else only)
+    run.remember(account, None if bulk else only, began)
     return account
 
 
@@ -267,7 +276,8 @@ async def _replace(run: Run, step: Step) -> StepResult:
     acknowledged = time.monotonic_ns()
     cleared = await _await_state(run, step, None, refused, eager=True)
     if cleared is not None:
-        return _classify(step, cleared, error, "the reset did not clear the config in time")
+        late = _may_land(run, step, refused)
+        return _classify(step, cleared, error, "the reset did not clear the config in time", late)
     gap_start = time.monotonic_ns()
     settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
     run.phases[scope] = Phase.CLEARED
@@ -311,15 +321,31 @@ def _not_in_force(run: Run, step: Step) -> str:
     )
 
 
-def _classify(step: Step, end: Seen, error: str, unapplied: str = "") -> StepResult:
+def _may_land(run: Run, step: Step, refused: bool) -> bool:
+    """Whether a write not in force yet may still take effect: on an asynchronous venue,
+    anything not refused outright was queued, and is applied whenever the venue gets to it."""
+    return not refused and not run.connections.clients[step.key.account].capabilities.synchronous
+
+
+def _classify(
+    step: Step, end: Seen, error: str, unapplied: str = "", may_land: bool = False
+) -> StepResult:
     """Where the scope ended. `error`: why the write failed ("" if it did not fail);
-    `unapplied`: what to say when it did not fail yet is not in force."""
+    `unapplied`: what to say when it did not fail yet is not in force; `may_land`: the
+    write may still take effect later (so the old config in force now proves nothing)."""
     if isinstance(end, str):
         detail = f"{error}; {end}" if error else end
         return StepResult(step, Outcome.UNKNOWN, detail)
     if end == step.after:
         return StepResult(step, Outcome.APPLIED, f"verified despite: {error}" if error else "")
     why = error or unapplied
+    if end == step.before and may_land:
+        return StepResult(
+            step,
+            Outcome.UNKNOWN,
+            f"{why}; the old config is in force now, but the venue took the command and may "
+            "still apply it at any moment",
+        )
     if end == step.before:
         return StepResult(step, Outcome.KEPT_OLD, f"{why}; old config still in force")
     shown = "no config" if end is None else "a config that is neither the old nor the new one"

@@ -185,7 +185,7 @@ def test_a_second_signal_is_answered_not_obeyed_then_the_deadline_ends_it_as_exi
     desk = Desk("bullish", 1)
     desk.sim.drop_next_sets = 5  # acknowledged, never applied: the step cannot finish soon
     stream = io.StringIO()
-    interrupt = Interrupt(grace_s=1, stream=stream)
+    interrupt = Interrupt(grace=1, stream=stream)
 
     def twice() -> None:
         interrupt.receive(signal.SIGINT)

@@ -57,6 +57,9 @@ EXPECTED = {
     "auth-expiry": 0,
     "live-changed": 1,
 }
+# On an asynchronous venue a 500 may hide a command the venue queued: not in force by the
+# deadline proves nothing (it may land later), so the scope is named unknown, exit 4
+EXCEPTIONS = {("bullish", "500-on-write"): 4}
 RESULTS: dict[tuple[str, str], str] = {}
 
 
@@ -155,7 +158,7 @@ CELLS = [
 def test_cell(venue: str, fault: str) -> None:
     code, records, _ = run_cell(venue, fault)
     RESULTS[(venue, fault)] = f"exit {code}"
-    assert code == EXPECTED[fault]
+    assert code == EXCEPTIONS.get((venue, fault), EXPECTED[fault])
     events = [r["event"] for r in records]
     if fault == "live-changed":
         assert events == []  # refused before anything was written or journaled

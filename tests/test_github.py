@@ -187,17 +187,31 @@ def test_a_long_pending_list_is_cut_and_the_body_fits() -> None:
     assert len(issue.body.encode()) <= COMMENT_LIMIT
 
 
-def test_shards_must_own_every_account_exactly_once() -> None:
+def test_shards_own_each_account_once_and_a_missing_shard_is_named_not_hidden() -> None:
     a, b = _plan(["a"], [_step("a", Action.UPDATE)]), _plan(["b"], [_step("b", Action.CREATE)])
     merged = merge([(Path("a.json"), a), (Path("b.json"), b)], ["a", "b"])
-    assert [s.action for s in merged.steps] == [Action.CREATE, Action.UPDATE]
-    with pytest.raises(ReconcilerError, match="not: c"):
-        merge([(Path("a.json"), a), (Path("b.json"), b)], ["a", "b", "c"])
+    assert [s.action for s in merged.plan.steps] == [Action.CREATE, Action.UPDATE]
+    assert merged.unchecked == []
+    partial = merge([(Path("a.json"), a)], ["a", "b", "c"])
+    assert partial.unchecked == ["b", "c"] and partial.plan.accounts == ("a",)
     with pytest.raises(ReconcilerError, match="`a` is in two shard plans"):
         merge([(Path("a.json"), a), (Path("again.json"), a)], ["a"])
     filtered = Plan(steps=(), fingerprint="x", accounts=("a",), filters={"underlying": ["btc"]})
     with pytest.raises(ReconcilerError, match="filtered plan"):
         merge([(Path("f.json"), filtered)], ["a"])
+
+
+def test_a_failed_shard_keeps_the_issue_open_and_the_others_still_report() -> None:
+    fake = _fake()
+    api = _api(fake)
+    clean = _plan(["a"], [])
+    result = report(api, clean, "https://run", unchecked=["b"])
+    assert result.action == "opened"  # nothing drifted where we looked: still not closed
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title.endswith("(1 account(s) not checked)")
+    assert issue.body.startswith("<!-- mmp-reconciler:drift -->\n**Not checked**: 1 account(s)")
+    assert "- `b`" in issue.body
+    assert report(api, clean, "https://run").action == "closed"  # all checked: it closes
 
 
 @settings(max_examples=25, deadline=None)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import recovery
-from reconciler.desired import DesiredState
+from reconciler.desired import AccountTarget, DesiredState, Location
 from reconciler.journal import Journal
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.plan import Action, Plan
@@ -29,6 +29,11 @@ KEY = ScopeKey("deribit", "acct", "btc_usd")
 OLD = ROWS["deribit"].sample(1)
 NEW = ROWS["deribit"].sample(2)
 WAIT_S = 30
+DESK = DesiredState(  # the account the journal's scope is on, declaring nothing
+    accounts={
+        "acct": AccountTarget("acct", "deribit", "testnet", None, "ACCT", Location("p", 1, 1))
+    }
+)
 
 
 def interrupted_journal(path: Path, *events: str) -> Journal:
@@ -69,13 +74,13 @@ def test_a_run_without_its_end_is_found_with_its_scope_in_flight(tmp_path: Path)
     assert "by github:alice, pid 4242 on runner-7) was interrupted" in run.head()
     [item] = run.scopes
     assert (item.key, item.last, item.before, item.after) == (KEY, "set-sent", OLD, NEW)
-    lines = recovery.describe([run], live(None))
+    lines = recovery.describe([run], live(None), DESK)
     assert lines[1] == (
         "  deribit/acct/btc_usd: a set was sent, with no answer journaled; "
         "live now: no config: UNPROTECTED"
     )
-    assert "the config that run was writing" in recovery.describe([run], live(NEW))[1]
-    assert "the config it had before that run" in recovery.describe([run], live(OLD))[1]
+    assert "the config that run was writing" in recovery.describe([run], live(NEW), DESK)[1]
+    assert "the config it had before that run" in recovery.describe([run], live(OLD), DESK)[1]
 
 
 def test_finished_runs_and_recovered_runs_are_not_reported(tmp_path: Path) -> None:
@@ -109,18 +114,18 @@ def test_an_undeclared_scope_left_without_config_gets_its_old_config_back(
     interrupted_journal(path, "replace-cleared")
     runs = recovery.unfinished(path)
     empty = Plan((), "sha256:x", accounts=("acct",))
-    amended = recovery.amend(empty, runs, DesiredState(), live(None))
+    amended = recovery.amend(empty, runs, DESK, live(None))
     [step] = amended.steps
     assert (step.key, step.action, step.before, step.after) == (KEY, Action.CREATE, None, OLD)
     assert "left it without a config" in step.reason
     assert any("was interrupted" in note for note in amended.notes)
-    frozen = recovery.amend(empty, runs, DesiredState(), live(None, frozen=True))
+    frozen = recovery.amend(empty, runs, DESK, live(None, frozen=True))
     assert [s.action for s in frozen.steps] == [Action.HELD]  # never written while frozen
-    assert recovery.amend(empty, runs, DesiredState(), live(OLD)).steps == ()  # it has one
+    assert recovery.amend(empty, runs, DESK, live(OLD)).steps == ()  # it has one
     ended = {str(KEY): "applied"}
-    assert recovery.settled(runs, ended, live(None)) == [runs[0].run]
-    assert recovery.settled(runs, {}, live(None)) == []
-    assert recovery.left_unprotected(runs, live(None)) == [KEY]
+    assert recovery.settled(runs, ended, live(None), DESK).runs == [runs[0].run]
+    assert recovery.settled(runs, {}, live(None), DESK).runs == []
+    assert recovery.left_unprotected(runs, live(None), DESK) == [KEY]
 
 
 def test_two_checkouts_applying_at_once_the_later_write_is_skipped(tmp_path: Path) -> None:
@@ -206,7 +211,8 @@ def test_a_sandbox_killed_mid_apply_agrees_with_its_journal(tmp_path: Path) -> N
     else:
         assert writing or bare, line
     if bare:
-        assert plan.stdout.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
+        first = plan.stdout.removeprefix("[sandbox: simulators, not venues] ")
+        assert first.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
     rerun = subprocess.run(
         command, cwd=repo, env=env, capture_output=True, text=True, timeout=WAIT_S
     )

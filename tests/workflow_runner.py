@@ -39,14 +39,17 @@ def load(name: str) -> dict[str, Any]:
 
 
 # -- expressions -------------------------------------------------------------------------
-_TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||==|!=|'[^']*'|[A-Za-z_][\w.\-]*\(\)|[A-Za-z_][\w.\-]*)")
+_TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||==|!=|!|'[^']*'|[A-Za-z_][\w.\-]*\(\)|[A-Za-z_][\w.\-]*)")
 
 
 def evaluate(expression: str, contexts: dict[str, Any]) -> Any:
     """GitHub's expression language, the part our workflows use: contexts, 'strings',
-    ==, !=, &&, ||, parentheses, and always()/failure()/success()."""
+    ==, !=, &&, ||, !, parentheses, and always()/failure()/success()/cancelled(), with or
+    without the ${{ }} around it."""
     tokens: list[str] = []
     rest = expression.strip()
+    if rest.startswith("${{") and rest.endswith("}}"):
+        rest = rest[3:-2].strip()
     while rest:
         match = _TOKEN.match(rest)
         if match is None:
@@ -65,6 +68,8 @@ def evaluate(expression: str, contexts: dict[str, Any]) -> Any:
 
     def primary() -> Any:
         token = take()
+        if token == "!":
+            return not primary()
         if token == "(":
             value = either()
             assert take() == ")"
@@ -207,7 +212,7 @@ class Runner:
                 for name, r in (needs or {}).items()
             },
             "steps": {},
-            "functions": {"always": True, "success": True, "failure": False},
+            "functions": {"always": True, "success": True, "failure": False, "cancelled": False},
         }
         result = JobResult(label)
         condition = job.get("if")
@@ -220,7 +225,12 @@ class Runner:
         failed = False
         for index, step in enumerate(job["steps"]):
             name = step.get("name") or step.get("uses") or step.get("run", "")[:40]
-            contexts["functions"] = {"always": True, "success": not failed, "failure": failed}
+            contexts["functions"] = {
+                "always": True,
+                "success": not failed,
+                "failure": failed,
+                "cancelled": False,
+            }
             condition = step.get("if", "success()")
             if not evaluate(str(condition), contexts):
                 result.steps.append(StepResult(name, "skipped"))

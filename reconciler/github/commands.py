@@ -50,15 +50,28 @@ def comment(args: argparse.Namespace) -> int:
 
 
 def drift(args: argparse.Namespace) -> int:
+    """The drift issue from the shard plans there are. A shard whose plan is missing (its
+    job failed) leaves its accounts "not checked": named in the issue, which stays open,
+    and this command then exits 1, after reporting what the other shards found."""
     ctx = RunContext.from_env()
     desired = load_desired(args.policies, capabilities())
-    plans = [(path, planfile.load(path).plan) for path in args.planfiles]
-    merged = merge(plans, desired.accounts)
+    found = [path for path in args.planfiles if path.is_file()]
+    for path in args.planfiles:
+        if not path.is_file():
+            console.warn(f"mmp: no shard plan at {path} (its shard failed?)")
+    merged = merge([(path, planfile.load(path).plan) for path in found], desired.accounts)
     # never the one-liner: held scopes that still differ keep the drift issue open
-    ctx.append_summary(document(merged, limit=SUMMARY_LIMIT, link=ctx.run_url, one_line=False))
+    document_ = document(merged.plan, limit=SUMMARY_LIMIT, link=ctx.run_url, one_line=False)
+    ctx.append_summary(document_)
     with GitHubApi(ctx) as api:
-        result = report(api, merged, ctx.run_url)
+        result = report(api, merged.plan, ctx.run_url, merged.unchecked)
     console.note(f"Drift: {result.message}")
+    if merged.unchecked:
+        console.error(
+            f"{len(merged.unchecked)} account(s) were not checked (no shard plan covers them): "
+            + ", ".join(merged.unchecked)
+        )
+        return 1
     return 0
 
 

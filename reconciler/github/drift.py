@@ -1,6 +1,8 @@
 """The drift issue: opened (or updated) while live settings differ from the policies, closed
-by the first run that finds none. Shard plans are merged first and must own every account
-exactly once, so a missing or overlapping shard fails loudly instead of closing the issue.
+by the first run that finds none. Shard plans are merged first; an account in two shards
+fails loudly. An account no shard plan covers (its shard failed: a venue down, say) is
+named "not checked" at the top of the issue, which then stays open, while every shard that
+did run still reports what it found: one venue down never hides another's unprotected scope.
 
 Drift is every write the plan would make, and every held (frozen) scope whose live config
 differs from the policies: it is pending, applied once unfrozen, and keeps the issue open.
@@ -25,8 +27,14 @@ LISTED = 50  # scopes listed per section at the top of the issue; the table has 
 PENDING = "pending: held (frozen), will be applied once unfrozen"
 
 
-def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Plan:
-    """One plan from shard plans that together own each account exactly once."""
+@dataclass(frozen=True)
+class Merged:
+    plan: Plan
+    unchecked: list[str]  # accounts no shard plan covers
+
+
+def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Merged:
+    """One plan from the shard plans there are; each account in at most one of them."""
     owner: dict[str, Path] = {}
     steps: list[Step] = []
     notes: list[str] = []
@@ -45,19 +53,15 @@ def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Plan:
         steps += plan.steps
         notes += [n for n in plan.notes if not n.startswith("shard ")]
     missing = sorted(set(accounts) - owner.keys())
-    if missing:
-        raise ReconcilerError(
-            f"the shard plans cover {len(owner)} account(s) but not: {', '.join(missing)}; "
-            "check the workflow's shard matrix"
-        )
     steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
     fingerprints = "".join(sorted(plan.fingerprint for _, plan in plans))
-    return Plan(
+    merged = Plan(
         steps=tuple(steps),
         fingerprint=hashlib.sha256(fingerprints.encode()).hexdigest(),
         accounts=tuple(sorted(owner)),
         notes=tuple(notes),
     )
+    return Merged(merged, missing)
 
 
 @dataclass(frozen=True)
@@ -72,26 +76,32 @@ def drifting(plan: Plan) -> tuple[Step, ...]:
     return tuple(step for step in plan.steps if step.action.writes or step.pending)
 
 
-def issue_title(plan: Plan) -> str:
+def issue_title(plan: Plan, unchecked: list[str] | None = None) -> str:
+    unchecked = unchecked or []
     counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
+    counts.append((len(unchecked), "account(s) not checked"))
     detail = ", ".join(f"{n} {what}" for n, what in counts if n)
     return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
         f" ({detail})" if detail else ""
     )
 
 
-def report(api: GitHubApi, plan: Plan, link: str) -> DriftResult:
+def report(
+    api: GitHubApi, plan: Plan, link: str, unchecked: list[str] | None = None
+) -> DriftResult:
+    unchecked = unchecked or []
     issue = next(
         (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
     )
-    if drifting(plan):
-        body = issue_body(plan, link)
+    if drifting(plan) or unchecked:
+        body = issue_body(plan, link, unchecked)
+        title = issue_title(plan, unchecked)
         if issue is None:
-            made = api.create_issue(issue_title(plan), body, [LABEL])
+            made = api.create_issue(title, body, [LABEL])
             return DriftResult(
                 "opened", int(made["number"]), f"opened drift issue #{made['number']}"
             )
-        api.update_issue(int(issue["number"]), title=issue_title(plan), body=body)
+        api.update_issue(int(issue["number"]), title=title, body=body)
         return DriftResult(
             "updated", int(issue["number"]), f"updated drift issue #{issue['number']}"
         )
@@ -104,9 +114,24 @@ def report(api: GitHubApi, plan: Plan, link: str) -> DriftResult:
     return DriftResult("closed", number, f"no drift; closed drift issue #{number}")
 
 
-def issue_body(plan: Plan, link: str) -> str:
+def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
+    missing = (
+        "".join(
+            [
+                f"**Not checked**: {len(unchecked):,} account(s) whose shard failed (a venue "
+                "down, keys refused: see the run). Their scopes may be unprotected; the issue "
+                "stays open until a run checks them:\n\n",
+                *(f"- `{name}`\n" for name in unchecked[:LISTED]),
+                f"- and {len(unchecked) - LISTED:,} more\n" if len(unchecked) > LISTED else "",
+                "\n",
+            ]
+        )
+        if unchecked
+        else ""
+    )
     head = (
         f"{MARKER}\n"
+        + missing
         + _section(
             "UNPROTECTED",
             "declared scope(s) have no MMP config live",

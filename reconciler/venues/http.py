@@ -29,6 +29,7 @@ READ_ATTEMPTS = 3
 BACKOFF_MS = 200
 RATE_LIMIT_RETRIES = 5
 MAX_WAIT_MS = 10_000
+ANSWER_DEADLINE_S = 20  # a whole answer, however slowly it trickles in
 LOG = logging.getLogger("mmp")
 MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, IndexError)
 """What reading a malformed answer raises; ArithmeticError covers decimal.InvalidOperation."""
@@ -91,7 +92,7 @@ async def _send_retrying_faults(
         started = time.monotonic_ns()
         request = build() if callable(build) else build
         try:
-            response = await http.send(request)
+            response = await _whole_answer(http, request)
         except httpx.HTTPError as exc:
             LOG.info("%s: %s %s failed: %s", where, request.method, request.url.path, exc)
             if attempt == attempts:
@@ -113,6 +114,18 @@ async def _send_retrying_faults(
         jitter_percent = random.randint(50, 150)
         await asyncio.sleep(BACKOFF_MS * 2 ** (attempt - 1) * jitter_percent / 100_000)
     raise AssertionError("unreachable")
+
+
+async def _whole_answer(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """The answer, whole, within ANSWER_DEADLINE_S: httpx's timeouts bound each read of the
+    socket, so an answer trickling in a byte at a time would otherwise never time out."""
+    try:
+        async with asyncio.timeout(ANSWER_DEADLINE_S):
+            return await http.send(request)
+    except TimeoutError:
+        raise httpx.ReadTimeout(
+            f"no whole answer within {ANSWER_DEADLINE_S} s", request=request
+        ) from None
 
 
 def _unavailable(

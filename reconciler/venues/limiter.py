@@ -75,6 +75,7 @@ class WindowLimiter:
         self.limit, self.window_ns = limit, window_ms * 1_000_000
         self._clock, self._sleep = clock_ns, sleep_ns
         self._answered: deque[int] = deque()  # answer times within the last window, in order
+        self._own: list[int] = []  # answer times of this process's requests (for the ledger)
         self._in_flight = 0
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -97,8 +98,28 @@ class WindowLimiter:
     def release(self) -> None:
         """The answer came (or the request failed): the slot's window starts now."""
         self._in_flight -= 1
-        self._answered.append(self._clock())
+        now = self._clock()
+        self._answered.append(now)
+        self._own.append(now)
         self._changed.set()
+
+    def seed(self, ages_ns: list[int]) -> None:
+        """Requests answered before this process began (another mmp process's, say), as
+        how long ago each was answered: they hold their slots until their window ends."""
+        now = self._clock()
+        past = sorted(now - age for age in ages_ns if 0 <= age < self.window_ns)
+        self._answered = deque(sorted([*past, *self._answered]))
+
+    def counted(self) -> int:
+        """Requests inside the window now, this process's and those seeded."""
+        now = self._clock()
+        return sum(1 for t in self._answered if t + self.window_ns > now)
+
+    def spent(self) -> list[int]:
+        """How long ago each of this process's requests still inside the window was
+        answered (ns): what it adds to the ledger (the seeded ones are there already)."""
+        now = self._clock()
+        return [now - t for t in self._own if t + self.window_ns > now]
 
 
 class RequestLimiter(Protocol):

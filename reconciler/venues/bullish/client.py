@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from reconciler import secrets
 from reconciler.errors import (
     VenueAuthError,
     VenueError,
@@ -153,6 +154,7 @@ class BullishClient:
                 data = await self._send("GET", wire.LOGIN_PATH, headers=signed, auth=False)
                 with malformed_answer(self.where, f"GET {wire.LOGIN_PATH}"):
                     self._jwt = wire.login_token(data)
+                secrets.register(self._jwt)  # a session key: never printed, like the secret
                 self._jwt_exp_s = _jwt_expiry(self._jwt)
             return self._jwt
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from reconciler import secrets
 from reconciler.aio import read_all
 from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
@@ -128,6 +129,10 @@ class DeribitClient:
                     answer = fields.obj(result, "result")
                     token = fields.text(answer, "access_token")
                     lifetime_s = max(fields.integer(answer, "expires_in") - REFRESH_MARGIN_S, 0)
+                secrets.register(token)  # a session key: never printed, like the credentials
+                refresh = answer.get("refresh_token")
+                if isinstance(refresh, str):
+                    secrets.register(refresh)
                 self._token = token
                 self._token_expiry_ms = _monotonic_ms() + lifetime_s * 1000
             return self._token

@@ -1,0 +1,335 @@
+"""What an adversary found when trying to break apply, each kept as a test: the venue's end
+state, the exit code and what is said must agree, whatever the venue, the journal, the
+machine or the clock do."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import reconciler.writes as writes
+from reconciler import console, recovery, secrets
+from reconciler.desired import AccountTarget, DesiredState, Location
+from reconciler.errors import VenueError, VenueUnavailable
+from reconciler.executor import Outcome
+from reconciler.interrupt import Interrupt, restore_defaults
+from reconciler.journal import Journal
+from reconciler.live import connect
+from reconciler.model import ScopeKey
+from reconciler.runlock import LockedError, RunLock
+from reconciler.venues import VENUES
+from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.ledger import Ledger
+from tests.procs import LiveDesk
+from tests.test_apply_safety import Desk, OnWrite
+from tests.venues import ROWS
+
+HERE = Location("p", 1, 1)
+
+
+def test_an_acknowledged_reset_that_does_not_show_in_time_is_unknown_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bullish queues commands: a reset acknowledged but not in force by the deadline may
+    land any moment after, taking the config away; 'old config kept, nothing changed'
+    would be false."""
+    monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 300)
+    desk = Desk("bullish", 1)
+    desk.sim.apply_delay_ms = 2_000  # later than apply will wait
+    result = desk.apply()
+    (only,) = result.results
+    assert only.outcome is Outcome.UNKNOWN and result.exit_code == 4
+    assert "may still apply it at any moment" in only.detail
+    desk.sim.settle()  # and so it does
+    assert desk.live().get(only.step.key) is None
+
+
+def test_a_scope_found_without_config_before_its_write_is_exit_4() -> None:
+    """Someone (another run's reset, a person) cleared a scope after the plan: skipping it
+    is right, calling the run 'every scope old or new' is not."""
+    desk = Desk("deribit")
+    second = desk.keys[1]
+    client_id = desk.creds["CLIENT_ID"]
+
+    def clear() -> None:
+        desk.sim.accounts[client_id].configs.pop((second.underlying, second.group))
+
+    result = desk.apply(OnWrite(desk.sim, "deribit", clear))
+    outcomes = [r.outcome for r in result.results]
+    assert outcomes == [Outcome.APPLIED, Outcome.UNKNOWN] and result.exit_code == 4
+    assert "It is now WITHOUT MMP" in result.results[1].detail
+
+
+def test_an_answer_that_trickles_in_times_out_as_a_write_of_unknown_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("reconciler.venues.http.ANSWER_DEADLINE_S", 0.2)
+
+    class Trickle(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(60)  # a byte every few seconds: never whole
+            raise AssertionError("unreachable")
+
+    sim = DeribitSimulator()
+    creds = ROWS["deribit"].credentials(sim, "acct")
+    key = ScopeKey("deribit", "acct", "btc_usd")
+    target = AccountTarget("acct", "deribit", "testnet", None, "ACCT", HERE)
+    conns = connect([target], VENUES, {"acct": creds}, lambda venue: Trickle())
+
+    async def go() -> None:
+        try:
+            await conns.clients["acct"].set_config(key, ROWS["deribit"].sample(1))
+        finally:
+            await conns.aclose()
+
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(go())
+    assert "no whole answer within" in str(info.value) or "ReadTimeout" in str(info.value)
+    assert info.value.maybe_applied
+
+
+def test_a_session_token_echoed_by_a_venue_is_never_printed() -> None:
+    sim = DeribitSimulator()
+    creds = ROWS["deribit"].credentials(sim, "acct")
+    seen: list[str] = []
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token and "set_mmp_config" in request.url.path:
+            seen.append(token)
+            error = {"code": 11029, "message": f"bad request from token {token}"}
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": error})
+            return httpx.Response(400, content=body.encode())
+        return sim(request)
+
+    target = AccountTarget("acct", "deribit", "testnet", None, "ACCT", HERE)
+    conns = connect([target], VENUES, {"acct": creds}, lambda venue: httpx.MockTransport(echo))
+    key = ScopeKey("deribit", "acct", "btc_usd")
+
+    async def go() -> str:
+        try:
+            await conns.clients["acct"].set_config(key, ROWS["deribit"].sample(1))
+        except VenueError as exc:
+            return secrets.redact(str(exc))
+        finally:
+            await conns.aclose()
+        raise AssertionError("the venue refused")
+
+    said = asyncio.run(go())
+    assert seen and seen[0] not in said and "***" in said
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"event": "step-begin", "run": "r", "scope": "x", "key": {}},
+        {"event": "step-begin", "run": "r", "scope": 7},
+        {"event": "apply-start", "run": ["r"]},
+        {"event": "recovered", "run": "s", "runs": 5},
+        {"event": "step-begin", "run": "r", "scope": "a/b", "key": {"venue": 1}},
+        {"event": "set-sent", "run": "r", "scope": "deribit/x/btc_usd", "config": "??"},
+    ],
+)
+def test_a_journal_record_not_of_our_shape_is_counted_not_trusted(
+    tmp_path: Path, record: dict[str, Any]
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    lines = [{"event": "apply-start", "run": "r", "ts": "t"}, record]
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n" + "[" * 100_000 + "\n")
+    runs = recovery.unfinished(path)  # no exception, whatever is in the file
+    assert all(run.run == "r" for run in runs)
+
+
+def test_a_journal_that_is_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    stderr = io.StringIO()
+    sys_stderr, sys.stderr = sys.stderr, stderr
+    try:
+        assert recovery.unfinished(tmp_path / "fifo") == []  # never blocks on a FIFO
+    finally:
+        sys.stderr = sys_stderr
+    assert "is not a regular file" in stderr.getvalue()
+
+
+def test_a_removed_journal_file_goes_on_anew(tmp_path: Path) -> None:
+    path = tmp_path / ".mmp" / "journal.jsonl"
+    journal = Journal(path, stderr=io.StringIO())
+    journal.write("apply-start", steps=1)
+    path.unlink()
+    path.parent.rmdir()  # `git clean -X` took .mmp/ away mid-run
+    journal.write("apply-end", exit_code=0)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["apply-end"]
+
+
+def test_the_lock_holds_when_mmp_folder_is_removed(tmp_path: Path) -> None:
+    state = tmp_path / ".mmp"
+    with RunLock(state, "apply"):
+        for child in state.iterdir():
+            child.unlink()
+        state.rmdir()
+        with pytest.raises(LockedError, match="holds the lock of"):
+            RunLock(state, "apply").__enter__()
+
+
+def test_a_signal_after_apply_ended_is_said_not_obeyed(capfd: pytest.CaptureFixture[str]) -> None:
+    async def run() -> None:
+        interrupt = Interrupt(stream=io.StringIO())
+        interrupt.install()
+        interrupt.uninstall()  # apply is over; the report is not printed yet
+
+    asyncio.run(run())
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: the run's code stands
+        os.kill(os.getpid(), signal.SIGTERM)  # nor a kill
+    finally:
+        restore_defaults()
+    assert "SIGINT received after apply ended" in capfd.readouterr().err
+
+
+def test_notes_and_errors_never_raise_when_stderr_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", Gone())
+    console.note("recovered")
+    console.error("refused")
+    console.warn("still working")
+
+
+def test_a_second_process_is_paced_by_what_the_first_spent(tmp_path: Path) -> None:
+    """Bullish counts requests per IP across processes and blocks the IP for 60 s: what one
+    mmp process spent is in the next one's window from its first request."""
+    from reconciler.venues.bullish.simulator import BullishSimulator
+
+    sim = BullishSimulator(apply_delay_ms=0)
+    creds = ROWS["bullish"].credentials(sim, "acct")
+    target = AccountTarget("acct", "bullish", "testnet", None, "ACCT", HERE)
+    ledger = Ledger(tmp_path / "ratelimits.json")
+
+    def session() -> tuple[int, int]:
+        conns = connect(
+            [target], VENUES, {"acct": creds}, lambda v: httpx.MockTransport(sim), ledger=ledger
+        )
+        [window] = conns.windows.values()
+        seeded = window.counted()
+
+        async def go() -> None:
+            try:
+                await conns.read()
+            finally:
+                await conns.aclose()
+
+        asyncio.run(go())
+        return seeded, window.counted()
+
+    assert session() == (0, 2)  # a login and a read
+    assert session() == (2, 4)  # the second starts with the first's two in its window
+    assert len(ledger.load()[next(iter(ledger.load()))]) == 4  # and adds its own two
+
+
+def test_recovery_never_restores_a_removal_nor_on_another_venue(tmp_path: Path) -> None:
+    from reconciler.model import LiveAccount
+
+    path = tmp_path / "journal.jsonl"
+    config = ROWS["deribit"].sample(1)
+    removal = ScopeKey("deribit", "acct", "btc_usd")
+    elsewhere = ScopeKey("kraken", "acct", "BTC")
+    journal = Journal(path)
+    journal.write("apply-start", steps=2)
+    for key, action in ((removal, "remove"), (elsewhere, "update")):
+        journal.write(
+            "step-begin",
+            scope=str(key),
+            key=key.to_data(),
+            action=action,
+            before=config.to_data(),
+            after=None if action == "remove" else config.to_data(),
+        )
+    runs = recovery.unfinished(path)
+    desired = DesiredState(
+        accounts={"acct": AccountTarget("acct", "deribit", "testnet", None, "ACCT", HERE)}
+    )
+    live = [LiveAccount("deribit", "acct", ())]
+    from reconciler.plan import Plan
+
+    amended = recovery.amend(Plan((), "x", accounts=("acct",)), runs, desired, live)
+    assert amended.steps == ()  # the removal stays removed; kraken is not this account's venue
+    assert recovery.left_unprotected(runs, live, desired) == [elsewhere]  # unknown: loud
+    assert any("no longer a kraken account in the policies" in n for n in amended.notes)
+
+
+def test_a_saved_plan_refused_after_a_kill_still_names_what_the_kill_left(
+    tmp_path: Path,
+) -> None:
+    import signal as signals
+
+    from tests.procs import BULLISH_RESET
+
+    key = ScopeKey("bullish", "bx", "BTC")
+    want = ROWS["bullish"].sample(1)
+    old = want.with_changes(quantity_limit=(want.quantity_limit or 0) * 2)
+    from reconciler.venues.bullish.simulator import BullishSimulator
+
+    sims = {"bullish": BullishSimulator(apply_delay_ms=50)}
+    with LiveDesk(tmp_path, {key: (want, old)}, sims=sims) as desk:
+        assert desk.mmp("plan", "--out", "plan.json").code == 0
+        gate = desk.gate("bullish", BULLISH_RESET)
+        proc = desk.spawn("apply", "plan.json", "--auto-approve")
+        assert gate.wait_arrived(30, proc)
+        proc.send_signal(signals.SIGKILL)
+        proc.wait(30)
+        gate.release()
+        assert gate.wait_finished(30)
+        desk.settle()
+        again = desk.mmp("apply", "plan.json", "--auto-approve")  # CI's "re-run failed jobs"
+        assert again.code == 1 and "live state moved" in again.stderr
+        assert "bullish/bx/BTC: its reset was sent" in again.stderr
+        assert "live now: no config: UNPROTECTED" in again.stderr
+
+
+def test_interrupted_before_any_write_is_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    desk = Desk("deribit")
+    interrupt = Interrupt(stream=io.StringIO())
+    interrupt.receive(signal.SIGINT)  # during the read before the first write
+    result = desk.apply(interrupt=interrupt)
+    assert {r.outcome for r in result.results} == {Outcome.NOT_RUN}
+    assert result.exit_code == 1  # nothing was sent: every scope as it was
+    assert {k: v.config for k, v in desk.live().items()} == desk.old
+
+
+def test_credentials_of_a_session_are_redacted_in_the_journal(tmp_path: Path) -> None:
+    secrets.register("session-token-0123456789")
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.write("write-answered", error="refused: session-token-0123456789 is stale")
+    assert "session-token-0123456789" not in (tmp_path / "j.jsonl").read_text()
+
+
+def test_status_names_an_account_it_could_not_read_and_reports_the_others(
+    tmp_path: Path,
+) -> None:
+    down = ScopeKey("aevo", "ax", "BTC")
+    bare = ScopeKey("bullish", "bx", "BTC")
+    scopes = {
+        down: (ROWS["aevo"].sample(1), ROWS["aevo"].sample(1)),
+        bare: (ROWS["bullish"].sample(1), None),
+    }
+    with LiveDesk(tmp_path, scopes) as desk:
+        desk.servers["aevo"].app = lambda request: httpx.Response(503, content=b"down")
+        result = desk.mmp("status")
+        assert result.code == 4, result  # the Bullish scope is unprotected: that comes first
+        assert "could not read aevo/ax:" in result.stdout
+        assert "bullish/bx/BTC" in result.stdout and "UNPROTECTED" in result.stdout
+        desk.seed(bare, ROWS["bullish"].sample(1))
+        assert desk.mmp("status").code == 1  # nothing unprotected seen; one account unread
