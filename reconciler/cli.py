@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         ["mmp import --sandbox --dry-run", "mmp import --account deribit-main"],
     )
     imported.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
+    imported.add_argument(
+        "--prune",
+        action="store_true",
+        help="also take out declared scopes the venue has no config for (frozen ones stay)",
+    )
     show = _command(
         sub,
         "show",
@@ -363,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "apply": _lazy("reconciler.commands", "apply"),
         "unfreeze": _lazy("reconciler.commands", "unfreeze"),
         "status": _lazy("reconciler.commands", "status"),
-        "import": _lazy("reconciler.commands", "import_"),
+        "import": _lazy("reconciler.importer", "command"),
         "schema": _schema,
         "show": _lazy("reconciler.commands", "show"),
         "github": _github,

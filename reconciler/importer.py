@@ -4,16 +4,35 @@ Each selected account's `mmp:` is merged in place in the file that declares the 
 with ruamel.yaml's round trip: every comment, key order, quote and blank line stays, and a
 value is written only where it differs from the venue. Written values are canonical and
 exact: durations in the most readable unit (`5s`, not `5000ms`), limits as exact decimals.
-New underlyings and groups go in sorted order. A scope the file declares but the venue does
-not have is taken out (a plan would create it); `absent` entries stay. Afterwards `mmp plan`
-shows no changes for the imported accounts.
+New underlyings and groups go in sorted order.
+
+Import adds and updates; it takes nothing out unless asked (octoDNS's dump and Terraform's
+import only add), and it never writes over a change a freeze is holding back:
+
+- A live scope the files lack is added, frozen or not: its live config is the only value
+  there is, and the next plan shows it unchanged, so nothing is ever written to it.
+- A declared value that differs from the venue becomes the venue's value.
+- A declared scope the venue has no config for is kept and named (the plan creates it);
+  `--prune` takes it out. `absent` entries stay.
+- A held scope (frozen, its live config not what the policies want: the plan shows it
+  `held`) keeps its declared value, with `--prune` too. The policies hold a change the
+  freeze only postponed, often a tightening made because the protection tripped; writing
+  the live value over it would undo that change with nobody deciding to, and pruning a held
+  create would turn a scope the plan reports UNPROTECTED into one it no longer mentions.
+- A frozen scope whose declared value equals live is not held (the plan shows it
+  unchanged): there is nothing to write and nothing to say.
+- Only the selected scopes are touched: `--underlying` limits the merge as it limits a plan.
+
+Afterwards `mmp plan` shows no changes for the imported scopes, except the kept ones (a
+create each) and the held ones (still held).
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,9 +44,15 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.tokens import CommentToken
 
+from reconciler import console
+from reconciler.commands import _read_everything
+from reconciler.console import out
 from reconciler.desired import DesiredState
+from reconciler.errors import ReconcilerError
 from reconciler.loader import yaml_reader
-from reconciler.model import ALL_FIELDS, LiveAccount, MmpConfig
+from reconciler.model import ALL_FIELDS, LiveAccount, MmpConfig, ScopeKey
+from reconciler.plan import Action, Step
+from reconciler.planner import Filters, make_plan
 from reconciler.policy import ABSENT
 from reconciler.units import (
     decimal_text,
@@ -36,7 +61,98 @@ from reconciler.units import (
     parse_duration,
     parse_freeze,
 )
+from reconciler.venues import capabilities
 from reconciler.venues.base import Capabilities
+
+
+def command(args: argparse.Namespace) -> int:
+    """`mmp import [--dry-run] [--prune]`: the diff of each file on stdout, notes on stderr."""
+    desired, live, filters = _read_everything(args)
+    results = import_live(desired, live, capabilities(), prune=args.prune, filters=filters)
+    for result in results:
+        if result.changed:
+            out(result.diff())
+            if not args.dry_run:
+                _save(result)
+        for line in notes(result, dry_run=args.dry_run):
+            console.note(line)
+    changed = sum(result.changed for result in results)
+    if args.dry_run and changed:
+        console.note(f"--dry-run: {changed} file(s) would change; nothing written")
+    return 0
+
+
+def _save(result: FileImport) -> None:
+    tmp = result.path.with_name(result.path.name + ".mmp-import")
+    try:
+        tmp.write_text(result.after, encoding="utf-8")
+        tmp.replace(result.path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReconcilerError(
+            f"{result.path}: cannot write the imported file ({exc.strerror or exc}); "
+            "it is unchanged"
+        ) from None
+
+
+def notes(result: FileImport, *, dry_run: bool) -> list[str]:
+    """What import did to one file (or, with dry_run, would do), for a person."""
+
+    def verb(done: str, would: str) -> str:
+        return f"would {would}" if dry_run else done
+
+    where = str(result.path)
+    lines = []
+    if result.written:
+        lines.append(f"{where}: {_summary(result, dry_run)}")
+    elif result.kept or result.held:
+        lines.append(f"{where}: nothing to write")
+    else:
+        lines.append(f"{where}: already matches the venues")
+    for key in _ordered(result.removed):
+        lines.append(
+            f"{where}: {verb('took out', 'take out')} {key} (the venue has no config for it)"
+        )
+    for key in _ordered(result.kept):
+        lines.append(
+            f"{where}: {verb('kept', 'keep')} {key}: declared, but the venue has no config for it "
+            "(mmp plan creates it; --prune takes it out)"
+        )
+    for key in _ordered(result.unremoved):
+        lines.append(
+            f"{where}: {verb('replaced', 'replace')} `absent` of {key} with its live config: "
+            "the removal was never applied (declare it `absent` again to have it removed)"
+        )
+    for step in sorted(result.held, key=lambda s: s.key.sort_key()):
+        lines.append(f"{where}: {verb('kept', 'keep')} {_held(step)}")
+    return lines
+
+
+def _summary(result: FileImport, dry_run: bool) -> str:
+    done = []  # (verb, its past, what)
+    if result.added:
+        done.append(("add", "added", f"{len(result.added)} live scope(s)"))
+    if result.updated:
+        done.append(("update", "updated", f"{len(result.updated)} to the venue's values"))
+    if dry_run:
+        return "would " + " and ".join(f"{verb} {what}" for verb, _, what in done)
+    return ", ".join(f"{past} {what}" for _, past, what in done)
+
+
+def _held(step: Step) -> str:
+    if step.held_action is Action.CREATE:
+        return (
+            f"the declared value of {step.key}: the scope is frozen and has no config live "
+            "(UNPROTECTED: mmp plan creates it once it is unfrozen; --prune leaves it)"
+        )
+    return (
+        f"the declared value of {step.key}: the scope is frozen, its live config is not what "
+        "the policies want (mmp plan holds the change until it is unfrozen)"
+    )
+
+
+def _ordered(keys: Iterable[ScopeKey]) -> list[ScopeKey]:
+    return sorted(keys, key=ScopeKey.sort_key)
 
 
 def _writer() -> YAML:
@@ -57,8 +173,21 @@ class FileImport:
     path: Path
     before: str
     after: str = ""
-    removed: list[str] = field(default_factory=list)  # scopes taken out: not on the venue
-    written: int = 0  # scopes whose YAML changed
+    added: list[ScopeKey] = field(default_factory=list)  # live scopes the file lacked
+    updated: list[ScopeKey] = field(default_factory=list)  # declared values made the venue's
+    kept: list[ScopeKey] = field(default_factory=list)  # declared, not on the venue: kept
+    removed: list[ScopeKey] = field(default_factory=list)  # the same, taken out (--prune)
+    held: list[Step] = field(default_factory=list)  # frozen: the declared value kept
+    unremoved: list[ScopeKey] = field(default_factory=list)  # `absent` made the live config
+
+    @property
+    def written(self) -> int:
+        """Scopes added or updated."""
+        return len(self.added) + len(self.updated)
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
 
     def diff(self) -> str:
         return "".join(
@@ -71,10 +200,38 @@ class FileImport:
         )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One account's merge: what to leave alone, and where to say what was done."""
+
+    account: LiveAccount
+    caps: Capabilities
+    prune: bool
+    held: frozenset[ScopeKey]
+    filters: Filters
+    result: FileImport
+
+    def key(self, underlying: Any, group: Any = "") -> ScopeKey:
+        name = None if group in ("", self.caps.default_group_name) else str(group)
+        return ScopeKey(self.account.venue, self.account.account, str(underlying), name)
+
+    def selected(self, underlying: Any) -> bool:
+        return self.filters.scope_selected(self.key(underlying))
+
+
 def import_live(
-    desired: DesiredState, live: list[LiveAccount], capabilities: Mapping[str, Capabilities]
+    desired: DesiredState,
+    live: list[LiveAccount],
+    capabilities: Mapping[str, Capabilities],
+    *,
+    prune: bool = False,
+    filters: Filters | None = None,
 ) -> list[FileImport]:
     """The new text of every policy file that declares an imported account."""
+    filters = filters or Filters()
+    # held is what the plan says is held, so import and plan can never disagree about it
+    plan = make_plan(desired, live, capabilities, filters)
+    held = [step for step in plan.steps if step.action is Action.HELD]
     by_file: dict[Path, list[LiveAccount]] = {}
     for account in live:
         target = desired.accounts[account.account]
@@ -86,12 +243,18 @@ def import_live(
         exact = yaml_reader().load(text)  # the same tree with exact Decimals, for comparing
         result = FileImport(path, text)
         for account in accounts:
-            _merge_account(
-                editable["accounts"][account.account],
-                exact["accounts"][account.account],
+            mine = [step for step in held if step.key.account == account.account]
+            result.held += mine
+            job = _Job(
                 account,
                 capabilities[account.venue],
+                prune,
+                frozenset(step.key for step in mine),
+                filters,
                 result,
+            )
+            _merge_account(
+                editable["accounts"][account.account], exact["accounts"][account.account], job
             )
         out = io.StringIO()
         _writer().dump(editable, out)
@@ -111,46 +274,111 @@ def _live_tree(account: LiveAccount, caps: Capabilities) -> dict[str, dict[str, 
     return tree
 
 
-def _merge_account(
-    node: CommentedMap,
-    exact: Any,
-    account: LiveAccount,
-    caps: Capabilities,
-    result: FileImport,
-) -> None:
+def _merge_account(node: CommentedMap, exact: Any, job: _Job) -> None:
     defaults = _defaults(exact.get("defaults"))
-    live = _live_tree(account, caps)
+    live = _live_tree(job.account, job.caps)
     if not isinstance(node.get("mmp"), dict):
         node["mmp"] = CommentedMap()
         exact = {**exact, "mmp": {}}
     mmp, exact_mmp = node["mmp"], exact.get("mmp") or {}
-    prefix = f"{account.venue}/{account.account}"
     for underlying in list(mmp):
-        if underlying in live or mmp[underlying] == ABSENT:
-            continue
-        _delete(mmp, underlying)
-        result.removed.append(f"{prefix}/{underlying}")
+        if job.selected(underlying):
+            _not_live(mmp, underlying, live.get(str(underlying), {}), job)
     for underlying, groups in sorted(live.items()):
-        if not caps.groups:
-            config = groups[""]
-            result.written += _merge_scope(mmp, exact_mmp, underlying, config, defaults)
-            continue
-        if not isinstance(mmp.get(underlying), dict):  # new: build it whole, then insert
-            fresh = CommentedMap()
-            for group, config in sorted(groups.items(), key=lambda g: _group_order(g[0], caps)):
-                result.written += _merge_scope(fresh, {}, group, config, defaults)
-            if underlying in mmp:
-                mmp[underlying] = fresh
-            else:
-                _insert_sorted(mmp, underlying, fresh)
-            continue
-        node_groups, exact_groups = mmp[underlying], exact_mmp.get(underlying) or {}
-        for group in list(node_groups):
-            if group not in groups and node_groups[group] != ABSENT:
-                _delete(node_groups, group)
-                result.removed.append(f"{prefix}/{underlying}/{group}")
-        for group, config in sorted(groups.items(), key=lambda g: _group_order(g[0], caps)):
-            result.written += _merge_scope(node_groups, exact_groups, group, config, defaults)
+        if job.selected(underlying):
+            _merge_underlying(mmp, exact_mmp, underlying, groups, defaults, job)
+
+
+def _not_live(mmp: CommentedMap, underlying: Any, live: dict[str, MmpConfig], job: _Job) -> None:
+    """The declared scopes of one underlying that the venue has no config for: kept and
+    named, or with --prune taken out; a held one always stays."""
+    declared = mmp[underlying]
+    if declared == ABSENT:
+        return
+    if not job.caps.groups:
+        if not live:
+            _keep_or_take(mmp, underlying, job.key(underlying), job)
+        return
+    if not isinstance(declared, CommentedMap):
+        return
+    missing = {
+        group: job.key(underlying, group)
+        for group in declared
+        if group not in live and declared[group] != ABSENT
+    }
+    whole = bool(missing) and len(missing) == len(declared)  # no `absent` entry to keep
+    if whole and job.prune and not job.held & set(missing.values()):
+        _delete(mmp, underlying)  # whole, so the comments after it move as one
+        job.result.removed += missing.values()
+        return
+    for group, key in missing.items():
+        _keep_or_take(declared, group, key, job)
+
+
+def _keep_or_take(parent: CommentedMap, name: Any, key: ScopeKey, job: _Job) -> None:
+    if key in job.held:
+        return  # a held create: named with the held scopes
+    if not job.prune:
+        job.result.kept.append(key)
+        return
+    _delete(parent, name)
+    job.result.removed.append(key)
+
+
+def _merge_underlying(
+    mmp: CommentedMap,
+    exact_mmp: Any,
+    underlying: str,
+    groups: dict[str, MmpConfig],
+    defaults: dict[str, Any],
+    job: _Job,
+) -> None:
+    if not job.caps.groups:
+        _merge_one(mmp, exact_mmp, underlying, groups[""], defaults, job.key(underlying), job)
+        return
+    order = sorted(groups.items(), key=lambda g: _group_order(g[0], job.caps))
+    node = mmp.get(underlying)
+    if isinstance(node, CommentedMap):
+        exact_groups = exact_mmp.get(underlying) or {}
+        for group, config in order:
+            key = job.key(underlying, group)
+            _merge_one(node, exact_groups, group, config, defaults, key, job)
+        return
+    # new, or `absent` as a whole: build it whole, then insert
+    if node == ABSENT and all(job.key(underlying, group) in job.held for group in groups):
+        return
+    fresh = CommentedMap()
+    for group, config in order:
+        key = job.key(underlying, group)
+        if key in job.held:  # its removal waits for the freeze to end: still declared absent
+            fresh[group] = ABSENT
+        else:
+            _merge_one(fresh, {}, group, config, defaults, key, job, absent=node == ABSENT)
+    if underlying in mmp:
+        _replace(mmp, underlying, fresh)
+    else:
+        _insert_sorted(mmp, underlying, fresh)
+
+
+def _merge_one(
+    parent: CommentedMap,
+    exact_parent: Any,
+    name: str,
+    config: MmpConfig,
+    defaults: dict[str, Any],
+    key: ScopeKey,
+    job: _Job,
+    *,
+    absent: bool = False,  # its whole underlying is declared `absent`
+) -> None:
+    if key in job.held:
+        return  # frozen: the declared value stays (see the module's docstring)
+    absent = absent or parent.get(name) == ABSENT
+    new = name not in parent and not absent
+    if _merge_scope(parent, exact_parent, name, config, defaults):
+        (job.result.added if new else job.result.updated).append(key)
+        if absent:  # a removal never applied: the venue's config is the value now, said so
+            job.result.unremoved.append(key)
 
 
 def _group_order(name: str, caps: Capabilities) -> tuple[bool, str]:
@@ -181,7 +409,7 @@ def _merge_scope(
             if value is not None and value != defaults.get(key):
                 fresh[key] = _yaml_value(key, value)
         if name in parent:
-            parent[name] = fresh
+            _replace(parent, name, fresh)
         else:
             _insert_sorted(parent, name, fresh)
         return 1
@@ -218,6 +446,24 @@ def _insert_sorted(parent: CommentedMap, key: str, value: Any) -> None:
             _set_token(*after, "\n" + blank if blank else None)
         return
     parent.insert(position, key, value)
+
+
+def _replace(parent: CommentedMap, key: Any, fresh: CommentedMap) -> None:
+    """parent[key] (a scalar such as `absent`) becomes fresh: the comment on the key's line
+    stays there, the comment lines that followed the scalar follow the new block."""
+    item = parent.ca.items.get(key)
+    token = item[2] if item and len(item) > 2 else None
+    parent[key] = fresh
+    if token is None or not len(fresh):
+        return
+    on_line, _, following = str(token.value).partition("\n")
+    if on_line.strip():
+        token.value = on_line + "\n"  # the same token: its column stays
+    else:
+        item[2] = None
+    tail = _tail_slot(fresh)
+    if following and tail is not None:
+        _set_token(*tail, "\n" + following)
 
 
 def _delete(parent: CommentedMap, key: Any) -> None:

@@ -1,21 +1,47 @@
-"""`mmp import`: live settings into the policy files, the user's own text kept byte for byte."""
+"""`mmp import`: live settings into the policy files, the user's own text kept byte for byte.
+
+Import adds and updates; a declared scope the venue lacks is kept and named unless --prune;
+a held scope (frozen, the plan shows it `held`) keeps its declared value, --prune or not.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
 import random
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import main
+from reconciler.importer import FileImport, import_live, notes
+from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.validate import load_desired
+from reconciler.venues import capabilities
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "import" / "desk-alpha.imported.yaml"
+GOLDEN = Path(__file__).resolve().parent / "import"
 VALUE_LINE = re.compile(
     r"^(\s+(?:quantity_limit|delta_limit|vega_limit|max_quote_quantity): )(\S+)(.*)$"
 )
+# the sandbox desk: what the venues lack, and the scopes frozen with a change held back
+NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
+HELD = (
+    "aevo/aevo-mm/BTC",
+    "binance/binance-mm/ETHUSDT",
+    "bullish/bullish-mm/ETH",
+    "deribit/deribit-main/btc_usd/MassQuoteBot7",
+)
+FILE = "policies/desk-alpha.yaml"
+HELD_NOTE = (
+    "kept the declared value of {}: the scope is frozen, its live config is not what the "
+    "policies want (mmp plan holds the change until it is unfrozen)"
+)
+KEPT_NOTE = "kept {}: declared, but the venue has no config for it (mmp plan creates it; "
+KEPT_NOTE += "--prune takes it out)"
 
 
 @pytest.fixture
@@ -24,46 +50,207 @@ def desk(in_tmp: Path) -> Path:
     return in_tmp / "policies" / "desk-alpha.yaml"
 
 
-def _plan_summary(capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["plan", "--sandbox"]) == 0
-    return capsys.readouterr().out.strip().splitlines()[-1]
+def _plan(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """scope -> action of `mmp plan --sandbox`, and the summary line under 'summary'."""
+    assert main(["plan", "--sandbox", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    return {**{s["scope"]: s["action"] for s in data["steps"]}, "summary": data["summary_line"]}
 
 
-def test_import_then_plan_shows_no_changes_on_every_venue(
+def _changes(plan: dict[str, str]) -> dict[str, str]:
+    return {scope: action for scope, action in plan.items() if action != "unchanged"}
+
+
+def _import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, list[str]]:
+    assert main(["import", "--sandbox", *args]) == 0
+    captured = capsys.readouterr()
+    return captured.out, captured.err.splitlines()
+
+
+def test_import_then_plan_shows_only_the_kept_and_the_held(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["import", "--sandbox"]) == 0
-    capsys.readouterr()
-    assert main(["plan", "--sandbox", "--format", "json"]) == 0
-    out = capsys.readouterr().out
-    assert '"has_changes": false' in out
+    _import(capsys)
+    plan = _plan(capsys)
+    assert _changes(plan) == {
+        **dict.fromkeys(NOT_LIVE, "create"),
+        **dict.fromkeys(HELD, "held"),
+        "summary": "Plan: changes; 2 to create, 4 held, 10 unchanged.",
+    }
     for venue in ("deribit", "binance", "aevo", "bullish"):
-        assert f'"venue": "{venue}"' in out
-    assert _plan_summary(capsys) == "Plan: no changes; 14 unchanged."
-    assert main(["import", "--sandbox"]) == 0  # a second import changes nothing
-    assert "already matches the venues" in capsys.readouterr().err
+        assert any(scope.startswith(venue) for scope, a in plan.items() if a == "unchanged")
+    imported = desk.read_text()
+    _, err = _import(capsys)  # a second import writes nothing and says why not everything matches
+    assert desk.read_text() == imported
+    assert err[0] == f"{FILE}: nothing to write"
+    assert f"{FILE}: {KEPT_NOTE.format(NOT_LIVE[0])}" in err
+    _import(capsys, "--prune")
+    assert _changes(_plan(capsys)) == {
+        **dict.fromkeys(HELD, "held"),
+        "summary": "Plan: no changes; 4 held, 10 unchanged.",
+    }
     assert main(["validate"]) == 0
 
 
+@pytest.mark.parametrize(("flags", "name"), [((), "imported"), (("--prune",), "pruned")])
 def test_the_desk_imported_matches_the_golden_file(
-    desk: Path, capsys: pytest.CaptureFixture[str], update_golden: bool
+    desk: Path,
+    capsys: pytest.CaptureFixture[str],
+    update_golden: bool,
+    flags: tuple[str, ...],
+    name: str,
 ) -> None:
-    """Values changed, two scopes the venue lacks taken out, two unmanaged ones added in
-    sorted order, and every comment and blank line of the original still there."""
+    """Values changed, two unmanaged scopes added in sorted order, the two scopes the venue
+    lacks kept (or with --prune taken out), the four held values kept, and every comment and
+    blank line of the original still there."""
     original = desk.read_text()
-    assert main(["import", "--sandbox"]) == 0
-    err = capsys.readouterr().err
-    assert "took out binance/binance-mm/BNBUSDT" in err
-    assert "took out deribit/deribit-hedge/eth_usd" in err
+    _import(capsys, *flags)
     imported = desk.read_text()
+    golden = GOLDEN / f"desk-alpha.{name}.yaml"
     if update_golden:
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(imported)
-    assert imported == GOLDEN.read_text()
+        golden.write_text(imported)
+    assert imported == golden.read_text()
     comments = [line.split("#", 1)[1] for line in original.splitlines() if "#" in line]
     for comment in comments:
         assert comment in imported
     assert imported.count("\n\n") == original.count("\n\n")
+
+
+def test_declared_scopes_the_venue_lacks_are_kept_and_named_unless_pruned(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, err = _import(capsys)
+    text = desk.read_text()
+    assert "      BNBUSDT:\n        window: 500ms\n" in text
+    assert "      eth_usd:\n        default:\n          quantity_limit: 150\n" in text
+    for scope in NOT_LIVE:
+        assert f"{FILE}: {KEPT_NOTE.format(scope)}" in err
+    assert not any("took out" in line for line in err)
+    _, err = _import(capsys, "--prune")
+    text = desk.read_text()
+    assert "BNBUSDT" not in text and "quantity_limit: 150" not in text
+    assert [line for line in err if "took out" in line] == [
+        f"{FILE}: took out {scope} (the venue has no config for it)" for scope in NOT_LIVE
+    ]
+    assert not any(": kept binance" in line for line in err)
+
+
+def test_a_held_tightening_keeps_its_declared_value_and_says_so(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The policies tightened four scopes the venues froze before apply could write them:
+    import must not write the looser live values over them, --prune or not."""
+    before = desk.read_text()
+    for flags in ((), ("--prune",)):
+        _, err = _import(capsys, *flags)
+        text = desk.read_text()
+        assert "          frozen: manual           # no automatic unfreeze\n" in text
+        assert "MassQuoteBot7:             # a mass-quote group\n          window: 60s" in text
+        for held in ("          quantity_limit: 3\n", "        quantity_limit: 0.2\n"):
+            assert before.count(held) == text.count(held) == 1
+        assert [line for line in err if "frozen" in line] == [
+            f"{FILE}: {HELD_NOTE.format(scope)}" for scope in HELD
+        ]
+        assert _plan(capsys)["deribit/deribit-main/btc_usd/MassQuoteBot7"] == "held"
+
+
+def test_a_frozen_scope_declared_as_live_is_neither_written_nor_named(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not held: the plan shows it unchanged (frozen; nothing to change), so there is
+    nothing to keep and nothing to say."""
+    desk.write_text(
+        desk.read_text().replace("quantity_limit: 3\n", "quantity_limit: 5.0   # as live\n")
+    )
+    _import(capsys, "--prune")
+    _, err = _import(capsys)
+    assert "          quantity_limit: 5.0   # as live\n" in desk.read_text()
+    assert not any("MassQuoteBot7" in line for line in err)
+    assert _plan(capsys)["deribit/deribit-main/btc_usd/MassQuoteBot7"] == "unchanged"
+
+
+def test_an_absent_the_venue_still_has_becomes_its_live_config_unless_held(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A removal never applied is a declared value like any other: the live config replaces
+    it, and import says so; a removal a freeze holds back stays `absent`."""
+    text = desk.read_text()
+    eth = "      eth_usd:\n        default:\n          quantity_limit: 300\n"
+    eth += "          max_quote_quantity: 100\n"
+    held = "        MassQuoteBot7:             # a mass-quote group\n          window: 60s\n"
+    held += "          frozen: manual           # no automatic unfreeze\n"
+    held += "          quantity_limit: 3\n          max_quote_quantity: 2.5\n"
+    assert eth in text and held in text
+    text = text.replace(eth, "      eth_usd: absent   # take it off\n")
+    desk.write_text(text.replace(held, "        MassQuoteBot7: absent\n"))
+    _, err = _import(capsys)
+    assert (
+        "      eth_usd:          # take it off\n        default:\n          quantity_limit: 400\n"
+        "          max_quote_quantity: 100\n      # `eth_usd: absent` would remove it"
+    ) in desk.read_text()
+    assert "        MassQuoteBot7: absent\n      eth_usd:" in desk.read_text()
+    assert (
+        f"{FILE}: replaced `absent` of deribit/deribit-main/eth_usd with its live config: the "
+        "removal was never applied (declare it `absent` again to have it removed)"
+    ) in err
+    assert f"{FILE}: {HELD_NOTE.format(HELD[-1])}" in err
+    assert _plan(capsys)["deribit/deribit-main/eth_usd"] == "unchanged"
+
+
+def test_dry_run_shows_exactly_what_import_writes_with_the_same_notes(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = desk.read_text()
+    dry_out, dry_err = _import(capsys, "--dry-run")
+    assert desk.read_text() == before
+    out, err = _import(capsys)
+    assert dry_out == out == _diff(before, desk.read_text())
+    assert dry_err == [
+        f"{FILE}: would add 2 live scope(s) and update 7 to the venue's values",
+        *(f"{FILE}: would {KEPT_NOTE.format(s).replace('kept', 'keep', 1)}" for s in NOT_LIVE),
+        *(f"{FILE}: would {HELD_NOTE.format(s).replace('kept', 'keep', 1)}" for s in HELD),
+        "--dry-run: 1 file(s) would change; nothing written",
+    ]
+    assert err == [
+        f"{FILE}: added 2 live scope(s), updated 7 to the venue's values",
+        *(f"{FILE}: {KEPT_NOTE.format(s)}" for s in NOT_LIVE),
+        *(f"{FILE}: {HELD_NOTE.format(s)}" for s in HELD),
+    ]
+
+
+def test_dry_run_of_a_prune_names_what_it_would_take_out(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = desk.read_text()
+    out, err = _import(capsys, "--dry-run", "--prune")
+    assert desk.read_text() == before
+    assert "-      BNBUSDT:\n-        window: 500ms\n" in out
+    assert f"{FILE}: would take out {NOT_LIVE[0]} (the venue has no config for it)" in err
+
+
+def _diff(before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            f"a/{FILE}",
+            f"b/{FILE}",
+        )
+    )
+
+
+def _held_lines(lines: list[str], capsys: pytest.CaptureFixture[str]) -> set[int]:
+    """The indexes of the lines inside the scopes the plan shows held."""
+    assert main(["plan", "--sandbox", "--format", "json"]) == 0
+    held = set()
+    for step in json.loads(capsys.readouterr().out)["steps"]:
+        if step["action"] == "held":
+            line, col = (int(n) for n in step["where"].rsplit(":", 2)[1:])
+            index = line  # the line after the scope's key
+            while index < len(lines) and len(lines[index]) - len(lines[index].lstrip()) >= col:
+                held.add(index)
+                index += 1
+    return held
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -71,17 +258,20 @@ def test_only_the_changed_values_change_byte_for_byte(
     desk: Path, capsys: pytest.CaptureFixture[str], seed: int
 ) -> None:
     """From a file that matches the venues, change some values (kept in odd spellings and
-    with comments around them); import must give back exactly the matching file."""
-    assert main(["import", "--sandbox"]) == 0
-    capsys.readouterr()
+    with comments around them); import must give back exactly the matching file, except
+    inside held scopes, where the changed values are the declared ones and stay."""
+    _import(capsys, "--prune")
     matching = desk.read_text().replace(
         "mmp:\n", "mmp:   # live as of the import\n\n", 1
     )  # a comment and a blank line the tool never wrote
     desk.write_text(matching)
     lines = matching.splitlines(keepends=True)
+    held = _held_lines(lines, capsys)
+    expected = list(lines)
     rng = random.Random(seed)
     candidates = [i for i, line in enumerate(lines) if VALUE_LINE.match(line)]
-    for index in rng.sample(candidates, k=min(5, len(candidates))):
+    assert held & set(candidates)
+    for index in rng.sample(candidates, k=min(8, len(candidates))):
         match = VALUE_LINE.match(lines[index])
         assert match is not None
         head = f"{match[1]}{rng.choice(['7', '0.5', '123.25'])}"
@@ -90,29 +280,131 @@ def test_only_the_changed_values_change_byte_for_byte(
             column = len(match[1]) + len(match[2]) + len(match[3]) - len(comment)
             head = head.ljust(column - 1) + " "
         lines[index] = head + comment + "\n"
+        if index in held:
+            expected[index] = lines[index]
     desk.write_text("".join(lines))
-    assert main(["import", "--sandbox"]) == 0
-    capsys.readouterr()
-    assert desk.read_text() == matching
+    _import(capsys, "--prune")
+    assert desk.read_text() == "".join(expected)
 
 
 def test_dry_run_writes_nothing_and_shows_the_diff(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = desk.read_text()
-    assert main(["import", "--sandbox", "--dry-run", "--account", "aevo-mm"]) == 0
-    out = capsys.readouterr().out
+    out, _ = _import(capsys, "--dry-run", "--account", "aevo-mm")
     assert desk.read_text() == before
     assert "-        quantity_limit: 30\n+        quantity_limit: 40" in out
     assert "binance" not in out  # only the selected account
 
 
+def test_an_underlying_filter_touches_only_that_underlying(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, err = _import(capsys, "--account", "binance-mm", "--underlying", "BTCUSDT", "--prune")
+    changed = [line for line in out.splitlines()[2:] if line.startswith(("-", "+"))]
+    assert [line.split("#")[0].rstrip() for line in changed] == [
+        "-        window: 3s",
+        "+        window: 2s",
+    ]
+    assert err == [f"{FILE}: updated 1 to the venue's values"]
+
+
 def test_import_writes_canonical_units_and_exact_decimals(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["import", "--sandbox", "--account", "binance-mm"]) == 0
+    _import(capsys, "--account", "binance-mm")
     text = desk.read_text()
     assert "      SOLUSDT:\n        window: 1s\n        frozen: 1m\n" in text  # not 1000ms
     assert "        delta_limit: 120.5\n" in text
     position = {name: text.index(f"      {name}:") for name in ("BTCUSDT", "ETHUSDT", "SOLUSDT")}
     assert position["BTCUSDT"] < position["ETHUSDT"] < position["SOLUSDT"]
+
+
+# ---- the edges of frozen scopes, on live states built by hand ------------------------------
+
+FROZEN = FreezeState(True)
+LIVE = MmpConfig(1000, 30_000, quantity_limit=Decimal(9), max_quote_quantity=Decimal(2))
+POLICY = """accounts:
+  main:
+    venue: deribit
+    environment: testnet
+    credentials: MAIN
+    defaults: {window: 1s, frozen: 30s}
+    mmp:
+      btc_usd:
+        default: {quantity_limit: 5, max_quote_quantity: 2}
+      eth_usd: absent      # the whole underlying
+      sol_usdc:
+        default: absent    # one group
+"""
+
+
+def _scope(underlying: str, group: str | None = None) -> ScopeKey:
+    return ScopeKey("deribit", "main", underlying, group)
+
+
+def _import_by_hand(in_tmp: Path, scopes: list[LiveScope], prune: bool = True) -> FileImport:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk.yaml").write_text(POLICY)
+    desired = load_desired(in_tmp / "policies", capabilities())
+    live = [LiveAccount("deribit", "main", tuple(scopes))]
+    (result,) = import_live(desired, live, capabilities(), prune=prune)
+    return result
+
+
+def test_held_creates_and_held_removals_stay_as_declared_even_with_prune(in_tmp: Path) -> None:
+    """A frozen scope with no config live stays declared (pruning it would hide a scope the
+    plan reports UNPROTECTED); an `absent` whose removal a freeze holds stays absent."""
+    result = _import_by_hand(
+        in_tmp,
+        [
+            LiveScope(_scope("btc_usd"), None, FROZEN),
+            LiveScope(_scope("eth_usd"), LIVE, FROZEN),
+            LiveScope(_scope("sol_usdc"), LIVE, FROZEN),
+        ],
+    )
+    assert result.after == result.before
+    assert (result.kept, result.removed, result.written) == ([], [], 0)
+    assert notes(result, dry_run=False) == [
+        f"{result.path}: nothing to write",
+        f"{result.path}: kept the declared value of deribit/main/btc_usd: the scope is frozen "
+        "and has no config live (UNPROTECTED: mmp plan creates it once it is unfrozen; "
+        "--prune leaves it)",
+        f"{result.path}: {HELD_NOTE.format('deribit/main/eth_usd')}",
+        f"{result.path}: {HELD_NOTE.format('deribit/main/sol_usdc')}",
+    ]
+
+
+def test_a_held_group_under_an_absent_underlying_stays_absent_beside_its_siblings(
+    in_tmp: Path,
+) -> None:
+    result = _import_by_hand(
+        in_tmp,
+        [
+            LiveScope(_scope("btc_usd"), LIVE, FROZEN),
+            LiveScope(_scope("eth_usd"), LIVE),
+            LiveScope(_scope("eth_usd", "Bot"), LIVE, FROZEN),
+        ],
+    )
+    assert result.after.endswith(
+        "      eth_usd:             # the whole underlying\n        default:\n"
+        "          quantity_limit: 9\n"
+        "          max_quote_quantity: 2\n        Bot: absent\n      sol_usdc:\n"
+        "        default: absent    # one group\n"
+    )
+    assert [str(key) for key in result.updated] == ["deribit/main/eth_usd"]
+    assert result.unremoved == result.updated
+
+
+def test_an_undeclared_frozen_scope_is_added_like_any_other(in_tmp: Path) -> None:
+    """Its live config is the only value there is: the next plan shows it unchanged."""
+    result = _import_by_hand(
+        in_tmp,
+        [LiveScope(_scope("btc_usd"), LIVE), LiveScope(_scope("ada_usdc"), LIVE, FROZEN)],
+        prune=False,
+    )
+    assert "      ada_usdc:\n        default:\n          quantity_limit: 9\n" in result.after
+    assert [str(key) for key in result.added] == ["deribit/main/ada_usdc"]
+    assert [str(key) for key in result.updated] == ["deribit/main/btc_usd"]
+    assert "        default: {quantity_limit: 9, max_quote_quantity: 2}\n" in result.after
+    assert "      eth_usd: absent      # the whole underlying\n" in result.after

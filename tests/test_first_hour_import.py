@@ -1,0 +1,91 @@
+"""The first hour with `mmp import`, walked as a new user would on the sandbox desk.
+
+The example desk declares two scopes the sandbox venues do not have yet and holds four
+tightenings back because their scopes are frozen. A new user previews the import, runs it,
+then plans: nothing they declared is gone, nothing held is undone, and every note says what
+was kept and why. Only when they ask (--prune) are the two unknown scopes taken out.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FILE = "policies/desk-alpha.yaml"
+NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
+HELD = (
+    "aevo/aevo-mm/BTC",
+    "binance/binance-mm/ETHUSDT",
+    "bullish/bullish-mm/ETH",
+    "deribit/deribit-main/btc_usd/MassQuoteBot7",
+)
+
+STEP = re.compile(r"^    (\S) (\w+) +(\S+)  \(", re.MULTILINE)  # a step of the text plan
+
+
+def _mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:
+    assert main(list(args)) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return out, err
+
+
+def test_preview_import_then_plan_keeps_what_was_declared(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(ROOT / "policies", in_tmp / "policies")
+    desk = in_tmp / FILE
+    original = desk.read_text()
+
+    # 1. "What would import do to my files?"
+    preview, notes = _mmp(capsys, "import", "--sandbox", "--dry-run")
+    assert desk.read_text() == original
+    assert preview.startswith(f"--- a/{FILE}\n+++ b/{FILE}\n")
+    assert "+      SOLUSDT:\n" in preview  # a live scope the desk lacks is added
+    assert "-        quantity_limit: 8\n+        quantity_limit: 10\n" in preview  # updated
+    assert "BNBUSDT" not in preview  # declared, not live: not taken out
+    assert "-          quantity_limit: 3\n" not in preview  # held: not written over
+    assert f"{FILE}: would add 2 live scope(s) and update 7 to the venue's values" in notes
+    for scope in NOT_LIVE:
+        assert f"would keep {scope}: declared, but the venue has no config for it" in notes
+    assert notes.count("--prune takes it out") == 2
+    for scope in HELD:
+        assert (
+            f"would keep the declared value of {scope}: the scope is frozen, its live config "
+            "is not what the policies want" in notes
+        )
+    assert notes.endswith("--dry-run: 1 file(s) would change; nothing written\n")
+
+    # 2. "Do it." The file changes exactly as the preview said, the notes in past tense.
+    written, notes = _mmp(capsys, "import", "--sandbox")
+    assert written == preview
+    assert f"{FILE}: added 2 live scope(s), updated 7 to the venue's values" in notes
+    assert f"kept {NOT_LIVE[0]}: declared" in notes
+    assert f"kept the declared value of {HELD[0]}:" in notes
+    assert "would" not in notes and "took out" not in notes
+    imported = desk.read_text()
+    for comment in (line.split("#", 1)[1] for line in original.splitlines() if "#" in line):
+        assert comment in imported
+    _mmp(capsys, "validate")
+
+    # 3. "What does the plan say now?" Only what import kept: two creates, four held.
+    plan, _ = _mmp(capsys, "plan", "--sandbox")
+    assert STEP.findall(plan) == [
+        *(("+", "create", scope) for scope in NOT_LIVE),
+        *(("!", "held", scope) for scope in HELD),
+    ]
+    assert plan.rstrip().endswith("Plan: changes; 2 to create, 4 held, 10 unchanged.")
+
+    # 4. "Those two are gone for good": --prune, asked for, takes them out and says so.
+    _, notes = _mmp(capsys, "import", "--sandbox", "--prune")
+    for scope in NOT_LIVE:
+        assert f"{FILE}: took out {scope} (the venue has no config for it)" in notes
+    assert notes.count("kept the declared value of") == 4
+    plan, _ = _mmp(capsys, "plan", "--sandbox")
+    assert plan.rstrip().endswith("Plan: no changes; 4 held, 10 unchanged.")
