@@ -11,9 +11,11 @@ import only add), and it never writes over a change a freeze is holding back:
 
 - A live scope the files lack is added, frozen or not: its live config is the only value
   there is, and the next plan shows it unchanged, so nothing is ever written to it.
-- A declared value that differs from the venue becomes the venue's value.
+- A declared value that differs from the venue becomes the venue's value. That includes
+  an `absent` whose scope still has a config live (a removal never applied): it is named,
+  and the comment lines that followed it follow the new block.
 - A declared scope the venue has no config for is kept and named (the plan creates it);
-  `--prune` takes it out. `absent` entries stay.
+  `--prune` takes it out. `absent` entries for scopes the venue lacks stay.
 - A held scope (frozen, its live config not what the policies want: the plan shows it
   `held`) keeps its declared value, with `--prune` too. The policies hold a change the
   freeze only postponed, often a tightening made because the protection tripped; writing
