@@ -181,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         "write the live settings into the policy files",
         "Read the live MMP settings of the selected accounts (declared in the policies) and "
         "merge them into the file that declares each account, keeping every comment, key "
-        "order and blank line; only values that differ from the venue are written.",
+        "order and blank line; only values that differ from the venue are written. It adds "
+        "and updates: declared scopes the venue lacks are kept unless --prune, and a frozen "
+        "(held) scope keeps its declared value.",
         ["mmp import --sandbox --dry-run", "mmp import --account deribit-main"],
     )
     imported.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")

@@ -421,26 +421,3 @@ def status(args: argparse.Namespace) -> int:
     if recovery.left_unprotected(runs, live, desired) or code == status_view.UNPROTECTED_EXIT:
         return status_view.UNPROTECTED_EXIT
     return 1 if failed else code
-
-
-def import_(args: argparse.Namespace) -> int:
-    from reconciler import importer
-
-    desired, live, _ = _read_everything(args)
-    changed = 0
-    for result in importer.import_live(desired, live, capabilities()):
-        if result.after == result.before:
-            console.note(f"{result.path}: already matches the venues")
-            continue
-        changed += 1
-        out(result.diff())
-        for scope in result.removed:
-            console.note(f"{result.path}: took out {scope} (the venue has no config for it)")
-        if not args.dry_run:
-            tmp = result.path.with_name(result.path.name + ".mmp-import")
-            tmp.write_text(result.after, encoding="utf-8")
-            tmp.replace(result.path)
-            console.note(f"{result.path}: imported {result.written} scope(s)")
-    if args.dry_run and changed:
-        console.note(f"--dry-run: {changed} file(s) would change; nothing written")
-    return 0
