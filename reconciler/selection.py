@@ -9,12 +9,15 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler import console
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ReconcilerError
 from reconciler.model import LiveAccount
 from reconciler.plan import Plan
 from reconciler.planner import Filters, make_plan
+from reconciler.render.rows import name_list
 from reconciler.shard import Shard, parse_shard
+from reconciler.suggest import did_you_mean
 from reconciler.venues.base import Capabilities
 
 
@@ -30,6 +33,7 @@ class Selection:
             frozenset(getattr(args, "venue", [])),
             frozenset(getattr(args, "underlying", [])),
         )
+        _check_venues(filters.venues, venues)
         spec = getattr(args, "shard", None)
         return cls(filters, None if spec is None else parse_shard(spec, venues))
 
@@ -52,15 +56,24 @@ class Selection:
         return self.filters.active or self.shard is not None
 
     def targets(self, desired: DesiredState) -> list[AccountTarget]:
+        if not desired.accounts:
+            raise ReconcilerError(
+                "the policies declare no account yet: declare one under `accounts:` in a "
+                "policy file, with its `venue`, `environment` and `credentials` (the prefix "
+                "of its environment variables) and an empty `mmp:` to start; then run "
+                "mmp validate"
+            )
+        _check_accounts(self.filters.accounts, desired)
         wanted = self.filters.account_selected
         targets = [t for t in desired.accounts.values() if wanted(t.name, t.venue)]
+        _note_underlyings(self.filters.underlyings, desired, targets)
         if self.shard is not None:  # a shard may own no account: its plan is then empty
             shard = self.shard
             return sorted((t for t in targets if shard.owns(t.name, t.venue)), key=_name)
         if not targets:
-            raise ReconcilerError(
-                "no account in the policies matches the --account/--venue filters"
-            )
+            given = [f"--account {name}" for name in sorted(self.filters.accounts)]
+            given += [f"--venue {name}" for name in sorted(self.filters.venues)]
+            raise ReconcilerError(f"no account in the policies matches {' '.join(given)}")
         return sorted(targets, key=_name)
 
     def plan(
@@ -85,3 +98,47 @@ class Selection:
 
 def _name(target: AccountTarget) -> str:
     return target.name
+
+
+def _check_venues(given: frozenset[str], venues: frozenset[str]) -> None:
+    said = _unknown("--venue", "no such venue", sorted(given - venues), sorted(venues))
+    if said:
+        raise ReconcilerError(said)
+
+
+def _check_accounts(given: frozenset[str], desired: DesiredState) -> None:
+    names = sorted(desired.accounts)
+    said = _unknown(
+        "--account", "no such account in the policies", sorted(given - set(names)), names
+    )
+    if said:
+        raise ReconcilerError(said)
+
+
+def _unknown(flag: str, what: str, unknown: list[str], known: list[str]) -> str:
+    """Each unknown name with the known one it most likely meant; the known names when
+    none is close. '' when every name is known."""
+    text = ""
+    for name in unknown:
+        hint = did_you_mean(name, known)
+        joint = "" if not text else " " if text.endswith("?") else "; "
+        text += f"{joint}{flag} {name}: {what}{hint}"
+    if text and not text.endswith("?"):
+        text += f" (known: {name_list(known)})" if known else " (there are none)"
+    return text
+
+
+def _note_underlyings(
+    given: frozenset[str], desired: DesiredState, targets: list[AccountTarget]
+) -> None:
+    """An --underlying the selected accounts' policies do not name may be a typo (or a scope
+    only the venue has, which a filter may select): said when one they name is close."""
+    declared = desired.declared_underlyings()
+    named = {u for t in targets for u in declared.get(t.name, ())}
+    for underlying in sorted(given - named):
+        hint = did_you_mean(underlying, named)
+        if hint:
+            console.note(
+                f"--underlying {underlying}: the policies name no such underlying for the "
+                f"selected accounts{hint}"
+            )

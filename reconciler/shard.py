@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError
+from reconciler.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ def parse_shard(text: str, venues: frozenset[str]) -> Shard:
         if venue not in venues:
             raise ReconcilerError(
                 f"--shard {text}: no venue `{venue}`; venues: {', '.join(sorted(venues))}"
+                + did_you_mean(venue, venues)
             )
         return Shard(text, venue=venue)
     raise ReconcilerError(
