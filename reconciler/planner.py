@@ -14,6 +14,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler.desired import DesiredScope, DesiredState
+from reconciler.freezes import what_to_do, why_held
 from reconciler.model import (
     ALL_FIELDS,
     FreezeState,
@@ -160,11 +161,6 @@ def _write(
 ) -> Step:
     changes = field_changes(before, after)
     if freeze.frozen:
-        why = (
-            "a set on this venue would also unfreeze it"
-            if caps.set_unfreezes
-            else ("writing to a frozen scope could unfreeze it")
-        )
         return Step(
             key,
             Action.HELD,
@@ -174,7 +170,7 @@ def _write(
             freeze,
             held_action=action,
             where=where,
-            reason=f"frozen: {why}; unfreeze it explicitly first",
+            reason=f"frozen: {why_held(caps)}; {what_to_do(key, caps, freeze)}",
         )
     reason = ""
     if action is Action.REPLACE:

@@ -2,7 +2,9 @@
 
 A declared scope (in the policies with a config, not `absent`) that the venue has no config
 for is unprotected: shown as such, counted, and exit 4 (as apply's "a scope may be
-unprotected"); else exit 2 when a scope is frozen, else 0.
+unprotected"); else exit 2 when a scope is frozen, else 0. Each frozen scope is told as plan
+and unfreeze tell it (reconciler/freezes.py): what the venue says of the freeze, and what ends
+it.
 
 Pure: rows from the desired and live state and a clock reading; the command does the I/O.
 """
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired import DesiredState
+from reconciler.freezes import known, what_to_do
 from reconciler.model import NOT_FROZEN, FreezeState, LiveAccount, ScopeKey
 from reconciler.render.rows import unprotected_warning
 from reconciler.units import dumps_exact, utc_text
+from reconciler.venues import capabilities
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,13 @@ class StatusRow:
         """The policies give it a config and the venue has none."""
         return self.wanted and not self.configured
 
+    @property
+    def what_to_do(self) -> str | None:
+        """What ends the freeze, as plan and unfreeze say it; None when not frozen."""
+        if not self.freeze.frozen:
+            return None
+        return what_to_do(self.key, capabilities()[self.key.venue], self.freeze)
+
     def to_data(self, now_ms: int) -> dict[str, Any]:
         until = self.freeze.until_ms
         return {
@@ -45,6 +56,7 @@ class StatusRow:
             "frozen_for_ms": None if until is None else max(until - now_ms, 0),
             "manual_reset": self.freeze.frozen and until is None and not self.freeze.detail,
             "detail": self.freeze.detail or None,
+            "what_to_do": self.what_to_do,
             "last_trigger_ms": self.freeze.last_trigger_ms,
             "last_trigger": None
             if self.freeze.last_trigger_ms is None
@@ -87,10 +99,10 @@ def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
     if not freeze.frozen:
         return "no"
     if freeze.detail:
-        return f"yes: {freeze.detail}"
+        return f"yes: {known(freeze)}"
     if freeze.until_ms is None:
-        return "yes, until manual reset"
-    return f"yes, until {utc_text(freeze.until_ms)} (in {relative(freeze.until_ms - now_ms)})"
+        return f"yes, {known(freeze)}"
+    return f"yes, {known(freeze)} (in {relative(freeze.until_ms - now_ms)})"
 
 
 def _trigger_text(freeze: FreezeState, now_ms: int) -> str:
@@ -129,8 +141,15 @@ def table(items: list[StatusRow], now_ms: int) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *lines]
     ]
+    text += _what_to_do(items)
     text.append(_summary(items))
     return "\n".join(text) + "\n"
+
+
+def _what_to_do(items: list[StatusRow]) -> list[str]:
+    """Under the table, one line per frozen scope: what ends its freeze."""
+    todo = [f"  {r.key}: {r.what_to_do}" for r in items if r.what_to_do]
+    return ["What ends each freeze:", *todo] if todo else []
 
 
 def _configured_text(r: StatusRow) -> str:

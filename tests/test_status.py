@@ -38,7 +38,8 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
         "binance/binance-mm/BNBUSDT, deribit/deribit-hedge/eth_usd"
     )
     assert out[1].split()[:2] == ["scope", "in"]
-    lines = {line.split()[0]: line for line in out[2:-1]}
+    told = out.index("What ends each freeze:")
+    lines = {line.split()[0]: line for line in out[2:told]}
     assert len(lines) == 16  # 14 live configs, 2 declared but not on the venue
     assert "yes, until manual reset" in lines["deribit/deribit-main/btc_usd/MassQuoteBot7"]
     assert "yes, until manual reset" in lines["aevo/aevo-mm/BTC"]
@@ -53,6 +54,13 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
         "16 scope(s): 14 configured, 2 unprotected, 4 frozen. "
         "Exit 4: a declared scope has no MMP config live."
     )
+    # each frozen scope once more, with what ends its freeze: the words plan's held step uses
+    assert [line.split(":")[0].strip() for line in out[told + 1 : -1]] == [
+        "aevo/aevo-mm/BTC",
+        "binance/binance-mm/ETHUSDT",
+        "bullish/bullish-mm/ETH",
+        "deribit/deribit-main/btc_usd/MassQuoteBot7",
+    ]
 
 
 def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,8 +164,32 @@ def test_a_timed_freeze_says_until_when_in_utc_and_from_now(
         assert isinstance(aevo, SimulatorSandbox)
         aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
     assert main(["status", "--sandbox", "--venue", "aevo", "--underlying", "SOL"]) == 2
-    line = capsys.readouterr().out.splitlines()[1]
-    assert "yes, until 20" in line and "Z (in " in line
+    out = capsys.readouterr().out.splitlines()
+    assert "yes, until 20" in out[1] and "Z (in " in out[1]
+    until = out[1].split("until ")[1].split()[0]
+    assert out[2:4] == [
+        "What ends each freeze:",
+        f"  aevo/aevo-mm/SOL: it ends by itself at {until}, or now with "
+        "`mmp unfreeze aevo/aevo-mm/SOL --reason TEXT` (aevo's reset keeps the config)",
+    ]
+
+
+def test_json_says_what_ends_each_freeze(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["status", "--sandbox", "--json"])
+    by_scope = {s["scope"]: s for s in json.loads(capsys.readouterr().out)["scopes"]}
+    assert by_scope["deribit/deribit-main/btc_usd"]["what_to_do"] is None  # not frozen
+    assert by_scope["bullish/bullish-mm/ETH"]["what_to_do"] == (
+        "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
+    )
+    assert by_scope["binance/binance-mm/ETHUSDT"]["what_to_do"] == (
+        "only a reset ends it: `mmp unfreeze binance/binance-mm/ETHUSDT --reason TEXT` "
+        "(binance's reset keeps the config)"
+    )
+
+
+def test_nothing_frozen_says_nothing_about_freezes() -> None:
+    text = table([_row("btc_usd")], 0)
+    assert "What ends" not in text and "unfreeze" not in text
 
 
 @pytest.mark.parametrize(

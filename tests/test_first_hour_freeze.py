@@ -1,0 +1,373 @@
+"""The first hour with frozen scopes, walked as a new user would on the sandbox desk (issue 14,
+items 4 and 5).
+
+`mmp unfreeze` of a scope neither the venue nor the policies have is an error naming the
+closest one, and nothing is sent; typos of a venue or an account get a did-you-mean wherever
+they are taken. A frozen scope is told one story per venue, in the same words by plan (the
+held step), status and unfreeze: what the venue tells of the freeze, and what ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.errors import ReconcilerError
+from reconciler.journal import Journal
+from reconciler.live import Connections
+from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.sandbox import Sandbox
+from reconciler.sim.sandbox import SimulatorSandbox
+from reconciler.unfreeze import unfreeze
+from reconciler.venues import VENUES, capabilities
+from reconciler.venues.base import Capabilities
+
+ROOT = Path(__file__).resolve().parent.parent
+FROZEN = {  # the sandbox desk's frozen scope on each venue
+    "deribit": "deribit/deribit-main/btc_usd/MassQuoteBot7",
+    "binance": "binance/binance-mm/ETHUSDT",
+    "aevo": "aevo/aevo-mm/BTC",
+    "bullish": "bullish/bullish-mm/ETH",
+}
+NEVER = ("explicitly first", "minimum freeze may apply", "try again shortly")
+
+
+@pytest.fixture
+def desk(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(ROOT / "policies", in_tmp / "policies")
+    monkeypatch.setenv("GITHUB_ACTOR", "new-user")
+    return in_tmp
+
+
+def mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([*args, "--sandbox"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    for words in NEVER:
+        assert words not in out + err
+    return code, out, err
+
+
+def journaled(desk: Path) -> list[str]:
+    path = desk / ".mmp" / "journal.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line)["event"] for line in lines]
+
+
+def frozen_count(capsys: pytest.CaptureFixture[str]) -> int:
+    return int(json.loads(mmp(capsys, "status", "--json")[1])["frozen"])
+
+
+# ---- item 4: mmp unfreeze of a scope nobody has, and typos ---------------------------------
+
+TYPOS = [
+    (
+        "a typo in the venue",
+        "derbit/deribit-main/btc_usd/MassQuoteBot7",
+        "no venue `derbit` (known: aevo, binance, bullish, deribit); did you mean `deribit`?",
+    ),
+    (
+        "a typo in the account",
+        "deribit/deribit-mian/btc_usd/MassQuoteBot7",
+        "no deribit account `deribit-mian` in the policies; did you mean `deribit-main`?",
+    ),
+    (
+        "an account of another venue",
+        "deribit/binance-mm/ETHUSDT",
+        "`binance-mm` is a binance account; did you mean `binance/binance-mm/ETHUSDT`?",
+    ),
+    (
+        "another venue's name for the underlying (no such scope)",
+        "deribit/deribit-main/BTC",
+        "deribit/deribit-main/BTC: deribit has no MMP config and no freeze for it: nothing to "
+        "unfreeze; did you mean `deribit/deribit-main/btc_usd`?",
+    ),
+    (
+        "a typo in a Binance underlying",
+        "binance/binance-mm/ETHUSD",
+        "binance has no underlying `ETHUSD`; did you mean `ETHUSDT`?",
+    ),
+    (
+        "an Aevo asset in lower case",
+        "aevo/aevo-mm/btc",
+        "aevo has no underlying `btc`; did you mean `BTC`?",
+    ),
+    (
+        "a typo in a group",
+        "deribit/deribit-main/btc_usd/MassQuoteBot8",
+        "nothing to unfreeze; did you mean `deribit/deribit-main/btc_usd/MassQuoteBot7`?",
+    ),
+    (
+        "a group nobody has",
+        "deribit/deribit-main/btc_usd/Nope",
+        "nothing to unfreeze (deribit-main has deribit/deribit-main/btc_usd, "
+        "deribit/deribit-main/btc_usd/MassQuoteBot7, deribit/deribit-main/eth_usd, "
+        "deribit/deribit-main/sol_usdc)",
+    ),
+    (
+        "a group on a venue without groups",
+        "binance/binance-mm/ETHUSDT/MassQuoteBot7",
+        "binance has no groups; write binance/binance-mm/ETHUSDT",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "scope", "message"), TYPOS, ids=[t[0] for t in TYPOS])
+def test_unfreeze_of_a_scope_nobody_has_is_an_error_naming_the_closest(
+    desk: Path, capsys: pytest.CaptureFixture[str], name: str, scope: str, message: str
+) -> None:
+    code, out, err = mmp(capsys, "unfreeze", scope, "--reason", "typo", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and message in err, err
+    assert "unfreeze-begin" not in journaled(desk)  # no reset was sent
+    assert frozen_count(capsys) == 4  # every frozen scope is still frozen
+
+
+@pytest.mark.parametrize(
+    "scope", ["deribit/deribit-main/btc_usd", "deribit/deribit-main/btc_usd/default"]
+)
+def test_a_scope_the_venue_has_and_is_not_frozen_is_left_alone(
+    desk: Path, capsys: pytest.CaptureFixture[str], scope: str
+) -> None:
+    code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "why not", "--auto-approve")
+    assert code == 0
+    assert out == "deribit/deribit-main/btc_usd is not frozen; nothing was done\n"
+    assert "unfreeze-begin" not in journaled(desk)
+
+
+FILTERS = [
+    (
+        ["plan", "--account", "deribit-mian"],
+        "--account deribit-mian: no such account in the policies; did you mean `deribit-main`?",
+    ),
+    (
+        ["status", "--account", "nobody"],
+        "--account nobody: no such account in the policies (known: aevo-mm, binance-mm, "
+        "bullish-mm, deribit-hedge, deribit-main)",
+    ),
+    (["plan", "--venue", "derbit"], "--venue derbit: no such venue; did you mean `deribit`?"),
+    (["status", "--venue", "Binance"], "--venue Binance: no such venue; did you mean `binance`?"),
+    (
+        ["plan", "--shard", "venue=derbit"],
+        "--shard venue=derbit: no venue `derbit`; venues: aevo, binance, bullish, deribit; "
+        "did you mean `deribit`?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), FILTERS, ids=[" ".join(a) for a, _ in FILTERS])
+def test_a_mistyped_filter_is_one_line_with_a_did_you_mean(
+    desk: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = mmp(capsys, *args)
+    assert (code, out) == (1, "")
+    assert err == f"error: {message}\n"
+
+
+def test_an_underlying_the_policies_do_not_name_gets_a_did_you_mean(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a filter may still select a scope only the venue has, so this is said, not refused
+    code, _, err = mmp(capsys, "plan", "--venue", "deribit", "--underlying", "BTC")
+    assert code == 0
+    assert (
+        "--underlying BTC: the policies name no such underlying for the selected accounts; "
+        "did you mean `btc_usd`?"
+    ) in err
+    assert "--underlying" not in mmp(capsys, "plan", "--underlying", "btc_usd")[2]
+
+
+# ---- item 5: one story per venue in plan, status and unfreeze ------------------------------
+
+
+def held_todo(plan_text: str, scope: str) -> tuple[str, str]:
+    """(the freeze line, what ends it) of `scope`'s held step in a text plan."""
+    lines = plan_text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:3] == ["!", "held", scope])
+    told = [line.strip() for line in lines[at + 1 :]]
+    freeze = next(line for line in told if line.startswith(("frozen until ", "frozen: ")))
+    note = next(line for line in told if line.startswith("would "))
+    return freeze, note.split("; ", 2)[2]
+
+
+def status_todo(status_text: str, scope: str) -> str:
+    lines = status_text.splitlines()
+    told = lines[lines.index("What ends each freeze:") + 1 :]
+    return next(line.split(": ", 1)[1] for line in told if line.startswith(f"  {scope}: "))
+
+
+@pytest.mark.parametrize("venue", ["deribit", "binance", "aevo"])
+def test_where_reset_unfreezes_every_command_says_mmp_unfreeze_and_it_works(
+    desk: Path, capsys: pytest.CaptureFixture[str], venue: str
+) -> None:
+    scope = FROZEN[venue]
+    freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
+    assert freeze == "frozen until manual reset"
+    assert todo == (
+        f"only a reset ends it: `mmp unfreeze {scope} --reason TEXT` "
+        f"({venue}'s reset keeps the config)"
+    )
+    assert status_todo(mmp(capsys, "status")[1], scope) == todo
+    by_scope = {s["scope"]: s for s in json.loads(mmp(capsys, "status", "--json")[1])["scopes"]}
+    assert by_scope[scope]["what_to_do"] == todo
+    # the command as told, TEXT filled in
+    code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "reviewed", "--auto-approve")
+    assert (code, out) == (0, f"{scope} unfrozen by github:new-user: reviewed\n")
+    assert f"held      {scope}" not in mmp(capsys, "plan")[1]
+    assert frozen_count(capsys) == 3
+
+
+def test_bullish_has_no_unfreeze_and_every_command_says_so_the_same_way(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scope = FROZEN["bullish"]
+    todo = "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
+    freeze, held = held_todo(mmp(capsys, "plan")[1], scope)
+    assert freeze == "frozen: not in effect (Bullish reports no frozen-until time)"
+    assert held == todo
+    status = mmp(capsys, "status")[1]
+    assert "yes: not in effect (Bullish reports no frozen-until time)" in status
+    assert status_todo(status, scope) == todo
+    code, out, err = mmp(capsys, "unfreeze", scope, "--reason", "x", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert err == f"error: scope `{scope}`: {todo}\n"
+    assert "unfreeze-begin" not in journaled(desk)
+    assert f"held      {scope}" in mmp(capsys, "plan")[1]  # untouched, still held
+
+
+def test_the_held_reason_says_why_it_is_held_per_venue(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = mmp(capsys, "plan")[1]
+    assert "frozen: a set on deribit would also unfreeze it; only a reset ends it" in plan
+    for venue in ("binance", "aevo", "bullish"):
+        assert f"frozen: {venue} does not document what a write does to a freeze; " in plan
+
+
+TIMED = {  # a declared scope with drift on each venue whose reset unfreezes, frozen for an hour
+    "deribit": ("deribit-main", "btc_usd", "deribit/deribit-main/btc_usd"),
+    "binance": ("binance-mm", "BTCUSDT", "binance/binance-mm/BTCUSDT"),
+    "aevo": ("aevo-mm", "SOL", "aevo/aevo-mm/SOL"),
+}
+
+
+def trip_for_an_hour(venue: str) -> None:
+    """Trip the scope's MMP with the longest freeze the venue allows, so no test waits on it."""
+    account, underlying, _ = TIMED[venue]
+    with Sandbox(VENUES).edit(venue) as stored:
+        assert isinstance(stored, SimulatorSandbox)
+        sim, key = stored.sim, stored.key(account)
+        if venue == "deribit":
+            sim.accounts[key].configs[(underlying, None)]["frozen_time"] = 3600
+        elif venue == "binance":
+            sim.accounts[key].configs[underlying]["frozenTimeInMilliseconds"] = 3_600_000
+        else:
+            sim.accounts[key].configs[underlying]["frozen"] = "3600"
+        sim.trigger(key, underlying)
+
+
+@pytest.mark.parametrize("venue", sorted(TIMED))
+def test_a_timed_freeze_says_when_it_ends_and_how_to_end_it_now(
+    desk: Path, capsys: pytest.CaptureFixture[str], venue: str
+) -> None:
+    scope = TIMED[venue][2]
+    trip_for_an_hour(venue)
+    freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
+    until = freeze.removeprefix("frozen until ")
+    assert until.endswith("Z") and until != freeze
+    assert todo == (
+        f"it ends by itself at {until}, or now with `mmp unfreeze {scope} --reason TEXT` "
+        f"({venue}'s reset keeps the config)"
+    )
+    status = mmp(capsys, "status", "--account", TIMED[venue][0])[1]
+    assert f"yes, until {until} (in " in status
+    assert status_todo(status, scope) == todo
+    code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "reviewed", "--auto-approve")
+    assert (code, out) == (0, f"{scope} unfrozen by github:new-user: reviewed\n")
+
+
+# ---- unfreeze on its own: a reset that does not take, a declared scope the venue lacks ------
+
+
+@dataclass
+class StuckVenue:
+    """A venue that accepts every reset and still reports the scope frozen."""
+
+    capabilities: Capabilities
+    frozen: bool = True
+    account: str = "acct"
+    resets: int = 0
+
+    async def read(
+        self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
+    ) -> LiveAccount:
+        key = ScopeKey(self.capabilities.venue, "acct", "btc_usd")
+        config = MmpConfig(1000, 30_000, quantity_limit=None)
+        scope = LiveScope(key, config, FreezeState(self.frozen, 1_900_000_000_000))
+        return LiveAccount(self.capabilities.venue, "acct", (scope,))
+
+    async def reset(self, key: ScopeKey) -> None:
+        self.resets += 1
+
+
+def unfreeze_on(venue: StuckVenue, key: ScopeKey, *declared: ScopeKey) -> str:
+    connections = Connections(clients={"acct": venue})  # type: ignore[dict-item]
+    return asyncio.run(unfreeze(key, "reviewed", connections, Journal(None), declared))
+
+
+def test_a_reset_deribit_accepts_while_still_frozen_names_its_documented_minimum() -> None:
+    venue = StuckVenue(capabilities()["deribit"])
+    with pytest.raises(ReconcilerError) as caught:
+        unfreeze_on(venue, ScopeKey("deribit", "acct", "btc_usd"))
+    assert venue.resets == 1
+    assert str(caught.value) == (
+        "deribit/acct/btc_usd: deribit accepted the reset and still reports the scope frozen "
+        "(until 2030-03-17T17:46:40Z); deribit keeps a scope frozen for at least 1s after a "
+        "trigger, whatever the reset: run this mmp unfreeze again in a moment"
+    )
+
+
+@pytest.mark.parametrize("name", ["binance", "aevo"])
+def test_elsewhere_no_minimum_freeze_is_claimed(name: str) -> None:
+    venue = StuckVenue(capabilities()[name])
+    with pytest.raises(ReconcilerError) as caught:
+        unfreeze_on(venue, ScopeKey(name, "acct", "btc_usd"))
+    said = str(caught.value)
+    assert f"{name} accepted the reset and still reports the scope frozen" in said
+    assert f"{name} documents no minimum freeze, so mmp knows no reason" in said
+    assert "at least" not in said
+
+
+def test_a_declared_scope_the_venue_has_nothing_for_says_so() -> None:
+    venue = StuckVenue(capabilities()["deribit"])
+    key = ScopeKey("deribit", "acct", "eth_usd")
+    with pytest.raises(ReconcilerError) as caught:
+        unfreeze_on(venue, key, key)
+    assert str(caught.value) == (
+        "deribit/acct/eth_usd: deribit has no MMP config and no freeze for it: nothing to "
+        "unfreeze (the policies declare it; `mmp status` shows it unprotected or `absent`)"
+    )
+    assert venue.resets == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("BTC", "btc_usd"),  # another venue's name: the one it starts
+        ("Binance", "binance"),  # case
+        ("deribit_main", "deribit-main"),  # `-` for `_`
+        ("deribit-mian", "deribit-main"),  # letters swapped
+        ("zzz", None),  # nothing close: no guess
+    ],
+)
+def test_the_closest_name(typed: str, meant: str | None) -> None:
+    from reconciler.suggest import closest
+
+    known = ["binance", "btc_usd", "deribit-main", "eth_usd"]
+    assert closest(typed, known) == meant
