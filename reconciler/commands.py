@@ -297,7 +297,9 @@ def unfreeze(args: argparse.Namespace) -> int:
             args,
             [target],
             {key.account: frozenset({key.underlying})},
-            lambda conns: unfreezing.unfreeze(key, args.reason, conns, journal),
+            lambda conns: unfreezing.unfreeze(
+                key, args.reason, conns, journal, desired.scopes.keys()
+            ),
         )
     out(message + "\n")
     return 0

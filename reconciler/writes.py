@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, VenueUnavailable
+from reconciler.freezes import what_to_do, why_held
 from reconciler.journal import Journal
 from reconciler.live import Connections
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, scope_digest
@@ -148,11 +149,12 @@ async def _check(run: Run, step: Step) -> StepResult | None:
     if now == run.plan.digests.get(str(step.key)):
         return None
     if live is not None and live.freeze.frozen:
+        caps = run.connections.clients[step.key.account].capabilities
         return StepResult(
             step,
             Outcome.HELD,
-            "not written: the scope froze after the plan was made (a write "
-            "could unfreeze it); it stays held until unfrozen",
+            f"not written: the scope froze after the plan was made ({why_held(caps)}); "
+            + what_to_do(step.key, caps, live.freeze),
         )
     bare = live is None or live.config is None
     shown = "no config" if live is None or live.config is None else _describe(live.config)
