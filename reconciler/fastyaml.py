@@ -12,6 +12,10 @@ explicit tag, a merge or complex key, a duplicate key, a key with no value, nest
 than MAX_DEPTH) or any problem the caller reads the file again the pure way, whose error
 messages (with file:line) stay the one source of truth. Without the C extension, `load`
 returns None.
+
+Numbers are read as the pure reading reads them (`units.read_number`): plain decimal
+notation gives an int or an exact Decimal, any other spelling (`0x10`, `1e3`, `1_000`) an
+UnplainNumber that keeps the text, for validation to refuse with the fix.
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 
+from reconciler.units import read_number
+
 FLOAT = "tag:yaml.org,2002:float"
+INT = "tag:yaml.org,2002:int"
 PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null", "float")
 )
@@ -175,10 +182,12 @@ class _Builder:
         if key in self.values:
             value = self.values[key]
         elif tag == FLOAT:
-            value = exact_decimal(event.value)
+            value = read_number(event.value, exact_decimal(event.value))
         elif tag in PLAIN_TAGS:
             node = ScalarNode(tag, event.value, event.start_mark, event.end_mark)
             value = self.constructor.construct_object(node, deep=True)
+            if tag == INT:
+                value = read_number(event.value, value)
         else:  # merge keys, timestamps, binary, sets...
             raise _Unsupported(tag)
         self.values[key] = value

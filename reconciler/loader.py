@@ -23,6 +23,7 @@ from ruamel.yaml.nodes import ScalarNode
 from reconciler import fastyaml
 from reconciler.desired import Location
 from reconciler.errors import ConfigError, Problem
+from reconciler.units import UnplainNumber, read_number
 
 SKIPPED_FILES = frozenset({"guardrails.yaml", "guardrails.yml"})
 SKIPPED_FILES_MAIN = "guardrails.yaml"
@@ -33,14 +34,24 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 class _DecimalConstructor(RoundTripConstructor):
-    """Round-trip constructor that reads floats as exact Decimals."""
+    """Round-trip constructor that reads floats as exact Decimals, and numbers not written
+    in plain decimal notation as UnplainNumber (validation refuses them with the fix)."""
 
 
-def _construct_decimal(constructor: RoundTripConstructor, node: ScalarNode) -> Decimal:
-    return fastyaml.exact_decimal(str(node.value))
+def _construct_decimal(
+    constructor: RoundTripConstructor, node: ScalarNode
+) -> Decimal | int | UnplainNumber:
+    return read_number(str(node.value), fastyaml.exact_decimal(str(node.value)))
 
 
-_DecimalConstructor.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+def _construct_int(
+    constructor: RoundTripConstructor, node: ScalarNode
+) -> Decimal | int | UnplainNumber:
+    return read_number(str(node.value), int(constructor.construct_yaml_int(node)))
+
+
+_DecimalConstructor.add_constructor(fastyaml.FLOAT, _construct_decimal)
+_DecimalConstructor.add_constructor(fastyaml.INT, _construct_int)
 
 
 def yaml_reader() -> YAML:
@@ -65,7 +76,11 @@ class LocatedTree:
             if isinstance(node, CommentedMap) and part in node:
                 key_line, key_col = node.lc.key(part)
                 val_line, val_col = node.lc.value(part)
-                line, col = (key_line, key_col) if (at_key and last) else (val_line, val_col)
+                # `key:` with nothing after it: the parser places the value at the next
+                # token (often the next key's line), so point at the key instead
+                empty = node[part] is None and val_line != key_line
+                on_key = (at_key and last) or empty
+                line, col = (key_line, key_col) if on_key else (val_line, val_col)
                 node = node[part]
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
                 line, col = node.lc.item(part)
@@ -164,11 +179,16 @@ def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
     return Problem(name, line, col, f"invalid YAML: {problem}")
 
 
+def looks_secret(key: object) -> bool:
+    """A key that looks like a literal credential (client_secret, api_key, token...)."""
+    return isinstance(key, str) and bool(_SECRETISH_KEY.search(key))
+
+
 def secret_key_problems(tree: LocatedTree) -> list[Problem]:
     """Keys that look like literal credentials anywhere in the file."""
     problems: list[Problem] = []
     for path, key in _walk_keys(tree.root, ()):
-        if isinstance(key, str) and _SECRETISH_KEY.search(key):
+        if looks_secret(key):
             problems.append(
                 tree.problem(
                     (*path, key),
@@ -196,38 +216,46 @@ def _walk_keys(node: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ..
             stack.extend((value, (*where, i)) for i, value in enumerate(current))
 
 
+_PYDANTIC_WORDING = {
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+    "string_pattern_mismatch": "does not have the expected form",
+}
+
+
 def pydantic_problems(
     tree: LocatedTree, error: ValidationError, prefix: tuple[str | int, ...] = ()
 ) -> list[Problem]:
-    """One Problem per pydantic error, at the right place, never echoing the input value."""
+    """One Problem per pydantic error, at the right place, in our words (never pydantic's),
+    never echoing the input value. (Policy files are read by reconciler.shape; this serves
+    the other files read with pydantic models, such as guardrails.yaml.)"""
     problems = []
     for item in error.errors(include_input=False, include_url=False):
         loc = (*prefix, *(part for part in item["loc"] if isinstance(part, (str, int))))
         kind = item["type"]
         field = str(loc[-1]) if loc else ""
         if kind == "extra_forbidden":
-            message = f"unknown key `{field}`{_suggest(field, loc)}"
-            problems.append(tree.problem(loc, message, at_key=True))
+            problems.append(tree.problem(loc, f"unknown key `{field}`", at_key=True))
             continue
         if kind == "missing":
-            message = f"`{field}` is required"
-            problems.append(tree.problem(loc[:-1], message, at_key=True))
+            problems.append(tree.problem(loc[:-1], f"`{field}` is required", at_key=True))
             continue
-        message = str(item["msg"]).removeprefix("Value error, ")
+        if kind == "value_error":
+            message = str(item["msg"]).removeprefix("Value error, ")
+        elif kind == "literal_error":
+            message = f"expected {item.get('ctx', {}).get('expected', 'another value')}"
+        else:
+            message = _PYDANTIC_WORDING.get(kind, "not a valid value here")
         problems.append(tree.problem(loc, f"{field}: {message}" if field else message))
     return problems
-
-
-def _suggest(field: str, loc: tuple[Any, ...]) -> str:
-    from difflib import get_close_matches
-
-    from reconciler.policy import ACCOUNT_FIELDS, SCOPE_FIELDS
-
-    candidates = SCOPE_FIELDS if "mmp" in loc or "defaults" in loc else ACCOUNT_FIELDS
-    if len(loc) == 1:
-        candidates = ("accounts",)
-    match = get_close_matches(field, candidates, n=1)
-    return f"; did you mean `{match[0]}`?" if match else ""
 
 
 def raise_if(problems: list[Problem]) -> None:

@@ -2,7 +2,9 @@
 
 Built from the same pydantic models the validator uses, plus what they cannot say alone:
 the known venues, and the shape of `mmp:` (an underlying's fields, or on grouped venues a
-group name to fields, or `absent`). The venue-specific rules (bounds, supported fields,
+group name to fields, or `absent`). `accounts:`, `defaults:` and `mmp:` may be empty (null),
+as while adopting; `environment:`, `base_url:` and the MMP fields may be left out but not
+left empty. The venue-specific rules (bounds, supported fields,
 grouping) stay in `mmp validate`, which reports them with file:line.
 """
 
@@ -34,16 +36,27 @@ def schema() -> dict[str, Any]:
             },
         ]
     }
-    account = defs["AccountSpec"]
-    account["properties"]["venue"] = {"enum": sorted(VENUES), "description": "the venue"}
-    account["properties"]["mmp"].pop("default", None)
-    account["properties"]["mmp"]["additionalProperties"] = {"$ref": "#/$defs/Underlying"}
+    properties = defs["AccountSpec"]["properties"]
+    properties["venue"] = {"enum": sorted(VENUES), "description": "the venue"}
+    for name in ("environment", "base_url"):  # optional, but never empty when written
+        properties[name] = _without_null(properties[name])
+    fields = defs["ScopeSpec"]["properties"]
+    for name in fields:  # each MMP field too
+        fields[name] = _without_null(fields[name])
+    mapping = next(branch for branch in properties["mmp"]["anyOf"] if branch["type"] == "object")
+    mapping["additionalProperties"] = {"$ref": "#/$defs/Underlying"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "mmp-reconciler policy file",
         **data,
     }
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    kept = [branch for branch in prop.pop("anyOf") if branch != {"type": "null"}]
+    prop.pop("default", None)
+    return {**prop, **(kept[0] if len(kept) == 1 else {"anyOf": kept})}
 
 
 def schema_text() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -18,29 +19,80 @@ FreezeMs = int | Manual
 
 MAX_EXPONENT: Final = 30  # no MMP limit is near 1E30 or 1E-30; bigger is an attack or typo
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)\s*$")
+_DURATION = re.compile(r"(\d+)(ms|s|m|h)\Z")
+_LOOSE_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]+)\s*\Z")
+_UNIT_WORDS: Final = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+}
+_PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?\Z")
 
 
 class UnitError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class UnplainNumber:
+    """A YAML number not written in plain decimal notation (`0x10`, `1e3`, `1_000`, `.5`,
+    `+5`, `007`, `.inf`), kept as written so validation can refuse it with the fix. Both
+    readings of a policy file give one for the same text; two are equal when written alike."""
+
+    text: str
+    value: Decimal = field(compare=False)  # what YAML reads it as; NaN when not a number
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def read_number(text: str, value: int | Decimal) -> int | Decimal | UnplainNumber:
+    """What a policy file holds for a YAML int or float written as text: the number when
+    the text is plain decimal notation, else an UnplainNumber."""
+    if _PLAIN_NUMBER.match(text):
+        return int(value) if isinstance(value, int) else value
+    return UnplainNumber(text, Decimal(value) if isinstance(value, int) else value)
+
+
 def parse_duration(value: object) -> int:
-    """`"500ms"`, `"5s"`, `"1m"`, `"1h"` -> milliseconds. A bare number is refused."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+    """`"500ms"`, `"5s"`, `"1m"`, `"1h"` -> milliseconds. A bare number is refused, and so is
+    any other spelling (`1 s`, `5sec`, `1.5s`), with the exact form to write instead."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, UnplainNumber)):
         raise UnitError(f"expected a duration such as 5s or 500ms, got {_kind(value)}")
-    if isinstance(value, (int, Decimal)):
-        if isinstance(value, Decimal) or abs(value) > 10**12:
-            raise UnitError("a duration needs a whole number and a unit, e.g. 5s or 500ms")
+    if isinstance(value, int) and abs(value) <= 10**12:
         raise UnitError(
             f"duration {value} has no unit: write {value}s or {value}ms (units: ms, s, m, h)"
         )
+    if not isinstance(value, str):
+        raise UnitError("a duration needs a whole number and a unit, e.g. 5s or 500ms")
     match = _DURATION.match(value) if len(value) <= 32 else None
     if not match:
-        raise UnitError(
-            f"{value!r} is not a duration: write a whole number and a unit, e.g. 500ms, 5s, 1m, 1h"
-        )
+        raise UnitError(_duration_advice(value))
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def _duration_advice(text: str) -> str:
+    fix = _duration_fix(text) if len(text) <= 32 else None
+    if fix is None:
+        shown = repr(text) if len(text) <= 32 else "this value"
+        return f"{shown} is not a duration: write a whole number and a unit, e.g. 500ms, 5s, 1m, 1h"
+    if "".join(text.split()) == fix:
+        return f"duration `{text.strip()}` has a space: write {fix}"
+    return f"duration `{text.strip()}` is not a whole number followed by ms, s, m or h: write {fix}"
+
+
+def _duration_fix(text: str) -> str | None:
+    """The exact duration a loose spelling means (`1 s` -> 1s, `1.5 sec` -> 1500ms), if any."""
+    match = _LOOSE_DURATION.match(text)
+    unit = _UNIT_WORDS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        return None
+    number = Decimal(match.group(1))
+    if number == number.to_integral_value():
+        return f"{int(number)}{unit}"
+    ms = number * _UNIT_MS[unit]
+    return format_duration(int(ms)) if ms == ms.to_integral_value() else None
 
 
 def parse_freeze(value: object) -> FreezeMs:
@@ -73,6 +125,8 @@ def format_freeze(value: FreezeMs) -> str:
 
 
 def decimal_places(value: Decimal) -> int:
+    if value.as_tuple().exponent == 0:  # a whole number as written: no need to normalize
+        return 0
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
@@ -84,19 +138,65 @@ def decimal_text(value: Decimal) -> str:
 
 
 def to_decimal(value: object) -> Decimal:
+    """A limit: a number in plain decimal notation (16, 0.5, -2), exact."""
     if isinstance(value, bool):
         raise UnitError("expected a number, got a boolean")
+    if isinstance(value, UnplainNumber):
+        raise UnitError(_unplain_advice(value))
     if isinstance(value, int):
         value = Decimal(value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise UnitError(f"{value} is not a finite number")
-        if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
-            raise UnitError(f"a number of magnitude 1E{value.adjusted()} is out of range")
+        _check_range(value)
         return value
     if isinstance(value, str):
-        raise UnitError(f"expected a number, got the string {value!r}: write it without quotes")
+        raise UnitError(_text_advice(value))
     raise UnitError(f"expected a number, got {_kind(value)}")
+
+
+def _check_range(value: Decimal) -> None:
+    if not value.is_finite():
+        raise UnitError(f"{value} is not a finite number")
+    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        raise UnitError(f"a number of magnitude 1E{value.adjusted()} is out of range")
+
+
+def _unplain_advice(number: UnplainNumber) -> str:
+    text = number.text if len(number.text) <= 32 else number.text[:29] + "..."
+    value = number.value
+    if not value.is_finite():
+        return f"`{text}` is not a finite number: write the limit in plain decimal notation"
+    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        return f"`{text}` is out of range (magnitude 1E{value.adjusted()})"
+    return (
+        f"`{text}` is {_notation(number.text)}; limits take plain decimal notation only: "
+        f"write {decimal_text(value)}"
+    )
+
+
+def _notation(text: str) -> str:
+    body = text.lstrip("+-").lower()
+    for prefix, name in (("0x", "hexadecimal"), ("0o", "octal"), ("0b", "binary")):
+        if body.startswith(prefix):
+            return f"in {name} notation"
+    if "e" in body:
+        return "in exponent notation"
+    if "_" in body:
+        return "written with `_` between digits"
+    if text.startswith("+"):
+        return "written with a `+`"
+    if body.startswith(".") or body.endswith("."):
+        return "written with a bare decimal point"
+    return "written with leading zeros"
+
+
+def _text_advice(text: str) -> str:
+    shown = repr(text) if len(text) <= 32 else "text"
+    if _PLAIN_NUMBER.match(text.strip()):
+        return f"expected a number, got the string {shown}: write it without quotes"
+    unseparated = text.strip().replace(",", "")
+    if "," in text and _PLAIN_NUMBER.match(unseparated):
+        return f"expected a number, got the text {shown}: write {unseparated} (no separators)"
+    return f"expected a number, got the text {shown}: write the limit as a plain number, e.g. 5"
 
 
 def _kind(value: object) -> str:

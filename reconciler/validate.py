@@ -1,16 +1,19 @@
-"""Validate: turn parsed policy files into DesiredState, checking each venue's capabilities.
+"""Validate: turn policy files into DesiredState, applying each account's venue's rules.
 
-Every problem in every file is collected; nothing is raised until all files were read.
+One pass that collects: `reconciler.shape` reads every field of every account on its own,
+then each account is checked against its venue (its name, environment and credentials
+prefix, the grouping of its scopes, the fields and bounds the venue supports, and what it
+requires). Nothing is raised until every file was read, and then every problem at once,
+sorted by file, line and column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.errors import Problem
@@ -19,16 +22,22 @@ from reconciler.loader import (
     guardrails_problems,
     parse_file,
     policy_files,
-    pydantic_problems,
     raise_if,
     secret_key_problems,
 )
 from reconciler.model import LIMIT_FIELDS, MmpConfig, ScopeKey
-from reconciler.policy import ABSENT, SCOPE_FIELDS, AccountSpec, PolicyFile, ScopeSpec
-from reconciler.units import MANUAL, decimal_places, decimal_text, format_duration
-from reconciler.venues.base import Capabilities, DurationBound, LimitBound, RemoveMode
+from reconciler.policy import SCOPE_FIELDS
+from reconciler.shape import Account, Fields, Underlying, kind, read_accounts, word_like
+from reconciler.venue_rules import (
+    absent_problems,
+    field_problems,
+    group_rules,
+    missing_problems,
+    underlying_problems,
+)
+from reconciler.venues.base import Capabilities
 
-Path_ = tuple[str | int, ...]
+Path_ = tuple[Any, ...]
 
 
 def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState:
@@ -36,351 +45,243 @@ def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState
     files = policy_files(root)
     misplaced = guardrails_problems(root)
     if not files and not misplaced:
-        where = "does not exist" if not root.exists() else "has no policy files (*.yaml)"
-        raise_if(
-            [
-                Problem(
-                    str(root),
-                    0,
-                    0,
-                    f"{where}; run mmp from the root of your policy repository, or pass "
-                    "--policies DIR",
-                )
-            ]
-        )
-    state = DesiredState()
+        raise_if([_no_policy_files(root)])
+    desk = _Desk(venues)
     problems: list[Problem] = list(misplaced)
-    seen_endpoints: dict[tuple[str, str, str], tuple[str, Location]] = {}
     for path in files:
         tree, parse_problems = parse_file(path)
         problems += parse_problems
         if tree is None:
             continue
         problems += secret_key_problems(tree)
-        try:
-            policy = PolicyFile.model_validate(dict(tree.root))
-        except ValidationError as exc:
-            problems += pydantic_problems(tree, exc)
-            continue
-        for name, spec in policy.accounts.items():
-            problems += _add_account(state, tree, name, spec, venues, seen_endpoints)
+        accounts, shape_problems = read_accounts(tree)
+        problems += shape_problems
+        for account in accounts:
+            problems += _AccountCheck(tree, desk, account).run()
     raise_if(problems)
-    return state
+    return desk.state
 
 
-def _add_account(
-    state: DesiredState,
-    tree: LocatedTree,
-    name: str,
-    spec: AccountSpec,
-    venues: Mapping[str, Capabilities],
-    seen_endpoints: dict[tuple[str, str, str], tuple[str, Location]],
-) -> list[Problem]:
-    base: Path_ = ("accounts", name)
-    where = tree.locate(base, at_key=True)
-    if name in state.accounts:
-        first = state.accounts[name].where
-        return [tree.problem(base, f"account `{name}` is already declared at {first}", at_key=True)]
-    caps = venues.get(spec.venue)
-    if caps is None:
-        match = get_close_matches(spec.venue, list(venues), n=1)
-        hint = f"; did you mean `{match[0]}`?" if match else ""
+def _no_policy_files(root: Path) -> Problem:
+    if root.is_dir():
+        why = (
+            "has no policy files (*.yaml): declare your accounts in one, e.g. "
+            f"{root / 'desk.yaml'} with `accounts:` (see the README), or pass --policies DIR"
+        )
+    else:
+        why = "does not exist; run mmp from the root of your policy repository, or pass "
+        why += "--policies DIR"
+    return Problem(str(root), 0, 0, why)
+
+
+@dataclass
+class _Desk:
+    """What the files read so far declare: accounts by name and by venue endpoint."""
+
+    venues: Mapping[str, Capabilities]
+    state: DesiredState = field(default_factory=DesiredState)
+    declared: dict[str, Location] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str, str], tuple[str, Location]] = field(default_factory=dict)
+
+
+class _AccountCheck:
+    """One account against its venue's rules; every problem is collected, none stops it."""
+
+    def __init__(self, tree: LocatedTree, desk: _Desk, account: Account) -> None:
+        self.tree, self.desk, self.account = tree, desk, account
+        self.problems: list[Problem] = []
+        self.named: list[ScopeKey] = []  # every scope named, valid or not
+
+    def add(self, path: Path_, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.tree.problem(path, message, at_key=at_key))
+
+    def run(self) -> list[Problem]:
+        account = self.account
+        where = self.tree.locate(account.path, at_key=True)
+        first = self.desk.declared.setdefault(account.name, where)
+        duplicate = first != where
+        if duplicate:
+            self.add(
+                account.path,
+                f"account `{account.name}` is already declared at {first}",
+                at_key=True,
+            )
+        caps = self.venue()
+        if caps is None:
+            return self.problems
+        self.problems += field_problems(self.tree, account.defaults, caps)
+        scopes = self.scopes(caps)
+        self.problems += group_rules(self.tree, account.path, self.named, caps)
+        if not duplicate and self.endpoint(caps, where):
+            self.desk.state.accounts[account.name] = AccountTarget(
+                account.name,
+                caps.venue,
+                account.environment,
+                account.base_url,
+                str(account.credentials),
+                where,
+            )
+            self.keep(scopes)
+        return self.problems
+
+    def venue(self) -> Capabilities | None:
+        account, venues = self.account, self.desk.venues
         known = ", ".join(sorted(venues))
-        return [
-            tree.problem((*base, "venue"), f"unknown venue `{spec.venue}` (known: {known}){hint}")
-        ]
-    problems = _endpoint_problems(tree, base, spec, caps)
-    if problems:
-        return problems
-    target = AccountTarget(
-        name, spec.venue, spec.environment, spec.base_url, spec.credentials, where
-    )
-    endpoint = (spec.venue, target.endpoint(), spec.credentials)
-    if endpoint in seen_endpoints:
-        other, other_where = seen_endpoints[endpoint]
-        return [
-            tree.problem(
-                (*base, "credentials"),
-                f"account `{name}` uses the same venue account as `{other}` ({other_where}): "
-                "one venue account must be declared once",
-            )
-        ]
-    seen_endpoints[endpoint] = (name, where)
-    state.accounts[name] = target
-    problems += _field_support(tree, (*base, "defaults"), spec.defaults, caps)
-    scopes, scope_problems = _scopes(tree, base, name, spec, caps)
-    problems += scope_problems
-    problems += _group_rules(tree, base, scopes, caps)
-    for scope in scopes:
-        if scope.key.group == "*":
-            state.absent_underlyings[(name, scope.key.underlying)] = scope.where
+        venue = account.venue
+        caps = venues.get(venue) if isinstance(venue, str) else None
+        self.credentials(caps)
+        if caps is not None:
+            return caps
+        if not account.venue_given:
+            self.add(account.path, f"`venue` is required (one of {known})", at_key=True)
+        elif isinstance(venue, str) and venue.strip():
+            match = get_close_matches(venue, list(venues), n=1)
+            hint = f"; did you mean `{match[0]}`?" if match else ""
+            shown = f" `{venue}`" if word_like(venue) else ""
+            self.add((*account.path, "venue"), f"unknown venue{shown} (known: {known}){hint}")
+        elif venue is None:
+            self.add((*account.path, "venue"), f"venue is empty: write one of {known}")
         else:
-            state.scopes[scope.key] = scope
-    return problems
+            self.add((*account.path, "venue"), f"venue must be one of {known}, not {kind(venue)}")
+        return None
 
+    def credentials(self, caps: Capabilities | None) -> None:
+        """`credentials: DERIBIT_X_CLIENT_ID` names one variable: the prefix is DERIBIT_X."""
+        prefix = self.account.credentials
+        if prefix is None:
+            return
+        every = [c.credential_vars for c in ([caps] if caps else self.desk.venues.values())]
+        # only suffixes of two words or more: a prefix may well end in _KEY or _SECRET
+        suffixes = sorted({s for names in every for s in names if "_" in s}, key=len)
+        meant = next(
+            (prefix.removesuffix(f"_{s}") for s in reversed(suffixes) if prefix.endswith(f"_{s}")),
+            "",
+        )
+        if not meant:
+            return
+        self.account.endpoint_ok = False
+        reads = "" if caps is None else _and(f"{meant}_{s}" for s in caps.credential_vars)
+        self.add(
+            (*self.account.path, "credentials"),
+            f"credentials: `{prefix}` names one variable, but `credentials:` is the prefix of "
+            f"the account's variables: write `{meant}`"
+            + (f" (mmp then reads {reads})" if reads else ""),
+        )
 
-def _endpoint_problems(
-    tree: LocatedTree, base: Path_, spec: AccountSpec, caps: Capabilities
-) -> list[Problem]:
-    if (spec.environment is None) == (spec.base_url is None):
-        return [
-            tree.problem(
-                base,
-                "set exactly one of `environment` (production | testnet) or `base_url`",
-                at_key=True,
+    def endpoint(self, caps: Capabilities, where: Location) -> bool:
+        """Whether the account's endpoint is valid and declared once; register it if so."""
+        account = self.account
+        environment = account.environment
+        if environment is not None and environment not in caps.environments:
+            known = ", ".join(caps.environments)
+            self.add(
+                (*account.path, "environment"),
+                f"{caps.venue} has no `{environment}` environment ({known})",
             )
-        ]
-    if spec.environment is not None and spec.environment not in caps.environments:
-        known = ", ".join(caps.environments)
-        return [
-            tree.problem(
-                (*base, "environment"),
-                f"{caps.venue} has no `{spec.environment}` environment ({known})",
+            return False
+        if not account.endpoint_ok or account.credentials is None:
+            return False
+        endpoint = (
+            caps.venue,
+            account.base_url or f"environment:{environment}",
+            account.credentials,
+        )
+        if endpoint in self.desk.endpoints:
+            other, other_where = self.desk.endpoints[endpoint]
+            self.add(
+                (*account.path, "credentials"),
+                f"account `{account.name}` uses the same venue account as `{other}` "
+                f"({other_where}): one venue account must be declared once",
             )
-        ]
-    return []
+            return False
+        self.desk.endpoints[endpoint] = (account.name, where)
+        return True
 
-
-def _scopes(
-    tree: LocatedTree, base: Path_, account: str, spec: AccountSpec, caps: Capabilities
-) -> tuple[list[DesiredScope], list[Problem]]:
-    scopes: list[DesiredScope] = []
-    problems: list[Problem] = []
-    for underlying, value in spec.mmp.items():
-        path: Path_ = (*base, "mmp", underlying)
-        problems += _underlying_problems(tree, path, str(underlying), caps)
-        if value == ABSENT:
-            problems += _absent_problems(tree, path, caps)
-            group = "*" if caps.groups else None
-            key = ScopeKey(caps.venue, account, str(underlying), group)
-            scopes.append(DesiredScope(key, None, tree.locate(path)))
-            continue
-        if not isinstance(value, dict):
-            problems.append(tree.problem(path, "expected MMP fields (a mapping) or `absent`"))
-            continue
-        if not caps.groups:
-            key = ScopeKey(caps.venue, account, str(underlying))
-            problems += _one_scope(tree, path, key, value, spec.defaults, caps, scopes)
-            continue
-        stray = [k for k in value if k in SCOPE_FIELDS]
-        if stray:
-            problems.append(
-                tree.problem(
-                    (*path, stray[0]),
-                    f"{caps.venue} scopes are grouped: put these fields under "
-                    f"`{caps.default_group_name}:` (regular orders) or under a mass-quote "
-                    "group name",
-                    at_key=True,
-                )
-            )
-            continue
-        for group_name, group_value in value.items():
-            group = None if group_name == caps.default_group_name else str(group_name)
-            key = ScopeKey(caps.venue, account, str(underlying), group)
-            gpath: Path_ = (*path, group_name)
-            if group_value == ABSENT:
-                problems += _absent_problems(tree, gpath, caps)
-                scopes.append(DesiredScope(key, None, tree.locate(gpath)))
-            elif isinstance(group_value, dict):
-                problems += _one_scope(tree, gpath, key, group_value, spec.defaults, caps, scopes)
+    def keep(self, scopes: list[DesiredScope]) -> None:
+        state = self.desk.state
+        for scope in scopes:
+            if scope.key.group == "*":
+                state.absent_underlyings[(self.account.name, scope.key.underlying)] = scope.where
             else:
-                problems.append(tree.problem(gpath, "expected MMP fields (a mapping) or `absent`"))
-    return scopes, problems
+                state.scopes[scope.key] = scope
 
+    def scopes(self, caps: Capabilities) -> list[DesiredScope]:
+        scopes: list[DesiredScope] = []
+        for underlying in self.account.underlyings:
+            self.problems += underlying_problems(self.tree, underlying.path, underlying.name, caps)
+            if underlying.absent:
+                self.problems += absent_problems(self.tree, underlying.path, caps)
+                key = self.key(caps, underlying.name, "*" if caps.groups else None)
+                scopes.append(DesiredScope(key, None, self.tree.locate(underlying.path)))
+            elif caps.groups:
+                scopes += self.grouped(underlying, caps)
+            else:
+                scopes += self.ungrouped(underlying, caps)
+        return scopes
 
-def _one_scope(
-    tree: LocatedTree,
-    path: Path_,
-    key: ScopeKey,
-    value: dict[str, Any],
-    defaults: ScopeSpec,
-    caps: Capabilities,
-    out: list[DesiredScope],
-) -> list[Problem]:
-    try:
-        spec = ScopeSpec.model_validate(dict(value))
-    except ValidationError as exc:
-        return pydantic_problems(tree, exc, path)
-    problems = _field_support(tree, path, spec, caps)
-    if problems:
-        return problems
-    merged = {**defaults.set_fields(), **spec.set_fields()}
-    for required in ("window", "frozen"):
-        if required not in merged:
-            problems.append(
-                tree.problem(
-                    path,
-                    f"`{required}` is required (set it here or in the account's defaults)",
-                    at_key=True,
-                )
-            )
-    problems += _bound_problems(tree, path, spec, merged, caps)
-    if problems:
-        return problems
-    config = MmpConfig(
-        window_ms=merged["window"],
-        frozen_ms=merged["frozen"],
-        **{name: merged.get(name) for name in LIMIT_FIELDS},
-    )
-    out.append(DesiredScope(key, config, tree.locate(path, at_key=True)))
-    return []
+    def key(self, caps: Capabilities, underlying: str, group: str | None = None) -> ScopeKey:
+        key = ScopeKey(caps.venue, self.account.name, underlying, group)
+        self.named.append(key)
+        return key
 
-
-def _field_support(
-    tree: LocatedTree, path: Path_, spec: ScopeSpec, caps: Capabilities
-) -> list[Problem]:
-    return [
-        tree.problem(
-            (*path, name),
-            f"{caps.venue} does not support `{name}` "
-            f"(it supports: {', '.join(['window', 'frozen', *caps.limits])})",
-            at_key=True,
-        )
-        for name in spec.set_fields()
-        if not caps.supports(name)
-    ]
-
-
-def _bound_problems(
-    tree: LocatedTree, path: Path_, spec: ScopeSpec, merged: dict[str, Any], caps: Capabilities
-) -> list[Problem]:
-    own = spec.set_fields()
-
-    def at(name: str) -> Path_:
-        # point at the scope's own value, or at the scope when it comes from defaults
-        return (*path, name) if name in own else path
-
-    problems = []
-    if "window" in merged:
-        text = _duration_problem("window", merged["window"], caps.window, caps.venue)
-        if text:
-            problems.append(tree.problem(at("window"), text))
-    if "frozen" in merged:
-        frozen = merged["frozen"]
-        if frozen == MANUAL and not caps.frozen.allow_manual:
-            problems.append(tree.problem(at("frozen"), f"{caps.venue} has no manual-reset freeze"))
-        elif frozen != MANUAL:
-            text = _duration_problem("frozen", frozen, caps.frozen, caps.venue)
-            if text:
-                problems.append(tree.problem(at("frozen"), text))
-    for name, bound in caps.limits.items():
-        if name in merged:
-            text = _limit_problem(name, merged[name], bound, caps.venue)
-            if text:
-                problems.append(tree.problem(at(name), text))
-    for name in sorted(caps.required_limits):
-        if name not in merged:
-            problems.append(tree.problem(path, f"{caps.venue} requires `{name}`", at_key=True))
-    if caps.at_least_one_of and not caps.at_least_one_of & merged.keys():
-        names = ", ".join(sorted(caps.at_least_one_of))
-        problems.append(
-            tree.problem(path, f"{caps.venue} needs at least one of {names}", at_key=True)
-        )
-    return problems
-
-
-def _duration_problem(name: str, ms: int, bound: DurationBound, venue: str) -> str:
-    shown = format_duration(ms)
-    if ms % bound.step_ms:
-        return (
-            f"{name} {shown} cannot be expressed on {venue}, which takes {name} in whole "
-            f"{bound.unit_name()}; refusing to round it"
-        )
-    if ms < bound.min_ms:
-        return f"{name} {shown} is below {venue}'s minimum of {format_duration(bound.min_ms)}"
-    if ms > bound.max_ms:
-        return f"{name} {shown} is above {venue}'s maximum of {format_duration(bound.max_ms)}"
-    return ""
-
-
-def _limit_problem(name: str, value: Any, bound: LimitBound, venue: str) -> str:
-    shown = decimal_text(value)  # as a person writes it: 0.0000001, not 1E-7
-    if bound.minimum is not None:
-        if bound.min_exclusive and value <= bound.minimum:
-            return f"{name} must be greater than {bound.minimum} on {venue} (got {shown})"
-        if not bound.min_exclusive and value < bound.minimum:
-            return f"{name} must be at least {bound.minimum} on {venue} (got {shown})"
-    if bound.maximum is not None and value > bound.maximum:
-        return f"{name} {shown} is above {venue}'s maximum of {bound.maximum}"
-    if bound.max_decimals is not None and decimal_places(value) > bound.max_decimals:
-        return (
-            f"{name} {shown} has {decimal_places(value)} decimal places; {venue} keeps at "
-            f"most {bound.max_decimals}, and we never round a limit"
-        )
-    return ""
-
-
-def _underlying_problems(
-    tree: LocatedTree, path: Path_, underlying: str, caps: Capabilities
-) -> list[Problem]:
-    if caps.underlyings is None or underlying in caps.underlyings:
-        return []
-    known = sorted(caps.underlyings)
-    folded = underlying.lower().replace("-", "_")
-    match = [k for k in known if k == folded or k.startswith(folded + "_")][:1]
-    match = match or get_close_matches(folded, known, n=1)
-    hint = (
-        f"; did you mean `{match[0]}`?"
-        if match
-        else f" (known: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
-    )
-    return [
-        tree.problem(path, f"`{underlying}` is not a {caps.venue} underlying{hint}", at_key=True)
-    ]
-
-
-def _absent_problems(tree: LocatedTree, path: Path_, caps: Capabilities) -> list[Problem]:
-    if caps.remove is RemoveMode.UNSUPPORTED:
-        return [
-            tree.problem(
-                path,
-                f"{caps.venue} has no way to remove an MMP config, so `absent` cannot be applied; "
-                "set the limits you want instead",
-            )
-        ]
-    return []
-
-
-def _group_rules(
-    tree: LocatedTree, base: Path_, scopes: list[DesiredScope], caps: Capabilities
-) -> list[Problem]:
-    if not caps.groups:
-        return []
-    problems: list[Problem] = []
-    bound_to: dict[str, str] = {}
-    for scope in scopes:
-        group, underlying = scope.key.group, scope.key.underlying
-        if group is None or group == "*":
-            continue
-        path = (*base, "mmp", underlying, group)
-        if not group.strip():
-            problems.append(tree.problem(path, "group name is empty", at_key=True))
-        if caps.max_group_name and len(group) > caps.max_group_name:
-            problems.append(
-                tree.problem(
-                    path,
-                    f"group name is {len(group)} characters; {caps.venue} allows at most "
-                    f"{caps.max_group_name}",
-                    at_key=True,
-                )
-            )
-        if group in bound_to and bound_to[group] != underlying:
-            problems.append(
-                tree.problem(
-                    path,
-                    f"group `{group}` is already bound to `{bound_to[group]}`; on "
-                    f"{caps.venue} a group belongs to one underlying",
-                    at_key=True,
-                )
-            )
-        bound_to.setdefault(group, underlying)
-    if caps.max_groups_per_account and len(bound_to) > caps.max_groups_per_account:
-        problems.append(
-            tree.problem(
-                (*base, "mmp"),
-                f"{len(bound_to)} groups declared; {caps.venue} allows at most "
-                f"{caps.max_groups_per_account} per account",
+    def grouped(self, underlying: Underlying, caps: Capabilities) -> list[DesiredScope]:
+        scopes: list[DesiredScope] = []
+        stray = underlying.fields
+        if stray is not None and stray.present:
+            first = next(name for name in SCOPE_FIELDS if name in stray.present)
+            self.add(
+                (*underlying.path, first),
+                f"{caps.venue} scopes are grouped: put these fields under "
+                f"`{caps.default_group_name}:` (regular orders) or under a mass-quote "
+                "group name",
                 at_key=True,
             )
+        for group in underlying.groups:
+            name = None if group.name == caps.default_group_name else group.name
+            key = self.key(caps, underlying.name, name)
+            if group.empty:
+                self.add(
+                    group.path,
+                    f"group `{group.name}` has no fields: give it MMP fields, or "
+                    f"`{group.name}: absent` to remove it",
+                    at_key=True,
+                )
+            elif group.fields is None:
+                self.problems += absent_problems(self.tree, group.path, caps)
+                scopes.append(DesiredScope(key, None, self.tree.locate(group.path)))
+            else:
+                scopes += self.one_scope(key, group.fields, caps)
+        return scopes
+
+    def ungrouped(self, underlying: Underlying, caps: Capabilities) -> list[DesiredScope]:
+        for group in underlying.groups:
+            self.add(
+                group.path,
+                f"{caps.venue} has no groups, so `{group.name}` cannot be one: put the MMP "
+                f"fields straight under `{underlying.name}:`",
+                at_key=True,
+            )
+        if underlying.fields is None:
+            return []
+        return self.one_scope(self.key(caps, underlying.name), underlying.fields, caps)
+
+    def one_scope(self, key: ScopeKey, fields: Fields, caps: Capabilities) -> list[DesiredScope]:
+        before = len(self.problems)
+        defaults = self.account.defaults
+        self.problems += field_problems(self.tree, fields, caps)
+        self.problems += missing_problems(self.tree, fields, defaults, caps)
+        merged = {**defaults.values, **fields.values}
+        complete = "window" in merged and "frozen" in merged
+        if len(self.problems) > before or fields.broken or defaults.broken or not complete:
+            return []  # each reason was said where it lies
+        config = MmpConfig(
+            window_ms=merged["window"],
+            frozen_ms=merged["frozen"],
+            **{name: merged.get(name) for name in LIMIT_FIELDS},
         )
-    return problems
+        return [DesiredScope(key, config, self.tree.locate(fields.path, at_key=True))]
+
+
+def _and(names: Iterable[str]) -> str:
+    listed = list(names)
+    return " and ".join([", ".join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)

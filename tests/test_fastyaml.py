@@ -1,9 +1,12 @@
 """The fast C reading of policy files gives exactly what the pure round-trip reading gives:
-the same values (floats as exact Decimals) and the same line and column for every key."""
+the same values (floats as exact Decimals, numbers not in plain decimal notation as
+UnplainNumber) and the same line and column for every key."""
 
 from __future__ import annotations
 
 import io
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from reconciler import fastyaml
-from reconciler.loader import yaml_reader
+from reconciler.loader import LocatedTree, yaml_reader
+from reconciler.units import UnplainNumber
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(
@@ -136,3 +140,47 @@ def test_any_dumped_document_reads_alike(doc: dict[str, Any], flow: bool) -> Non
         return
     if fast is not None:
         _same(fast, pure, "root")
+
+
+PLAIN = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(10**12), 10**12).map(str),
+    st.integers(0, 10**9).map(hex),
+    st.integers(0, 10**9).map(lambda n: f"0o{n:o}"),
+    st.integers(0, 10**9).map(bin),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.from_regex(r"[-+]?[0-9][0-9_]{0,6}(\.[0-9_]{0,4})?([eE][-+]?[0-9]{1,2})?", fullmatch=True),
+    st.from_regex(r"[-+]?\.[0-9]{1,4}([eE][-+]?[0-9]{1,2})?", fullmatch=True),
+    st.sampled_from([".inf", "-.inf", "+.inf", ".nan", ".NaN", "007", "-0", "0.0", "5.", "+5"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(NUMBER_TEXTS, min_size=1, max_size=6), flow=st.booleans())
+def test_numbers_read_alike_and_only_plain_decimal_notation_is_a_number(
+    texts: list[str], flow: bool
+) -> None:
+    """However a number is spelled, both readings give the same thing: the exact number
+    when it is written in plain decimal notation, else an UnplainNumber keeping the text."""
+    pairs = [f"k{i}: {text}" for i, text in enumerate(texts)]
+    doc = "{" + ", ".join(pairs) + "}\n" if flow else "\n".join(pairs) + "\n"
+    fast = fastyaml.load(doc)
+    if fast is None:
+        pytest.skip("the C extension (ruamel.yaml.clib) is not installed")
+    pure = yaml_reader().load(doc)
+    _same(fast, pure, "root")
+    for i, text in enumerate(texts):
+        value = pure[f"k{i}"]
+        if isinstance(value, str):
+            continue  # YAML does not read it as a number at all (`1_`, `+.5e`...)
+        if PLAIN.fullmatch(text):
+            assert not isinstance(value, UnplainNumber) and value == Decimal(text), text
+            assert str(value) == text or isinstance(value, int), text  # 1.50 stays 1.50
+        else:
+            assert value == UnplainNumber(text, Decimal(0)), text
+
+
+def test_an_empty_value_points_at_its_key_not_the_next_line() -> None:
+    tree = LocatedTree("f.yaml", yaml_reader().load("a:\n  b:\n  c: 1\nd: ~\n"))
+    assert str(tree.locate(("a", "b"))) == "f.yaml:2:3"
+    assert str(tree.locate(("d",))) == "f.yaml:4:4"  # an explicit null is a value
