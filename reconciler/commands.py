@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import sys
@@ -19,7 +20,7 @@ from reconciler.approved import check as check_saved
 from reconciler.console import out
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, PlanFileError, VenueAuthError
-from reconciler.executor import ApplyResult, Outcome, apply_plan
+from reconciler.executor import ApplyResult, Outcome, StepResult, apply_plan
 from reconciler.interrupt import Interrupt, ctrl_c_answers, restore_defaults
 from reconciler.journal import Journal, who
 from reconciler.live import Connections, connect
@@ -250,7 +251,13 @@ async def _execute(
             live = await connections.read(list(plan.accounts))  # unfinished runs left
             if runs:
                 console.warn("\n".join(recovery.describe(runs, live, desired)))
-        result = await apply_plan(plan, connections, journal, live, interrupt=interrupt)
+        stream = _Stream(len(plan.writes))
+        try:
+            result = await apply_plan(
+                plan, connections, journal, live, interrupt=interrupt, tell=stream
+            )
+        finally:
+            stream.close()
     finally:
         interrupt.uninstall()
     ended = {str(r.step.key): r.outcome.value for r in result.results}
@@ -350,14 +357,34 @@ MEANINGS = {
 }
 
 
+def result_line(item: StepResult) -> str:
+    line = f"  {LABELS[item.outcome]:<30} {item.step.key}"
+    return line + (f": {item.detail}" if item.detail else "")
+
+
+class _Stream:
+    """Apply's results as they happen: each step's line the moment it ends (stdout: a
+    terminal, a pipe or a file alike), with a `Applied 12/180` line below them on a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.progress = console.Progress(total, "Applied")
+        self.started = False
+
+    def __call__(self, item: StepResult) -> None:
+        self.progress.clear()
+        with contextlib.suppress(console.OutputError):  # the run goes on; its exit code tells
+            out(("\nApply:\n" if not self.started else "") + result_line(item) + "\n")
+        self.started = True
+        self.progress.step(str(item.step.key))
+
+    def close(self) -> None:
+        self.progress.close()
+
+
 def _report(result: ApplyResult) -> int:
-    """Every scope with its end state; the config to restore for each one not known safe."""
-    lines = ["", "Apply:"]
-    for item in result.results:
-        line = f"  {LABELS[item.outcome]:<30} {item.step.key}"
-        if item.detail:
-            line += f": {item.detail}"
-        lines.append(line)
+    """Every scope was named with its end state as it ended (_Stream); now the config to
+    restore for each one not known safe, and what the run comes to."""
+    lines = []
     for item in result.unsafe():
         wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
         before = item.step.before.to_data() if item.step.before else "no config"
@@ -378,6 +405,8 @@ def _report(result: ApplyResult) -> int:
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     code = result.exit_code
     lines.append(f"Apply finished: {summary}. Exit {code}: {MEANINGS[code]}.")
+    if not result.results:
+        lines.insert(0, "")
     try:
         out("\n".join(lines) + "\n")
     except console.OutputError as exc:  # the run is over: its exit code still tells

@@ -102,6 +102,12 @@ class Progress:
             self.stream.write(f"\r\x1b[2K{self.what} {self.done}/{self.total} ({label})")
             self.stream.flush()
 
+    def clear(self) -> None:
+        """Take the line away (before other output), to be drawn again by the next step."""
+        if self.active and self.done:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.active:
             self.stream.write("\r\x1b[2K")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from reconciler import crash
@@ -92,9 +92,11 @@ async def apply_plan(
     live: list[LiveAccount] | None = None,
     *,
     interrupt: Interrupt | None = None,
+    tell: Callable[[StepResult], None] | None = None,
 ) -> ApplyResult:
     """The live state is read again unless `live` is the very read the plan was just made
-    from, with nobody in between (`apply --auto-approve` without a saved plan)."""
+    from, with nobody in between (`apply --auto-approve` without a saved plan). `tell` hears
+    each step's result the moment it ends (the CLI prints it then)."""
     interrupt = interrupt or Interrupt()
     if live is None:
         live = await connections.read(list(plan.accounts))
@@ -109,6 +111,8 @@ async def apply_plan(
         by=who(),
     )
     run = Run(plan, connections, journal)
+    if tell is not None:
+        run.tell = tell
     for account in live:
         at = connections.read_at_ns.get(account.account, 0)
         run.reads[account.account] = Read(account, at, 0, None)
@@ -189,14 +193,19 @@ def _stop_reason(run: Run, interrupt: Interrupt, state: _State) -> str:
 
 def _skip(run: Run, step: Step, why: str) -> StepResult:
     run.journal.write("step-skipped", scope=str(step.key), action=step.action.value, reason=why)
-    return StepResult(step, Outcome.NOT_RUN, why)
+    result = StepResult(step, Outcome.NOT_RUN, why)
+    run.tell(result)
+    return result
 
 
 def _lost(run: Run, step: Step, outcomes: dict[int, StepResult]) -> StepResult:
     """A step with no result after a bug outside the steps: unknown if it was written."""
     if str(step.key) in run.written:
-        return StepResult(step, Outcome.UNKNOWN, "apply lost track of it after a bug in mmp")
-    return StepResult(step, Outcome.NOT_RUN, "not run: apply stopped after a bug in mmp")
+        lost = StepResult(step, Outcome.UNKNOWN, "apply lost track of it after a bug in mmp")
+    else:
+        lost = StepResult(step, Outcome.NOT_RUN, "not run: apply stopped after a bug in mmp")
+    run.tell(lost)
+    return lost
 
 
 async def _abandon_at_deadline(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, VenueUnavailable
@@ -82,6 +83,7 @@ class Run:
     phases: dict[str, Phase] = field(default_factory=dict)  # scope -> what it is doing now
     written: set[str] = field(default_factory=set)  # scopes a write was sent to
     bug: bool = False  # a step ended in an unexpected exception: start nothing new
+    tell: Callable[[StepResult], None] = lambda result: None  # each step, as it ends
 
     def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
         """A read, dated when it began: what it says held then, at least."""
@@ -126,6 +128,7 @@ async def run_step(run: Run, step: Step) -> StepResult:
 def finish(run: Run, result: StepResult, end: Seen = "") -> None:
     scope = str(result.step.key)
     run.phases.pop(scope, None)
+    run.tell(result)
     run.journal.write(
         "step-end",
         scope=scope,

@@ -140,3 +140,13 @@ def test_help_does_not_import_the_venue_clients() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=False
     )
     assert done.stderr.strip() == "[]", done.stderr
+
+
+def test_apply_shows_each_result_as_it_ends_with_a_progress_line_on_a_terminal(
+    desk: Path,
+) -> None:
+    env = _env()
+    _, terminal = _on_terminal(["apply", "--sandbox", "--auto-approve"], desk, env, stdout_tty=True)
+    assert "Applied 1/9 (" in terminal and "Applied 9/9 (" in terminal  # stderr, live
+    first = terminal.index("Applied 1/9 (")
+    assert terminal.index("  applied  ") < first < terminal.index("Apply finished")
