@@ -129,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
             "mmp plan --detailed-exitcode      # exit 2 when there are changes",
         ],
     )
-    plan.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    plan.add_argument(
+        "--format",
+        choices=["text", "json", "markdown"],
+        default="text",
+        help="text for a terminal (default); json for machines (versioned schema, one step a "
+        "line); markdown as the pull-request comment shows it",
+    )
     plan.add_argument("--out", type=Path, help="save the plan for `mmp apply FILE`")
     plan.add_argument(
         "--expires",

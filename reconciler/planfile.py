@@ -68,7 +68,14 @@ def save(
         "live": [account.to_data() for account in live],
         "plan": plan.to_data(),
     }
-    path.write_text(redact(dumps_exact(data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")
+    text = redact(dumps_exact(data, indent=2, sort_keys=True)) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(
+            f"{path}: cannot write the plan ({exc.strerror or exc}); --out takes a file in a "
+            "folder that exists and can be written"
+        ) from None
 
 
 def load(path: Path) -> SavedPlan:

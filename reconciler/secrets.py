@@ -75,6 +75,11 @@ def redact(text: str) -> str:
     return text
 
 
+def _sendable(value: str) -> bool:
+    """Keys, secrets and account ids travel in headers and signed strings: printable ASCII."""
+    return value.isascii() and value.isprintable() and not any(c.isspace() for c in value)
+
+
 def env_names(target: AccountTarget, caps: Capabilities) -> list[str]:
     return [f"{target.credentials}_{suffix}" for suffix in caps.credential_vars]
 
@@ -90,6 +95,7 @@ def resolve(
     env = os.environ if env is None else env
     resolved: dict[str, Credentials] = {}
     missing: list[str] = []
+    unusable: list[str] = []
     for target in targets:
         caps = capabilities[target.venue]
         values = {}
@@ -102,8 +108,23 @@ def resolve(
                 )
                 continue
             register(value)
+            form = caps.credential_formats.get(suffix)
+            if form is not None and not re.fullmatch(form[0], value):
+                unusable.append(
+                    f"{name} (account `{target.name}`): is not {form[1]}; the value is not shown"
+                )
+                continue
+            if not _sendable(value):
+                unusable.append(
+                    f"{name} (account `{target.name}`): holds a character no venue takes in a "
+                    "key (only printable ASCII, no spaces); the value is not shown. Copy the "
+                    "key again from the venue, without quotes or line breaks"
+                )
+                continue
             values[suffix] = value
         resolved[target.name] = Credentials(values)
+    if unusable:
+        raise CredentialsError("unusable credentials:\n  " + "\n  ".join(unusable))
     if missing:
         raise CredentialsError(
             "missing credentials: set these environment variables (or use --sandbox):\n  "

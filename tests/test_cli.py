@@ -174,8 +174,8 @@ def test_unreachable_venue_is_one_clear_line(
     assert main(["plan"]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "error: deribit/lonely: POST /api/v2/public/auth failed (ConnectError); "
-        "nothing was written\n"
+        "error: deribit/lonely: POST /api/v2/public/auth to 127.0.0.1 failed (ConnectError: "
+        "Connection refused); nothing was written\n"
     )
 
 

@@ -77,7 +77,7 @@ def drift(args: argparse.Namespace) -> int:
 
 def summary(args: argparse.Namespace) -> int:
     """The saved plan's Markdown into the job summary (e.g. for reviewers before an apply)."""
-    ctx = RunContext.from_env(require_token=False)
+    ctx = RunContext.from_env(api=False)
     plan = planfile.load(args.planfile).plan
     ctx.append_summary(document(plan, limit=SUMMARY_LIMIT, link=ctx.run_url))
     return 0

@@ -24,17 +24,17 @@ class RunContext:
     step_summary: Path | None = None
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, *, require_token: bool = True
-    ) -> RunContext:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, api: bool = True) -> RunContext:
+        """The run's context; `api=False` (the job summary only) needs nothing but
+        GITHUB_STEP_SUMMARY, so other CI systems can use it too."""
         env = os.environ if env is None else env
         needed = {
             "GITHUB_API_URL": "set by GitHub for every step",
             "GITHUB_REPOSITORY": "set by GitHub for every step",
             "GITHUB_TOKEN": "pass it to the step: `env: GITHUB_TOKEN: ${{ github.token }}`",
         }
-        if not require_token:
-            del needed["GITHUB_TOKEN"]
+        if not api:
+            needed = {"GITHUB_STEP_SUMMARY": "the file the job summary is written to"}
         missing = [f"{name} ({why})" for name, why in needed.items() if not env.get(name)]
         if missing:
             raise GitHubError("not in a GitHub Actions step? missing:\n  " + "\n  ".join(missing))
@@ -47,8 +47,8 @@ class RunContext:
                 raise GitHubError(f"cannot read GITHUB_EVENT_PATH: {exc}") from None
         summary = env.get("GITHUB_STEP_SUMMARY")
         return cls(
-            api_url=env["GITHUB_API_URL"].rstrip("/"),
-            repository=env["GITHUB_REPOSITORY"],
+            api_url=env.get("GITHUB_API_URL", "").rstrip("/"),
+            repository=env.get("GITHUB_REPOSITORY", ""),
             token=env.get("GITHUB_TOKEN", ""),
             server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
@@ -58,7 +58,7 @@ class RunContext:
 
     @property
     def run_url(self) -> str:
-        if not self.run_id:
+        if not self.run_id or not self.repository:
             return ""
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 

@@ -86,6 +86,9 @@ class Capabilities:
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
     environments: Mapping[str, str] = field(default_factory=dict)  # name -> base URL
     credential_vars: tuple[str, ...] = ()  # env suffixes after the account's prefix
+    # suffix -> (a regular expression the whole value must match, what it is): checked with
+    # the variable named, before anything is sent (never the value itself)
+    credential_formats: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     requests_per_second: int = 5  # the client-side limit per account, from the venue's docs
     burst: int = 10
     shared_limit: int = 0  # requests per shared_window_ms across all accounts (per IP); 0: none

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -140,10 +141,31 @@ def _unavailable(
     else:
         outcome = "the request did not reach the venue"
     error = VenueUnavailable(
-        where, f"{request.method} {request.url.path} failed ({kind}); {outcome}"
+        where,
+        f"{request.method} {request.url.path} to {request.url.host} failed ({kind}: "
+        f"{_said(exc)}); {outcome}",
     )
     error.maybe_applied = sent or isinstance(exc, httpx.TimeoutException)
     return error
+
+
+def _said(exc: httpx.HTTPError) -> str:
+    """What the network said, in words (connection refused, name not known, timed out): the
+    operating system's own reason where the chain of causes holds one."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain, never a cycle
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and (seen.errno or seen.strerror):
+            return os.strerror(seen.errno) if seen.errno else str(seen.strerror)
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).strip() or {
+        "ConnectTimeout": "no connection within the timeout",
+        "ReadTimeout": "no answer within the timeout",
+        "WriteTimeout": "could not send within the timeout",
+        "PoolTimeout": "no free connection within the timeout",
+    }.get(type(exc).__name__, "no detail")
+    return text.split("\n")[0][:160]
 
 
 def parse_json(response: httpx.Response, where: str) -> Any:

@@ -40,6 +40,9 @@ CAPABILITIES = Capabilities(
         "testnet": "https://api.simnext.bullish-test.com",
     },
     credential_vars=("PUBLIC_KEY", "SECRET", "TRADING_ACCOUNT_ID"),
+    credential_formats={
+        "TRADING_ACCOUNT_ID": (r"[1-9][0-9]{0,19}", "a numeric trading account id"),
+    },
     # 50 requests/s per category for authenticated calls
     requests_per_second=50,
     burst=50,

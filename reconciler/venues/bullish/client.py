@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -70,7 +71,8 @@ class BullishClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         # one bulk read returns every underlying of the trading account
-        data = await self._send("GET", f"{wire.MMP_PATH}?tradingAccountId={self._account_id}")
+        query = urlencode({"tradingAccountId": self._account_id})
+        data = await self._send("GET", f"{wire.MMP_PATH}?{query}")
         with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
             scopes = wire.live_scopes(self.account, self._account_id, data)
         return LiveAccount("bullish", self.account, tuple(scopes))
