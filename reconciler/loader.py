@@ -131,10 +131,17 @@ def guardrails_problems(root: Path) -> list[Problem]:
 
 
 def display_path(path: Path) -> str:
+    """A path as printed: relative to the current folder where it can be, and with every
+    control character escaped (a file name is never a way to drive the terminal)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        text = str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        text = str(path)
+    return printable(text)
+
+
+def printable(text: str) -> str:
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def parse_file(path: Path) -> tuple[LocatedTree | None, list[Problem]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from reconciler import guards
-from reconciler.console import out
+from reconciler.console import note, out
+from reconciler.loader import printable
 from reconciler.validate import load_desired
 from reconciler.venues import capabilities
 
@@ -17,7 +18,12 @@ def validate(args: argparse.Namespace) -> int:
     live_scopes = sum(1 for s in desired.scopes.values() if s.config is not None)
     removals = len(desired.scopes) - live_scopes + len(desired.absent_underlyings)
     out(
-        f"{args.policies}: valid; {len(desired.accounts)} account(s), {live_scopes} scope(s), "
-        f"{removals} marked absent\n"
+        f"{printable(str(args.policies))}: valid; {len(desired.accounts)} account(s), "
+        f"{live_scopes} scope(s), {removals} marked absent\n"
     )
+    if not desired.accounts:
+        note(
+            "no account is declared yet: add one under `accounts:` (venue, environment, "
+            "credentials), with an empty `mmp:`, then `mmp import` fills it from the venue"
+        )
     return 0

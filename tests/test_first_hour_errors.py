@@ -156,3 +156,23 @@ def test_the_docs_are_true() -> None:
     assert "rev: v0.1.0" not in readme and "a full commit SHA" in readme
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "id: mmp-validate" in hooks
+
+
+def test_a_file_name_never_drives_the_terminal(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk\x1b[31m.yaml").write_text("accounts:\n  a:\n    venue: derbit\n")
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "desk\\x1b[31m.yaml:2:3:" in err
+
+
+def test_a_desk_with_no_account_yet_says_how_to_start(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk.yaml").write_text("accounts:\n")
+    assert main(["validate"]) == 0
+    shown = capsys.readouterr()
+    assert "valid; 0 account(s)" in shown.out and "no account is declared yet" in shown.err
