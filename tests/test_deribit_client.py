@@ -142,7 +142,8 @@ def test_unreachable_venue(sim: DeribitSimulator) -> None:
     http = httpx.AsyncClient(base_url="https://x", transport=httpx.MockTransport(refuse))
     client = DeribitClient("acct", Credentials({"CLIENT_ID": "a", "CLIENT_SECRET": "b"}), http)
     with pytest.raises(
-        VenueUnavailable, match=r"public/auth failed \(ConnectError\); nothing was written"
+        VenueUnavailable,
+        match=r"public/auth to x failed \(ConnectError: connection refused\); nothing was written",
     ):
         run(client.read())
 
