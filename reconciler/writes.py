@@ -84,6 +84,9 @@ class Run:
     written: set[str] = field(default_factory=set)  # scopes a write was sent to
     bug: bool = False  # a step ended in an unexpected exception: start nothing new
     tell: Callable[[StepResult], None] = lambda result: None  # each step, as it ends
+    # venue -> the least time a reset of this run took to show: the next reset's reads start
+    # a little before that, instead of spending the venue's rate limit on reads sure to miss
+    fastest_clear_ms: dict[str, int] = field(default_factory=dict)
 
     def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
         """A read, dated when it began: what it says held then, at least."""
@@ -279,12 +282,15 @@ async def _replace(run: Run, step: Step) -> StepResult:
     scope = str(step.key)
     error, refused = await _send(run, step, "reset", None)
     acknowledged = time.monotonic_ns()
-    cleared = await _await_state(run, step, None, refused, eager=True)
+    learned = run.fastest_clear_ms.get(step.key.venue, 0) * 3 // 4
+    cleared = await _await_state(run, step, None, refused, eager=True, settle_ms=learned)
     if cleared is not None:
         late = _may_land(run, step, refused)
         return _classify(step, cleared, error, "the reset did not clear the config in time", late)
     gap_start = time.monotonic_ns()
     settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
+    fastest = run.fastest_clear_ms.get(step.key.venue, settle_ms)
+    run.fastest_clear_ms[step.key.venue] = min(fastest, settle_ms)
     run.phases[scope] = Phase.CLEARED
     run.journal.write("replace-cleared", scope=scope)
     errors = []
