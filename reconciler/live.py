@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ from reconciler.console import Progress
 from reconciler.desired import AccountTarget
 from reconciler.errors import ReconcilerError
 from reconciler.model import LiveAccount
-from reconciler.venues.base import Credentials, Shared, VenueClient, VenueSpec
+from reconciler.venues.base import Credentials, VenueClient, VenueSpec
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
@@ -102,7 +103,7 @@ class Connections:
 
 def connect(
     targets: list[AccountTarget],
-    venues: Mapping[str, VenueSpec],
+    venues: Mapping[str, VenueSpec[Any]],
     credentials: Mapping[str, Credentials],
     transport: TransportFactory | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -114,7 +115,7 @@ def connect(
     clients: dict[str, VenueClient] = {}
     windows: dict[str, WindowLimiter] = {}  # per venue endpoint: counted per IP
     spent = ledger.load() if ledger is not None else {}
-    shared: dict[tuple[str, str], Shared] = {}  # per venue endpoint: what accounts share
+    shared: dict[tuple[str, str], object] = {}  # per venue endpoint: what accounts share
     network = _Network()
     for target in targets:
         spec = venues[target.venue]
@@ -130,12 +131,10 @@ def connect(
                 now_ms = time.time_ns() // 1_000_000
                 windows[key].seed([(now_ms - t) * 1_000_000 for t in spent.get(key, [])])
             limits.append(windows[key])
+        if endpoint not in shared:  # made once per endpoint, shared by its accounts
+            shared[endpoint] = spec.endpoint_state()
         clients[target.name] = spec.client(
-            target.name,
-            credentials[target.name],
-            http,
-            Limits(*limits),
-            shared.setdefault(endpoint, {}),
+            target.name, credentials[target.name], http, Limits(*limits), shared[endpoint]
         )
     return Connections(clients, concurrency, dict(declared or {}), windows=windows, ledger=ledger)
 

@@ -50,7 +50,7 @@ class StoredVenue(Protocol):
 
 
 class Sandbox:
-    def __init__(self, venues: Mapping[str, VenueSpec], path: Path = STATE_FILE) -> None:
+    def __init__(self, venues: Mapping[str, VenueSpec[Any]], path: Path = STATE_FILE) -> None:
         self.path = path
         self.seeded = False  # whether this process made the state file (or a venue in it)
         self.venues: dict[str, StoredVenue] = {}

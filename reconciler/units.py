@@ -245,3 +245,11 @@ def loads_exact(text: str | bytes) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def epoch_ms(value: int, unit: str) -> int:
+    """A venue's timestamp (seconds, milliseconds, microseconds or nanoseconds since the
+    epoch) in milliseconds: the one place a timestamp changes unit."""
+    if unit == "s":
+        return value * 1_000
+    return value // {"ms": 1, "us": 1_000, "ns": 1_000_000}[unit]

@@ -69,7 +69,7 @@ def bullish_only(now_ms: int, delay_ms: int = 200) -> dict[str, VenueSpec]:
         return bullish_sandbox.make(state, clock=Clock(now_ms), apply_delay_ms=delay_ms)
 
     spec = VENUES["bullish"]
-    return {"bullish": VenueSpec(spec.capabilities, spec.client, make)}
+    return {"bullish": VenueSpec(spec.capabilities, spec.client, spec.endpoint_state, make)}
 
 
 async def bullish(sandbox: Sandbox, now_ms: int, account: str, command: bool) -> None:

@@ -143,7 +143,7 @@ def test_unreachable_venue(sim: DeribitSimulator) -> None:
     client = DeribitClient("acct", Credentials({"CLIENT_ID": "a", "CLIENT_SECRET": "b"}), http)
     with pytest.raises(
         VenueUnavailable,
-        match=r"public/auth to x failed \(ConnectError: connection refused\); nothing was written",
+        match=r"get_mmp_\w+ to x failed \(ConnectError: connection refused\); nothing was written",
     ):
         run(client.read())
 

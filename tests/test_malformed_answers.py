@@ -31,9 +31,9 @@ from reconciler.errors import VenueError, VenueRejected, VenueUnavailable
 from reconciler.model import ScopeKey
 from reconciler.units import dumps_exact, loads_exact
 from reconciler.venues import VENUES
+from reconciler.venues.answers import wire_type
 from reconciler.venues.base import Credentials, VenueClient
 from reconciler.venues.deribit.simulator import DeribitSimulator
-from reconciler.venues.fields import wire_type
 from tests.venues import ROWS
 
 Path = tuple[str | int, ...]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from reconciler.venues.aevo import SPEC as AEVO
 from reconciler.venues.base import Capabilities, VenueSpec
@@ -10,7 +11,7 @@ from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.bullish import SPEC as BULLISH
 from reconciler.venues.deribit import SPEC as DERIBIT
 
-VENUES: dict[str, VenueSpec] = {
+VENUES: dict[str, VenueSpec[Any]] = {
     "deribit": DERIBIT,
     "binance": BINANCE,
     "aevo": AEVO,
@@ -18,5 +19,5 @@ VENUES: dict[str, VenueSpec] = {
 }
 
 
-def capabilities(venues: Mapping[str, VenueSpec] | None = None) -> dict[str, Capabilities]:
+def capabilities(venues: Mapping[str, VenueSpec[Any]] | None = None) -> dict[str, Capabilities]:
     return {name: spec.capabilities for name, spec in (venues or VENUES).items()}

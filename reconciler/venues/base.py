@@ -8,13 +8,13 @@ registry in `reconciler.venues` lists them explicitly, so mypy checks every venu
 from __future__ import annotations
 
 import enum
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.units import MANUAL, FreezeMs
 
 if TYPE_CHECKING:
     import httpx
@@ -55,12 +55,32 @@ class DurationBound:
     min_ms: int
     max_ms: int
     step_ms: int
-    allow_manual: bool = True  # for `frozen`: whether "no automatic unfreeze" exists
+    allow_manual: bool = False  # for `frozen`: "no automatic unfreeze" exists (the venue's 0)
 
     def unit_name(self) -> str:
         return {1: "milliseconds", 1000: "seconds", 60_000: "minutes"}.get(
             self.step_ms, f"multiples of {self.step_ms}ms"
         )
+
+    def to_wire(self, value: FreezeMs) -> int:
+        """The duration in the venue's own unit, exactly; `manual` is the venue's 0. One the
+        venue cannot express is an error, never a rounding (validation refuses it first)."""
+        if value == MANUAL:
+            if not self.allow_manual:
+                raise ValueError("this venue has no manual-reset freeze")
+            return 0
+        ms = int(value)
+        if ms <= 0 or ms % self.step_ms:
+            raise ValueError(f"{ms} ms is not a whole number of {self.unit_name()} above 0")
+        return ms // self.step_ms
+
+    def from_wire(self, value: int) -> FreezeMs:
+        """The venue's number back in milliseconds; its 0 is `manual` where that exists."""
+        if value == 0 and self.allow_manual:
+            return MANUAL
+        if value < 0:
+            raise ValueError(f"a duration of {value} {self.unit_name()}")
+        return value * self.step_ms
 
 
 @dataclass(frozen=True)
@@ -147,19 +167,6 @@ class VenueClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-Shared = dict[str, Any]
-"""Facts one venue endpoint gives every account alike (Bullish's nonce bounds of the day),
-read once per endpoint instead of once per account; one dict per endpoint, made by connect."""
-
-ClientFactory = Callable[
-    [str, Credentials, "httpx.AsyncClient", "RequestLimiter | None", "Shared | None"],
-    VenueClient,
-]
-"""(account name, credentials, http client with base_url set, the account's limits, what the
-accounts of one venue endpoint share) -> client. Without limits a client makes its own
-per-account bucket from its capabilities; without `shared`, it shares nothing."""
-
-
 class VenueSandbox(Protocol):
     """A venue's simulator set up for `--sandbox`: seeded desk, credentials, saved state."""
 
@@ -176,30 +183,26 @@ SandboxFactory = Callable[[dict[str, object] | None], VenueSandbox]
 """(saved state, or None to seed the example desk) -> sandbox."""
 
 
+S = TypeVar("S")
+
+ClientFactory = Callable[[str, Credentials, "httpx.AsyncClient", "RequestLimiter", S], VenueClient]
+"""(account name, credentials, http client with base_url set, the account's rate limits,
+what the accounts of one venue endpoint share) -> client."""
+
+
 @dataclass(frozen=True)
-class VenueSpec:
+class VenueSpec(Generic[S]):
+    """One venue: what it can do, how to make its clients, its sandbox. `S` is what the
+    accounts of one venue endpoint share (Bullish: the day's nonce bounds), made once per
+    endpoint by `endpoint_state`; `None` where they share nothing. The factories import
+    their modules when called (start-up stays fast), each typed, so mypy checks that a
+    client's constructor and the protocol match."""
+
     capabilities: Capabilities
-    client: ClientFactory
+    client: ClientFactory[S]
+    endpoint_state: Callable[[], S]
     sandbox: SandboxFactory
 
 
-def lazy_venue(capabilities: Capabilities, package: str, client_class: str) -> VenueSpec:
-    """A VenueSpec whose client (`<package>.client.<client_class>`) and sandbox
-    (`<package>.sandbox.make`) are imported only when used, so start-up stays fast.
-    Each client module states `type[VenueClient]` conformance itself, checked by mypy."""
-
-    def client(
-        account: str,
-        credentials: Credentials,
-        http: httpx.AsyncClient,
-        limiter: RequestLimiter | None = None,
-        shared: Shared | None = None,
-    ) -> VenueClient:
-        factory = getattr(importlib.import_module(f"{package}.client"), client_class)
-        client = factory(account, credentials, http, limiter=limiter, shared=shared)
-        return cast(VenueClient, client)
-
-    def sandbox(state: dict[str, object] | None) -> VenueSandbox:
-        return cast(VenueSandbox, importlib.import_module(f"{package}.sandbox").make(state))
-
-    return VenueSpec(capabilities=capabilities, client=client, sandbox=sandbox)
+def nothing() -> None:
+    """The endpoint state of a venue whose accounts share nothing."""

@@ -1,11 +1,17 @@
-"""The one HTTP layer every venue client sends through.
+"""The one HTTP layer every venue client sends through, with the one retry policy.
 
 It turns transport faults into VenueUnavailable (saying whether the request may have reached
-the venue) and parses bodies exactly (no floats). Reads are retried with backoff and jitter;
-a write whose outcome is unknown is never resent here: it is resolved by reading back. A 429
-means the venue did not process the request, so any request is sent again after the wait
-the venue asks for (Retry-After in seconds, Aevo's X-RETRY-AFTER in nanoseconds), at most
-RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) is never retried.
+the venue) and parses bodies exactly (no floats). The policy, the same for every venue:
+- a transport fault: a read is sent again, up to READ_ATTEMPTS times, backing off with
+  jitter; a write never is (its outcome is unknown: apply resolves it by reading back);
+- a 429: the venue did not process the request, so any request is sent again after the
+  wait the venue asks for (Retry-After in seconds, Aevo's X-RETRY-AFTER in nanoseconds), at
+  most RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) never is.
+Written here rather than with tenacity or stamina: the wait comes from the venue's answer,
+in the venue's unit, and whether to retry at all from what the request is (read or write);
+a library would take as many lines of callbacks as the loop below, and one more dependency.
+Signing, log-in and the venue's own resends (a refused session, a stale timestamp) are the
+venue's httpx.Auth (reconciler.venues.auth), which also takes each request's rate-limit slot.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import httpx
 
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
-from reconciler.venues.fields import Malformed
+from reconciler.venues.answers import Malformed
 from reconciler.venues.limiter import RequestLimiter
 
 READ_ATTEMPTS = 3
@@ -37,6 +43,41 @@ MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, I
 
 
 Build = Callable[[], httpx.Request]
+
+
+async def request(
+    http: httpx.AsyncClient,
+    message: httpx.Request,
+    where: str,
+    *,
+    idempotent: bool,
+    auth: httpx.Auth,
+) -> httpx.Response:
+    """Send `message` through the venue's auth (which signs it when it leaves), under the
+    retry policy above; the answer, whatever its status (the venue's client reads it)."""
+    faults = waits = 0
+    while True:
+        started = time.monotonic_ns()
+        try:
+            response = await _whole_answer(http, message, auth)
+        except httpx.HTTPError as exc:
+            LOG.info("%s: %s %s failed: %s", where, message.method, message.url.path, exc)
+            faults += 1
+            if not idempotent or faults >= READ_ATTEMPTS:
+                raise _unavailable(where, message, exc, idempotent) from exc
+            jitter_percent = random.randint(50, 150)
+            await asyncio.sleep(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent / 100_000)
+            continue
+        took_ms = (time.monotonic_ns() - started) // 1_000_000
+        status = response.status_code
+        LOG.info(
+            "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
+        )
+        wait_ms = rate_limit_wait_ms(response)
+        if wait_ms is None or waits >= RATE_LIMIT_RETRIES:
+            return response
+        waits += 1
+        await asyncio.sleep(wait_ms / 1000)
 
 
 async def send(
@@ -117,12 +158,16 @@ async def _send_retrying_faults(
     raise AssertionError("unreachable")
 
 
-async def _whole_answer(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def _whole_answer(
+    http: httpx.AsyncClient, request: httpx.Request, auth: httpx.Auth | None = None
+) -> httpx.Response:
     """The answer, whole, within ANSWER_DEADLINE_S: httpx's timeouts bound each read of the
     socket, so an answer trickling in a byte at a time would otherwise never time out."""
     try:
         async with asyncio.timeout(ANSWER_DEADLINE_S):
-            return await http.send(request)
+            if auth is None:
+                return await http.send(request)
+            return await http.send(request, auth=auth)
     except TimeoutError:
         raise httpx.ReadTimeout(
             f"no whole answer within {ANSWER_DEADLINE_S} s", request=request

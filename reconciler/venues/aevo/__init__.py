@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from reconciler.venues.aevo.capabilities import CAPABILITIES
-from reconciler.venues.base import lazy_venue
+from typing import TYPE_CHECKING
 
-SPEC = lazy_venue(CAPABILITIES, __name__, "AevoClient")
+from reconciler.venues.aevo.capabilities import CAPABILITIES
+from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
+
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.venues.limiter import RequestLimiter
+
+
+def _client(
+    account: str,
+    credentials: Credentials,
+    http: httpx.AsyncClient,
+    limits: RequestLimiter,
+    shared: None,
+) -> VenueClient:
+    from reconciler.venues.aevo.client import AevoClient  # on first use: start-up stays fast
+
+    return AevoClient(account, credentials, http, limiter=limits)
+
+
+def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
+    from reconciler.venues.aevo.sandbox import make
+
+    return make(state)
+
+
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, _client, nothing, _sandbox)
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -23,9 +23,11 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
-from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.http import malformed_answer, parse_json, send
 from reconciler.venues.limiter import RequestLimiter, account_limits
+
+Shared = dict[str, Any]  # what the accounts of one endpoint share
 
 
 class AevoClient:

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL
-from reconciler.venues import fields
+from reconciler.venues import answers
 
 VENUE = "aevo"
 SCALE = Decimal(10) ** 6  # amount_limit: contracts x 10^6, as an integer string
@@ -48,15 +48,15 @@ def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScop
     """One GET /mmp answer. The simulator answers every field, zeros for an asset without a
     config, so every field we read is required; a disabled or zero-interval asset has no
     config. `asked`: the asset requested, which the answer must name."""
-    item = fields.obj(item)
-    asset = fields.text(item, "asset")
+    item = answers.obj(item)
+    asset = answers.text(item, "asset")
     if asked is not None and asset != asked:
-        raise fields.Malformed("asset is not the one asked for")
-    enabled, triggered = fields.flag(item, "enabled"), fields.flag(item, "triggered")
-    interval, frozen_s = fields.int_text(item, "interval"), fields.int_text(item, "frozen")
-    end_ns = fields.int_text(item, "frozen_end_time")
-    amount = fields.int_text(item, "amount_limit")
-    delta = fields.decimal_text(item, "delta_limit")
+        raise answers.Malformed("asset is not the one asked for")
+    enabled, triggered = answers.flag(item, "enabled"), answers.flag(item, "triggered")
+    interval, frozen_s = answers.int_text(item, "interval"), answers.int_text(item, "frozen")
+    end_ns = answers.int_text(item, "frozen_end_time")
+    amount = answers.int_text(item, "amount_limit")
+    delta = answers.decimal_text(item, "delta_limit")
     config = None
     if enabled and interval > 0:
         config = MmpConfig(
@@ -73,4 +73,4 @@ def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScop
 
 def check_acknowledged(answer: Any) -> bool:
     """POST /mmp and /reset-mmp answer {"success": true}; False: the venue said it failed."""
-    return fields.flag(fields.obj(answer), "success")
+    return answers.flag(answers.obj(answer), "success")

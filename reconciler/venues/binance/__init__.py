@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from reconciler.venues.base import lazy_venue
+from typing import TYPE_CHECKING
+
+from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
 from reconciler.venues.binance.capabilities import CAPABILITIES
 
-SPEC = lazy_venue(CAPABILITIES, __name__, "BinanceClient")
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.venues.limiter import RequestLimiter
+
+
+def _client(
+    account: str,
+    credentials: Credentials,
+    http: httpx.AsyncClient,
+    limits: RequestLimiter,
+    shared: None,
+) -> VenueClient:
+    from reconciler.venues.binance.client import BinanceClient  # on first use: start-up stays fast
+
+    return BinanceClient(account, credentials, http, limiter=limits)
+
+
+def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
+    from reconciler.venues.binance.sandbox import make
+
+    return make(state)
+
+
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, _client, nothing, _sandbox)
 
 __all__ = ["CAPABILITIES", "SPEC"]

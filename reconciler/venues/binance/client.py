@@ -17,7 +17,7 @@ from reconciler.errors import (
     VenueUnavailable,
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
 from reconciler.venues.http import malformed_answer, parse_json, send
@@ -33,6 +33,9 @@ HINTS = {
     -2015: "the key needs options trading permission and this machine's IP allowed",
     -1002: "the account must be approved as an options market maker to use MMP",
 }
+
+
+Shared = dict[str, Any]  # what the accounts of one endpoint share
 
 
 class BinanceClient:

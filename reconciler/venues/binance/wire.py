@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL, decimal_text
-from reconciler.venues import fields
+from reconciler.venues import answers
 
 VENUE = "binance"
 
@@ -34,15 +34,15 @@ def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None
     """One GET /eapi/v1/mmp answer (set and reset answer the same object); every field is
     required, and a zero window means no config is set. `asked`: the underlying requested,
     which the answer must name."""
-    item = fields.obj(item)
-    underlying = fields.text(item, "underlying")
+    item = answers.obj(item)
+    underlying = answers.text(item, "underlying")
     if asked is not None and underlying != asked:
-        raise fields.Malformed("underlying is not the one asked for")
-    window = fields.integer(item, "windowTimeInMilliseconds")
-    frozen_ms = fields.integer(item, "frozenTimeInMilliseconds")
-    quantity = fields.decimal_text(item, "qtyLimit")
-    delta = fields.decimal_text(item, "deltaLimit")
-    last = fields.integer(item, "lastTriggerTime")
+        raise answers.Malformed("underlying is not the one asked for")
+    window = answers.integer(item, "windowTimeInMilliseconds")
+    frozen_ms = answers.integer(item, "frozenTimeInMilliseconds")
+    quantity = answers.decimal_text(item, "qtyLimit")
+    delta = answers.decimal_text(item, "deltaLimit")
+    last = answers.integer(item, "lastTriggerTime")
     config = None
     if window > 0:
         config = MmpConfig(

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from reconciler.venues.base import lazy_venue
+from typing import TYPE_CHECKING, Any
+
+from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 
-SPEC = lazy_venue(CAPABILITIES, __name__, "BullishClient")
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.venues.limiter import RequestLimiter
+
+
+def _client(
+    account: str,
+    credentials: Credentials,
+    http: httpx.AsyncClient,
+    limits: RequestLimiter,
+    shared: dict[str, Any],
+) -> VenueClient:
+    from reconciler.venues.bullish.client import BullishClient  # on first use: start-up stays fast
+
+    return BullishClient(account, credentials, http, limiter=limits, shared=shared)
+
+
+def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
+    from reconciler.venues.bullish.sandbox import make
+
+    return make(state)
+
+
+SPEC: VenueSpec[dict[str, Any]] = VenueSpec(CAPABILITIES, _client, dict, _sandbox)
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -26,7 +26,7 @@ from reconciler.errors import (
 )
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 from reconciler.venues.http import malformed_answer, parse_json, send
@@ -35,6 +35,9 @@ from reconciler.venues.limiter import RequestLimiter, account_limits
 RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
 AUTH_CODES = {6105, 8327}
 NONCE_BOUNDS = "bullish.nonce_bounds"  # in the endpoint's Shared: the day's bounds, or their read
+
+
+Shared = dict[str, Any]  # what the accounts of one endpoint share
 
 
 class BullishClient:

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL, decimal_text
-from reconciler.venues import fields
+from reconciler.venues import answers
 
 VENUE = "bullish"
 LOGIN_PATH = "/trading-api/v1/users/hmac/login"
@@ -56,21 +56,21 @@ def reset_command(account_id: str, key: ScopeKey) -> dict[str, Any]:
 
 
 def _limit(item: dict[str, Any], name: str) -> Decimal | None:
-    value = fields.decimal_text(item, name)
+    value = answers.decimal_text(item, name)
     return None if value == 0 else value  # "0": no such limit set
 
 
 def live_scopes(account: str, account_id: str, answer: Any) -> list[LiveScope]:
     """GET /v2/mmp-configuration: every field is required (GetMmpConfigurationResponse), the
     answer must be about the trading account asked for, and each underlying listed once."""
-    answer = fields.obj(answer)
-    if fields.text(answer, "tradingAccountId") != account_id:
-        raise fields.Malformed("tradingAccountId is not the trading account asked for")
+    answer = answers.obj(answer)
+    if answers.text(answer, "tradingAccountId") != account_id:
+        raise answers.Malformed("tradingAccountId is not the trading account asked for")
     scopes: dict[ScopeKey, LiveScope] = {}
-    for item in fields.objects(fields.present(answer, "mmpConfigurations"), "mmpConfigurations"):
+    for item in answers.objects(answers.present(answer, "mmpConfigurations"), "mmpConfigurations"):
         scope = live_scope(account, item)
         if scope.key in scopes:
-            raise fields.Malformed(f"mmpConfigurations lists {scope.key} twice")
+            raise answers.Malformed(f"mmpConfigurations lists {scope.key} twice")
         scopes[scope.key] = scope
     return sorted(scopes.values(), key=lambda s: s.key.sort_key())
 
@@ -78,34 +78,34 @@ def live_scopes(account: str, account_id: str, answer: Any) -> list[LiveScope]:
 def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
     """A config as GET reports it (times are integers here, every field required);
     inactive means not in effect."""
-    key = ScopeKey(VENUE, account, fields.text(item, "underlyingAssetSymbol"))
+    key = ScopeKey(VENUE, account, answers.text(item, "underlyingAssetSymbol"))
     config = MmpConfig(
-        window_ms=fields.integer(item, "windowTimeInSeconds") * 1000,
-        frozen_ms=fields.integer(item, "frozenTimeInSeconds") * 1000,
+        window_ms=answers.integer(item, "windowTimeInSeconds") * 1000,
+        frozen_ms=answers.integer(item, "frozenTimeInSeconds") * 1000,
         quantity_limit=_limit(item, "quantityLimit"),
         delta_limit=_limit(item, "deltaLimit"),
     )
     # REST tells no frozen-until; a config that is not in effect is treated as frozen
     freeze = FreezeState(False)
-    if not fields.flag(item, "isActive"):
+    if not answers.flag(item, "isActive"):
         freeze = FreezeState(True, None, "not in effect (Bullish reports no frozen-until time)")
     return LiveScope(key, config, freeze)
 
 
 def request_id(answer: Any) -> str:
     """A command's acknowledgement: {"message": ..., "requestId": "633910976353665025"}."""
-    return fields.text(fields.obj(answer), "requestId")
+    return answers.text(answers.obj(answer), "requestId")
 
 
 def nonce_bounds(answer: Any) -> tuple[int, int]:
     """GET /v1/nonce: the day's bounds in microseconds."""
-    answer = fields.obj(answer)
-    low, high = fields.integer(answer, "lowerBound"), fields.integer(answer, "upperBound")
+    answer = answers.obj(answer)
+    low, high = answers.integer(answer, "lowerBound"), answers.integer(answer, "upperBound")
     if low > high:
-        raise fields.Malformed("lowerBound is above upperBound")
+        raise answers.Malformed("lowerBound is above upperBound")
     return low, high
 
 
 def login_token(answer: Any) -> str:
     """GET /v1/users/hmac/login: {"authorizer": ..., "token": "<JWT>"}."""
-    return fields.text(fields.obj(answer), "token")
+    return answers.text(answers.obj(answer), "token")

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from reconciler.venues.base import lazy_venue
+from typing import TYPE_CHECKING
+
+from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 
-SPEC = lazy_venue(CAPABILITIES, __name__, "DeribitClient")
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.venues.limiter import RequestLimiter
+
+
+def _client(
+    account: str,
+    credentials: Credentials,
+    http: httpx.AsyncClient,
+    limits: RequestLimiter,
+    shared: None,
+) -> VenueClient:
+    from reconciler.venues.deribit.client import DeribitClient  # on first use: start-up stays fast
+
+    return DeribitClient(account, credentials, http, limits)
+
+
+def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
+    from reconciler.venues.deribit.sandbox import make
+
+    return make(state)
+
+
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, _client, nothing, _sandbox)
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -1,8 +1,8 @@
-"""Deribit client: JSON-RPC 2.0 over HTTP POST, token from public/auth (client_credentials)."""
+"""Deribit client: JSON-RPC 2.0 over HTTP POST, a Bearer token from public/auth
+(client_credentials), renewed a minute before it ends and once more when refused."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from typing import Any
@@ -11,25 +11,79 @@ import httpx
 
 from reconciler import secrets
 from reconciler.aio import read_all
-from reconciler.errors import VenueAuthError, VenueError, VenueRateLimited, VenueRejected
+from reconciler.errors import VenueError
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
-from reconciler.venues import fields
-from reconciler.venues.base import Capabilities, Credentials, Shared, VenueClient
+from reconciler.venues import answers
+from reconciler.venues.auth import Refusal, VenueAuth
+from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import CAPABILITIES
-from reconciler.venues.http import malformed_answer, parse_json, send
+from reconciler.venues.errors import ErrorTable, code_of, words
+from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
-AUTH_ERRORS = {10000, 13004, 13009, 13021, 13403, 13010, 10001}
-TOKEN_ERRORS = {13009, 13010}  # the token expired or was revoked: log in again once
-HINTS = {
-    13040: "MMP is not enabled for this account; ask Deribit support to enable it",
-    13004: "check the CLIENT_ID and CLIENT_SECRET environment variables of this account",
-    13021: "the API key needs the trade:read_write scope",
-    10028: "rate limit: lower the concurrency or wait",
-}
+ERRORS = ErrorTable(
+    auth=frozenset({10000, 13004, 13009, 13021, 13403, 13010, 10001}),
+    rate_limited=frozenset({10028}),
+    hints={
+        13040: "MMP is not enabled for this account; ask Deribit support to enable it",
+        13004: "check the CLIENT_ID and CLIENT_SECRET environment variables of this account",
+        13021: "the API key needs the trade:read_write scope",
+        10028: "rate limit: lower the concurrency or wait",
+    },
+)
+SESSION_ERRORS = frozenset({13009, 13010})  # the token expired or was revoked: log in again
 REFRESH_MARGIN_S = 60
+AUTH_PATH = "/api/v2/public/auth"
+
+
+class DeribitAuth(VenueAuth):
+    """public/auth for a token (client_credentials); Bearer on every other request."""
+
+    def __init__(self, where: str, credentials: Credentials, limits: RequestLimiter) -> None:
+        super().__init__(limits)
+        self._where, self._credentials = where, credentials
+        self._token: str | None = None
+        self._expires_ms = 0
+
+    def needs_login(self) -> bool:
+        return self._token is None or _monotonic_ms() >= self._expires_ms
+
+    def login_request(self, request: httpx.Request) -> httpx.Request:
+        params = {
+            "grant_type": "client_credentials",
+            "client_id": self._credentials["CLIENT_ID"],
+            "client_secret": self._credentials["CLIENT_SECRET"],
+        }
+        body = dumps_exact({"jsonrpc": "2.0", "id": 0, "method": "public/auth", "params": params})
+        headers = {"Content-Type": "application/json"}
+        url = request.url.copy_with(path=AUTH_PATH, query=None)
+        return httpx.Request("POST", url, content=body.encode(), headers=headers)
+
+    def take_login(self, response: httpx.Response) -> None:
+        result = envelope_result(response, self._where, "public/auth")
+        with malformed_answer(self._where, f"POST {AUTH_PATH}"):
+            answer = answers.obj(result, "result")
+            token = answers.text(answer, "access_token")
+            lifetime_s = max(answers.integer(answer, "expires_in") - REFRESH_MARGIN_S, 0)
+        secrets.register(token)  # a session key: never printed, like the credentials
+        refresh = answer.get("refresh_token")
+        if isinstance(refresh, str):
+            secrets.register(refresh)
+        self._token, self._expires_ms = token, _monotonic_ms() + lifetime_s * 1000
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        assert self._token is not None
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def forget(self) -> None:
+        self._token = None
+
+    def refusal(self, response: httpx.Response) -> Refusal | None:
+        error = _error_of(response)
+        return Refusal.SESSION if error and code_of(error.get("code")) in SESSION_ERRORS else None
 
 
 class DeribitClient:
@@ -40,20 +94,15 @@ class DeribitClient:
         account: str,
         credentials: Credentials,
         http: httpx.AsyncClient,
-        *,
-        limiter: RequestLimiter | None = None,
-        shared: Shared | None = None,  # nothing on this venue is the same for every account
+        limits: RequestLimiter | None = None,
     ) -> None:
+        """`limits`: the account's rate limits as connect() makes them (with the venue-wide
+        window where there is one); without, a bucket of its own (a client made alone)."""
         self.account = account
-        self._credentials = credentials
         self._http = http
-        self._limiter = account_limits(
-            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
-        )
-        self._token: str | None = None
-        self._token_expiry_ms = 0
+        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._auth = DeribitAuth(self.where, credentials, own)
         self._ids = itertools.count(1)
-        self._auth_lock = asyncio.Lock()
 
     @property
     def where(self) -> str:
@@ -101,89 +150,52 @@ class DeribitClient:
         self, method: str, params: dict[str, Any], *, write: bool = True, where: str = ""
     ) -> Any:
         where = where or self.where
-        for attempt in (1, 2):
-            token = await self._access_token()
-            try:
-                return await self._call(method, params, token, write=write, where=where)
-            except VenueAuthError as exc:
-                if attempt == 2 or exc.code not in TOKEN_ERRORS:
-                    raise
-                self._token = None  # expired or revoked: the request was refused, so resend
-        raise AssertionError("unreachable")
-
-    async def _access_token(self) -> str:
-        async with self._auth_lock:
-            if self._token is None or _monotonic_ms() >= self._token_expiry_ms:
-                result = await self._call(
-                    "public/auth",
-                    {
-                        "grant_type": "client_credentials",
-                        "client_id": self._credentials["CLIENT_ID"],
-                        "client_secret": self._credentials["CLIENT_SECRET"],
-                    },
-                    None,
-                    write=False,
-                    where=self.where,
-                )
-                with malformed_answer(self.where, "POST /api/v2/public/auth"):
-                    answer = fields.obj(result, "result")
-                    token = fields.text(answer, "access_token")
-                    lifetime_s = max(fields.integer(answer, "expires_in") - REFRESH_MARGIN_S, 0)
-                secrets.register(token)  # a session key: never printed, like the credentials
-                refresh = answer.get("refresh_token")
-                if isinstance(refresh, str):
-                    secrets.register(refresh)
-                self._token = token
-                self._token_expiry_ms = _monotonic_ms() + lifetime_s * 1000
-            return self._token
-
-    async def _call(
-        self, method: str, params: dict[str, Any], token: str | None, *, write: bool, where: str
-    ) -> Any:
         body = dumps_exact(
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         )
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        request = self._http.build_request(
-            "POST", f"/api/v2/{method}", content=body.encode(), headers=headers
+        message = self._http.build_request(
+            "POST",
+            f"/api/v2/{method}",
+            content=body.encode(),
+            headers={"Content-Type": "application/json"},
         )
-        response = await send(
-            self._http, request, where, idempotent=not write, limiter=self._limiter
-        )
-        data = parse_json(response, where)
-        with malformed_answer(where, f"POST /api/v2/{method}"):
-            envelope = fields.obj(data)
-            if "error" in envelope:
-                raise _error(where, method, fields.obj(envelope["error"], "error"))
-            return fields.present(envelope, "result")
+        response = await request(self._http, message, where, idempotent=not write, auth=self._auth)
+        return envelope_result(response, where, method)
+
+
+def envelope_result(response: httpx.Response, where: str, method: str) -> Any:
+    """The JSON-RPC result, or the venue's error as ours (ERRORS says which)."""
+    data = parse_json(response, where)
+    with malformed_answer(where, f"POST /api/v2/{method}"):
+        envelope = answers.obj(data)
+        if "error" in envelope:
+            raise _venue_error(
+                where, method, response.status_code, answers.obj(envelope["error"], "error")
+            )
+        return answers.present(envelope, "result")
+
+
+def _error_of(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = parse_json(response, "")
+    except VenueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def _venue_error(where: str, method: str, status: int, error: dict[str, Any]) -> VenueError:
+    code = code_of(error.get("code"))
+    message = words(error.get("message"))
+    data = error.get("data")
+    if isinstance(data, dict) and words(data.get("reason")):
+        param = words(data.get("param"))
+        message += f" ({data['reason']}{': ' if param else ''}{param})"
+    return ERRORS.error(where, status, code, f"{method}: {message}")
 
 
 def _monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
-
-
-def _error(where: str, method: str, error: dict[str, Any]) -> VenueError:
-    code = error.get("code")
-    code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    message = _text(error.get("message"))
-    data = error.get("data")
-    if isinstance(data, dict) and _text(data.get("reason")):
-        param = _text(data.get("param"))
-        message += f" ({data['reason']}{': ' if param else ''}{param})"
-    hint = HINTS.get(code, "") if isinstance(code, int) else ""
-    text = f"{method}: {message}"
-    if code in AUTH_ERRORS:
-        return VenueAuthError(where, text, code=code, hint=hint)
-    if code == 10028:
-        return VenueRateLimited(where, text, code=code, hint=hint)
-    return VenueRejected(where, text, code=code, hint=hint)
-
-
-def _text(value: Any) -> str:
-    """The venue's own words, when they are words."""
-    return value if isinstance(value, str) else ""
 
 
 _CONFORMS: type[VenueClient] = DeribitClient  # mypy checks the Protocol here

@@ -6,17 +6,17 @@ from typing import Any
 
 from reconciler.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.units import MANUAL
-from reconciler.venues import fields
+from reconciler.venues import answers
 
 VENUE = "deribit"
 
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
     """A config as get_mmp_config reports it; a limit that is not set is omitted."""
-    frozen_s = fields.integer(item, "frozen_time")
-    limits = {name: fields.optional_number(item, name) for name in LIMIT_FIELDS}
+    frozen_s = answers.integer(item, "frozen_time")
+    limits = {name: answers.optional_number(item, name) for name in LIMIT_FIELDS}
     return MmpConfig(
-        window_ms=fields.integer(item, "interval") * 1000,
+        window_ms=answers.integer(item, "interval") * 1000,
         frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
         **limits,
     )
@@ -24,8 +24,8 @@ def config_from_wire(item: dict[str, Any]) -> MmpConfig:
 
 def key_from_wire(account: str, item: dict[str, Any]) -> ScopeKey:
     """mmp_group is absent for the default ("orders") group."""
-    index = fields.text(item, "index_name")
-    return ScopeKey(VENUE, account, index, fields.optional_text(item, "mmp_group"))
+    index = answers.text(item, "index_name")
+    return ScopeKey(VENUE, account, index, answers.optional_text(item, "mmp_group"))
 
 
 def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
@@ -53,12 +53,12 @@ def live_scopes(
 ) -> list[LiveScope]:
     """get_mmp_config's result (an array of objects; empty: no config) with the freezes."""
     scopes: dict[ScopeKey, LiveScope] = {}
-    for item in fields.objects(configs, "result"):
-        if fields.optional_flag(item, "block_rfq"):
+    for item in answers.objects(configs, "result"):
+        if answers.optional_flag(item, "block_rfq"):
             continue  # block-RFQ MMP is a separate space we do not manage
         key = key_from_wire(account, item)
         if key in scopes:
-            raise fields.Malformed(f"result lists {key} twice")  # one of the two would be lost
+            raise answers.Malformed(f"result lists {key} twice")  # one of the two would be lost
         scopes[key] = LiveScope(key, config_from_wire(item), freezes.get(key, FreezeState(False)))
     for key, freeze in freezes.items():
         scopes.setdefault(key, LiveScope(key, None, freeze))
@@ -69,13 +69,13 @@ def freezes(account: str, status: Any) -> dict[ScopeKey, FreezeState]:
     """get_mmp_status's result: an array of the triggered scopes only; frozen_until 0 means
     until a manual reset."""
     found: dict[ScopeKey, FreezeState] = {}
-    for item in fields.objects(status, "result"):
-        if fields.optional_flag(item, "block_rfq"):
+    for item in answers.objects(status, "result"):
+        if answers.optional_flag(item, "block_rfq"):
             continue
         key = key_from_wire(account, item)
-        until = fields.integer(item, "frozen_until")
+        until = answers.integer(item, "frozen_until")
         if key in found:
-            raise fields.Malformed(f"result lists {key} twice")
+            raise answers.Malformed(f"result lists {key} twice")
         found[key] = FreezeState(True, until or None)
     return found
 
@@ -83,15 +83,15 @@ def freezes(account: str, status: Any) -> dict[ScopeKey, FreezeState]:
 def check_set_answer(key: ScopeKey, result: Any) -> None:
     """set_mmp_config answers the config it set: an object, or an array of one (§1.4)."""
     if isinstance(result, list):
-        items = fields.objects(result, "result")
+        items = answers.objects(result, "result")
     else:
-        items = [fields.obj(result, "result")]
+        items = [answers.obj(result, "result")]
     if len(items) != 1:
-        raise fields.Malformed("result is not one config")
-    if fields.text(items[0], "index_name") != key.underlying:
-        raise fields.Malformed("index_name is not the index that was set")
+        raise answers.Malformed("result is not one config")
+    if answers.text(items[0], "index_name") != key.underlying:
+        raise answers.Malformed("index_name is not the index that was set")
 
 
 def check_reset_answer(result: Any) -> None:
     if result != "ok":
-        raise fields.wrong("result", '"ok"', result)
+        raise answers.wrong("result", '"ok"', result)
