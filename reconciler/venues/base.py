@@ -74,6 +74,12 @@ class DurationBound:
             raise ValueError(f"{ms} ms is not a whole number of {self.unit_name()} above 0")
         return ms // self.step_ms
 
+    def ms_from_wire(self, value: int) -> int:
+        """A duration that has no `manual` (a window) back in milliseconds."""
+        if value < 0:
+            raise ValueError(f"a duration of {value} {self.unit_name()}")
+        return value * self.step_ms
+
     def from_wire(self, value: int) -> FreezeMs:
         """The venue's number back in milliseconds; its 0 is `manual` where that exists."""
         if value == 0 and self.allow_manual:

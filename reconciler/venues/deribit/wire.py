@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import MANUAL
+from reconciler.units import epoch_ms
 from reconciler.venues import answers
+from reconciler.venues.deribit.capabilities import CAPABILITIES
 
 VENUE = "deribit"
 
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
     """A config as get_mmp_config reports it; a limit that is not set is omitted."""
-    frozen_s = answers.integer(item, "frozen_time")
     limits = {name: answers.optional_number(item, name) for name in LIMIT_FIELDS}
     return MmpConfig(
-        window_ms=answers.integer(item, "interval") * 1000,
-        frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
+        window_ms=CAPABILITIES.window.ms_from_wire(answers.integer(item, "interval")),
+        frozen_ms=CAPABILITIES.frozen.from_wire(answers.integer(item, "frozen_time")),
         **limits,
     )
 
@@ -32,8 +32,8 @@ def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
     params: dict[str, Any] = {"index_name": key.underlying}
     if key.group is not None:
         params["mmp_group"] = key.group
-    params["interval"] = config.window_ms // 1000
-    params["frozen_time"] = 0 if config.frozen_ms == MANUAL else int(config.frozen_ms) // 1000
+    params["interval"] = CAPABILITIES.window.to_wire(config.window_ms)
+    params["frozen_time"] = CAPABILITIES.frozen.to_wire(config.frozen_ms)
     for name in LIMIT_FIELDS:
         value = getattr(config, name)
         if value is not None:
@@ -73,7 +73,7 @@ def freezes(account: str, status: Any) -> dict[ScopeKey, FreezeState]:
         if answers.optional_flag(item, "block_rfq"):
             continue
         key = key_from_wire(account, item)
-        until = answers.integer(item, "frozen_until")
+        until = epoch_ms(answers.integer(item, "frozen_until"), "ms")  # 0: until a reset
         if key in found:
             raise answers.Malformed(f"result lists {key} twice")
         found[key] = FreezeState(True, until or None)
