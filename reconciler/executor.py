@@ -35,6 +35,7 @@ from reconciler.writes import (
     Run,
     Seen,
     StepResult,
+    Unread,
     classify_read,
     finish,
     read_scope,
@@ -249,4 +250,4 @@ async def _best_effort(read: Awaitable[Seen]) -> Seen:
     try:
         return await read
     except Exception as exc:
-        return f"read-back failed: unexpected {type(exc).__name__}"
+        return Unread(f"read-back failed: unexpected {type(exc).__name__}")

@@ -97,7 +97,32 @@ class Run:
         return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
 
 
-Seen = MmpConfig | None | str  # a config, no config, or why it could not be read
+@dataclass(frozen=True)
+class Unread:
+    """A scope that could not be read back, and why."""
+
+    why: str
+
+
+Seen = MmpConfig | None | Unread  # what a read-back found: a config, none, or no answer
+
+
+class Answer(enum.Enum):
+    ACKNOWLEDGED = "acknowledged"  # the venue took the write
+    REFUSED = "refused"  # the venue answered that it did nothing
+    UNKNOWN = "unknown"  # no usable answer: it may or may not have been applied
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A write's answer: what the venue said, and its error (redacted) when it was not
+    plainly acknowledged."""
+
+    answer: Answer
+    error: str = ""
+
+
+ACKNOWLEDGED = Sent(Answer.ACKNOWLEDGED)
 
 
 async def run_step(run: Run, step: Step) -> StepResult:
@@ -111,24 +136,20 @@ async def run_step(run: Run, step: Step) -> StepResult:
         after=_data(step.after),
     )
     run.phases[scope] = Phase.CHECKING
-    end: Seen = "see the write records"
+    end: Seen = Unread("see the write records")
     result = await _check(run, step)
     if result is None and step.action is Action.REPLACE:
         result = await _replace(run, step)
     elif result is None:
         kind = "remove" if step.action is Action.REMOVE else "set"
-        error, refused = await _send(
-            run, step, kind, step.before if kind == "remove" else step.after
-        )
-        end = await _await_state(run, step, None if kind == "remove" else step.after, refused)
-        result = _classify(
-            step, end, error, _not_in_force(run, step), _may_land(run, step, refused)
-        )
+        sent = await _send(run, step, kind, step.before if kind == "remove" else step.after)
+        end = await _await_state(run, step, None if kind == "remove" else step.after, sent)
+        result = _classify(step, end, sent, _not_in_force(run, step), _may_land(run, step, sent))
     finish(run, result, end)
     return result
 
 
-def finish(run: Run, result: StepResult, end: Seen = "") -> None:
+def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
     scope = str(result.step.key)
     run.phases.pop(scope, None)
     run.tell(result)
@@ -138,7 +159,7 @@ def finish(run: Run, result: StepResult, end: Seen = "") -> None:
         action=result.step.action.value,
         outcome=result.outcome.value,
         detail=result.detail,
-        live=end if isinstance(end, str) else _data(end),
+        live=end.why if isinstance(end, Unread) else _data(end),
         gap_ms=result.gap_ms,
     )
 
@@ -199,24 +220,27 @@ async def _read(run: Run, step: Step) -> LiveAccount:
 
 async def _send(
     run: Run, step: Step, kind: str, config: MmpConfig | None, purpose: str = "apply"
-) -> tuple[str, bool]:
-    """One write, journaled before it leaves and after its answer: ("", False) on success,
-    else (the error, redacted; whether the venue definitely did not apply it)."""
+) -> Sent:
+    """One write, journaled before it leaves and after its answer."""
     scope, account = str(step.key), step.key.account
     run.journal.write(f"{kind}-sent", scope=scope, config=_data(config), purpose=purpose)
     run.sent[account] = run.sent.get(account, 0) + 1
     run.written.add(scope)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
-    error, refused = await _attempt(run, step, kind, config)
-    result = "acknowledged" if not error else "refused" if refused else "unknown"
+    sent = await _attempt(run, step, kind, config)
     run.journal.write(
-        "write-answered", scope=scope, write=kind, purpose=purpose, result=result, error=error
+        "write-answered",
+        scope=scope,
+        write=kind,
+        purpose=purpose,
+        result=sent.answer.value,
+        error=sent.error,
     )
-    return error, refused
+    return sent
 
 
-async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) -> tuple[str, bool]:
+async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) -> Sent:
     client = run.connections.clients[step.key.account]
     try:
         if kind == "reset":
@@ -228,17 +252,18 @@ async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) ->
             assert config is not None
             await client.set_config(step.key, config)
     except VenueUnavailable as exc:
-        return redact(str(exc)), not exc.maybe_applied
+        answer = Answer.UNKNOWN if exc.maybe_applied else Answer.REFUSED
+        return Sent(answer, redact(str(exc)))
     except ReconcilerError as exc:
-        return redact(str(exc)), True  # the venue answered and refused
-    return "", False
+        return Sent(Answer.REFUSED, redact(str(exc)))  # the venue answered and refused
+    return ACKNOWLEDGED
 
 
 async def _await_state(
     run: Run,
     step: Step,
     want: MmpConfig | None,
-    refused: bool,
+    sent: Sent,
     *,
     eager: bool = False,
     settle_ms: int = 0,
@@ -255,24 +280,25 @@ async def _await_state(
         run.phases[scope] = Phase.VERIFYING
     deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
     interval = POLL_INTERVAL_MS
+    refused = sent.answer is Answer.REFUSED
     if settle_ms and not (caps.synchronous or refused):
         await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
     while True:
         seen = await _read_back(run, step)
-        settled = not isinstance(seen, str) and (caps.synchronous or refused or seen == want)
+        settled = not isinstance(seen, Unread) and (caps.synchronous or refused or seen == want)
         if settled or time.monotonic_ns() >= deadline:
             return seen
         await asyncio.sleep(interval / 1000)
-        if not eager or isinstance(seen, str):
+        if not eager or isinstance(seen, Unread):
             interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
 
 
 async def _read_back(run: Run, step: Step) -> Seen:
-    """The scope's config as the venue now reports it; a string when it cannot be read."""
+    """The scope's config as the venue now reports it (Unread when it cannot be read)."""
     try:
         account = await _read(run, step)
     except ReconcilerError as exc:
-        return f"read-back failed: {redact(str(exc))}"
+        return Unread(f"read-back failed: {redact(str(exc))}")
     live = account.by_key().get(step.key)
     return None if live is None else live.config
 
@@ -280,13 +306,13 @@ async def _read_back(run: Run, step: Step) -> Seen:
 async def _replace(run: Run, step: Step) -> StepResult:
     assert step.after is not None and step.before is not None
     scope = str(step.key)
-    error, refused = await _send(run, step, "reset", None)
+    sent = await _send(run, step, "reset", None)
     acknowledged = time.monotonic_ns()
     learned = run.fastest_clear_ms.get(step.key.venue, 0) * 3 // 4
-    cleared = await _await_state(run, step, None, refused, eager=True, settle_ms=learned)
+    cleared = await _await_state(run, step, None, sent, eager=True, settle_ms=learned)
     if cleared is not None:
-        late = _may_land(run, step, refused)
-        return _classify(step, cleared, error, "the reset did not clear the config in time", late)
+        late = _may_land(run, step, sent)
+        return _classify(step, cleared, sent, "the reset did not clear the config in time", late)
     gap_start = time.monotonic_ns()
     settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
     fastest = run.fastest_clear_ms.get(step.key.venue, settle_ms)
@@ -295,14 +321,14 @@ async def _replace(run: Run, step: Step) -> StepResult:
     run.journal.write("replace-cleared", scope=scope)
     errors = []
     for purpose in ("apply", "retry"):  # the set, and one retry within the deadline
-        error, refused = await _send(run, step, "set", step.after, purpose)
-        seen = await _await_state(run, step, step.after, refused, settle_ms=settle_ms)
+        sent = await _send(run, step, "set", step.after, purpose)
+        seen = await _await_state(run, step, step.after, sent, settle_ms=settle_ms)
         if seen == step.after:
             gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
             run.journal.write("replace-set", scope=scope, unprotected_ms=gap_ms)
             detail = f"unprotected for {gap_ms} ms between reset and set"
             return StepResult(step, Outcome.APPLIED, detail, gap_ms=gap_ms)
-        errors.append(error or _not_in_force(run, step))
+        errors.append(sent.error or _not_in_force(run, step))
     return await _restore(run, step, errors, gap_start, settle_ms)
 
 
@@ -311,8 +337,8 @@ async def _restore(
 ) -> StepResult:
     run.phases[str(step.key)] = Phase.RESTORING
     run.journal.write("replace-restore", scope=str(step.key), errors=errors)
-    await _send(run, step, "set", step.before, "restore")
-    restored = await _await_state(run, step, step.before, False, settle_ms=settle_ms)
+    sent = await _send(run, step, "set", step.before, "restore")
+    restored = await _await_state(run, step, step.before, sent, settle_ms=settle_ms)
     gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
     why = "; ".join(errors)
     if restored == step.before:
@@ -332,20 +358,22 @@ def _not_in_force(run: Run, step: Step) -> str:
     )
 
 
-def _may_land(run: Run, step: Step, refused: bool) -> bool:
+def _may_land(run: Run, step: Step, sent: Sent) -> bool:
     """Whether a write not in force yet may still take effect: on an asynchronous venue,
     anything not refused outright was queued, and is applied whenever the venue gets to it."""
-    return not refused and not run.connections.clients[step.key.account].capabilities.synchronous
+    synchronous = run.connections.clients[step.key.account].capabilities.synchronous
+    return sent.answer is not Answer.REFUSED and not synchronous
 
 
 def _classify(
-    step: Step, end: Seen, error: str, unapplied: str = "", may_land: bool = False
+    step: Step, end: Seen, sent: Sent, unapplied: str = "", may_land: bool = False
 ) -> StepResult:
-    """Where the scope ended. `error`: why the write failed ("" if it did not fail);
-    `unapplied`: what to say when it did not fail yet is not in force; `may_land`: the
-    write may still take effect later (so the old config in force now proves nothing)."""
-    if isinstance(end, str):
-        detail = f"{error}; {end}" if error else end
+    """Where the scope ended, after `sent`. `unapplied`: what to say when the write was not
+    refused yet is not in force; `may_land`: the write may still take effect later (so the
+    old config in force now proves nothing)."""
+    error = sent.error
+    if isinstance(end, Unread):
+        detail = f"{error}; {end.why}" if error else end.why
         return StepResult(step, Outcome.UNKNOWN, detail)
     if end == step.after:
         return StepResult(step, Outcome.APPLIED, f"verified despite: {error}" if error else "")
@@ -365,7 +393,7 @@ def _classify(
 
 def classify_read(step: Step, end: Seen, error: str) -> StepResult:
     """For the exception boundary: where a scope ended after apply lost track of it."""
-    return _classify(step, end, error, error)
+    return _classify(step, end, Sent(Answer.UNKNOWN, error), error)
 
 
 async def read_scope(run: Run, step: Step) -> Seen:
