@@ -255,12 +255,19 @@ def _add_github(
         sub,
         "github",
         [],
-        "post the plan to a pull request, or file the drift issue (in GitHub Actions)",
+        "the workflows' steps: plan, comment, apply, the drift issue (in GitHub Actions)",
         "Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, "
-        "GITHUB_EVENT_PATH, GITHUB_RUN_ID and writes GITHUB_STEP_SUMMARY.",
-        ["mmp github comment .mmp/plan.json", "mmp github drift .mmp/drift/*.json"],
+        "GITHUB_EVENT_PATH, GITHUB_RUN_ID, GITHUB_EVENT_NAME, GITHUB_ACTOR and writes "
+        "GITHUB_STEP_SUMMARY and GITHUB_OUTPUT. Each step of .github/workflows/ is one of "
+        "these; the workflow's inputs come in as MMP_ACCOUNT, MMP_FORCE and MMP_SHARD.",
+        [
+            "mmp github plan --comment .mmp/plan.json",
+            "mmp github apply .mmp/plan.json",
+            "mmp github shard .mmp/drift && mmp github drift .mmp/drift",
+        ],
     )
     actions = github.add_subparsers(dest="github_command", required=True, metavar="ACTION")
+    _add_github_steps(actions, common)
     post = _command(
         actions,
         "comment",
@@ -286,9 +293,12 @@ def _add_github(
         [
             "mmp plan --shard venue=deribit --out .mmp/drift-deribit.json",
             "mmp github drift .mmp/drift-*.json",
+            "mmp github drift .mmp/drift          # every *.json in the folder",
         ],
     )
-    drift.add_argument("planfiles", nargs="+", type=Path, help="saved plans (shards)")
+    drift.add_argument(
+        "planfiles", nargs="+", type=Path, help="saved plans (shards), or folders of them"
+    )
     summary = _command(
         actions,
         "summary",
@@ -301,10 +311,91 @@ def _add_github(
     summary.add_argument("planfile", type=Path, help="a plan saved by mmp plan --out")
 
 
+def _add_github_steps(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    """The workflows' steps that plan and apply (reconciler.github.steps)."""
+    _add_github_plan(actions, common)
+    shard = _command(
+        actions,
+        "shard",
+        [common],
+        "plan the drift shard MMP_SHARD into a folder, for `mmp github drift`",
+        "Run `mmp plan --shard $MMP_SHARD --detailed-exitcode`, saved into FOLDER as "
+        "venue-NAME.json (MMP_SHARD=venue=NAME) or K-of-N.json (MMP_SHARD=K/N). Exit 0 "
+        "with or without drift, or as the plan did when it failed; then no file is left, "
+        "and `mmp github drift` names the shard's accounts not checked.",
+        ["MMP_SHARD=venue=deribit mmp github shard .mmp/drift"],
+    )
+    shard.add_argument("folder", type=Path, help="the folder of shard plans")
+    apply = _command(
+        actions,
+        "apply",
+        [common],
+        "apply an approved saved plan; its output also in the job summary",
+        "Run `mmp apply PLANFILE --auto-approve` (the environment's reviewers approved the "
+        "job), journaled to journal.jsonl next to PLANFILE, with --force when MMP_FORCE is "
+        "true (refused on a push: a merge never forces). What apply prints also goes to "
+        "apply.txt next to PLANFILE and to the job summary; the exit is apply's.",
+        ["mmp github apply .mmp/plan.json", "MMP_FORCE=true mmp github apply .mmp/plan.json"],
+    )
+    apply.add_argument("planfile", type=Path, help="a plan saved by mmp github plan")
+
+
+def _add_github_plan(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    plan = _command(
+        actions,
+        "plan",
+        [common],
+        "plan into a file; step output `changes`; the comment or the job summary",
+        "Run `mmp plan --detailed-exitcode --out PLANFILE` (only the account MMP_ACCOUNT "
+        "names, when set), its text also in PLANFILE with .txt instead of .json. Write the "
+        "step output `changes=true` or `changes=false` and exit 0, or exit as the plan did "
+        "when it failed.",
+        [
+            "mmp github plan --comment .mmp/plan.json",
+            "MMP_ACCOUNT=deribit-main mmp github plan --summary --expires 120 .mmp/plan.json",
+        ],
+    )
+    plan.add_argument("planfile", type=Path, help="where to save the plan")
+    shown = plan.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--comment",
+        action="store_true",
+        help="the pull request's one comment and the job summary show the plan, or the "
+        "error that stopped it (no comment for a fork's pull request)",
+    )
+    shown.add_argument(
+        "--summary",
+        action="store_true",
+        help="the plan in the job summary, for the reviewers; with MMP_FORCE=true, above it "
+        "a warning that apply will run with --force, naming GITHUB_ACTOR",
+    )
+    plan.add_argument(
+        "--expires",
+        type=int,
+        default=15,
+        metavar="MINUTES",
+        help="the saved plan expires after this many minutes, 1 to 10080 (default: 15)",
+    )
+
+
 def _github(args: argparse.Namespace) -> int:
     from reconciler.github import commands as github
+    from reconciler.github import steps
 
-    actions = {"comment": github.comment, "drift": github.drift, "summary": github.summary}
+    actions = {
+        "comment": github.comment,
+        "drift": github.drift,
+        "summary": github.summary,
+        "plan": steps.plan,
+        "shard": steps.shard,
+        "apply": steps.apply,
+    }
     return actions[args.github_command](args)
 
 

@@ -1,13 +1,15 @@
-"""`mmp github comment` and `mmp github drift`: what the workflows run after `mmp plan`."""
+"""`mmp github comment`, `drift` and `summary`: a saved plan to GitHub (the workflows' own
+steps, which plan and apply too, are in reconciler.github.steps)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from reconciler import console, planfile
 from reconciler.errors import GitHubError
 from reconciler.github.api import GitHubApi
-from reconciler.github.comment import failure_comment, plan_comment, upsert
+from reconciler.github.comment import failure_comment, plan_comment, post
 from reconciler.github.context import RunContext
 from reconciler.github.drift import merge, report
 from reconciler.render.markdown import SUMMARY_LIMIT, document
@@ -32,20 +34,7 @@ def comment(args: argparse.Namespace) -> int:
         plan = planfile.load(args.planfile).plan
         body, summary = plan_comment(plan, link)  # with the guardrail trips the plan carries
     ctx.append_summary(summary)
-    number = args.pr if args.pr is not None else ctx.pull_request()
-    with GitHubApi(ctx) as api:
-        try:
-            posted = upsert(api, number, body)
-        except GitHubError as exc:
-            if exc.status == 403 and ctx.from_fork():
-                raise GitHubError(
-                    f"pull request #{number} comes from a fork, and GitHub gives fork pull "
-                    "requests a read-only token: the plan cannot be posted as a comment. "
-                    f"It is in the job summary. ({exc})",
-                    status=403,
-                ) from None
-            raise
-    console.note(f"Plan comment {posted.action}: {posted.url}")
+    post(ctx, body, args.pr)
     return 0
 
 
@@ -55,10 +44,7 @@ def drift(args: argparse.Namespace) -> int:
     and this command then exits 1, after reporting what the other shards found."""
     ctx = RunContext.from_env()
     desired = load_desired(args.policies, capabilities())
-    found = [path for path in args.planfiles if path.is_file()]
-    for path in args.planfiles:
-        if not path.is_file():
-            console.warn(f"mmp: no shard plan at {path} (its shard failed?)")
+    found = shard_plans(args.planfiles)
     merged = merge([(path, planfile.load(path).plan) for path in found], desired.accounts)
     # never the one-liner: held scopes that still differ keep the drift issue open
     document_ = document(merged.plan, limit=SUMMARY_LIMIT, link=ctx.run_url, one_line=False)
@@ -75,9 +61,22 @@ def drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def shard_plans(given: list[Path]) -> list[Path]:
+    """The shard plans given, a folder standing for the *.json in it; one missing is said."""
+    found: list[Path] = []
+    for path in given:
+        listed = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        inside = [plan for plan in listed if plan.is_file()]
+        if not inside:
+            where = "in" if path.is_dir() else "at"
+            console.warn(f"mmp: no shard plan {where} {path} (a shard failed?)")
+        found += inside
+    return found
+
+
 def summary(args: argparse.Namespace) -> int:
     """The saved plan's Markdown into the job summary (e.g. for reviewers before an apply)."""
-    ctx = RunContext.from_env(api=False)
+    ctx = RunContext.from_env(api=False, summary=True)
     plan = planfile.load(args.planfile).plan
     ctx.append_summary(document(plan, limit=SUMMARY_LIMIT, link=ctx.run_url))
     return 0

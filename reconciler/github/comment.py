@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler import console
+from reconciler.errors import GitHubError
 from reconciler.github.api import GitHubApi
+from reconciler.github.context import RunContext
 from reconciler.plan import Plan
 from reconciler.render.markdown import COMMENT_LIMIT, MARKER, SUMMARY_LIMIT, document
 
@@ -28,6 +31,23 @@ def upsert(api: GitHubApi, issue: int, body: str, marker: str = MARKER) -> Poste
             return Posted("updated", str(updated.get("html_url", url)))
     created = api.create_comment(issue, body)
     return Posted("created", str(created.get("html_url", "")))
+
+
+def post(ctx: RunContext, body: str, number: int | None = None) -> Posted:
+    """The one comment on the run's pull request (or #number). None for a fork's, which
+    GitHub gives a read-only token: no request is made, and the error says where the plan
+    is instead."""
+    number = ctx.pull_request() if number is None else number
+    if ctx.from_fork():
+        raise GitHubError(
+            f"pull request #{number} comes from a fork, and GitHub gives fork pull requests a "
+            "read-only token: the plan is not posted as a comment (no request made). It is in "
+            "the job summary."
+        )
+    with GitHubApi(ctx) as api:
+        posted = upsert(api, number, body)
+    console.note(f"Plan comment {posted.action}: {posted.url}")
+    return posted
 
 
 def plan_comment(plan: Plan, link: str) -> tuple[str, str]:

@@ -22,19 +22,27 @@ class RunContext:
     run_id: str = ""
     event: Mapping[str, Any] = field(default_factory=dict)
     step_summary: Path | None = None
+    step_output: Path | None = None
+    event_name: str = ""
+    actor: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, api: bool = True) -> RunContext:
-        """The run's context; `api=False` (the job summary only) needs nothing but
-        GITHUB_STEP_SUMMARY, so other CI systems can use it too."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, api: bool = True, summary: bool = False
+    ) -> RunContext:
+        """The run's context. `api`: what a call to GitHub needs must be set; `summary`: the
+        job summary's file must be. A command that needs neither, or the summary only, can
+        run in other CI systems too."""
         env = os.environ if env is None else env
-        needed = {
-            "GITHUB_API_URL": "set by GitHub for every step",
-            "GITHUB_REPOSITORY": "set by GitHub for every step",
-            "GITHUB_TOKEN": "pass it to the step: `env: GITHUB_TOKEN: ${{ github.token }}`",
-        }
-        if not api:
-            needed = {"GITHUB_STEP_SUMMARY": "the file the job summary is written to"}
+        needed: dict[str, str] = {}
+        if api:
+            needed |= {
+                "GITHUB_API_URL": "set by GitHub for every step",
+                "GITHUB_REPOSITORY": "set by GitHub for every step",
+                "GITHUB_TOKEN": "pass it to the step: `env: GITHUB_TOKEN: ${{ github.token }}`",
+            }
+        if summary:
+            needed["GITHUB_STEP_SUMMARY"] = "the file the job summary is written to"
         missing = [f"{name} ({why})" for name, why in needed.items() if not env.get(name)]
         if missing:
             raise GitHubError("not in a GitHub Actions step? missing:\n  " + "\n  ".join(missing))
@@ -45,7 +53,7 @@ class RunContext:
                 event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise GitHubError(f"cannot read GITHUB_EVENT_PATH: {exc}") from None
-        summary = env.get("GITHUB_STEP_SUMMARY")
+        summary_file, output_file = env.get("GITHUB_STEP_SUMMARY"), env.get("GITHUB_OUTPUT")
         return cls(
             api_url=env.get("GITHUB_API_URL", "").rstrip("/"),
             repository=env.get("GITHUB_REPOSITORY", ""),
@@ -53,7 +61,10 @@ class RunContext:
             server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
             event=event,
-            step_summary=Path(summary) if summary else None,
+            step_summary=Path(summary_file) if summary_file else None,
+            step_output=Path(output_file) if output_file else None,
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            actor=env.get("GITHUB_ACTOR", ""),
         )
 
     @property
@@ -85,3 +96,11 @@ class RunContext:
             return
         with self.step_summary.open("a", encoding="utf-8") as fh:
             fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+    def set_output(self, name: str, value: str) -> None:
+        """A step output (`steps.ID.outputs.NAME`), when GITHUB_OUTPUT is set."""
+        if "\n" in name + value or "=" in name:
+            raise GitHubError(f"a step output is one line, NAME=VALUE: {name!r}={value!r}")
+        if self.step_output is not None:
+            with self.step_output.open("a", encoding="utf-8") as fh:
+                fh.write(f"{name}={value}\n")
