@@ -1,11 +1,14 @@
 """The workflows lint clean (actionlint, zizmor at its strictest persona, shellcheck on every
-`run:` script), the linters do catch a planted mistake, and the safety properties the
-product promises hold in the files themselves."""
+`run:` script), the linters do catch a planted mistake, the safety properties the product
+promises hold in the files themselves, and what only the YAML decides is wired as the steps
+expect: which job runs when, in which environment, and which files pass between jobs.
+What the steps do (each one `mmp github` command) is tested by tests/test_github_steps.py."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from reconciler.cli import build_parser
 from reconciler.secrets import env_names
 from reconciler.validate import load_desired
 from reconciler.venues import capabilities
-from tests.workflow_runner import REPO, WORKFLOWS, load
+from tests.workflow_files import INSTALL, REPO, WORKFLOWS, load, mmp_action, mmp_step
 
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 ACTIONLINT_DIR = Path(
@@ -162,35 +166,114 @@ def test_least_privilege_and_the_triggers() -> None:
     }
 
 
+MMP_STEPS = {  # each job that runs mmp: the one `mmp github` action it runs
+    ("mmp-plan.yml", "plan"): "plan",
+    ("mmp-apply.yml", "plan"): "plan",
+    ("mmp-apply.yml", "apply"): "apply",
+    ("mmp-drift.yml", "plan"): "shard",
+    ("mmp-drift.yml", "report"): "drift",
+}
+
+
+def _words(workflow: str, job_name: str, action: str) -> list[str]:
+    return shlex.split(str(mmp_step(workflow, job_name, action)["run"]))
+
+
+def _uses(job: dict[str, Any], action: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = job["steps"]
+    [step] = [s for s in steps if str(s.get("uses", "")).startswith(action + "@")]
+    return step
+
+
+def test_every_step_is_one_line_and_mmp_runs_only_as_mmp_github() -> None:
+    """The logic is in `mmp github` (tested by tests/test_github_steps.py), none in YAML."""
+    actions = {}
+    for path in FILES:
+        for job_name, each in load(path.name)["jobs"].items():
+            for step in each["steps"]:
+                run = str(step.get("run", "")).strip()
+                assert "\n" not in run, f"{path.name}:{job_name}: {run!r} is more than one line"
+                if run and run not in (INSTALL, ".ci/run"):
+                    action = mmp_action(step)
+                    assert action, f"{path.name}:{job_name}: {run!r} is not `mmp github ...`"
+                    build_parser().parse_args(shlex.split(run)[1:])  # a typo exits here
+                    actions[(path.name, job_name)] = action
+    assert actions == MMP_STEPS
+
+
 def test_plan_on_pull_requests_only_for_policies_and_never_for_forks() -> None:
     data = load("mmp-plan.yml")
     assert data["on"] == {"pull_request": {"paths": ["policies/**"]}}
-    job = data["jobs"]["plan"]
-    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    assert job["environment"] == "mmp-read"
+    plan = data["jobs"]["plan"]
+    assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert plan["environment"] == "mmp-read"
+    assert _words("mmp-plan.yml", "plan", "plan")[3:] == ["--comment", ".mmp/plan.json"]
+    keep = _uses(plan, "actions/upload-artifact")
+    assert keep["if"] == "always()" and keep["with"]["path"].split()[0] == ".mmp/plan.json"
 
 
-def test_apply_is_protected_never_cancelled_and_keeps_its_journal() -> None:
+def test_apply_runs_the_saved_plan_only_after_review_and_keeps_its_journal() -> None:
     data = load("mmp-apply.yml")
     assert data["concurrency"] == {"group": "mmp-apply", "cancel-in-progress": False}
     assert data["on"]["push"] == {"branches": ["main"], "paths": ["policies/**"]}
     mode = data["on"]["workflow_dispatch"]["inputs"]["mode"]
     assert mode["options"] == ["plan", "apply"] and mode["default"] == "plan"
-    apply = data["jobs"]["apply"]
-    assert apply["environment"] == "mmp-production"
-    assert "github.ref == 'refs/heads/main'" in apply["if"]
+    plan, apply = data["jobs"]["plan"], data["jobs"]["apply"]
+    assert plan["environment"] == "mmp-read" and apply["environment"] == "mmp-production"
+    # apply runs only when the plan job found changes, on main, by a merge or mode apply
+    assert plan["outputs"] == {"changes": "${{ steps.plan.outputs.changes }}"}
+    assert mmp_step("mmp-apply.yml", "plan", "plan")["id"] == "plan"
+    assert apply["needs"] == "plan"
+    assert apply["if"] == (
+        "needs.plan.outputs.changes == 'true' && github.ref == 'refs/heads/main' && "
+        "(github.event_name == 'push' || inputs.mode == 'apply')"
+    )
+    # the plan the plan job saves is the plan the apply job applies (mmp-plan artifact;
+    # upload-artifact keeps paths below the files' common folder, here .mmp)
+    planned = _words("mmp-apply.yml", "plan", "plan")[-1]
+    saved, carried = (
+        _uses(plan, "actions/upload-artifact"),
+        _uses(apply, "actions/download-artifact"),
+    )
+    assert saved["with"]["name"] == carried["with"]["name"] == "mmp-plan"
+    assert saved["with"]["path"].split() == [planned, planned.replace(".json", ".txt")]
+    applied = Path(_words("mmp-apply.yml", "apply", "apply")[-1])
+    assert applied == Path(carried["with"]["path"]) / Path(planned).name
+    # the journal and apply's output, kept also when apply fails
     keep = next(s for s in apply["steps"] if s.get("name") == "Keep the journal")
-    assert keep["if"] == "always()" and ".mmp/journal.jsonl" in keep["with"]["path"]
-    assert data["jobs"]["plan"]["environment"] == "mmp-read"
+    assert keep["if"] == "always()"
+    assert keep["with"]["path"].split() == [
+        str(applied.parent / n) for n in ("journal.jsonl", "apply.txt")
+    ]
+    for step in (
+        mmp_step("mmp-apply.yml", "plan", "plan"),
+        mmp_step("mmp-apply.yml", "apply", "apply"),
+    ):
+        assert step["env"] == {"MMP_FORCE": "${{ inputs.force }}"}  # empty on a push
+    assert plan["env"]["MMP_ACCOUNT"] == "${{ inputs.account }}"
 
 
-def test_drift_runs_on_a_schedule_sharded_by_venue() -> None:
+def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() -> None:
     data = load("mmp-drift.yml")
     assert data["on"]["schedule"][0]["cron"]
     assert "workflow_dispatch" in data["on"]
     assert data["concurrency"]["cancel-in-progress"] is False
-    matrix = data["jobs"]["plan"]["strategy"]["matrix"]["venue"]
+    shards, report = data["jobs"]["plan"], data["jobs"]["report"]
+    assert shards["strategy"]["fail-fast"] is False
+    matrix = shards["strategy"]["matrix"]["venue"]
     assert sorted(matrix) == sorted(capabilities()), "one shard per registered venue"
+    assert shards["env"]["MMP_SHARD"] == "venue=${{ matrix.venue }}"
+    # each shard's plans, and only a shard that succeeded (no `if:`), go to the report
+    folder = _words("mmp-drift.yml", "plan", "shard")[-1]
+    upload = _uses(shards, "actions/upload-artifact")
+    assert "if" not in upload
+    assert upload["with"] == {"name": "mmp-drift-${{ matrix.venue }}", "path": folder + "/"}
+    download = _uses(report, "actions/download-artifact")["with"]
+    assert download == {"pattern": "mmp-drift-*", "merge-multiple": True, "path": folder}
+    assert _words("mmp-drift.yml", "report", "drift")[-1] == folder
+    # the report runs when a shard failed too, and then names its accounts not checked
+    assert report["needs"] == "plan" and report["if"] == "${{ !cancelled() }}"
+    assert "environment" not in report  # no venue keys: it reads the shards' plans
 
 
 def test_every_account_has_its_credentials_in_every_venue_job() -> None:

@@ -1,0 +1,425 @@
+"""The workflows' steps, each run as its job runs it: the step's one `mmp github` line, taken
+from the workflow file, run by bash in a fresh checkout with the environment the job and the
+step set and the variables GitHub sets for every step, against the sandbox venues and a fake
+GitHub API on loopback. A typo in a workflow's `run:` fails this suite.
+
+What passes between jobs is copied as the workflows' artifacts carry it (the saved plan to
+the apply job, the shard plans to the report; tests/test_workflows.py checks those paths and
+everything else only the YAML decides: conditions, environments, the matrix). The venues'
+state is carried from job to job, as a real venue keeps its settings. Every secret holds a
+canary that must never appear in any output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import GitHubError
+from reconciler.github.steps import fenced, force_warning, forced, shard_name
+from reconciler.render.markdown import MARKER
+from reconciler.sim.github import FakeGitHub
+from reconciler.sim.server import serve
+from tests.workflow_files import REPO, mmp_step, secret_names, step_env
+
+REPOSITORY = "desk/mmp-policies"
+TOKEN = "ghs_workflowtoken0001"
+CANARY = "CANARY-8f3e2d1c"
+PR = 7
+VENUES = ["deribit", "binance", "aevo", "bullish"]
+BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # GitHub's `shell: bash`
+
+
+@dataclass
+class Ran:
+    """One step's run: its exit, output, job summary and step outputs, and its workspace."""
+
+    code: int
+    stdout: str
+    stderr: str
+    summary: str
+    outputs: dict[str, str]
+    workspace: Path
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr + self.summary
+
+
+@dataclass
+class Desk:
+    """One policy repository's runs: a fresh checkout per job, the venues' state kept."""
+
+    root: Path
+    api_url: str
+    fake: FakeGitHub
+    policies: Path = REPO / "policies"
+    actor: str = "desk-bot"
+    venue_state: bytes | None = None
+    jobs: int = 0
+    shown: list[str] = field(default_factory=list)  # everything any step printed
+
+    def checkout(self) -> Path:
+        self.jobs += 1
+        workspace = self.root / f"job{self.jobs}"
+        shutil.copytree(self.policies, workspace / "policies")
+        if self.venue_state is not None:
+            (workspace / ".mmp").mkdir()
+            (workspace / ".mmp" / "sandbox.json").write_bytes(self.venue_state)
+        return workspace
+
+    def keep_venue_state(self, workspace: Path) -> None:
+        state = workspace / ".mmp" / "sandbox.json"
+        if state.exists():
+            self.venue_state = state.read_bytes()
+
+    def start(
+        self,
+        where: tuple[str, str, str],
+        workspace: Path,
+        event_name: str,
+        event: Mapping[str, object] | None = None,
+        given: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
+        """Start the step of workflow `where[0]`, job `where[1]`, that runs `mmp github
+        where[2]`; `given` holds the values of its `${{ }}`, e.g. {"inputs.force": "true"}."""
+        workflow, job_name, action = where
+        step = mmp_step(workflow, job_name, action)
+        values = {f"secrets.{name}": f"{CANARY}-{name}" for name in secret_names()}
+        values |= {"github.token": TOKEN, **(given or {})}
+        _file(workspace, "event").write_text(json.dumps(event or {}), encoding="utf-8")
+        _file(workspace, "output").write_text("")
+        _file(workspace, "summary").write_text("")
+        env = self._github_env(event_name, workspace) | step_env(workflow, job_name, step, values)
+        return subprocess.Popen(
+            [*BASH, str(step["run"])],
+            cwd=workspace,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(self, started: subprocess.Popen[str], workspace: Path) -> Ran:
+        stdout, stderr = started.communicate(timeout=300)
+        lines = _file(workspace, "output").read_text().splitlines()
+        outputs = dict(line.split("=", 1) for line in lines if "=" in line)
+        summary = _file(workspace, "summary").read_text(encoding="utf-8")
+        self.shown += [stdout, stderr, summary]
+        return Ran(started.returncode, stdout, stderr, summary, outputs, workspace)
+
+    def run(
+        self,
+        where: tuple[str, str, str],
+        workspace: Path,
+        event_name: str,
+        event: Mapping[str, object] | None = None,
+        given: Mapping[str, str] | None = None,
+    ) -> Ran:
+        ran = self.finish(self.start(where, workspace, event_name, event, given), workspace)
+        self.keep_venue_state(workspace)
+        return ran
+
+    def _github_env(self, event_name: str, workspace: Path) -> dict[str, str]:
+        env = {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": self.api_url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_RUN_ID": str(self.jobs),
+            "GITHUB_ACTOR": self.actor,
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": str(_file(workspace, "event")),
+            "GITHUB_OUTPUT": str(_file(workspace, "output")),
+            "GITHUB_STEP_SUMMARY": str(_file(workspace, "summary")),
+            "MMP_SANDBOX": "1",  # the venues are the simulators
+        }
+        if "PYTHONPATH" in os.environ:  # a checkout not installed: the same one for the steps
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        return env
+
+
+def _file(workspace: Path, name: str) -> Path:
+    """A file GitHub keeps for the step outside its workspace: event, output, summary."""
+    return workspace.parent / f"{workspace.name}-{name}"
+
+
+PR_PLAN = ("mmp-plan.yml", "plan", "plan")
+APPLY_PLAN = ("mmp-apply.yml", "plan", "plan")
+APPLY = ("mmp-apply.yml", "apply", "apply")
+SHARD = ("mmp-drift.yml", "plan", "shard")
+REPORT = ("mmp-drift.yml", "report", "drift")
+
+
+@pytest.fixture(scope="module")
+def github_api() -> Iterator[tuple[str, list[FakeGitHub]]]:
+    """One loopback server for the module, answering as the current test's fake GitHub."""
+    current: list[FakeGitHub] = []
+    with serve(lambda request: current[-1](request)) as api_url:
+        yield api_url, current
+
+
+@pytest.fixture
+def desk(tmp_path: Path, github_api: tuple[str, list[FakeGitHub]]) -> Desk:
+    api_url, current = github_api
+    fake = FakeGitHub(REPOSITORY, tokens={TOKEN: "write"})
+    fake.add_pull_request(PR)
+    current.append(fake)
+    return Desk(tmp_path / "runs", api_url, fake)
+
+
+def _pr_event(head_repo: str = REPOSITORY) -> dict[str, object]:
+    return {
+        "number": PR,
+        "pull_request": {"number": PR, "head": {"repo": {"full_name": head_repo}}},
+    }
+
+
+def _plan_pr(desk: Desk, head_repo: str = REPOSITORY) -> Ran:
+    return desk.run(PR_PLAN, desk.checkout(), "pull_request", _pr_event(head_repo))
+
+
+def _merge(
+    desk: Desk, event_name: str = "push", given: Mapping[str, str] | None = None
+) -> tuple[Ran, Ran]:
+    """The apply workflow's plan job, then its apply job on the plan the first saved (the
+    mmp-plan artifact: .mmp/plan.json and .mmp/plan.txt, downloaded into .mmp)."""
+    plan = desk.run(APPLY_PLAN, desk.checkout(), event_name, given=given)
+    assert plan.code == 0, plan.text
+    workspace = desk.checkout()
+    (workspace / ".mmp").mkdir(exist_ok=True)
+    for name in ("plan.json", "plan.txt"):
+        shutil.copy2(plan.workspace / ".mmp" / name, workspace / ".mmp" / name)
+    return plan, desk.run(APPLY, workspace, event_name, given=given)
+
+
+def _drift(desk: Desk, failing: str | None = None) -> tuple[Ran, list[Ran]]:
+    """The four venue shards side by side (a matrix), then the report on the plans of those
+    that succeeded (each shard's mmp-drift-VENUE artifact is its .mmp/drift/ folder, all
+    merged into the report's .mmp/drift). Shards only read: the venues' state they leave
+    is not kept. The `failing` venue's runner cannot read its venue: that shard fails."""
+    started = []
+    for venue in VENUES:
+        workspace = desk.checkout()
+        if venue == failing:
+            (workspace / ".mmp").mkdir(exist_ok=True)
+            (workspace / ".mmp" / "sandbox.json").write_text("not json")
+        given = {"matrix.venue": venue}
+        started.append((desk.start(SHARD, workspace, "schedule", given=given), workspace))
+    shards = [desk.finish(process, workspace) for process, workspace in started]
+    report = desk.checkout()
+    (report / ".mmp" / "drift").mkdir(parents=True)
+    for shard in shards:
+        if shard.code == 0:
+            for plan in (shard.workspace / ".mmp" / "drift").iterdir():
+                shutil.copy2(plan, report / ".mmp" / "drift" / plan.name)
+    return desk.run(REPORT, report, "schedule"), shards
+
+
+def _plan_comments(fake: FakeGitHub) -> list[str]:
+    return [c.body for c in fake.comments_on(PR) if c.body.startswith(MARKER)]
+
+
+def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
+    fake = desk.fake
+    for n in range(3):  # other people's comments, so the marker is looked for across pages
+        fake.add_comment(PR, f"looks good {n}")
+
+    # 1. The pull request is planned: one comment, the same Markdown in the job summary.
+    first = _plan_pr(desk)
+    assert first.code == 0, first.text
+    [body] = _plan_comments(fake)
+    assert body.startswith(
+        f"{MARKER}\n### MMP plan (sandbox: simulators, not venues): 2 to create, 5 to update"
+    )
+    assert "- **Replacement gap**: 2 scope(s)" in body
+    assert "- **Held**: 4 scope(s)" in body
+    assert "<details><summary>Field details</summary>" in body
+    assert first.summary == body
+    assert first.outputs == {"changes": "true"}
+    assert "2 to create" in (first.workspace / ".mmp" / "plan.txt").read_text()
+
+    # 2. Another push: the same comment is found by its marker and edited, never a second.
+    again = _plan_pr(desk)
+    assert again.code == 0, again.text
+    assert len(_plan_comments(fake)) == 1
+    assert not [r for r in fake.requests if r[0] == "POST" and r[1].endswith("/comments")][1:]
+
+    # 3. The drift check (four venue shards, one report) opens one issue naming the scopes.
+    report, shards = _drift(desk)
+    assert report.code == 0, report.text
+    names = sorted(p.name for s in shards for p in (s.workspace / ".mmp" / "drift").iterdir())
+    assert names == [f"venue-{venue}.json" for venue in sorted(VENUES)]
+    [issue] = fake.issues_labelled("mmp-drift")
+    assert issue.title == (
+        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 4 held pending)"
+    )
+    assert "`bullish/bullish-mm/BTC`" in issue.body
+
+    # 4. Merge: the plan job shows the reviewers the plan, the apply job applies that plan.
+    plan, apply = _merge(desk)
+    assert plan.outputs == {"changes": "true"}
+    assert "### MMP plan (sandbox: simulators, not venues): 2 to create" in plan.summary
+    assert "Dispatched with force" not in plan.summary
+    assert apply.code == 0, apply.text
+    assert "Apply finished: 9 applied. Exit 0" in apply.stdout
+    assert "```\n" in apply.summary and "Apply finished: 9 applied" in apply.summary
+    kept = apply.workspace / ".mmp"  # what the mmp-journal artifact keeps
+    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 9
+    assert (kept / "apply.txt").read_text() == apply.stdout
+
+    # 5. Nothing left to apply: the plan job says so (and the apply job's `if:` skips it).
+    plan = desk.run(APPLY_PLAN, desk.checkout(), "push")
+    assert plan.code == 0 and plan.outputs == {"changes": "false"}, plan.text
+
+    # 6. Nothing to write, but the frozen scopes still differ from the policies: the issue
+    # stays open, updated (never a second one), listing them as pending until they converge.
+    assert _drift(desk)[0].code == 0
+    [still] = fake.issues_labelled("mmp-drift", "all")
+    assert still.number == issue.number and still.state == "open"
+    assert still.title == "MMP drift: 4 scope(s) differ from the policies (4 held pending)"
+    assert "pending: held (frozen), will be applied once unfrozen" in still.body
+
+    # 7. A pull request now has nothing to change: the comment says so in one line.
+    assert _plan_pr(desk).code == 0
+    [body] = _plan_comments(fake)
+    assert body.strip().count("\n") == 0
+    assert body.startswith(f"{MARKER}**MMP plan (sandbox: simulators, not venues): no changes**")
+    _no_canary(desk)
+
+
+def _no_canary(desk: Desk) -> None:
+    texts = [*desk.shown, *(c.body for c in desk.fake.comments.values())]
+    texts += [i.body for i in desk.fake.issues.values()]
+    texts += [p.read_text(errors="replace") for p in desk.root.rglob("*") if p.is_file()]
+    assert not [text for text in texts if CANARY in text]
+
+
+def test_a_broken_policy_replaces_the_plan_comment(desk: Desk, tmp_path: Path) -> None:
+    assert _plan_pr(desk).code == 0
+    desk.policies = tmp_path / "broken"
+    shutil.copytree(REPO / "policies", desk.policies)
+    policy = desk.policies / "desk-alpha.yaml"
+    policy.write_text(policy.read_text().replace("quantity_limit: 50", "quantity_limit: fifty"))
+    failed = _plan_pr(desk)
+    assert failed.code == 1
+    assert "changes" not in failed.outputs
+    assert not (failed.workspace / ".mmp" / "plan.json").exists()
+    [body] = _plan_comments(desk.fake)
+    assert body.startswith(f"{MARKER}\n### MMP plan failed")
+    assert "desk-alpha.yaml:" in body and "fifty" in body
+    assert failed.summary == body
+    _no_canary(desk)
+
+
+def test_a_fork_pull_request_makes_no_request(desk: Desk) -> None:
+    """The plan job does not even run for a fork (its `if:`); were it run, the comment is
+    not attempted with the fork's read-only token, and the plan is in the job summary."""
+    ran = _plan_pr(desk, head_repo="stranger/mmp-policies")
+    assert ran.code == 1
+    assert "comes from a fork" in ran.stderr and "no request made" in ran.stderr
+    assert "### MMP plan" in ran.summary
+    assert desk.fake.requests == []
+
+
+def test_a_dispatch_in_plan_mode_plans_one_account(desk: Desk) -> None:
+    """mode plan: the plan job alone (the apply job's `if:` needs mode apply); mode apply:
+    the apply job applies what the plan job planned for that account."""
+    given = {"inputs.mode": "plan", "inputs.account": "deribit-main"}
+    plan = desk.run(APPLY_PLAN, desk.checkout(), "workflow_dispatch", given=given)
+    assert plan.code == 0 and plan.outputs == {"changes": "true"}, plan.text
+    assert "filtered run" in plan.stdout
+    given["inputs.mode"] = "apply"
+    _, apply = _merge(desk, "workflow_dispatch", given)
+    assert apply.code == 0, apply.text
+    assert "Apply finished: 2 applied" in apply.stdout
+
+
+def test_a_merged_loosening_is_refused_then_forced_by_a_reviewed_dispatch(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Apply on merge refuses what the guardrails refuse; the one way on is a dispatch with
+    `force`, which the plan job tells the reviewers of mmp-production about before they
+    approve the apply job, and which is journaled with who dispatched it."""
+    desk.policies = tmp_path / "loose"
+    shutil.copytree(REPO / "policies", desk.policies)
+    policy = desk.policies / "desk-alpha.yaml"
+    policy.write_text(policy.read_text().replace("quantity_limit: 50\n", "quantity_limit: 500\n"))
+    desk.actor = "risk-lead"
+    plan, apply = _merge(desk)
+    assert "**Guardrails**: apply will refuse without `--force`" in plan.summary
+    assert "quantity_limit raised 60 -> 500" in plan.summary
+    assert "Dispatched with force" not in plan.summary
+    assert apply.code == 1
+    assert "guardrail(s) tripped; nothing was applied" in apply.text
+
+    forced = {"inputs.mode": "apply", "inputs.force": "true"}
+    plan, apply = _merge(desk, "workflow_dispatch", forced)
+    assert plan.summary.startswith("> [!WARNING]\n> **Dispatched with force by risk-lead**")
+    assert apply.code == 0, apply.text
+    assert "Exit 0" in apply.stdout
+    journal = (apply.workspace / ".mmp" / "journal.jsonl").read_text()
+    assert '"by":"github:risk-lead"' in journal and '"event":"force"' in journal
+    _no_canary(desk)
+
+
+def test_force_is_only_true_false_or_empty_and_never_on_a_push(desk: Desk) -> None:
+    workspace = desk.checkout()
+    refused = desk.run(APPLY_PLAN, workspace, "push", given={"inputs.force": "true"})
+    assert refused.code == 1 and "a merge never forces" in refused.stderr
+    unclear = desk.run(APPLY_PLAN, workspace, "workflow_dispatch", given={"inputs.force": "yes"})
+    assert unclear.code == 1
+    assert "MMP_FORCE=yes is neither true nor false" in unclear.stderr
+    assert not (workspace / ".mmp" / "plan.json").exists()  # refused before any plan
+
+
+def test_a_failed_shard_leaves_its_accounts_not_checked(desk: Desk) -> None:
+    report, shards = _drift(desk, failing="bullish")
+    failed = shards[VENUES.index("bullish")]
+    assert failed.code == 1 and "not a sandbox state file" in failed.stderr
+    assert not list((failed.workspace / ".mmp" / "drift").iterdir())
+    assert report.code == 1
+    assert "1 account(s) were not checked" in report.stderr and "bullish-mm" in report.stderr
+    [issue] = desk.fake.issues_labelled("mmp-drift")
+    assert issue.title.endswith("account(s) not checked)")
+    assert "**Not checked**: 1 account(s)" in issue.body and "- `bullish-mm`" in issue.body
+    assert "`deribit/deribit-hedge/eth_usd`" in issue.body  # the others still report
+
+
+def test_shard_plans_are_named_after_the_shard() -> None:
+    assert shard_name("venue=deribit") == "venue-deribit"
+    assert shard_name("2/4") == "2-of-4"
+    for wrong in ("", "deribit", "venue=../etc", "venue=a b", "2/4/8", "venue=é"):
+        with pytest.raises(GitHubError, match=r"MMP_SHARD=.*venue=NAME or K/N"):
+            shard_name(wrong)
+
+
+def test_force_is_read_strictly_and_named_to_the_reviewers() -> None:
+    assert not forced({}) and not forced({"MMP_FORCE": "false"})
+    assert forced({"MMP_FORCE": "TRUE", "GITHUB_EVENT_NAME": "workflow_dispatch"})
+    with pytest.raises(GitHubError, match="a merge never forces"):
+        forced({"MMP_FORCE": "true", "GITHUB_EVENT_NAME": "push"})
+    with pytest.raises(GitHubError, match=re.escape("MMP_FORCE='tr\\x1bue' is neither")):
+        forced({"MMP_FORCE": "tr\x1bue"})  # a control character is shown escaped
+    assert "by dependabot[bot]**" in force_warning("dependabot[bot]")
+    assert "by a??b**" in force_warning("a**b")  # no Markdown from the actor's name
+    assert "(GITHUB_ACTOR not set)" in force_warning("")
+
+
+def test_apply_output_is_shown_as_is_in_the_summary() -> None:
+    assert fenced("Exit 0\n") == "```\nExit 0\n```\n"
+    assert fenced("a ```` b") == "`````\na ```` b\n`````\n"
+    assert fenced("") == "```\n```\n"
