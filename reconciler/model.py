@@ -9,20 +9,17 @@ venue needs a manual reset.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from reconciler.units import MANUAL, FreezeMs, decimal_text, dumps_exact
+from reconciler.mmpfields import FIELDS, LIMITS, NAMES, FieldValue, MmpField, named
+from reconciler.units import FreezeMs, decimal_text, dumps_exact
 
-LIMIT_FIELDS: tuple[str, ...] = (
-    "quantity_limit",
-    "delta_limit",
-    "vega_limit",
-    "max_quote_quantity",
-)
-DURATION_FIELDS: tuple[str, ...] = ("window", "frozen")
-ALL_FIELDS: tuple[str, ...] = DURATION_FIELDS + LIMIT_FIELDS
+# the field names of reconciler.mmpfields, for code that takes fields by name
+ALL_FIELDS: tuple[str, ...] = NAMES
+LIMIT_FIELDS: tuple[str, ...] = tuple(f.name for f in LIMITS)
 
 
 @dataclass(frozen=True, order=True)
@@ -67,33 +64,29 @@ class MmpConfig:
     vega_limit: Decimal | None = None
     max_quote_quantity: Decimal | None = None
 
-    def value(self, name: str) -> int | str | Decimal | None:
-        if name == "window":
-            return self.window_ms
-        if name == "frozen":
-            return self.frozen_ms
-        return getattr(self, name)  # type: ignore[no-any-return]
+    def value(self, field: MmpField | str) -> FieldValue:
+        """One field's value (None: not set), by its record or its name."""
+        value: FieldValue = getattr(self, named(field).attribute)
+        return value
 
     def to_data(self) -> dict[str, Any]:
         """Plain, JSON-safe, canonical: equal configs give equal data (2.50 == 2.5)."""
-        data: dict[str, Any] = {"window_ms": self.window_ms, "frozen_ms": self.frozen_ms}
-        for name in LIMIT_FIELDS:
-            value = getattr(self, name)
-            data[name] = None if value is None else decimal_text(value)
-        return data
+        return {f.attribute: f.data(self.value(f)) for f in FIELDS}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> MmpConfig:
-        limits = {
-            name: None if data.get(name) is None else Decimal(str(data[name]))
-            for name in LIMIT_FIELDS
+        """The inverse of to_data."""
+        values: dict[str, Any] = {f.attribute: f.load(data, f.attribute) for f in FIELDS}
+        return cls(**values)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> MmpConfig:
+        """A config from parsed policy values by field name; a required one missing is a
+        KeyError."""
+        given: dict[str, Any] = {
+            f.attribute: values[f.name] if f.required else values.get(f.name) for f in FIELDS
         }
-        frozen = data["frozen_ms"]
-        return cls(
-            window_ms=int(data["window_ms"]),
-            frozen_ms=MANUAL if frozen == MANUAL else int(frozen),
-            **limits,
-        )
+        return cls(**given)
 
     def with_changes(self, **changes: Any) -> MmpConfig:
         return replace(self, **changes)
@@ -192,12 +185,12 @@ def scope_digest(scope: LiveScope) -> str:
     while the question a saved plan must answer is whether the scope is frozen at all.
     """
     config = scope.config
-    fields = "none" if config is None else ",".join(_canonical(config.value(n)) for n in ALL_FIELDS)
+    fields = "none" if config is None else ",".join(_canonical(config.value(f)) for f in FIELDS)
     text = f"{fields};frozen={scope.freeze.frozen}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _canonical(value: int | str | Decimal | None) -> str:
+def _canonical(value: FieldValue) -> str:
     if value is None:
         return "-"
     return decimal_text(value) if isinstance(value, Decimal) else str(value)
