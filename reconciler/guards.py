@@ -10,48 +10,53 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from reconciler.errors import ConfigError, Problem, ReconcilerError
 from reconciler.loader import display_path, parse_file, pydantic_problems, raise_if
-from reconciler.model import LIMIT_FIELDS, MmpConfig
-from reconciler.plan import Action, Direction, Plan, Step
-from reconciler.units import MANUAL, decimal_text, format_duration, parse_duration, to_decimal
+from reconciler.mmpfields import FIELDS, FROZEN, WINDOW, Kind, MmpField, named
+from reconciler.model import MmpConfig
+from reconciler.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.units import decimal_text, to_decimal
 
 FILE = "guardrails.yaml"
 Limit = Annotated[Decimal, BeforeValidator(to_decimal)]
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+_RULE = ConfigDict(extra="forbid", frozen=True)
 
 
-class Bound(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min: Limit | None = None
-    max: Limit | None = None
+def _bound_model(kind: Kind) -> type[BaseModel]:
+    """A floor and a ceiling for the fields of one kind: durations as durations (`1s`),
+    limits as exact decimals."""
+    value = Annotated[Any, BeforeValidator(kind.bound)]
+    return create_model(
+        "Bound", __config__=_RULE, min=(value | None, None), max=(value | None, None)
+    )
 
 
-class DurationBound(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min: Duration | None = None
-    max: Duration | None = None
+def _fields_model() -> type[BaseModel]:
+    bounds = {kind: _bound_model(kind) for kind in {f.kind for f in FIELDS}}
+    rules: dict[str, Any] = {f.name: (bounds[f.kind] | None, None) for f in FIELDS}
+    return create_model("Fields", __config__=_RULE, **rules)
 
 
-class Fields(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    window: DurationBound | None = None
-    frozen: DurationBound | None = None
-    quantity_limit: Bound | None = None
-    delta_limit: Bound | None = None
-    vega_limit: Bound | None = None
-    max_quote_quantity: Bound | None = None
+# a floor and a ceiling for each MMP field of reconciler.mmpfields, every one optional
+if TYPE_CHECKING:
+    Fields = BaseModel
+else:
+    Fields = _fields_model()
 
 
 class Loosening(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _RULE
     limit_ratio: Limit | None = Field(None, description="a limit raised beyond this factor")
     shorter_window: bool = True
     shorter_freeze: bool = True
+
+    def shortening_trips(self, field: MmpField) -> bool:
+        """Whether shortening this duration field trips (shorter_window, shorter_freeze)."""
+        return {WINDOW: self.shorter_window, FROZEN: self.shorter_freeze}[field]
 
 
 class Changes(BaseModel):
@@ -148,15 +153,16 @@ def _bounds(step: Step, rules: Guardrails) -> list[str]:
 
 
 def _bound(step: Step, config: MmpConfig, name: str, bound: Any) -> list[str]:
-    value = config.value(name)
+    field = named(name)
+    value = config.value(field)
     if value is None:
         return []
-    numeric = Decimal("Infinity") if value == MANUAL else Decimal(value)
-    shown = _show(name, value)
+    numeric = field.magnitude(value)
+    shown = field.show(value)
     if bound.max is not None and numeric > bound.max:
-        return [f"{step.key}: {name} {shown} is above the ceiling {_show(name, bound.max)}"]
+        return [f"{step.key}: {name} {shown} is above the ceiling {field.show(bound.max)}"]
     if bound.min is not None and numeric < bound.min:
-        return [f"{step.key}: {name} {shown} is below the floor {_show(name, bound.min)}"]
+        return [f"{step.key}: {name} {shown} is below the floor {field.show(bound.min)}"]
     return []
 
 
@@ -165,25 +171,29 @@ def _loosening(step: Step, rules: Loosening) -> list[str]:
         return []
     found = []
     for change in step.changes:
-        if change.direction is not Direction.LOOSENING:
-            continue
-        before, after = _show(change.field, change.before), _show(change.field, change.after)
-        if change.field == "window" and rules.shorter_window:
-            found.append(f"{step.key}: window shortened {before} -> {after}")
-        elif change.field == "frozen" and rules.shorter_freeze:
-            found.append(f"{step.key}: freeze shortened {before} -> {after}")
-        elif change.field in LIMIT_FIELDS and rules.limit_ratio is not None:
-            if change.after is None:
-                found.append(f"{step.key}: {change.field} {before} removed")
-            elif isinstance(change.before, Decimal) and isinstance(change.after, Decimal):
-                ratio = change.after / change.before
-                if ratio > rules.limit_ratio:
-                    found.append(
-                        f"{step.key}: {change.field} raised {before} -> {after} "
-                        f"(x{decimal_text(ratio.quantize(Decimal('0.01')))}, more than "
-                        f"x{decimal_text(rules.limit_ratio)})"
-                    )
+        if change.direction is Direction.LOOSENING:
+            found += _loosened(str(step.key), named(change.field), change, rules)
     return found
+
+
+def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening) -> list[str]:
+    before, after = field.show(change.before), field.show(change.after)
+    if field.kind.higher_tightens:  # a duration: loosened by shortening it
+        shortened = rules.shortening_trips(field)
+        return [f"{scope}: {field.called} shortened {before} -> {after}"] if shortened else []
+    if rules.limit_ratio is None:
+        return []
+    if change.after is None:
+        return [f"{scope}: {field.name} {before} removed"]
+    if isinstance(change.before, Decimal) and isinstance(change.after, Decimal):
+        ratio = change.after / change.before
+        if ratio > rules.limit_ratio:
+            return [
+                f"{scope}: {field.name} raised {before} -> {after} "
+                f"(x{decimal_text(ratio.quantize(Decimal('0.01')))}, more than "
+                f"x{decimal_text(rules.limit_ratio)})"
+            ]
+    return []
 
 
 def _share(plan: Plan, rules: Changes, managed: int | None) -> list[str]:
@@ -226,13 +236,3 @@ def _coverage(plan: Plan, coverage: dict[str, list[str]]) -> list[str]:
                     f"requires {', '.join(coverage[venue])} on every {venue} account)"
                 )
     return found
-
-
-def _show(name: str, value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if value == MANUAL:
-        return MANUAL
-    if name in ("window", "frozen"):
-        return format_duration(int(value))
-    return decimal_text(Decimal(value))

@@ -15,8 +15,8 @@ from deepdiff import DeepDiff
 
 from reconciler.desired import DesiredScope, DesiredState
 from reconciler.freezes import what_to_do, why_held
+from reconciler.mmpfields import FIELDS, MmpField, named
 from reconciler.model import (
-    ALL_FIELDS,
     FreezeState,
     LiveAccount,
     LiveScope,
@@ -26,7 +26,6 @@ from reconciler.model import (
     live_digests,
 )
 from reconciler.plan import Action, Direction, FieldChange, FieldValue, Plan, Step
-from reconciler.units import MANUAL
 from reconciler.venues.base import Capabilities, ChangeMode
 
 
@@ -184,14 +183,14 @@ def field_changes(before: MmpConfig | None, after: MmpConfig | None) -> tuple[Fi
     new = _as_dict(after)
     changed = set(DeepDiff(_comparable(old), _comparable(new)).affected_root_keys)
     return tuple(
-        FieldChange(name, old[name], new[name], direction(name, old[name], new[name]))
-        for name in ALL_FIELDS
-        if name in changed
+        FieldChange(f.name, old[f.name], new[f.name], direction(f, old[f.name], new[f.name]))
+        for f in FIELDS
+        if f.name in changed
     )
 
 
 def _as_dict(config: MmpConfig | None) -> dict[str, FieldValue]:
-    return {name: (config.value(name) if config else None) for name in ALL_FIELDS}
+    return {f.name: (config.value(f) if config else None) for f in FIELDS}
 
 
 def _comparable(values: dict[str, FieldValue]) -> dict[str, Any]:
@@ -199,19 +198,8 @@ def _comparable(values: dict[str, FieldValue]) -> dict[str, Any]:
     return {k: (v.normalize() if isinstance(v, Decimal) else v) for k, v in values.items()}
 
 
-def direction(name: str, before: FieldValue, after: FieldValue) -> Direction:
-    """A longer window or freeze tightens; a lower limit tightens; adding one tightens."""
-    if before is None:
-        return Direction.TIGHTENING
-    if after is None:
-        return Direction.LOOSENING
-    old, new = _magnitude(before), _magnitude(after)
-    if name in ("window", "frozen"):
-        return Direction.TIGHTENING if new >= old else Direction.LOOSENING
-    return Direction.TIGHTENING if new <= old else Direction.LOOSENING
-
-
-def _magnitude(value: FieldValue) -> Decimal:
-    if value == MANUAL:
-        return Decimal("Infinity")  # a manual freeze is the longest freeze there is
-    return Decimal(value)  # type: ignore[arg-type]
+def direction(name: MmpField | str, before: FieldValue, after: FieldValue) -> Direction:
+    """A longer window or freeze tightens; a lower limit tightens; adding one tightens
+    (reconciler.mmpfields says which way each field tightens)."""
+    tightens = named(name).tightens(before, after)
+    return Direction.TIGHTENING if tightens else Direction.LOOSENING

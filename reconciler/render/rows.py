@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
-from reconciler.model import ALL_FIELDS, FreezeState, MmpConfig
-from reconciler.plan import Action, FieldChange, FieldValue, Plan, Step
-from reconciler.units import MANUAL, decimal_text, format_duration, utc_text
+from reconciler.mmpfields import FIELDS, named
+from reconciler.model import FreezeState, MmpConfig
+from reconciler.plan import Action, FieldChange, Plan, Step
+from reconciler.units import utc_text
 
 SANDBOX = "[sandbox: simulators, not venues]"  # what every sandbox output says first
 SYMBOLS = {
@@ -43,16 +43,6 @@ class Row:
     where: str
 
 
-def show(name: str, value: FieldValue) -> str:
-    if value is None:
-        return "(none)"
-    if name == "window" or (name == "frozen" and value != MANUAL):
-        return format_duration(int(value))
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    return str(value)
-
-
 def freeze_text(freeze: FreezeState) -> str:
     if not freeze.frozen:
         return ""
@@ -70,21 +60,20 @@ def _field_rows(step: Step) -> tuple[FieldRow, ...]:
 
 
 def _change_row(change: FieldChange) -> FieldRow:
+    field = named(change.field)
     return FieldRow(
-        change.field,
-        show(change.field, change.before),
-        show(change.field, change.after),
-        change.direction.value,
+        field.name, field.show(change.before), field.show(change.after), change.direction.value
     )
 
 
 def _config_rows(config: MmpConfig | None) -> tuple[FieldRow, ...]:
     if config is None:
         return ()
+    shown = ((f, config.value(f)) for f in FIELDS)
     return tuple(
-        FieldRow(name, show(name, config.value(name)), show(name, config.value(name)), "")
-        for name in ALL_FIELDS
-        if config.value(name) is not None
+        FieldRow(f.name, f.show(value), f.show(value), "")
+        for f, value in shown
+        if value is not None
     )
 
 
