@@ -12,11 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+)
 
-from reconciler.units import FreezeMs, parse_duration, parse_freeze, to_decimal
+from reconciler.mmpfields import DURATION, FIELDS, FREEZE, LIMIT, Kind
+from reconciler.units import FreezeMs
 
 ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 BASE_URL = re.compile(r"^https?://[^\s]+$")
@@ -28,17 +37,17 @@ DURATION_SCHEMA: dict[str, Any] = {
     "pattern": r"^\d+(ms|s|m|h)$",
     "description": "a whole number and a unit, with no space: 500ms, 5s, 1m, 1h",
 }
-Duration = Annotated[int, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
+Duration = Annotated[int, BeforeValidator(DURATION.parse), WithJsonSchema(DURATION_SCHEMA)]
 Freeze = Annotated[
     FreezeMs,
-    BeforeValidator(parse_freeze),
+    BeforeValidator(FREEZE.parse),
     WithJsonSchema(
         {"anyOf": [DURATION_SCHEMA, {"const": "manual", "description": "no automatic unfreeze"}]}
     ),
 ]
 Limit = Annotated[
     Decimal,
-    BeforeValidator(to_decimal),
+    BeforeValidator(LIMIT.parse),
     WithJsonSchema(
         {
             "type": "number",
@@ -48,14 +57,9 @@ Limit = Annotated[
     ),
 ]
 
-SCOPE_PARSERS: dict[str, Callable[[object], Any]] = {
-    "window": parse_duration,
-    "frozen": parse_freeze,
-    "quantity_limit": to_decimal,
-    "delta_limit": to_decimal,
-    "vega_limit": to_decimal,
-    "max_quote_quantity": to_decimal,
-}
+SCHEMA_TYPES: dict[Kind, Any] = {DURATION: Duration, FREEZE: Freeze, LIMIT: Limit}
+"""The JSON Schema of each kind of MMP field (reconciler.mmpfields)."""
+SCOPE_PARSERS: dict[str, Callable[[object], Any]] = {f.name: f.parse for f in FIELDS}
 """Each MMP field and how its value is read; a parser raises UnitError with the fix."""
 
 
@@ -75,17 +79,24 @@ def credentials_problem(value: object) -> str:
     return ""
 
 
-class ScopeSpec(BaseModel):
-    """The MMP fields of one scope (or an account's defaults). Every field may be omitted."""
+def _scope_spec() -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        f.name: (SCHEMA_TYPES[f.kind] | None, Field(None, description=f.description or None))
+        for f in FIELDS
+    }
+    return create_model(
+        "ScopeSpec",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="The MMP fields of one scope (or an account's defaults). Every field may be "
+        "omitted.",
+        **fields,
+    )
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window: Duration | None = Field(None, description="Counting window, e.g. 1s, 500ms")
-    frozen: Freeze | None = Field(None, description="Freeze after a trigger, e.g. 30s, or manual")
-    quantity_limit: Limit | None = None
-    delta_limit: Limit | None = None
-    vega_limit: Limit | None = None
-    max_quote_quantity: Limit | None = None
+if TYPE_CHECKING:
+    ScopeSpec = BaseModel
+else:
+    ScopeSpec = _scope_spec()  # one optional entry per MMP field, in the fields' order
 
 
 class AccountSpec(BaseModel):

@@ -20,15 +20,8 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.loader import LocatedTree, looks_secret
-from reconciler.policy import (
-    ABSENT,
-    ACCOUNT_FIELDS,
-    BASE_URL,
-    ENVIRONMENTS,
-    SCOPE_FIELDS,
-    SCOPE_PARSERS,
-    credentials_problem,
-)
+from reconciler.mmpfields import BY_NAME, NAMES
+from reconciler.policy import ABSENT, ACCOUNT_FIELDS, BASE_URL, ENVIRONMENTS, credentials_problem
 from reconciler.units import UnitError, UnplainNumber
 
 Path_ = tuple[Any, ...]
@@ -182,7 +175,7 @@ class _Reader:
             return None
         misplaced = set()
         for key in value:
-            if key in SCOPE_FIELDS:
+            if key in NAMES:
                 misplaced.add(key)
                 self.add(
                     (*base, key),
@@ -257,15 +250,15 @@ class _Reader:
         """Read every MMP field of a mapping; other keys are unknown."""
         out = Fields(path)
         for key, raw in value.items():
-            parse = SCOPE_PARSERS.get(key) if isinstance(key, str) else None
-            if parse is None:
+            known = BY_NAME.get(key) if isinstance(key, str) else None
+            if known is None:
                 out.broken = True
-                meant = self.unknown((*path, key), key, SCOPE_FIELDS, "MMP fields are")
+                meant = self.unknown((*path, key), key, NAMES, "MMP fields are")
                 out.meant.update([meant] if meant else [])
                 continue
             out.present.add(key)
             try:
-                out.values[key] = parse(raw)
+                out.values[key] = known.parse(raw)
             except UnitError as exc:
                 out.broken = True
                 self.add((*path, key), f"{key}: {exc}")
@@ -307,8 +300,8 @@ class _Reader:
         for key, raw in value.items():
             gpath = (*path, key)
             group_like = raw == ABSENT or isinstance(raw, dict)
-            if key in SCOPE_FIELDS or not group_like:
-                if raw is None and key not in SCOPE_FIELDS and not _close(key):
+            if key in NAMES or not group_like:
+                if raw is None and key not in NAMES and not _close(key):
                     if self.named(gpath, key, "a group"):
                         out.groups.append(Group(key, gpath, None, empty=True))
                     continue
@@ -322,7 +315,7 @@ class _Reader:
 
 
 def _close(key: object) -> bool:
-    return bool(get_close_matches(str(key), SCOPE_FIELDS, n=1))
+    return bool(get_close_matches(str(key), NAMES, n=1))
 
 
 def _environment_problem(value: object) -> str:

@@ -25,8 +25,8 @@ from reconciler.loader import (
     raise_if,
     secret_key_problems,
 )
-from reconciler.model import LIMIT_FIELDS, MmpConfig, ScopeKey
-from reconciler.policy import SCOPE_FIELDS
+from reconciler.mmpfields import FIELDS, NAMES
+from reconciler.model import MmpConfig, ScopeKey
 from reconciler.shape import Account, Fields, Underlying, kind, read_accounts, word_like
 from reconciler.venue_rules import (
     absent_problems,
@@ -228,7 +228,7 @@ class _AccountCheck:
         scopes: list[DesiredScope] = []
         stray = underlying.fields
         if stray is not None and stray.present:
-            first = next(name for name in SCOPE_FIELDS if name in stray.present)
+            first = next(name for name in NAMES if name in stray.present)
             self.add(
                 (*underlying.path, first),
                 f"{caps.venue} scopes are grouped: put these fields under "
@@ -271,14 +271,10 @@ class _AccountCheck:
         self.problems += field_problems(self.tree, fields, caps)
         self.problems += missing_problems(self.tree, fields, defaults, caps)
         merged = {**defaults.values, **fields.values}
-        complete = "window" in merged and "frozen" in merged
+        complete = all(f.name in merged for f in FIELDS if f.required)
         if len(self.problems) > before or fields.broken or defaults.broken or not complete:
             return []  # each reason was said where it lies
-        config = MmpConfig(
-            window_ms=merged["window"],
-            frozen_ms=merged["frozen"],
-            **{name: merged.get(name) for name in LIMIT_FIELDS},
-        )
+        config = MmpConfig.of(merged)
         return [DesiredScope(key, config, self.tree.locate(fields.path, at_key=True))]
 
 

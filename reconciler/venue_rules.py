@@ -9,8 +9,8 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.loader import LocatedTree
+from reconciler.mmpfields import FIELDS, FREEZE, LIMIT, MmpField
 from reconciler.model import ScopeKey
-from reconciler.policy import SCOPE_FIELDS
 from reconciler.shape import Fields
 from reconciler.units import MANUAL, decimal_places, decimal_text, format_duration
 from reconciler.venues.base import Capabilities, DurationBound, LimitBound, RemoveMode
@@ -21,29 +21,28 @@ Path_ = tuple[Any, ...]
 def field_problems(tree: LocatedTree, fields: Fields, caps: Capabilities) -> list[Problem]:
     """The venue's rules for the fields written in one mapping, each at its own place."""
     problems = []
-    for name in SCOPE_FIELDS:
-        if name not in fields.present:
+    for field in FIELDS:
+        if field.name not in fields.present:
             continue
-        path = (*fields.path, name)
-        if not caps.supports(name):
-            supported = ", ".join(["window", "frozen", *caps.limits])
-            message = f"{caps.venue} does not support `{name}` (it supports: {supported})"
+        path = (*fields.path, field.name)
+        if not caps.supports(field.name):
+            supported = ", ".join(f.name for f in FIELDS if caps.supports(f.name))
+            message = f"{caps.venue} does not support `{field.name}` (it supports: {supported})"
             problems.append(tree.problem(path, message, at_key=True))
-        elif name in fields.values:
-            text = _value_problem(name, fields.values[name], caps)
+        elif field.name in fields.values:
+            text = _value_problem(field, fields.values[field.name], caps)
             if text:
                 problems.append(tree.problem(path, text))
     return problems
 
 
-def _value_problem(name: str, value: Any, caps: Capabilities) -> str:
-    if name == "window":
-        return _duration_problem(name, value, caps.window, caps.venue)
-    if name == "frozen":
-        if value == MANUAL:
-            return "" if caps.frozen.allow_manual else f"{caps.venue} has no manual-reset freeze"
-        return _duration_problem(name, value, caps.frozen, caps.venue)
-    return _limit_problem(name, value, caps.limits[name], caps.venue)
+def _value_problem(field: MmpField, value: Any, caps: Capabilities) -> str:
+    if field.kind is LIMIT:
+        return _limit_problem(field.name, value, caps.limits[field.name], caps.venue)
+    bound = caps.frozen if field.kind is FREEZE else caps.window
+    if value == MANUAL:
+        return "" if bound.allow_manual else f"{caps.venue} has no manual-reset freeze"
+    return _duration_problem(field.name, value, bound, caps.venue)
 
 
 def missing_problems(
@@ -54,9 +53,9 @@ def missing_problems(
     an unknown key is likely a typo of."""
     given = fields.present | defaults.present | fields.meant | defaults.meant
     messages = [
-        f"`{name}` is required (set it here or in the account's defaults)"
-        for name in ("window", "frozen")
-        if name not in given
+        f"`{f.name}` is required (set it here or in the account's defaults)"
+        for f in FIELDS
+        if f.required and f.name not in given
     ]
     messages += [f"{caps.venue} requires `{name}`" for name in sorted(caps.required_limits - given)]
     if caps.at_least_one_of and not caps.at_least_one_of & given:
