@@ -52,17 +52,12 @@ from reconciler.console import out
 from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError
 from reconciler.loader import yaml_reader
-from reconciler.model import ALL_FIELDS, LiveAccount, MmpConfig, ScopeKey
+from reconciler.mmpfields import FIELDS, NAMES, MmpField
+from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.plan import Action, Step
 from reconciler.planner import Filters, make_plan
 from reconciler.policy import ABSENT
-from reconciler.units import (
-    decimal_text,
-    format_duration,
-    format_freeze,
-    parse_duration,
-    parse_freeze,
-)
+from reconciler.units import decimal_text
 from reconciler.venues import capabilities
 from reconciler.venues.base import Capabilities
 
@@ -388,14 +383,10 @@ def _group_order(name: str, caps: Capabilities) -> tuple[bool, str]:
 
 
 def _defaults(raw: Any) -> dict[str, Any]:
+    """What the account's defaults give each scope, by field name (validated already)."""
     if not isinstance(raw, dict):
         return {}
-    out: dict[str, Any] = {}
-    if "window" in raw:
-        out["window"] = parse_duration(raw["window"])
-    if "frozen" in raw:
-        out["frozen"] = parse_freeze(raw["frozen"])
-    return out
+    return {f.name: f.parse(raw[f.name]) for f in FIELDS if f.name in raw}
 
 
 def _merge_scope(
@@ -406,29 +397,29 @@ def _merge_scope(
     exact = exact_parent.get(name) if isinstance(exact_parent, dict) else None
     if not isinstance(node, CommentedMap):
         fresh = CommentedMap()
-        for key in ALL_FIELDS:
-            value = config.value(key)
-            if value is not None and value != defaults.get(key):
-                fresh[key] = _yaml_value(key, value)
+        for f in FIELDS:
+            value = config.value(f)
+            if value is not None and value != defaults.get(f.name):
+                fresh[f.name] = f.policy_value(value)
         if name in parent:
             _replace(parent, name, fresh)
         else:
             _insert_sorted(parent, name, fresh)
         return 1
     changed = 0
-    for position, key in enumerate(ALL_FIELDS):
-        want = config.value(key)
-        if key in node:
-            if _parsed(key, exact.get(key) if isinstance(exact, dict) else None) == want:
+    for position, f in enumerate(FIELDS):
+        want = config.value(f)
+        if f.name in node:
+            if _parsed(f, exact.get(f.name) if isinstance(exact, dict) else None) == want:
                 continue
             if want is None:
-                _delete(node, key)
+                _delete(node, f.name)
             else:
-                node[key] = _yaml_value(key, want)
+                node[f.name] = f.policy_value(want)
             changed = 1
-        elif want is not None and want != defaults.get(key):
-            before = sum(1 for other in ALL_FIELDS[:position] if other in node)
-            node.insert(before, key, _yaml_value(key, want))
+        elif want is not None and want != defaults.get(f.name):
+            before = sum(1 for other in NAMES[:position] if other in node)
+            node.insert(before, f.name, f.policy_value(want))
             changed = 1
     return changed
 
@@ -515,22 +506,8 @@ def _split_tail(value: str | None) -> tuple[str | None, str]:
     return kept, value[len(kept) :]
 
 
-def _parsed(key: str, raw: Any) -> Any:
+def _parsed(mmp_field: MmpField, raw: Any) -> Any:
     try:
-        if key == "window":
-            return parse_duration(raw)
-        if key == "frozen":
-            return parse_freeze(raw)
-        return None if raw is None else Decimal(str(raw))
+        return mmp_field.parse(raw)
     except (ValueError, ArithmeticError):
         return object()  # unparsable: never equal, so it is rewritten
-
-
-def _yaml_value(key: str, value: Any) -> Any:
-    if key == "window":
-        return format_duration(int(value))
-    if key == "frozen":
-        return format_freeze(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value

@@ -408,3 +408,22 @@ def test_an_undeclared_frozen_scope_is_added_like_any_other(in_tmp: Path) -> Non
     assert [str(key) for key in result.updated] == ["deribit/main/btc_usd"]
     assert "        default: {quantity_limit: 9, max_quote_quantity: 2}\n" in result.after
     assert "      eth_usd: absent      # the whole underlying\n" in result.after
+
+
+def test_a_limit_the_defaults_give_is_inherited_not_written_again(in_tmp: Path) -> None:
+    """Every field a scope inherits from the account's defaults counts, a limit as well as a
+    duration: a scope that already matches is left alone, a new one is written without it."""
+    (in_tmp / "policies").mkdir()
+    text = POLICY.replace(
+        "defaults: {window: 1s, frozen: 30s}",
+        "defaults: {window: 1s, frozen: 30s, max_quote_quantity: 2}",
+    ).replace("{quantity_limit: 5, max_quote_quantity: 2}", "{quantity_limit: 9}")
+    (in_tmp / "policies" / "desk.yaml").write_text(text)
+    desired = load_desired(in_tmp / "policies", capabilities())
+    live = [LiveScope(_scope("btc_usd"), LIVE), LiveScope(_scope("ada_usdc"), LIVE)]
+    (result,) = import_live(desired, [LiveAccount("deribit", "main", tuple(live))], capabilities())
+    assert "        default: {quantity_limit: 9}\n" in result.after
+    assert "      ada_usdc:\n        default:\n          quantity_limit: 9\n      btc_usd:" in (
+        result.after
+    )
+    assert (result.updated, [str(key) for key in result.added]) == ([], ["deribit/main/ada_usdc"])
