@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
 from reconciler.venues.bullish.capabilities import CAPABILITIES
@@ -10,6 +10,7 @@ from reconciler.venues.bullish.capabilities import CAPABILITIES
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.venues.bullish.nonces import NonceDay
     from reconciler.venues.limiter import RequestLimiter
 
 
@@ -18,11 +19,18 @@ def _client(
     credentials: Credentials,
     http: httpx.AsyncClient,
     limits: RequestLimiter,
-    shared: dict[str, Any],
+    shared: NonceDay,
 ) -> VenueClient:
     from reconciler.venues.bullish.client import BullishClient  # on first use: start-up stays fast
 
-    return BullishClient(account, credentials, http, limiter=limits, shared=shared)
+    return BullishClient(account, credentials, http, limits, shared)
+
+
+def _nonce_day() -> NonceDay:
+    """What the accounts of one endpoint share: the day's nonce bounds, read once a day."""
+    from reconciler.venues.bullish.nonces import NonceDay
+
+    return NonceDay()
 
 
 def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
@@ -31,6 +39,6 @@ def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
     return make(state)
 
 
-SPEC: VenueSpec[dict[str, Any]] = VenueSpec(CAPABILITIES, _client, dict, _sandbox)
+SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, _client, _nonce_day, _sandbox)
 
 __all__ = ["CAPABILITIES", "SPEC"]

@@ -1,4 +1,4 @@
-"""Bullish client: HMAC login for a JWT, signed asynchronous MMP commands, REST reads.
+"""Bullish client: HMAC log-in for a JWT, signed asynchronous MMP commands, REST reads.
 
 Commands are only acknowledged; `set_config` and `remove_config` return once acknowledged
 and apply (executor.py) polls `read()` until the venue shows the result.
@@ -6,38 +6,108 @@ and apply (executor.py) polls `read()` until the venue shows the result.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import time
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from reconciler import secrets
-from reconciler.errors import (
-    VenueAuthError,
-    VenueError,
-    VenueRateLimited,
-    VenueRejected,
-    VenueUnavailable,
-)
+from reconciler.errors import VenueError, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.units import dumps_exact
+from reconciler.units import dumps_exact, epoch_ms
+from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import CAPABILITIES
-from reconciler.venues.http import malformed_answer, parse_json, send
+from reconciler.venues.bullish.nonces import Bounds, NonceDay, now_us
+from reconciler.venues.errors import ErrorTable, code_of, words
+from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
-RENEW_BEFORE_S = 3600  # log in again an hour before the JWT expires
-AUTH_CODES = {6105, 8327}
-NONCE_BOUNDS = "bullish.nonce_bounds"  # in the endpoint's Shared: the day's bounds, or their read
+ERRORS = ErrorTable(
+    auth=frozenset({6105, 8327}),  # UNAUTHORIZED_COMMAND, INVALID_LOGIN
+    rate_limited=frozenset({96000, 96001}),  # RATE_LIMIT_EXCEEDED, GLOBAL_RATE_LIMIT_EXCEEDED
+    auth_hint="check the PUBLIC_KEY and SECRET environment variables",
+)
+SESSION_ERRORS = frozenset({6105, 8327})  # a 401 with these to a request with a JWT: log in again
+RENEW_BEFORE_MS = 3_600_000  # log in again an hour before the JWT expires
+UNREAD_LIFETIME_MS = 3_600_000  # a token whose exp cannot be read is used for an hour
 
 
-Shared = dict[str, Any]  # what the accounts of one endpoint share
+class BullishAuth(VenueAuth):
+    """The HMAC log-in for a JWT, renewed an hour before its exp; `Authorization: Bearer` on
+    every request; a command also signed as it leaves: BX-TIMESTAMP, the account's next nonce
+    inside the day's bounds (BX-NONCE) and BX-SIGNATURE over the exact body sent."""
+
+    def __init__(
+        self, where: str, credentials: Credentials, limits: RequestLimiter, day: NonceDay
+    ) -> None:
+        super().__init__(limits)
+        self._where, self._credentials, self._day = where, credentials, day
+        self._token: str | None = None
+        self._renew_at_ms = 0
+        self._last_nonce = 0
+
+    def needs_login(self) -> bool:
+        return self._token is None or _now_ms() >= self._renew_at_ms
+
+    def login_request(self, request: httpx.Request) -> httpx.Request:
+        now_ms = _now_ms()
+        timestamp, nonce = str(now_ms), str(now_ms // 1000)  # the venue's example: seconds
+        headers = {
+            "BX-PUBLIC-KEY": self._credentials["PUBLIC_KEY"],
+            "BX-TIMESTAMP": timestamp,
+            "BX-NONCE": nonce,
+            "BX-SIGNATURE": wire.login_signature(self._credentials["SECRET"], timestamp, nonce),
+        }
+        url = request.url.copy_with(path=wire.LOGIN_PATH, query=None)
+        return httpx.Request("GET", url, headers=headers)
+
+    def take_login(self, response: httpx.Response) -> None:
+        answer = answer_of(response, self._where)
+        with malformed_answer(self._where, f"GET {wire.LOGIN_PATH}"):
+            token = wire.login_token(answer)
+        secrets.register(token)  # a session key: never printed, like the secret
+        expires_ms = wire.token_expiry_ms(token)
+        if expires_ms is None:
+            self._renew_at_ms = _now_ms() + UNREAD_LIFETIME_MS
+        else:
+            self._renew_at_ms = expires_ms - RENEW_BEFORE_MS
+        self._token = token
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        assert self._token is not None
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        if request.method == "POST":  # a command: signed now, so nothing goes stale
+            timestamp, nonce = str(_now_ms()), str(self._next_nonce())
+            secret, path = self._credentials["SECRET"], request.url.path
+            body = request.content.decode()  # the exact bytes sent are the bytes signed
+            request.headers["BX-TIMESTAMP"] = timestamp
+            request.headers["BX-NONCE"] = nonce
+            request.headers["BX-SIGNATURE"] = wire.command_signature(
+                secret, timestamp, nonce, "POST", path, body
+            )
+        return request
+
+    def forget(self) -> None:
+        self._token = None
+
+    def refusal(self, response: httpx.Response) -> Refusal | None:
+        """A 401 to a request that carried a JWT, with a session code: the JWT was refused
+        (expired or revoked early), so the request was not applied: log in, send it again."""
+        carried = response.request.headers.get("Authorization", "").startswith("Bearer ")
+        if response.status_code == 401 and carried and _code(response) in SESSION_ERRORS:
+            return Refusal.SESSION
+        return None
+
+    def _next_nonce(self) -> int:
+        """Strictly increasing, and inside today's bounds."""
+        low, high = self._day.known()
+        candidate = min(max(now_us(), self._last_nonce + 1, low), high)
+        if candidate <= self._last_nonce:
+            raise VenueRejected(self._where, "no nonce left inside today's bounds")
+        self._last_nonce = candidate
+        return candidate
 
 
 class BullishClient:
@@ -48,23 +118,19 @@ class BullishClient:
         account: str,
         credentials: Credentials,
         http: httpx.AsyncClient,
-        *,
-        limiter: RequestLimiter | None = None,
-        shared: Shared | None = None,
+        limits: RequestLimiter | None = None,
+        shared: NonceDay | None = None,
     ) -> None:
+        """`limits`: the account's rate limits as connect() makes them (with the venue-wide
+        window); without, a bucket of its own. `shared`: the endpoint's NonceDay, made by
+        the VenueSpec's endpoint_state; without, one of its own (a client made alone)."""
         self.account = account
-        self._public_key = credentials["PUBLIC_KEY"]
-        self._secret = credentials["SECRET"]
-        self._account_id = credentials["TRADING_ACCOUNT_ID"]
         self._http = http
-        self._limiter = account_limits(
-            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
-        )
-        self._jwt: str | None = None
-        self._jwt_exp_s = 0
-        self._last_nonce = 0
-        self._shared: Shared = shared if shared is not None else {}
-        self._lock = asyncio.Lock()
+        self._account_id = credentials["TRADING_ACCOUNT_ID"]
+        self._day = shared if shared is not None else NonceDay()
+        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._auth = BullishAuth(self.where, credentials, own, self._day)
+        self._public = VenueAuth(own)  # GET /v1/nonce: no session, a rate-limit slot only
 
     @property
     def where(self) -> str:
@@ -74,10 +140,12 @@ class BullishClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         # one bulk read returns every underlying of the trading account
-        query = urlencode({"tradingAccountId": self._account_id})
-        data = await self._send("GET", f"{wire.MMP_PATH}?{query}")
+        message = self._http.build_request(
+            "GET", wire.MMP_PATH, params={"tradingAccountId": self._account_id}
+        )
+        answer = await self._send(message, self.where, self._auth)
         with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
-            scopes = wire.live_scopes(self.account, self._account_id, data)
+            scopes = wire.live_scopes(self.account, self._account_id, answer)
         return LiveAccount("bullish", self.account, tuple(scopes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
@@ -93,145 +161,56 @@ class BullishClient:
         await self._http.aclose()
 
     async def _command(self, command: dict[str, Any], where: str) -> str:
+        await self._day.bounds(self._read_nonce_bounds)  # BullishAuth signs inside them
         body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
-        bounds = await self._nonce_bounds()
-
-        def signed() -> dict[str, str]:  # at send time: timestamp and nonce never go stale
-            ts = str(time.time_ns() // 1_000_000)
-            nonce = str(self._take_nonce(bounds))
-            return {
-                "BX-TIMESTAMP": ts,
-                "BX-NONCE": nonce,
-                "BX-SIGNATURE": wire.command_signature(
-                    self._secret, ts, nonce, "POST", wire.MMP_PATH, body
-                ),
-                "Content-Type": "application/json",
-            }
-
-        answer = await self._send("POST", wire.MMP_PATH, body, signed, where=where)
+        message = self._http.build_request(
+            "POST",
+            wire.MMP_PATH,
+            content=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = await self._send(message, where, self._auth)
         # an acknowledgement we cannot read may still stand for an accepted command
         with malformed_answer(where, f"POST {wire.MMP_PATH}"):
             return wire.request_id(answer)
 
-    async def _nonce_bounds(self) -> tuple[int, int]:
-        """Today's nonce bounds from GET /v1/nonce (microseconds). They are the venue's, the
-        same for every account, so one request a day per endpoint: every account waits for
-        the one under way (a failed one is tried again by the next command)."""
-        now_us = time.time_ns() // 1000
-        pending: asyncio.Future[tuple[int, int]] | None = self._shared.get(NONCE_BOUNDS)
-        if pending is not None and pending.done():
-            failed = pending.cancelled() or pending.exception() is not None
-            if failed or not _within(now_us, pending.result()):
-                pending = None  # failed, or another day
-        if pending is None:
-            pending = asyncio.ensure_future(self._fetch_nonce_bounds())
-            self._shared[NONCE_BOUNDS] = pending
-        return await asyncio.shield(pending)  # one account cancelled: the others still wait
-
-    async def _fetch_nonce_bounds(self) -> tuple[int, int]:
-        answer = await self._send("GET", wire.NONCE_PATH, auth=False)
+    async def _read_nonce_bounds(self) -> Bounds:
+        message = self._http.build_request("GET", wire.NONCE_PATH)
+        answer = await self._send(message, self.where, self._public)
         with malformed_answer(self.where, f"GET {wire.NONCE_PATH}"):
             return wire.nonce_bounds(answer)
 
-    def _take_nonce(self, bounds: tuple[int, int]) -> int:
-        """Increasing, and inside today's bounds."""
-        low, high = bounds
-        candidate = min(max(time.time_ns() // 1000, self._last_nonce + 1, low), high)
-        if candidate <= self._last_nonce:
-            raise VenueRejected(self.where, "no nonce left inside today's bounds")
-        self._last_nonce = candidate
-        return candidate
-
-    async def _token(self) -> str:
-        async with self._lock:
-            if self._jwt is None or time.time() >= self._jwt_exp_s - RENEW_BEFORE_S:
-
-                def signed() -> dict[str, str]:  # at send time
-                    ts = str(time.time_ns() // 1_000_000)
-                    nonce = str(int(ts) // 1000)
-                    return {
-                        "BX-PUBLIC-KEY": self._public_key,
-                        "BX-TIMESTAMP": ts,
-                        "BX-NONCE": nonce,
-                        "BX-SIGNATURE": wire.login_signature(self._secret, ts, nonce),
-                    }
-
-                data = await self._send("GET", wire.LOGIN_PATH, headers=signed, auth=False)
-                with malformed_answer(self.where, f"GET {wire.LOGIN_PATH}"):
-                    self._jwt = wire.login_token(data)
-                secrets.register(self._jwt)  # a session key: never printed, like the secret
-                self._jwt_exp_s = _jwt_expiry(self._jwt)
-            return self._jwt
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        body: str = "",
-        headers: Callable[[], dict[str, str]] | None = None,
-        *,
-        auth: bool = True,
-        where: str = "",
-    ) -> Any:
-        where = where or self.where
-        for attempt in (1, 2):
-            bearer = {"Authorization": f"Bearer {await self._token()}"} if auth else {}
-
-            def build(bearer: dict[str, str] = bearer) -> httpx.Request:
-                all_headers = {**(headers() if headers else {}), **bearer}
-                return self._http.build_request(
-                    method, path, content=body.encode() or None, headers=all_headers
-                )
-
-            response = await send(
-                self._http, build, where, idempotent=method == "GET", limiter=self._limiter
-            )
-            data = parse_json(response, where)
-            if response.status_code < 400:
-                return data
-            error = _error(where, path.split("?")[0], response.status_code, data)
-            # a refused JWT (expired or revoked early): log in again once; the request was
-            # refused, so sending it again cannot apply it twice
-            if not (
-                auth
-                and attempt == 1
-                and isinstance(error, VenueAuthError)
-                and isinstance(data, dict)
-                and "JWT" in str(data.get("message", ""))
-            ):
-                raise error
-            self._jwt = None
-        raise AssertionError("unreachable")
+    async def _send(self, message: httpx.Request, where: str, auth: VenueAuth) -> Any:
+        idempotent = message.method == "GET"  # a command's outcome is unknown when it fails
+        response = await request(self._http, message, where, idempotent=idempotent, auth=auth)
+        return answer_of(response, where)
 
 
-def _within(now_us: int, bounds: tuple[int, int]) -> bool:
-    return bounds[0] <= now_us <= bounds[1]
-
-
-def _jwt_expiry(token: str) -> int:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return int(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
-        return int(time.time()) + 3600  # opaque token: renew within the hour
-
-
-def _error(where: str, path: str, status: int, data: Any) -> VenueError:
+def answer_of(response: httpx.Response, where: str) -> Any:
+    """The answer's JSON, or the venue's refusal as our error (ERRORS says which). Refusals:
+    {"message", "raw", "errorCode", "errorCodeName"}, or a parameter's
+    {"type": "HttpInvalidParameterException", "message"}."""
+    data = parse_json(response, where)
+    if response.status_code < 400:
+        return data
     body = data if isinstance(data, dict) else {}
-    code = body.get("errorCode")
-    code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    texts = [body.get("errorCodeName"), body.get("message")]
-    message = " ".join([f"{path}:", *(t for t in texts if isinstance(t, str) and t)])
-    if status == 429 or code in (96000, 96001):
-        return VenueRateLimited(where, message, code=code)
-    if status == 401 or code in AUTH_CODES:
-        return VenueAuthError(
-            where, message, code=code, hint="check the PUBLIC_KEY and SECRET environment variables"
-        )
-    if status >= 500:
-        return VenueUnavailable(where, f"{message} (HTTP {status})")
-    return VenueRejected(where, message, code=code)
+    said = [words(body.get("errorCodeName")), words(body.get("message"))]
+    message = " ".join([f"{response.request.url.path}:", *(text for text in said if text)])
+    code = code_of(body.get("errorCode"))
+    raise ERRORS.error(where, response.status_code, code, message)
+
+
+def _code(response: httpx.Response) -> object:
+    """The errorCode of a refusal, if it has one we can read."""
+    try:
+        data = parse_json(response, "")
+    except VenueError:
+        return None
+    return code_of(data.get("errorCode")) if isinstance(data, dict) else None
+
+
+def _now_ms() -> int:
+    return epoch_ms(time.time_ns(), "ns")
 
 
 _CONFORMS: type[VenueClient] = BullishClient  # mypy checks the Protocol here

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from decimal import Decimal
 from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import MANUAL, decimal_text
+from reconciler.units import FreezeMs, decimal_text, epoch_ms, loads_exact
 from reconciler.venues import answers
+from reconciler.venues.bullish.capabilities import CAPABILITIES
 
 VENUE = "bullish"
 LOGIN_PATH = "/trading-api/v1/users/hmac/login"
@@ -32,19 +34,24 @@ def command_signature(
 
 
 def set_command(account_id: str, key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
-    assert config.frozen_ms != MANUAL  # validation refuses manual on Bullish
     command: dict[str, Any] = {
         "commandType": "V1SetMMP",
         "tradingAccountId": account_id,
         "underlyingAssetSymbol": key.underlying,
-        "windowTimeInSeconds": str(config.window_ms // 1000),  # strings in commands
-        "frozenTimeInSeconds": str(int(config.frozen_ms) // 1000),
+        "windowTimeInSeconds": str(CAPABILITIES.window.to_wire(config.window_ms)),  # strings
+        "frozenTimeInSeconds": _frozen_text(config.frozen_ms),
     }
     if config.quantity_limit is not None:
         command["quantityLimit"] = decimal_text(config.quantity_limit)
     if config.delta_limit is not None:
         command["deltaLimit"] = decimal_text(config.delta_limit)
     return command
+
+
+def _frozen_text(frozen_ms: FreezeMs) -> str:
+    """Whole seconds, as a string; a 0 read from the venue (a config set elsewhere, its
+    meaning undocumented) goes back as it came when the old config is restored."""
+    return "0" if frozen_ms == 0 else str(CAPABILITIES.frozen.to_wire(frozen_ms))
 
 
 def reset_command(account_id: str, key: ScopeKey) -> dict[str, Any]:
@@ -80,8 +87,8 @@ def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
     inactive means not in effect."""
     key = ScopeKey(VENUE, account, answers.text(item, "underlyingAssetSymbol"))
     config = MmpConfig(
-        window_ms=answers.integer(item, "windowTimeInSeconds") * 1000,
-        frozen_ms=answers.integer(item, "frozenTimeInSeconds") * 1000,
+        window_ms=CAPABILITIES.window.ms_from_wire(answers.integer(item, "windowTimeInSeconds")),
+        frozen_ms=CAPABILITIES.frozen.from_wire(answers.integer(item, "frozenTimeInSeconds")),
         quantity_limit=_limit(item, "quantityLimit"),
         delta_limit=_limit(item, "deltaLimit"),
     )
@@ -109,3 +116,17 @@ def nonce_bounds(answer: Any) -> tuple[int, int]:
 def login_token(answer: Any) -> str:
     """GET /v1/users/hmac/login: {"authorizer": ..., "token": "<JWT>"}."""
     return answers.text(answers.obj(answer), "token")
+
+
+def token_expiry_ms(token: str) -> int | None:
+    """When a JWT ends (its exp claim, seconds since the epoch), in milliseconds since the
+    epoch; None when the token is not a JWT whose exp can be read."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = answers.obj(loads_exact(base64.urlsafe_b64decode(payload)))
+        return epoch_ms(answers.integer(claims, "exp"), "s")
+    except ValueError:  # base64, UTF-8, JSON or the claim: each one's error is a ValueError
+        return None
