@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,17 +14,21 @@ import httpx
 import pytest
 
 from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, VenueAuthError, VenueUnavailable
 from reconciler.executor import ApplyResult, Outcome, apply_plan
 from reconciler.journal import Journal
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.plan import Action
 from reconciler.planner import make_plan
 from reconciler.sim.common import Clock
-from reconciler.units import dumps_exact, loads_exact
-from reconciler.venues import capabilities
+from reconciler.units import MANUAL, dumps_exact, loads_exact
+from reconciler.venues import VENUES, capabilities
+from reconciler.venues.base import VenueClient
 from reconciler.venues.bullish import wire
+from reconciler.venues.bullish.capabilities import ASSETS, CAPABILITIES
+from reconciler.venues.bullish.nonces import NonceDay
 from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.limiter import Limiter
 from tests.helpers import load, write_policy
 from tests.venues import ROWS, connect_to
 
@@ -359,3 +364,219 @@ def test_the_simulator_blocks_an_ip_over_500_requests_in_10_seconds() -> None:
     assert sim(nonce).status_code == 429
     clock.advance(50_000)
     assert sim(nonce).status_code == 200
+
+
+# ---- the venue layer: log-in, session refusals, nonces, durations ---------------------------
+
+
+class Refusing:
+    """The simulator, with the next `left` MMP requests refused as told (a JWT refused)."""
+
+    def __init__(self, sim: BullishSimulator, status: int, body: dict[str, Any], left: int) -> None:
+        self.sim, self.status, self.body, self.left = sim, status, body, left
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.left and request.url.path == wire.MMP_PATH:
+            self.left -= 1
+            self.sim.requests.append(f"{request.method} {request.url.path}")
+            return httpx.Response(self.status, content=dumps_exact(self.body).encode())
+        return self.sim(request)
+
+
+def refusal(code: int, name: str, message: str) -> dict[str, Any]:
+    return {"message": message, "raw": None, "errorCode": code, "errorCodeName": name}
+
+
+def client_of(
+    handler: Callable[[httpx.Request], httpx.Response], sim: BullishSimulator, name: str = "acct"
+) -> VenueClient:
+    creds = ROWS["bullish"].credentials(sim, name)
+    http = httpx.AsyncClient(base_url="https://bx.test", transport=httpx.MockTransport(handler))
+    spec = VENUES["bullish"]
+    limits = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+    return spec.client(name, creds, http, limits, spec.endpoint_state())
+
+
+def run(client: VenueClient, call: Callable[[VenueClient], Awaitable[object]]) -> object:
+    async def go() -> object:
+        try:
+            return await call(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+LOGIN = f"GET {wire.LOGIN_PATH}"
+READ = f"GET {wire.MMP_PATH}"
+COMMAND = f"POST {wire.MMP_PATH}"
+NONCE = f"GET {wire.NONCE_PATH}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        refusal(6105, "UNAUTHORIZED_COMMAND", "Unauthorized"),  # no "JWT" in the words
+        refusal(8327, "INVALID_LOGIN", "Invalid login"),  # the venue's documented refusal
+    ],
+)
+def test_a_refused_session_is_told_by_status_and_code_then_logged_in_again(
+    body: dict[str, Any],
+) -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    client = client_of(Refusing(sim, 401, body, left=1), sim)
+    key = ScopeKey("bullish", "acct", "BTC")
+    run(client, lambda c: c.set_config(key, OLD))
+    assert sim.requests == [NONCE, LOGIN, COMMAND, LOGIN, COMMAND]
+    sim.settle()
+    assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "10"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, refusal(2001, "BAD_INCOMING_REQUEST", "JWT expired")),  # words say JWT: no matter
+        (403, refusal(6105, "UNAUTHORIZED_COMMAND", "JWT expired")),  # not a 401
+        (401, {"message": "JWT expired"}),  # no code
+    ],
+)
+def test_what_is_not_a_refused_session_is_not_sent_again(status: int, body: dict[str, Any]) -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    client = client_of(Refusing(sim, status, body, left=1), sim)
+    with pytest.raises(VenueAuthError):
+        run(client, lambda c: c.read())
+    assert sim.requests == [LOGIN, READ]
+
+
+def test_a_session_refused_twice_is_an_auth_error_after_one_resend() -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    body = refusal(6105, "UNAUTHORIZED_COMMAND", "Invalid JWT")
+    client = client_of(Refusing(sim, 401, body, left=2), sim)
+    with pytest.raises(VenueAuthError) as info:
+        run(client, lambda c: c.read())
+    assert sim.requests == [LOGIN, READ, LOGIN, READ]
+    assert info.value.code == 6105 and "PUBLIC_KEY and SECRET" in str(info.value)
+
+
+def test_a_refused_log_in_is_an_auth_error_without_the_secret() -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    client = client_of(sim, sim)
+    sim.accounts["key-acct"].secret = "not-what-the-client-holds"
+    with pytest.raises(VenueAuthError) as info:
+        run(client, lambda c: c.read())
+    assert sim.requests == [LOGIN]  # a refused log-in is not tried again
+    assert str(info.value) == (
+        "bullish/acct: venue error 8327: /trading-api/v1/users/hmac/login: INVALID_LOGIN "
+        "Invalid login (check the PUBLIC_KEY and SECRET environment variables)"
+    )
+
+
+@pytest.mark.parametrize(("lifetime_s", "logins"), [(7200, 1), (3000, 3)])
+def test_the_jwt_is_renewed_an_hour_before_its_exp(
+    monkeypatch: pytest.MonkeyPatch, lifetime_s: int, logins: int
+) -> None:
+    """The simulator's JWTs end `lifetime_s` after the log-in: one that ends within the
+    hour is renewed before each request, one that ends later serves all three."""
+    monkeypatch.setattr("reconciler.venues.bullish.simulator.JWT_TTL_S", lifetime_s)
+    sim = BullishSimulator(apply_delay_ms=0)
+    client = client_of(sim, sim)
+
+    async def three_reads(c: VenueClient) -> None:
+        for _ in range(3):
+            await c.read()
+
+    run(client, three_reads)
+    assert sim.requests.count(LOGIN) == logins and sim.requests.count(READ) == 3
+
+
+def test_a_command_carries_the_jwt_and_is_signed_the_nonce_read_carries_neither() -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    seen: list[httpx.Request] = []
+
+    def watching(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return sim(request)
+
+    client = client_of(watching, sim)
+    key = ScopeKey("bullish", "acct", "BTC")
+    run(client, lambda c: c.reset(key))
+    account_id = sim.accounts["key-acct"].trading_account_id
+    nonce, _, command = seen
+    assert not {"authorization", "bx-signature"} & set(nonce.headers.keys())
+    assert command.headers["Authorization"].startswith("Bearer ")
+    low, high = sim._day_bounds_us()
+    assert low <= int(command.headers["BX-NONCE"]) <= high
+    assert command.content == dumps_exact(wire.reset_command(account_id, key)).encode()
+
+
+def test_nonces_increase_across_commands_sent_at_once() -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
+    seen: list[int] = []
+
+    def watching(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            seen.append(int(request.headers["BX-NONCE"]))
+        return sim(request)
+
+    client = client_of(watching, sim)
+
+    async def resets(c: VenueClient) -> None:
+        await asyncio.gather(*(c.reset(ScopeKey("bullish", "acct", a)) for a in ASSETS))
+
+    run(client, resets)
+    assert len(seen) == 3 and seen == sorted(set(seen))
+    assert sim.requests.count(NONCE) == 1
+
+
+def test_a_failed_nonce_read_is_tried_again_by_the_next_command() -> None:
+    day, reads = NonceDay(), list[str]()
+
+    async def failing() -> tuple[int, int]:
+        reads.append("failed")
+        raise VenueUnavailable("bullish/acct", "no answer")
+
+    async def today() -> tuple[int, int]:
+        reads.append("read")
+        now = time.time_ns() // 1000
+        return now - 1, now + 3_600_000_000
+
+    async def go() -> tuple[int, int]:
+        with pytest.raises(VenueUnavailable):
+            await day.bounds(failing)
+        first, second = await asyncio.gather(day.bounds(today), day.bounds(today))
+        assert first == second
+        return await day.bounds(failing)  # known and today's: not read again
+
+    bounds = asyncio.run(go())
+    assert reads == ["failed", "read"] and day.known() == bounds
+
+
+def test_bounds_of_a_day_that_is_over_are_read_again() -> None:
+    day, reads = NonceDay(), list[int]()
+    yesterday = (1, 2)
+
+    async def read() -> tuple[int, int]:
+        reads.append(len(reads))
+        if len(reads) == 1:
+            return yesterday
+        now = time.time_ns() // 1000
+        return now - 1, now + 3_600_000_000
+
+    async def go() -> None:
+        assert await day.bounds(read) == yesterday
+        assert await day.bounds(read) != yesterday
+
+    asyncio.run(go())
+    assert reads == [0, 1]
+
+
+def test_durations_go_out_in_whole_seconds_through_the_bounds() -> None:
+    key = ScopeKey("bullish", "mm", "BTC")
+    command = wire.set_command("1", key, MmpConfig(600_000, 3_600_000, Decimal(1)))
+    assert (command["windowTimeInSeconds"], command["frozenTimeInSeconds"]) == ("600", "3600")
+    restored = wire.set_command("1", key, MmpConfig(1000, 0, Decimal(1)))  # the venue's own 0
+    assert restored["frozenTimeInSeconds"] == "0"
+    with pytest.raises(ValueError, match="no manual-reset freeze"):
+        wire.set_command("1", key, MmpConfig(1000, MANUAL, Decimal(1)))
+    with pytest.raises(ValueError, match="not a whole number of seconds"):
+        wire.set_command("1", key, MmpConfig(1500, 1000, Decimal(1)))
