@@ -22,7 +22,7 @@ def _client(
 ) -> VenueClient:
     from reconciler.venues.aevo.client import AevoClient  # on first use: start-up stays fast
 
-    return AevoClient(account, credentials, http, limiter=limits)
+    return AevoClient(account, credentials, http, limits)
 
 
 def _sandbox(state: dict[str, object] | None) -> VenueSandbox:

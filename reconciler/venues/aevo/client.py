@@ -1,33 +1,66 @@
 """Aevo client: GET /mmp?asset= per asset, POST /mmp, POST /reset-mmp.
 
 HMAC signing by default (the secret never leaves the process); `auth_mode="key"` sends the
-AEVO-KEY and AEVO-SECRET headers instead, as Aevo also accepts.
+AEVO-KEY and AEVO-SECRET headers instead, as Aevo also accepts. Aevo has no session: no
+log-in, and nothing a resend could mend (a stale timestamp is UNAUTHORIZED like a bad key).
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from time import time_ns
+from typing import Any, Literal
 
 import httpx
 
 from reconciler.aio import read_all
-from reconciler.errors import (
-    VenueAuthError,
-    VenueError,
-    VenueRateLimited,
-    VenueRejected,
-    VenueUnavailable,
-)
+from reconciler.errors import VenueError, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
+from reconciler.venues.auth import VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
-from reconciler.venues.http import malformed_answer, parse_json, send
+from reconciler.venues.errors import ErrorTable, code_of
+from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
-Shared = dict[str, Any]  # what the accounts of one endpoint share
+ERRORS = ErrorTable(
+    auth=frozenset({"UNAUTHORIZED"}),
+    rate_limited=frozenset({"RATE_LIMIT_EXCEEDED"}),
+    unknown_outcome=frozenset({"INTERNAL_ERROR"}),
+    hints={"RATE_LIMIT_EXCEEDED": "rate limit: lower the concurrency or wait"},
+    auth_hint="check the API_KEY and API_SECRET environment variables",
+)
+AuthMode = Literal["hmac", "key"]
+
+
+class AevoAuth(VenueAuth):
+    """AEVO-KEY with AEVO-TIMESTAMP (ns) and AEVO-SIGNATURE, signed as the request leaves;
+    or, in "key" mode, AEVO-KEY with AEVO-SECRET."""
+
+    resends = 0  # no session to renew; a stale timestamp cannot be told from a bad key
+
+    def __init__(
+        self, credentials: Credentials, limits: RequestLimiter, mode: AuthMode, base: httpx.URL
+    ) -> None:
+        super().__init__(limits)
+        self._key, self._secret = credentials["API_KEY"], credentials["API_SECRET"]
+        self._mode = mode
+        self._base = base.raw_path.rstrip(b"/")  # the signed path is the one after the base
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        request.headers["AEVO-KEY"] = self._key
+        if self._mode == "key":
+            request.headers["AEVO-SECRET"] = self._secret
+            return request
+        timestamp = str(time_ns())
+        path = wire.signed_path(request.url.raw_path, self._base)
+        body = request.content.decode()  # the exact bytes sent
+        request.headers["AEVO-TIMESTAMP"] = timestamp
+        request.headers["AEVO-SIGNATURE"] = wire.signature(
+            self._secret, self._key, timestamp, request.method, path, body
+        )
+        return request
 
 
 class AevoClient:
@@ -38,77 +71,66 @@ class AevoClient:
         account: str,
         credentials: Credentials,
         http: httpx.AsyncClient,
-        auth_mode: str = "hmac",
+        limits: RequestLimiter | None = None,
         *,
-        limiter: RequestLimiter | None = None,
-        shared: Shared | None = None,  # nothing on this venue is the same for every account
+        auth_mode: AuthMode = "hmac",
     ) -> None:
+        """`limits`: the account's rate limits as connect() makes them; without, a bucket
+        of its own (a client made alone). Nothing is shared between Aevo accounts."""
         self.account = account
-        self._key = credentials["API_KEY"]
-        self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter = account_limits(
-            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
-        )
-        self._auth_mode = auth_mode
+        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._auth = AevoAuth(credentials, own, auth_mode, http.base_url)
+
+    @property
+    def where(self) -> str:
+        return f"aevo/{self.account}"
 
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         names = sorted(only if only is not None else ASSETS | underlyings)
-        answers = await read_all(self._call("GET", f"/mmp?asset={n}") for n in names)
-        with malformed_answer(f"aevo/{self.account}", "GET /mmp"):
+        answers = await read_all(self._call("GET", "/mmp", params={"asset": n}) for n in names)
+        with malformed_answer(self.where, "GET /mmp"):
             scopes = [
                 wire.live_scope(self.account, answer, asked=name)
                 for name, answer in zip(names, answers, strict=True)
             ]
-        scopes = [s for s in scopes if s.present]
-        return LiveAccount("aevo", self.account, tuple(scopes))
+        return LiveAccount("aevo", self.account, tuple(s for s in scopes if s.present))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
-        await self._call("POST", "/mmp", wire.set_body(key, config), str(key))
+        await self._call("POST", "/mmp", wire.set_body(key, config), where=str(key))
 
     async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
-        await self._call("POST", "/mmp", wire.set_body(key, before, interval_s=0), str(key))
+        await self._call("POST", "/mmp", wire.remove_body(key, before), where=str(key))
 
     async def reset(self, key: ScopeKey) -> None:
-        await self._call("POST", "/reset-mmp", {"asset": key.underlying}, str(key))
+        await self._call("POST", "/reset-mmp", {"asset": key.underlying}, where=str(key))
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _headers(self, method: str, path: str, body: str) -> dict[str, str]:
-        if self._auth_mode == "key":
-            return {"AEVO-KEY": self._key, "AEVO-SECRET": self._secret}
-        timestamp = str(time.time_ns())
-        return {
-            "AEVO-KEY": self._key,
-            "AEVO-TIMESTAMP": timestamp,
-            "AEVO-SIGNATURE": wire.signature(
-                self._secret, self._key, timestamp, method, path, body
-            ),
-        }
-
     async def _call(
-        self, method: str, path: str, payload: dict[str, Any] | None = None, where: str = ""
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str] | None = None,
+        where: str = "",
     ) -> Any:
-        where = where or f"aevo/{self.account}"
-        body = "" if payload is None else dumps_exact(payload)
-
-        def build() -> httpx.Request:  # signed when it leaves: the timestamp never goes stale
-            headers = self._headers(method, path, body)
-            if payload is not None:
-                headers["Content-Type"] = "application/json"
-            return self._http.build_request(
-                method, path, content=body.encode() or None, headers=headers
-            )
-
-        response = await send(
-            self._http, build, where, idempotent=method == "GET", limiter=self._limiter
+        where = where or self.where
+        body = None if payload is None else dumps_exact(payload).encode()  # sent and signed
+        headers = {} if payload is None else {"Content-Type": "application/json"}
+        message = self._http.build_request(
+            method, path, params=params, content=body, headers=headers
+        )
+        response = await request(
+            self._http, message, where, idempotent=method == "GET", auth=self._auth
         )
         data = parse_json(response, where)
         if response.status_code >= 400:
-            raise _error(where, path.split("?")[0], response, data)
+            raise _error(where, path, response, data)
         if method == "POST":
             with malformed_answer(where, f"POST {path}"):
                 succeeded = wire.check_acknowledged(data)
@@ -118,26 +140,11 @@ class AevoClient:
 
 
 def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:
-    code = data.get("error", "") if isinstance(data, dict) else ""
-    code = code if isinstance(code, str) else ""
-    message = f"{path}: {code or response.reason_phrase}"
-    status = response.status_code
-    if status == 401:
-        return VenueAuthError(
-            where,
-            message,
-            code=code or status,
-            hint="check the API_KEY and API_SECRET environment variables",
-        )
-    if status == 429:
-        header = response.headers.get("X-RETRY-AFTER", "")
-        wait_ns = int(header) if header.isdigit() else 0
-        return VenueRateLimited(
-            where, message, code=code, hint=f"retry after {wait_ns // 1_000_000} ms"
-        )
-    if status >= 500:
-        return VenueUnavailable(where, f"{message} (HTTP {status})")
-    return VenueRejected(where, message, code=code or status)
+    """Aevo's refusal, {"error": "CODE"}, as ours (ERRORS says which)."""
+    code = code_of(data.get("error")) if isinstance(data, dict) else None
+    code = code if code != "" else None
+    said = response.reason_phrase if code is None else code
+    return ERRORS.error(where, response.status_code, code, f"{path}: {said}")
 
 
 _CONFORMS: type[VenueClient] = AevoClient  # mypy checks the Protocol here

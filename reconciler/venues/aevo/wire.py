@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import MANUAL
+from reconciler.units import epoch_ms
 from reconciler.venues import answers
+from reconciler.venues.aevo.capabilities import CAPABILITIES
 
 VENUE = "aevo"
 SCALE = Decimal(10) ** 6  # amount_limit: contracts x 10^6, as an integer string
@@ -18,6 +19,14 @@ SCALE = Decimal(10) ** 6  # amount_limit: contracts x 10^6, as an integer string
 def signature(secret: str, key: str, timestamp_ns: str, method: str, path: str, body: str) -> str:
     message = f"{key},{timestamp_ns},{method.upper()},{path},{body}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_path(raw_path: bytes, base: bytes) -> str:
+    """The path that is signed: the request's path and query string as sent, after the base
+    URL's own path (`base`, without its trailing slash) where it has one."""
+    if base and raw_path.startswith(base + b"/"):
+        raw_path = raw_path[len(base) :]
+    return raw_path.decode("ascii")
 
 
 def amount_to_wire(quantity: Decimal) -> str:
@@ -31,17 +40,22 @@ def amount_from_wire(text: str) -> Decimal:
     return (Decimal(text) / SCALE).normalize()
 
 
-def set_body(key: ScopeKey, config: MmpConfig, *, interval_s: int | None = None) -> dict[str, Any]:
+def set_body(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
     assert config.quantity_limit is not None
     body: dict[str, Any] = {
-        "interval": config.window_ms // 1000 if interval_s is None else interval_s,
-        "frozen": 0 if config.frozen_ms == MANUAL else int(config.frozen_ms) // 1000,
+        "interval": CAPABILITIES.window.to_wire(config.window_ms),
+        "frozen": CAPABILITIES.frozen.to_wire(config.frozen_ms),  # manual: 0
         "amount_limit": amount_to_wire(config.quantity_limit),
     }
     if config.delta_limit is not None:
         body["delta_limit"] = config.delta_limit
     body["asset"] = key.underlying
     return body
+
+
+def remove_body(key: ScopeKey, before: MmpConfig) -> dict[str, Any]:
+    """interval 0 disables MMP for the asset; the other fields repeat the old config."""
+    return {**set_body(key, before), "interval": 0}
 
 
 def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScope:
@@ -60,14 +74,15 @@ def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScop
     config = None
     if enabled and interval > 0:
         config = MmpConfig(
-            window_ms=interval * 1000,
-            frozen_ms=MANUAL if frozen_s == 0 else frozen_s * 1000,
+            window_ms=CAPABILITIES.window.ms_from_wire(interval),
+            frozen_ms=CAPABILITIES.frozen.from_wire(frozen_s),  # 0: until a manual reset
             quantity_limit=amount_from_wire(str(amount)),
             delta_limit=delta.normalize() if delta > 0 else None,
         )
     freeze = FreezeState(False)
     if triggered:
-        freeze = FreezeState(True, end_ns // 1_000_000 if frozen_s and end_ns else None)
+        until = epoch_ms(end_ns, "ns") if frozen_s and end_ns else None
+        freeze = FreezeState(True, until)
     return LiveScope(ScopeKey(VENUE, account, asset), config, freeze)
 
 
