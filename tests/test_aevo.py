@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import ConfigError, VenueAuthError, VenueRejected
+from reconciler.errors import ConfigError, VenueAuthError, VenueRejected, VenueUnavailable
 from reconciler.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.sim.common import Clock
 from reconciler.units import dumps_exact, loads_exact
 from reconciler.venues.aevo import wire
+from reconciler.venues.aevo.capabilities import ASSETS
 from reconciler.venues.aevo.client import AevoClient
 from reconciler.venues.aevo.simulator import AevoSimulator
 from reconciler.venues.base import Credentials
@@ -254,3 +255,137 @@ def test_precision_refused_at_validate_time(in_tmp: Path) -> None:
         "policies/desk.yaml:7:58: quantity_limit 0.0000001 has 7 decimal places; aevo keeps at "
         "most 6, and we never round a limit",
     ]
+
+
+class SlowSlot:
+    """A rate limit whose every slot comes a minute late, on the simulator's clock."""
+
+    def __init__(self, sim: AevoSimulator) -> None:
+        self.sim = sim
+
+    async def acquire(self) -> None:
+        self.sim.clock.advance(60_000)
+
+    def release(self) -> None:
+        pass
+
+
+def test_signed_when_it_leaves_not_when_it_was_made(
+    sim: AevoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that waits past the 30 s the venue allows for its slot still arrives with a
+    fresh timestamp: it is signed after the wait, over the exact body sent."""
+    monkeypatch.setattr(
+        "reconciler.venues.aevo.client.time_ns", lambda: sim.clock.now_ms() * 1_000_000
+    )
+    http = httpx.AsyncClient(base_url="https://api.aevo.xyz", transport=httpx.MockTransport(sim))
+    creds = Credentials({"API_KEY": "key", "API_SECRET": "secret"})
+    venue = AevoClient("mm", creds, http, SlowSlot(sim))
+    config = MmpConfig(30_000, 30_000, quantity_limit=Decimal(1), delta_limit=Decimal("0.1"))
+    asyncio.run(venue.set_config(KEY, config))
+    assert sim.accounts["key"].configs["ETH"]["amount_limit"] == "1000000"
+
+
+class Recording:
+    """Hands each request on to `answer` and keeps a copy of what was sent (a request sent
+    again is the same object, signed afresh)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.sent: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        copy = httpx.Request(
+            request.method, request.url, headers=request.headers.copy(), content=request.content
+        )
+        self.sent.append(copy)
+        return self.answer(request)  # type: ignore[no-any-return]
+
+
+def _venue(answer: Any, base_url: str = "https://api.aevo.xyz", mode: Any = "hmac") -> Any:
+    http = httpx.AsyncClient(base_url=base_url, transport=httpx.MockTransport(answer))
+    creds = Credentials({"API_KEY": "key", "API_SECRET": "secret"})
+    return AevoClient("mm", creds, http, auth_mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["hmac", "key"])
+def test_the_secret_leaves_only_in_key_mode(mode: str) -> None:
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+    recording = Recording(sim)
+    asyncio.run(_venue(recording, mode=mode).read(only=frozenset({"ETH"})))
+    [sent] = recording.sent
+    assert sent.headers["AEVO-KEY"] == "key"
+    if mode == "key":
+        assert sent.headers["AEVO-SECRET"] == "secret" and "AEVO-SIGNATURE" not in sent.headers
+    else:
+        assert "AEVO-SECRET" not in sent.headers and "secret" not in str(sent.headers.raw)
+        assert sent.headers["AEVO-TIMESTAMP"].isdigit()
+
+
+def test_the_signed_path_is_the_one_after_the_base_url() -> None:
+    """As before the port: a base URL with a path of its own (a proxy) signs /mmp?asset=..."""
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        assert request.url.raw_path.startswith(b"/aevo/mmp")
+        inner = request.url.copy_with(raw_path=request.url.raw_path[len(b"/aevo") :])
+        return sim(httpx.Request(request.method, inner, headers=request.headers, content=b""))
+
+    scopes = asyncio.run(_venue(proxy, "https://proxy.test/aevo/").read()).scopes
+    assert scopes == ()
+    assert sim.requests == ["GET /mmp"] * len(ASSETS)
+
+
+def test_a_rate_limited_write_is_sent_again_signed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """429 RATE_LIMIT_EXCEEDED was not processed: the write goes again after X-RETRY-AFTER
+    (nanoseconds), with a new timestamp and signature."""
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+    ticks = iter(range(NOW_NS, NOW_NS + 10**9, 10**6))
+    monkeypatch.setattr("reconciler.venues.aevo.client.time_ns", lambda: next(ticks))
+    monkeypatch.setattr(sim, "clock", Clock(NOW_NS // 1_000_000))
+    refused = False
+
+    def once_limited(request: httpx.Request) -> httpx.Response:
+        nonlocal refused
+        if refused:
+            return sim(request)
+        refused = True
+        body = {"error": "RATE_LIMIT_EXCEEDED", "retry_after": "1000000"}
+        return httpx.Response(429, json=body, headers={"X-RETRY-AFTER": "1000000"})
+
+    recording = Recording(once_limited)
+    config = MmpConfig(30_000, "manual", quantity_limit=Decimal("1.5"))
+    asyncio.run(_venue(recording).set_config(KEY, config))
+    first, second = (r.headers for r in recording.sent)
+    assert first["AEVO-TIMESTAMP"] != second["AEVO-TIMESTAMP"]
+    assert first["AEVO-SIGNATURE"] != second["AEVO-SIGNATURE"]
+    assert sim.accounts["key"].configs["ETH"]["frozen"] == "0"
+
+
+def _answering(status: int, body: Any) -> Recording:
+    return Recording(lambda request: httpx.Response(status, json=body))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "words"),
+    [
+        (401, {"error": "UNAUTHORIZED"}, VenueAuthError, "check the API_KEY and API_SECRET"),
+        (400, {"error": "ERR_MALFORMED_REQUEST"}, VenueRejected, "/mmp: ERR_MALFORMED_REQUEST"),
+        (500, {"error": "INTERNAL_ERROR"}, VenueUnavailable, "INTERNAL_ERROR (HTTP 500)"),
+        (403, {}, VenueAuthError, "/mmp: Forbidden"),
+    ],
+)
+def test_refusals_are_sent_once_and_become_our_errors(
+    status: int, body: Any, error: type[Exception], words: str
+) -> None:
+    """No session, so nothing to log in again for; a write is never sent twice."""
+    recording = _answering(status, body)
+    config = MmpConfig(30_000, 30_000, quantity_limit=Decimal(1))
+    with pytest.raises(error) as info:
+        asyncio.run(_venue(recording).set_config(KEY, config))
+    assert type(info.value) is error and words in str(info.value)
+    assert str(info.value).startswith("aevo/mm/ETH: ")
+    assert len(recording.sent) == 1
