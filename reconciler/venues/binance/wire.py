@@ -7,8 +7,9 @@ import hmac
 from typing import Any
 
 from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import MANUAL, decimal_text
+from reconciler.units import MANUAL, FreezeMs, decimal_text, epoch_ms
 from reconciler.venues import answers
+from reconciler.venues.binance.capabilities import CAPABILITIES
 
 VENUE = "binance"
 
@@ -20,11 +21,10 @@ def sign(secret: str, total_params: str) -> str:
 
 def set_params(key: ScopeKey, config: MmpConfig) -> list[tuple[str, str]]:
     assert config.quantity_limit is not None and config.delta_limit is not None
-    frozen = 0 if config.frozen_ms == MANUAL else int(config.frozen_ms)
     return [
         ("underlying", key.underlying),
-        ("windowTimeInMilliseconds", str(config.window_ms)),
-        ("frozenTimeInMilliseconds", str(frozen)),
+        ("windowTimeInMilliseconds", str(CAPABILITIES.window.to_wire(config.window_ms))),
+        ("frozenTimeInMilliseconds", str(CAPABILITIES.frozen.to_wire(config.frozen_ms))),
         ("qtyLimit", decimal_text(config.quantity_limit)),
         ("deltaLimit", decimal_text(config.delta_limit)),
     ]
@@ -39,30 +39,30 @@ def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None
     if asked is not None and underlying != asked:
         raise answers.Malformed("underlying is not the one asked for")
     window = answers.integer(item, "windowTimeInMilliseconds")
-    frozen_ms = answers.integer(item, "frozenTimeInMilliseconds")
+    frozen = CAPABILITIES.frozen.from_wire(answers.integer(item, "frozenTimeInMilliseconds"))
     quantity = answers.decimal_text(item, "qtyLimit")
     delta = answers.decimal_text(item, "deltaLimit")
-    last = answers.integer(item, "lastTriggerTime")
+    last = epoch_ms(answers.integer(item, "lastTriggerTime"), "ms")
     config = None
     if window > 0:
         config = MmpConfig(
-            window_ms=window,
-            frozen_ms=MANUAL if frozen_ms == 0 else frozen_ms,
+            window_ms=CAPABILITIES.window.ms_from_wire(window),
+            frozen_ms=frozen,
             quantity_limit=quantity,
             delta_limit=delta,
         )
-    freeze = freeze_state(last, frozen_ms, now_ms)
+    freeze = freeze_state(last, frozen, now_ms)
     return LiveScope(ScopeKey(VENUE, account, underlying), config, freeze)
 
 
-def freeze_state(last: int, frozen_ms: int, now_ms: int) -> FreezeState:
+def freeze_state(last_ms: int, frozen: FreezeMs, now_ms: int) -> FreezeState:
     """Binance reports only lastTriggerTime (0: never): frozen while inside the frozen time
-    after it."""
-    if last <= 0:
+    after it, or until a reset when the frozen time is `manual`."""
+    if last_ms <= 0:
         return FreezeState(False)
-    if frozen_ms == 0:
-        return FreezeState(True, None, last_trigger_ms=last)  # until manual reset
-    until = last + frozen_ms
+    if frozen == MANUAL:
+        return FreezeState(True, None, last_trigger_ms=last_ms)
+    until = last_ms + frozen
     if now_ms < until:
-        return FreezeState(True, until, last_trigger_ms=last)
-    return FreezeState(False, last_trigger_ms=last)
+        return FreezeState(True, until, last_trigger_ms=last_ms)
+    return FreezeState(False, last_trigger_ms=last_ms)
