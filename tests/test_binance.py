@@ -12,10 +12,17 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from reconciler.errors import ConfigError, VenueAuthError, VenueRateLimited, VenueRejected
+from reconciler.errors import (
+    ConfigError,
+    VenueAuthError,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
 from reconciler.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.sim.common import Clock
-from reconciler.units import loads_exact
+from reconciler.units import MANUAL, loads_exact
 from reconciler.venues.base import Credentials
 from reconciler.venues.binance.client import BinanceClient
 from reconciler.venues.binance.simulator import BinanceSimulator
@@ -369,7 +376,7 @@ def test_a_request_is_signed_when_the_limiter_lets_it_go(
         base_url="https://eapi.binance.com", transport=httpx.MockTransport(sim)
     )
     venue = BinanceClient(
-        "mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http, limiter=Gate()
+        "mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http, Gate()
     )
     asyncio.run(venue.set_config(KEY, CONFIG))
     assert events[:3] == ["granted", "signed", "answered"]
@@ -396,3 +403,166 @@ def test_a_request_that_arrived_too_late_is_signed_again_and_resent() -> None:
     venue = BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http)
     asyncio.run(venue.set_config(KEY, CONFIG))
     assert len(stamps) == 2 and sim.accounts["key"].configs["BTCUSDT"]
+
+
+def refusing(
+    status: int, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[BinanceClient, list[httpx.Request]]:
+    """A client whose venue answers every request with `status` and `body`."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body, headers=headers)
+
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(handler)
+    )
+    creds = Credentials({"API_KEY": "key", "API_SECRET": "secret"})
+    return BinanceClient("mm", creds, http), seen
+
+
+def test_a_request_still_late_after_two_fresh_signatures_names_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """-1021 is resent signed afresh at most twice (three sends), then reported with the
+    clock to check; each send carries a new timestamp and a signature of it."""
+    from reconciler.venues.binance import client as binance_client
+
+    stamps = iter(range(NOW, NOW + 10))
+    monkeypatch.setattr(binance_client, "_now_ms", lambda: next(stamps))
+    late = b'{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}'
+    venue, seen = refusing(400, late)
+    with pytest.raises(VenueAuthError) as info:
+        asyncio.run(venue.set_config(KEY, CONFIG))
+    sent = [dict(parse_qsl(r.content.decode())) for r in seen]
+    assert [s["timestamp"] for s in sent] == [str(NOW), str(NOW + 1), str(NOW + 2)]
+    assert len({s["signature"] for s in sent}) == 3
+    assert info.value.code == -1021 and "check this machine's clock" in str(info.value)
+
+
+def test_the_auth_signs_the_published_mmp_vector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What leaves is the unsigned form, recvWindow, the timestamp and the signature last:
+    byte for byte the string of our MMP vector (seed-venues.md 2.4)."""
+    from reconciler.venues.binance import client as binance_client
+
+    monkeypatch.setattr(binance_client, "_now_ms", lambda: 1499827319559)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=SET | {"windowTimeInMilliseconds": 3000})
+
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(handler)
+    )
+    venue = BinanceClient("mm", Credentials({"API_KEY": "k", "API_SECRET": SPOT_SECRET}), http)
+    with pytest.raises(VenueError):  # the canned answer is no MMP object; only the request counts
+        asyncio.run(venue.set_config(KEY, CONFIG))
+    [request] = seen
+    assert request.content.decode() == (
+        "underlying=BTCUSDT&windowTimeInMilliseconds=3000&frozenTimeInMilliseconds=300000"
+        "&qtyLimit=2&deltaLimit=2.3&recvWindow=5000&timestamp=1499827319559"
+        "&signature=3f52cc9e32689ef02dfe1b693091b8d95a974fb439fe2aebdfdf2a1254e71f56"
+    )
+    assert request.headers["X-MBX-APIKEY"] == "k"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert int(request.headers["Content-Length"]) == len(request.content)
+    assert request.url.query == b""
+
+
+def test_what_is_signed_is_what_is_sent_even_for_odd_characters() -> None:
+    """An underlying that needs escaping (a typo in a policy) is refused for what it is
+    (-1128), never for a signature over other bytes than those sent (-1022)."""
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    odd = "BTC USDT/é+%&="
+    with pytest.raises(VenueRejected, match="-1128"):
+        asyncio.run(client(sim).read(only=frozenset({odd})))
+    with pytest.raises(VenueRejected, match="-1128"):
+        asyncio.run(client(sim).reset(ScopeKey("binance", "mm", odd)))
+
+
+def test_manual_freeze_is_the_venues_zero_both_ways() -> None:
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    manual = CONFIG.with_changes(frozen_ms=MANUAL, window_ms=1)
+
+    async def go() -> None:
+        await client(sim).set_config(KEY, manual)
+        assert sim.accounts["key"].configs["BTCUSDT"]["frozenTimeInMilliseconds"] == 0
+        assert sim.accounts["key"].configs["BTCUSDT"]["windowTimeInMilliseconds"] == 1
+        assert (await client(sim).read(only=frozenset({"BTCUSDT"}))).scopes[0].config == manual
+
+    asyncio.run(go())
+
+
+def test_a_negative_frozen_time_is_a_malformed_answer() -> None:
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    sim.seed("key", {**SET, "frozenTimeInMilliseconds": "0"})
+    sim.accounts["key"].configs["BTCUSDT"]["frozenTimeInMilliseconds"] = -1
+    with pytest.raises(VenueUnavailable, match="malformed answer to GET /eapi/v1/mmp"):
+        asyncio.run(client(sim).read(only=frozenset({"BTCUSDT"})))
+
+
+BANNED = b'{"code":-1003,"msg":"Way too much request weight used; IP banned until 1."}'
+UNKNOWN = b'{"code":-1000,"msg":"Unknown error, please check your request or try again later."}'
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "error", "words"),
+    [
+        (418, BANNED, {"Retry-After": "120"}, VenueRateLimited, "stop and wait 120 s"),
+        (418, b"<html>banned</html>", {}, VenueRateLimited, "wait until the ban ends"),
+        (503, UNKNOWN, {}, VenueUnavailable, "Unknown error, please check"),
+        (503, b"<html>down</html>", {}, VenueUnavailable, "(HTTP 503)"),
+        (500, b'{"code":-1130,"msg":"x"}', {}, VenueUnavailable, "venue error -1130"),
+        (403, b'{"code":-1000,"msg":"WAF"}', {}, VenueRejected, "web application firewall"),
+        (401, b'{"code":-2015,"msg":"Invalid"}', {}, VenueAuthError, "options trading permission"),
+        (400, b'{"code":-1002,"msg":"no"}', {}, VenueAuthError, "options market maker"),
+        (400, b'{"code":-1130,"msg":"bad"}', {}, VenueRejected, "venue error -1130: "),
+        (200, b'{"code":-1008,"msg":"busy"}', {}, VenueRateLimited, "weight limit reached"),
+    ],
+)
+def test_a_write_refused_is_sent_once_and_named(
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    error: type[VenueError],
+    words: str,
+) -> None:
+    """A ban is a rate limit never waited out here; a 503 may have been applied (its outcome
+    is unknown); a 403 is Binance's firewall, not the key; no refusal is sent twice."""
+    venue, seen = refusing(status, body, headers)
+    with pytest.raises(VenueError) as info:
+        asyncio.run(venue.set_config(KEY, CONFIG))
+    assert type(info.value) is error and words in str(info.value), str(info.value)
+    assert info.value.where == "binance/mm/BTCUSDT" and "/eapi/v1/mmpSet: " in str(info.value)
+    assert len(seen) == 1
+    if error is VenueUnavailable:
+        assert info.value.retryable and getattr(info.value, "maybe_applied", False)
+
+
+def test_a_banned_read_is_not_retried_but_a_429_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reconciler.venues.http.BACKOFF_MS", 1)
+    venue, seen = refusing(418, BANNED, {"Retry-After": "120"})
+    with pytest.raises(VenueRateLimited):
+        asyncio.run(venue.read(only=frozenset({"BTCUSDT"})))
+    assert len(seen) == 1
+    sim = BinanceSimulator()
+    sim.add_account("key", "secret")
+    limited = iter([True, True])
+
+    def twice_429(request: httpx.Request) -> httpx.Response:
+        if next(limited, False):
+            body = {"code": -1008, "msg": "Too much request weight used"}
+            return httpx.Response(429, json=body, headers={"Retry-After": "0"})
+        return sim(request)
+
+    http = httpx.AsyncClient(
+        base_url="https://eapi.binance.com", transport=httpx.MockTransport(twice_429)
+    )
+    venue = BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http)
+    asyncio.run(venue.set_config(KEY, CONFIG))  # a write too: a 429 did nothing
+    assert sim.requests == ["POST /eapi/v1/mmpSet"]

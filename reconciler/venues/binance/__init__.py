@@ -22,7 +22,7 @@ def _client(
 ) -> VenueClient:
     from reconciler.venues.binance.client import BinanceClient  # on first use: start-up stays fast
 
-    return BinanceClient(account, credentials, http, limiter=limits)
+    return BinanceClient(account, credentials, http, limits)
 
 
 def _sandbox(state: dict[str, object] | None) -> VenueSandbox:

@@ -1,4 +1,5 @@
-"""Binance eapi client: GET /eapi/v1/mmp per underlying, POST /eapi/v1/mmpSet, signed."""
+"""Binance eapi client: GET /eapi/v1/mmp per underlying, POST /eapi/v1/mmpSet and
+/eapi/v1/mmpReset, each signed (HMAC-SHA256) the moment it leaves."""
 
 from __future__ import annotations
 
@@ -9,33 +10,64 @@ from urllib.parse import urlencode
 import httpx
 
 from reconciler.aio import read_all
-from reconciler.errors import (
-    VenueAuthError,
-    VenueError,
-    VenueRateLimited,
-    VenueRejected,
-    VenueUnavailable,
-)
+from reconciler.errors import VenueError, VenueRateLimited, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
 from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
-from reconciler.venues.http import malformed_answer, parse_json, send
+from reconciler.venues.errors import Code, ErrorTable, code_of, words
+from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
-STALE_RETRIES = 2
 RECV_WINDOW_MS = 5000
-AUTH_CODES = {-1002, -1021, -1022, -2014, -2015}
-HINTS = {
-    -1021: "check this machine's clock (NTP): the timestamp is outside recvWindow",
-    -1022: "check the API_SECRET environment variable of this account",
-    -2014: "check the API_KEY environment variable of this account",
-    -2015: "the key needs options trading permission and this machine's IP allowed",
-    -1002: "the account must be approved as an options market maker to use MMP",
-}
+# -1021: the request arrived outside recvWindow (a stall on the way, a busy venue) and was
+# refused unread; after its resends it is reported with the credentials, as a clock to fix
+STALE = -1021
+WEIGHT = "request weight limit reached"
+ERRORS = ErrorTable(
+    auth=frozenset({-1002, STALE, -1022, -2014, -2015}),
+    rate_limited=frozenset({-1003, -1008}),
+    hints={
+        STALE: "check this machine's clock (NTP): the timestamp is outside recvWindow",
+        -1022: "check the API_SECRET environment variable of this account",
+        -2014: "check the API_KEY environment variable of this account",
+        -2015: "the key needs options trading permission and this machine's IP allowed",
+        -1002: "the account must be approved as an options market maker to use MMP",
+        -1003: WEIGHT,
+        -1008: WEIGHT,
+    },
+)
 
 
-Shared = dict[str, Any]  # what the accounts of one endpoint share
+class BinanceAuth(VenueAuth):
+    """No session: every request carries recvWindow, the moment it leaves and its signature."""
+
+    resends = 2  # a -1021, signed afresh each time
+
+    def __init__(self, credentials: Credentials, limits: RequestLimiter) -> None:
+        super().__init__(limits)
+        self._key, self._secret = credentials["API_KEY"], credentials["API_SECRET"]
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        """The template's unsigned parameters (the query of a GET, the form body of a POST)
+        followed by recvWindow, the timestamp and, last, the signature of the query and the
+        body exactly as they are sent."""
+        stamp = urlencode([("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(_now_ms()))])
+        url, query, body = request.url, request.url.query.decode("ascii"), request.content.decode()
+        if request.method == "GET":
+            query = _and(query, stamp)
+            query = _and(query, "signature=" + wire.sign(self._secret, query + body))
+            url = url.copy_with(query=query.encode("ascii"))
+        else:
+            body = _and(body, stamp)
+            body = _and(body, "signature=" + wire.sign(self._secret, query + body))
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
+        headers.append(("X-MBX-APIKEY", self._key))
+        return httpx.Request(request.method, url, headers=headers, content=body.encode() or None)
+
+    def refusal(self, response: httpx.Response) -> Refusal | None:
+        return Refusal.STALE if _refusal_of(response)[0] == STALE else None
 
 
 class BinanceClient:
@@ -46,17 +78,15 @@ class BinanceClient:
         account: str,
         credentials: Credentials,
         http: httpx.AsyncClient,
-        *,
-        limiter: RequestLimiter | None = None,
-        shared: Shared | None = None,  # nothing on this venue is the same for every account
+        limits: RequestLimiter | None = None,
     ) -> None:
+        """`limits`: the account's rate limits as connect() makes them (with the venue-wide
+        window: Binance counts request weight per IP); without, a bucket of its own."""
         self.account = account
-        self._key = credentials["API_KEY"]
-        self._secret = credentials["API_SECRET"]
         self._http = http
-        self._limiter = account_limits(
-            limiter, CAPABILITIES.requests_per_second, CAPABILITIES.burst
-        )
+        # kept by name: tests/test_limiter.py checks the accounts share the per-IP window
+        self._limiter = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._auth = BinanceAuth(credentials, self._limiter)
 
     @property
     def where(self) -> str:
@@ -99,62 +129,63 @@ class BinanceClient:
     async def _call(
         self, method: str, path: str, params: list[tuple[str, str]], where: str = ""
     ) -> Any:
+        """The answer to `params`, sent unsigned to the auth, which signs it as it leaves."""
         where = where or self.where
-
-        def build() -> httpx.Request:  # signed when it leaves: the timestamp never goes stale
-            stamp = str(_now_ms())
-            signed = [*params, ("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", stamp)]
-            text = urlencode(signed)
-            text += "&signature=" + wire.sign(self._secret, text)
-            headers = {"X-MBX-APIKEY": self._key}
-            if method == "GET":
-                return self._http.build_request("GET", f"{path}?{text}", headers=headers)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            return self._http.build_request("POST", path, content=text.encode(), headers=headers)
-
-        for attempt in range(1, STALE_RETRIES + 2):
-            response = await send(
-                self._http, build, where, idempotent=method == "GET", limiter=self._limiter
+        unsigned = urlencode(params)
+        if method == "GET":
+            message = self._http.build_request("GET", path, params=unsigned)
+        else:
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            message = self._http.build_request(
+                method, path, content=unsigned.encode(), headers=form
             )
-            if response.status_code == 503:
-                raise VenueUnavailable(where, f"{path}: HTTP 503; the outcome is unknown")
-            data = parse_json(response, where)
-            failed = response.status_code >= 400 or (
-                isinstance(data, dict) and "code" in data and "msg" in data and data["code"] != 200
-            )
-            if not failed:
-                return data
-            error = _error(where, path, response, data)
-            # -1021: refused unread because it arrived outside recvWindow (a stall on the way
-            # or a busy venue); nothing was done, so it is signed afresh and sent again
-            if error.code != -1021 or attempt > STALE_RETRIES:
-                raise error
-        raise AssertionError("unreachable")
-
-
-def _error(where: str, path: str, response: httpx.Response, data: Any) -> VenueError:
-    body = data if isinstance(data, dict) else {"msg": data}
-    code = _int_or_none(body.get("code"))  # anything else than a number names no code
-    text = body.get("msg")
-    message = f"{path}: {text if isinstance(text, str) else ''}"
-    if response.status_code == 418:
-        return VenueRateLimited(
-            where,
-            message,
-            code=code,
-            hint="this IP is banned for hammering the venue; stop and wait "
-            f"{response.headers.get('Retry-After', '?')} s",
+        response = await request(
+            self._http, message, where, idempotent=method == "GET", auth=self._auth
         )
-    if response.status_code == 429 or code == -1008:
-        return VenueRateLimited(where, message, code=code, hint="request weight limit reached")
-    hint = HINTS.get(code, "") if isinstance(code, int) else ""
-    if code in AUTH_CODES:
-        return VenueAuthError(where, message, code=code, hint=hint)
-    return VenueRejected(where, message, code=code, hint=hint)
+        return _result(response, where, path)
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _result(response: httpx.Response, where: str, path: str) -> Any:
+    """The answer, or the venue's refusal as ours. An error status is a refusal whatever its
+    body (where that holds Binance's code and words, they are named); a 200 must be JSON,
+    and is a refusal too when it is Binance's {code, msg} with a code other than 200."""
+    if response.status_code >= 400:
+        raise _error(where, path, response)
+    data = parse_json(response, where)
+    if isinstance(data, dict) and "code" in data and "msg" in data and data["code"] != 200:
+        raise _error(where, path, response)
+    return data
+
+
+def _error(where: str, path: str, response: httpx.Response) -> VenueError:
+    """ERRORS says what a refusal is, but for two statuses Binance gives its own meaning."""
+    code, said = _refusal_of(response)
+    message = f"{path}: {said or 'no reason given'}"
+    status = response.status_code
+    if status == 418:  # the IP is banned: never retried (reconciler.venues.http)
+        wait = response.headers.get("Retry-After", "")
+        until = f"{wait} s" if wait.isdigit() else "until the ban ends"
+        hint = f"this IP is banned for hammering the venue; stop and wait {until}"
+        return VenueRateLimited(where, message, code=code, hint=hint)
+    if status == 403 and code not in ERRORS.auth:  # its firewall, not the key
+        hint = "Binance's web application firewall refused the request (HTTP 403)"
+        return VenueRejected(where, message, code=code, hint=hint)
+    return ERRORS.error(where, status, code, message)
+
+
+def _refusal_of(response: httpx.Response) -> tuple[Code | None, str]:
+    """The code and the words of Binance's error body, where it has one."""
+    try:
+        data = parse_json(response, "")
+    except VenueError:
+        return None, ""
+    if not isinstance(data, dict):
+        return None, ""
+    return code_of(data.get("code")), words(data.get("msg"))
+
+
+def _and(params: str, more: str) -> str:
+    return f"{params}&{more}" if params else more
 
 
 def _now_ms() -> int:
