@@ -65,7 +65,12 @@ def _run(args: list[str], d: Desk, cwd: Path, expect: int) -> tuple[float, int]:
     )
     elapsed = time.perf_counter() - started
     if done.returncode != expect:
-        raise SystemExit(f"mmp {args[0]} exited {done.returncode}:\n{done.stderr[-3000:]}")
+        results = done.stdout.partition("\nApply:\n")[2].splitlines()
+        not_applied = [line for line in results if not line.lstrip().startswith("applied")]
+        raise SystemExit(
+            f"mmp {args[0]} exited {done.returncode}:\n{done.stderr[-3000:]}"
+            + "\n".join(not_applied[:20])
+        )
     return elapsed, sum(d.requests().values()) - before
 
 

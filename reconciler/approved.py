@@ -8,7 +8,10 @@ the guardrails in front of it must be the ones the plan was checked against; the
 the policies' uncommitted changes and the policies folder must be where the plan was made;
 and the steps (and trips) are recomputed from that desired state and the live state the
 plan records, and must equal the saved ones. What runs is the recomputed plan. Every
-difference is named; any one refuses the plan.
+difference is named; any one refuses the plan. Then, once the venues are read again just
+before the first write, the plan recomputed from that read must be the same again
+(`confirm`): a file whose recorded live state was edited to match its edited steps is
+caught there.
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ from typing import Any
 from reconciler import guards
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import PlanFileError
+from reconciler.executor import check_fingerprint
+from reconciler.model import LiveAccount
 from reconciler.plan import Plan, Step
 from reconciler.planfile import SavedPlan
-from reconciler.provenance import Provenance
+from reconciler.provenance import Provenance, commit_time
 from reconciler.selection import Selection
 from reconciler.validate import load_desired
 from reconciler.venues.base import Capabilities
+
+MAX_LIFE = dt.timedelta(days=7)  # mmp plan --expires takes at most 10080 minutes
+CLOCK_SKEW = dt.timedelta(minutes=5)  # between the machine that planned and this one
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,8 @@ def check(
         raise PlanFileError(
             f"{path}: the plan expired at {saved.expires_at.isoformat()}; run plan again"
         )
-    problems = saved.provenance.differences(Provenance.of(policies))
+    problems = _dates(saved, now, commit_time(policies))
+    problems += saved.provenance.differences(Provenance.of(policies))
     desired = load_desired(policies, capabilities)
     if desired.digest() != saved.desired_digest:
         problems += _desired_differences(saved.desired, desired)
@@ -73,6 +82,26 @@ def check(
     return Approved(remade, desired, targets)
 
 
+def _dates(saved: SavedPlan, now: dt.datetime, committed: dt.datetime | None) -> list[str]:
+    """Dates only `mmp plan` could have written: a life of at most MAX_LIFE, made no later
+    than now and no earlier than its commit (each give or take CLOCK_SKEW)."""
+    made, ends = saved.created_at, saved.expires_at
+    found = []
+    if not dt.timedelta(0) < ends - made <= MAX_LIFE:
+        found.append(
+            f"it was made {made:%Y-%m-%d %H:%M} UTC to expire {ends:%Y-%m-%d %H:%M} UTC: "
+            "mmp plan gives a plan from 1 minute to 7 days"
+        )
+    if made > now + CLOCK_SKEW:
+        found.append(f"it says it was made {made:%Y-%m-%d %H:%M} UTC, later than now")
+    if committed is not None and made < committed - CLOCK_SKEW:
+        found.append(
+            f"it says it was made {made:%Y-%m-%d %H:%M} UTC, before its commit "
+            f"({committed:%Y-%m-%d %H:%M} UTC)"
+        )
+    return found
+
+
 def _recompute(
     saved: SavedPlan,
     desired: DesiredState,
@@ -83,16 +112,36 @@ def _recompute(
     targets = selection.targets(desired)
     found = _accounts_differences(saved, targets)
     remade = selection.plan(desired, saved.live, capabilities, targets)
-    trips = guards.check(remade, guards.load(policies), desired.managed())
+    trips = guards.check(remade, guards.load(policies), desired)
     remade = replace(remade, trips=tuple(trips), sandbox=saved.plan.sandbox)
     found += _plan_differences(saved.plan, remade)
     return remade, targets, found
 
 
+def confirm(
+    approved: Approved, live: list[LiveAccount], capabilities: Mapping[str, Capabilities]
+) -> None:
+    """Just before the first write: the plan recomputed from the venues' fresh read must be
+    the approved one. The file's live state is the file's word; this read is the venues'.
+    Equal fingerprints with different steps mean the file's live state was not the venues'."""
+    check_fingerprint(approved.plan, live)  # the venues moved: said as such
+    selection = Selection.of_plan(approved.plan, frozenset(capabilities))
+    fresh = selection.plan(approved.desired, live, capabilities, approved.targets)
+    found = _steps_differences(approved.plan.steps, fresh.steps, "the venues' read")
+    if found:
+        raise PlanFileError(
+            "refused; nothing was sent to any venue. The venues' state, read just now, has "
+            "the plan's fingerprint, yet gives other steps than the saved plan: its recorded "
+            "live state is not what the venues held. It was edited:\n  - "
+            + "\n  - ".join(found)
+            + "\nRun plan again and review the new plan."
+        )
+
+
 def _accounts_differences(saved: SavedPlan, targets: list[AccountTarget]) -> list[str]:
     venues = {t.name: t.venue for t in targets}
     read = {account.account: account.venue for account in saved.live}
-    found = []
+    found = _misfiled(saved.live)
     if read != venues:
         found.append(
             "its live state is of accounts "
@@ -108,6 +157,25 @@ def _accounts_differences(saved: SavedPlan, targets: list[AccountTarget]) -> lis
     return found
 
 
+def _misfiled(live: list[LiveAccount]) -> list[str]:
+    """Each scope under its own account and venue, once, and each account once."""
+    found, seen = [], set()
+    if len({account.account for account in live}) != len(live):
+        found.append("its live state names an account more than once")
+    for account in live:
+        for scope in account.scopes:
+            key = scope.key
+            if (key.account, key.venue) != (account.account, account.venue):
+                found.append(
+                    f"its live state files {key} under the account {account.account} "
+                    f"({account.venue})"
+                )
+            if key in seen:
+                found.append(f"its live state has {key} more than once")
+            seen.add(key)
+    return found
+
+
 def _plan_differences(saved: Plan, remade: Plan) -> list[str]:
     found = _steps_differences(saved.steps, remade.steps)
     for name in ("fingerprint", "digests", "accounts", "filters", "trips"):
@@ -119,7 +187,9 @@ def _plan_differences(saved: Plan, remade: Plan) -> list[str]:
     return found
 
 
-def _steps_differences(saved: tuple[Step, ...], remade: tuple[Step, ...]) -> list[str]:
+def _steps_differences(
+    saved: tuple[Step, ...], remade: tuple[Step, ...], now: str = "the checkout"
+) -> list[str]:
     ours = {str(step.key): step for step in saved}
     theirs = {str(step.key): step for step in remade}
     found = []
@@ -128,22 +198,18 @@ def _steps_differences(saved: tuple[Step, ...], remade: tuple[Step, ...]) -> lis
         if old == new:
             continue
         if old is None or new is None:
-            has, lacks = (
-                ("the checkout", "the saved plan")
-                if old is None
-                else ("the saved plan", "the checkout")
-            )
+            has, lacks = (now, "the saved plan") if old is None else ("the saved plan", now)
             step = new or old
             assert step is not None
             found.append(f"{scope}: {has} has a step ({step.action.value}) that {lacks} has not")
             continue
-        found += [f"{scope}: {text}" for text in _step_fields(old, new)]
+        found += [f"{scope}: {text}" for text in _step_fields(old, new, now)]
     if [str(s.key) for s in saved] != [str(s.key) for s in remade] and not found:
-        found.append("its steps are in another order than the checkout gives")
+        found.append(f"its steps are in another order than {now} gives")
     return found
 
 
-def _step_fields(old: Step, new: Step) -> list[str]:
+def _step_fields(old: Step, new: Step, now: str) -> list[str]:
     mine, yours = old.to_data(), new.to_data()
     found = []
     for name in sorted(mine.keys() | yours.keys()):
@@ -155,10 +221,10 @@ def _step_fields(old: Step, new: Step) -> list[str]:
                 if a.get(inner) != b.get(inner):
                     found.append(
                         f"{name}.{inner} is {_short(a.get(inner))} in the saved plan; "
-                        f"the checkout gives {_short(b.get(inner))}"
+                        f"{now} gives {_short(b.get(inner))}"
                     )
             continue
-        found.append(f"{name} is {_short(a)} in the saved plan; the checkout gives {_short(b)}")
+        found.append(f"{name} is {_short(a)} in the saved plan; {now} gives {_short(b)}")
     return found
 
 

@@ -491,10 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.error(redact(str(exc)))
         return 1
     except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
+        console.warn("interrupted; nothing was written")
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback to a file
         where = crash.record(exc)
         name = type(exc).__name__
-        print(f"error: unexpected {name} (a bug in mmp; details in {where})", file=sys.stderr)
+        console.error(f"unexpected {name} (a bug in mmp; details in {where})")
         return 1

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler import console, guards, paths, planfile, recovery, secrets
+from reconciler import console, guards, paths, planfile, recovery, runlock, secrets
 from reconciler.approved import check as check_saved
+from reconciler.approved import confirm as confirm_saved
 from reconciler.console import out
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import ApprovalError, PlanFileError, VenueAuthError
@@ -29,7 +30,6 @@ from reconciler.plan import Plan
 from reconciler.planner import Filters
 from reconciler.provenance import Provenance
 from reconciler.render import RENDERERS
-from reconciler.runlock import RunLock
 from reconciler.sandbox import Sandbox
 from reconciler.selection import Selection
 from reconciler.validate import load_desired
@@ -115,13 +115,49 @@ def _made_plan(
     `restore`, put right), the guardrails it trips and the mode it was made in."""
     made = selection.plan(desired, live, capabilities(), targets)
     made = recovery.amend(made, runs, desired, live, restore=restore)
-    trips = guards.check(made, guards.load(args.policies), desired.managed())
+    trips = guards.check(made, guards.load(args.policies), desired)
     return dataclasses.replace(made, trips=tuple(trips), sandbox=args.sandbox)
+
+
+def _unfinished(
+    args: argparse.Namespace, journal: Path | None, *, holding: bool = False
+) -> list[recovery.Unfinished]:
+    """The unfinished runs of these policies; those of another policies folder sharing the
+    journal are named, not taken on. Unless this process holds the one-run lock itself
+    (`holding`), a run whose process holds it now is running, not interrupted: the lock is
+    looked at before and after the journal is read, so a run that starts or ends in between
+    is never called interrupted."""
+    mine = paths.policies_id(args.policies)
+    others = recovery.elsewhere(journal, mine)
+    if others:
+        console.note(
+            f"The journal {journal} also holds unfinished apply runs of the policies at "
+            f"{', '.join(others)}: mmp plan --policies FOLDER names what they left"
+        )
+    state = paths.state_dir(args.policies)
+    before = None if holding else runlock.holder(state)
+    runs = recovery.unfinished(journal, mine)
+    now = None if holding else (runlock.holder(state) or before)
+    if now is None:
+        return runs
+    console.warn(
+        f"mmp: another run holds the lock of this repository now: {runlock.describe(now)}. "
+        "What follows is read while it works: scopes it is changing may show mid-change"
+    )
+    return [dataclasses.replace(run, running=_holds(run, now)) for run in runs]
+
+
+def _holds(run: recovery.Unfinished, holder: dict[str, object]) -> bool:
+    """The unfinished run whose process holds the lock; when the holder is not recorded,
+    every unended run may be it."""
+    if holder.get("unreadable"):
+        return not run.ended
+    return run.pid == holder.get("pid") and run.host == holder.get("host") and not run.ended
 
 
 def plan(args: argparse.Namespace) -> int:
     desired, targets, selection = _plan_now(args)
-    runs = recovery.unfinished(journal_path(args))
+    runs = _unfinished(args, journal_path(args))
     read: list[LiveAccount] = []
 
     async def work(connections: Connections) -> Plan:
@@ -162,9 +198,9 @@ def show(args: argparse.Namespace) -> int:
 
 def apply(args: argparse.Namespace) -> int:
     """One run at a time per policy repository; then a saved plan, or a plan made now."""
-    with RunLock(paths.state_dir(args.policies), "apply"):
-        journal = Journal(journal_path(args))
-        runs = recovery.unfinished(journal.path)
+    with runlock.RunLock(paths.state_dir(args.policies), "apply"):
+        journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
+        runs = _unfinished(args, journal.path, holding=True)
         try:
             if args.planfile:
                 return _apply_saved(args, journal, runs)
@@ -191,7 +227,15 @@ def _apply_saved(
             args,
             approved.targets,
             approved.desired.declared_underlyings(),
-            lambda conns: _execute(made, conns, journal, None, runs, approved.desired),
+            lambda conns: _execute(
+                made,
+                conns,
+                journal,
+                None,
+                runs,
+                approved.desired,
+                lambda live: confirm_saved(approved, live, capabilities()),
+            ),
         )
     )
 
@@ -241,9 +285,11 @@ async def _execute(
     live: list[LiveAccount] | None,
     runs: list[recovery.Unfinished],
     desired: DesiredState,
+    confirm: Callable[[list[LiveAccount]], None] = lambda live: None,
 ) -> ApplyResult:
     """Apply with SIGINT/SIGTERM handled (interrupt.py) from here on: nothing before this
-    point has written anything, so a signal there simply ends the run."""
+    point has written anything, so a signal there simply ends the run. `confirm` sees the
+    venues' fresh read first and may refuse it (a saved plan's steps must follow from it)."""
     interrupt = Interrupt()
     interrupt.install()
     try:
@@ -251,6 +297,7 @@ async def _execute(
             live = await connections.read(list(plan.accounts))  # unfinished runs left
             if runs:
                 console.warn("\n".join(recovery.describe(runs, live, desired)))
+            confirm(live)
         stream = _Stream(len(plan.writes))
         try:
             result = await apply_plan(
@@ -298,7 +345,7 @@ def unfreeze(args: argparse.Namespace) -> int:
     target = desired.accounts[key.account]
     args.concurrency = 1
     _confirm(args, f"Unfreeze {key} (it may quote again)?")
-    with RunLock(paths.state_dir(args.policies), "unfreeze"):
+    with runlock.RunLock(paths.state_dir(args.policies), "unfreeze"):
         journal = Journal(journal_path(args))
         message = run_live(
             args,
@@ -358,7 +405,10 @@ MEANINGS = {
 
 
 def result_line(item: StepResult) -> str:
-    line = f"  {LABELS[item.outcome]:<30} {item.step.key}"
+    label = LABELS[item.outcome]
+    if item.outcome is Outcome.KEPT_OLD and item.step.before is None and item.step.after:
+        label = "FAILED (still UNPROTECTED)"
+    line = f"  {label:<30} {item.step.key}"
     return line + (f": {item.detail}" if item.detail else "")
 
 
@@ -389,6 +439,12 @@ def _report(result: ApplyResult) -> int:
         wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
         before = item.step.before.to_data() if item.step.before else "no config"
         lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
+    for item in result.unprotected():
+        assert item.step.after is not None
+        lines.append(
+            f"  still UNPROTECTED {item.step.key}: without a config, as before the run (mmp "
+            f"status exits 4 until it has one); wanted {item.step.after.to_data()}"
+        )
     if result.interrupted:
         lines.append(
             f"  interrupted by {result.interrupted}: steps under way were finished; "
@@ -433,7 +489,7 @@ def status(args: argparse.Namespace) -> int:
     else 1 when an account could not be read, else 2 when a scope is frozen, else 0."""
     from reconciler import status as status_view
 
-    runs = recovery.unfinished(journal_path(args))
+    runs = _unfinished(args, journal_path(args))
     desired, targets, selection = _plan_now(args)
 
     async def work(connections: Connections) -> tuple[list[LiveAccount], dict[str, str]]:

@@ -98,17 +98,21 @@ class Progress:
 
     def step(self, label: str) -> None:
         self.done += 1
-        if self.active:
-            self.stream.write(f"\r\x1b[2K{self.what} {self.done}/{self.total} ({label})")
-            self.stream.flush()
+        self._draw(f"\r\x1b[2K{self.what} {self.done}/{self.total} ({label})")
 
     def clear(self) -> None:
         """Take the line away (before other output), to be drawn again by the next step."""
-        if self.active and self.done:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+        if self.done:
+            self._draw("\r\x1b[2K")
 
     def close(self) -> None:
-        if self.active:
-            self.stream.write("\r\x1b[2K")
+        self._draw("\r\x1b[2K")
+
+    def _draw(self, text: str) -> None:
+        if not self.active:
+            return
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except OSError:  # the terminal went away: progress is a nicety, the run goes on
+            self.active = False

@@ -72,6 +72,15 @@ class ApplyResult:
     def unsafe(self) -> list[StepResult]:
         return [r for r in self.results if r.outcome is Outcome.UNKNOWN]
 
+    def unprotected(self) -> list[StepResult]:
+        """Scopes to be created that the venue kept without a config: as before the run (so
+        not exit 4, which says the run may have taken a config away), and named as such."""
+        return [
+            r
+            for r in self.results
+            if r.outcome is Outcome.KEPT_OLD and r.step.before is None and r.step.after
+        ]
+
 
 def check_fingerprint(plan: Plan, live: list[LiveAccount]) -> None:
     """Refuse when the live state differs from what the plan was made from; name the scopes."""
@@ -110,6 +119,7 @@ async def apply_plan(
         pid=os.getpid(),
         host=host(),
         by=who(),
+        **({} if journal.policies is None else {"policies": journal.policies}),
     )
     run = Run(plan, connections, journal)
     if tell is not None:

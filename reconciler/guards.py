@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
+from reconciler.desired import DesiredState
 from reconciler.errors import ConfigError, Problem, ReconcilerError
-from reconciler.loader import display_path, parse_file, pydantic_problems, raise_if
+from reconciler.loader import LocatedTree, display_path, parse_file, pydantic_problems, raise_if
 from reconciler.mmpfields import FIELDS, FROZEN, WINDOW, Kind, MmpField, named
 from reconciler.model import MmpConfig
 from reconciler.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.suggest import did_you_mean
 from reconciler.units import decimal_text, to_decimal
+from reconciler.venue_rules import underlying_problems
 
 FILE = "guardrails.yaml"
 Limit = Annotated[Decimal, BeforeValidator(to_decimal)]
@@ -114,16 +117,43 @@ def load(policies: Path) -> Guardrails:
     raise_if(problems)
     assert tree is not None
     try:
-        return Guardrails.model_validate(dict(tree.root))
+        rules = Guardrails.model_validate(dict(tree.root))
     except ValidationError as exc:
         raise_if(pydantic_problems(tree, exc))
         raise AssertionError("unreachable") from exc
+    raise_if(_venue_problems(tree, rules))
+    return rules
 
 
-def check(plan: Plan, rules: Guardrails, managed: int | None = None) -> list[str]:
-    """Every guardrail the plan trips, as a sentence with the numbers. `managed`: how many
-    scopes the whole desk manages (the policies' declared scopes), which the share rule
-    counts against, so that filtering a run to one account at a time cannot dodge it."""
+def _venue_problems(tree: LocatedTree, rules: Guardrails) -> list[Problem]:
+    """A rule for a venue mmp does not know, or coverage of an underlying the venue does not
+    have, would hold for nothing: a typo, said where it is."""
+    from reconciler.venues import capabilities  # the venues import the field table, as we do
+
+    known = capabilities()
+    found = []
+    for section in ("venues", "coverage"):
+        for venue in getattr(rules, section):
+            if venue not in known:
+                found.append(
+                    tree.problem(
+                        (section, venue),
+                        f"`{venue}` is not a venue mmp knows{did_you_mean(venue, known)} "
+                        f"(known: {', '.join(sorted(known))})",
+                        at_key=True,
+                    )
+                )
+    for venue, underlyings in rules.coverage.items():
+        if venue in known:
+            for i, underlying in enumerate(underlyings):
+                found += underlying_problems(tree, ("coverage", venue, i), underlying, known[venue])
+    return found
+
+
+def check(plan: Plan, rules: Guardrails, desired: DesiredState | None = None) -> list[str]:
+    """Every guardrail the plan trips, as a sentence with the numbers. `desired`: the whole
+    desk's declared state, which coverage is checked against (so a filter cannot hide an
+    account's missing underlying) and the share rule's minimum counts."""
     trips: list[str] = []
     writes = plan.writes
     if not writes:
@@ -133,9 +163,8 @@ def check(plan: Plan, rules: Guardrails, managed: int | None = None) -> list[str
         trips += _loosening(step, rules.loosening)
         if rules.removal and step.action is Action.REMOVE:
             trips.append(f"{step.key}: removal of its MMP config")
-    trips += _share(plan, rules.changes, managed)
-    if "underlying" not in plan.filters:  # whole accounts were planned (a shard included)
-        trips += _coverage(plan, rules.coverage)
+    trips += _share(plan, rules.changes, desired)
+    trips += _coverage(plan, rules.coverage, desired)
     return trips
 
 
@@ -186,6 +215,8 @@ def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening
     if change.after is None:
         return [f"{scope}: {field.name} {before} removed"]
     if isinstance(change.before, Decimal) and isinstance(change.after, Decimal):
+        if not change.before:  # what 0 means differs by venue: a raise from it is loud
+            return [f"{scope}: {field.name} raised {before} -> {after} (from 0: beyond any ratio)"]
         ratio = change.after / change.before
         if ratio > rules.limit_ratio:
             return [
@@ -196,41 +227,54 @@ def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening
     return []
 
 
-def _share(plan: Plan, rules: Changes, managed: int | None) -> list[str]:
+def _share(plan: Plan, rules: Changes, desired: DesiredState | None) -> list[str]:
+    """Loosened or removed scopes as a share of the managed scopes the plan covers: the
+    desk's, or a selection's own (--account, --venue, --underlying, a shard). A desk's share
+    is a weighted mean of its parts' shares, so however a change is split into selections,
+    some part's share is at least the desk's: splitting cannot dodge the rule. Whether the
+    rule applies at all (min_scopes) is decided by the whole desk."""
     if rules.max_share is None:
         return []
-    if managed is None:
-        managed = sum(1 for s in plan.steps if s.action is not Action.UNMANAGED)
+    covered = sum(1 for s in plan.steps if s.action is not Action.UNMANAGED)
+    desk = covered if desired is None else desired.managed()
+    managed = desk if not plan.filters else covered
     risky = [
         s
         for s in plan.writes
         if s.action is Action.REMOVE or (s.action is not Action.CREATE and s.loosening)
     ]
-    if managed < rules.min_scopes or not managed:
+    if desk < rules.min_scopes or not managed:
         return []
     share = Decimal(len(risky)) / Decimal(managed)
     if share <= rules.max_share:
         return []
     percent = decimal_text((share * 100).quantize(Decimal("0.1")))
     limit = decimal_text(rules.max_share * 100)
-    return [
-        f"{len(risky)} of {managed} managed scopes loosened or removed ({percent}%, "
-        f"more than {limit}%)"
-    ]
+    of = "managed scopes" if not plan.filters else "managed scopes this selection covers"
+    return [f"{len(risky)} of {managed} {of} loosened or removed ({percent}%, more than {limit}%)"]
 
 
-def _coverage(plan: Plan, coverage: dict[str, list[str]]) -> list[str]:
-    protected: dict[str, set[str]] = {}
-    venue_of: dict[str, str] = {}
-    for step in plan.steps:
-        venue_of[step.key.account] = step.key.venue
-        if step.action is not Action.UNMANAGED and step.after is not None:
-            protected.setdefault(step.key.account, set()).add(step.key.underlying)
+def _coverage(
+    plan: Plan, coverage: dict[str, list[str]], desired: DesiredState | None
+) -> list[str]:
+    """Each account of the plan declares a config for each underlying its venue's coverage
+    lists (of its declared scopes: a config only the venue has may go any time)."""
+    venue_of = {step.key.account: step.key.venue for step in plan.steps}
+    declared: dict[str, set[str]] = {}
+    if desired is not None:
+        venue_of |= {name: target.venue for name, target in desired.accounts.items()}
+        for key, scope in desired.scopes.items():
+            if scope.config is not None:
+                declared.setdefault(key.account, set()).add(key.underlying)
+    else:
+        for step in plan.steps:
+            if step.action is not Action.UNMANAGED and step.after is not None:
+                declared.setdefault(step.key.account, set()).add(step.key.underlying)
     found = []
     for account in plan.accounts:
         venue = venue_of.get(account, "")
         for underlying in coverage.get(venue, []):
-            if underlying not in protected.get(account, set()):
+            if underlying not in declared.get(account, set()):
                 found.append(
                     f"{venue}/{account}: {underlying} is not protected (coverage "
                     f"requires {', '.join(coverage[venue])} on every {venue} account)"

@@ -46,7 +46,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.tokens import CommentToken
 
-from reconciler import console
+from reconciler import console, paths, runlock
 from reconciler.commands import _read_everything
 from reconciler.console import out
 from reconciler.desired import DesiredState
@@ -63,7 +63,21 @@ from reconciler.venues.base import Capabilities
 
 
 def command(args: argparse.Namespace) -> int:
-    """`mmp import [--dry-run] [--prune]`: the diff of each file on stdout, notes on stderr."""
+    """`mmp import [--dry-run] [--prune]`: the diff of each file on stdout, notes on stderr.
+    Never while an apply or unfreeze runs in this repository (it would write down what that
+    run is mid-way through changing); --dry-run then looks, saying so."""
+    busy = runlock.holder(paths.state_dir(args.policies))
+    if busy is not None and not args.dry_run:
+        raise ReconcilerError(
+            f"another mmp run holds the lock of this repository now: {runlock.describe(busy)}; "
+            "an import now would write down configs it is mid-way through changing. Nothing "
+            "was written: wait for it to end (mmp import --dry-run looks all the same)"
+        )
+    if busy is not None:
+        console.warn(
+            f"mmp: another run holds the lock now: {runlock.describe(busy)}; "
+            "what follows may show scopes mid-change"
+        )
     desired, live, filters = _read_everything(args)
     results = import_live(desired, live, capabilities(), prune=args.prune, filters=filters)
     for result in results:

@@ -1,4 +1,6 @@
-"""SIGINT and SIGTERM during apply: stop starting, finish what is under way, say so.
+"""SIGINT, SIGTERM, SIGHUP and SIGQUIT during apply: stop starting, finish what is under
+way, say so. (A closed terminal's SIGHUP and Ctrl-\\'s SIGQUIT would otherwise end the process
+between a reset and its set.)
 
 The first signal starts no new step; each step under way finishes (a replacement between
 its reset and its set is completed, or its old config restored) and is verified. A later
@@ -26,7 +28,11 @@ from reconciler.console import warn
 GRACE_S = 10
 # GitHub Actions sends SIGKILL 2.5 s after its SIGTERM: be done, report printed, before it
 GITHUB_GRACE_S = 2
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
 
 
 def grace_s() -> int:
@@ -53,7 +59,7 @@ class Interrupt:
         return self.signals[0] if self.signals else ""
 
     def install(self) -> None:
-        """Take over SIGINT and SIGTERM (main thread, Unix); elsewhere, leave them be."""
+        """Take over SIGNALS (main thread, Unix); elsewhere, leave them be."""
         loop = asyncio.get_running_loop()
         try:
             for sig in SIGNALS:
@@ -97,10 +103,11 @@ def _after_apply(signum: int, frame: object) -> None:
 
 
 def restore_defaults() -> None:
-    """Give SIGINT and SIGTERM back their usual meaning (after apply's report)."""
+    """Give SIGNALS back their usual meaning (after apply's report)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in SIGNALS:
+            usual = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+            signal.signal(sig, usual)
 
 
 @contextmanager

@@ -54,8 +54,11 @@ class JournalError(ReconcilerError):
 
 
 class Journal:
-    def __init__(self, path: Path | None, *, stderr: TextIO | None = None) -> None:
+    def __init__(
+        self, path: Path | None, *, stderr: TextIO | None = None, policies: str | None = None
+    ) -> None:
         self.path = path
+        self.policies = policies  # the policies folder whose runs it records (paths.policies_id)
         self.run_id = _random.token_hex(6)
         self.records: list[dict[str, Any]] = []
         self.failed: str | None = None  # why a record could not be written, once one could not

@@ -22,3 +22,12 @@ def repository_root(policies: Path) -> Path:
 
 def state_dir(policies: Path) -> Path:
     return repository_root(policies) / STATE
+
+
+def policies_id(policies: Path) -> str:
+    """The policies folder as the journal names it: relative to the repository root."""
+    root = repository_root(policies)
+    try:
+        return policies.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return policies.resolve().as_posix()

@@ -4,12 +4,13 @@ run a plan whose provenance differs from the checkout it runs in."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.paths import repository_root
+from reconciler.paths import policies_id, repository_root
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,20 @@ class Provenance:
 
     @classmethod
     def of(cls, policies: Path) -> Provenance:
-        root = repository_root(policies)
-        try:
-            where = policies.resolve().relative_to(root).as_posix()
-        except ValueError:
-            where = policies.resolve().as_posix()
+        root, where = repository_root(policies), policies_id(policies)
         commit = _git(root, "rev-parse", "--verify", "HEAD")
         if commit is None:
             return cls(None, False, where)
-        changes = _git(root, "status", "--porcelain", "--untracked-files=all", "--", where)
+        # an ignored file in the policies folder is read like any other: it counts too
+        changes = _git(
+            root,
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--ignored=matching",
+            "--",
+            where,
+        )
         return cls(commit, bool(changes), where)
 
     def to_data(self) -> dict[str, Any]:
@@ -63,6 +69,15 @@ class Provenance:
         if self.policies != here.policies:
             found.append(f"it was made from the policies at {self.policies}, not {here.policies}")
         return found
+
+
+def commit_time(policies: Path) -> dt.datetime | None:
+    """When HEAD of the policies' work tree was committed (its committer date); None outside
+    Git."""
+    stamp = _git(repository_root(policies), "show", "-s", "--format=%ct", "HEAD")
+    if stamp is None or not stamp.isdigit():
+        return None
+    return dt.datetime.fromtimestamp(int(stamp), dt.UTC)
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -64,22 +64,39 @@ class Unfinished:
     ended: bool  # apply-end was written (with exit 4); else the run was interrupted
     scopes: tuple[InFlight, ...]
     broken_lines: int = 0
+    running: bool = False  # it holds the one-run lock now: mid-change, not interrupted
 
     def head(self) -> str:
         how = "ended with exit 4" if self.ended else "was interrupted (no apply-end record)"
+        if self.running:
+            how = "is running now (it holds the lock): its scopes are mid-change"
         where = f"pid {self.pid} on {self.host}" if self.pid else self.host or "?"
         return f"apply run {self.run} (started {self.started} by {self.by}, {where}) {how}"
 
 
-def unfinished(path: Path | None) -> list[Unfinished]:
+def unfinished(path: Path | None, policies: str | None = None) -> list[Unfinished]:
     """Unfinished runs in the journal, oldest first; none when there is no journal. A record
-    that is not what mmp writes (edited, cut short, another tool's) is counted, not trusted."""
+    that is not what mmp writes (edited, cut short, another tool's) is counted, not trusted.
+    With `policies` (paths.policies_id), only the runs of that policies folder: two folders
+    of one repository share its journal, and one's runs are not the other's to restore."""
     if path is None or not _regular(path):
         return []
-    open_runs = _open_runs(path)
+    open_runs = {run: r for run, r in _open_runs(path).items() if _of(r, policies)}
     if not open_runs:
         return []
     return _in_flight(path, open_runs)
+
+
+def elsewhere(path: Path | None, policies: str) -> list[str]:
+    """The other policies folders with unfinished runs in this journal."""
+    if path is None or not _regular(path):
+        return []
+    return sorted({str(r["policies"]) for r in _open_runs(path).values() if not _of(r, policies)})
+
+
+def _of(start: dict[str, Any], policies: str | None) -> bool:
+    made = start.get("policies")
+    return policies is None or made is None or made == policies  # older runs: anyone's
 
 
 def _open_runs(path: Path) -> dict[str, dict[str, Any]]:
@@ -207,7 +224,7 @@ def describe(
     read = {account.account: account.by_key() for account in live}
     lines = []
     for run in runs:
-        lines.append(run.head() + "; its scopes in flight:")
+        lines.append(run.head() + ("; its scopes in flight:" if run.scopes else ""))
         for item in run.scopes:
             state = _live_text(item, read.get(item.key.account), desired)
             lines.append(f"  {item.key}: {item.doing}; live now: {state}")
@@ -295,7 +312,7 @@ def amend(
         step
         for run in runs
         for item in run.scopes
-        if restore and (step := _restore(run, item, desired, read)) is not None
+        if restore and not run.running and (step := _restore(run, item, desired, read))
     ]
     steps = sorted((*plan.steps, *restores), key=lambda s: (s.action.rank, s.key.sort_key()))
     notes = (*plan.notes, *describe(runs, live, desired))

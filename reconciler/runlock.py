@@ -61,17 +61,28 @@ class RunLock:
         self._lock = lock
         stale = _holder(fd)
         if stale:
-            console.note(
-                f"note: a previous run ended without letting go of {self.path} "
+            console.warn(
+                f"mmp: a previous run ended without letting go of {self.path} "
                 f"({_describe(stale)}): it was killed or crashed; taking the lock over. "
                 "Scopes it had in flight are named below if its journal is here."
             )
         started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         info = {"pid": os.getpid(), "host": host(), "command": self.command}
         info |= {"by": who(), "started": started}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (dumps_exact(info, sort_keys=True) + "\n").encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (dumps_exact(info, sort_keys=True) + "\n").encode(), 0)
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
+            self._lock = None
+            raise LockedError(
+                f"cannot record who holds the one-run lock in {self.path} "
+                f"({exc.strerror or exc}); nothing was sent to any venue. Free some space "
+                "on that disk (or make .mmp/ writable) and run again"
+            ) from None
         self._fd = fd
         return self
 
@@ -88,6 +99,34 @@ class RunLock:
         fcntl.flock(self._lock, fcntl.LOCK_UN)
         os.close(self._lock)
         self._fd = self._lock = None
+
+
+def holder(state_dir: Path) -> dict[str, Any] | None:
+    """Who holds the one-run lock now (a reader's look: nothing is taken); None when free."""
+    try:
+        lock = os.open(state_dir.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            fd = os.open(state_dir / LOCK_FILE, os.O_RDONLY)
+        except OSError:
+            return {"unreadable": True}
+        try:
+            return _holder(fd) or {"unreadable": True}
+        finally:
+            os.close(fd)
+    else:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(lock)
+
+
+def describe(info: dict[str, Any] | None) -> str:
+    return _describe(info)
 
 
 def _holder(fd: int) -> dict[str, Any] | None:

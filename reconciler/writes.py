@@ -3,8 +3,9 @@
 Before each write the scope's live config and freeze state must still be what the plan saw,
 as read after the account's previous write, begun at most FRESH_MS ago (a read-back of
 the account's previous step serves; on bulk-read venues one read per account, not per
-scope). What remains between that read and the write is a round trip: the venues' push
-channels (issue 16) close it.
+scope), or read anew and answered within READ_BUDGET_MS of its send (a read dates from
+its first request's send, not from its wait for a rate-limit slot). What remains between
+that read and the write is a round trip: the venues' push channels (issue 16) close it.
 If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
 applies on two machines from overwriting each other, and a write from ending a freeze.
 
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler.console import warn
 from reconciler.errors import ReconcilerError, VenueUnavailable
 from reconciler.freezes import what_to_do, why_held
 from reconciler.journal import Journal
@@ -29,8 +31,11 @@ from reconciler.live import Connections
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, scope_digest
 from reconciler.plan import Action, Plan, Step
 from reconciler.secrets import redact
+from reconciler.venues.limiter import sends_timed
 
-FRESH_MS = 250  # a read begun longer ago is not trusted for the check before a write
+FRESH_MS = 250  # an earlier read (a read-back) serves the check before a write if this fresh
+READ_BUDGET_MS = 2_000  # a new read for that check must be answered this soon after its send
+READ_TRIES = 3  # new reads for that check, when each takes longer than READ_BUDGET_MS
 POLL_INTERVAL_MS = 50
 POLL_MAX_INTERVAL_MS = 800
 POLL_DEADLINE_MS = 10_000
@@ -97,6 +102,10 @@ class Run:
         return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
 
 
+class StaleCheck(ReconcilerError):
+    """The check before a write found no read fresh enough to trust."""
+
+
 @dataclass(frozen=True)
 class Unread:
     """A scope that could not be read back, and why."""
@@ -138,6 +147,10 @@ async def run_step(run: Run, step: Step) -> StepResult:
     run.phases[scope] = Phase.CHECKING
     end: Seen = Unread("see the write records")
     result = await _check(run, step)
+    if result is None and run.journal.failed:  # its step-begin may not be on disk
+        result = StepResult(
+            step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
+        )
     if result is None and step.action is Action.REPLACE:
         result = await _replace(run, step)
     elif result is None:
@@ -152,7 +165,6 @@ async def run_step(run: Run, step: Step) -> StepResult:
 def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
     scope = str(result.step.key)
     run.phases.pop(scope, None)
-    run.tell(result)
     run.journal.write(
         "step-end",
         scope=scope,
@@ -162,6 +174,13 @@ def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
         live=end.why if isinstance(end, Unread) else _data(end),
         gap_ms=result.gap_ms,
     )
+    try:
+        run.tell(result)  # journaled first: what the screen says, the journal has
+    except Exception as exc:  # showing a result must never end the run mid-step
+        warn(
+            f"mmp: could not show the result of {scope} ({type(exc).__name__}: {exc}); "
+            "the journal has it"
+        )
 
 
 async def _check(run: Run, step: Step) -> StepResult | None:
@@ -196,26 +215,47 @@ async def _check(run: Run, step: Step) -> StepResult | None:
 
 
 async def _current(run: Run, step: Step) -> LiveScope | None:
+    """The scope as read for the check before its write: the account's last read when it
+    began at most FRESH_MS ago and no write was sent since, else a new read. A new read
+    answered more than READ_BUDGET_MS after it was sent (a slow venue or network: what it
+    shows may be that old) is tried twice more; then the step is not run."""
     account = step.key.account
     read = run.reads.get(account)
-    fresh = (
+    if not _reusable(run, step, read):
+        took: list[int] = []
+        for _ in range(READ_TRIES):
+            read = await _read(run, step)
+            took.append((time.monotonic_ns() - read.at_ns) // 1_000_000)
+            if took[-1] <= READ_BUDGET_MS:
+                break
+        else:
+            raise StaleCheck(
+                f"each of {READ_TRIES} reads was answered {'/'.join(map(str, took))} ms after "
+                f"it was sent, more than the {READ_BUDGET_MS} ms within which a read can show "
+                "the scope is still as planned (a slow venue or network)"
+            )
+    assert read is not None
+    return read.account.by_key().get(step.key)
+
+
+def _reusable(run: Run, step: Step, read: Read | None) -> bool:
+    return (
         read is not None
-        and read.seq == run.sent.get(account, 0)
+        and read.seq == run.sent.get(step.key.account, 0)
         and time.monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
         and (read.covers is None or step.key.underlying in read.covers)
     )
-    if not fresh:
-        await _read(run, step)
-    return run.reads[account].account.by_key().get(step.key)
 
 
-async def _read(run: Run, step: Step) -> LiveAccount:
+async def _read(run: Run, step: Step) -> Read:
     only = frozenset({step.key.underlying})  # one scope: no need to read the whole account
     began = time.monotonic_ns()
-    account = await run.connections.read_account(step.key.account, only=only)
+    with sends_timed() as sends:
+        account = await run.connections.read_account(step.key.account, only=only)
     bulk = run.connections.clients[step.key.account].capabilities.bulk_read
-    run.remember(account, None if bulk else only, began)
-    return account
+    # dated from its first request's send: a wait for a rate-limit slot does not age it
+    run.remember(account, None if bulk else only, min(sends, default=began))
+    return run.reads[step.key.account]
 
 
 async def _send(
@@ -224,6 +264,12 @@ async def _send(
     """One write, journaled before it leaves and after its answer."""
     scope, account = str(step.key), step.key.account
     run.journal.write(f"{kind}-sent", scope=scope, config=_data(config), purpose=purpose)
+    if run.journal.failed and scope not in run.written:
+        # the step's first write, not on disk ahead: not sent (a replacement's set, once its
+        # reset went out, is sent whatever the journal: the scope has no MMP until it lands)
+        return Sent(
+            Answer.REFUSED, f"not sent: the journal cannot be written ({run.journal.failed})"
+        )
     run.sent[account] = run.sent.get(account, 0) + 1
     run.written.add(scope)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
@@ -296,10 +342,10 @@ async def _await_state(
 async def _read_back(run: Run, step: Step) -> Seen:
     """The scope's config as the venue now reports it (Unread when it cannot be read)."""
     try:
-        account = await _read(run, step)
+        read = await _read(run, step)
     except ReconcilerError as exc:
         return Unread(f"read-back failed: {redact(str(exc))}")
-    live = account.by_key().get(step.key)
+    live = read.account.by_key().get(step.key)
     return None if live is None else live.config
 
 
@@ -384,6 +430,10 @@ def _classify(
             Outcome.UNKNOWN,
             f"{why}; the old config is in force now, but the venue took the command and may "
             "still apply it at any moment",
+        )
+    if end == step.before and end is None and step.after is not None:
+        return StepResult(
+            step, Outcome.KEPT_OLD, f"{why}; the scope still has no config: UNPROTECTED"
         )
     if end == step.before:
         return StepResult(step, Outcome.KEPT_OLD, f"{why}; old config still in force")

@@ -40,7 +40,7 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
     plan = make_plan(desired, live_of(Path("live.json")), capabilities())
     # as `mmp plan` makes it: with the guardrails it trips (the case's guardrails.yaml, else
     # the defaults) and its mode (a `sandbox` file in the case folder: the simulators)
-    trips = guards.check(plan, guards.load(Path("policy.yaml")), desired.managed())
+    trips = guards.check(plan, guards.load(Path("policy.yaml")), desired)
     plan = dataclasses.replace(plan, trips=tuple(trips), sandbox=(folder / "sandbox").exists())
     for fmt, name in OUTPUTS.items():
         actual = RENDERERS[fmt](plan, False)

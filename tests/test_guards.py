@@ -9,14 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler import guards
 from reconciler.cli import main
-from reconciler.desired import DesiredScope, DesiredState, Location
+from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.errors import ConfigError
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.plan import Plan
-from reconciler.planner import make_plan
+from reconciler.planner import Filters, make_plan
 from reconciler.venues import capabilities
 
 HERE = Location("p", 1, 1)
@@ -134,3 +136,96 @@ def test_apply_refuses_then_force_is_journaled(
     events = [json.loads(x) for x in (in_tmp / ".mmp" / "journal.jsonl").read_text().splitlines()]
     forced = [e for e in events if e["event"] == "force"]
     assert forced and forced[0]["by"] == "github:risk-lead" and forced[0]["trips"]
+
+
+def desk_plan(
+    accounts: list[list[bool]], filters: Filters | None = None
+) -> tuple[Plan, DesiredState]:
+    """accounts[i][j]: whether scope j of account i is loosened (its window shortened)."""
+    desired = DesiredState()
+    live = []
+    for i, scopes in enumerate(accounts):
+        name = f"a{i}"
+        desired.accounts[name] = AccountTarget(name, "deribit", "testnet", None, name.upper(), HERE)
+        have = []
+        for j, loosened in enumerate(scopes):
+            key = ScopeKey("deribit", name, UNDERLYINGS[j])
+            desired.scopes[key] = DesiredScope(key, cfg(10), HERE)
+            have.append(LiveScope(key, cfg(10, window=2000) if loosened else cfg(10)))
+        if filters is None or filters.account_selected(name, "deribit"):
+            live.append(LiveAccount("deribit", name, tuple(have)))
+    return make_plan(desired, live, capabilities(), filters or Filters()), desired
+
+
+UNDERLYINGS = ["btc_usd", "eth_usd", "btc_usdc", "eth_usdc"]
+SHARE = guards.Guardrails.model_validate(
+    {"loosening": {"shorter_window": False}, "changes": {"max_share": Decimal("0.25"), "min_scopes": 4}}
+)
+
+
+def _share_trips(plan: Plan, desired: DesiredState) -> bool:
+    return any("loosened or removed" in trip for trip in guards.check(plan, SHARE, desired))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=1, max_size=4), min_size=1, max_size=5))
+def test_the_share_rule_cannot_be_dodged_by_planning_a_part_at_a_time(
+    accounts: list[list[bool]],
+) -> None:
+    """Whatever part of the desk each run selects, by account or by underlying, when the
+    whole change trips the share rule, some part of it trips it too."""
+    whole, desired = desk_plan(accounts)
+    if not _share_trips(whole, desired):
+        return
+    names = [f"a{i}" for i in range(len(accounts))]
+    by_account = [desk_plan(accounts, Filters(accounts=frozenset({n}))) for n in names]
+    assert any(_share_trips(plan, d) for plan, d in by_account)
+    by_underlying = [desk_plan(accounts, Filters(underlyings=frozenset({u}))) for u in UNDERLYINGS]
+    assert any(_share_trips(plan, d) for plan, d in by_underlying)
+
+
+def test_coverage_is_of_the_declared_desk_whatever_the_filter() -> None:
+    """An account that declares nothing, or a run filtered to another underlying, still
+    shows the underlying coverage requires and the policies do not declare."""
+    accounts = [[False, False], [True]]
+    plan, desired = desk_plan(accounts, Filters(underlyings=frozenset({"btc_usd"})))
+    found = guards.check(plan, RULES, desired)
+    assert (
+        "deribit/a1: eth_usd is not protected (coverage requires btc_usd, eth_usd on every "
+        "deribit account)" in found
+    )
+    assert not any(t.startswith("deribit/a0: ") and "coverage" in t for t in found)
+    bare, desired = desk_plan([[True], []])
+    assert "deribit/a1: btc_usd is not protected" in " ".join(guards.check(bare, RULES, desired))
+
+
+def test_a_limit_raised_from_zero_trips_instead_of_dividing_by_it() -> None:
+    assert trips(btc_usd=(cfg(0), cfg(5))) == [
+        "deribit/main/btc_usd: quantity_limit raised 0 -> 5 (from 0: beyond any ratio)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "venues:\n  deribt:\n    quantity_limit: {max: 5}\n",
+            "guardrails.yaml:2:3: `deribt` is not a venue mmp knows; did you mean `deribit`?",
+        ),
+        (
+            "coverage:\n  binanse: [BTC]\n",
+            "guardrails.yaml:2:3: `binanse` is not a venue mmp knows; did you mean `binance`?",
+        ),
+        (
+            "coverage:\n  deribit: [btc_usd, eth-usd]\n",
+            "guardrails.yaml:2:22: `eth-usd` is not a deribit underlying; did you mean `eth_usd`?",
+        ),
+    ],
+)
+def test_a_guardrail_for_nothing_is_a_typo_said_where_it_is(
+    in_tmp: Path, text: str, said: str
+) -> None:
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "guardrails.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        guards.load(in_tmp / "policies")

@@ -86,6 +86,8 @@ def converges(desk: LiveDesk) -> None:
 SIGNALLED = [(p, signal.SIGINT) for p in POINTS] + [
     ("reset-sent", signal.SIGTERM),
     ("reset-confirmed", signal.SIGTERM),
+    ("reset-confirmed", signal.SIGHUP),  # the terminal closed
+    ("reset-sent", signal.SIGQUIT),  # Ctrl-\\
 ]
 
 
@@ -201,3 +203,61 @@ def test_a_second_apply_refuses_at_once_naming_the_holder(tmp_path: Path) -> Non
         gate.release()  # type: ignore[attr-defined]
         assert proc.finish(WAIT_S).code == 0
         assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == WANT[ETH]
+
+
+def test_a_killed_run_belongs_to_its_own_policies_folder(tmp_path: Path) -> None:
+    """Two policies folders of one repository share its journal: what a run of one left is
+    named and restored by that folder's runs, and only noted by the other's."""
+    with make_desk(tmp_path) as desk:
+        other = desk.repo / "other"
+        other.mkdir()
+        (other / "desk.yaml").write_text(desk.policy.read_text())
+        proc, gate = held(desk, "reset-sent")
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        gate.release(deliver=False)  # type: ignore[attr-defined]
+        start = next(r for r in desk.journal().records if r["event"] == "apply-start")
+        assert start["policies"] == "policies"
+        theirs = desk.mmp("plan", "--policies", "other")
+        assert "was interrupted" not in theirs.stdout, theirs
+        assert "also holds unfinished apply runs of the policies at policies" in theirs.stderr
+        ours = desk.mmp("plan")
+        assert "was interrupted (no apply-end record)" in ours.stdout, ours
+        rerun = desk.mmp("apply", "--auto-approve", "--policies", "other")
+        assert rerun.code == 0, rerun
+        assert "Recovered" not in rerun.stderr  # not its run to settle
+        assert "was interrupted (no apply-end record)" in desk.mmp("plan").stdout
+
+
+def test_a_plan_or_status_during_an_apply_says_it_is_running_not_interrupted(
+    tmp_path: Path,
+) -> None:
+    """A run that holds the lock is mid-change: plan and status read the venues all the
+    same, say so, and neither call it interrupted nor plan to restore what it is changing."""
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-confirmed")  # BTC is without MMP right now
+        for command in ("plan", "status"):
+            seen = desk.mmp(command)
+            said = seen.stdout + seen.stderr
+            assert "another run holds the lock of this repository now: `mmp apply`" in said
+            assert f"pid {proc.pid}" in said and "is running now (it holds the lock)" in said
+            assert "was interrupted" not in said, said
+            assert "restore" not in seen.stdout
+        gate.release()  # type: ignore[attr-defined]
+        assert proc.finish(WAIT_S).code == 0
+        after = desk.mmp("plan")
+        assert "running now" not in after.stdout + after.stderr, after
+        assert "was interrupted" not in after.stdout
+
+
+def test_import_waits_for_a_running_apply_and_dry_run_says_so(tmp_path: Path) -> None:
+    with make_desk(tmp_path) as desk:
+        before = desk.policy.read_text()
+        proc, gate = held(desk, "reset-confirmed")
+        refused = desk.mmp("import")
+        assert refused.code == 1 and "an import now would write down configs" in refused.stderr
+        look = desk.mmp("import", "--dry-run")
+        assert look.code == 0 and "what follows may show scopes mid-change" in look.stderr
+        assert desk.policy.read_text() == before
+        gate.release()  # type: ignore[attr-defined]
+        assert proc.finish(WAIT_S).code == 0

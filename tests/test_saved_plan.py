@@ -4,6 +4,7 @@ reaches any venue; an edit apply does not refuse changes nothing it does."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -16,10 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.approved import Approved, confirm
 from reconciler.cli import main
-from reconciler.model import ScopeKey
+from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.errors import PlanFileError
+from reconciler.model import LiveAccount, LiveScope, ScopeKey, fingerprint_of, live_digests
+from reconciler.planner import make_plan
+from reconciler.provenance import Provenance
 from reconciler.sandbox import Sandbox
 from reconciler.sim.server import serve
+from reconciler.venues import capabilities
 from tests.procs import LiveDesk
 from tests.venues import ROWS
 
@@ -103,6 +110,26 @@ TAMPERS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "live": (
         lambda d: d["live"][0]["scopes"].pop(),
         "its digests",
+    ),
+    "misfiled": (  # digests are by scope: moving a record keeps them all
+        lambda d: d["live"][1]["scopes"].append(d["live"][0]["scopes"].pop()),
+        "its live state files ",
+    ),
+    "twice": (
+        lambda d: d["live"][0]["scopes"].append(d["live"][0]["scopes"][0]),
+        "more than once",
+    ),
+    "life": (  # a plan that would run for a year
+        lambda d: d.update(expires_at="2099-01-01T00:00:00+00:00"),
+        "mmp plan gives a plan from 1 minute to 7 days",
+    ),
+    "made-later": (
+        lambda d: d.update(created_at="2099-01-01T00:00:00+00:00"),
+        "UTC, later than now",
+    ),
+    "made-before-its-commit": (
+        lambda d: d.update(created_at="2000-01-01T00:00:00+00:00", expires_at=d["expires_at"]),
+        "before its commit",
     ),
     "commit": (
         lambda d: d["provenance"].update(commit="0" * 40),
@@ -355,3 +382,46 @@ def test_any_single_edit_is_refused_or_changes_nothing_apply_does(
     if code == 1 and not writes:
         return  # refused, nothing written
     assert (code, writes, state) == small["baseline"], f"edit at {path} changed what apply did"
+
+
+def test_a_plan_whose_steps_the_fresh_read_does_not_give_is_refused() -> None:
+    """The last line of defence: whatever the file says it saw, the steps must follow from
+    the venues' own read just before the first write."""
+    key = ScopeKey("deribit", "acct", "btc_usd")
+    target = AccountTarget("acct", "deribit", "testnet", None, "ACCT", Location("p", 1, 1))
+    wanted, held = ROWS["deribit"].sample(1), ROWS["deribit"].sample(2)
+    desired = DesiredState({"acct": target}, {key: DesiredScope(key, wanted, target.where)})
+    real = [LiveAccount("deribit", "acct", (LiveScope(key, held),))]
+    claimed = [LiveAccount("deribit", "acct", (LiveScope(key, wanted),))]  # "nothing to do"
+    plan = make_plan(desired, claimed, capabilities())
+    approved = Approved(
+        dataclasses.replace(
+            plan, digests=live_digests(real), fingerprint=fingerprint_of(live_digests(real))
+        ),
+        desired,
+        [target],
+    )
+    with pytest.raises(PlanFileError) as info:
+        confirm(approved, real, capabilities())
+    assert "yet gives other steps than the saved plan" in str(info.value)
+    assert (
+        'deribit/acct/btc_usd: action is "unchanged" in the saved plan; the venues\' read gives'
+        in str(info.value)
+    )
+    confirm(
+        dataclasses.replace(approved, plan=make_plan(desired, real, capabilities())),
+        real,
+        capabilities(),
+    )
+
+
+def test_an_ignored_file_in_the_policies_counts_as_an_uncommitted_change(repo: Path) -> None:
+    """The loader reads every policy file, ignored by Git or not: such a file was never
+    reviewed, so a plan that read one is made from uncommitted policies."""
+    assert not Provenance.of(repo / "policies").dirty
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + "policies/local*\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore local policies")
+    assert not Provenance.of(repo / "policies").dirty
+    (repo / "policies" / "local.yaml").write_text("accounts: {}\n")
+    assert Provenance.of(repo / "policies").dirty

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.plan import Action, Plan, Step
-from reconciler.render.rows import NAMES_SHOWN, Row, name_list, row, shown_steps
+from reconciler.render.rows import NAMES_SHOWN, Row, name_list, row, selection_line, shown_steps
 
 MARKER = "<!-- mmp-reconciler:plan -->"
 COMMENT_LIMIT = 65_536  # GitHub's maximum comment body
@@ -38,10 +38,12 @@ def document(
     mode = " (sandbox: simulators, not venues)" if plan.sandbox else ""
     if one_line and not plan.has_changes and not trips and not plan.unprotected:
         rest = plan.summary().removeprefix("Plan: no changes; ")
-        return f"{MARKER}**MMP plan{mode}: no changes**; {rest}\n"
+        selection = f" {selection_line(plan)}." if selection_line(plan) else ""
+        return f"{MARKER}**MMP plan{mode}: no changes**; {rest}{selection}\n"
     title = plan.summary().removeprefix("Plan: ").removeprefix("changes; ")
     head = [MARKER, f"### MMP plan{mode}: {title}", ""]
     head += _risks(plan, trips)
+    head += [f"> **{selection_line(plan)}.**", ""] if selection_line(plan) else []
     head += [f"> {note}" for note in plan.notes]
     foot = [f"Live fingerprint: `{plan.fingerprint}`" + (f" · [run]({link})" if link else "")]
     rows = [row(step) for step in shown_steps(plan)]

@@ -115,6 +115,20 @@ def unprotected_line(plan: Plan) -> str:
     return unprotected_warning([str(step.key) for step in plan.unprotected])
 
 
+def selection_line(plan: Plan) -> str:
+    """What a plan made with filters or a shard covers, said so nobody takes it for the desk:
+    '' for a plan of the whole desk."""
+    given = [
+        f"{name} {', '.join(values)}" for name, values in sorted(plan.filters.items()) if values
+    ]
+    if not given:
+        return ""
+    return (
+        f"Selection: {'; '.join(given)}. Only this part of the desk was read and planned; "
+        "the rest is neither checked nor changed"
+    )
+
+
 def unprotected_warning(scopes: Sequence[str]) -> str:
     """'UNPROTECTED: N declared scope(s) ...' naming them, or '' when there are none."""
     if not scopes:

@@ -8,7 +8,14 @@ follow the summary line.
 from __future__ import annotations
 
 from reconciler.plan import Plan
-from reconciler.render.rows import SANDBOX, Row, row, shown_steps, unprotected_line
+from reconciler.render.rows import (
+    SANDBOX,
+    Row,
+    row,
+    selection_line,
+    shown_steps,
+    unprotected_line,
+)
 
 COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31", "!": "36", "?": "2", "=": "2"}
 
@@ -23,6 +30,8 @@ def render(plan: Plan, colour: bool = False) -> str:
     lines += [
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
     ]
+    selection = selection_line(plan)
+    lines += [_paint(selection, "1", colour)] if selection else []
     lines += [f"      {note}" if note.startswith(" ") else f"Note: {note}" for note in plan.notes]
     lines.append("")
     for item in (row(step) for step in shown_steps(plan)):

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from reconciler.venues.limiter import RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, note_send
 
 
 class Refusal(enum.Enum):
@@ -95,6 +95,7 @@ class VenueAuth(httpx.Auth):
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         await self._limits.acquire()
+        note_send()
         try:
             yield
         finally:

@@ -30,7 +30,7 @@ import httpx
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
 from reconciler.venues.answers import Malformed
-from reconciler.venues.limiter import RequestLimiter
+from reconciler.venues.limiter import RequestLimiter, note_send
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
@@ -131,6 +131,7 @@ async def _send_retrying_faults(
     for attempt in range(1, attempts + 1):
         if limiter is not None:
             await limiter.acquire()  # every attempt that leaves counts against the limit
+        note_send()
         started = time.monotonic_ns()
         request = build() if callable(build) else build
         try:

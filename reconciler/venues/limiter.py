@@ -13,8 +13,32 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
+
+_SENDS: ContextVar[list[int] | None] = ContextVar("mmp_request_sends", default=None)
+
+
+@contextmanager
+def sends_timed() -> Iterator[list[int]]:
+    """The monotonic times (ns) at which the requests made inside leave, each taken once
+    its rate-limit wait is over: what a read says dates from its first send, not from
+    when it began to wait for a slot."""
+    sends: list[int] = []
+    token = _SENDS.set(sends)
+    try:
+        yield sends
+    finally:
+        _SENDS.reset(token)
+
+
+def note_send() -> None:
+    """A request is about to leave (its slot taken)."""
+    sends = _SENDS.get()
+    if sends is not None:
+        sends.append(time.monotonic_ns())
 
 
 async def _sleep_ns(ns: int) -> None:
