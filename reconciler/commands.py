@@ -505,6 +505,7 @@ def status(args: argparse.Namespace) -> int:
     render = status_view.json_text if args.json else status_view.table
     out(render(items, now_ms))
     code = status_view.exit_code(items)
-    if recovery.left_unprotected(runs, live, desired) or code == status_view.UNPROTECTED_EXIT:
+    left = recovery.left_unprotected(runs, live, desired, unread=failed)
+    if left or code == status_view.UNPROTECTED_EXIT:
         return status_view.UNPROTECTED_EXIT
     return 1 if failed else code

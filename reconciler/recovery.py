@@ -274,16 +274,24 @@ def _left_bare(item: InFlight, desired: DesiredState) -> bool:
 
 
 def left_unprotected(
-    runs: list[Unfinished], live: Iterable[LiveAccount], desired: DesiredState
+    runs: list[Unfinished],
+    live: Iterable[LiveAccount],
+    desired: DesiredState,
+    unread: Iterable[str] = (),
 ) -> list[ScopeKey]:
     """Scopes an unfinished run had in flight that hold no config now, or whose account
-    mmp can no longer read (it left the policies): `mmp status` exits 4 for them."""
+    mmp cannot read (it left the policies, or it could not be read now: `unread`) while the
+    run may have left them bare: `mmp status` exits 4 for them."""
     read = {account.account: account.by_key() for account in live}
+    failed = set(unread)
     left = []
     for run in runs:
         for item in run.scopes:
             if not _managed_account(item, desired):
                 left.append(item.key)
+                continue
+            if item.key.account in failed and _left_bare(item, desired):
+                left.append(item.key)  # unknown, and it may be without MMP
                 continue
             scopes = read.get(item.key.account)
             if scopes is None or not _left_bare(item, desired):

@@ -261,3 +261,20 @@ def test_import_waits_for_a_running_apply_and_dry_run_says_so(tmp_path: Path) ->
         assert desk.policy.read_text() == before
         gate.release()  # type: ignore[attr-defined]
         assert proc.finish(WAIT_S).code == 0
+
+
+def test_status_of_a_killed_runs_scope_on_an_account_it_cannot_read_is_exit_4(
+    tmp_path: Path,
+) -> None:
+    """The kill may have left BTC without MMP, and the venue cannot be read now: unknown,
+    and unknown may be unprotected."""
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-sent")
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        gate.release(deliver=True)  # type: ignore[attr-defined]
+        desk.servers["bullish"].app = lambda request: httpx.Response(503, content=b"down")
+        status = desk.mmp("status")
+        assert status.code == 4, status
+        assert "could not read bullish/bx" in status.stdout
+        assert "bullish/bx/BTC: its reset was sent" in status.stdout
