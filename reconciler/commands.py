@@ -156,6 +156,11 @@ def _holds(run: recovery.Unfinished, holder: dict[str, object]) -> bool:
 
 
 def plan(args: argparse.Namespace) -> int:
+    with runlock.ReadLock(paths.state_dir(args.policies), "plan"):
+        return _plan(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
     desired, targets, selection = _plan_now(args)
     runs = _unfinished(args, journal_path(args))
     read: list[LiveAccount] = []
@@ -487,6 +492,11 @@ def status(args: argparse.Namespace) -> int:
     """Every scope of every account that could be read; an account that could not is named
     (one venue down never hides what the others say). Exit 4 when a scope is unprotected,
     else 1 when an account could not be read, else 2 when a scope is frozen, else 0."""
+    with runlock.ReadLock(paths.state_dir(args.policies), "status"):
+        return _status(args)
+
+
+def _status(args: argparse.Namespace) -> int:
     from reconciler import status as status_view
 
     runs = _unfinished(args, journal_path(args))

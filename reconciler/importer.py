@@ -66,18 +66,17 @@ def command(args: argparse.Namespace) -> int:
     """`mmp import [--dry-run] [--prune]`: the diff of each file on stdout, notes on stderr.
     Never while an apply or unfreeze runs in this repository (it would write down what that
     run is mid-way through changing); --dry-run then looks, saying so."""
-    busy = runlock.holder(paths.state_dir(args.policies))
-    if busy is not None and not args.dry_run:
-        raise ReconcilerError(
-            f"another mmp run holds the lock of this repository now: {runlock.describe(busy)}; "
-            "an import now would write down configs it is mid-way through changing. Nothing "
-            "was written: wait for it to end (mmp import --dry-run looks all the same)"
-        )
-    if busy is not None:
-        console.warn(
-            f"mmp: another run holds the lock now: {runlock.describe(busy)}; "
-            "what follows may show scopes mid-change"
-        )
+    with runlock.ReadLock(paths.state_dir(args.policies), "import") as lock:
+        if lock.contended is not None and not args.dry_run:
+            raise ReconcilerError(
+                f"{runlock.describe(lock.contended)} still holds the lock of this repository; "
+                "an import now would write down configs it is mid-way through changing. "
+                "Nothing was written: run import when it ends (--dry-run looks all the same)"
+            )
+        return _import(args)
+
+
+def _import(args: argparse.Namespace) -> int:
     desired, live, filters = _read_everything(args)
     results = import_live(desired, live, capabilities(), prune=args.prune, filters=filters)
     for result in results:

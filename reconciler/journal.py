@@ -35,8 +35,9 @@ BASE_RESERVE = 64 * 1024
 
 
 def who() -> str:
-    """Who is acting, for the journal: the GitHub actor in Actions, else the login."""
-    actor = os.environ.get("GITHUB_ACTOR")
+    """Who is acting, for the journal: in Actions the actor who started this run (a re-run's
+    is who re-ran it: GITHUB_TRIGGERING_ACTOR), else the login."""
+    actor = os.environ.get("GITHUB_TRIGGERING_ACTOR") or os.environ.get("GITHUB_ACTOR")
     if actor:
         return f"github:{actor}"
     try:

@@ -1,7 +1,10 @@
-"""One writing run at a time per policy repository, on one machine.
+"""One writing run at a time per policy repository, on one machine, and no read beside it.
 
 `apply` and `unfreeze` hold an exclusive `flock` on the repository's root folder for the
-whole run (a folder nobody deletes mid-run, unlike `.mmp/`, which `git clean -X` removes).
+whole run; `plan`, `status` and `import` hold a shared one (ReadLock). A read waits for a
+running apply to end (saying so) and then reads settled state; an apply waits for the reads
+under way to end. Neither spends the venues' per-IP allowances beside the other. The whole
+run (a folder nobody deletes mid-run, unlike `.mmp/`, which `git clean -X` removes).
 The kernel lets go of it when the holder ends, however it ends, so a lock left by a killed
 process is simply taken over (and said: its run may have left scopes in flight, which the
 journal names). `.mmp/apply.lock` says who holds it: pid, host, command and start time, so a
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +28,9 @@ from reconciler.journal import host, who
 from reconciler.units import dumps_exact, loads_exact
 
 LOCK_FILE = "apply.lock"
+READ_WAIT_S = 600  # a read waits this long for a running apply (MMP_LOCK_WAIT_S sets it)
+WRITE_WAIT_S = 60  # apply waits this long for reads (plan, status, import) to end
+POLL_S = 0.1
 
 
 class LockedError(ReconcilerError):
@@ -48,12 +55,16 @@ class RunLock:
                 f"cannot take the one-run lock in {self.path.parent} ({exc.strerror or exc}); "
                 "make .mmp/ a writable folder at the root of the policy repository"
             ) from None
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._take(lock, fd):
             holder = _holder(fd)
             os.close(fd)
             os.close(lock)
+            if not _writer(holder):
+                raise LockedError(
+                    f"reads of this repository (plan, status, import) held its lock for "
+                    f"{WRITE_WAIT_S} s; nothing was sent to any venue. Run apply again when "
+                    "they end"
+                )
             raise LockedError(
                 f"another mmp run holds the lock of {self.root}: {_describe(holder)}. Only one "
                 "apply or unfreeze runs at a time per policy repository; wait for it to end"
@@ -86,6 +97,22 @@ class RunLock:
         self._fd = fd
         return self
 
+    def _take(self, lock: int, fd: int) -> bool:
+        """The exclusive lock: at once, or after the reads holding it end (within
+        WRITE_WAIT_S); never while another apply or unfreeze holds it."""
+        deadline, said = time.monotonic() + WRITE_WAIT_S, False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if _writer(_holder(fd)) or time.monotonic() >= deadline:
+                    return False
+            if not said:
+                console.note(f"waiting for the reads of {self.root} under way to end")
+                said = True
+            time.sleep(POLL_S)
+
     def __exit__(
         self,
         kind: type[BaseException] | None,
@@ -99,6 +126,80 @@ class RunLock:
         fcntl.flock(self._lock, fcntl.LOCK_UN)
         os.close(self._lock)
         self._fd = self._lock = None
+
+
+class ReadLock:
+    """plan, status, import: a shared lock on the repository's root for the whole read. When
+    an apply or unfreeze holds it, wait for its end (read_wait_s(), saying so) and read the
+    settled state; past the wait, read anyway with `contended` set and said."""
+
+    def __init__(self, state_dir: Path, command: str) -> None:
+        self.state_dir, self.root, self.command = state_dir, state_dir.parent, command
+        self.contended: dict[str, Any] | None = None  # the writer still running, if read beside it
+        self._lock: int | None = None
+
+    def __enter__(self) -> ReadLock:
+        try:
+            lock = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return self  # no folder to lock: nothing can be running in it either
+        deadline, said = time.monotonic() + read_wait_s(), False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                self._lock = lock
+                return self
+            except BlockingIOError:
+                running = holder(self.state_dir) or {"unreadable": True}
+            if time.monotonic() >= deadline:
+                os.close(lock)
+                self.contended = running
+                console.warn(
+                    f"mmp: {_describe(running)} is still running after {read_wait_s()} s; "
+                    f"{self.command} reads beside it: scopes it is changing may show mid-change"
+                )
+                return self
+            if not said:
+                console.warn(
+                    f"mmp: waiting for {_describe(running)} to end before {self.command} reads "
+                    f"(at most {read_wait_s()} s; MMP_LOCK_WAIT_S sets it): its scopes are "
+                    "mid-change until then"
+                )
+                said = True
+            time.sleep(POLL_S)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            os.close(self._lock)
+            self._lock = None
+
+
+def read_wait_s() -> int:
+    text = os.environ.get("MMP_LOCK_WAIT_S", "")
+    return int(text) if text.isdigit() else READ_WAIT_S
+
+
+def _writer(info: dict[str, Any] | None) -> bool:
+    """Whether the lock's record names a live apply or unfreeze (a record of a killed one
+    may remain while reads hold the lock: its process is gone)."""
+    if not info or info.get("unreadable"):
+        return False
+    pid = info.get("pid")
+    if info.get("host") != host() or not isinstance(pid, int):
+        return True  # another machine's record: cannot tell, so it may be running
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def holder(state_dir: Path) -> dict[str, Any] | None:

@@ -302,3 +302,16 @@ def test_outside_github_actions_the_message_says_what_is_missing(
     assert main(["github", "comment", "plan.json"]) == 1
     err = capsys.readouterr().err
     assert "GITHUB_TOKEN (pass it to the step" in err and "GITHUB_REPOSITORY" in err
+
+
+def test_a_re_run_is_the_re_runners_doing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forced dispatch re-run by someone else is theirs: the journal and the reviewers'
+    warning name GITHUB_TRIGGERING_ACTOR, and GITHUB_ACTOR only when it is not set."""
+    from reconciler.github.context import RunContext
+    from reconciler.journal import who
+
+    monkeypatch.setenv("GITHUB_ACTOR", "first-dispatcher")
+    assert who() == "github:first-dispatcher"
+    monkeypatch.setenv("GITHUB_TRIGGERING_ACTOR", "re-runner")
+    assert who() == "github:re-runner"
+    assert RunContext.from_env(api=False).actor == "re-runner"

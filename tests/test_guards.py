@@ -159,7 +159,10 @@ def desk_plan(
 
 UNDERLYINGS = ["btc_usd", "eth_usd", "btc_usdc", "eth_usdc"]
 SHARE = guards.Guardrails.model_validate(
-    {"loosening": {"shorter_window": False}, "changes": {"max_share": Decimal("0.25"), "min_scopes": 4}}
+    {
+        "loosening": {"shorter_window": False},
+        "changes": {"max_share": Decimal("0.25"), "min_scopes": 4},
+    }
 )
 
 

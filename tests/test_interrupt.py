@@ -20,7 +20,7 @@ import pytest
 from reconciler.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import NONCE_PATH
-from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk, Spawned
+from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk, Spawned, bullish_config_read
 from tests.venues import ROWS
 
 BTC = ScopeKey("bullish", "bx", "BTC")
@@ -232,12 +232,13 @@ def test_a_killed_run_belongs_to_its_own_policies_folder(tmp_path: Path) -> None
 def test_a_plan_or_status_during_an_apply_says_it_is_running_not_interrupted(
     tmp_path: Path,
 ) -> None:
-    """A run that holds the lock is mid-change: plan and status read the venues all the
-    same, say so, and neither call it interrupted nor plan to restore what it is changing."""
+    """Past their wait for a run that holds the lock (MMP_LOCK_WAIT_S), plan and status read
+    beside it, say so, and neither call it interrupted nor plan to restore what it is
+    changing."""
     with make_desk(tmp_path) as desk:
         proc, gate = held(desk, "reset-confirmed")  # BTC is without MMP right now
         for command in ("plan", "status"):
-            seen = desk.mmp(command)
+            seen = desk.mmp(command, env={"MMP_LOCK_WAIT_S": "0"})
             said = seen.stdout + seen.stderr
             assert "another run holds the lock of this repository now: `mmp apply`" in said
             assert f"pid {proc.pid}" in said and "is running now (it holds the lock)" in said
@@ -250,14 +251,15 @@ def test_a_plan_or_status_during_an_apply_says_it_is_running_not_interrupted(
         assert "was interrupted" not in after.stdout
 
 
-def test_import_waits_for_a_running_apply_and_dry_run_says_so(tmp_path: Path) -> None:
+def test_import_beside_a_running_apply_writes_nothing(tmp_path: Path) -> None:
     with make_desk(tmp_path) as desk:
         before = desk.policy.read_text()
         proc, gate = held(desk, "reset-confirmed")
-        refused = desk.mmp("import")
+        now = {"MMP_LOCK_WAIT_S": "0"}
+        refused = desk.mmp("import", env=now)
         assert refused.code == 1 and "an import now would write down configs" in refused.stderr
-        look = desk.mmp("import", "--dry-run")
-        assert look.code == 0 and "what follows may show scopes mid-change" in look.stderr
+        look = desk.mmp("import", "--dry-run", env=now)
+        assert look.code == 0 and "scopes it is changing may show mid-change" in look.stderr
         assert desk.policy.read_text() == before
         gate.release()  # type: ignore[attr-defined]
         assert proc.finish(WAIT_S).code == 0
@@ -278,3 +280,31 @@ def test_status_of_a_killed_runs_scope_on_an_account_it_cannot_read_is_exit_4(
         assert status.code == 4, status
         assert "could not read bullish/bx" in status.stdout
         assert "bullish/bx/BTC: its reset was sent" in status.stdout
+
+
+def test_a_plan_waits_for_a_running_apply_then_reads_the_settled_desk(tmp_path: Path) -> None:
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-confirmed")
+        reader = desk.spawn("plan", "--detailed-exitcode")
+        wait_for(reader, "mmp: waiting for `mmp apply` pid")
+        assert reader.poll() is None  # no read while BTC is mid-change
+        gate.release()  # type: ignore[attr-defined]
+        assert proc.finish(WAIT_S).code == 0
+        seen = reader.finish(WAIT_S)
+        assert seen.code == 0, seen  # the desk as the apply left it: nothing to do
+        assert "UNPROTECTED" not in seen.stdout and "running now" not in seen.stderr
+
+
+def test_an_apply_waits_for_a_read_under_way(tmp_path: Path) -> None:
+    """A plan mid-read holds the shared lock: apply waits for it (neither spends the per-IP
+    allowance beside the other), then runs."""
+    with make_desk(tmp_path) as desk:
+        gate = desk.gate("bullish", bullish_config_read)
+        reader = desk.spawn("plan")
+        assert gate.wait_arrived(WAIT_S, reader), reader.stderr_text()
+        writer = desk.spawn("apply", "--auto-approve")
+        wait_for(writer, "waiting for the reads of")
+        gate.release()
+        assert reader.finish(WAIT_S).code == 0
+        assert writer.finish(WAIT_S).code == 0
+        assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == WANT[ETH]

@@ -64,7 +64,8 @@ class RunContext:
             step_summary=Path(summary_file) if summary_file else None,
             step_output=Path(output_file) if output_file else None,
             event_name=env.get("GITHUB_EVENT_NAME", ""),
-            actor=env.get("GITHUB_ACTOR", ""),
+            # who started this run: a re-run of a forced dispatch is the re-runner's doing
+            actor=env.get("GITHUB_TRIGGERING_ACTOR") or env.get("GITHUB_ACTOR", ""),
         )
 
     @property
