@@ -119,8 +119,8 @@ def load(policies: Path) -> Guardrails:
     try:
         rules = Guardrails.model_validate(dict(tree.root))
     except ValidationError as exc:
-        raise_if(pydantic_problems(tree, exc))
-        raise AssertionError("unreachable") from exc
+        problems = pydantic_problems(tree, exc)
+        raise ConfigError(problems or [Problem(display_path(path), 0, 0, str(exc))]) from None
     raise_if(_venue_problems(tree, rules))
     return rules
 

@@ -97,17 +97,18 @@ class GitHubApi:
         return link
 
     def _read(self, url: str, params: dict[str, str] | None) -> httpx.Response:
-        for attempt in range(1, READ_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 response = self._http.get(url, params=params)
             except httpx.TransportError as exc:
-                if attempt == READ_ATTEMPTS:
+                if attempt >= READ_ATTEMPTS:
                     raise GitHubError(f"cannot reach GitHub at {self.ctx.api_url}: {exc}") from None
             else:
-                if response.status_code < 500 or attempt == READ_ATTEMPTS:
+                if response.status_code < 500 or attempt >= READ_ATTEMPTS:
                     return self._checked("GET", url, response)
             time.sleep(BACKOFF_MS * attempt / 1000)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
     def _write(self, method: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -21,7 +21,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,7 +30,6 @@ import httpx
 from reconciler.errors import VenueUnavailable
 from reconciler.units import loads_exact
 from reconciler.venues.answers import Malformed
-from reconciler.venues.limiter import RequestLimiter, note_send
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
@@ -41,8 +40,6 @@ LOG = logging.getLogger("mmp")
 MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, IndexError)
 """What reading a malformed answer raises; ArithmeticError covers decimal.InvalidOperation."""
 
-
-Build = Callable[[], httpx.Request]
 
 
 async def request(
@@ -80,30 +77,6 @@ async def request(
         await asyncio.sleep(wait_ms / 1000)
 
 
-async def send(
-    http: httpx.AsyncClient,
-    request: httpx.Request | Build,
-    where: str,
-    *,
-    idempotent: bool,
-    limiter: RequestLimiter | None = None,
-) -> httpx.Response:
-    """Send (reads: up to READ_ATTEMPTS on transport faults), waiting out 429s; every
-    request that leaves first takes a token from the account's limiter. Pass a function
-    that builds the request when it is signed with a timestamp: it is called once the
-    limiter lets the request go, and again for each attempt, so no signature goes stale
-    while it waits its turn."""
-    for _ in range(RATE_LIMIT_RETRIES):
-        response = await _send_retrying_faults(
-            http, request, where, idempotent=idempotent, limiter=limiter
-        )
-        wait_ms = rate_limit_wait_ms(response)
-        if wait_ms is None:
-            return response
-        await asyncio.sleep(wait_ms / 1000)
-    return response
-
-
 def rate_limit_wait_ms(response: httpx.Response) -> int | None:
     """How long a 429 asks us to wait, capped; None when the answer is not a 429."""
     if response.status_code != 429:
@@ -117,46 +90,6 @@ def rate_limit_wait_ms(response: httpx.Response) -> int | None:
     else:
         wait = BACKOFF_MS
     return min(max(wait, 1), MAX_WAIT_MS)
-
-
-async def _send_retrying_faults(
-    http: httpx.AsyncClient,
-    build: httpx.Request | Build,
-    where: str,
-    *,
-    idempotent: bool,
-    limiter: RequestLimiter | None,
-) -> httpx.Response:
-    attempts = READ_ATTEMPTS if idempotent else 1
-    for attempt in range(1, attempts + 1):
-        if limiter is not None:
-            await limiter.acquire()  # every attempt that leaves counts against the limit
-        note_send()
-        started = time.monotonic_ns()
-        request = build() if callable(build) else build
-        try:
-            response = await _whole_answer(http, request)
-        except httpx.HTTPError as exc:
-            LOG.info("%s: %s %s failed: %s", where, request.method, request.url.path, exc)
-            if attempt == attempts:
-                raise _unavailable(where, request, exc, idempotent) from exc
-        else:
-            took_ms = (time.monotonic_ns() - started) // 1_000_000
-            LOG.info(
-                "%s: %s %s -> %d in %d ms",
-                where,
-                request.method,
-                request.url.path,
-                response.status_code,
-                took_ms,
-            )
-            return response
-        finally:
-            if limiter is not None:
-                limiter.release()  # answered, failed or cancelled: a window counts from now
-        jitter_percent = random.randint(50, 150)
-        await asyncio.sleep(BACKOFF_MS * 2 ** (attempt - 1) * jitter_percent / 100_000)
-    raise AssertionError("unreachable")
 
 
 async def _whole_answer(
