@@ -30,7 +30,7 @@ from reconciler.units import dumps_exact, loads_exact
 LOCK_FILE = "apply.lock"
 READ_WAIT_S = 600  # a read waits this long for a running apply (MMP_LOCK_WAIT_S sets it)
 WRITE_WAIT_S = 60  # apply waits this long for reads (plan, status, import) to end
-POLL_S = 0.1
+POLL_MS = 100
 
 
 class LockedError(ReconcilerError):
@@ -55,11 +55,11 @@ class RunLock:
                 f"cannot take the one-run lock in {self.path.parent} ({exc.strerror or exc}); "
                 "make .mmp/ a writable folder at the root of the policy repository"
             ) from None
-        if not self._take(lock, fd):
-            holder = _holder(fd)
+        if not self._take(lock):
+            holder = _READERS if _readers_only(self.root) else _holder(fd)
             os.close(fd)
             os.close(lock)
-            if not _writer(holder):
+            if holder is _READERS:
                 raise LockedError(
                     f"reads of this repository (plan, status, import) held its lock for "
                     f"{WRITE_WAIT_S} s; nothing was sent to any venue. Run apply again when "
@@ -97,7 +97,7 @@ class RunLock:
         self._fd = fd
         return self
 
-    def _take(self, lock: int, fd: int) -> bool:
+    def _take(self, lock: int) -> bool:
         """The exclusive lock: at once, or after the reads holding it end (within
         WRITE_WAIT_S); never while another apply or unfreeze holds it."""
         deadline, said = time.monotonic() + WRITE_WAIT_S, False
@@ -106,12 +106,12 @@ class RunLock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except BlockingIOError:
-                if _writer(_holder(fd)) or time.monotonic() >= deadline:
+                if not _readers_only(self.root) or time.monotonic() >= deadline:
                     return False
             if not said:
                 console.note(f"waiting for the reads of {self.root} under way to end")
                 said = True
-            time.sleep(POLL_S)
+            time.sleep(POLL_MS / 1000)
 
     def __exit__(
         self,
@@ -166,7 +166,7 @@ class ReadLock:
                     "mid-change until then"
                 )
                 said = True
-            time.sleep(POLL_S)
+            time.sleep(POLL_MS / 1000)
 
     def __exit__(
         self,
@@ -185,21 +185,25 @@ def read_wait_s() -> int:
     return int(text) if text.isdigit() else READ_WAIT_S
 
 
-def _writer(info: dict[str, Any] | None) -> bool:
-    """Whether the lock's record names a live apply or unfreeze (a record of a killed one
-    may remain while reads hold the lock: its process is gone)."""
-    if not info or info.get("unreadable"):
-        return False
-    pid = info.get("pid")
-    if info.get("host") != host() or not isinstance(pid, int):
-        return True  # another machine's record: cannot tell, so it may be running
+_READERS: dict[str, Any] = {"readers": True}
+
+
+def _readers_only(root: Path) -> bool:
+    """Whether those holding the lock only read: a shared lock is granted beside readers,
+    never beside an apply or unfreeze (whatever its record in .mmp/ says, or not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        probe = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
         return False
-    except PermissionError:
+    try:
+        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(probe, fcntl.LOCK_UN)
         return True
-    return True
+    finally:
+        os.close(probe)
 
 
 def holder(state_dir: Path) -> dict[str, Any] | None:
