@@ -81,7 +81,7 @@ def test_saved_plan_expiry_and_mode(
 ) -> None:
     assert main(["plan", "--sandbox", "--out", "plan.json", "--expires", "1"]) == 0
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
-    real = commands.check_saved
+    real = getattr(commands, "check_saved")  # noqa: B009 - imported under that name there
     monkeypatch.setattr(commands, "check_saved", lambda *a, **kw: real(*a, **kw, now=later))
     assert main(["apply", "plan.json", "--auto-approve"]) == 1
     assert "the plan expired" in capsys.readouterr().err
@@ -175,7 +175,7 @@ def test_unreachable_venue_is_one_clear_line(
     assert main(["plan"]) == 1
     err = capsys.readouterr().err
     assert re.fullmatch(
-        r"error: deribit/lonely: POST /api/v2/private/get_mmp_(config|status) to 127\.0\.0\.1 "
+        r"error: deribit/lonely: POST /api/v2/public/auth to 127\.0\.0\.1 "
         r"failed \(ConnectError: Connection refused\); nothing was written\n",
         err,
     ), err
@@ -201,7 +201,9 @@ def test_venue_error_echoing_a_secret_is_redacted(
     real_connect = live.connect
     monkeypatch.setattr(
         "reconciler.commands.connect",
-        lambda *a, **k: real_connect(*a[:3], lambda v: httpx.MockTransport(echo)),
+        lambda targets, venues, creds, *_, **__: real_connect(
+            targets, venues, creds, lambda v: httpx.MockTransport(echo)
+        ),
     )
     for prefix in ("DERIBIT_MAIN", "DERIBIT_HEDGE"):
         monkeypatch.setenv(f"{prefix}_CLIENT_ID", "id")

@@ -37,7 +37,7 @@ from reconciler.venues.limiter import Limits
 from tests.procs import LiveDesk
 from tests.test_apply_safety import WRITES, Desk, OnWrite
 from tests.test_interrupt import looser
-from tests.venues import ROWS
+from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)
 
@@ -523,3 +523,40 @@ def test_a_lock_whose_holder_cannot_be_recorded_refuses_clearly(
     monkeypatch.undo()
     with RunLock(tmp_path / ".mmp", "apply"):  # let go: the next run takes it
         pass
+
+
+LOGINS = {"deribit": "/api/v2/public/auth", "bullish": "/trading-api/v1/users/hmac/login"}
+
+
+@pytest.mark.parametrize("venue", sorted(LOGINS))
+def test_a_log_in_that_fails_before_a_write_is_not_the_write_failing(venue: str) -> None:
+    """A session venue logs in inside the write's own request: a log-in whose answer is
+    lost is retried like a read (the write never left), and when it never succeeds the
+    write is said to have written nothing, never 'may have reached the venue'."""
+    desk = Desk(venue)
+    key = desk.keys[0]
+    logins: list[int] = []
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        if request.url.path == LOGINS[venue]:
+            logins.append(1)
+            if len(logins) <= lost.times:  # type: ignore[attr-defined]
+                raise httpx.ReadTimeout("answer lost", request=request)
+        response: httpx.Response = desk.sim(request)
+        return response
+
+    async def write(times: int) -> None:
+        lost.times = times  # type: ignore[attr-defined]
+        logins.clear()
+        client = connect_to(lost, desk.desired, {"acct": desk.creds}).clients["acct"]
+        try:
+            await client.set_config(key, desk.new[key])
+        finally:
+            await client.aclose()
+
+    asyncio.run(write(1))  # the second log-in answers: the write goes out once
+    assert len(logins) == 2 and desk.live()[key].config in (desk.new[key], desk.old[key])
+    with pytest.raises(VenueUnavailable) as info:
+        asyncio.run(write(99))
+    assert not info.value.maybe_applied
+    assert "nothing was written" in str(info.value) and LOGINS[venue] in str(info.value)

@@ -41,7 +41,6 @@ MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, I
 """What reading a malformed answer raises; ArithmeticError covers decimal.InvalidOperation."""
 
 
-
 async def request(
     http: httpx.AsyncClient,
     message: httpx.Request,
@@ -58,10 +57,13 @@ async def request(
         try:
             response = await _whole_answer(http, message, auth)
         except httpx.HTTPError as exc:
-            LOG.info("%s: %s %s failed: %s", where, message.method, message.url.path, exc)
+            failed = _failed(exc, message)
+            LOG.info("%s: %s %s failed: %s", where, failed.method, failed.url.path, exc)
+            # a log-in the auth flow sent first failed: the write itself never left
+            reached = (failed.method, failed.url.path) == (message.method, message.url.path)
             faults += 1
-            if not idempotent or faults >= READ_ATTEMPTS:
-                raise _unavailable(where, message, exc, idempotent) from exc
+            if (not idempotent and reached) or faults >= READ_ATTEMPTS:
+                raise _unavailable(where, failed, exc, idempotent, reached) from exc
             jitter_percent = random.randint(50, 150)
             await asyncio.sleep(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent / 100_000)
             continue
@@ -108,12 +110,21 @@ async def _whole_answer(
         ) from None
 
 
+def _failed(exc: httpx.HTTPError, message: httpx.Request) -> httpx.Request:
+    """The request that failed: `message`, or one its auth flow sent before it (a log-in)."""
+    try:
+        return exc.request
+    except RuntimeError:  # httpx raised before the request was attached
+        return message
+
+
 def _unavailable(
-    where: str, request: httpx.Request, exc: httpx.HTTPError, idempotent: bool
+    where: str, request: httpx.Request, exc: httpx.HTTPError, idempotent: bool, reached: bool
 ) -> VenueUnavailable:
+    """`reached`: the failed request is the one asked for, not a log-in sent before it."""
     kind = type(exc).__name__
     sent = isinstance(exc, (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError))
-    if idempotent:
+    if idempotent or not reached:
         outcome = "nothing was written"
     elif sent:
         outcome = "the request may have reached the venue; its outcome is unknown"
@@ -124,7 +135,7 @@ def _unavailable(
         f"{request.method} {request.url.path} to {request.url.host} failed ({kind}: "
         f"{_said(exc)}); {outcome}",
     )
-    error.maybe_applied = sent or isinstance(exc, httpx.TimeoutException)
+    error.maybe_applied = reached and (sent or isinstance(exc, httpx.TimeoutException))
     return error
 
 
