@@ -1,7 +1,7 @@
 """Every benchmark, one after the other: `python -m benchmarks` (about 30 minutes).
 
-    python -m benchmarks            # start-up, CPU and memory, plan/apply at 100, 1k, 10k
-    python -m benchmarks --quick    # one run each at 100 and 1,000 scopes (about a minute)
+python -m benchmarks            # start-up, CPU and memory, plan/apply at 100, 1k, 10k
+python -m benchmarks --quick    # one run each at 100 and 1,000 scopes (about a minute)
 """
 
 from __future__ import annotations

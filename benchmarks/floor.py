@@ -52,7 +52,7 @@ class Floor:
 
 
 def _bucket_ms(venue: str, per_account: int, total: int, bursts: bool) -> int:
-    caps = VENUES[venue].capabilities
+    caps = VENUES[venue].connection
     if not bursts:
         account = per_account * 1000 // caps.requests_per_second
         window = total * caps.shared_window_ms // caps.shared_limit if caps.shared_limit else 0

@@ -133,7 +133,9 @@ def main() -> None:
             assert isinstance(floor, Floor) and isinstance(burst, Floor)
             ratio = timing.median() / (floor.ms / 1000)
             burst_ratio = timing.median() / (burst.ms / 1000)
-            per_scope = statistics.median(timing.requests) / int(fast["scopes"])  # type: ignore[arg-type]
+            scopes = fast["scopes"]
+            assert isinstance(scopes, int)
+            per_scope = statistics.median(timing.requests) / scopes
             sequential = speedup = "-"
             if slow is not None:
                 slow_timing = slow[command]

@@ -33,7 +33,7 @@ from reconciler.render import RENDERERS
 from reconciler.sandbox import Sandbox
 from reconciler.selection import Selection
 from reconciler.validate import load_desired
-from reconciler.venues import VENUES, capabilities
+from reconciler.venues import VENUES, capabilities, connections
 from reconciler.venues.ledger import Ledger
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def run_live(
         creds = sandbox.credentials(targets)
         transport = sandbox.transport
     else:
-        creds = secrets.resolve(targets, capabilities())
+        creds = secrets.resolve(targets, connections())
         transport = None
 
     async def session() -> T:
@@ -79,7 +79,7 @@ def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthEr
     target = next((t for t in targets if t.name == account), None)
     if target is None or "clock" in exc.hint:  # a clock off is not a bad key
         return exc
-    names = ", ".join(secrets.env_names(target, capabilities()[target.venue]))
+    names = ", ".join(secrets.env_names(target, connections()[target.venue]))
     uses = f"`{target.environment}`" if target.environment else target.base_url
     fix = (
         f"the key in {names} (credentials at {target.where}) was refused: it may be "

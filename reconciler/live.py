@@ -119,15 +119,15 @@ def connect(
     network = _Network()
     for target in targets:
         spec = venues[target.venue]
-        caps = spec.capabilities
-        base_url = target.base_url or spec.capabilities.environments[target.environment or ""]
+        connection = spec.connection
+        base_url = target.base_url or connection.environments[target.environment or ""]
         endpoint = (target.venue, base_url)
         http = network.client(base_url, transport(target.venue) if transport else None)
-        limits: list[RequestLimiter] = [Limiter(caps.requests_per_second, caps.burst)]
-        if caps.shared_limit:
+        limits: list[RequestLimiter] = [Limiter(connection.requests_per_second, connection.burst)]
+        if connection.shared_limit:
             key = f"{target.venue} {base_url}"
             if key not in windows:
-                windows[key] = WindowLimiter(caps.shared_limit, caps.shared_window_ms)
+                windows[key] = WindowLimiter(connection.shared_limit, connection.shared_window_ms)
                 now_ms = time.time_ns() // 1_000_000
                 windows[key].seed([(now_ms - t) * 1_000_000 for t in spent.get(key, [])])
             limits.append(windows[key])

@@ -16,7 +16,7 @@ from reconciler.errors import CredentialsError
 
 if TYPE_CHECKING:  # kept out of start-up: the CLI's error boundary imports this module
     from reconciler.desired import AccountTarget
-    from reconciler.venues.base import Capabilities, Credentials
+    from reconciler.venues.base import Connection, Credentials
 
 MASK = "***"
 _MIN_REDACT_LENGTH = 4
@@ -80,13 +80,13 @@ def _sendable(value: str) -> bool:
     return value.isascii() and value.isprintable() and not any(c.isspace() for c in value)
 
 
-def env_names(target: AccountTarget, caps: Capabilities) -> list[str]:
-    return [f"{target.credentials}_{suffix}" for suffix in caps.credential_vars]
+def env_names(target: AccountTarget, connection: Connection) -> list[str]:
+    return [f"{target.credentials}_{suffix}" for suffix in connection.credential_vars]
 
 
 def resolve(
     targets: Iterable[AccountTarget],
-    capabilities: Mapping[str, Capabilities],
+    connections: Mapping[str, Connection],
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Credentials]:
     """Every account's credentials, or one CredentialsError naming every missing variable."""
@@ -97,9 +97,11 @@ def resolve(
     missing: list[str] = []
     unusable: list[str] = []
     for target in targets:
-        caps = capabilities[target.venue]
+        connection = connections[target.venue]
         values = {}
-        for suffix, name in zip(caps.credential_vars, env_names(target, caps), strict=True):
+        for suffix, name in zip(
+            connection.credential_vars, env_names(target, connection), strict=True
+        ):
             value = env.get(name, "")
             if not value:
                 missing.append(
@@ -108,7 +110,7 @@ def resolve(
                 )
                 continue
             register(value)
-            form = caps.credential_formats.get(suffix)
+            form = connection.credential_formats.get(suffix)
             if form is not None and not re.fullmatch(form[0], value):
                 unusable.append(
                     f"{name} (account `{target.name}`): is not {form[1]}; the value is not shown"

@@ -35,18 +35,24 @@ from reconciler.venue_rules import (
     missing_problems,
     underlying_problems,
 )
-from reconciler.venues.base import Capabilities
+from reconciler.venues.base import Capabilities, Connection
 
 Path_ = tuple[Any, ...]
 
 
-def load_desired(root: Path, venues: Mapping[str, Capabilities]) -> DesiredState:
-    """Load and validate every policy file under root; raise ConfigError with all problems."""
+def load_desired(
+    root: Path,
+    venues: Mapping[str, Capabilities],
+    connections: Mapping[str, Connection] | None = None,
+) -> DesiredState:
+    """Load and validate every policy file under root; raise ConfigError with all problems.
+    `connections`: how each venue is reached (environments, credential names); the
+    registry's by default."""
     files = policy_files(root)
     misplaced = guardrails_problems(root)
     if not files and not misplaced:
         raise_if([_no_policy_files(root)])
-    desk = _Desk(venues)
+    desk = _Desk(venues, _connections() if connections is None else connections)
     problems: list[Problem] = list(misplaced)
     for path in files:
         tree, parse_problems = parse_file(path)
@@ -79,6 +85,7 @@ class _Desk:
     """What the files read so far declare: accounts by name and by venue endpoint."""
 
     venues: Mapping[str, Capabilities]
+    connections: Mapping[str, Connection]
     state: DesiredState = field(default_factory=DesiredState)
     declared: dict[str, Location] = field(default_factory=dict)
     endpoints: dict[tuple[str, str, str], tuple[str, Location]] = field(default_factory=dict)
@@ -150,7 +157,8 @@ class _AccountCheck:
         prefix = self.account.credentials
         if prefix is None:
             return
-        every = [c.credential_vars for c in ([caps] if caps else self.desk.venues.values())]
+        mine = self.desk.connections.get(caps.venue) if caps else None
+        every = [c.credential_vars for c in ([mine] if mine else self.desk.connections.values())]
         # only suffixes of two words or more: a prefix may well end in _KEY or _SECRET
         suffixes = sorted({s for names in every for s in names if "_" in s}, key=len)
         meant = next(
@@ -160,7 +168,7 @@ class _AccountCheck:
         if not meant:
             return
         self.account.endpoint_ok = False
-        reads = "" if caps is None else _and(f"{meant}_{s}" for s in caps.credential_vars)
+        reads = "" if mine is None else _and(f"{meant}_{s}" for s in mine.credential_vars)
         self.add(
             (*self.account.path, "credentials"),
             f"credentials: `{prefix}` names one variable, but `credentials:` is the prefix of "
@@ -172,8 +180,9 @@ class _AccountCheck:
         """Whether the account's endpoint is valid and declared once; register it if so."""
         account = self.account
         environment = account.environment
-        if environment is not None and environment not in caps.environments:
-            known = ", ".join(caps.environments)
+        environments = self.desk.connections[caps.venue].environments
+        if environment is not None and environment not in environments:
+            known = ", ".join(environments)
             self.add(
                 (*account.path, "environment"),
                 f"{caps.venue} has no `{environment}` environment ({known})",
@@ -281,3 +290,9 @@ class _AccountCheck:
 def _and(names: Iterable[str]) -> str:
     listed = list(names)
     return " and ".join([", ".join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)
+
+
+def _connections() -> Mapping[str, Connection]:
+    from reconciler.venues import connections  # the registry imports every venue's package
+
+    return connections()

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.loader import LocatedTree
-from reconciler.mmpfields import FIELDS, FREEZE, LIMIT, MmpField
+from reconciler.mmpfields import FIELDS, LIMIT, MmpField
 from reconciler.model import ScopeKey
 from reconciler.shape import Fields
 from reconciler.units import MANUAL, decimal_places, decimal_text, format_duration
@@ -39,7 +39,7 @@ def field_problems(tree: LocatedTree, fields: Fields, caps: Capabilities) -> lis
 def _value_problem(field: MmpField, value: Any, caps: Capabilities) -> str:
     if field.kind is LIMIT:
         return _limit_problem(field.name, value, caps.limits[field.name], caps.venue)
-    bound = caps.frozen if field.kind is FREEZE else caps.window
+    bound = caps.bound(field)
     if value == MANUAL:
         return "" if bound.allow_manual else f"{caps.venue} has no manual-reset freeze"
     return _duration_problem(field.name, value, bound, caps.venue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 from pathlib import Path
 
@@ -52,3 +53,11 @@ def sim_connections(sim: DeribitSimulator, desired: DesiredState) -> Connections
             sim.add_account(client_id, SECRET)
         creds[name] = Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": SECRET})
     return connect_to(sim, desired, creds)
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A parser's subcommands by name (argparse keeps them in its subparsers action)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}

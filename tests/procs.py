@@ -49,7 +49,7 @@ from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import MMP_PATH as BULLISH_MMP_PATH
-from tests.venues import ROWS
+from tests.venues import ROWS, client_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ScopeLike = ScopeKey | tuple[str, str, str, str | None]  # venue, account, underlying, group
@@ -588,8 +588,7 @@ class LiveDesk:
         http = httpx.AsyncClient(
             base_url=self.urls[key.venue], transport=httpx.MockTransport(self.sims[key.venue])
         )
-        spec = VENUES[key.venue]
-        client = spec.client(key.account, self.credentials[key.account], http, None, None)
+        client = client_of(key.venue, key.account, self.credentials[key.account], http)
         try:
             account = await client.read(frozenset({key.underlying}))
         finally:

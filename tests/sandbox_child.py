@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import sys
 from decimal import Decimal
@@ -64,12 +65,12 @@ async def deribit_sets(sandbox: Sandbox, accounts: list[str], group: str, writes
             print(f"ok {account} {group} {k + 1}", flush=True)
 
 
-def bullish_only(now_ms: int, delay_ms: int = 200) -> dict[str, VenueSpec]:
+def bullish_only(now_ms: int, delay_ms: int = 200) -> dict[str, VenueSpec[Any]]:
     def make(state: dict[str, object] | None) -> Any:
         return bullish_sandbox.make(state, clock=Clock(now_ms), apply_delay_ms=delay_ms)
 
     spec = VENUES["bullish"]
-    return {"bullish": VenueSpec(spec.capabilities, spec.client, spec.endpoint_state, make)}
+    return {"bullish": dataclasses.replace(spec, sandbox=make)}
 
 
 async def bullish(sandbox: Sandbox, now_ms: int, account: str, command: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -178,7 +178,9 @@ def test_trigger_thaw_reset_and_disable(sim: AevoSimulator) -> None:
     assert sim.accounts["key"].configs == {}
 
 
-def client(sim: AevoSimulator, mode: str = "hmac", secret: str = "secret") -> AevoClient:
+def client(
+    sim: AevoSimulator, mode: Literal["hmac", "key"] = "hmac", secret: str = "secret"
+) -> AevoClient:
     http = httpx.AsyncClient(base_url="https://api.aevo.xyz", transport=httpx.MockTransport(sim))
     return AevoClient(
         "mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http, auth_mode=mode
@@ -186,7 +188,7 @@ def client(sim: AevoSimulator, mode: str = "hmac", secret: str = "secret") -> Ae
 
 
 @pytest.mark.parametrize("mode", ["hmac", "key"])
-def test_client_round_trip_in_both_auth_modes(mode: str) -> None:
+def test_client_round_trip_in_both_auth_modes(mode: Literal["hmac", "key"]) -> None:
     sim = AevoSimulator()
     sim.add_account("key", "secret")
     venue = client(sim, mode)

@@ -25,7 +25,7 @@ from reconciler.units import MANUAL, dumps_exact, loads_exact
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import VenueClient
 from reconciler.venues.bullish import wire
-from reconciler.venues.bullish.capabilities import ASSETS, CAPABILITIES
+from reconciler.venues.bullish.capabilities import ASSETS, CONNECTION
 from reconciler.venues.bullish.nonces import NonceDay
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.limiter import Limiter
@@ -393,7 +393,7 @@ def client_of(
     creds = ROWS["bullish"].credentials(sim, name)
     http = httpx.AsyncClient(base_url="https://bx.test", transport=httpx.MockTransport(handler))
     spec = VENUES["bullish"]
-    limits = Limiter(CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+    limits = Limiter(CONNECTION.requests_per_second, CONNECTION.burst)
     return spec.client(name, creds, http, limits, spec.endpoint_state())
 
 

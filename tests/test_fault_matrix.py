@@ -72,7 +72,8 @@ class Reject:
             self.left -= 1
             status, body = REJECTIONS[self.venue]
             return httpx.Response(status, content=body)
-        return self.app(request)
+        response: httpx.Response = self.app(request)
+        return response
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import pytest
 
 from reconciler import crash
 from reconciler.cli import build_parser, main
+from tests.helpers import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIBIT = """\
@@ -150,7 +151,7 @@ def test_the_docs_are_true() -> None:
     license_text = (ROOT / "LICENSE").read_text()
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
     assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text()
-    plan = build_parser()._subparsers._group_actions[0].choices["plan"]  # type: ignore[union-attr]
+    plan = subcommands(build_parser())["plan"]
     assert "json for machines" in plan.format_help()
     readme = (ROOT / "README.md").read_text()
     assert "rev: v0.1.0" not in readme and "a full commit SHA" in readme

@@ -54,7 +54,7 @@ def test_idle_time_refills_up_to_the_burst_only() -> None:
 
 def test_every_venue_declares_its_rate() -> None:
     for name, spec in VENUES.items():
-        caps = spec.capabilities
+        caps = spec.connection
         assert caps.requests_per_second > 0 and caps.burst >= 1, name
 
 

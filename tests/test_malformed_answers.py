@@ -34,7 +34,7 @@ from reconciler.venues import VENUES
 from reconciler.venues.answers import wire_type
 from reconciler.venues.base import Credentials, VenueClient
 from reconciler.venues.deribit.simulator import DeribitSimulator
-from tests.venues import ROWS
+from tests.venues import ROWS, client_of
 
 Path = tuple[str | int, ...]
 Mutation = tuple[str, Path, Any]  # ("delete" | "replace", where in the answer, new value)
@@ -211,7 +211,7 @@ def _call(
         _seed_desk(call.venue, sim, creds)
     breaking = Breaking(sim, call.target, mutate, refusal)
     http = httpx.AsyncClient(base_url="https://venue.test", transport=httpx.MockTransport(breaking))
-    client = VENUES[call.venue].client("acct", creds, http, None, None)
+    client = client_of(call.venue, "acct", creds, http)
 
     async def go() -> object:
         try:
@@ -560,6 +560,6 @@ def test_an_unreadable_aevo_retry_after_is_no_crash(monkeypatch: pytest.MonkeyPa
 
     http = httpx.AsyncClient(base_url="https://venue.test", transport=httpx.MockTransport(limited))
     creds = Credentials({"API_KEY": "k", "API_SECRET": "s"})
-    client = VENUES["aevo"].client("acct", creds, http, None, None)
+    client = client_of("aevo", "acct", creds, http)
     with pytest.raises(VenueError, match="RATE_LIMIT_EXCEEDED"):
         asyncio.run(call.run(client))

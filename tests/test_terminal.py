@@ -15,6 +15,7 @@ import pytest
 
 from reconciler import __version__
 from reconciler.cli import build_parser
+from tests.helpers import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
 MMP = [sys.executable, "-m", "reconciler"]
@@ -114,11 +115,11 @@ def test_version() -> None:
 
 def test_every_command_has_help_with_examples() -> None:
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    commands = subcommands(parser)
     assert set(commands) >= {"validate", "plan", "apply", "status", "import", "schema", "unfreeze"}
     for name, command in commands.items():
         if name == "github":
-            actions = command._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+            actions = subcommands(command)
             helps = [a.format_help() for a in actions.values()]
         else:
             helps = [command.format_help()]

@@ -380,7 +380,7 @@ def test_field_the_venue_does_not_support(in_tmp: Path) -> None:
     from dataclasses import replace
 
     from reconciler.validate import load_desired
-    from reconciler.venues import capabilities
+    from reconciler.venues import capabilities, connections
     from reconciler.venues.deribit.capabilities import CAPABILITIES
 
     limits = {k: v for k, v in CAPABILITIES.limits.items() if k != "vega_limit"}
@@ -398,7 +398,8 @@ def test_field_the_venue_does_not_support(in_tmp: Path) -> None:
     )
     write_policy(in_tmp, text)
     with pytest.raises(ConfigError) as info:
-        load_desired(in_tmp / "policies", {**capabilities(), "novega": novega})
+        reach = {**connections(), "novega": connections()["deribit"]}
+        load_desired(in_tmp / "policies", {**capabilities(), "novega": novega}, reach)
     assert [str(p) for p in info.value.problems] == [
         "policies/desk.yaml:7:41: novega does not support `vega_limit` (it supports: window, "
         "frozen, quantity_limit, delta_limit, max_quote_quantity)"

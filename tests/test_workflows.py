@@ -20,7 +20,7 @@ import pytest
 from reconciler.cli import build_parser
 from reconciler.secrets import env_names
 from reconciler.validate import load_desired
-from reconciler.venues import capabilities
+from reconciler.venues import capabilities, connections
 from tests.workflow_files import INSTALL, REPO, WORKFLOWS, load, mmp_action, mmp_step
 
 FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -281,7 +281,7 @@ def test_every_account_has_its_credentials_in_every_venue_job() -> None:
     wanted = {
         name
         for target in desired.accounts.values()
-        for name in env_names(target, capabilities()[target.venue])
+        for name in env_names(target, connections()[target.venue])
     }
     for where, job in _jobs().items():
         if where.startswith("tests.yml") or where == "mmp-drift.yml:report":

@@ -17,13 +17,14 @@ from reconciler.units import MANUAL
 from reconciler.venues import VENUES
 from reconciler.venues.aevo import wire as aevo_wire
 from reconciler.venues.aevo.simulator import AevoSimulator
-from reconciler.venues.base import Credentials
+from reconciler.venues.base import Credentials, VenueClient
 from reconciler.venues.binance import wire as binance_wire
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.bullish import wire as bullish_wire
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.limiter import Limiter
 
 
 def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials]) -> Connections:
@@ -35,6 +36,14 @@ def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials
         lambda venue: httpx.MockTransport(handler),
         declared=desired.declared_underlyings(),
     )
+
+
+def client_of(venue: str, account: str, creds: Credentials, http: httpx.AsyncClient) -> VenueClient:
+    """One venue client made as connect() makes it: its account's own limits, and what the
+    accounts of its endpoint share."""
+    spec = VENUES[venue]
+    limits = Limiter(spec.connection.requests_per_second, spec.connection.burst)
+    return spec.client(account, creds, http, limits, spec.endpoint_state())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.venues.aevo import SPEC as AEVO
-from reconciler.venues.base import Capabilities, VenueSpec
+from reconciler.venues.base import Capabilities, Connection, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.bullish import SPEC as BULLISH
 from reconciler.venues.deribit import SPEC as DERIBIT
@@ -20,4 +20,10 @@ VENUES: dict[str, VenueSpec[Any]] = {
 
 
 def capabilities(venues: Mapping[str, VenueSpec[Any]] | None = None) -> dict[str, Capabilities]:
+    """What each venue can express: all the planner and the validator's rules know of it."""
     return {name: spec.capabilities for name, spec in (venues or VENUES).items()}
+
+
+def connections(venues: Mapping[str, VenueSpec[Any]] | None = None) -> dict[str, Connection]:
+    """How each venue is reached: environments, credentials, request limits."""
+    return {name: spec.connection for name, spec in (venues or VENUES).items()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from reconciler.mmpfields import BY_NAME, FREEZE, LIMIT, MmpField
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import MANUAL, FreezeMs
 
@@ -91,7 +92,8 @@ class DurationBound:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """Everything the planner and validator may know about a venue."""
+    """What a venue can express and how it behaves: all the planner and the validator's
+    rules may know of it. How to reach it is its Connection."""
 
     venue: str
     limits: Mapping[str, LimitBound]  # supported limit fields and their bounds
@@ -110,8 +112,26 @@ class Capabilities:
     max_group_name: int = 0
     max_groups_per_account: int = 0
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
-    environments: Mapping[str, str] = field(default_factory=dict)  # name -> base URL
-    credential_vars: tuple[str, ...] = ()  # env suffixes after the account's prefix
+
+    def supports(self, field_name: str) -> bool:
+        """The required fields (the durations) always; a limit where the venue has it."""
+        field = BY_NAME.get(field_name)
+        return field is not None and (field.required or field_name in self.limits)
+
+    def bound(self, field: MmpField) -> DurationBound:
+        """The bound of a duration field: the freeze's, or the window's."""
+        if field.kind is LIMIT:
+            raise ValueError(f"{field.name} is a limit: see limits")
+        return self.frozen if field.kind is FREEZE else self.window
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a venue: its environments, the credentials an account gives, and the
+    request limits its docs set."""
+
+    environments: Mapping[str, str]  # name -> base URL
+    credential_vars: tuple[str, ...]  # env suffixes after the account's prefix
     # suffix -> (a regular expression the whole value must match, what it is): checked with
     # the variable named, before anything is sent (never the value itself)
     credential_formats: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -119,10 +139,6 @@ class Capabilities:
     burst: int = 10
     shared_limit: int = 0  # requests per shared_window_ms across all accounts (per IP); 0: none
     shared_window_ms: int = 0
-    notes: str = ""
-
-    def supports(self, field_name: str) -> bool:
-        return field_name in ("window", "frozen") or field_name in self.limits
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,7 @@ class VenueSpec(Generic[S]):
     client's constructor and the protocol match."""
 
     capabilities: Capabilities
+    connection: Connection
     client: ClientFactory[S]
     endpoint_state: Callable[[], S]
     sandbox: SandboxFactory

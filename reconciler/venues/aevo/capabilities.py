@@ -11,6 +11,7 @@ from decimal import Decimal
 from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
+    Connection,
     DurationBound,
     LimitBound,
     RemoveMode,
@@ -34,6 +35,9 @@ CAPABILITIES = Capabilities(
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
     underlyings=ASSETS,
+)
+
+CONNECTION = Connection(
     environments={
         "production": "https://api.aevo.xyz",
         "testnet": "https://api-testnet.aevo.xyz",
@@ -42,6 +46,4 @@ CAPABILITIES = Capabilities(
     # not published; our simulator's assumption, 10/s with a burst of 20
     requests_per_second=10,
     burst=20,
-    notes="window and frozen in whole seconds; amount_limit (our quantity_limit) is a "
-    "6-decimal fixed-point string; delta_limit optional; removal by interval 0.",
 )

@@ -17,7 +17,7 @@ from reconciler.errors import VenueError, VenueRejected
 from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.units import dumps_exact
 from reconciler.venues.aevo import wire
-from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES
+from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES, CONNECTION
 from reconciler.venues.auth import VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.errors import ErrorTable, code_of
@@ -79,7 +79,7 @@ class AevoClient:
         of its own (a client made alone). Nothing is shared between Aevo accounts."""
         self.account = account
         self._http = http
-        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = AevoAuth(credentials, own, auth_mode, http.base_url)
 
     @property

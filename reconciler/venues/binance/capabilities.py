@@ -11,6 +11,7 @@ from decimal import Decimal
 from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
+    Connection,
     DurationBound,
     LimitBound,
     RemoveMode,
@@ -34,6 +35,9 @@ CAPABILITIES = Capabilities(
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
     underlyings=UNDERLYINGS,
+)
+
+CONNECTION = Connection(
     environments={
         "production": "https://eapi.binance.com",
         "testnet": "https://testnet.binancefuture.com",
@@ -45,6 +49,4 @@ CAPABILITIES = Capabilities(
     # REQUEST_WEIGHT 2400 per minute per IP (exchangeInfo's example); each MMP call weighs 1
     shared_limit=2400,
     shared_window_ms=60_000,
-    notes="window in ms, (0, 5000]; frozen in ms, 0 = manual; qtyLimit and deltaLimit "
-    "required; no vega, no max quote quantity, no groups; no way to remove a config.",
 )

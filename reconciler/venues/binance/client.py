@@ -15,7 +15,7 @@ from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
-from reconciler.venues.binance.capabilities import CAPABILITIES, UNDERLYINGS
+from reconciler.venues.binance.capabilities import CAPABILITIES, CONNECTION, UNDERLYINGS
 from reconciler.venues.errors import Code, ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
@@ -85,7 +85,7 @@ class BinanceClient:
         self.account = account
         self._http = http
         # kept by name: tests/test_limiter.py checks the accounts share the per-IP window
-        self._limiter = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        self._limiter = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = BinanceAuth(credentials, self._limiter)
 
     @property

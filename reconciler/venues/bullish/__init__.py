@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
-from reconciler.venues.bullish.capabilities import CAPABILITIES
+from reconciler.venues.bullish.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +39,6 @@ def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
     return make(state)
 
 
-SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, _client, _nonce_day, _sandbox)
+SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, CONNECTION, _client, _nonce_day, _sandbox)
 
-__all__ = ["CAPABILITIES", "SPEC"]
+__all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

@@ -12,6 +12,7 @@ from decimal import Decimal
 from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
+    Connection,
     DurationBound,
     LimitBound,
     RemoveMode,
@@ -35,6 +36,9 @@ CAPABILITIES = Capabilities(
     at_least_one_of=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
     underlyings=ASSETS,
+)
+
+CONNECTION = Connection(
     environments={
         "production": "https://api.exchange.bullish.com",
         "testnet": "https://api.simnext.bullish-test.com",
@@ -49,6 +53,4 @@ CAPABILITIES = Capabilities(
     # and per IP: 500 requests per 10 s, then the IP is blocked for 60 s
     shared_limit=500,
     shared_window_ms=10_000,
-    notes="window 1..600 s, frozen 1..3600 s; changing a config is reset then set; "
-    "commands are asynchronous.",
 )

@@ -18,7 +18,7 @@ from reconciler.units import dumps_exact, epoch_ms
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
-from reconciler.venues.bullish.capabilities import CAPABILITIES
+from reconciler.venues.bullish.capabilities import CAPABILITIES, CONNECTION
 from reconciler.venues.bullish.nonces import Bounds, NonceDay, now_us
 from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
@@ -128,7 +128,7 @@ class BullishClient:
         self._http = http
         self._account_id = credentials["TRADING_ACCOUNT_ID"]
         self._day = shared if shared is not None else NonceDay()
-        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = BullishAuth(self.where, credentials, own, self._day)
         self._public = VenueAuth(own)  # GET /v1/nonce: no session, a rate-limit slot only
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
-from reconciler.venues.deribit.capabilities import CAPABILITIES
+from reconciler.venues.deribit.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +31,6 @@ def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
     return make(state)
 
 
-SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, _client, nothing, _sandbox)
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _sandbox)
 
-__all__ = ["CAPABILITIES", "SPEC"]
+__all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

@@ -7,6 +7,7 @@ from decimal import Decimal
 from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
+    Connection,
     DurationBound,
     LimitBound,
     RemoveMode,
@@ -73,6 +74,9 @@ CAPABILITIES = Capabilities(
     max_group_name=64,
     max_groups_per_account=16,
     underlyings=INDEX_NAMES,
+)
+
+CONNECTION = Connection(
     environments={
         "production": "https://www.deribit.com",
         "testnet": "https://test.deribit.com",
@@ -81,6 +85,4 @@ CAPABILITIES = Capabilities(
     # matching-engine tier 4 (the lowest): 5 requests/s, burst 20
     requests_per_second=5,
     burst=20,
-    notes="window and frozen in whole seconds (0..3600); limits at most 4 decimals; "
-    "max_quote_quantity required; a set also unfreezes, so frozen scopes are held.",
 )

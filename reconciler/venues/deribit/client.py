@@ -18,7 +18,7 @@ from reconciler.venues import answers
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
-from reconciler.venues.deribit.capabilities import CAPABILITIES
+from reconciler.venues.deribit.capabilities import CAPABILITIES, CONNECTION
 from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
@@ -100,7 +100,7 @@ class DeribitClient:
         window where there is one); without, a bucket of its own (a client made alone)."""
         self.account = account
         self._http = http
-        own = account_limits(limits, CAPABILITIES.requests_per_second, CAPABILITIES.burst)
+        own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = DeribitAuth(self.where, credentials, own)
         self._ids = itertools.count(1)
 
