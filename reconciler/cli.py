@@ -418,7 +418,7 @@ def _schema(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(schema_text(), encoding="utf-8")
     else:
-        sys.stdout.write(schema_text())
+        console.out(schema_text())
     return 0
 
 
@@ -473,11 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "github": _github,
     }
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
-    args.colour = not no_color and sys.stdout.isatty()
+    args.colour = not no_color and console.is_terminal(sys.stdout)
     console.configure(
         quiet=getattr(args, "quiet", False),
         verbose=getattr(args, "verbose", 0),
-        colour=not no_color and sys.stderr.isatty(),
+        colour=not no_color and console.is_terminal(sys.stderr),
     )
     if hasattr(args, "policies"):
         from reconciler.paths import state_dir

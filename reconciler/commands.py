@@ -381,7 +381,7 @@ def _approve(args: argparse.Namespace, plan: Plan) -> None:
 def _confirm(args: argparse.Namespace, question: str) -> None:
     if args.auto_approve:
         return
-    if not sys.stdin.isatty():
+    if not console.is_terminal(sys.stdin):
         raise ApprovalError(
             "not applying: stdin is not a terminal; review the plan and pass "
             "--auto-approve to apply without a prompt"

@@ -58,34 +58,51 @@ class OutputError(ReconcilerError):
     """stdout could not be written (a full disk, a closed pipe): the result was not shown."""
 
 
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether a stream is a terminal; False when it is closed or missing (`mmp >&-`)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def out(text: str) -> None:
     """A result, on stdout, with every known secret redacted. OutputError when it cannot be
     written: a plan nobody sees must not pass for a plan shown."""
+    if sys.stdout is None:  # started with stdout closed
+        raise OutputError("could not write the output (stdout is closed)")
     try:
         sys.stdout.write(redact(text))
         sys.stdout.flush()
-    except OSError as exc:
-        raise OutputError(f"could not write the output ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:
+        said = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OutputError(f"could not write the output ({said})") from None
+
+
+def _say(text: str, stream: TextIO | None) -> None:
+    """To stderr (or `stream`); never to stdout in its place, never raising."""
+    target = stream or sys.stderr
+    if target is None:  # stderr closed: the exit code still says it
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=target, flush=True)
 
 
 def error(message: str) -> None:
     label = f"{RED}{BOLD}error:{RESET}" if settings.colour else "error:"
-    with contextlib.suppress(OSError):  # stderr gone: the exit code still says it
-        print(f"{label} {message}", file=sys.stderr)
+    _say(f"{label} {message}", None)
 
 
 def warn(message: str, stream: TextIO | None = None) -> None:
     """Something a person must see whatever --quiet says (signals, a journal that fails).
     The last channel there is: if even it cannot be written, there is nothing more to do."""
-    with contextlib.suppress(OSError):
-        print(redact(message), file=stream or sys.stderr, flush=True)
+    _say(redact(message), stream)
 
 
 def note(message: str) -> None:
     """Information for a person; dropped by --quiet."""
     if not settings.quiet:
-        with contextlib.suppress(OSError):  # a note that cannot be shown changes nothing
-            print(redact(message), file=sys.stderr)
+        _say(redact(message), None)
 
 
 class Progress:
@@ -94,7 +111,7 @@ class Progress:
     def __init__(self, total: int, what: str, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.total, self.what, self.done = total, what, 0
-        self.active = total > 1 and not settings.quiet and self.stream.isatty()
+        self.active = total > 1 and not settings.quiet and is_terminal(self.stream)
 
     def step(self, label: str) -> None:
         self.done += 1
@@ -114,5 +131,5 @@ class Progress:
         try:
             self.stream.write(text)
             self.stream.flush()
-        except OSError:  # the terminal went away: progress is a nicety, the run goes on
+        except (OSError, ValueError):  # the terminal went away: a nicety, the run goes on
             self.active = False

@@ -108,6 +108,7 @@ class VenueUnavailable(VenueError):
 
     retryable = True
     maybe_applied = True
+    answered = True  # False: no answer came at all, so the request may still be on its way
 
 
 class VenueRejected(VenueError):

@@ -124,6 +124,7 @@ async def apply_plan(
     run = Run(plan, connections, journal)
     if tell is not None:
         run.tell = tell
+    run.stopping = lambda: interrupt.first
     for account in live:
         at = connections.read_at_ns.get(account.account, 0)
         run.reads[account.account] = Read(account, at, 0, None)

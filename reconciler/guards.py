@@ -228,30 +228,39 @@ def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening
 
 
 def _share(plan: Plan, rules: Changes, desired: DesiredState | None) -> list[str]:
-    """Loosened or removed scopes as a share of the managed scopes the plan covers: the
-    desk's, or a selection's own (--account, --venue, --underlying, a shard). A desk's share
-    is a weighted mean of its parts' shares, so however a change is split into selections,
-    some part's share is at least the desk's: splitting cannot dodge the rule. Whether the
-    rule applies at all (min_scopes) is decided by the whole desk."""
+    """Loosened or removed scopes as a share of the desk's managed scopes. A plan of a
+    selection (--account, --venue, --underlying, a shard) cannot know the desk's share
+    (other runs, before or after, loosen the rest; selections may overlap), so one that
+    loosens or removes anything trips it: plan the whole desk, or --force. The rule applies
+    from `min_scopes` managed scopes on the desk."""
     if rules.max_share is None:
         return []
     covered = sum(1 for s in plan.steps if s.action is not Action.UNMANAGED)
     desk = covered if desired is None else desired.managed()
-    managed = desk if not plan.filters else covered
     risky = [
         s
         for s in plan.writes
         if s.action is Action.REMOVE or (s.action is not Action.CREATE and s.loosening)
     ]
-    if desk < rules.min_scopes or not managed:
+    if desk < rules.min_scopes or not desk or not risky:
         return []
-    share = Decimal(len(risky)) / Decimal(managed)
+    limit = decimal_text(rules.max_share * 100)
+    if plan.filters:
+        chosen = "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(plan.filters.items()) if v)
+        return [
+            f"{len(risky)} scope(s) loosened or removed by a plan of a selection ({chosen}): "
+            f"the share rule (at most {limit}% of the desk's {desk} managed scopes) needs a "
+            "plan of the whole desk; plan without --account, --venue, --underlying and "
+            "--shard, or apply with --force"
+        ]
+    share = Decimal(len(risky)) / Decimal(desk)
     if share <= rules.max_share:
         return []
     percent = decimal_text((share * 100).quantize(Decimal("0.1")))
-    limit = decimal_text(rules.max_share * 100)
-    of = "managed scopes" if not plan.filters else "managed scopes this selection covers"
-    return [f"{len(risky)} of {managed} {of} loosened or removed ({percent}%, more than {limit}%)"]
+    return [
+        f"{len(risky)} of {desk} managed scopes loosened or removed ({percent}%, "
+        f"more than {limit}%)"
+    ]
 
 
 def _coverage(

@@ -31,7 +31,7 @@ from reconciler.live import Connections
 from reconciler.model import LiveAccount, LiveScope, MmpConfig, scope_digest
 from reconciler.plan import Action, Plan, Step
 from reconciler.secrets import redact
-from reconciler.venues.limiter import sends_timed
+from reconciler.venues.limiter import sends_timed, unless_stopping
 
 FRESH_MS = 250  # an earlier read (a read-back) serves the check before a write if this fresh
 READ_BUDGET_MS = 2_000  # a new read for that check must be answered this soon after its send
@@ -89,6 +89,7 @@ class Run:
     written: set[str] = field(default_factory=set)  # scopes a write was sent to
     bug: bool = False  # a step ended in an unexpected exception: start nothing new
     tell: Callable[[StepResult], None] = lambda result: None  # each step, as it ends
+    stopping: Callable[[], str] = str  # the signal that asked apply to stop, or ""
     # venue -> the least time a reset of this run took to show: the next reset's reads start
     # a little before that, instead of spending the venue's rate limit on reads sure to miss
     fastest_clear_ms: dict[str, int] = field(default_factory=dict)
@@ -129,6 +130,8 @@ class Sent:
 
     answer: Answer
     error: str = ""
+    lost: bool = False  # no answer came at all: the request may still be on its way
+    at_ns: int = 0  # when it was sent
 
 
 ACKNOWLEDGED = Sent(Answer.ACKNOWLEDGED)
@@ -150,6 +153,12 @@ async def run_step(run: Run, step: Step) -> StepResult:
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
+        )
+    if result is None and run.stopping():  # a signal came while it was being checked
+        result = StepResult(
+            step,
+            Outcome.NOT_RUN,
+            f"not run: apply was interrupted ({run.stopping()}) before its first write",
         )
     if result is None and step.action is Action.REPLACE:
         result = await _replace(run, step)
@@ -272,9 +281,14 @@ async def _send(
         )
     run.sent[account] = run.sent.get(account, 0) + 1
     run.written.add(scope)
+    first = run.phases.get(scope) in (None, Phase.CHECKING)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
-    sent = await _attempt(run, step, kind, config)
+    if first:  # a signal before it leaves: not sent (a later write of the step always is)
+        with unless_stopping(lambda: _interrupted(run)):
+            sent = await _attempt(run, step, kind, config)
+    else:
+        sent = await _attempt(run, step, kind, config)
     run.journal.write(
         "write-answered",
         scope=scope,
@@ -286,20 +300,29 @@ async def _send(
     return sent
 
 
+def _interrupted(run: Run) -> str:
+    signal = run.stopping()
+    return f"apply was interrupted ({signal}) before it left" if signal else ""
+
+
 async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) -> Sent:
     client = run.connections.clients[step.key.account]
     try:
-        if kind == "reset":
-            await client.reset(step.key)
-        elif kind == "remove":
-            assert config is not None
-            await client.remove_config(step.key, config)
-        else:
-            assert config is not None
-            await client.set_config(step.key, config)
+        with sends_timed() as sends:
+            if kind == "reset":
+                await client.reset(step.key)
+            elif kind == "remove":
+                assert config is not None
+                await client.remove_config(step.key, config)
+            else:
+                assert config is not None
+                await client.set_config(step.key, config)
     except VenueUnavailable as exc:
         answer = Answer.UNKNOWN if exc.maybe_applied else Answer.REFUSED
-        return Sent(answer, redact(str(exc)))
+        lost = answer is Answer.UNKNOWN and not exc.answered
+        # the last send is the one that may still be on its way (it was signed then)
+        at = max(sends, default=time.monotonic_ns())
+        return Sent(answer, redact(str(exc)), lost=lost, at_ns=at)
     except ReconcilerError as exc:
         return Sent(Answer.REFUSED, redact(str(exc)))  # the venue answered and refused
     return ACKNOWLEDGED
@@ -329,9 +352,14 @@ async def _await_state(
     refused = sent.answer is Answer.REFUSED
     if settle_ms and not (caps.synchronous or refused):
         await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
+    # a lost write on a venue that refuses old requests is settled by a read begun after
+    # that age; elsewhere nothing gained by waiting (_may_land says it may still land)
+    final_ns = sent.at_ns + (caps.refuses_after_ms or 0) * 1_000_000 if sent.lost else 0
     while True:
+        began = time.monotonic_ns()
         seen = await _read_back(run, step)
-        settled = not isinstance(seen, Unread) and (caps.synchronous or refused or seen == want)
+        synchronous = caps.synchronous and began >= final_ns
+        settled = not isinstance(seen, Unread) and (synchronous or refused or seen == want)
         if settled or time.monotonic_ns() >= deadline:
             return seen
         await asyncio.sleep(interval / 1000)
@@ -404,15 +432,26 @@ def _not_in_force(run: Run, step: Step) -> str:
     )
 
 
-def _may_land(run: Run, step: Step, sent: Sent) -> bool:
-    """Whether a write not in force yet may still take effect: on an asynchronous venue,
-    anything not refused outright was queued, and is applied whenever the venue gets to it."""
-    synchronous = run.connections.clients[step.key.account].capabilities.synchronous
-    return sent.answer is not Answer.REFUSED and not synchronous
+def _may_land(run: Run, step: Step, sent: Sent) -> str:
+    """Why a write not in force yet may still take effect ('' when it cannot): on an
+    asynchronous venue anything not refused outright was queued and is applied whenever the
+    venue gets to it; on any venue a write whose answer was lost may still be on its way,
+    unless the venue refuses requests of its age (_await_state read past that)."""
+    caps = run.connections.clients[step.key.account].capabilities
+    if sent.answer is Answer.REFUSED:
+        return ""
+    if not caps.synchronous:
+        return "the venue took the command and may still apply it at any moment"
+    if sent.lost and caps.refuses_after_ms is None:
+        return (
+            f"its answer was lost, so the request may still reach {caps.venue} and apply at "
+            f"any moment ({caps.venue} refuses no request for its age)"
+        )
+    return ""
 
 
 def _classify(
-    step: Step, end: Seen, sent: Sent, unapplied: str = "", may_land: bool = False
+    step: Step, end: Seen, sent: Sent, unapplied: str = "", may_land: str = ""
 ) -> StepResult:
     """Where the scope ended, after `sent`. `unapplied`: what to say when the write was not
     refused yet is not in force; `may_land`: the write may still take effect later (so the
@@ -428,8 +467,7 @@ def _classify(
         return StepResult(
             step,
             Outcome.UNKNOWN,
-            f"{why}; the old config is in force now, but the venue took the command and may "
-            "still apply it at any moment",
+            f"{why}; the old config is in force now, but {may_land}",
         )
     if end == step.before and end is None and step.after is not None:
         return StepResult(

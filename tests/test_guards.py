@@ -171,20 +171,33 @@ def _share_trips(plan: Plan, desired: DesiredState) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.booleans(), min_size=1, max_size=4), min_size=1, max_size=5))
+@given(
+    st.lists(st.lists(st.booleans(), min_size=1, max_size=4), min_size=1, max_size=5),
+    st.data(),
+)
 def test_the_share_rule_cannot_be_dodged_by_planning_a_part_at_a_time(
-    accounts: list[list[bool]],
+    accounts: list[list[bool]], data: st.DataObject
 ) -> None:
-    """Whatever part of the desk each run selects, by account or by underlying, when the
-    whole change trips the share rule, some part of it trips it too."""
-    whole, desired = desk_plan(accounts)
-    if not _share_trips(whole, desired):
-        return
+    """A plan of any selection (accounts or underlyings, overlapping or not) that loosens
+    anything trips the share rule: only a plan of the whole desk can pass it."""
     names = [f"a{i}" for i in range(len(accounts))]
-    by_account = [desk_plan(accounts, Filters(accounts=frozenset({n}))) for n in names]
-    assert any(_share_trips(plan, d) for plan, d in by_account)
-    by_underlying = [desk_plan(accounts, Filters(underlyings=frozenset({u}))) for u in UNDERLYINGS]
-    assert any(_share_trips(plan, d) for plan, d in by_underlying)
+    chosen = data.draw(st.sets(st.sampled_from(names), min_size=1))
+    plan, desired = desk_plan(accounts, Filters(accounts=frozenset(chosen)))
+    loosens = any(s.loosening for s in plan.writes)
+    assert _share_trips(plan, desired) == (loosens and desired.managed() >= 4)
+    under = data.draw(st.sets(st.sampled_from(UNDERLYINGS), min_size=1))
+    plan, desired = desk_plan(accounts, Filters(underlyings=frozenset(under)))
+    loosens = any(s.loosening for s in plan.writes)
+    assert _share_trips(plan, desired) == (loosens and desired.managed() >= 4)
+
+
+def test_the_share_rule_on_the_whole_desk_counts_its_share() -> None:
+    whole, desired = desk_plan([[True, False], [False, False]])  # 1 of 4: 25%, allowed
+    assert not _share_trips(whole, desired)
+    whole, desired = desk_plan([[True, True], [False, False]])  # 2 of 4: 50%
+    assert guards.check(whole, SHARE, desired) == [
+        "2 of 4 managed scopes loosened or removed (50%, more than 25%)"
+    ]
 
 
 def test_coverage_is_of_the_declared_desk_whatever_the_filter() -> None:

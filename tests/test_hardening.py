@@ -5,12 +5,15 @@ machine or the clock do."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -560,3 +563,87 @@ def test_a_log_in_that_fails_before_a_write_is_not_the_write_failing(venue: str)
         asyncio.run(write(99))
     assert not info.value.maybe_applied
     assert "nothing was written" in str(info.value) and LOGINS[venue] in str(info.value)
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"], ["status"]])
+def test_a_closed_stdout_is_a_clear_error_and_nothing_is_applied(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`mmp apply >&-`: no stdout at all. One line on stderr, never a traceback; nothing
+    reaches any venue's configs."""
+    shutil.copytree(Path(__file__).resolve().parent.parent / "policies", tmp_path / "policies")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["MMP_SANDBOX"] = "1"
+    line = " ".join([sys.executable, "-m", "reconciler", *command, ">&-"])
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert "could not write the output (stdout is closed)" in done.stderr
+    assert "Traceback" not in done.stderr and "a bug in mmp" not in done.stderr
+    journal = tmp_path / ".mmp" / "journal.jsonl"
+    assert not journal.exists() or "set-sent" not in journal.read_text()
+
+
+class LostWrite:
+    """Every write leaves and gets no answer; the venue has not applied it (yet)."""
+
+    def __init__(self, app: Any, venue: str) -> None:
+        self.app, self.venue = app, venue
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if WRITES[self.venue](request):
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        response: httpx.Response = self.app(request)
+        return response
+
+
+@pytest.mark.parametrize("venue", ["aevo", "binance", "deribit"])
+def test_a_write_whose_answer_was_lost_may_still_land(
+    venue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write with no answer may still be on its way: the old config read back proves
+    nothing on a venue that takes a request whatever its age (exit 4, saying why); on
+    Binance, which refuses a request older than its recvWindow, a read begun past that age
+    settles it (the old config is kept, exit 1)."""
+    from reconciler.venues.binance.client import BinanceClient
+
+    quick = dataclasses.replace(BinanceClient.capabilities, refuses_after_ms=300)
+    monkeypatch.setattr(BinanceClient, "capabilities", quick)
+    desk = Desk(venue, 1)
+    result = desk.apply(LostWrite(desk.sim, venue))
+    (only,) = result.results
+    assert desk.live()[only.step.key].config == desk.old[only.step.key]
+    if venue == "binance":
+        assert only.outcome is Outcome.KEPT_OLD and result.exit_code == 1, only
+    else:
+        assert only.outcome is Outcome.UNKNOWN and result.exit_code == 4, only
+        assert f"the request may still reach {venue} and apply at any moment" in only.detail
+
+
+def test_a_lost_binance_write_landing_within_its_recv_window_is_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write's answer is lost and the request lands 150 ms later, inside the 300 ms the
+    venue would still take it: apply reads until past that age, so it sees the new config
+    instead of calling the old one kept."""
+    from reconciler.venues.binance.client import BinanceClient
+
+    quick = dataclasses.replace(BinanceClient.capabilities, refuses_after_ms=300)
+    monkeypatch.setattr(BinanceClient, "capabilities", quick)
+    desk = Desk("binance", 1)
+    late: list[threading.Timer] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if WRITES["binance"](request):
+            late.append(threading.Timer(0.15, desk.sim, args=(request,)))
+            late[-1].start()
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        response: httpx.Response = desk.sim(request)
+        return response
+
+    result = desk.apply(handler)
+    for timer in late:
+        timer.join()
+    (only,) = result.results
+    assert only.outcome is Outcome.APPLIED and result.exit_code == 0, only

@@ -102,6 +102,13 @@ def test_a_signal_mid_replacement_finishes_it_and_starts_nothing_new(
         assert "bullish/bx/BTC:" in said  # the step under way is named
         gate.release()  # type: ignore[attr-defined]
         result = proc.finish(WAIT_S)
+        if point == "before-the-reset":  # nothing had left: the reset is not sent at all
+            assert result.code == 1, result
+            assert desk.live(BTC) == OLD[BTC] and desk.live(ETH) == OLD[ETH]
+            assert f"not sent: apply was interrupted ({sig.name}) before it left" in result.stdout
+            assert desk.seen("bullish", BULLISH_RESET) == []
+            converges(desk)
+            return
         assert result.code == 3, result  # BTC done and verified, ETH left: partial, all safe
         assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == OLD[ETH]
         assert "applied                        bullish/bx/BTC" in result.stdout

@@ -95,8 +95,8 @@ class VenueAuth(httpx.Auth):
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         await self._limits.acquire()
-        note_send()
         try:
+            note_send()  # may refuse to send (NotSent): the slot is given back all the same
             yield
         finally:
             self._limits.release()  # answered, failed or cancelled: a window counts from now

@@ -105,6 +105,10 @@ class Capabilities:
     synchronous: bool
     set_unfreezes: bool  # a set also resets a triggered freeze (Deribit)
     bulk_read: bool = False  # one read returns every scope of the account (Deribit, Bullish)
+    # a request the venue refuses once it is this old (Binance's recvWindow, plus the 1 s its
+    # clock may lag ours): a write whose answer was lost cannot land after that. None: the
+    # venue refuses no request for its age, so a lost write may land at any time
+    refuses_after_ms: int | None = None
     required_limits: frozenset[str] = frozenset()
     at_least_one_of: frozenset[str] = frozenset()
     groups: bool = False

@@ -136,6 +136,7 @@ def _unavailable(
         f"{_said(exc)}); {outcome}",
     )
     error.maybe_applied = reached and (sent or isinstance(exc, httpx.TimeoutException))
+    error.answered = False
     return error
 
 

@@ -18,7 +18,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
 
+from reconciler.errors import ReconcilerError
+
 _SENDS: ContextVar[list[int] | None] = ContextVar("mmp_request_sends", default=None)
+_STOP: ContextVar[Callable[[], str] | None] = ContextVar("mmp_request_stop", default=None)
+
+
+class NotSent(ReconcilerError):
+    """A request was about to leave when apply was asked to stop: it was not sent."""
+
+
+@contextmanager
+def unless_stopping(stop: Callable[[], str]) -> Iterator[None]:
+    """Requests made inside leave only while `stop()` names no reason: a step's first write
+    (and what its auth flow sends first: a log-in, a nonce read) is not sent once a signal
+    came, however long it waited for its rate-limit slot."""
+    token = _STOP.set(stop)
+    try:
+        yield
+    finally:
+        _STOP.reset(token)
 
 
 @contextmanager
@@ -35,7 +54,11 @@ def sends_timed() -> Iterator[list[int]]:
 
 
 def note_send() -> None:
-    """A request is about to leave (its slot taken)."""
+    """A request is about to leave (its slot taken); NotSent when it must not."""
+    stop = _STOP.get()
+    why = stop() if stop is not None else ""
+    if why:
+        raise NotSent(f"not sent: {why}")
     sends = _SENDS.get()
     if sends is not None:
         sends.append(time.monotonic_ns())

@@ -31,6 +31,8 @@ CAPABILITIES = Capabilities(
     remove=RemoveMode.UNSUPPORTED,
     reset_means=ResetMeaning.UNFREEZE,
     synchronous=True,
+    # recvWindow 5000 ms (our client's), and a timestamp at most 1000 ms ahead of Binance's
+    refuses_after_ms=6_000,
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
