@@ -27,7 +27,7 @@ from reconciler import guards
 from reconciler.desired import AccountTarget, DesiredState
 from reconciler.errors import PlanFileError
 from reconciler.executor import check_fingerprint
-from reconciler.model import LiveAccount
+from reconciler.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.plan import Plan, Step
 from reconciler.planfile import SavedPlan
 from reconciler.provenance import Provenance, commit_time
@@ -53,6 +53,7 @@ def check(
     capabilities: Mapping[str, Capabilities],
     *,
     now: dt.datetime | None = None,
+    baseline: Mapping[ScopeKey, MmpConfig] | None = None,
 ) -> Approved:
     now = now or dt.datetime.now(dt.UTC)
     if now >= saved.expires_at:
@@ -70,7 +71,7 @@ def check(
     remade: Plan | None = None
     targets: list[AccountTarget] = []
     if not problems:  # recomputing means something only from the same desired state
-        remade, targets, found = _recompute(saved, desired, policies, capabilities)
+        remade, targets, found = _recompute(saved, desired, policies, capabilities, baseline)
         problems += found
     if problems or remade is None:
         raise PlanFileError(
@@ -107,12 +108,13 @@ def _recompute(
     desired: DesiredState,
     policies: Path,
     capabilities: Mapping[str, Capabilities],
+    baseline: Mapping[ScopeKey, MmpConfig] | None = None,
 ) -> tuple[Plan, list[AccountTarget], list[str]]:
     selection = Selection.of_plan(saved.plan, frozenset(capabilities))
     targets = selection.targets(desired)
     found = _accounts_differences(saved, targets)
     remade = selection.plan(desired, saved.live, capabilities, targets)
-    trips = guards.check(remade, guards.load(policies), desired)
+    trips = guards.check(remade, guards.load(policies), desired, baseline)
     remade = replace(remade, trips=tuple(trips), sandbox=saved.plan.sandbox)
     found += _plan_differences(saved.plan, remade)
     return remade, targets, found

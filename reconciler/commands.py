@@ -115,7 +115,8 @@ def _made_plan(
     `restore`, put right), the guardrails it trips and the mode it was made in."""
     made = selection.plan(desired, live, capabilities(), targets)
     made = recovery.amend(made, runs, desired, live, restore=restore)
-    trips = guards.check(made, guards.load(args.policies), desired)
+    had = recovery.baseline(runs, live)
+    trips = guards.check(made, guards.load(args.policies), desired, had)
     return dataclasses.replace(made, trips=tuple(trips), sandbox=args.sandbox)
 
 
@@ -206,6 +207,7 @@ def apply(args: argparse.Namespace) -> int:
     with runlock.RunLock(paths.state_dir(args.policies), "apply"):
         journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
         runs = _unfinished(args, journal.path, holding=True)
+        _wait_for_landing(runs)
         try:
             if args.planfile:
                 return _apply_saved(args, journal, runs)
@@ -214,12 +216,33 @@ def apply(args: argparse.Namespace) -> int:
             restore_defaults()
 
 
+def _wait_for_landing(runs: list[recovery.Unfinished]) -> None:
+    """A write an unfinished run sent may still land for a while: read the venues only once
+    it cannot, so the plan is of what they end with (Ctrl-C ends the wait, nothing sent)."""
+    until = recovery.landing_until(runs)
+    if until is None:
+        return
+    scopes = [
+        f"{item.key} ({item.pending} sent at {item.sent_at:%H:%M:%S} UTC)"
+        for run in runs
+        for item in run.scopes
+        if item.may_still_land() and item.sent_at is not None
+    ]
+    wait_ms = max(0, (until - dt.datetime.now(dt.UTC)) // dt.timedelta(milliseconds=1))
+    console.warn(
+        f"mmp: a write of an unfinished run may still land: {', '.join(scopes)}. Waiting "
+        f"until {until:%H:%M:%S} UTC ({-(-wait_ms // 1000)} s) before reading the venues"
+    )
+    time.sleep(wait_ms / 1000)
+
+
 def _apply_saved(
     args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]
 ) -> int:
     saved = planfile.load(args.planfile)
     _saved_mode(args, saved)
-    approved = check_saved(saved, args.planfile, args.policies, capabilities())
+    had = recovery.baseline(runs, saved.live)
+    approved = check_saved(saved, args.planfile, args.policies, capabilities(), baseline=had)
     made = approved.plan
     out(RENDERERS["text"](made, args.colour))
     if not made.has_changes:

@@ -8,6 +8,7 @@ write. `check` is pure: the plan in, the trips out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,8 +19,9 @@ from reconciler.desired import DesiredState
 from reconciler.errors import ConfigError, Problem, ReconcilerError
 from reconciler.loader import LocatedTree, display_path, parse_file, pydantic_problems, raise_if
 from reconciler.mmpfields import FIELDS, FROZEN, WINDOW, Kind, MmpField, named
-from reconciler.model import MmpConfig
+from reconciler.model import MmpConfig, ScopeKey
 from reconciler.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.planner import field_changes
 from reconciler.suggest import did_you_mean
 from reconciler.units import decimal_text, to_decimal
 from reconciler.venue_rules import underlying_problems
@@ -150,10 +152,17 @@ def _venue_problems(tree: LocatedTree, rules: Guardrails) -> list[Problem]:
     return found
 
 
-def check(plan: Plan, rules: Guardrails, desired: DesiredState | None = None) -> list[str]:
+def check(
+    plan: Plan,
+    rules: Guardrails,
+    desired: DesiredState | None = None,
+    baseline: Mapping[ScopeKey, MmpConfig] | None = None,
+) -> list[str]:
     """Every guardrail the plan trips, as a sentence with the numbers. `desired`: the whole
     desk's declared state, which coverage is checked against (so a filter cannot hide an
-    account's missing underlying) and the share rule's minimum counts."""
+    account's missing underlying) and the share rule's minimum counts. `baseline`: the
+    config a scope had before an unfinished run left it without one: its create is a
+    loosening against that, not a first config."""
     trips: list[str] = []
     writes = plan.writes
     if not writes:
@@ -161,6 +170,7 @@ def check(plan: Plan, rules: Guardrails, desired: DesiredState | None = None) ->
     for step in writes:
         trips += _bounds(step, rules)
         trips += _loosening(step, rules.loosening)
+        trips += _loosened_since(step, rules.loosening, baseline or {})
         if rules.removal and step.action is Action.REMOVE:
             trips.append(f"{step.key}: removal of its MMP config")
     trips += _share(plan, rules.changes, desired)
@@ -202,6 +212,23 @@ def _loosening(step: Step, rules: Loosening) -> list[str]:
     for change in step.changes:
         if change.direction is Direction.LOOSENING:
             found += _loosened(str(step.key), named(change.field), change, rules)
+    return found
+
+
+def _loosened_since(
+    step: Step, rules: Loosening, baseline: Mapping[ScopeKey, MmpConfig]
+) -> list[str]:
+    had = baseline.get(step.key)
+    if step.action is not Action.CREATE or had is None or step.after is None:
+        return []
+    against = " (against the config it had before an unfinished run left it without one)"
+    found = []
+    for change in field_changes(had, step.after):
+        if change.direction is Direction.LOOSENING:
+            found += [
+                trip + against
+                for trip in _loosened(str(step.key), named(change.field), change, rules)
+            ]
     return found
 
 

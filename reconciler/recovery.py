@@ -12,6 +12,8 @@ create of its desired config); an undeclared one left without a config gets its 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import os
 import re
 import stat
 from collections.abc import Iterable
@@ -26,6 +28,7 @@ from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.plan import Action, Plan, Step
 from reconciler.planner import field_changes
 from reconciler.units import loads_exact
+from reconciler.venues.base import Capabilities
 
 BOUNDARY = re.compile(r'"event"\s*:\s*"(?:apply-start|apply-end|recovered)"')
 BAD_RECORD = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
@@ -48,10 +51,70 @@ class InFlight:
     before: MmpConfig | None
     after: MmpConfig | None
     last: str  # the last event journaled for it
+    pending: str = ""  # a write (reset, set, remove) that may still land: sent, not settled
+    sent_at: dt.datetime | None = None  # when that write was journaled as sent
 
     @property
     def doing(self) -> str:
         return PHASES.get(self.last, self.last)
+
+    def lands_until(self) -> dt.datetime | None:
+        """Until when its pending write may still land (None: nothing pending). A request
+        in flight when its run died reaches the venue within seconds, if at all, and a
+        queued command is applied within the venue's delay: mmp allows late_landing_s()
+        (Binance: the age past which it refuses any request)."""
+        if not self.pending or self.sent_at is None:
+            return None
+        caps = _capabilities().get(self.key.venue)
+        window_ms = late_landing_s() * 1000
+        if caps is not None and caps.refuses_after_ms is not None:
+            window_ms = caps.refuses_after_ms
+        return self.sent_at + dt.timedelta(milliseconds=window_ms)
+
+    def may_still_land(self, now: dt.datetime | None = None) -> bool:
+        until = self.lands_until()
+        return until is not None and (now or dt.datetime.now(dt.UTC)) < until
+
+
+LATE_LANDING_S = 60
+
+
+def late_landing_s() -> int:
+    """How long a write of a dead run may still land (MMP_LATE_LANDING_S sets it)."""
+    text = os.environ.get("MMP_LATE_LANDING_S", "")
+    return int(text) if text.isdigit() else LATE_LANDING_S
+
+
+def _capabilities() -> dict[str, Capabilities]:
+    from reconciler.venues import capabilities  # the registry imports every venue
+
+    return capabilities()
+
+
+def baseline(runs: list[Unfinished], live: Iterable[LiveAccount]) -> dict[ScopeKey, MmpConfig]:
+    """The config each scope had before an unfinished run, where it now has none: a create
+    there restores protection the run took away, and is judged against what it had."""
+    read = {scope.key: scope for account in live for scope in account.scopes}
+    had: dict[ScopeKey, MmpConfig] = {}
+    for run in runs:
+        for item in run.scopes:
+            now = read.get(item.key)
+            if item.before is not None and (now is None or now.config is None):
+                had.setdefault(item.key, item.before)
+    return had
+
+
+def landing_until(runs: list[Unfinished]) -> dt.datetime | None:
+    """The latest moment a pending write of these runs may still land, if one may now."""
+    now = dt.datetime.now(dt.UTC)
+    times = [
+        until
+        for run in runs
+        if not run.running
+        for item in run.scopes
+        if (until := item.lands_until()) is not None and until > now
+    ]
+    return max(times, default=None)
 
 
 @dataclass(frozen=True)
@@ -182,7 +245,36 @@ def _track(scopes: dict[str, InFlight], record: dict[str, Any]) -> None:
     elif event == "step-end" and record.get("outcome") != "unknown":
         scopes.pop(scope, None)
     elif scope in scopes:
-        scopes[scope] = dataclasses.replace(scopes[scope], last=event)
+        scopes[scope] = _pending(dataclasses.replace(scopes[scope], last=event), record)
+
+
+def _pending(item: InFlight, record: dict[str, Any]) -> InFlight:
+    """Which write of the scope may still land after this record: one sent and not
+    answered, one whose answer was lost, or one an asynchronous venue acknowledged and
+    nothing since showed in force."""
+    event = record["event"]
+    if event.endswith("-sent"):
+        return dataclasses.replace(
+            item, pending=event.removesuffix("-sent"), sent_at=_when(record.get("ts"))
+        )
+    if event == "write-answered":
+        result = record.get("result")
+        caps = _capabilities().get(item.key.venue)
+        queued = result == "acknowledged" and caps is not None and not caps.synchronous
+        if result == "refused" or (result == "acknowledged" and not queued):
+            return dataclasses.replace(item, pending="", sent_at=None)
+        return item  # unknown, or queued: it may still land
+    if event in ("replace-cleared", "replace-restore"):
+        return dataclasses.replace(item, pending="", sent_at=None)  # the reset showed
+    return item
+
+
+def _when(text: Any) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _key(data: Any, scope: str) -> ScopeKey:
@@ -227,7 +319,7 @@ def describe(
         lines.append(run.head() + ("; its scopes in flight:" if run.scopes else ""))
         for item in run.scopes:
             state = _live_text(item, read.get(item.key.account), desired)
-            lines.append(f"  {item.key}: {item.doing}; live now: {state}")
+            lines.append(f"  {item.key}: {item.doing}; live now: {state}{_landing(item)}")
         if run.broken_lines:
             lines.append(f"  ({run.broken_lines} journal line(s) unreadable: cut short or edited)")
     return lines
@@ -254,6 +346,17 @@ def _live_text(
     if config == item.before:
         return "the config it had before that run"
     return "a config that is neither its old nor its new one"
+
+
+def _landing(item: InFlight) -> str:
+    until = item.lands_until()
+    if until is None or not item.may_still_land():
+        return ""
+    assert item.sent_at is not None
+    return (
+        f"; but its {item.pending} sent at {item.sent_at:%H:%M:%S} UTC may still land until "
+        f"{until:%H:%M:%S} UTC (unknown until then: look again after it)"
+    )
 
 
 def _managed_account(item: InFlight, desired: DesiredState) -> bool:
@@ -292,6 +395,10 @@ def left_unprotected(
                 continue
             if item.key.account in failed and _left_bare(item, desired):
                 left.append(item.key)  # unknown, and it may be without MMP
+                continue
+            landing = item.pending in ("reset", "remove") and item.may_still_land()
+            if landing and _left_bare(item, desired):
+                left.append(item.key)  # when it lands, the scope is without MMP
                 continue
             scopes = read.get(item.key.account)
             if scopes is None or not _left_bare(item, desired):
@@ -394,6 +501,8 @@ def _settled(
     accounts: set[str],
     desired: DesiredState,
 ) -> bool:
+    if item.may_still_land():  # what this run saw may yet change
+        return False
     if outcome is not None:  # this apply had a step for it
         return outcome == "applied"
     if item.key.account not in accounts:  # filtered out of this run: not looked at

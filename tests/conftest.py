@@ -56,6 +56,13 @@ def not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def writes_of_dead_runs_land_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write of a killed run is taken to have landed (or not) by the time it is read: the
+    tests of the window in which one may still land set MMP_LATE_LANDING_S themselves."""
+    monkeypatch.setenv("MMP_LATE_LANDING_S", "0")
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)

@@ -311,6 +311,7 @@ def child_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")  # this working tree
     env["PYTHONUNBUFFERED"] = "1"  # output readable while it runs
     env["NO_COLOR"] = "1"
+    env["MMP_LATE_LANDING_S"] = "0"  # a killed run's writes have landed or not when read
     return env
 
 

@@ -31,7 +31,6 @@ from reconciler.journal import Journal
 from reconciler.live import connect
 from reconciler.model import ScopeKey
 from reconciler.runlock import LockedError, RunLock
-from reconciler.sim.faults import FaultInjector
 from reconciler.venues import VENUES
 from reconciler.venues.base import ChangeMode
 from reconciler.venues.deribit.simulator import DeribitSimulator
@@ -39,6 +38,7 @@ from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limits
 from tests.procs import LiveDesk
 from tests.test_apply_safety import WRITES, Desk, OnWrite
+from tests.test_fault_matrix import Reject
 from tests.test_interrupt import looser
 from tests.venues import ROWS, connect_to
 
@@ -493,16 +493,15 @@ def test_a_step_whose_record_could_not_be_written_sends_nothing(
     assert "journal: " in capfd.readouterr().err  # the lost records, on stderr
 
 
-@pytest.mark.parametrize("venue", sorted(set(ROWS) - {"bullish"}))
-def test_a_create_the_venue_never_took_is_named_unprotected(tmp_path: Path, venue: str) -> None:
-    """A scope to be created whose write never took has no config, as before: 'old config
-    in force' would hide that the account is without MMP there. Named in its line and in
-    the report; the exit says nothing changed, and status exits 4 until it has a config.
-    (Bullish queues commands: a lost answer there may still land: 'unknown', tested above.)"""
+@pytest.mark.parametrize("venue", sorted(ROWS))
+def test_a_create_the_venue_refused_is_named_unprotected(tmp_path: Path, venue: str) -> None:
+    """A scope to be created whose write the venue refused has no config, as before: 'old
+    config in force' would hide that the account is without MMP there. Named in its line and
+    in the report; the exit says nothing changed, and status exits 4 until it has one."""
     key = ScopeKey(venue, "acct", *ROWS[venue].scopes[0])
     with LiveDesk(tmp_path, {key: (ROWS[venue].sample(1), None)}) as desk:
         gated = desk.servers[venue]
-        gated.app = FaultInjector(gated.app, WRITES[venue], "connection-reset", times=10)
+        gated.app = Reject(gated.app, venue)
         result = desk.mmp("apply", "--auto-approve")
         assert result.code == 1, result
         assert f"FAILED (still UNPROTECTED)     {key}" in result.stdout, result.stdout

@@ -315,3 +315,56 @@ def test_an_apply_waits_for_a_read_under_way(tmp_path: Path) -> None:
         assert reader.finish(WAIT_S).code == 0
         assert writer.finish(WAIT_S).code == 0
         assert desk.live(BTC) == WANT[BTC] and desk.live(ETH) == WANT[ETH]
+
+
+def test_a_killed_runs_reset_may_still_land_and_is_unknown_until_then(tmp_path: Path) -> None:
+    """Killed with its reset on the way (held before the venue, as a slow network would):
+    until the reset can no longer land, status says so and exits 4 though BTC still has its
+    config; apply waits for that moment before reading, then puts BTC right whatever landed."""
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-sent")
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        window = {"MMP_LATE_LANDING_S": "30"}
+        status = desk.mmp("status", env=window)
+        assert status.code == 4, status
+        assert "bullish/bx/BTC: its reset was sent" in status.stdout
+        assert "but its reset sent at" in status.stdout and "may still land until" in status.stdout
+        assert desk.live(BTC) == OLD[BTC]  # not yet: the reset is still on its way
+        gate.release(deliver=True)  # type: ignore[attr-defined]
+        assert gate.wait_finished(WAIT_S)  # type: ignore[attr-defined]
+        desk.settle()
+        assert desk.live(BTC) is None  # it landed after its run was gone
+        rerun = desk.mmp("apply", "--auto-approve", env={"MMP_LATE_LANDING_S": "10"})
+        assert rerun.code == 0, rerun
+        assert "mmp: a write of an unfinished run may still land: bullish/bx/BTC" in rerun.stderr
+        assert "Recovered the scopes of unfinished apply run" in rerun.stderr
+        converges(desk)
+
+
+def test_a_loosening_cannot_pass_as_the_create_of_a_scope_a_kill_left_bare(
+    tmp_path: Path,
+) -> None:
+    """Killed between its reset and its set, BTC is without MMP; the policy now asks for a
+    freeze half as long as its old one. Creating it is a loosening against the config the
+    journal says it had: the guardrail trips as it would have on the config itself."""
+    with make_desk(tmp_path) as desk:
+        proc, gate = held(desk, "reset-confirmed")
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        gate.release(deliver=False)  # type: ignore[attr-defined]
+        assert desk.live(BTC) is None
+        old = OLD[BTC]
+        shorter = old.with_changes(frozen_ms=int(old.frozen_ms) // 2)
+        desk.declare({BTC: shorter})
+        refused = desk.mmp("apply", "--auto-approve")
+        assert refused.code == 1, refused
+        said = (
+            "bullish/bx/BTC: freeze shortened 2s -> 1s (against the config it had before an "
+            "unfinished run left it without one)"
+        )
+        assert said in refused.stderr, refused
+        assert desk.live(BTC) is None
+        forced = desk.mmp("apply", "--auto-approve", "--force")
+        assert forced.code == 0, forced
+        assert desk.live(BTC) == shorter
