@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.desk import SCOPES, VENUE_ORDER
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.model import FreezeState, LiveAccount, LiveScope, ScopeKey
-from reconciler.planner import make_plan
-from reconciler.render import RENDERERS
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, ScopeKey
+from reconciler.planning.planner import make_plan
+from reconciler.planning.render import RENDERERS
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 from tests.venues import ROWS
 

@@ -25,9 +25,9 @@ sys.setswitchinterval(0.0002)  # many server threads: hand the GIL over fast (la
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.model import MmpConfig, ScopeKey  # noqa: E402
-from reconciler.sim.server import serve  # noqa: E402
-from reconciler.units import decimal_text, format_duration, format_freeze  # noqa: E402
+from reconciler.core.model import MmpConfig, ScopeKey  # noqa: E402
+from reconciler.core.units import decimal_text, format_duration, format_freeze  # noqa: E402
+from reconciler.simulators.server import serve  # noqa: E402
 from reconciler.venues import VENUES  # noqa: E402
 from reconciler.venues.bullish.simulator import BullishSimulator  # noqa: E402
 from tests.venues import ROWS  # noqa: E402

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.model import ScopeKey  # noqa: E402
+from reconciler.core.model import ScopeKey  # noqa: E402
 from tests.procs import LiveDesk  # noqa: E402
 from tests.venues import ROWS  # noqa: E402
 

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler import __version__, console, crash
-from reconciler.errors import ReconcilerError
-from reconciler.secrets import redact
+from reconciler import __version__
+from reconciler.core import console, crash
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.secrets import redact
 
 MAX_EXPIRES_MINUTES = 7 * 24 * 60
 
@@ -315,7 +316,7 @@ def _add_github_steps(
     actions: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    """The workflows' steps that plan and apply (reconciler.github.steps)."""
+    """The workflows' steps that plan and apply (reconciler.commands.github.steps)."""
     _add_github_plan(actions, common)
     shard = _command(
         actions,
@@ -385,8 +386,8 @@ def _add_github_plan(
 
 
 def _github(args: argparse.Namespace) -> int:
-    from reconciler.github import commands as github
-    from reconciler.github import steps
+    from reconciler.commands.github import commands as github
+    from reconciler.commands.github import steps
 
     actions = {
         "comment": github.comment,
@@ -412,7 +413,7 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from reconciler.schema import schema_text
+    from reconciler.policy.schema import schema_text
 
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -462,14 +463,14 @@ def _sandbox_error(value: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "validate": _lazy("reconciler.offline", "validate"),  # imports only what it needs
-        "plan": _lazy("reconciler.commands", "plan"),
-        "apply": _lazy("reconciler.commands", "apply"),
-        "unfreeze": _lazy("reconciler.commands", "unfreeze"),
-        "status": _lazy("reconciler.commands", "status"),
-        "import": _lazy("reconciler.importer", "command"),
+        "validate": _lazy("reconciler.commands.validate", "validate"),  # imports only what it needs
+        "plan": _lazy("reconciler.commands.run", "plan"),
+        "apply": _lazy("reconciler.commands.run", "apply"),
+        "unfreeze": _lazy("reconciler.commands.run", "unfreeze"),
+        "status": _lazy("reconciler.commands.run", "status"),
+        "import": _lazy("reconciler.commands.importer", "command"),
         "schema": _schema,
-        "show": _lazy("reconciler.commands", "show"),
+        "show": _lazy("reconciler.commands.run", "show"),
         "github": _github,
     }
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
@@ -480,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         colour=not no_color and console.is_terminal(sys.stderr),
     )
     if hasattr(args, "policies"):
-        from reconciler.paths import state_dir
+        from reconciler.core.paths import state_dir
 
         crash.configure(state_dir(args.policies))
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey
 from tests.procs import BULLISH_SET, Gate, LiveDesk, Spawned, any_write, fill, small_disk
 from tests.venues import ROWS
 

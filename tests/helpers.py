@@ -8,13 +8,13 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.desired import DesiredState
-from reconciler.live import Connections
-from reconciler.validate import load_desired
+from reconciler.policy.desired import DesiredState
+from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities
 from reconciler.venues.base import Credentials
 from reconciler.venues.deribit.client import DeribitClient
 from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.live import Connections
 from tests.venues import connect_to
 
 SECRET = "s3cr3t-for-tests"

@@ -12,7 +12,7 @@ mid-apply.
         assert desk.live(("bullish", "bx", "BTC", None)) is None
 
 A LiveDesk is a throwaway policy repository (git, one commit, policies/desk.yaml), one
-simulator per venue served with reconciler.sim.server.serve, the accounts created and
+simulator per venue served with reconciler.simulators.server.serve, the accounts created and
 seeded on them, and the credential variables in `desk.env`. A Gate holds one request at
 the server, before the venue sees it or after the venue handled it, until the test
 releases it. The live state is read through our own venue clients straight from the
@@ -42,9 +42,9 @@ from typing import Any
 
 import httpx
 
-from reconciler.model import LiveScope, MmpConfig, ScopeKey
-from reconciler.sim.server import serve
-from reconciler.units import decimal_text, format_duration, format_freeze
+from reconciler.core.model import LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import decimal_text, format_duration, format_freeze
+from reconciler.simulators.server import serve
 from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
 from reconciler.venues.bullish.simulator import BullishSimulator
@@ -125,7 +125,7 @@ class Gate:
     before=True: the venue has not seen the request yet. before=False: the venue handled
     it and the answer is not sent yet. The held server thread is independent of the client:
     releasing after the client died just finishes it (its answer goes nowhere). mmp gives
-    up on an answer after 10 s (reconciler.live.TIMEOUT): hold for less, unless the test
+    up on an answer after 10 s (reconciler.venues.live.TIMEOUT): hold for less, unless the test
     is about that."""
 
     def __init__(self, predicate: Predicate, *, nth: int = 1, before: bool = True) -> None:

@@ -26,13 +26,13 @@ from typing import Any
 
 import httpx
 
-from reconciler.desired import AccountTarget, Location
-from reconciler.sandbox import Sandbox
-from reconciler.sim.common import Clock
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.policy.desired import AccountTarget, Location
+from reconciler.sandbox.store import Sandbox
+from reconciler.simulators.common import Clock
 from reconciler.venues import VENUES
 from reconciler.venues.base import VenueSpec
-from reconciler.venues.bullish import sandbox as bullish_sandbox
+from reconciler.venues.bullish import desk as bullish_desk
 from reconciler.venues.bullish.wire import LOGIN_PATH, MMP_PATH, command_signature, login_signature
 
 
@@ -67,10 +67,10 @@ async def deribit_sets(sandbox: Sandbox, accounts: list[str], group: str, writes
 
 def bullish_only(now_ms: int, delay_ms: int = 200) -> dict[str, VenueSpec[Any]]:
     def make(state: dict[str, object] | None) -> Any:
-        return bullish_sandbox.make(state, clock=Clock(now_ms), apply_delay_ms=delay_ms)
+        return bullish_desk.make(state, clock=Clock(now_ms), apply_delay_ms=delay_ms)
 
     spec = VENUES["bullish"]
-    return {"bullish": dataclasses.replace(spec, sandbox=make)}
+    return {"bullish": dataclasses.replace(spec, desk=make)}
 
 
 async def bullish(sandbox: Sandbox, now_ms: int, account: str, command: bool) -> None:

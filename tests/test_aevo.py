@@ -10,10 +10,10 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from reconciler.errors import ConfigError, VenueAuthError, VenueRejected, VenueUnavailable
-from reconciler.model import FreezeState, MmpConfig, ScopeKey
-from reconciler.sim.common import Clock
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.errors import ConfigError, VenueAuthError, VenueRejected, VenueUnavailable
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.simulators.common import Clock
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS
 from reconciler.venues.aevo.client import AevoClient

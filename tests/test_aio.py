@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from reconciler.aio import read_all
-from reconciler.errors import VenueRejected
+from reconciler.core.aio import read_all
+from reconciler.core.errors import VenueRejected
 
 
 def test_results_keep_the_order_of_the_reads() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import PlanFileError
-from reconciler.executor import ApplyResult, Outcome, apply_plan
-from reconciler.journal import Journal
-from reconciler.planner import make_plan
-from reconciler.sim.common import Clock
+from reconciler.apply.executor import ApplyResult, Outcome, apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.core.errors import PlanFileError
+from reconciler.planning.planner import make_plan
+from reconciler.simulators.common import Clock
 from reconciler.venues import capabilities
 from reconciler.venues.deribit.simulator import DeribitSimulator, RpcError
 from tests.helpers import load, sim_connections, write_policy
@@ -150,9 +150,9 @@ def test_write_applied_but_answer_lost_is_verified_by_reading_back(in_tmp: Path)
     sim.__call__ = lose_answer  # type: ignore[method-assign]
     import httpx
 
-    from reconciler.live import connect
     from reconciler.venues import VENUES
     from reconciler.venues.base import Credentials
+    from reconciler.venues.live import connect
     from tests.helpers import SECRET
 
     async def go() -> ApplyResult:
@@ -227,13 +227,13 @@ class _SlowOrFailing:
         self.log = log
 
     async def read(self, underlyings: Any = frozenset(), *, only: Any = None) -> Any:
-        from reconciler.model import LiveAccount, LiveScope
+        from reconciler.core.model import LiveAccount, LiveScope
 
         scopes = tuple(LiveScope(k, v) for k, v in self.configs.items())
         return LiveAccount("deribit", self.account, scopes)
 
     async def set_config(self, key: Any, config: Any) -> None:
-        from reconciler.errors import VenueRejected
+        from reconciler.core.errors import VenueRejected
 
         self.log.append(f"start {key}")
         if self.account == "a":
@@ -248,9 +248,9 @@ class _SlowOrFailing:
 
 
 def test_accounts_apply_side_by_side_and_a_failure_starts_nothing_new() -> None:
-    from reconciler.live import Connections
-    from reconciler.model import MmpConfig, ScopeKey
-    from reconciler.plan import Action, Plan, Step
+    from reconciler.core.model import MmpConfig, ScopeKey
+    from reconciler.planning.plan import Action, Plan, Step
+    from reconciler.venues.live import Connections
 
     log: list[str] = []
     clients = {name: _SlowOrFailing(name, log) for name in ("a", "b")}

@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-import reconciler.writes as writes
-from reconciler import crash
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.executor import ApplyResult, Outcome, apply_plan
-from reconciler.interrupt import Interrupt
-from reconciler.journal import Journal, JournalError
-from reconciler.model import MmpConfig, ScopeKey
-from reconciler.planner import make_plan
+import reconciler.apply.writes as writes
+from reconciler.apply.executor import ApplyResult, Outcome, apply_plan
+from reconciler.apply.interrupt import Interrupt
+from reconciler.apply.journal import Journal, JournalError
+from reconciler.core import crash
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.planning.planner import make_plan
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 from tests.venues import ROWS, connect_to
 
@@ -271,14 +271,14 @@ def test_no_room_for_the_journal_refuses_before_any_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk = Desk("deribit")
-    monkeypatch.setattr("reconciler.journal._free_bytes", lambda folder: 1000)
+    monkeypatch.setattr("reconciler.apply.journal._free_bytes", lambda folder: 1000)
     with pytest.raises(JournalError, match=r"cannot be written .*nothing was applied"):
         desk.apply(journal=Journal(tmp_path / "journal.jsonl"))
     assert {k: v.config for k, v in desk.live().items()} == desk.old
 
 
 def test_a_line_cut_short_by_a_crash_is_never_glued_onto(tmp_path: Path) -> None:
-    from reconciler import journal as journal_module
+    from reconciler.apply import journal as journal_module
 
     path = tmp_path / "journal.jsonl"
     path.write_text('{"event":"apply-start","run":"a"}\n{"event":"set-se')

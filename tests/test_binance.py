@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     ConfigError,
     VenueAuthError,
     VenueError,
@@ -20,9 +20,9 @@ from reconciler.errors import (
     VenueRejected,
     VenueUnavailable,
 )
-from reconciler.model import FreezeState, MmpConfig, ScopeKey
-from reconciler.sim.common import Clock
-from reconciler.units import MANUAL, loads_exact
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, loads_exact
+from reconciler.simulators.common import Clock
 from reconciler.venues.base import Credentials
 from reconciler.venues.binance.client import BinanceClient
 from reconciler.venues.binance.simulator import BinanceSimulator

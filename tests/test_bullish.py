@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.errors import ConfigError, VenueAuthError, VenueUnavailable
-from reconciler.executor import ApplyResult, Outcome, apply_plan
-from reconciler.journal import Journal
-from reconciler.model import MmpConfig, ScopeKey
-from reconciler.plan import Action
-from reconciler.planner import make_plan
-from reconciler.sim.common import Clock
-from reconciler.units import MANUAL, dumps_exact, loads_exact
+from reconciler.apply.executor import ApplyResult, Outcome, apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.core.errors import ConfigError, VenueAuthError, VenueUnavailable
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, dumps_exact, loads_exact
+from reconciler.planning.plan import Action
+from reconciler.planning.planner import make_plan
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.simulators.common import Clock
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import VenueClient
 from reconciler.venues.bullish import wire
@@ -237,7 +237,7 @@ KEY = ScopeKey("bullish", "acct", "BTC")
 @pytest.fixture(autouse=True)
 def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Waiting for a command that never shows need not take the real 10 s here."""
-    import reconciler.writes as writes
+    import reconciler.apply.writes as writes
 
     monkeypatch.setattr(writes, "POLL_DEADLINE_MS", 300)
 

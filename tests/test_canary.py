@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import commands, live
 from reconciler.cli import main
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.commands import run as commands
+from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.venues import live
 from reconciler.venues.aevo.simulator import AevoSimulator
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.bullish.simulator import BullishSimulator
@@ -137,7 +138,7 @@ def test_no_secret_anywhere(
 
 
 def test_redaction_finds_secrets_inside_other_text_and_with_any_characters() -> None:
-    from reconciler import secrets
+    from reconciler.core import secrets
 
     inside, spaced = "Zq9-canary/inside+x=", "canary with spaces 42"
     for value in (inside, spaced, *(f"many-{n:05d}-secret-value" for n in range(3000))):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import commands
 from reconciler.cli import main
+from reconciler.commands import run as commands
 from tests.helpers import write_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,11 +196,11 @@ def test_venue_error_echoing_a_secret_is_redacted(
         }
         return httpx.Response(400, json=body)
 
-    from reconciler import live
+    from reconciler.venues import live
 
     real_connect = live.connect
     monkeypatch.setattr(
-        "reconciler.commands.connect",
+        "reconciler.commands.run.connect",
         lambda targets, venues, creds, *_, **__: real_connect(
             targets, venues, creds, lambda v: httpx.MockTransport(echo)
         ),

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.executor import apply_plan
-from reconciler.journal import Journal
-from reconciler.live import Connections
-from reconciler.model import ScopeKey
-from reconciler.plan import Action
-from reconciler.planner import make_plan
+from reconciler.apply.executor import apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.core.model import ScopeKey
+from reconciler.planning.plan import Action
+from reconciler.planning.planner import make_plan
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import ResetMeaning
+from reconciler.venues.live import Connections
 from tests.venues import ROWS, VenueRow, connect_to
 
 HERE = Location("p.yaml", 1, 1)

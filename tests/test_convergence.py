@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.executor import apply_plan
-from reconciler.journal import Journal
-from reconciler.model import MmpConfig, ScopeKey
-from reconciler.planner import make_plan
-from reconciler.units import MANUAL
+from reconciler.apply.executor import apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL
+from reconciler.planning.planner import make_plan
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import VENUES, capabilities
 from tests.venues import ROWS, connect_to
 

@@ -10,15 +10,15 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     VenueAuthError,
     VenueRateLimited,
     VenueRejected,
     VenueUnavailable,
 )
-from reconciler.model import FreezeState, MmpConfig, ScopeKey
-from reconciler.sim.common import Clock
-from reconciler.sim.server import serve
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.simulators.common import Clock
+from reconciler.simulators.server import serve
 from reconciler.venues.base import Credentials
 from reconciler.venues.deribit.client import DeribitClient
 from reconciler.venues.deribit.simulator import DeribitSimulator

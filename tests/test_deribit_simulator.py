@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sim.common import Clock
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.simulators.common import Clock
 from reconciler.venues.deribit.simulator import DeribitSimulator, deribit_signature
 
 GOOD = {

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import VenueAuthError, VenueRejected, VenueUnavailable
-from reconciler.model import ScopeKey
+from reconciler.core.errors import VenueAuthError, VenueRejected, VenueUnavailable
+from reconciler.core.model import ScopeKey
 from reconciler.venues import VENUES
 from tests.venues import ROWS
 

@@ -17,9 +17,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from reconciler import fastyaml
-from reconciler.loader import LocatedTree, yaml_reader
-from reconciler.units import UnplainNumber
+from reconciler.core.units import UnplainNumber
+from reconciler.policy import fastyaml
+from reconciler.policy.loader import LocatedTree, yaml_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(

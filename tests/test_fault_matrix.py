@@ -14,16 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-import reconciler.writes as writes
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.errors import PlanFileError
-from reconciler.executor import apply_plan
-from reconciler.journal import Journal
-from reconciler.model import ScopeKey
-from reconciler.planner import make_plan
-from reconciler.sim.faults import FaultInjector
+import reconciler.apply.writes as writes
+from reconciler.apply.executor import apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.core.errors import PlanFileError
+from reconciler.core.model import ScopeKey
+from reconciler.planning.planner import make_plan
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 from tests import fault_cells
+from tests.fakes.faults import FaultInjector
 from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.model import ScopeKey
+from reconciler.core.model import ScopeKey
 from tests.procs import LiveDesk, any_write
 from tests.venues import ROWS
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import crash
 from reconciler.cli import build_parser, main
+from reconciler.core import crash
 from tests.helpers import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent

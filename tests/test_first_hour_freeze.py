@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.apply.journal import Journal
 from reconciler.cli import main
-from reconciler.errors import ReconcilerError
-from reconciler.journal import Journal
-from reconciler.live import Connections
-from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.sandbox import Sandbox
-from reconciler.sim.sandbox import SimulatorSandbox
-from reconciler.unfreeze import unfreeze
+from reconciler.commands.unfreeze import unfreeze
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.sandbox.desk import SimulatorDesk
+from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import Capabilities
+from reconciler.venues.live import Connections
 
 ROOT = Path(__file__).resolve().parent.parent
 FROZEN = {  # the sandbox desk's frozen scope on each venue
@@ -261,7 +261,7 @@ def trip_for_an_hour(venue: str) -> None:
     """Trip the scope's MMP with the longest freeze the venue allows, so no test waits on it."""
     account, underlying, _ = TIMED[venue]
     with Sandbox(VENUES).edit(venue) as stored:
-        assert isinstance(stored, SimulatorSandbox)
+        assert isinstance(stored, SimulatorDesk)
         sim, key = stored.sim, stored.key(account)
         if venue == "deribit":
             sim.accounts[key].configs[(underlying, None)]["frozen_time"] = 3600
@@ -367,7 +367,7 @@ def test_a_declared_scope_the_venue_has_nothing_for_says_so() -> None:
     ],
 )
 def test_the_closest_name(typed: str, meant: str | None) -> None:
-    from reconciler.suggest import closest
+    from reconciler.core.suggest import closest
 
     known = ["binance", "btc_usd", "deribit-main", "eth_usd"]
     assert closest(typed, known) == meant

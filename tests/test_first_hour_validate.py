@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
-from reconciler.errors import ConfigError
-from reconciler.model import ScopeKey
-from reconciler.units import decimal_text
+from reconciler.core.errors import ConfigError
+from reconciler.core.model import ScopeKey
+from reconciler.core.units import decimal_text
 from tests.helpers import load, write_policy
 from tests.test_fastyaml import PLAIN
 

@@ -12,16 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
-from reconciler.errors import GitHubError, ReconcilerError
-from reconciler.github.api import GitHubApi
-from reconciler.github.comment import upsert
-from reconciler.github.context import RunContext
-from reconciler.github.drift import LABEL, PENDING, merge, report
-from reconciler.model import FreezeState, MmpConfig, ScopeKey
-from reconciler.plan import Action, Direction, FieldChange, Plan, Step
-from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
-from reconciler.sim.github import FakeGitHub
-from reconciler.sim.server import serve
+from reconciler.commands.github.api import GitHubApi
+from reconciler.commands.github.comment import upsert
+from reconciler.commands.github.context import RunContext
+from reconciler.commands.github.drift import LABEL, PENDING, merge, report
+from reconciler.core.errors import GitHubError, ReconcilerError
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.planning.render.markdown import COMMENT_LIMIT, MARKER, document
+from reconciler.simulators.server import serve
+from tests.fakes.github import FakeGitHub
 
 REPO = "desk/mmp-policies"
 TOKEN = "ghs_testtoken"
@@ -307,8 +307,8 @@ def test_outside_github_actions_the_message_says_what_is_missing(
 def test_a_re_run_is_the_re_runners_doing(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forced dispatch re-run by someone else is theirs: the journal and the reviewers'
     warning name GITHUB_TRIGGERING_ACTOR, and GITHUB_ACTOR only when it is not set."""
-    from reconciler.github.context import RunContext
-    from reconciler.journal import who
+    from reconciler.apply.journal import who
+    from reconciler.commands.github.context import RunContext
 
     monkeypatch.setenv("GITHUB_ACTOR", "first-dispatcher")
     assert who() == "github:first-dispatcher"

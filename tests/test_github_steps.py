@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import GitHubError
-from reconciler.github.steps import fenced, force_warning, forced, shard_name
-from reconciler.render.markdown import MARKER
-from reconciler.sim.github import FakeGitHub
-from reconciler.sim.server import serve
+from reconciler.commands.github.steps import fenced, force_warning, forced, shard_name
+from reconciler.core.errors import GitHubError
+from reconciler.planning.render.markdown import MARKER
+from reconciler.simulators.server import serve
+from tests.fakes.github import FakeGitHub
 from tests.workflow_files import REPO, mmp_step, secret_names, step_env
 
 REPOSITORY = "desk/mmp-policies"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import guards
-from reconciler.model import LiveAccount, LiveScope
-from reconciler.planner import make_plan
-from reconciler.render import RENDERERS
-from reconciler.validate import load_desired
+from reconciler.core.model import LiveAccount, LiveScope
+from reconciler.planning.planner import make_plan
+from reconciler.planning.render import RENDERERS
+from reconciler.policy import guards
+from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities
 
 CASES = Path(__file__).parent / "cases"

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import guards
 from reconciler.cli import main
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.errors import ConfigError
-from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.plan import Plan
-from reconciler.planner import Filters, make_plan
+from reconciler.core.errors import ConfigError
+from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.planning.plan import Plan
+from reconciler.planning.planner import Filters, make_plan
+from reconciler.policy import guards
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 
 HERE = Location("p", 1, 1)

@@ -21,21 +21,22 @@ from typing import Any
 import httpx
 import pytest
 
-import reconciler.writes as writes
-from reconciler import console, recovery, secrets
-from reconciler.desired import AccountTarget, DesiredState, Location
-from reconciler.errors import VenueError, VenueUnavailable
-from reconciler.executor import Outcome
-from reconciler.interrupt import Interrupt, restore_defaults
-from reconciler.journal import Journal
-from reconciler.live import connect
-from reconciler.model import ScopeKey
-from reconciler.runlock import LockedError, RunLock
+import reconciler.apply.writes as writes
+from reconciler.apply import recovery
+from reconciler.apply.executor import Outcome
+from reconciler.apply.interrupt import Interrupt, restore_defaults
+from reconciler.apply.journal import Journal
+from reconciler.apply.runlock import LockedError, RunLock
+from reconciler.core import console, secrets
+from reconciler.core.errors import VenueError, VenueUnavailable
+from reconciler.core.model import ScopeKey
+from reconciler.policy.desired import AccountTarget, DesiredState, Location
 from reconciler.venues import VENUES
 from reconciler.venues.base import ChangeMode
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limits
+from reconciler.venues.live import connect
 from tests.procs import LiveDesk
 from tests.test_apply_safety import WRITES, Desk, OnWrite
 from tests.test_fault_matrix import Reject
@@ -249,7 +250,7 @@ def test_a_second_process_is_paced_by_what_the_first_spent(tmp_path: Path) -> No
 
 
 def test_recovery_never_restores_a_removal_nor_on_another_venue(tmp_path: Path) -> None:
-    from reconciler.model import LiveAccount
+    from reconciler.core.model import LiveAccount
 
     path = tmp_path / "journal.jsonl"
     config = ROWS["deribit"].sample(1)
@@ -271,7 +272,7 @@ def test_recovery_never_restores_a_removal_nor_on_another_venue(tmp_path: Path) 
         accounts={"acct": AccountTarget("acct", "deribit", "testnet", None, "ACCT", HERE)}
     )
     live = [LiveAccount("deribit", "acct", ())]
-    from reconciler.plan import Plan
+    from reconciler.planning.plan import Plan
 
     amended = recovery.amend(Plan((), "x", accounts=("acct",)), runs, desired, live)
     assert amended.steps == ()  # the removal stays removed; kraken is not this account's venue

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.importer import FileImport, import_live, notes
-from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.validate import load_desired
+from reconciler.commands.importer import FileImport, import_live, notes
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import NONCE_PATH
 from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk, Spawned, bullish_config_read

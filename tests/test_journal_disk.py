@@ -7,7 +7,7 @@ import json
 import resource
 from pathlib import Path
 
-from reconciler.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from tests.procs import BULLISH_RESET, LiveDesk, fill, small_disk
 from tests.venues import ROWS

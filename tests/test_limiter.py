@@ -105,9 +105,9 @@ def test_a_window_never_breaks_a_fixed_window_wherever_its_boundary_falls(
 
 
 def test_accounts_of_one_venue_share_its_per_ip_window() -> None:
-    from reconciler.desired import AccountTarget, Location
-    from reconciler.live import connect
+    from reconciler.policy.desired import AccountTarget, Location
     from reconciler.venues.base import Credentials
+    from reconciler.venues.live import connect
 
     where = Location("x.yaml", 1, 1)
     targets = [

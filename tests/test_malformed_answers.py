@@ -27,9 +27,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import VenueError, VenueRejected, VenueUnavailable
-from reconciler.model import ScopeKey
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.errors import VenueError, VenueRejected, VenueUnavailable
+from reconciler.core.model import ScopeKey
+from reconciler.core.units import dumps_exact, loads_exact
 from reconciler.venues import VENUES
 from reconciler.venues.answers import wire_type
 from reconciler.venues.base import Credentials, VenueClient

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.sim.common import Clock
-from reconciler.sim.server import serve
+from reconciler.simulators.common import Clock
+from reconciler.simulators.server import serve
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.deribit.simulator import DeribitSimulator
 
@@ -203,10 +203,11 @@ def test_an_expired_saved_plan_says_to_plan_again(
 ) -> None:
     (in_tmp / "policies").mkdir()
     (in_tmp / "policies" / "desk.yaml").write_text(DERIBIT.format(deribit="http://127.0.0.1:9"))
-    from reconciler import guards, planfile
-    from reconciler.plan import Plan
-    from reconciler.provenance import Provenance
-    from reconciler.validate import load_desired
+    from reconciler.planning import planfile
+    from reconciler.planning.plan import Plan
+    from reconciler.planning.provenance import Provenance
+    from reconciler.policy import guards
+    from reconciler.policy.validate import load_desired
     from reconciler.venues import capabilities
 
     desired = load_desired(in_tmp / "policies", capabilities())

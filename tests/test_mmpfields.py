@@ -13,13 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import guards, mmpfields
-from reconciler.mmpfields import FIELDS, FROZEN, LIMITS, NAMES, WINDOW, FieldValue, MmpField
-from reconciler.model import ALL_FIELDS, LIMIT_FIELDS, MmpConfig
-from reconciler.policy import SCOPE_FIELDS, SCOPE_PARSERS, ScopeSpec
-from reconciler.units import MANUAL, UnitError
+from reconciler.core import mmpfields
+from reconciler.core.mmpfields import FIELDS, FROZEN, LIMITS, NAMES, WINDOW, FieldValue, MmpField
+from reconciler.core.model import ALL_FIELDS, LIMIT_FIELDS, MmpConfig
+from reconciler.core.units import MANUAL, UnitError
+from reconciler.policy import guards
+from reconciler.policy.spec import SCOPE_FIELDS, SCOPE_PARSERS, ScopeSpec
 
-PACKAGE = Path(mmpfields.__file__).resolve().parent
+PACKAGE = Path(mmpfields.__file__).resolve().parent.parent
 LIMIT = FIELDS[2]
 
 
@@ -166,17 +167,17 @@ def test_guardrail_bounds_take_durations_and_exact_limits() -> None:
 # Modules that read the table and must not name a field again. `status` and the model's
 # FreezeState use "frozen" for a scope's freeze state, not the field.
 READERS = [
-    "planner.py",
-    "guards.py",
-    "importer.py",
-    "validate.py",
-    "venue_rules.py",
-    "shape.py",
-    "policy.py",
-    "render/rows.py",
-    "render/text.py",
-    "render/markdown.py",
-    "render/json_out.py",
+    "planning/planner.py",
+    "policy/guards.py",
+    "commands/importer.py",
+    "policy/validate.py",
+    "policy/venue_rules.py",
+    "policy/shape.py",
+    "policy/spec.py",
+    "planning/render/rows.py",
+    "planning/render/text.py",
+    "planning/render/markdown.py",
+    "planning/render/json_out.py",
 ]
 
 
@@ -188,4 +189,4 @@ def test_no_reader_spells_a_field_name_of_its_own(module: str) -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and node.value in NAMES
     ]
-    assert spelled == [], f"{module} names {spelled}: read reconciler.mmpfields instead"
+    assert spelled == [], f"{module} names {spelled}: read reconciler.core.mmpfields instead"

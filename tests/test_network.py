@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import AccountTarget, Location
-from reconciler.live import ACCOUNT_POOL, connect
-from reconciler.sim import server
+from reconciler.policy.desired import AccountTarget, Location
+from reconciler.simulators import server
 from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
 from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.live import ACCOUNT_POOL, connect
 
 
 def test_an_account_reads_over_its_own_few_connections(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.desired import DesiredScope, DesiredState, Location
-from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.plan import Action, Direction, Plan
-from reconciler.planner import Filters, direction, make_plan
-from reconciler.units import MANUAL
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL
+from reconciler.planning.plan import Action, Direction, Plan
+from reconciler.planning.planner import Filters, direction, make_plan
+from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 
 HERE = Location("p.yaml", 1, 1)

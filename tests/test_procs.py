@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from tests.procs import (
     BULLISH_RESET,

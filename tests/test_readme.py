@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import planfile
 from reconciler.cli import main
-from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
+from reconciler.planning import planfile
+from reconciler.planning.render.markdown import COMMENT_LIMIT, MARKER, document
 
 ROOT = Path(__file__).resolve().parent.parent
 

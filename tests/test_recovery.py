@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import recovery
-from reconciler.desired import AccountTarget, DesiredState, Location
-from reconciler.journal import Journal
-from reconciler.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.plan import Action, Plan
-from reconciler.runlock import LockedError, RunLock
+from reconciler.apply import recovery
+from reconciler.apply.journal import Journal
+from reconciler.apply.runlock import LockedError, RunLock
+from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.planning.plan import Action, Plan
+from reconciler.policy.desired import AccountTarget, DesiredState, Location
 from tests.procs import LiveDesk, any_write, child_env
 from tests.venues import ROWS
 
@@ -59,7 +59,7 @@ def scaled(config: MmpConfig, factor: Decimal | int) -> MmpConfig:
 
 
 def live(config: MmpConfig | None, frozen: bool = False) -> list[LiveAccount]:
-    from reconciler.model import FreezeState
+    from reconciler.core.model import FreezeState
 
     scopes = () if config is None and not frozen else (LiveScope(KEY, config, FreezeState(frozen)),)
     return [LiveAccount("deribit", "acct", scopes)]
@@ -242,7 +242,7 @@ def test_one_writing_run_at_a_time_and_a_dead_holder_is_taken_over(
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; "
-            "from reconciler.runlock import RunLock; "
+            "from reconciler.apply.runlock import RunLock; "
             f"RunLock(Path({str(tmp_path)!r}), 'apply').__enter__(); print('held', flush=True); "
             "time.sleep(60)",
         ],

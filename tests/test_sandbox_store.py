@@ -23,17 +23,17 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox
-from reconciler.sim.common import Clock
-from reconciler.sim.sandbox import SimulatorSandbox
-from reconciler.sim.statefile import StateFile
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.sandbox.desk import SimulatorDesk
+from reconciler.sandbox.statefile import StateFile
+from reconciler.sandbox.store import Sandbox
+from reconciler.simulators.common import Clock
 from reconciler.venues import VENUES
-from reconciler.venues.aevo.sandbox import make as make_aevo
-from reconciler.venues.binance.sandbox import make as make_binance
-from reconciler.venues.bullish.sandbox import make as make_bullish
+from reconciler.venues.aevo.desk import make as make_aevo
+from reconciler.venues.binance.desk import make as make_binance
+from reconciler.venues.bullish.desk import make as make_bullish
 from reconciler.venues.bullish.simulator import BullishSimulator
-from reconciler.venues.deribit.sandbox import make as make_deribit
+from reconciler.venues.deribit.desk import make as make_deribit
 from reconciler.venues.deribit.simulator import DeribitSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +272,7 @@ def test_a_write_that_cannot_be_saved_is_undone_and_answered_as_not_sent(
 
 
 def test_a_state_file_that_is_not_one_is_named(tmp_path: Path) -> None:
-    from reconciler.sandbox import SandboxStateError
+    from reconciler.sandbox.store import SandboxStateError
 
     state = tmp_path / "sandbox.json"
     state.write_text("{not json")
@@ -285,17 +285,17 @@ def test_a_state_file_that_is_not_one_is_named(tmp_path: Path) -> None:
 def test_a_change_made_in_edit_is_saved_and_one_that_raises_is_undone(tmp_path: Path) -> None:
     state = tmp_path / "sandbox.json"
     with Sandbox(VENUES, state).edit("aevo") as aevo:
-        assert isinstance(aevo, SimulatorSandbox)
+        assert isinstance(aevo, SimulatorDesk)
         aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
     saved = loads_exact(state.read_bytes())["aevo"]["accounts"]["sandbox-id-aevo-mm"]
     assert saved["configs"]["SOL"]["triggered"] is True
     sandbox = Sandbox(VENUES, state)
     with pytest.raises(RuntimeError), sandbox.edit("aevo") as aevo:
-        assert isinstance(aevo, SimulatorSandbox)
+        assert isinstance(aevo, SimulatorDesk)
         aevo.sim.accounts.clear()
         raise RuntimeError("changed my mind")
     with sandbox.edit("aevo") as aevo:
-        assert isinstance(aevo, SimulatorSandbox)
+        assert isinstance(aevo, SimulatorDesk)
         assert "sandbox-id-aevo-mm" in aevo.sim.accounts
 
 

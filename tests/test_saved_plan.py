@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.approved import Approved, confirm
 from reconciler.cli import main
-from reconciler.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.errors import PlanFileError
-from reconciler.model import LiveAccount, LiveScope, ScopeKey, fingerprint_of, live_digests
-from reconciler.planner import make_plan
-from reconciler.provenance import Provenance
-from reconciler.sandbox import Sandbox
-from reconciler.sim.server import serve
+from reconciler.core.errors import PlanFileError
+from reconciler.core.model import LiveAccount, LiveScope, ScopeKey, fingerprint_of, live_digests
+from reconciler.planning.approved import Approved, confirm
+from reconciler.planning.planner import make_plan
+from reconciler.planning.provenance import Provenance
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.sandbox.store import Sandbox
+from reconciler.simulators.server import serve
 from reconciler.venues import capabilities
 from tests.procs import LiveDesk
 from tests.venues import ROWS
@@ -233,6 +233,13 @@ def test_the_saved_plan_shows_without_any_venue(
     assert main(["show", "plan.json", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["sandbox"] is True
     assert sent == []
+
+
+def test_a_saved_plan_names_its_format(repo: Path) -> None:
+    """The kind is the file's format name, read by other tools and by older mmp versions:
+    moving code around must never change it."""
+    saved = json.loads((repo / "plan.json").read_text(encoding="utf-8"))
+    assert saved["kind"] == "mmp-reconciler/plan"
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "ye s", "sandbox"])

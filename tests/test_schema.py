@@ -14,7 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.cli import main
-from reconciler.schema import schema_text
+from reconciler.policy.schema import schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema" / "mmp-policy.schema.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.errors import ReconcilerError
-from reconciler.shard import parse_shard
+from reconciler.core.errors import ReconcilerError
+from reconciler.planning.shard import parse_shard
 
 ROOT = Path(__file__).resolve().parent.parent
 VENUES = frozenset({"deribit", "binance", "aevo", "bullish"})

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.desired import DesiredScope, DesiredState, Location
-from reconciler.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.sandbox import Sandbox
-from reconciler.sim.sandbox import SimulatorSandbox
-from reconciler.status import StatusRow, exit_code, relative, rows, table
+from reconciler.commands.status import StatusRow, exit_code, relative, rows, table
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.policy.desired import DesiredScope, DesiredState, Location
+from reconciler.sandbox.desk import SimulatorDesk
+from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ def test_a_timed_freeze_says_until_when_in_utc_and_from_now(
 ) -> None:
     # trip a timed freeze (SOL: frozen 60s) in the sandbox's Aevo, saved like a venue's
     with Sandbox(VENUES).edit("aevo") as aevo:
-        assert isinstance(aevo, SimulatorSandbox)
+        assert isinstance(aevo, SimulatorDesk)
         aevo.sim.trigger(aevo.key("aevo-mm"), "SOL")
     assert main(["status", "--sandbox", "--venue", "aevo", "--underlying", "SOL"]) == 2
     out = capsys.readouterr().out.splitlines()

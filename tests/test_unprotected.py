@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from reconciler.model import FreezeState, LiveScope, MmpConfig
-from reconciler.plan import Action, Plan
-from reconciler.planner import Filters
-from reconciler.render import RENDERERS
-from reconciler.render.markdown import COMMENT_LIMIT, MARKER, document
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig
+from reconciler.planning.plan import Action, Plan
+from reconciler.planning.planner import Filters
+from reconciler.planning.render import RENDERERS
+from reconciler.planning.render.markdown import COMMENT_LIMIT, MARKER, document
 from tests.test_planner import A, B, key, plan_for
 
 FROZEN = FreezeState(True)  # until manual reset

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import ConfigError
-from reconciler.model import ScopeKey
+from reconciler.core.errors import ConfigError
+from reconciler.core.model import ScopeKey
 from tests.helpers import load, write_policy
 
 HEADER = """
@@ -379,7 +379,7 @@ def test_field_the_venue_does_not_support(in_tmp: Path) -> None:
     """A venue without vega (like Binance) refuses vega_limit, naming venue and field."""
     from dataclasses import replace
 
-    from reconciler.validate import load_desired
+    from reconciler.policy.validate import load_desired
     from reconciler.venues import capabilities, connections
     from reconciler.venues.deribit.capabilities import CAPABILITIES
 
@@ -554,7 +554,7 @@ def test_empty_is_allowed_where_adoption_starts(in_tmp: Path, text: str) -> None
 
 
 def test_the_field_parsers_and_the_schema_models_name_the_same_fields() -> None:
-    from reconciler.policy import SCOPE_FIELDS, SCOPE_PARSERS
+    from reconciler.policy.spec import SCOPE_FIELDS, SCOPE_PARSERS
 
     assert tuple(SCOPE_PARSERS) == SCOPE_FIELDS
 

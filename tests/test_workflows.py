@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from reconciler.cli import build_parser
-from reconciler.secrets import env_names
-from reconciler.validate import load_desired
+from reconciler.core.secrets import env_names
+from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities, connections
 from tests.workflow_files import INSTALL, REPO, WORKFLOWS, load, mmp_action, mmp_step
 

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from reconciler.desired import DesiredState
-from reconciler.live import Connections, connect
-from reconciler.model import MmpConfig, ScopeKey
-from reconciler.units import MANUAL
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL
+from reconciler.policy.desired import DesiredState
 from reconciler.venues import VENUES
 from reconciler.venues.aevo import wire as aevo_wire
 from reconciler.venues.aevo.simulator import AevoSimulator
@@ -25,6 +24,7 @@ from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.limiter import Limiter
+from reconciler.venues.live import Connections, connect
 
 
 def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials]) -> Connections:

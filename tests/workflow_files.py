@@ -2,7 +2,7 @@
 environment a job and its step set, with the `${{ }}` values a test gives.
 
 No emulator: each step that runs mmp is one line calling `mmp github ACTION` (the logic is
-in reconciler/github/steps.py), so tests/test_github_steps.py runs that line itself and
+in reconciler/commands/github/steps.py), so tests/test_github_steps.py runs that line itself and
 tests/test_workflows.py checks what only the YAML decides (conditions, environments,
 artifacts, the matrix).
 """

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from reconciler.mmpfields import BY_NAME, FREEZE, LIMIT, MmpField
-from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.units import MANUAL, FreezeMs
+from reconciler.core.mmpfields import BY_NAME, FREEZE, LIMIT, MmpField
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, FreezeMs
 
 if TYPE_CHECKING:
     import httpx
@@ -193,7 +193,7 @@ class VenueClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-class VenueSandbox(Protocol):
+class SimulatedDesk(Protocol):
     """A venue's simulator set up for `--sandbox`: seeded desk, credentials, saved state."""
 
     def credentials(self, account: str) -> Credentials:
@@ -205,8 +205,8 @@ class VenueSandbox(Protocol):
     def dump(self) -> dict[str, object]: ...
 
 
-SandboxFactory = Callable[[dict[str, object] | None], VenueSandbox]
-"""(saved state, or None to seed the example desk) -> sandbox."""
+DeskFactory = Callable[[dict[str, object] | None], SimulatedDesk]
+"""(saved state, or None to seed the example desk) -> the venue's simulated desk."""
 
 
 S = TypeVar("S")
@@ -218,17 +218,17 @@ what the accounts of one venue endpoint share) -> client."""
 
 @dataclass(frozen=True)
 class VenueSpec(Generic[S]):
-    """One venue: what it can do, how to make its clients, its sandbox. `S` is what the
-    accounts of one venue endpoint share (Bullish: the day's nonce bounds), made once per
-    endpoint by `endpoint_state`; `None` where they share nothing. The factories import
-    their modules when called (start-up stays fast), each typed, so mypy checks that a
-    client's constructor and the protocol match."""
+    """One venue: what it can do, how to make its clients, its simulated desk for
+    `--sandbox`. `S` is what the accounts of one venue endpoint share (Bullish: the day's
+    nonce bounds), made once per endpoint by `endpoint_state`; `None` where they share
+    nothing. The factories import their modules when called (start-up stays fast), each
+    typed, so mypy checks that a client's constructor and the protocol match."""
 
     capabilities: Capabilities
     connection: Connection
     client: ClientFactory[S]
     endpoint_state: Callable[[], S]
-    sandbox: SandboxFactory
+    desk: DeskFactory
 
 
 def nothing() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     VenueAuthError,
     VenueError,
     VenueRateLimited,

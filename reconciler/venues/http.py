@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import VenueUnavailable
-from reconciler.units import loads_exact
+from reconciler.core.errors import VenueUnavailable
+from reconciler.core.units import loads_exact
 from reconciler.venues.answers import Malformed
 
 READ_ATTEMPTS = 3

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact, loads_exact
 
 Spent = dict[str, list[int]]  # window key -> wall-clock ms of each request inside it
 

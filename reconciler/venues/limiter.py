@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
 
-from reconciler.errors import ReconcilerError
+from reconciler.core.errors import ReconcilerError
 
 _SENDS: ContextVar[list[int] | None] = ContextVar("mmp_request_sends", default=None)
 _STOP: ContextVar[Callable[[], str] | None] = ContextVar("mmp_request_stop", default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconciler.venues.aevo.capabilities import CAPABILITIES, CONNECTION
-from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
+from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec, nothing
 
 if TYPE_CHECKING:
     import httpx
@@ -25,12 +25,12 @@ def _client(
     return AevoClient(account, credentials, http, limits)
 
 
-def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.aevo.sandbox import make
+def _desk(state: dict[str, object] | None) -> SimulatedDesk:
+    from reconciler.venues.aevo.desk import make
 
     return make(state)
 
 
-SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _sandbox)
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _desk)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

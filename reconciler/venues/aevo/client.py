@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 import httpx
 
-from reconciler.aio import read_all
-from reconciler.errors import VenueError, VenueRejected
-from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.units import dumps_exact
+from reconciler.core.aio import read_all
+from reconciler.core.errors import VenueError, VenueRejected
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import dumps_exact
 from reconciler.venues.aevo import wire
 from reconciler.venues.aevo.capabilities import ASSETS, CAPABILITIES, CONNECTION
 from reconciler.venues.auth import VenueAuth

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.sim.common import Clock, CreditBucket
-from reconciler.units import decimal_places, decimal_text, dumps_exact, loads_exact
+from reconciler.core.units import decimal_places, decimal_text, dumps_exact, loads_exact
+from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues.aevo.capabilities import ASSETS
 from reconciler.venues.aevo.wire import signature
 

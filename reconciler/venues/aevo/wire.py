@@ -7,8 +7,8 @@ import hmac
 from decimal import Decimal
 from typing import Any
 
-from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import epoch_ms
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import epoch_ms
 from reconciler.venues import answers
 from reconciler.venues.aevo.capabilities import CAPABILITIES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec, nothing
+from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec, nothing
 from reconciler.venues.binance.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
@@ -25,12 +25,12 @@ def _client(
     return BinanceClient(account, credentials, http, limits)
 
 
-def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.binance.sandbox import make
+def _desk(state: dict[str, object] | None) -> SimulatedDesk:
+    from reconciler.venues.binance.desk import make
 
     return make(state)
 
 
-SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _sandbox)
+SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _desk)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 import httpx
 
-from reconciler.aio import read_all
-from reconciler.errors import VenueError, VenueRateLimited, VenueRejected
-from reconciler.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.aio import read_all
+from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire

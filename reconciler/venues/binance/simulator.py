@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from reconciler.sim.common import Clock
-from reconciler.units import decimal_places, decimal_text, dumps_exact
+from reconciler.core.units import decimal_places, decimal_text, dumps_exact
+from reconciler.simulators.common import Clock
 from reconciler.venues.binance.capabilities import MAX_DECIMALS, UNDERLYINGS
 from reconciler.venues.binance.wire import sign
 

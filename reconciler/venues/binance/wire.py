@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import MANUAL, FreezeMs, decimal_text, epoch_ms
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, FreezeMs, decimal_text, epoch_ms
 from reconciler.venues import answers
 from reconciler.venues.binance.capabilities import CAPABILITIES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.venues.base import Credentials, VenueClient, VenueSandbox, VenueSpec
+from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec
 from reconciler.venues.bullish.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
@@ -33,12 +33,12 @@ def _nonce_day() -> NonceDay:
     return NonceDay()
 
 
-def _sandbox(state: dict[str, object] | None) -> VenueSandbox:
-    from reconciler.venues.bullish.sandbox import make
+def _desk(state: dict[str, object] | None) -> SimulatedDesk:
+    from reconciler.venues.bullish.desk import make
 
     return make(state)
 
 
-SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, CONNECTION, _client, _nonce_day, _sandbox)
+SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, CONNECTION, _client, _nonce_day, _desk)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

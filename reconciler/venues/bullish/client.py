@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from reconciler import secrets
-from reconciler.errors import VenueError, VenueRejected
-from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.units import dumps_exact, epoch_ms
+from reconciler.core import secrets
+from reconciler.core.errors import VenueError, VenueRejected
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import dumps_exact, epoch_ms
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire

@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from reconciler.sim.common import Clock, CreditBucket
-from reconciler.units import decimal_places, dumps_exact, loads_exact
+from reconciler.core.units import decimal_places, dumps_exact, loads_exact
+from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues.bullish.capabilities import ASSETS
 from reconciler.venues.bullish.wire import (
     LOGIN_PATH,

@@ -8,8 +8,8 @@ import hmac
 from decimal import Decimal
 from typing import Any
 
-from reconciler.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import FreezeMs, decimal_text, epoch_ms, loads_exact
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import FreezeMs, decimal_text, epoch_ms, loads_exact
 from reconciler.venues import answers
 from reconciler.venues.bullish.capabilities import CAPABILITIES
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
-from reconciler import secrets
-from reconciler.aio import read_all
-from reconciler.errors import VenueError
-from reconciler.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.units import dumps_exact
+from reconciler.core import secrets
+from reconciler.core.aio import read_all
+from reconciler.core.errors import VenueError
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import dumps_exact
 from reconciler.venues import answers
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.units import epoch_ms
+from reconciler.core.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import epoch_ms
 from reconciler.venues import answers
 from reconciler.venues.deribit.capabilities import CAPABILITIES
 

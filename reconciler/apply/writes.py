@@ -1,0 +1,496 @@
+"""One step of apply: check the scope is still as planned, write (journaled ahead), verify.
+
+Before each write the scope's live config and freeze state must still be what the plan saw,
+as read after the account's previous write, begun at most FRESH_MS ago (a read-back of
+the account's previous step serves; on bulk-read venues one read per account, not per
+scope), or read anew and answered within READ_BUDGET_MS of its send (a read dates from
+its first request's send, not from its wait for a rate-limit slot). What remains between
+that read and the write is a round trip: the venues' push channels (issue 16) close it.
+If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
+applies on two machines from overwriting each other, and a write from ending a freeze.
+
+Every write is journaled before it leaves (`<kind>-sent`) and after (`write-answered`).
+A replacement (reset-then-set venues) is: reset, confirm cleared, set at once, confirm; the
+time between the two confirmations is the unprotected gap. If the set fails it is sent once
+more, then the old config is set again and confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from reconciler.apply.journal import Journal
+from reconciler.core.console import warn
+from reconciler.core.errors import ReconcilerError, VenueUnavailable
+from reconciler.core.freezes import what_to_do, why_held
+from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest
+from reconciler.core.secrets import redact
+from reconciler.planning.plan import Action, Plan, Step
+from reconciler.venues.limiter import sends_timed, unless_stopping
+from reconciler.venues.live import Connections
+
+FRESH_MS = 250  # an earlier read (a read-back) serves the check before a write if this fresh
+READ_BUDGET_MS = 2_000  # a new read for that check must be answered this soon after its send
+READ_TRIES = 3  # new reads for that check, when each takes longer than READ_BUDGET_MS
+POLL_INTERVAL_MS = 50
+POLL_MAX_INTERVAL_MS = 800
+POLL_DEADLINE_MS = 10_000
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"  # new config verified in force
+    KEPT_OLD = "kept-old"  # the write failed; the old config is verified in force
+    RESTORED = "restored"  # a replacement failed; the old config was set again and verified
+    UNKNOWN = "unknown"  # neither old nor new is known to be in force
+    MOVED = "moved"  # not written: the venue's config changed after the plan was made
+    HELD = "held"  # not written: the scope froze after the plan was made
+    NOT_RUN = "not-run"  # not started (an earlier failure, an interruption)
+
+
+@dataclass
+class StepResult:
+    step: Step
+    outcome: Outcome
+    detail: str = ""
+    gap_ms: int | None = None  # replacements: time without MMP between reset and set
+
+
+class Phase(enum.Enum):
+    CHECKING = "checking it is still as planned"
+    WRITING = "write sent, waiting for the venue"
+    VERIFYING = "verifying the write"
+    RESET_SENT = "reset sent: its config is being cleared"
+    CLEARED = "between its reset and its set: without MMP until the set is confirmed"
+    RESTORING = "restoring its old config: without MMP until that is confirmed"
+
+
+@dataclass
+class Read:
+    account: LiveAccount
+    at_ns: int
+    seq: int  # how many writes the account had been sent when this was read
+    covers: frozenset[str] | None  # underlyings read; None: all of them
+
+
+@dataclass
+class Run:
+    """What the steps of one apply share."""
+
+    plan: Plan
+    connections: Connections
+    journal: Journal
+    reads: dict[str, Read] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)  # account -> writes sent
+    phases: dict[str, Phase] = field(default_factory=dict)  # scope -> what it is doing now
+    written: set[str] = field(default_factory=set)  # scopes a write was sent to
+    bug: bool = False  # a step ended in an unexpected exception: start nothing new
+    tell: Callable[[StepResult], None] = lambda result: None  # each step, as it ends
+    stopping: Callable[[], str] = str  # the signal that asked apply to stop, or ""
+    # venue -> the least time a reset of this run took to show: the next reset's reads start
+    # a little before that, instead of spending the venue's rate limit on reads sure to miss
+    fastest_clear_ms: dict[str, int] = field(default_factory=dict)
+
+    def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
+        """A read, dated when it began: what it says held then, at least."""
+        seq = self.sent.get(account.account, 0)
+        self.reads[account.account] = Read(account, began, seq, covers)
+
+    def in_flight(self) -> list[str]:
+        return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
+
+
+class StaleCheck(ReconcilerError):
+    """The check before a write found no read fresh enough to trust."""
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A scope that could not be read back, and why."""
+
+    why: str
+
+
+Seen = MmpConfig | None | Unread  # what a read-back found: a config, none, or no answer
+
+
+class Answer(enum.Enum):
+    ACKNOWLEDGED = "acknowledged"  # the venue took the write
+    REFUSED = "refused"  # the venue answered that it did nothing
+    UNKNOWN = "unknown"  # no usable answer: it may or may not have been applied
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A write's answer: what the venue said, and its error (redacted) when it was not
+    plainly acknowledged."""
+
+    answer: Answer
+    error: str = ""
+    lost: bool = False  # no answer came at all: the request may still be on its way
+    at_ns: int = 0  # when it was sent
+
+
+ACKNOWLEDGED = Sent(Answer.ACKNOWLEDGED)
+
+
+async def run_step(run: Run, step: Step) -> StepResult:
+    scope = str(step.key)
+    run.journal.write(
+        "step-begin",
+        scope=scope,
+        key=step.key.to_data(),
+        action=step.action.value,
+        before=_data(step.before),
+        after=_data(step.after),
+    )
+    run.phases[scope] = Phase.CHECKING
+    end: Seen = Unread("see the write records")
+    result = await _check(run, step)
+    if result is None and run.journal.failed:  # its step-begin may not be on disk
+        result = StepResult(
+            step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
+        )
+    if result is None and run.stopping():  # a signal came while it was being checked
+        result = StepResult(
+            step,
+            Outcome.NOT_RUN,
+            f"not run: apply was interrupted ({run.stopping()}) before its first write",
+        )
+    if result is None and step.action is Action.REPLACE:
+        result = await _replace(run, step)
+    elif result is None:
+        kind = "remove" if step.action is Action.REMOVE else "set"
+        sent = await _send(run, step, kind, step.before if kind == "remove" else step.after)
+        end = await _await_state(run, step, None if kind == "remove" else step.after, sent)
+        result = _classify(step, end, sent, _not_in_force(run, step), _may_land(run, step, sent))
+    finish(run, result, end)
+    return result
+
+
+def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
+    scope = str(result.step.key)
+    run.phases.pop(scope, None)
+    run.journal.write(
+        "step-end",
+        scope=scope,
+        action=result.step.action.value,
+        outcome=result.outcome.value,
+        detail=result.detail,
+        live=end.why if isinstance(end, Unread) else _data(end),
+        gap_ms=result.gap_ms,
+    )
+    try:
+        run.tell(result)  # journaled first: what the screen says, the journal has
+    except Exception as exc:  # showing a result must never end the run mid-step
+        warn(
+            f"mmp: could not show the result of {scope} ({type(exc).__name__}: {exc}); "
+            "the journal has it"
+        )
+
+
+async def _check(run: Run, step: Step) -> StepResult | None:
+    """None when the scope is still as the plan saw it; else why the step is not run."""
+    try:
+        live = await _current(run, step)
+    except ReconcilerError as exc:
+        return StepResult(
+            step, Outcome.NOT_RUN, f"not run: the check before writing failed: {redact(str(exc))}"
+        )
+    now = scope_digest(live) if live is not None and live.present else None
+    if now == run.plan.digests.get(str(step.key)):
+        return None
+    if live is not None and live.freeze.frozen:
+        caps = run.connections.clients[step.key.account].capabilities
+        return StepResult(
+            step,
+            Outcome.HELD,
+            f"not written: the scope froze after the plan was made ({why_held(caps)}); "
+            + what_to_do(step.key, caps, live.freeze),
+        )
+    bare = live is None or live.config is None
+    shown = "no config" if live is None or live.config is None else _describe(live.config)
+    detail = (
+        f"not written: the venue's config changed after the plan was made (now {shown}); "
+        "another run or a person changed it. Plan again and review"
+    )
+    if bare and step.action is not Action.REMOVE and step.before is not None:
+        # it had a config when planned and has none now: say so as loudly as we can
+        return StepResult(step, Outcome.UNKNOWN, detail + ". It is now WITHOUT MMP")
+    return StepResult(step, Outcome.MOVED, detail)
+
+
+async def _current(run: Run, step: Step) -> LiveScope | None:
+    """The scope as read for the check before its write: the account's last read when it
+    began at most FRESH_MS ago and no write was sent since, else a new read. A new read
+    answered more than READ_BUDGET_MS after it was sent (a slow venue or network: what it
+    shows may be that old) is tried twice more; then the step is not run."""
+    account = step.key.account
+    read = run.reads.get(account)
+    if not _reusable(run, step, read):
+        took: list[int] = []
+        for _ in range(READ_TRIES):
+            read = await _read(run, step)
+            took.append((time.monotonic_ns() - read.at_ns) // 1_000_000)
+            if took[-1] <= READ_BUDGET_MS:
+                break
+        else:
+            raise StaleCheck(
+                f"each of {READ_TRIES} reads was answered {'/'.join(map(str, took))} ms after "
+                f"it was sent, more than the {READ_BUDGET_MS} ms within which a read can show "
+                "the scope is still as planned (a slow venue or network)"
+            )
+    assert read is not None
+    return read.account.by_key().get(step.key)
+
+
+def _reusable(run: Run, step: Step, read: Read | None) -> bool:
+    return (
+        read is not None
+        and read.seq == run.sent.get(step.key.account, 0)
+        and time.monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
+        and (read.covers is None or step.key.underlying in read.covers)
+    )
+
+
+async def _read(run: Run, step: Step) -> Read:
+    only = frozenset({step.key.underlying})  # one scope: no need to read the whole account
+    began = time.monotonic_ns()
+    with sends_timed() as sends:
+        account = await run.connections.read_account(step.key.account, only=only)
+    bulk = run.connections.clients[step.key.account].capabilities.bulk_read
+    # dated from its first request's send: a wait for a rate-limit slot does not age it
+    run.remember(account, None if bulk else only, min(sends, default=began))
+    return run.reads[step.key.account]
+
+
+async def _send(
+    run: Run, step: Step, kind: str, config: MmpConfig | None, purpose: str = "apply"
+) -> Sent:
+    """One write, journaled before it leaves and after its answer."""
+    scope, account = str(step.key), step.key.account
+    run.journal.write(f"{kind}-sent", scope=scope, config=_data(config), purpose=purpose)
+    if run.journal.failed and scope not in run.written:
+        # the step's first write, not on disk ahead: not sent (a replacement's set, once its
+        # reset went out, is sent whatever the journal: the scope has no MMP until it lands)
+        return Sent(
+            Answer.REFUSED, f"not sent: the journal cannot be written ({run.journal.failed})"
+        )
+    run.sent[account] = run.sent.get(account, 0) + 1
+    run.written.add(scope)
+    first = run.phases.get(scope) in (None, Phase.CHECKING)
+    if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
+        run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
+    if first:  # a signal before it leaves: not sent (a later write of the step always is)
+        with unless_stopping(lambda: _interrupted(run)):
+            sent = await _attempt(run, step, kind, config)
+    else:
+        sent = await _attempt(run, step, kind, config)
+    run.journal.write(
+        "write-answered",
+        scope=scope,
+        write=kind,
+        purpose=purpose,
+        result=sent.answer.value,
+        error=sent.error,
+    )
+    return sent
+
+
+def _interrupted(run: Run) -> str:
+    signal = run.stopping()
+    return f"apply was interrupted ({signal}) before it left" if signal else ""
+
+
+async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) -> Sent:
+    client = run.connections.clients[step.key.account]
+    try:
+        with sends_timed() as sends:
+            if kind == "reset":
+                await client.reset(step.key)
+            elif kind == "remove":
+                assert config is not None
+                await client.remove_config(step.key, config)
+            else:
+                assert config is not None
+                await client.set_config(step.key, config)
+    except VenueUnavailable as exc:
+        answer = Answer.UNKNOWN if exc.maybe_applied else Answer.REFUSED
+        lost = answer is Answer.UNKNOWN and not exc.answered
+        # the last send is the one that may still be on its way (it was signed then)
+        at = max(sends, default=time.monotonic_ns())
+        return Sent(answer, redact(str(exc)), lost=lost, at_ns=at)
+    except ReconcilerError as exc:
+        return Sent(Answer.REFUSED, redact(str(exc)))  # the venue answered and refused
+    return ACKNOWLEDGED
+
+
+async def _await_state(
+    run: Run,
+    step: Step,
+    want: MmpConfig | None,
+    sent: Sent,
+    *,
+    eager: bool = False,
+    settle_ms: int = 0,
+) -> Seen:
+    """Read until the scope shows `want`; once on a synchronous venue or after a refusal.
+    When the outcome is unknown an asynchronous venue is watched to the deadline, and a read
+    that fails is tried again until then. Reads back off (50 ms, doubling to 800 ms) except
+    `eager` ones (a replacement's reset: every moment waiting there is without MMP). On an
+    asynchronous venue `settle_ms` (how long the venue just took, at most 800 ms) passes
+    before the first read: reading sooner would only spend the rate limit."""
+    caps = run.connections.clients[step.key.account].capabilities
+    scope = str(step.key)
+    if run.phases.get(scope) is Phase.WRITING:
+        run.phases[scope] = Phase.VERIFYING
+    deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
+    interval = POLL_INTERVAL_MS
+    refused = sent.answer is Answer.REFUSED
+    if settle_ms and not (caps.synchronous or refused):
+        await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
+    # a lost write on a venue that refuses old requests is settled by a read begun after
+    # that age; elsewhere nothing gained by waiting (_may_land says it may still land)
+    final_ns = sent.at_ns + (caps.refuses_after_ms or 0) * 1_000_000 if sent.lost else 0
+    while True:
+        began = time.monotonic_ns()
+        seen = await _read_back(run, step)
+        synchronous = caps.synchronous and began >= final_ns
+        settled = not isinstance(seen, Unread) and (synchronous or refused or seen == want)
+        if settled or time.monotonic_ns() >= deadline:
+            return seen
+        await asyncio.sleep(interval / 1000)
+        if not eager or isinstance(seen, Unread):
+            interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
+
+
+async def _read_back(run: Run, step: Step) -> Seen:
+    """The scope's config as the venue now reports it (Unread when it cannot be read)."""
+    try:
+        read = await _read(run, step)
+    except ReconcilerError as exc:
+        return Unread(f"read-back failed: {redact(str(exc))}")
+    live = read.account.by_key().get(step.key)
+    return None if live is None else live.config
+
+
+async def _replace(run: Run, step: Step) -> StepResult:
+    assert step.after is not None and step.before is not None
+    scope = str(step.key)
+    sent = await _send(run, step, "reset", None)
+    acknowledged = time.monotonic_ns()
+    learned = run.fastest_clear_ms.get(step.key.venue, 0) * 3 // 4
+    cleared = await _await_state(run, step, None, sent, eager=True, settle_ms=learned)
+    if cleared is not None:
+        late = _may_land(run, step, sent)
+        return _classify(step, cleared, sent, "the reset did not clear the config in time", late)
+    gap_start = time.monotonic_ns()
+    settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
+    fastest = run.fastest_clear_ms.get(step.key.venue, settle_ms)
+    run.fastest_clear_ms[step.key.venue] = min(fastest, settle_ms)
+    run.phases[scope] = Phase.CLEARED
+    run.journal.write("replace-cleared", scope=scope)
+    errors = []
+    for purpose in ("apply", "retry"):  # the set, and one retry within the deadline
+        sent = await _send(run, step, "set", step.after, purpose)
+        seen = await _await_state(run, step, step.after, sent, settle_ms=settle_ms)
+        if seen == step.after:
+            gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+            run.journal.write("replace-set", scope=scope, unprotected_ms=gap_ms)
+            detail = f"unprotected for {gap_ms} ms between reset and set"
+            return StepResult(step, Outcome.APPLIED, detail, gap_ms=gap_ms)
+        errors.append(sent.error or _not_in_force(run, step))
+    return await _restore(run, step, errors, gap_start, settle_ms)
+
+
+async def _restore(
+    run: Run, step: Step, errors: list[str], gap_start: int, settle_ms: int
+) -> StepResult:
+    run.phases[str(step.key)] = Phase.RESTORING
+    run.journal.write("replace-restore", scope=str(step.key), errors=errors)
+    sent = await _send(run, step, "set", step.before, "restore")
+    restored = await _await_state(run, step, step.before, sent, settle_ms=settle_ms)
+    gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+    why = "; ".join(errors)
+    if restored == step.before:
+        detail = f"{why}; the old config was restored after {gap_ms} ms without MMP"
+        return StepResult(step, Outcome.RESTORED, detail, gap_ms=gap_ms)
+    detail = f"{why}; restoring the old config failed too: the scope may be without MMP"
+    return StepResult(step, Outcome.UNKNOWN, detail, gap_ms=gap_ms)
+
+
+def _not_in_force(run: Run, step: Step) -> str:
+    caps = run.connections.clients[step.key.account].capabilities
+    if caps.synchronous:
+        return "the venue answered success but the change is not in force"
+    return (
+        f"the write was acknowledged but was not in force after {POLL_DEADLINE_MS} ms "
+        "(the venue reports the reason only on its private WebSocket)"
+    )
+
+
+def _may_land(run: Run, step: Step, sent: Sent) -> str:
+    """Why a write not in force yet may still take effect ('' when it cannot): on an
+    asynchronous venue anything not refused outright was queued and is applied whenever the
+    venue gets to it; on any venue a write whose answer was lost may still be on its way,
+    unless the venue refuses requests of its age (_await_state read past that)."""
+    caps = run.connections.clients[step.key.account].capabilities
+    if sent.answer is Answer.REFUSED:
+        return ""
+    if not caps.synchronous:
+        return "the venue took the command and may still apply it at any moment"
+    if sent.lost and caps.refuses_after_ms is None:
+        return (
+            f"its answer was lost, so the request may still reach {caps.venue} and apply at "
+            f"any moment ({caps.venue} refuses no request for its age)"
+        )
+    return ""
+
+
+def _classify(
+    step: Step, end: Seen, sent: Sent, unapplied: str = "", may_land: str = ""
+) -> StepResult:
+    """Where the scope ended, after `sent`. `unapplied`: what to say when the write was not
+    refused yet is not in force; `may_land`: the write may still take effect later (so the
+    old config in force now proves nothing)."""
+    error = sent.error
+    if isinstance(end, Unread):
+        detail = f"{error}; {end.why}" if error else end.why
+        return StepResult(step, Outcome.UNKNOWN, detail)
+    if end == step.after:
+        return StepResult(step, Outcome.APPLIED, f"verified despite: {error}" if error else "")
+    why = error or unapplied
+    if end == step.before and may_land:
+        return StepResult(
+            step,
+            Outcome.UNKNOWN,
+            f"{why}; the old config is in force now, but {may_land}",
+        )
+    if end == step.before and end is None and step.after is not None:
+        return StepResult(
+            step, Outcome.KEPT_OLD, f"{why}; the scope still has no config: UNPROTECTED"
+        )
+    if end == step.before:
+        return StepResult(step, Outcome.KEPT_OLD, f"{why}; old config still in force")
+    shown = "no config" if end is None else "a config that is neither the old nor the new one"
+    return StepResult(step, Outcome.UNKNOWN, f"{why}; the venue now reports {shown}")
+
+
+def classify_read(step: Step, end: Seen, error: str) -> StepResult:
+    """For the exception boundary: where a scope ended after apply lost track of it."""
+    return _classify(step, end, Sent(Answer.UNKNOWN, error), error)
+
+
+async def read_scope(run: Run, step: Step) -> Seen:
+    return await _read_back(run, step)
+
+
+def _describe(config: MmpConfig) -> str:
+    return ", ".join(f"{k} {v}" for k, v in config.to_data().items() if v is not None)
+
+
+def _data(config: MmpConfig | None) -> object:
+    return None if config is None else config.to_data()

@@ -1,0 +1,150 @@
+"""The few GitHub REST calls we make: comments and issues, with pagination by Link header.
+
+Reads are retried on transport faults and 5xx; writes are not (a lost answer to a create is
+resolved by finding the marker again on the next run). Every refusal becomes a GitHubError
+that says what GitHub answered and what to change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from reconciler import __version__
+from reconciler.commands.github.context import RunContext
+from reconciler.core.errors import GitHubError
+from reconciler.core.secrets import redact
+
+API_VERSION = "2022-11-28"
+READ_ATTEMPTS = 3
+PER_PAGE = 100
+BACKOFF_MS = 200
+
+
+class GitHubApi:
+    def __init__(self, ctx: RunContext, transport: httpx.BaseTransport | None = None) -> None:
+        self.ctx = ctx
+        self._http = httpx.Client(
+            base_url=ctx.api_url,
+            transport=transport,
+            timeout=30,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "Authorization": f"Bearer {ctx.token}",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": f"mmp-reconciler/{__version__}",
+            },
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GitHubApi:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- comments --------------------------------------------------------------------------
+    def comments(self, issue: int) -> Iterator[dict[str, Any]]:
+        yield from self._pages(f"{self._repo}/issues/{issue}/comments")
+
+    def create_comment(self, issue: int, body: str) -> dict[str, Any]:
+        return self._write("POST", f"{self._repo}/issues/{issue}/comments", {"body": body})
+
+    def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        return self._write("PATCH", f"{self._repo}/issues/comments/{comment_id}", {"body": body})
+
+    # -- issues ----------------------------------------------------------------------------
+    def open_issues(self, label: str) -> Iterator[dict[str, Any]]:
+        for item in self._pages(f"{self._repo}/issues", {"state": "open", "labels": label}):
+            if "pull_request" not in item:  # the issues endpoint lists pull requests too
+                yield item
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        data = {"title": title, "body": body, "labels": labels}
+        return self._write("POST", f"{self._repo}/issues", data)
+
+    def update_issue(self, number: int, **fields: str) -> dict[str, Any]:
+        return self._write("PATCH", f"{self._repo}/issues/{number}", dict(fields))
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def _repo(self) -> str:
+        return f"/repos/{self.ctx.repository}"
+
+    def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        url: str | None = path
+        query: dict[str, str] | None = {"per_page": str(PER_PAGE), **(params or {})}
+        while url is not None:
+            response = self._read(url, query)
+            items = response.json()
+            if not isinstance(items, list):
+                raise GitHubError(f"GitHub answered GET {path} with something not a list")
+            yield from items
+            url, query = self._next_page(response), None
+
+    def _next_page(self, response: httpx.Response) -> str | None:
+        link = response.links.get("next", {}).get("url")
+        if link is None:
+            return None
+        # Never follow a link off the API host: the token goes wherever we send requests.
+        if not link.startswith(self.ctx.api_url + "/"):
+            raise GitHubError(f"GitHub's next-page link leaves {self.ctx.api_url}: {link}")
+        return link
+
+    def _read(self, url: str, params: dict[str, str] | None) -> httpx.Response:
+        attempt = 1
+        while True:
+            try:
+                response = self._http.get(url, params=params)
+            except httpx.TransportError as exc:
+                if attempt >= READ_ATTEMPTS:
+                    raise GitHubError(f"cannot reach GitHub at {self.ctx.api_url}: {exc}") from None
+            else:
+                if response.status_code < 500 or attempt >= READ_ATTEMPTS:
+                    return self._checked("GET", url, response)
+            time.sleep(BACKOFF_MS * attempt / 1000)
+            attempt += 1
+
+    def _write(self, method: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, json=data)
+        except httpx.TransportError as exc:
+            raise GitHubError(
+                f"{method} {path}: no answer from GitHub ({exc}); it may or may not have "
+                "happened; the next run finds the marked comment or issue again"
+            ) from None
+        result = self._checked(method, path, response).json()
+        if not isinstance(result, dict):
+            raise GitHubError(f"GitHub answered {method} {path} with something not an object")
+        return result
+
+    def _checked(self, method: str, path: str, response: httpx.Response) -> httpx.Response:
+        if response.is_success:
+            return response
+        try:
+            body = response.json()
+            message = str(body.get("message", "")) if isinstance(body, dict) else ""
+            details = [e.get("message") or e.get("code") for e in body.get("errors", [])]
+        except (ValueError, AttributeError):
+            message, details = response.text[:200], []
+        said = message + (f" ({'; '.join(str(d) for d in details)})" if details else "")
+        where = f"{method} {httpx.URL(path).path}"
+        status = response.status_code
+        text = f"GitHub refused {where}: {status} {said}. {_hint(status)}"
+        raise GitHubError(redact(text.rstrip()), status=status)
+
+
+def _hint(status: int) -> str:
+    return {
+        401: "The token is wrong or expired: pass `GITHUB_TOKEN: ${{ github.token }}`.",
+        403: "The workflow token may not write here: a pull request from a fork gets a "
+        "read-only token (the plan is in the job summary instead); otherwise give the job "
+        "`permissions: pull-requests: write` (comments) or `issues: write` (drift issue).",
+        404: "Check GITHUB_REPOSITORY and the pull request or issue number.",
+        422: "GitHub rejected the content (see its message).",
+    }.get(status, "")

@@ -1,0 +1,159 @@
+"""The drift issue: opened (or updated) while live settings differ from the policies, closed
+by the first run that finds none. Shard plans are merged first; an account in two shards
+fails loudly. An account no shard plan covers (its shard failed: a venue down, say) is
+named "not checked" at the top of the issue, which then stays open, while every shard that
+did run still reports what it found: one venue down never hides another's unprotected scope.
+
+Drift is every write the plan would make, and every held (frozen) scope whose live config
+differs from the policies: it is pending, applied once unfrozen, and keeps the issue open.
+Unprotected scopes (declared, no MMP config live) open the issue body, then pending ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.commands.github.api import GitHubApi
+from reconciler.core.errors import ReconcilerError
+from reconciler.planning.plan import Plan, Step
+from reconciler.planning.render.markdown import COMMENT_LIMIT, document
+
+LABEL = "mmp-drift"
+MARKER = "<!-- mmp-reconciler:drift -->"
+LISTED = 50  # scopes listed per section at the top of the issue; the table has the rest
+PENDING = "pending: held (frozen), will be applied once unfrozen"
+
+
+@dataclass(frozen=True)
+class Merged:
+    plan: Plan
+    unchecked: list[str]  # accounts no shard plan covers
+
+
+def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Merged:
+    """One plan from the shard plans there are; each account in at most one of them."""
+    owner: dict[str, Path] = {}
+    steps: list[Step] = []
+    notes: list[str] = []
+    for path, plan in plans:
+        if any(name != "shard" for name in plan.filters):
+            raise ReconcilerError(
+                f"{path}: a filtered plan ({plan.filters}) cannot show drift; "
+                "split with --shard, which plans whole accounts exactly"
+            )
+        for account in plan.accounts:
+            if account in owner:
+                raise ReconcilerError(
+                    f"account `{account}` is in two shard plans: {owner[account]} and {path}"
+                )
+            owner[account] = path
+        steps += plan.steps
+        notes += [n for n in plan.notes if not n.startswith("shard ")]
+    missing = sorted(set(accounts) - owner.keys())
+    steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
+    fingerprints = "".join(sorted(plan.fingerprint for _, plan in plans))
+    merged = Plan(
+        steps=tuple(steps),
+        fingerprint=hashlib.sha256(fingerprints.encode()).hexdigest(),
+        accounts=tuple(sorted(owner)),
+        notes=tuple(notes),
+    )
+    return Merged(merged, missing)
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    action: str  # opened | updated | closed | none
+    number: int | None
+    message: str
+
+
+def drifting(plan: Plan) -> tuple[Step, ...]:
+    """Every scope that differs from the policies: to write, or held pending an unfreeze."""
+    return tuple(step for step in plan.steps if step.action.writes or step.pending)
+
+
+def issue_title(plan: Plan, unchecked: list[str] | None = None) -> str:
+    unchecked = unchecked or []
+    counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
+    counts.append((len(unchecked), "account(s) not checked"))
+    detail = ", ".join(f"{n} {what}" for n, what in counts if n)
+    return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
+        f" ({detail})" if detail else ""
+    )
+
+
+def report(
+    api: GitHubApi, plan: Plan, link: str, unchecked: list[str] | None = None
+) -> DriftResult:
+    unchecked = unchecked or []
+    issue = next(
+        (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
+    )
+    if drifting(plan) or unchecked:
+        body = issue_body(plan, link, unchecked)
+        title = issue_title(plan, unchecked)
+        if issue is None:
+            made = api.create_issue(title, body, [LABEL])
+            return DriftResult(
+                "opened", int(made["number"]), f"opened drift issue #{made['number']}"
+            )
+        api.update_issue(int(issue["number"]), title=title, body=body)
+        return DriftResult(
+            "updated", int(issue["number"]), f"updated drift issue #{issue['number']}"
+        )
+    if issue is None:
+        return DriftResult("none", None, "no drift; no drift issue open")
+    number = int(issue["number"])
+    run = f" in [this run]({link})" if link else ""
+    api.create_comment(number, f"No drift found{run}: live settings match the policies. Closing.")
+    api.update_issue(number, state="closed", state_reason="completed")
+    return DriftResult("closed", number, f"no drift; closed drift issue #{number}")
+
+
+def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
+    missing = (
+        "".join(
+            [
+                f"**Not checked**: {len(unchecked):,} account(s) whose shard failed (a venue "
+                "down, keys refused: see the run). Their scopes may be unprotected; the issue "
+                "stays open until a run checks them:\n\n",
+                *(f"- `{name}`\n" for name in unchecked[:LISTED]),
+                f"- and {len(unchecked) - LISTED:,} more\n" if len(unchecked) > LISTED else "",
+                "\n",
+            ]
+        )
+        if unchecked
+        else ""
+    )
+    head = (
+        f"{MARKER}\n"
+        + missing
+        + _section(
+            "UNPROTECTED",
+            "declared scope(s) have no MMP config live",
+            [(step, "held (frozen)" if step.pending else "") for step in plan.unprotected],
+        )
+        + _section("Pending", "held scope(s) differ", [(s, PENDING) for s in plan.pending])
+        + "Live MMP settings differ from the policies on the default branch. "
+        "Either merge a policy change that matches the venues, or apply the policies "
+        "(the apply workflow, `workflow_dispatch` with mode `apply`); a held (frozen) scope "
+        "is applied by the first apply after it is unfrozen (`mmp unfreeze`). This issue is "
+        "updated by every drift run and closed by the first run that finds nothing differing, "
+        "held scopes included.\n\n"
+    )
+    limit = COMMENT_LIMIT - len(head.encode())
+    return head + document(plan, limit=limit, link=link, one_line=False)
+
+
+def _section(name: str, what: str, items: list[tuple[Step, str]]) -> str:
+    if not items:
+        return ""
+    lines = [f"**{name}**: {len(items):,} {what}:", ""]
+    lines += [f"- `{step.key}`" + (f": {note}" if note else "") for step, note in items[:LISTED]]
+    if len(items) > LISTED:
+        lines.append(f"- and {len(items) - LISTED:,} more: see the plan below")
+    return "\n".join(lines) + "\n\n"

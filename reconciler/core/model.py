@@ -1,0 +1,212 @@
+"""The canonical model: one shape for desired and live MMP state, whatever the venue.
+
+Every venue client normalises its wire format into these types, and the planner, the
+renderers and apply's verification compare nothing else. Durations are milliseconds, limits
+are Decimal, a field the venue reports as unset is None, and `frozen_ms` is MANUAL when the
+venue needs a manual reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.mmpfields import FIELDS, LIMITS, NAMES, FieldValue, MmpField, named
+from reconciler.core.units import FreezeMs, decimal_text, dumps_exact
+
+# the field names of reconciler.core.mmpfields, for code that takes fields by name
+ALL_FIELDS: tuple[str, ...] = NAMES
+LIMIT_FIELDS: tuple[str, ...] = tuple(f.name for f in LIMITS)
+
+
+@dataclass(frozen=True, order=True)
+class ScopeKey:
+    """venue/account/underlying[/group]; group None is the venue's default (regular orders)."""
+
+    venue: str
+    account: str
+    underlying: str
+    group: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.venue, self.account, self.underlying]
+        if self.group is not None:
+            parts.append(self.group)
+        return "/".join(parts)
+
+    def sort_key(self) -> tuple[str, str, str, int, str]:
+        return (self.venue, self.account, self.underlying, self.group is not None, self.group or "")
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue,
+            "account": self.account,
+            "underlying": self.underlying,
+            "group": self.group,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ScopeKey:
+        return cls(data["venue"], data["account"], data["underlying"], data.get("group"))
+
+
+@dataclass(frozen=True)
+class MmpConfig:
+    """One scope's MMP settings in canonical units."""
+
+    window_ms: int
+    frozen_ms: FreezeMs
+    quantity_limit: Decimal | None = None
+    delta_limit: Decimal | None = None
+    vega_limit: Decimal | None = None
+    max_quote_quantity: Decimal | None = None
+
+    def value(self, field: MmpField | str) -> FieldValue:
+        """One field's value (None: not set), by its record or its name."""
+        value: FieldValue = getattr(self, named(field).attribute)
+        return value
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain, JSON-safe, canonical: equal configs give equal data (2.50 == 2.5)."""
+        return {f.attribute: f.data(self.value(f)) for f in FIELDS}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> MmpConfig:
+        """The inverse of to_data."""
+        values: dict[str, Any] = {f.attribute: f.load(data, f.attribute) for f in FIELDS}
+        return cls(**values)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> MmpConfig:
+        """A config from parsed policy values by field name; a required one missing is a
+        KeyError."""
+        given: dict[str, Any] = {
+            f.attribute: values[f.name] if f.required else values.get(f.name) for f in FIELDS
+        }
+        return cls(**given)
+
+    def with_changes(self, **changes: Any) -> MmpConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FreezeState:
+    """Whether quoting is frozen after a trigger. until_ms None with frozen=True: manual reset."""
+
+    frozen: bool
+    until_ms: int | None = None
+    detail: str = ""  # when the venue cannot say until when (Bullish)
+    last_trigger_ms: int | None = None  # where the venue tells it (Binance)
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"frozen": self.frozen, "until_ms": self.until_ms}
+        if self.detail:
+            data["detail"] = self.detail
+        if self.last_trigger_ms is not None:
+            data["last_trigger_ms"] = self.last_trigger_ms
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None) -> FreezeState:
+        if not data:
+            return NOT_FROZEN
+        return cls(
+            bool(data["frozen"]),
+            data.get("until_ms"),
+            data.get("detail", ""),
+            data.get("last_trigger_ms"),
+        )
+
+
+NOT_FROZEN = FreezeState(False)
+
+
+@dataclass(frozen=True)
+class LiveScope:
+    """What a venue reports for one scope: its config (None: none set) and freeze state."""
+
+    key: ScopeKey
+    config: MmpConfig | None
+    freeze: FreezeState = NOT_FROZEN
+
+    @property
+    def present(self) -> bool:
+        """The venue has something for this scope: a config, or a freeze."""
+        return self.config is not None or self.freeze.frozen
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "scope": self.key.to_data(),
+            "config": None if self.config is None else self.config.to_data(),
+            "freeze": self.freeze.to_data(),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LiveScope:
+        config = data.get("config")
+        return cls(
+            key=ScopeKey.from_data(data["scope"]),
+            config=None if config is None else MmpConfig.from_data(config),
+            freeze=FreezeState.from_data(data.get("freeze")),
+        )
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """Every scope one account has on its venue, as read in one pass."""
+
+    venue: str
+    account: str
+    scopes: tuple[LiveScope, ...] = field(default_factory=tuple)
+
+    def by_key(self) -> dict[ScopeKey, LiveScope]:
+        return {scope.key: scope for scope in self.scopes}
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue,
+            "account": self.account,
+            "scopes": [scope.to_data() for scope in self.scopes],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LiveAccount:
+        scopes = tuple(LiveScope.from_data(scope) for scope in data["scopes"])
+        return cls(str(data["venue"]), str(data["account"]), scopes)
+
+
+def scope_digest(scope: LiveScope) -> str:
+    """What the fingerprint sees of one scope: its config and whether it is frozen.
+
+    The frozen-until time is left out on purpose: it moves with the clock on some venues,
+    while the question a saved plan must answer is whether the scope is frozen at all.
+    """
+    config = scope.config
+    fields = "none" if config is None else ",".join(_canonical(config.value(f)) for f in FIELDS)
+    text = f"{fields};frozen={scope.freeze.frozen}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: FieldValue) -> str:
+    if value is None:
+        return "-"
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
+
+
+def live_digests(accounts: list[LiveAccount]) -> dict[str, str]:
+    """scope -> digest for every scope that has a config or is frozen."""
+    return {
+        str(scope.key): scope_digest(scope)
+        for account in accounts
+        for scope in account.scopes
+        if scope.present
+    }
+
+
+def fingerprint_of(digests: dict[str, str]) -> str:
+    """sha256 over the scope digests in a fixed order. Equal live state, equal fingerprint."""
+    text = dumps_exact(sorted(digests.items()), sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,229 @@
+"""Plan types: a closed set of actions, field changes classed tightening or loosening, and
+the plan as an immutable value with a fingerprint of the live state it was made from.
+
+The `reason` of a step is for people only; apply never reads it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.model import NOT_FROZEN, FreezeState, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, decimal_text
+
+SCHEMA_VERSION = 1
+
+
+class Action(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"  # reset, then set: the scope is without MMP in between
+    REMOVE = "remove"
+    HELD = "held"  # frozen: a write would unfreeze it, so nothing is written
+    UNCHANGED = "unchanged"
+    UNMANAGED = "unmanaged"  # live, not in the policies: reported, never touched
+
+    @property
+    def writes(self) -> bool:
+        return self in WRITES
+
+    @property
+    def rank(self) -> int:
+        return ORDER.index(self)
+
+
+# Execution and display order: protection goes on before protection comes off.
+ORDER = (
+    Action.CREATE,
+    Action.UPDATE,
+    Action.REPLACE,
+    Action.REMOVE,
+    Action.HELD,
+    Action.UNMANAGED,
+    Action.UNCHANGED,
+)
+WRITES = frozenset({Action.CREATE, Action.UPDATE, Action.REPLACE, Action.REMOVE})
+
+
+class Direction(enum.Enum):
+    TIGHTENING = "tightening"
+    LOOSENING = "loosening"
+
+
+FieldValue = int | str | Decimal | None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: FieldValue
+    after: FieldValue
+    direction: Direction
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "before": _value_data(self.before),
+            "after": _value_data(self.after),
+            "direction": self.direction.value,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> FieldChange:
+        def value(raw: Any) -> FieldValue:
+            if raw is None or raw == MANUAL or isinstance(raw, int):
+                return raw  # type: ignore[no-any-return]
+            return Decimal(str(raw))
+
+        return cls(
+            data["field"], value(data["before"]), value(data["after"]), Direction(data["direction"])
+        )
+
+
+def _value_data(value: FieldValue) -> Any:
+    return decimal_text(value) if isinstance(value, Decimal) else value
+
+
+@dataclass(frozen=True)
+class Step:
+    key: ScopeKey
+    action: Action
+    before: MmpConfig | None
+    after: MmpConfig | None
+    changes: tuple[FieldChange, ...] = ()
+    freeze: FreezeState = NOT_FROZEN
+    held_action: Action | None = None  # for HELD: what would have been done
+    where: str = ""  # policy file:line:col, for people
+    reason: str = ""  # for people only; apply never reads it
+
+    @property
+    def loosening(self) -> bool:
+        return any(c.direction is Direction.LOOSENING for c in self.changes)
+
+    @property
+    def unprotected(self) -> bool:
+        """Declared with a config, and the venue has none: to create, or held by a freeze."""
+        return self.action is Action.CREATE or (
+            self.action is Action.HELD and self.held_action is Action.CREATE
+        )
+
+    @property
+    def pending(self) -> bool:
+        """Held by a freeze while its live config differs from the policies."""
+        return self.action is Action.HELD and bool(self.changes)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "scope": str(self.key),
+            "key": self.key.to_data(),
+            "action": self.action.value,
+            "held_action": None if self.held_action is None else self.held_action.value,
+            "before": None if self.before is None else self.before.to_data(),
+            "after": None if self.after is None else self.after.to_data(),
+            "changes": [c.to_data() for c in self.changes],
+            "loosening": self.loosening,
+            "freeze": self.freeze.to_data(),
+            "where": self.where,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Step:
+        return cls(
+            key=ScopeKey.from_data(data["key"]),
+            action=Action(data["action"]),
+            before=None if data["before"] is None else MmpConfig.from_data(data["before"]),
+            after=None if data["after"] is None else MmpConfig.from_data(data["after"]),
+            changes=tuple(FieldChange.from_data(c) for c in data["changes"]),
+            freeze=FreezeState.from_data(data["freeze"]),
+            held_action=None if data["held_action"] is None else Action(data["held_action"]),
+            where=data.get("where", ""),
+            reason=data.get("reason", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    fingerprint: str  # of the live state the plan was made from
+    digests: dict[str, str] = field(default_factory=dict)  # scope -> digest, to name what moved
+    accounts: tuple[str, ...] = ()
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    trips: tuple[str, ...] = ()  # guardrails apply refuses without --force, with the numbers
+    sandbox: bool = False  # made against the simulators, not the venues
+
+    def counts(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in ORDER}
+        for step in self.steps:
+            counts[step.action.value] += 1
+        return counts
+
+    @property
+    def writes(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.action.writes)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.writes)
+
+    @property
+    def unprotected(self) -> tuple[Step, ...]:
+        """Declared scopes with no MMP config live, in plan order (creates, then held creates).
+
+        A filtered or sharded plan knows only the scopes it planned.
+        """
+        return tuple(step for step in self.steps if step.unprotected)
+
+    @property
+    def pending(self) -> tuple[Step, ...]:
+        """Held scopes whose live config differs from the policies: applied once unfrozen."""
+        return tuple(step for step in self.steps if step.pending)
+
+    def summary(self) -> str:
+        counts = self.counts()
+        parts = [f"{counts[a.value]} to {a.value}" for a in ORDER[:4] if counts[a.value]]
+        parts += [f"{counts[a.value]} {a.value}" for a in ORDER[4:] if counts[a.value]]
+        head = "changes"
+        if not self.has_changes:
+            unprotected = len(self.unprotected)  # only held creates: nothing can be written
+            head = f"nothing to apply, {unprotected} UNPROTECTED" if unprotected else "no changes"
+        return f"Plan: {head}; " + (", ".join(parts) if parts else "nothing declared") + "."
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "fingerprint": self.fingerprint,
+            "accounts": list(self.accounts),
+            "filters": self.filters,
+            "notes": list(self.notes),
+            "summary": self.counts(),
+            "has_changes": self.has_changes,
+            "unprotected": [str(step.key) for step in self.unprotected],
+            "sandbox": self.sandbox,
+            "trips": list(self.trips),
+            "steps": [s.to_data() for s in self.steps],
+            "digests": dict(sorted(self.digests.items())),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Plan:
+        # summary, has_changes and unprotected are derived from the steps: not read back, so a
+        # plan saved before a derived field existed loads the same (no schema version bump)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"plan schema version {data.get('schema_version')} is not {SCHEMA_VERSION}"
+            )
+        return cls(
+            steps=tuple(Step.from_data(s) for s in data["steps"]),
+            fingerprint=data["fingerprint"],
+            digests=dict(data.get("digests", {})),
+            accounts=tuple(data.get("accounts", ())),
+            filters=dict(data.get("filters", {})),
+            notes=tuple(data.get("notes", ())),
+            trips=tuple(str(trip) for trip in data.get("trips", ())),
+            sandbox=data.get("sandbox", False) is True,
+        )

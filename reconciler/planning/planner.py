@@ -1,0 +1,205 @@
+"""Plan: a pure function from desired state, live state and venue capabilities to a Plan.
+
+No I/O, no clock, no logging. Given the same inputs it returns the same plan, in the same
+order. deepdiff finds the field-level differences; our own types carry them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.core.freezes import what_to_do, why_held
+from reconciler.core.mmpfields import FIELDS, MmpField, named
+from reconciler.core.model import (
+    FreezeState,
+    LiveAccount,
+    LiveScope,
+    MmpConfig,
+    ScopeKey,
+    fingerprint_of,
+    live_digests,
+)
+from reconciler.planning.plan import Action, Direction, FieldChange, FieldValue, Plan, Step
+from reconciler.policy.desired import DesiredScope, DesiredState
+from reconciler.venues.base import Capabilities, ChangeMode
+
+
+@dataclass(frozen=True)
+class Filters:
+    """--account / --venue / --underlying. A filtered run never removes anything."""
+
+    accounts: frozenset[str] = field(default_factory=frozenset)
+    venues: frozenset[str] = field(default_factory=frozenset)
+    underlyings: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.accounts or self.venues or self.underlyings)
+
+    def account_selected(self, name: str, venue: str) -> bool:
+        return (not self.accounts or name in self.accounts) and (
+            not self.venues or venue in self.venues
+        )
+
+    def scope_selected(self, key: ScopeKey) -> bool:
+        return not self.underlyings or key.underlying in self.underlyings
+
+    def to_data(self) -> dict[str, list[str]]:
+        data = {"account": self.accounts, "venue": self.venues, "underlying": self.underlyings}
+        return {name: sorted(values) for name, values in data.items() if values}
+
+
+def make_plan(
+    desired: DesiredState,
+    live: list[LiveAccount],
+    capabilities: Mapping[str, Capabilities],
+    filters: Filters = Filters(),
+) -> Plan:
+    steps: list[Step] = []
+    by_account: dict[str, dict[ScopeKey, DesiredScope]] = {}
+    for key, scope in desired.scopes.items():
+        by_account.setdefault(key.account, {})[key] = scope
+    for account in live:
+        caps = capabilities[account.venue]
+        declared = by_account.get(account.account, {})
+        steps += _account_steps(desired, declared, account, caps, filters)
+    notes: list[str] = []
+    if filters.active:
+        dropped = [s for s in steps if s.action is Action.REMOVE]
+        steps = [s for s in steps if s.action is not Action.REMOVE]
+        notes.append("filtered run: only the selected scopes were planned, and nothing is removed")
+        if dropped:
+            notes.append(
+                f"{len(dropped)} removal(s) left out because of the filter: "
+                + ", ".join(str(s.key) for s in dropped)
+            )
+    steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
+    digests = live_digests(live)
+    return Plan(
+        steps=tuple(steps),
+        fingerprint=fingerprint_of(digests),
+        digests=digests,
+        accounts=tuple(sorted(a.account for a in live)),
+        filters=filters.to_data(),
+        notes=tuple(notes),
+    )
+
+
+def _account_steps(
+    desired: DesiredState,
+    declared: dict[ScopeKey, DesiredScope],
+    account: LiveAccount,
+    caps: Capabilities,
+    filters: Filters,
+) -> list[Step]:
+    live = account.by_key()
+    steps = []
+    for key in sorted(declared.keys() | live.keys(), key=ScopeKey.sort_key):
+        if not filters.scope_selected(key):
+            continue
+        step = _scope_step(key, declared.get(key), live.get(key), desired, caps)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+def _scope_step(
+    key: ScopeKey,
+    want: DesiredScope | None,
+    have: LiveScope | None,
+    desired: DesiredState,
+    caps: Capabilities,
+) -> Step | None:
+    before = have.config if have else None
+    freeze = have.freeze if have else LiveScope(key, None).freeze
+    if want is None:
+        absent_at = desired.absent_underlyings.get((key.account, key.underlying))
+        if absent_at is None:
+            if before is None and not freeze.frozen:
+                return None
+            return Step(
+                key,
+                Action.UNMANAGED,
+                before,
+                before,
+                freeze=freeze,
+                reason="not in the policies; left alone",
+            )
+        if before is None:
+            return None
+        return _write(key, Action.REMOVE, before, None, freeze, str(absent_at), caps)
+    where = str(want.where)
+    if want.config is None:
+        if before is None:
+            return None  # already absent
+        return _write(key, Action.REMOVE, before, None, freeze, where, caps)
+    if before is None:
+        return _write(key, Action.CREATE, None, want.config, freeze, where, caps)
+    if before == want.config:
+        reason = "frozen; nothing to change" if freeze.frozen else ""
+        return Step(
+            key, Action.UNCHANGED, before, before, freeze=freeze, where=where, reason=reason
+        )
+    action = Action.REPLACE if caps.change is ChangeMode.RESET_THEN_SET else Action.UPDATE
+    return _write(key, action, before, want.config, freeze, where, caps)
+
+
+def _write(
+    key: ScopeKey,
+    action: Action,
+    before: MmpConfig | None,
+    after: MmpConfig | None,
+    freeze: FreezeState,
+    where: str,
+    caps: Capabilities,
+) -> Step:
+    changes = field_changes(before, after)
+    if freeze.frozen:
+        return Step(
+            key,
+            Action.HELD,
+            before,
+            after,
+            changes,
+            freeze,
+            held_action=action,
+            where=where,
+            reason=f"frozen: {why_held(caps)}; {what_to_do(key, caps, freeze)}",
+        )
+    reason = ""
+    if action is Action.REPLACE:
+        reason = "the venue cannot change a config in place: reset, then set"
+    return Step(key, action, before, after, changes, freeze, where=where, reason=reason)
+
+
+def field_changes(before: MmpConfig | None, after: MmpConfig | None) -> tuple[FieldChange, ...]:
+    """Every changed field, in the canonical field order, classed tightening or loosening."""
+    old = _as_dict(before)
+    new = _as_dict(after)
+    changed = set(DeepDiff(_comparable(old), _comparable(new)).affected_root_keys)
+    return tuple(
+        FieldChange(f.name, old[f.name], new[f.name], direction(f, old[f.name], new[f.name]))
+        for f in FIELDS
+        if f.name in changed
+    )
+
+
+def _as_dict(config: MmpConfig | None) -> dict[str, FieldValue]:
+    return {f.name: (config.value(f) if config else None) for f in FIELDS}
+
+
+def _comparable(values: dict[str, FieldValue]) -> dict[str, Any]:
+    # Decimals compare by value (2.5 == 2.50); strings keep "manual" distinct from numbers
+    return {k: (v.normalize() if isinstance(v, Decimal) else v) for k, v in values.items()}
+
+
+def direction(name: MmpField | str, before: FieldValue, after: FieldValue) -> Direction:
+    """A longer window or freeze tightens; a lower limit tightens; adding one tightens
+    (reconciler.core.mmpfields says which way each field tightens)."""
+    tightens = named(name).tightens(before, after)
+    return Direction.TIGHTENING if tightens else Direction.LOOSENING

@@ -1,0 +1,94 @@
+"""Where a plan was made: the policy repository's commit, whether its policies had
+uncommitted changes, and which policies folder. A saved plan records it; apply refuses to
+run a plan whose provenance differs from the checkout it runs in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.paths import policies_id, repository_root
+
+
+@dataclass(frozen=True)
+class Provenance:
+    commit: str | None  # HEAD of the Git work tree holding the policies; None outside Git
+    dirty: bool  # the policies have changes that are not committed
+    policies: str  # the policies path, relative to the repository root
+
+    @classmethod
+    def of(cls, policies: Path) -> Provenance:
+        root, where = repository_root(policies), policies_id(policies)
+        commit = _git(root, "rev-parse", "--verify", "HEAD")
+        if commit is None:
+            return cls(None, False, where)
+        # an ignored file in the policies folder is read like any other: it counts too
+        changes = _git(
+            root,
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--ignored=matching",
+            "--",
+            where,
+        )
+        return cls(commit, bool(changes), where)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"commit": self.commit, "dirty": self.dirty, "policies": self.policies}
+
+    @classmethod
+    def from_data(cls, data: Any) -> Provenance:
+        if not isinstance(data, dict):
+            raise ValueError("provenance is missing")
+        commit, dirty, where = data.get("commit"), data.get("dirty"), data.get("policies")
+        if commit is not None and not isinstance(commit, str):
+            raise ValueError("provenance.commit is not a commit")
+        if not isinstance(dirty, bool) or not isinstance(where, str):
+            raise ValueError("provenance is incomplete")
+        return cls(commit, dirty, where)
+
+    def differences(self, here: Provenance) -> list[str]:
+        """What differs between where a plan was made (self) and where it runs (here)."""
+        found = []
+        if (self.commit is None) != (here.commit is None):
+            made, runs = ("outside", "inside") if self.commit is None else ("inside", "outside")
+            found.append(f"it was made {made} a Git repository and runs {runs} one")
+        elif self.commit != here.commit:
+            assert self.commit is not None and here.commit is not None
+            found.append(
+                f"it was made at commit {self.commit[:12]}, the checkout is at {here.commit[:12]}"
+            )
+        if self.dirty and not here.dirty:
+            found.append("the policies had uncommitted changes when it was made; none now")
+        elif here.dirty and not self.dirty:
+            found.append("the policies have uncommitted changes now; none when it was made")
+        if self.policies != here.policies:
+            found.append(f"it was made from the policies at {self.policies}, not {here.policies}")
+        return found
+
+
+def commit_time(policies: Path) -> dt.datetime | None:
+    """When HEAD of the policies' work tree was committed (its committer date); None outside
+    Git."""
+    stamp = _git(repository_root(policies), "show", "-s", "--format=%ct", "HEAD")
+    if stamp is None or not stamp.isdigit():
+        return None
+    return dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None

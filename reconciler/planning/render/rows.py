@@ -1,0 +1,137 @@
+"""Row data shared by every renderer: what to say about each step, computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reconciler.core.mmpfields import FIELDS, named
+from reconciler.core.model import FreezeState, MmpConfig
+from reconciler.core.units import utc_text
+from reconciler.planning.plan import Action, FieldChange, Plan, Step
+
+SANDBOX = "[sandbox: simulators, not venues]"  # what every sandbox output says first
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.REMOVE: "-",
+    Action.HELD: "!",
+    Action.UNMANAGED: "?",
+    Action.UNCHANGED: "=",
+}
+
+
+NAMES_SHOWN = 10  # scopes named in a one-line list before "and N more"
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    before: str
+    after: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class Row:
+    symbol: str
+    action: str
+    scope: str
+    fields: tuple[FieldRow, ...]
+    notes: tuple[str, ...]
+    where: str
+
+
+def freeze_text(freeze: FreezeState) -> str:
+    if not freeze.frozen:
+        return ""
+    if freeze.detail:
+        return f"frozen: {freeze.detail}"
+    if freeze.until_ms is None:
+        return "frozen until manual reset"
+    return f"frozen until {utc_text(freeze.until_ms)}"
+
+
+def _field_rows(step: Step) -> tuple[FieldRow, ...]:
+    if step.action in (Action.UNCHANGED, Action.UNMANAGED):
+        return _config_rows(step.before)
+    return tuple(_change_row(c) for c in step.changes)
+
+
+def _change_row(change: FieldChange) -> FieldRow:
+    field = named(change.field)
+    return FieldRow(
+        field.name, field.show(change.before), field.show(change.after), change.direction.value
+    )
+
+
+def _config_rows(config: MmpConfig | None) -> tuple[FieldRow, ...]:
+    if config is None:
+        return ()
+    shown = ((f, config.value(f)) for f in FIELDS)
+    return tuple(
+        FieldRow(f.name, f.show(value), f.show(value), "")
+        for f, value in shown
+        if value is not None
+    )
+
+
+def row(step: Step) -> Row:
+    notes = []
+    if step.action is Action.HELD and step.held_action is not None:
+        notes.append(f"would {step.held_action.value}; {step.reason}")
+    elif step.action is Action.REPLACE:
+        notes.append("the scope is without MMP between the reset and the set")
+    elif step.reason:
+        notes.append(step.reason)
+    frozen = freeze_text(step.freeze)
+    if frozen:
+        notes.insert(0, frozen)
+    return Row(
+        SYMBOLS[step.action],
+        step.action.value,
+        str(step.key),
+        _field_rows(step),
+        tuple(notes),
+        step.where,
+    )
+
+
+def shown_steps(plan: Plan) -> list[Step]:
+    """Unchanged scopes are counted, not listed, unless they are frozen."""
+    return [s for s in plan.steps if s.action is not Action.UNCHANGED or s.freeze.frozen]
+
+
+def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:
+    """'a, b, c': at most `shown` names, then 'and N more'."""
+    text = ", ".join(names[:shown])
+    more = len(names) - shown
+    return text + (f" and {more:,} more" if more > 0 else "")
+
+
+def unprotected_line(plan: Plan) -> str:
+    """The line every plan output opens with when a declared scope has no MMP config live."""
+    return unprotected_warning([str(step.key) for step in plan.unprotected])
+
+
+def selection_line(plan: Plan) -> str:
+    """What a plan made with filters or a shard covers, said so nobody takes it for the desk:
+    '' for a plan of the whole desk."""
+    given = [
+        f"{name} {', '.join(values)}" for name, values in sorted(plan.filters.items()) if values
+    ]
+    if not given:
+        return ""
+    return (
+        f"Selection: {'; '.join(given)}. Only this part of the desk was read and planned; "
+        "the rest is neither checked nor changed"
+    )
+
+
+def unprotected_warning(scopes: Sequence[str]) -> str:
+    """'UNPROTECTED: N declared scope(s) ...' naming them, or '' when there are none."""
+    if not scopes:
+        return ""
+    head = f"UNPROTECTED: {len(scopes):,} declared scope(s) have no MMP config live: "
+    return head + name_list(scopes)

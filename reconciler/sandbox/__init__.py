@@ -1,0 +1,3 @@
+"""`--sandbox`: every venue replaced by its simulator (reconciler.venues.<venue>.desk),
+their state kept in .mmp/sandbox.json, shared safely between processes.
+"""

@@ -1,1 +1,0 @@
-"""Shared pieces of the venue simulators: clocks, token buckets, the loopback HTTP server."""

@@ -1,0 +1,1 @@
+"""Fakes the tests talk to: GitHub's API, and faults in front of any simulator."""
