@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -247,9 +248,28 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def epoch_ms(value: int, unit: str) -> int:
+TimeUnit = Literal["s", "ms", "us", "ns"]
+_NS: Final[dict[str, int]] = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def convert_time(value: int, unit: TimeUnit, to: TimeUnit) -> int:
+    """A timestamp or a whole duration from one unit to another: the one place a time changes
+    unit. Exact to a larger unit's multiple; to a larger unit it keeps the whole units (a
+    timestamp's floor), as the venues' own examples do."""
+    return value * _NS[unit] // _NS[to]
+
+
+def epoch_ms(value: int, unit: TimeUnit) -> int:
     """A venue's timestamp (seconds, milliseconds, microseconds or nanoseconds since the
-    epoch) in milliseconds: the one place a timestamp changes unit."""
-    if unit == "s":
-        return value * 1_000
-    return value // {"ms": 1, "us": 1_000, "ns": 1_000_000}[unit]
+    epoch) in milliseconds."""
+    return convert_time(value, unit, "ms")
+
+
+def now(unit: TimeUnit) -> int:
+    """The time since the epoch in the unit a venue stamps its requests with."""
+    return convert_time(time.time_ns(), "ns", unit)
+
+
+def monotonic_ms() -> int:
+    """A clock for deadlines and lifetimes (never for a venue's timestamps)."""
+    return convert_time(time.monotonic_ns(), "ns", "ms")

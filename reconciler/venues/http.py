@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from reconciler.core.errors import VenueUnavailable
-from reconciler.core.units import loads_exact
+from reconciler.core.units import convert_time, loads_exact
 from reconciler.venues.answers import Malformed
 
 READ_ATTEMPTS = 3
@@ -67,7 +67,7 @@ async def request(
             jitter_percent = random.randint(50, 150)
             await asyncio.sleep(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent / 100_000)
             continue
-        took_ms = (time.monotonic_ns() - started) // 1_000_000
+        took_ms = convert_time(time.monotonic_ns() - started, "ns", "ms")
         status = response.status_code
         LOG.info(
             "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
@@ -86,9 +86,9 @@ def rate_limit_wait_ms(response: httpx.Response) -> int | None:
     nanos = response.headers.get("X-RETRY-AFTER", "")
     seconds = response.headers.get("Retry-After", "")
     if nanos.isdigit():
-        wait = int(nanos) // 1_000_000
+        wait = convert_time(int(nanos), "ns", "ms")
     elif seconds.isdigit():
-        wait = int(seconds) * 1000
+        wait = convert_time(int(seconds), "s", "ms")
     else:
         wait = BACKOFF_MS
     return min(max(wait, 1), MAX_WAIT_MS)

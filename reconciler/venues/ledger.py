@@ -10,10 +10,9 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact, loads_exact, now
 
 Spent = dict[str, list[int]]  # window key -> wall-clock ms of each request inside it
 
@@ -43,12 +42,12 @@ class Ledger:
             with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
                 merged = self.load()
-                now = time.time_ns() // 1_000_000
+                now_ms = now("ms")
                 for key, times in spent.items():  # a multiset: two requests in one ms are two
                     merged[key] = sorted([*merged.get(key, []), *times])
                 for key in list(merged):
                     window = windows_ms.get(key, 60_000)
-                    merged[key] = [t for t in merged[key] if t + window > now]
+                    merged[key] = [t for t in merged[key] if t + window > now_ms]
                     if not merged[key]:
                         del merged[key]
                 self._write(merged)

@@ -20,6 +20,7 @@ from reconciler.core.aio import read_all
 from reconciler.core.console import Progress
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
+from reconciler.core.units import convert_time, now
 from reconciler.policy.desired import AccountTarget
 from reconciler.venues.base import Credentials, VenueClient, VenueSpec
 from reconciler.venues.ledger import Ledger
@@ -92,12 +93,15 @@ class Connections:
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self.clients.values()))
         if self.ledger is not None and self.windows:
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = now("ms")
             spent = {
-                key: [now_ms - age // 1_000_000 for age in window.spent()]
+                key: [now_ms - convert_time(age, "ns", "ms") for age in window.spent()]
                 for key, window in self.windows.items()
             }
-            sizes = {key: window.window_ns // 1_000_000 for key, window in self.windows.items()}
+            sizes = {
+                key: convert_time(window.window_ns, "ns", "ms")
+                for key, window in self.windows.items()
+            }
             self.ledger.add(spent, sizes)
 
 
@@ -128,8 +132,10 @@ def connect(
             key = f"{target.venue} {base_url}"
             if key not in windows:
                 windows[key] = WindowLimiter(connection.shared_limit, connection.shared_window_ms)
-                now_ms = time.time_ns() // 1_000_000
-                windows[key].seed([(now_ms - t) * 1_000_000 for t in spent.get(key, [])])
+                now_ms = now("ms")
+                windows[key].seed(
+                    [convert_time(now_ms - t, "ms", "ns") for t in spent.get(key, [])]
+                )
             limits.append(windows[key])
         if endpoint not in shared:  # made once per endpoint, shared by its accounts
             shared[endpoint] = spec.endpoint_state()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +11,7 @@ import httpx
 from reconciler.core.aio import read_all
 from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import now
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
@@ -189,7 +189,7 @@ def _and(params: str, more: str) -> str:
 
 
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return now("ms")
 
 
 _CONFORMS: type[VenueClient] = BinanceClient  # mypy checks the Protocol here

@@ -6,7 +6,6 @@ and apply (executor.py) polls `read()` until the venue shows the result.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import httpx
 from reconciler.core import secrets
 from reconciler.core.errors import VenueError, VenueRejected
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.core.units import dumps_exact, epoch_ms
+from reconciler.core.units import convert_time, dumps_exact, now
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bullish import wire
@@ -53,7 +52,7 @@ class BullishAuth(VenueAuth):
 
     def login_request(self, request: httpx.Request) -> httpx.Request:
         now_ms = _now_ms()
-        timestamp, nonce = str(now_ms), str(now_ms // 1000)  # the venue's example: seconds
+        timestamp, nonce = str(now_ms), str(convert_time(now_ms, "ms", "s"))  # as its example
         headers = {
             "BX-PUBLIC-KEY": self._credentials["PUBLIC_KEY"],
             "BX-TIMESTAMP": timestamp,
@@ -210,7 +209,7 @@ def _code(response: httpx.Response) -> object:
 
 
 def _now_ms() -> int:
-    return epoch_ms(time.time_ns(), "ns")
+    return now("ms")
 
 
 _CONFORMS: type[VenueClient] = BullishClient  # mypy checks the Protocol here

@@ -8,8 +8,9 @@ Each account's nonces (strictly increasing inside the bounds) are its own (Bulli
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
+
+from reconciler.core.units import now
 
 Bounds = tuple[int, int]  # the day's lowest and highest nonce, microseconds since the epoch
 
@@ -48,7 +49,7 @@ def holds(bounds: Bounds, nonce: int) -> bool:
 
 def now_us() -> int:
     """Microseconds since the epoch: the unit of the venue's nonces (its example's too)."""
-    return time.time_ns() // 1_000
+    return now("us")
 
 
 def _over(reading: asyncio.Future[Bounds]) -> bool:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ from reconciler.core import secrets
 from reconciler.core.aio import read_all
 from reconciler.core.errors import VenueError
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.core.units import dumps_exact
+from reconciler.core.units import convert_time, dumps_exact, monotonic_ms
 from reconciler.venues import answers
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
@@ -48,7 +47,7 @@ class DeribitAuth(VenueAuth):
         self._expires_ms = 0
 
     def needs_login(self) -> bool:
-        return self._token is None or _monotonic_ms() >= self._expires_ms
+        return self._token is None or monotonic_ms() >= self._expires_ms
 
     def login_request(self, request: httpx.Request) -> httpx.Request:
         params = {
@@ -71,7 +70,7 @@ class DeribitAuth(VenueAuth):
         refresh = answer.get("refresh_token")
         if isinstance(refresh, str):
             secrets.register(refresh)
-        self._token, self._expires_ms = token, _monotonic_ms() + lifetime_s * 1000
+        self._token, self._expires_ms = token, monotonic_ms() + convert_time(lifetime_s, "s", "ms")
 
     def sign(self, request: httpx.Request) -> httpx.Request:
         assert self._token is not None
@@ -192,10 +191,6 @@ def _venue_error(where: str, method: str, status: int, error: dict[str, Any]) ->
         param = words(data.get("param"))
         message += f" ({data['reason']}{': ' if param else ''}{param})"
     return ERRORS.error(where, status, code, f"{method}: {message}")
-
-
-def _monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 _CONFORMS: type[VenueClient] = DeribitClient  # mypy checks the Protocol here
