@@ -15,11 +15,6 @@ from reconciler.core.model import FreezeState, ScopeKey
 from reconciler.core.units import format_duration, utc_text
 from reconciler.venues.base import Capabilities, ResetMeaning
 
-# A freeze no reset can shorten, where the venue documents one: Deribit keeps a scope frozen
-# for at least 1 s after a trigger, whatever the reset (its Starbase MMP page; seed-venues.md
-# section 1.3). No other venue documents one, so none is claimed for them.
-MINIMUM_FREEZE_MS = {"deribit": 1000}
-
 
 def known(freeze: FreezeState) -> str:
     """What the venue tells of a freeze: 'until manual reset', 'until <UTC time>', or, where it
@@ -64,7 +59,7 @@ def still_frozen(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
         f"{key}: {caps.venue} accepted the reset and still reports the scope frozen "
         f"({known(freeze)})"
     )
-    minimum = MINIMUM_FREEZE_MS.get(caps.venue)
+    minimum = caps.minimum_freeze_ms
     if minimum is not None:
         return (
             f"{said}; {caps.venue} keeps a scope frozen for at least "

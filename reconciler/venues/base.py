@@ -109,6 +109,9 @@ class Capabilities:
     # clock may lag ours): a write whose answer was lost cannot land after that. None: the
     # venue refuses no request for its age, so a lost write may land at any time
     refuses_after_ms: int | None = None
+    # a freeze no reset can shorten, where the venue documents one (Deribit: 1 s); None
+    # where it documents none, and none is claimed
+    minimum_freeze_ms: int | None = None
     required_limits: frozenset[str] = frozenset()
     at_least_one_of: frozenset[str] = frozenset()
     groups: bool = False

@@ -67,6 +67,9 @@ CAPABILITIES = Capabilities(
     synchronous=True,
     bulk_read=True,  # get_mmp_config without an index returns every scope
     set_unfreezes=True,  # "Set config for MMP - triggers MMP reset"
+    # a scope stays frozen at least 1 s after a trigger, whatever the reset (its Starbase MMP
+    # page; seed-venues.md section 1.3)
+    minimum_freeze_ms=1000,
     required_limits=frozenset({"max_quote_quantity"}),
     at_least_one_of=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
     groups=True,
