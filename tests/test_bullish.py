@@ -15,19 +15,25 @@ import pytest
 
 from reconciler.apply.executor import ApplyResult, Outcome, apply_plan
 from reconciler.apply.journal import Journal
-from reconciler.core.errors import ConfigError, VenueAuthError, VenueUnavailable
+from reconciler.core.errors import (
+    ConfigError,
+    VenueAuthError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, dumps_exact, loads_exact
 from reconciler.planning.plan import Action
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.simulators.common import Clock
+from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import VenueClient
 from reconciler.venues.bullish import wire
 from reconciler.venues.bullish.capabilities import ASSETS, CONNECTION
 from reconciler.venues.bullish.nonces import NonceDay
-from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.bullish.simulator import TOKEN_REFUSALS, BullishSimulator
 from reconciler.venues.limiter import Limiter
 from tests.helpers import load, write_policy
 from tests.venues import ROWS, connect_to
@@ -82,6 +88,7 @@ def command(
     *,
     jwt: str | None = None,
     sign_body: str | None = None,
+    window: str | None = None,
 ) -> tuple[int, Any]:
     jwt = jwt or token(sim)[1]["token"]
     ts = str(sim.clock.now_ms())
@@ -100,6 +107,8 @@ def command(
         "BX-SIGNATURE": sig,
         "Content-Type": "application/json",
     }
+    if window is not None:
+        headers["BX-NONCE-WINDOW-ENABLED"] = window
     return http(
         sim,
         httpx.Request("POST", f"https://bx{wire.MMP_PATH}", content=body.encode(), headers=headers),
@@ -150,6 +159,64 @@ def test_nonce_must_increase_and_sit_in_the_day(sim: BullishSimulator) -> None:
     assert command(sim, SET, first)[1]["errorCode"] == 2035
     assert command(sim, SET, first - 1)[1]["errorCode"] == 2035
     assert command(sim, SET, nonce_now(sim, 86_400_000_000))[1]["errorCode"] == 2035
+
+
+def test_the_nonce_window_takes_unused_nonces_less_than_100_below_the_highest(
+    sim: BullishSimulator,
+) -> None:
+    """The docs: BX-NONCE-WINDOW-ENABLED true allows out-of-order nonces "up to a window
+    size of 100 from the highest previously used nonce value (inclusive)"."""
+    top = nonce_now(sim, 1000)
+    assert command(sim, SET, top)[0] == 200
+    for late in (top - 50, top - 99, top - 1):
+        assert command(sim, SET, late, window="true")[0] == 200, late
+    assert command(sim, SET, top - 50, window="true")[1]["errorCode"] == 2035  # used
+    assert command(sim, SET, top, window="true")[1]["errorCode"] == 2035  # used, the highest
+    assert command(sim, SET, top - 100, window="true")[1]["errorCode"] == 2035  # too far
+    assert command(sim, SET, top - 2, window="false")[1]["errorCode"] == 2035  # strict
+    assert command(sim, SET, top - 2)[1]["errorCode"] == 2035
+    assert command(sim, SET, top + 1, window="true")[0] == 200
+
+
+def test_with_the_window_a_hundred_nonces_pass_in_any_order(sim: BullishSimulator) -> None:
+    base = nonce_now(sim)
+    order = [base + (i * 37) % 100 for i in range(100)]  # 1...100 in another order
+    assert sorted(order) == list(range(base, base + 100))
+    sim.accounts["pub"].bucket = CreditBucket(200, 200)  # not the rate limit's test
+    jwt = token(sim)[1]["token"]
+    assert [command(sim, SET, n, jwt=jwt, window="true")[0] for n in order] == [200] * 100
+    assert command(sim, SET, order[-1], jwt=jwt, window="true")[1]["errorCode"] == 2035
+
+
+def test_the_window_survives_a_state_round_trip(sim: BullishSimulator) -> None:
+    top = nonce_now(sim, 1000)
+    assert command(sim, SET, top)[0] == 200
+    assert command(sim, SET, top - 10, window="true")[0] == 200
+    copy = BullishSimulator(apply_delay_ms=0)
+    copy.load_state(loads_exact(dumps_exact(sim.dump_state())))
+    assert command(copy, SET, top - 10, window="true")[1]["errorCode"] == 2035
+    assert command(copy, SET, top - 11, window="true")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("reading", "code", "name"),
+    [
+        ("invalid_login", 8327, "INVALID_LOGIN"),
+        ("unauthorized_command", 6105, "UNAUTHORIZED_COMMAND"),
+    ],
+)
+def test_a_token_the_venue_does_not_take_is_refused_as_the_switch_says(
+    reading: str, code: int, name: str
+) -> None:
+    sim = BullishSimulator(apply_delay_ms=0, token_refusal=reading)
+    sim.add_account("pub", "secret", "111000000000001")
+    jwt = token(sim)[1]["token"]
+    sim.expire_tokens()
+    status, body = command(sim, SET, nonce_now(sim), jwt=jwt)
+    assert (status, body["errorCode"], body["errorCodeName"]) == (401, code, name)
+    assert BullishSimulator().token_refusal == "invalid_login"  # the default: the registry's
+    with pytest.raises(ValueError, match="token_refusal"):
+        BullishSimulator(token_refusal="JWT expired")
 
 
 def test_signature_covers_the_raw_body(sim: BullishSimulator) -> None:
@@ -370,13 +437,20 @@ def test_the_simulator_blocks_an_ip_over_500_requests_in_10_seconds() -> None:
 
 
 class Refusing:
-    """The simulator, with the next `left` MMP requests refused as told (a JWT refused)."""
+    """The simulator, with the next `left` requests to `path` refused as told."""
 
-    def __init__(self, sim: BullishSimulator, status: int, body: dict[str, Any], left: int) -> None:
-        self.sim, self.status, self.body, self.left = sim, status, body, left
+    def __init__(
+        self,
+        sim: BullishSimulator,
+        status: int,
+        body: dict[str, Any],
+        left: int,
+        path: str = wire.MMP_PATH,
+    ) -> None:
+        self.sim, self.status, self.body, self.left, self.path = sim, status, body, left, path
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.left and request.url.path == wire.MMP_PATH:
+        if self.left and request.url.path == self.path:
             self.left -= 1
             self.sim.requests.append(f"{request.method} {request.url.path}")
             return httpx.Response(self.status, content=dumps_exact(self.body).encode())
@@ -411,51 +485,97 @@ LOGIN = f"GET {wire.LOGIN_PATH}"
 READ = f"GET {wire.MMP_PATH}"
 COMMAND = f"POST {wire.MMP_PATH}"
 NONCE = f"GET {wire.NONCE_PATH}"
+INVALID_LOGIN = refusal(8327, "INVALID_LOGIN", "Invalid login")  # the registry's code
+UNAUTHORIZED = refusal(6105, "UNAUTHORIZED_COMMAND", "Unauthorized to execute command")
+KEYS_ARE_RIGHT = "the log-in with PUBLIC_KEY and SECRET worked, so the keys are right"
+
+
+def read_or_set(write: bool) -> Callable[[VenueClient], Awaitable[object]]:
+    return (lambda c: c.set_config(KEY, OLD)) if write else (lambda c: c.read())
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("status", "body", "write"),
     [
-        refusal(6105, "UNAUTHORIZED_COMMAND", "Unauthorized"),  # no "JWT" in the words
-        refusal(8327, "INVALID_LOGIN", "Invalid login"),  # the venue's documented refusal
+        (401, INVALID_LOGIN, True),  # the venue's documented refusal
+        (401, UNAUTHORIZED, True),
+        (401, refusal(2001, "BAD_INCOMING_REQUEST", "Bad request"), False),  # any 401
+        (401, {"message": "Unauthorized"}, False),  # a 401 without a code
+        (401, {}, True),
+        (400, INVALID_LOGIN, False),  # INVALID_LOGIN at another 4xx
+        (403, UNAUTHORIZED, True),  # UNAUTHORIZED_COMMAND at another 4xx, to a command
     ],
 )
 def test_a_refused_session_is_told_by_status_and_code_then_logged_in_again(
-    body: dict[str, Any],
+    status: int, body: dict[str, Any], write: bool
 ) -> None:
     sim = BullishSimulator(apply_delay_ms=0)
-    client = client_of(Refusing(sim, 401, body, left=1), sim)
-    key = ScopeKey("bullish", "acct", "BTC")
-    run(client, lambda c: c.set_config(key, OLD))
-    assert sim.requests == [NONCE, LOGIN, COMMAND, LOGIN, COMMAND]
-    sim.settle()
-    assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "10"
+    client = client_of(Refusing(sim, status, body, left=1), sim)
+    run(client, read_or_set(write))
+    sent = [NONCE, LOGIN, COMMAND, LOGIN, COMMAND] if write else [LOGIN, READ, LOGIN, READ]
+    assert sim.requests == sent
+    if write:
+        sim.settle()
+        assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "10"
 
 
 @pytest.mark.parametrize(
-    ("status", "body"),
+    ("status", "body", "error"),
     [
-        (401, refusal(2001, "BAD_INCOMING_REQUEST", "JWT expired")),  # words say JWT: no matter
-        (403, refusal(6105, "UNAUTHORIZED_COMMAND", "JWT expired")),  # not a 401
-        (401, {"message": "JWT expired"}),  # no code
+        (403, UNAUTHORIZED, VenueAuthError),  # UNAUTHORIZED_COMMAND names commands, not reads
+        (403, {"message": "JWT expired"}, VenueAuthError),  # the words say JWT: no matter
+        (400, refusal(2001, "BAD_INCOMING_REQUEST", "Invalid JWT"), VenueRejected),
+        (429, INVALID_LOGIN, VenueRateLimited),  # a rate limit is never a session
+        (500, INVALID_LOGIN, VenueUnavailable),
     ],
 )
-def test_what_is_not_a_refused_session_is_not_sent_again(status: int, body: dict[str, Any]) -> None:
+def test_what_is_not_a_refused_session_is_not_sent_again(
+    status: int, body: dict[str, Any], error: type[Exception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.venues.http.RATE_LIMIT_RETRIES", 0)
+    monkeypatch.setattr("reconciler.venues.http.READ_ATTEMPTS", 1)
     sim = BullishSimulator(apply_delay_ms=0)
     client = client_of(Refusing(sim, status, body, left=1), sim)
-    with pytest.raises(VenueAuthError):
+    with pytest.raises(error):
         run(client, lambda c: c.read())
     assert sim.requests == [LOGIN, READ]
 
 
-def test_a_session_refused_twice_is_an_auth_error_after_one_resend() -> None:
+def test_a_401_to_a_request_without_a_token_is_not_a_session() -> None:
+    """The nonce read carries no JWT: its 401 is no reason to log in, nor about the keys."""
     sim = BullishSimulator(apply_delay_ms=0)
-    body = refusal(6105, "UNAUTHORIZED_COMMAND", "Invalid JWT")
+    client = client_of(Refusing(sim, 401, {}, left=1, path=wire.NONCE_PATH), sim)
+    with pytest.raises(VenueAuthError) as info:
+        run(client, lambda c: c.reset(KEY))
+    assert sim.requests == [NONCE]
+    assert "not about your keys" in str(info.value) and "SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (INVALID_LOGIN, "Bullish refused a session it had just issued"),
+        (UNAUTHORIZED, "may send commands for trading account TRADING_ACCOUNT_ID"),
+        ({}, "this request's session or permission"),
+    ],
+)
+def test_a_session_refused_after_a_fresh_log_in_says_the_keys_are_right(
+    body: dict[str, Any], says: str
+) -> None:
+    sim = BullishSimulator(apply_delay_ms=0)
     client = client_of(Refusing(sim, 401, body, left=2), sim)
     with pytest.raises(VenueAuthError) as info:
-        run(client, lambda c: c.read())
-    assert sim.requests == [LOGIN, READ, LOGIN, READ]
-    assert info.value.code == 6105 and "PUBLIC_KEY and SECRET" in str(info.value)
+        run(client, read_or_set(True))
+    assert sim.requests == [NONCE, LOGIN, COMMAND, LOGIN, COMMAND]  # one resend only
+    assert KEYS_ARE_RIGHT in str(info.value) and says in str(info.value)
+    assert "check the PUBLIC_KEY and SECRET" not in str(info.value)
+
+
+KEYS_REFUSED = (
+    "bullish/acct: venue error 8327: /trading-api/v1/users/hmac/login: INVALID_LOGIN "
+    "Invalid login (Bullish refused the log-in itself: check the PUBLIC_KEY and SECRET "
+    "environment variables (an HMAC API key of this trading account's user, not revoked))"
+)
 
 
 def test_a_refused_log_in_is_an_auth_error_without_the_secret() -> None:
@@ -465,10 +585,41 @@ def test_a_refused_log_in_is_an_auth_error_without_the_secret() -> None:
     with pytest.raises(VenueAuthError) as info:
         run(client, lambda c: c.read())
     assert sim.requests == [LOGIN]  # a refused log-in is not tried again
-    assert str(info.value) == (
-        "bullish/acct: venue error 8327: /trading-api/v1/users/hmac/login: INVALID_LOGIN "
-        "Invalid login (check the PUBLIC_KEY and SECRET environment variables)"
-    )
+    assert str(info.value) == KEYS_REFUSED
+
+
+@pytest.mark.parametrize("reading", sorted(TOKEN_REFUSALS))
+def test_an_expired_session_is_renewed_whichever_way_the_venue_refuses_it(reading: str) -> None:
+    sim = BullishSimulator(apply_delay_ms=0, token_refusal=reading)
+    client = client_of(sim, sim)
+
+    async def read_expire_set(c: VenueClient) -> None:
+        await c.read()
+        sim.expire_tokens()  # the venue ends every session before its exp
+        await c.set_config(KEY, OLD)
+
+    run(client, read_expire_set)
+    assert sim.requests == [LOGIN, READ, NONCE, COMMAND, LOGIN, COMMAND]
+    sim.settle()
+    assert sim.accounts["key-acct"].configs["BTC"]["quantityLimit"] == "10"
+
+
+@pytest.mark.parametrize("reading", sorted(TOKEN_REFUSALS))
+def test_a_key_revoked_mid_run_is_told_from_the_log_in_that_follows(reading: str) -> None:
+    """The session is refused, the new log-in too: the keys are what is wrong."""
+    sim = BullishSimulator(apply_delay_ms=0, token_refusal=reading)
+    client = client_of(sim, sim)
+
+    async def read_revoke_read(c: VenueClient) -> None:
+        await c.read()
+        sim.expire_tokens()
+        sim.accounts["key-acct"].secret = "revoked"
+        await c.read()
+
+    with pytest.raises(VenueAuthError) as info:
+        run(client, read_revoke_read)
+    assert sim.requests == [LOGIN, READ, READ, LOGIN]
+    assert str(info.value) == KEYS_REFUSED
 
 
 @pytest.mark.parametrize(("lifetime_s", "logins"), [(7200, 1), (3000, 3)])

@@ -6,6 +6,7 @@ and apply (executor.py) polls `read()` until the venue shows the result.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -23,12 +24,39 @@ from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
-ERRORS = ErrorTable(
-    auth=frozenset({6105, 8327}),  # UNAUTHORIZED_COMMAND, INVALID_LOGIN
-    rate_limited=frozenset({96000, 96001}),  # RATE_LIMIT_EXCEEDED, GLOBAL_RATE_LIMIT_EXCEEDED
-    auth_hint="check the PUBLIC_KEY and SECRET environment variables",
+INVALID_LOGIN = 8327  # the venue's registry: "Invalid Login"
+UNAUTHORIZED_COMMAND = 6105  # "Unauthorized to execute command": a command's refusal
+KEYS_HINT = (
+    "Bullish refused the log-in itself: check the PUBLIC_KEY and SECRET environment "
+    "variables (an HMAC API key of this trading account's user, not revoked)"
 )
-SESSION_ERRORS = frozenset({6105, 8327})  # a 401 with these to a request with a JWT: log in again
+SESSION_HINT = (
+    "Bullish refused a session it had just issued: the log-in with PUBLIC_KEY and SECRET "
+    "worked, so the keys are right; check that this API key may use trading account "
+    "TRADING_ACCOUNT_ID"
+)
+COMMAND_HINT = (
+    "Bullish refused to run the command although the log-in with PUBLIC_KEY and SECRET "
+    "worked, so the keys are right: check that this API key may send commands for trading "
+    "account TRADING_ACCOUNT_ID and that MMP is enabled for it (your Bullish relationship "
+    "manager)"
+)
+ERRORS = ErrorTable(  # a request that carried the session's JWT
+    auth=frozenset({UNAUTHORIZED_COMMAND, INVALID_LOGIN}),
+    rate_limited=frozenset({96000, 96001}),  # RATE_LIMIT_EXCEEDED, GLOBAL_RATE_LIMIT_EXCEEDED
+    hints={INVALID_LOGIN: SESSION_HINT, UNAUTHORIZED_COMMAND: COMMAND_HINT},
+    auth_hint=(
+        "the log-in with PUBLIC_KEY and SECRET worked, so the keys are right; Bullish refused "
+        "this request's session or permission: check that this API key may use trading "
+        "account TRADING_ACCOUNT_ID"
+    ),
+)
+LOGIN_ERRORS = replace(ERRORS, hints={INVALID_LOGIN: KEYS_HINT}, auth_hint=KEYS_HINT)
+PUBLIC_ERRORS = replace(  # GET /v1/nonce carries no credentials
+    ERRORS,
+    hints={},
+    auth_hint="this request carries no credentials: the refusal is not about your keys",
+)
 RENEW_BEFORE_MS = 3_600_000  # log in again an hour before the JWT expires
 UNREAD_LIFETIME_MS = 3_600_000  # a token whose exp cannot be read is used for an hour
 
@@ -63,7 +91,7 @@ class BullishAuth(VenueAuth):
         return httpx.Request("GET", url, headers=headers)
 
     def take_login(self, response: httpx.Response) -> None:
-        answer = answer_of(response, self._where)
+        answer = answer_of(response, self._where, LOGIN_ERRORS)
         with malformed_answer(self._where, f"GET {wire.LOGIN_PATH}"):
             token = wire.login_token(answer)
         secrets.register(token)  # a session key: never printed, like the secret
@@ -92,10 +120,19 @@ class BullishAuth(VenueAuth):
         self._token = None
 
     def refusal(self, response: httpx.Response) -> Refusal | None:
-        """A 401 to a request that carried a JWT, with a session code: the JWT was refused
-        (expired or revoked early), so the request was not applied: log in, send it again."""
-        carried = response.request.headers.get("Authorization", "").startswith("Bearer ")
-        if response.status_code == 401 and carried and _code(response) in SESSION_ERRORS:
+        """The venue did not take the JWT a request carried, so the request was not applied:
+        log in again and send it once more. Told by status and code, never by the words: any
+        401; INVALID_LOGIN (the venue's documented refusal) at any 4xx; UNAUTHORIZED_COMMAND
+        at any 4xx to a command (the only requests it names)."""
+        sent = response.request
+        if not sent.headers.get("Authorization", "").startswith("Bearer "):
+            return None
+        status, code = response.status_code, _code(response)
+        if status == 401:
+            return Refusal.SESSION
+        if not 400 <= status < 500 or status == 429:
+            return None
+        if code == INVALID_LOGIN or (code == UNAUTHORIZED_COMMAND and sent.method == "POST"):
             return Refusal.SESSION
         return None
 
@@ -182,11 +219,12 @@ class BullishClient:
     async def _send(self, message: httpx.Request, where: str, auth: VenueAuth) -> Any:
         idempotent = message.method == "GET"  # a command's outcome is unknown when it fails
         response = await request(self._http, message, where, idempotent=idempotent, auth=auth)
-        return answer_of(response, where)
+        return answer_of(response, where, ERRORS if auth is self._auth else PUBLIC_ERRORS)
 
 
-def answer_of(response: httpx.Response, where: str) -> Any:
-    """The answer's JSON, or the venue's refusal as our error (ERRORS says which). Refusals:
+def answer_of(response: httpx.Response, where: str, table: ErrorTable = ERRORS) -> Any:
+    """The answer's JSON, or the venue's refusal as our error (`table` says which: ERRORS
+    for a request with the session's JWT, LOGIN_ERRORS for the log-in). Refusals:
     {"message", "raw", "errorCode", "errorCodeName"}, or a parameter's
     {"type": "HttpInvalidParameterException", "message"}."""
     data = parse_json(response, where)
@@ -196,7 +234,7 @@ def answer_of(response: httpx.Response, where: str) -> Any:
     said = [words(body.get("errorCodeName")), words(body.get("message"))]
     message = " ".join([f"{response.request.url.path}:", *(text for text in said if text)])
     code = code_of(body.get("errorCode"))
-    raise ERRORS.error(where, response.status_code, code, message)
+    raise table.error(where, response.status_code, code, message)
 
 
 def _code(response: httpx.Response) -> object:

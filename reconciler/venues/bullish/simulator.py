@@ -6,9 +6,14 @@ later. Stricter readings, labelled and switchable: a V1SetMMP while a config exi
 rejected (`reject_set_when_configured`); a rejected or dropped command shows nothing on
 REST (its outcome would arrive on the WebSocket mmpRequest topic, kept in `outcomes`).
 Error codes where the docs give none are our choice: 2035 bad nonce, 8327 bad login, 6105
-bad or expired token, 2010 unknown trading account. Per IP (every request to this
-simulator): at most 500 requests in 10 s; the 501st is refused with 429 and the IP stays
-blocked for 60 s, as the docs say.
+bad command signature, 2010 unknown trading account. A JWT the venue does not take (expired,
+unknown, malformed) is refused with 401 and, by `token_refusal`, the registry's
+"invalid_login" (8327 INVALID_LOGIN, the default) or "unauthorized_command" (6105
+UNAUTHORIZED_COMMAND, "Invalid JWT", this simulator's old wording). Nonces strictly increase;
+with `BX-NONCE-WINDOW-ENABLED: true` a command's nonce need only be unused and less than 100
+below the highest used (the docs say so for orders; for MMP commands it is our assumption).
+Per IP (every request to this simulator): at most 500 requests in 10 s; the 501st is refused
+with 429 and the IP stays blocked for 60 s, as the docs say.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ from reconciler.venues.bullish.wire import (
 DAY_MS = 86_400_000
 JWT_TTL_S = 86_400
 FIRST_REQUEST_ID = 633910976353665025
+NONCE_WINDOW = 100  # BX-NONCE-WINDOW-ENABLED: unique, and within 100 of the highest used
+TOKEN_REFUSALS = {  # token_refusal -> (code, name, message) of a JWT the venue does not take
+    "invalid_login": (8327, "INVALID_LOGIN", "Invalid login"),
+    "unauthorized_command": (6105, "UNAUTHORIZED_COMMAND", "Invalid JWT"),
+}
 SET_FIELDS = {
     "commandType",
     "tradingAccountId",
@@ -74,7 +84,8 @@ class SimAccount:
     secret: str
     trading_account_id: str
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset -> GET item
-    last_nonce: int = 0
+    last_nonce: int = 0  # the highest nonce used
+    recent_nonces: set[int] = field(default_factory=set)  # those used within the window
     bucket: CreditBucket = field(default_factory=lambda: CreditBucket(50, 50))
 
 
@@ -93,10 +104,14 @@ class BullishSimulator:
         clock: Clock | None = None,
         apply_delay_ms: int = 200,
         reject_set_when_configured: bool = True,
+        token_refusal: str = "invalid_login",
     ) -> None:
+        if token_refusal not in TOKEN_REFUSALS:
+            raise ValueError(f"token_refusal is one of {sorted(TOKEN_REFUSALS)}")
         self.clock = clock or Clock()
         self.apply_delay_ms = apply_delay_ms
         self.reject_set_when_configured = reject_set_when_configured
+        self.token_refusal = token_refusal
         self.accounts: dict[str, SimAccount] = {}  # public key -> account
         self.pending: list[Pending] = []
         self.outcomes: dict[str, dict[str, str]] = {}  # requestId -> mmpRequest-like status
@@ -220,15 +235,18 @@ class BullishSimulator:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         parts = token.split(".")
         if scheme != "Bearer" or len(parts) != 3:
-            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Missing or malformed JWT")
+            raise self._token_refused()
         unsigned = f"{parts[0]}.{parts[1]}"
         sig = hmac.new(self._jwt_key, unsigned.encode(), hashlib.sha256).digest()
         if base64.urlsafe_b64encode(sig).decode().rstrip("=") != parts[2]:
-            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Invalid JWT")
+            raise self._token_refused()
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         if claims["exp"] * 1000 <= self.clock.now_ms() or claims["sub"] not in self.accounts:
-            raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "JWT expired")
+            raise self._token_refused()
         return str(claims["sub"])
+
+    def _token_refused(self) -> BxError:
+        return BxError(401, *TOKEN_REFUSALS[self.token_refusal])
 
     def _check_command_signature(self, request: httpx.Request, account: SimAccount) -> None:
         ts = request.headers.get("BX-TIMESTAMP", "")
@@ -236,15 +254,30 @@ class BullishSimulator:
         given = request.headers.get("BX-SIGNATURE", "")
         if not ts.isdigit() or not nonce.isdigit() or not given:
             raise BxError(400, 2001, "BAD_INCOMING_REQUEST", "Missing BX- signing headers")
-        low, high = self._day_bounds_us()
-        if not low <= int(nonce) <= high or int(nonce) <= account.last_nonce:
+        windowed = request.headers.get("BX-NONCE-WINDOW-ENABLED") == "true"
+        if not self._nonce_fits(account, int(nonce), windowed):
             raise BxError(400, 2035, "INVALID_NONCE", "Invalid nonce")
         expected = command_signature(
             account.secret, ts, nonce, "POST", MMP_PATH, request.content.decode()
         )
         if not hmac.compare_digest(expected, given):
             raise BxError(401, 6105, "UNAUTHORIZED_COMMAND", "Invalid signature")
-        account.last_nonce = int(nonce)
+        _use_nonce(account, int(nonce))
+
+    def _nonce_fits(self, account: SimAccount, nonce: int, windowed: bool) -> bool:
+        """Inside the day; above the highest used, or with the window on, unused and less
+        than NONCE_WINDOW below it (the docs: "up to a window size of 100 from the highest
+        previously used nonce value (inclusive)"; 1...100 in any order are all valid)."""
+        low, high = self._day_bounds_us()
+        if not low <= nonce <= high:
+            return False
+        if nonce > account.last_nonce:
+            return True
+        return (
+            windowed
+            and nonce > account.last_nonce - NONCE_WINDOW
+            and (nonce not in account.recent_nonces)
+        )
 
     # ---- MMP -----------------------------------------------------------------------------
 
@@ -347,6 +380,7 @@ class BullishSimulator:
                     "trading_account_id": a.trading_account_id,
                     "configs": dict(sorted(a.configs.items())),
                     "last_nonce": a.last_nonce,
+                    "recent_nonces": sorted(a.recent_nonces),
                 }
                 for key, a in sorted(self.accounts.items())
             },
@@ -370,6 +404,7 @@ class BullishSimulator:
             account = SimAccount(data["secret"], data["trading_account_id"])
             account.configs = {a: dict(c) for a, c in data["configs"].items()}
             account.last_nonce = int(data.get("last_nonce", 0))
+            account.recent_nonces = {int(n) for n in data.get("recent_nonces", [])}
             if key in self.accounts:
                 account.bucket = self.accounts[key].bucket
             accounts[key] = account
@@ -380,6 +415,14 @@ class BullishSimulator:
         ]
         issued = [int(p.request_id) + 1 for p in self.pending]
         self.next_request_id = max([int(state.get("next_request_id", FIRST_REQUEST_ID)), *issued])
+
+
+def _use_nonce(account: SimAccount, nonce: int) -> None:
+    """Record a used nonce; forget those the window can no longer reach."""
+    account.last_nonce = max(account.last_nonce, nonce)
+    floor = account.last_nonce - NONCE_WINDOW
+    account.recent_nonces = {n for n in account.recent_nonces if n > floor}
+    account.recent_nonces.add(nonce)
 
 
 def _seconds(command: dict[str, Any], name: str, low: int, high: int) -> None:
