@@ -4,7 +4,9 @@
         ...  # point a client at base_url
 
 The handler is the same callable the in-process tests give httpx.MockTransport, so both
-paths exercise identical venue behaviour. Only loopback addresses are accepted.
+paths exercise identical venue behaviour. Only loopback addresses are accepted. A
+simulator with push channels (`push`, a reconciler.simulators.websocket.PushApp) has its
+WebSocket handshakes answered on the same port, as the venue serves both on one host.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from reconciler.simulators.websocket import PushApp, Sockets, handshake_bytes, serve_connection
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def _request_handler(app: Handler) -> type[BaseHTTPRequestHandler]:
+def _request_handler(
+    app: Handler, push: PushApp | None, sockets: Sockets
+) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go as two writes: no 40 ms stall
@@ -36,6 +42,11 @@ def _request_handler(app: Handler) -> type[BaseHTTPRequestHandler]:
                 headers=list(self.headers.items()),
                 content=body,
             )
+            if push is not None and self.headers.get("Upgrade", "").lower() == "websocket":
+                self.close_connection = True  # the socket is the WebSocket's from here on
+                raw = handshake_bytes(self.requestline, self.headers.items())
+                serve_connection(self.connection, raw, request, push, sockets)
+                return
             response = app(request)
             payload = response.read()
             self.send_response(response.status_code)
@@ -66,17 +77,22 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(app: Handler, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run app on host:port (0 = any free port) until the block ends; yields the base URL."""
+def serve(
+    app: Handler, host: str = "127.0.0.1", port: int = 0, *, push: PushApp | None = None
+) -> Iterator[str]:
+    """Run app on host:port (0 = any free port) until the block ends; yields the base URL.
+    With `push`, WebSocket handshakes go to it; its connections close when the block ends."""
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"simulators only listen on loopback, not {host}")
-    server = _QuietServer((host, port), _request_handler(app))
+    sockets = Sockets()
+    server = _QuietServer((host, port), _request_handler(app, push, sockets))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"
     finally:
+        sockets.close_all()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
