@@ -124,11 +124,45 @@ def test_rejection_carries_code_message_and_scope(sim: DeribitSimulator) -> None
     )
 
 
-def test_not_mmp_user_names_the_fix(sim: DeribitSimulator) -> None:
+NOT_ENABLED = {  # the simulator's mmp_disabled_code -> what we say, after the venue's words
+    11050: "venue error 11050: private/set_mmp_config: bad_request (MMP disabled) (a "
+    "bad_request that says MMP disabled means MMP is not enabled for this account: ",
+    13040: "venue error 13040: private/set_mmp_config: mmp_required (MMP is not enabled for "
+    "this account: ",
+}
+
+
+@pytest.mark.parametrize("code", sorted(NOT_ENABLED))
+def test_mmp_not_enabled_says_whom_to_ask_whichever_code_the_venue_uses(code: int) -> None:
+    sim = DeribitSimulator(clock=Clock(1_700_000_000_000), mmp_disabled_code=code)
     client = deribit_client(sim)
     sim.accounts["id-acct"].mmp_enabled = False
-    with pytest.raises(VenueRejected, match=r"13040.*ask Deribit support to enable it"):
-        run(client.read())
+    with pytest.raises(VenueRejected) as info:
+        run(client.set_config(KEY, CONFIG))
+    assert str(info.value) == (
+        f"deribit/acct/btc_usd: {NOT_ENABLED[code]}"
+        "ask Deribit support to enable MMP for the account; a retry will not help)"
+    )
+    assert sim.requests == ["public/auth", "private/set_mmp_config"]  # sent once, not again
+    with pytest.raises(VenueRejected, match=f"{code}.*ask Deribit support to enable MMP"):
+        run(deribit_client(sim).read())
+    assert sim.requests.count("private/get_mmp_config") == 1
+
+
+def test_an_error_whose_data_is_words_shows_them(sim: DeribitSimulator) -> None:
+    """Where Deribit puts "MMP disabled" is not documented: data as plain words shows too."""
+
+    def answering(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("public/auth"):
+            return sim(request)
+        error = {"code": 11050, "message": "bad_request", "data": "MMP disabled"}
+        return httpx.Response(400, json={"jsonrpc": "2.0", "id": 1, "error": error})
+
+    sim.add_account("id-acct", "pw")
+    http = httpx.AsyncClient(base_url="https://x", transport=httpx.MockTransport(answering))
+    creds = Credentials({"CLIENT_ID": "id-acct", "CLIENT_SECRET": "pw"})
+    with pytest.raises(VenueRejected, match=r"bad_request \(MMP disabled\) \(a bad_request"):
+        run(DeribitClient("acct", creds, http).set_config(KEY, CONFIG))
 
 
 def test_rate_limit_is_its_own_error(sim: DeribitSimulator) -> None:

@@ -238,9 +238,24 @@ def test_interval_zero_removes_and_strictness_switch(sim: DeribitSimulator) -> N
     assert call(sim, "private/get_mmp_config")[1]["result"] == []
 
 
-def test_not_an_mmp_user(sim: DeribitSimulator) -> None:
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (11050, {"code": 11050, "message": "bad_request", "data": {"reason": "MMP disabled"}}),
+        (13040, {"code": 13040, "message": "mmp_required"}),
+    ],
+)
+def test_not_an_mmp_user(sim: DeribitSimulator, code: int, error: dict[str, Any]) -> None:
+    sim.mmp_disabled_code = code
     sim.accounts["cid"].mmp_enabled = False
-    assert error_of(call(sim, "private/get_mmp_config"))[1] == 13040
+    status, body = call(sim, "private/get_mmp_config")
+    assert (status, body["error"]) == (400, error)
+
+
+def test_the_not_enabled_code_is_a_switch_defaulting_to_11050() -> None:
+    assert DeribitSimulator().mmp_disabled_code == 11050  # the reading we knew least
+    with pytest.raises(ValueError, match="mmp_disabled_code"):
+        DeribitSimulator(mmp_disabled_code=13041)
 
 
 def test_credit_rate_limit_answers_10028(sim: DeribitSimulator) -> None:
@@ -266,6 +281,58 @@ def test_get_with_query_string(sim: DeribitSimulator) -> None:
         headers={"Authorization": f"Basic {basic}"},
     )
     assert loads_exact(sim(request).content)["result"] == []
+
+
+def basic_get(sim: DeribitSimulator, method: str, query: str) -> dict[str, Any]:
+    basic = base64.b64encode(b"cid:secret").decode()
+    request = httpx.Request(
+        "GET", f"https://x/api/v2/{method}?{query}", headers={"Authorization": f"Basic {basic}"}
+    )
+    answer: dict[str, Any] = loads_exact(sim(request).content)
+    return answer
+
+
+def test_get_query_values_are_read_by_their_names_not_their_shapes(sim: DeribitSimulator) -> None:
+    query = (
+        "index_name=btc_usd&mmp_group=2024&interval=1&frozen_time=30&quantity_limit=5"
+        "&max_quote_quantity=2.5"
+    )
+    answer = basic_get(sim, "private/set_mmp_config", query)
+    assert answer["result"]["mmp_group"] == "2024", answer
+    assert answer["result"]["quantity_limit"] == Decimal(5)
+    assert answer["result"]["interval"] == 1
+    configs = basic_get(sim, "private/get_mmp_config", "index_name=btc_usd&mmp_group=2024")
+    assert [c["mmp_group"] for c in configs["result"]] == ["2024"]
+    named = basic_get(sim, "private/set_mmp_config", query.replace("interval=1", "interval=1.5"))
+    assert named["error"]["data"] == {"reason": "must be an integer", "param": "interval"}
+    assert "result" in basic_get(sim, "private/set_mmp_config", query + "&block_rfq=false")
+
+
+def signed_get(sim: DeribitSimulator, nonce: str, ts_ms: int) -> int:
+    uri = "/api/v2/private/get_mmp_status"
+    sig = deribit_signature("secret", str(ts_ms), nonce, f"GET\n{uri}\n\n")
+    header = f"deri-hmac-sha256 id=cid,ts={ts_ms},sig={sig},nonce={nonce}"
+    request = httpx.Request("GET", f"https://x{uri}", headers={"Authorization": header})
+    return sim(request).status_code
+
+
+def test_used_nonces_are_forgotten_once_the_window_refuses_their_timestamp(
+    sim: DeribitSimulator,
+) -> None:
+    start = sim.clock.now_ms()
+    assert signed_get(sim, "n1", start) == 200
+    sim.clock.advance(59_000)
+    assert signed_get(sim, "n1", start) == 401  # inside the window: a replay
+    assert signed_get(sim, "n1", start + 59_000) == 401  # a nonce is single use in it
+    assert signed_get(sim, "n2", start + 59_000) == 200
+    sim.clock.advance(2000)  # n1's timestamp is now out of the window
+    assert signed_get(sim, "n1", start) == 401  # refused for its age, nonce forgotten or not
+    assert signed_get(sim, "n3", start + 61_000) == 200
+    assert set(sim.used_nonces) == {("cid", "n2"), ("cid", "n3")}
+    for second in range(300):  # five minutes of one request a second: never more than 61
+        sim.clock.advance(1000)
+        assert signed_get(sim, f"m{second}", sim.clock.now_ms()) == 200
+    assert len(sim.used_nonces) <= 61
 
 
 def test_state_round_trips(sim: DeribitSimulator) -> None:

@@ -22,11 +22,14 @@ from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
+ASK_FOR_MMP = "ask Deribit support to enable MMP for the account; a retry will not help"
 ERRORS = ErrorTable(
     auth=frozenset({10000, 13004, 13009, 13021, 13403, 13010, 10001}),
     rate_limited=frozenset({10028}),
-    hints={
-        13040: "MMP is not enabled for this account; ask Deribit support to enable it",
+    hints={  # MMP not enabled: 13040 (the v2 code list), 11050 "MMP disabled" (client libraries)
+        13040: f"MMP is not enabled for this account: {ASK_FOR_MMP}",
+        11050: f"a bad_request that says MMP disabled means MMP is not enabled for this "
+        f"account: {ASK_FOR_MMP}",
         13004: "check the CLIENT_ID and CLIENT_SECRET environment variables of this account",
         13021: "the API key needs the trade:read_write scope",
         10028: "rate limit: lower the concurrency or wait",
@@ -190,6 +193,8 @@ def _venue_error(where: str, method: str, status: int, error: dict[str, Any]) ->
     if isinstance(data, dict) and words(data.get("reason")):
         param = words(data.get("param"))
         message += f" ({data['reason']}{': ' if param else ''}{param})"
+    elif words(data):  # e.g. "MMP disabled": where the venue puts it is not documented
+        message += f" ({data})"
     return ERRORS.error(where, status, code, f"{method}: {message}")
 
 

@@ -3,16 +3,25 @@
 Where the docs are unclear it takes the stricter reading, and a switch selects the other:
 - `set_result`: "object" (the documented example) or "array" (the schema).
 - `strict_remove`: a removal (interval 0) still needs max_quote_quantity and a limit.
-Assumptions, labelled: parameter errors answer -32602 with data {reason, param}; a group
-stays bound to its index while a config of it exists; 10028 comes with HTTP 429.
+- `mmp_disabled_code`: what an account without MMP gets: 11050 bad_request with
+  data {reason: "MMP disabled"} (what a maintained client library reports, the default) or
+  13040 mmp_required (the v2 code list's "User is not a MMP user").
+GET query values are read by the parameter's name (an mmp_group "2024" stays text); a
+signature nonce is single use while its timestamp is inside the 60 s window (older ones,
+which the window refuses anyway, are forgotten). Assumptions, labelled: parameter errors
+answer -32602 with data {reason, param}; a group stays bound to its index while a config of
+it exists; 10028 comes with HTTP 429; where "MMP disabled" sits in the 11050 error (data's
+reason) is not documented.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import itertools
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -31,6 +40,13 @@ MAX_BODY = 32 * 1024
 LIMITS = ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity")
 SET_PARAMS = {"index_name", "mmp_group", "interval", "frozen_time", "block_rfq", *LIMITS}
 GROUP_ID_BASE = 144790485158858750  # ids exceed 2**53, as the docs show
+SIGNATURE_WINDOW_MS = 60_000  # a deri-hmac-sha256 ts is valid 60 s either way
+INTEGER_PARAMS = {"interval", "frozen_time", "trade_count_limit"}
+BOOLEAN_PARAMS = {"block_rfq"}
+MMP_DISABLED = {  # mmp_disabled_code -> (message, data) of the refusal
+    11050: ("bad_request", {"reason": "MMP disabled"}),
+    13040: ("mmp_required", None),
+}
 
 
 class RpcError(Exception):
@@ -68,7 +84,11 @@ class DeribitSimulator:
         token_ttl_s: int = 900,
         request_cost: int = 500,
         max_groups: int = 16,
+        mmp_disabled_code: int = 11050,
     ) -> None:
+        if mmp_disabled_code not in MMP_DISABLED:
+            raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
+        self.mmp_disabled_code = mmp_disabled_code
         self.clock = clock or Clock()
         self.testnet = testnet
         self.set_result = set_result
@@ -78,7 +98,8 @@ class DeribitSimulator:
         self.max_groups = max_groups
         self.accounts: dict[str, SimAccount] = {}
         self.tokens: dict[str, tuple[str, int]] = {}
-        self.used_nonces: set[tuple[str, str]] = set()
+        self.used_nonces: dict[tuple[str, str], int] = {}  # (client_id, nonce) -> its ts
+        self._nonces_by_ts: list[tuple[int, str, str]] = []  # a heap: oldest ts first
         self.requests: list[str] = []  # method of every request, for tests and benchmarks
         self.before_request: Callable[[str, dict[str, Any]], None] | None = None  # fault hook
         self._ids = itertools.count(1)
@@ -153,7 +174,7 @@ class DeribitSimulator:
             raise RpcError(-32600, "request entity too large", status=413)
         if request.method == "GET" and not raw:
             params: dict[str, Any] = {
-                k: _query_value(v) for k, v in parse_qsl(request.url.query.decode())
+                k: _query_value(k, v) for k, v in parse_qsl(request.url.query.decode())
             }
             return method, params, None
         if request.method not in ("GET", "POST"):
@@ -193,7 +214,8 @@ class DeribitSimulator:
         if not account.bucket.take(self.request_cost, self.clock.now_ms()):
             raise RpcError(10028, "too_many_requests", status=429)
         if not account.mmp_enabled:
-            raise RpcError(13040, "mmp_required")
+            message, data = MMP_DISABLED[self.mmp_disabled_code]
+            raise RpcError(self.mmp_disabled_code, message, data and dict(data))
         return handlers[method](account, params)
 
     # ---- auth ----------------------------------------------------------------------------
@@ -245,15 +267,25 @@ class DeribitSimulator:
         account = self.accounts.get(client_id)
         if account is None or not ts.isdigit() or not nonce:
             raise RpcError(13009, "unauthorized", status=401)
-        if abs(self.clock.now_ms() - int(ts)) > 60_000 or (client_id, nonce) in self.used_nonces:
+        self._forget_old_nonces()
+        stale = abs(self.clock.now_ms() - int(ts)) > SIGNATURE_WINDOW_MS
+        if stale or (client_id, nonce) in self.used_nonces:
             raise RpcError(13009, "unauthorized", status=401)
         uri = request.url.raw_path.decode()
         data = f"{request.method.upper()}\n{uri}\n{request.content.decode()}\n"
         expected = deribit_signature(account.client_secret, ts, nonce, data)
         if not hmac.compare_digest(expected, sig):
             raise RpcError(13009, "unauthorized", status=401)
-        self.used_nonces.add((client_id, nonce))
+        self.used_nonces[(client_id, nonce)] = int(ts)
+        heapq.heappush(self._nonces_by_ts, (int(ts), client_id, nonce))
         return client_id
+
+    def _forget_old_nonces(self) -> None:
+        """A nonce whose timestamp the window now refuses cannot be replayed: forget it."""
+        oldest_taken = self.clock.now_ms() - SIGNATURE_WINDOW_MS
+        while self._nonces_by_ts and self._nonces_by_ts[0][0] < oldest_taken:
+            _, client_id, nonce = heapq.heappop(self._nonces_by_ts)
+            del self.used_nonces[(client_id, nonce)]
 
     # ---- MMP methods ---------------------------------------------------------------------
 
@@ -454,13 +486,18 @@ def _limit(params: dict[str, Any], name: str) -> Decimal:
     return number
 
 
-def _query_value(text: str) -> Any:
-    """Query-string params arrive as text; read numbers and booleans as Deribit does."""
-    if text.lstrip("-").isdigit():
+def _query_value(name: str, text: str) -> Any:
+    """A query-string param arrives as text: read it as the type its name takes (integers,
+    booleans, the limits as numbers); anything else, or text that is not of the type, stays
+    text for validation to judge."""
+    if name in INTEGER_PARAMS and re.fullmatch(r"-?[0-9]+", text):
         return int(text)
-    if text in ("true", "false"):
+    if name in BOOLEAN_PARAMS and text in ("true", "false"):
         return text == "true"
-    try:
-        return loads_exact(text) if "." in text else text
-    except ValueError:
-        return text
+    if name in LIMITS:
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            return text
+        return number if number.is_finite() else text
+    return text
