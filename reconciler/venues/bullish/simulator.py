@@ -13,7 +13,10 @@ UNAUTHORIZED_COMMAND, "Invalid JWT", this simulator's old wording). Nonces stric
 with `BX-NONCE-WINDOW-ENABLED: true` a command's nonce need only be unused and less than 100
 below the highest used (the docs say so for orders; for MMP commands it is our assumption).
 Per IP (every request to this simulator): at most 500 requests in 10 s; the 501st is refused
-with 429 and the IP stays blocked for 60 s, as the docs say.
+with 429 and the IP stays blocked for 60 s, as the docs say. The private-data WebSocket
+(simulator_push.py, served with `serve(sim, push=sim.ws)`) publishes each command's outcome
+on mmpRequest when it is due and each trigger on the trigger topic; its undocumented points
+are the switches of `ws=Readings(...)`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import httpx
 from reconciler.core.units import decimal_places, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues.bullish.capabilities import ASSETS
+from reconciler.venues.bullish.simulator_push import PrivateData, Readings
 from reconciler.venues.bullish.wire import (
     LOGIN_PATH,
     MMP_PATH,
@@ -105,6 +109,7 @@ class BullishSimulator:
         apply_delay_ms: int = 200,
         reject_set_when_configured: bool = True,
         token_refusal: str = "invalid_login",
+        ws: Readings | None = None,
     ) -> None:
         if token_refusal not in TOKEN_REFUSALS:
             raise ValueError(f"token_refusal is one of {sorted(TOKEN_REFUSALS)}")
@@ -124,6 +129,7 @@ class BullishSimulator:
         self.ip_limit, self.ip_window_ms, self.ip_block_ms = 500, 10_000, 60_000
         self._ip_seen: deque[int] = deque()
         self._ip_blocked_until = 0
+        self.ws = PrivateData(self, ws or Readings())  # the private-data WebSocket (push=)
 
     # ---- controls ------------------------------------------------------------------------
 
@@ -148,6 +154,7 @@ class BullishSimulator:
 
     def trigger(self, public_key: str, asset: str) -> None:
         self.accounts[public_key].configs[asset]["isActive"] = False
+        self.ws.triggered(public_key, asset)  # published on the trigger topic
 
     def settle(self) -> None:
         """Apply every pending command now (tests)."""
@@ -304,6 +311,7 @@ class BullishSimulator:
         self.next_request_id += 1
         due = self.clock.now_ms() + self.apply_delay_ms
         self.pending.append(Pending(due, public_key, request_id, command))
+        self.ws.scheduled(due)  # its outcome is published when due, traffic or not
         kind = "SetMMPConfig" if command["commandType"] == "V1SetMMP" else "ResetMMPConfig"
         return {"message": f"Command acknowledged - {kind}", "requestId": request_id}
 
@@ -334,6 +342,7 @@ class BullishSimulator:
         self.pending = [p for p in self.pending if p.due_ms > now]
         for item in due:
             self.outcomes[item.request_id] = self._settle(item)
+            self.ws.settled(item, self.outcomes[item.request_id])  # published on mmpRequest
 
     def _settle(self, item: Pending) -> dict[str, str]:
         account = self.accounts[item.public_key]
