@@ -1,5 +1,5 @@
 """What mmp says about a frozen scope, in the same words wherever it says it: the plan's held
-step, `mmp status` and `mmp unfreeze`.
+step, `mmp status`, apply's check before a write and `mmp unfreeze`.
 
 Two things are said: what the venue tells of the freeze (until when, until a manual reset,
 or only that the config is not in effect: Bullish's REST tells no frozen-until time), and
@@ -7,6 +7,10 @@ what the user can do. The second follows from the venue's capabilities: where it
 unfreezes and keeps the config (Deribit, Binance, Aevo) `mmp unfreeze` ends the freeze;
 where its reset clears the config (Bullish) there is no unfreeze, and the freeze is waited
 out. Nothing here claims a minimum freeze a venue does not document.
+
+Where the venue cannot tell whether a scope is frozen (FreezeState.unknown), that is said
+with the venue's reason, never guessed either way: the scope is held as a frozen one is,
+and what the user can do is check it on the venue, then name it to `--include-held`.
 """
 
 from __future__ import annotations
@@ -26,8 +30,16 @@ def known(freeze: FreezeState) -> str:
     return f"until {utc_text(freeze.until_ms)}"
 
 
+def unknown(freeze: FreezeState) -> str:
+    """'freeze state unknown: <the venue's reason>'."""
+    return f"freeze state unknown: {freeze.unknown}"
+
+
 def what_to_do(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
-    """What ends the freeze of `key`, as the user can act on it."""
+    """What ends the freeze of `key` (or, when the venue cannot tell whether it is frozen,
+    what settles that), as the user can act on it."""
+    if freeze.unknown:
+        return check_first(key, caps)
     if caps.reset_means is not ResetMeaning.UNFREEZE:
         return no_unfreeze(caps)
     command = f"`mmp unfreeze {key} --reason TEXT` ({caps.venue}'s reset keeps the config)"
@@ -43,6 +55,52 @@ def no_unfreeze(caps: Capabilities) -> str:
     return (
         f"{caps.venue} has no unfreeze: its reset clears the MMP config, so wait for the "
         "freeze to end"
+    )
+
+
+def check_first(key: ScopeKey, caps: Capabilities) -> str:
+    """A scope whose freeze state the venue does not tell: a person checks it, then says so."""
+    said = (
+        f"check on {caps.venue} whether it is frozen ({caps.venue}'s web interface, or its "
+        f"support); once checked, `mmp apply --include-held {key} --reason TEXT` writes a "
+        "change held for it"
+    )
+    if caps.reset_means is ResetMeaning.UNFREEZE:
+        said += f"; `mmp unfreeze {key} --reason TEXT` ends a freeze it may have"
+    return said
+
+
+def held(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
+    """Why the plan holds a change to a frozen scope, or to one that may be, and what to do."""
+    if freeze.unknown:
+        return (
+            f"freeze state unknown, so held as a frozen scope is: {why_held(caps)}; "
+            + what_to_do(key, caps, freeze)
+        )
+    return f"frozen: {why_held(caps)}; {what_to_do(key, caps, freeze)}"
+
+
+def became_held(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
+    """Apply's check before a write: the scope froze (or became unknown) after the plan."""
+    if freeze.unknown:
+        return (
+            "not written: since the plan was made, mmp cannot tell whether the scope is "
+            f"frozen ({freeze.unknown}); " + what_to_do(key, caps, freeze)
+        )
+    return (
+        f"not written: the scope froze after the plan was made ({why_held(caps)}); "
+        + what_to_do(key, caps, freeze)
+    )
+
+
+def reset_unconfirmed(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
+    """`mmp unfreeze`: the venue accepted the reset, and its read cannot tell whether the
+    scope is still frozen. Said as such, never as unfrozen nor as still frozen."""
+    return (
+        f"{key}: {caps.venue} accepted the reset, but whether it ended the freeze is unknown: "
+        f"{freeze.unknown}. mmp shows the scope `freeze state unknown` and holds changes to "
+        f"it until a person checks it: look on {caps.venue} ({caps.venue}'s web interface, "
+        f"or ask its support), then `mmp apply --include-held {key} --reason TEXT`"
     )
 
 

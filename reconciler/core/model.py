@@ -94,30 +94,66 @@ class MmpConfig:
 
 @dataclass(frozen=True)
 class FreezeState:
-    """Whether quoting is frozen after a trigger. until_ms None with frozen=True: manual reset."""
+    """Whether quoting is frozen after a trigger. until_ms None with frozen=True: manual reset.
+
+    Three states: frozen, not frozen, and unknown. `unknown` (non-empty) says why the venue
+    cannot tell whether the scope is frozen (Bullish's REST read before any trigger event is
+    seen; a Binance manual freeze whose reset the venue does not report): `frozen` is then
+    False, and every check that holds a frozen scope holds it too (`may_be_frozen`). A venue
+    that later tells the freeze (a trigger event, a snapshot) gives a known state instead.
+    """
 
     frozen: bool
     until_ms: int | None = None
     detail: str = ""  # when the venue cannot say until when (Bullish)
     last_trigger_ms: int | None = None  # where the venue tells it (Binance)
+    unknown: str = ""  # why the venue cannot tell whether the scope is frozen; "": it tells
+
+    def __post_init__(self) -> None:
+        if self.unknown and self.frozen:
+            raise ValueError("a freeze state is frozen or unknown, not both")
+
+    @classmethod
+    def unknown_because(cls, why: str, *, last_trigger_ms: int | None = None) -> FreezeState:
+        """The venue cannot tell whether the scope is frozen, for this reason."""
+        if not why:
+            raise ValueError("an unknown freeze state says why")
+        return cls(False, last_trigger_ms=last_trigger_ms, unknown=why)
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown
+
+    @property
+    def may_be_frozen(self) -> bool:
+        """Frozen, or the venue cannot tell: a write to it waits for a person."""
+        return self.frozen or bool(self.unknown)
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"frozen": self.frozen, "until_ms": self.until_ms}
+        """`frozen` is null when the state is unknown, and `unknown` says why."""
+        data: dict[str, Any] = {
+            "frozen": None if self.unknown else self.frozen,
+            "until_ms": self.until_ms,
+        }
         if self.detail:
             data["detail"] = self.detail
         if self.last_trigger_ms is not None:
             data["last_trigger_ms"] = self.last_trigger_ms
+        if self.unknown:
+            data["unknown"] = self.unknown
         return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> FreezeState:
         if not data:
             return NOT_FROZEN
+        unknown = str(data.get("unknown") or "")
         return cls(
-            bool(data["frozen"]),
+            False if unknown else bool(data["frozen"]),
             data.get("until_ms"),
             data.get("detail", ""),
             data.get("last_trigger_ms"),
+            unknown,
         )
 
 
@@ -134,8 +170,8 @@ class LiveScope:
 
     @property
     def present(self) -> bool:
-        """The venue has something for this scope: a config, or a freeze."""
-        return self.config is not None or self.freeze.frozen
+        """The venue has something for this scope: a config, or a freeze (or maybe one)."""
+        return self.config is not None or self.freeze.may_be_frozen
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -179,14 +215,21 @@ class LiveAccount:
 
 
 def scope_digest(scope: LiveScope) -> str:
-    """What the fingerprint sees of one scope: its config and whether it is frozen.
+    """What the fingerprint sees of one scope: its config and its freeze state (frozen, not
+    frozen or unknown) and the last trigger where the venue tells it, so a new trigger, or a
+    state that became unknown or known, moves the fingerprint.
 
     The frozen-until time is left out on purpose: it moves with the clock on some venues,
     while the question a saved plan must answer is whether the scope is frozen at all.
     """
     config = scope.config
     fields = "none" if config is None else ",".join(_canonical(config.value(f)) for f in FIELDS)
-    text = f"{fields};frozen={scope.freeze.frozen}"
+    freeze = scope.freeze
+    text = f"{fields};frozen={freeze.frozen}"
+    if freeze.unknown:
+        text += ";unknown"
+    if freeze.last_trigger_ms is not None:
+        text += f";trigger={freeze.last_trigger_ms}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
