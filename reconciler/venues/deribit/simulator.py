@@ -6,6 +6,9 @@ Where the docs are unclear it takes the stricter reading, and a switch selects t
 - `mmp_disabled_code`: what an account without MMP gets: 11050 bad_request with
   data {reason: "MMP disabled"} (what a maintained client library reports, the default) or
   13040 mmp_required (the v2 code list's "User is not a MMP user").
+- `trigger_payload`: what a user.mmp_trigger notification carries: "minimal" (the seed
+  reference's {frozen_until}, the default) or "full" (also index_name, mmp_group, block_rfq).
+  The WebSocket API (simulator_push.py) is served with `serve(sim, push=sim.ws)`.
 GET query values are read by the parameter's name (an mmp_group "2024" stays text); a
 signature nonce is single use while its timestamp is inside the 60 s window (older ones,
 which the window refuses anyway, are forgotten). Assumptions, labelled: parameter errors
@@ -35,6 +38,7 @@ import httpx
 from reconciler.core.units import decimal_places, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues.deribit.capabilities import INDEX_NAMES
+from reconciler.venues.deribit.simulator_push import WebSocketApi
 
 MAX_BODY = 32 * 1024
 LIMITS = ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity")
@@ -85,6 +89,7 @@ class DeribitSimulator:
         request_cost: int = 500,
         max_groups: int = 16,
         mmp_disabled_code: int = 11050,
+        trigger_payload: str = "minimal",
     ) -> None:
         if mmp_disabled_code not in MMP_DISABLED:
             raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
@@ -104,6 +109,7 @@ class DeribitSimulator:
         self.before_request: Callable[[str, dict[str, Any]], None] | None = None  # fault hook
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.ws = WebSocketApi(self, trigger_payload)  # the WebSocket API (push=)
 
     # ---- test and sandbox controls -------------------------------------------------------
 
@@ -121,6 +127,7 @@ class DeribitSimulator:
         frozen_s = int(config["frozen_time"])
         until = 0 if frozen_s == 0 else self.clock.now_ms() + max(frozen_s, 1) * 1000
         account.frozen_until[(index_name, group)] = until
+        self.ws.triggered(client_id, index_name, group, until)  # on user.mmp_trigger.{index}
         return until
 
     def expire_tokens(self) -> None:
