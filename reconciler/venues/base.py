@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from reconciler.core.mmpfields import BY_NAME, FREEZE, LIMIT, MmpField
-from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.model import FreezeState, LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, FreezeMs
 
 if TYPE_CHECKING:
@@ -196,6 +196,49 @@ class VenueClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Said:
+    """A venue's final word on one command, pushed on its private channel."""
+
+    applied: bool
+    reason: str  # the venue's own words (Bullish: statusReason)
+
+
+class PushChannel(Protocol):
+    """An account's private push channel (VenueSpec.push makes it, for an account reached
+    over the network): what the venue tells the moment it happens. It closes the gap between
+    apply's check before a write and the write, and on an asynchronous venue tells a
+    command's outcome without polling. It is never the only way: when it cannot open or it
+    drops, `down` says why and apply goes on with REST reads. No method raises a venue or
+    network error."""
+
+    @property
+    def down(self) -> str:
+        """Why the channel is not open ("" while it is)."""
+
+    @property
+    def since_ns(self) -> int | None:
+        """When (monotonic ns) its subscriptions were confirmed: a push covers from then on."""
+
+    async def open(self, underlyings: frozenset[str]) -> None:
+        """Connect and subscribe, where the venue subscribes per underlying for these too;
+        once is enough (a second call adds what the first did not cover)."""
+
+    def frozen(self, key: ScopeKey, after_ns: int) -> FreezeState | None:
+        """A freeze of `key` pushed after `after_ns` (monotonic ns), or one the channel knows
+        is still in force; None when it knows of none."""
+
+    async def outcome(self, key: ScopeKey) -> Said | None:
+        """The venue's final word on the last command sent to `key` (an asynchronous venue),
+        waiting for it; None at once when the channel cannot tell (down, no such command)."""
+
+    async def aclose(self) -> None: ...
+
+
+PushFactory = Callable[[VenueClient, str], PushChannel]
+"""(the account's client as VenueSpec.client made it, its base URL) -> its push channel."""
+
+
 class SimulatedDesk(Protocol):
     """A venue's simulator set up for `--sandbox`: seeded desk, credentials, saved state."""
 
@@ -221,17 +264,19 @@ what the accounts of one venue endpoint share) -> client."""
 
 @dataclass(frozen=True)
 class VenueSpec(Generic[S]):
-    """One venue: what it can do, how to make its clients, its simulated desk for
-    `--sandbox`. `S` is what the accounts of one venue endpoint share (Bullish: the day's
-    nonce bounds), made once per endpoint by `endpoint_state`; `None` where they share
-    nothing. The factories import their modules when called (start-up stays fast), each
-    typed, so mypy checks that a client's constructor and the protocol match."""
+    """One venue: what it can do, how to make its clients (and, optionally, each account's
+    push channel), its simulated desk for `--sandbox`. `S` is what the accounts of one venue
+    endpoint share (Bullish: the day's nonce bounds), made once per endpoint by
+    `endpoint_state`; `None` where they share nothing. The factories import their modules
+    when called (start-up stays fast), each typed, so mypy checks that a client's
+    constructor and the protocol match."""
 
     capabilities: Capabilities
     connection: Connection
     client: ClientFactory[S]
     endpoint_state: Callable[[], S]
     desk: DeskFactory
+    push: PushFactory | None = None  # a private push channel, where the venue has one
 
 
 def nothing() -> None:
