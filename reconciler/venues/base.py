@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from reconciler.core.mmpfields import BY_NAME, FREEZE, LIMIT, MmpField
 from reconciler.core.model import FreezeState, LiveAccount, MmpConfig, ScopeKey
@@ -91,6 +91,18 @@ class DurationBound:
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """A venue that publishes its underlyings: `request` lists them, asked once per run per
+    venue endpoint (reconciler.venues.discovery); mmp keeps no list of its own. Offline a
+    name is only checked to be well formed: `pattern` (a regular expression it must match
+    whole), said in words by `form`."""
+
+    request: str
+    pattern: str
+    form: str
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a venue can express and how it behaves: all the planner and the validator's
     rules may know of it. How to reach it is its Connection."""
@@ -119,6 +131,7 @@ class Capabilities:
     max_group_name: int = 0
     max_groups_per_account: int = 0
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
+    discovery: Discovery | None = None  # the venue lists its underlyings: read at plan
 
     def supports(self, field_name: str) -> bool:
         """The required fields (the durations) always; a limit where the venue has it."""
@@ -169,8 +182,10 @@ class VenueClient(Protocol):
       not), with its config normalised to the canonical model and its freeze state; one
       pass, no writes. `underlyings` are those the policies declare for the account: a venue
       with a bulk read ignores them; a venue that reads one underlying at a time must read
-      at least these and every underlying it knows of. With `only` (apply's read-back of
-      one scope) it may read just those underlyings; a bulk read still returns everything.
+      at least these and every underlying it knows of (where the venue lists them,
+      Capabilities.discovery, every one it lists, and a declared one it does not list
+      raises discovery.Unlisted before anything is read). With `only` (apply's read-back
+      of one scope) it may read just those underlyings; a bulk read still returns everything.
     - `set_config()` must create or replace exactly one scope's config and nothing else. It
       must raise a VenueError subclass carrying the venue's code and message on refusal.
     - `remove_config()` must remove one scope's config; venues with RemoveMode.UNSUPPORTED
@@ -281,3 +296,12 @@ class VenueSpec(Generic[S]):
 
 def nothing() -> None:
     """The endpoint state of a venue whose accounts share nothing."""
+
+
+@runtime_checkable
+class Learning(Protocol):
+    """An endpoint state that finds out during a run how its venue reads a point its docs
+    leave open (Aevo: whether a signature covers the query string), and keeps it for the
+    rest of the run: what it found, for apply's journal."""
+
+    def learned(self) -> list[dict[str, str]]: ...
