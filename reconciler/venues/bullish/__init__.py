@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec
+from reconciler.venues.base import (
+    Credentials,
+    PushChannel,
+    SimulatedDesk,
+    VenueClient,
+    VenueSpec,
+)
 from reconciler.venues.bullish.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
@@ -33,12 +39,20 @@ def _nonce_day() -> NonceDay:
     return NonceDay()
 
 
+def _push(client: VenueClient, base_url: str) -> PushChannel:
+    """The account's private-data WebSocket: command outcomes (mmpRequest) and triggers."""
+    from reconciler.venues.bullish.client import BullishClient
+
+    assert isinstance(client, BullishClient)  # as _client made it
+    return client.attach_push(base_url)
+
+
 def _desk(state: dict[str, object] | None) -> SimulatedDesk:
     from reconciler.venues.bullish.desk import make
 
     return make(state)
 
 
-SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, CONNECTION, _client, _nonce_day, _desk)
+SPEC: VenueSpec[NonceDay] = VenueSpec(CAPABILITIES, CONNECTION, _client, _nonce_day, _desk, _push)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

@@ -7,7 +7,7 @@ and apply (executor.py) polls `read()` until the venue shows the result.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,6 +23,9 @@ from reconciler.venues.bullish.nonces import Bounds, NonceDay, now_us
 from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
+
+if TYPE_CHECKING:
+    from reconciler.venues.bullish.push import BullishPush
 
 INVALID_LOGIN = 8327  # the venue's registry: "Invalid Login"
 UNAUTHORIZED_COMMAND = 6105  # "Unauthorized to execute command": a command's refusal
@@ -119,6 +122,12 @@ class BullishAuth(VenueAuth):
     def forget(self) -> None:
         self._token = None
 
+    def token(self) -> str:
+        """The session's JWT (the private WebSocket's cookie); log in first."""
+        if self._token is None:
+            raise VenueRejected(self._where, "no session: log in first")
+        return self._token
+
     def refusal(self, response: httpx.Response) -> Refusal | None:
         """The venue did not take the JWT a request carried, so the request was not applied:
         log in again and send it once more. Told by status and code, never by the words: any
@@ -167,6 +176,7 @@ class BullishClient:
         own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = BullishAuth(self.where, credentials, own, self._day)
         self._public = VenueAuth(own)  # GET /v1/nonce: no session, a rate-limit slot only
+        self._push: BullishPush | None = None  # the private WebSocket, for a networked account
 
     @property
     def where(self) -> str:
@@ -175,28 +185,50 @@ class BullishClient:
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
-        # one bulk read returns every underlying of the trading account
-        message = self._http.build_request(
-            "GET", wire.MMP_PATH, params={"tradingAccountId": self._account_id}
-        )
-        answer = await self._send(message, self.where, self._auth)
+        answer = await self._read_answer()
+        if self._push is not None:
+            await self._push.open()  # once: its trigger snapshot, if the venue sends one
         with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
             scopes = wire.live_scopes(self.account, self._account_id, answer)
         return LiveAccount("bullish", self.account, tuple(scopes))
 
+    async def _read_answer(self) -> Any:
+        # one bulk read returns every underlying of the trading account
+        message = self._http.build_request(
+            "GET", wire.MMP_PATH, params={"tradingAccountId": self._account_id}
+        )
+        return await self._send(message, self.where, self._auth)
+
+    def attach_push(self, base_url: str) -> BullishPush:
+        """The account's private WebSocket (VenueSpec.push): read() opens it, each command's
+        requestId is told to it."""
+        from reconciler.venues.bullish.push import BullishPush
+
+        self._push = BullishPush(self.where, self._account_id, base_url, self._jwt)
+        return self._push
+
+    async def _jwt(self) -> str:
+        """The session's JWT, logging in first where there is none (a read does)."""
+        if self._auth.needs_login():
+            await self._read_answer()
+        return self._auth.token()
+
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
-        await self._command(wire.set_command(self._account_id, key, config), str(key))
+        await self._command(wire.set_command(self._account_id, key, config), key)
 
     async def remove_config(self, key: ScopeKey, before: MmpConfig) -> None:
         await self.reset(key)
 
     async def reset(self, key: ScopeKey) -> None:
-        await self._command(wire.reset_command(self._account_id, key), str(key))
+        await self._command(wire.reset_command(self._account_id, key), key)
 
     async def aclose(self) -> None:
+        if self._push is not None:
+            await self._push.aclose()
         await self._http.aclose()
 
-    async def _command(self, command: dict[str, Any], where: str) -> str:
+    async def _command(self, command: dict[str, Any], key: ScopeKey) -> str:
+        where = str(key)
         await self._day.bounds(self._read_nonce_bounds)  # BullishAuth signs inside them
         body = dumps_exact(command)  # compact: the exact bytes signed are the bytes sent
         message = self._http.build_request(
@@ -208,7 +240,10 @@ class BullishClient:
         answer = await self._send(message, where, self._auth)
         # an acknowledgement we cannot read may still stand for an accepted command
         with malformed_answer(where, f"POST {wire.MMP_PATH}"):
-            return wire.request_id(answer)
+            request_id = wire.request_id(answer)
+        if self._push is not None:
+            self._push.sent(key, request_id)  # its outcome comes on mmpRequest
+        return request_id
 
     async def _read_nonce_bounds(self) -> Bounds:
         message = self._http.build_request("GET", wire.NONCE_PATH)

@@ -34,7 +34,7 @@ def command(method: str, params: dict[str, str], command_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class Said:
+class RequestStatus:
     """The venue's word on one command (an mmpRequest item)."""
 
     request_id: str
@@ -72,8 +72,8 @@ def items(message: dict[str, Any], account_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def said(item: dict[str, Any]) -> Said:
-    return Said(
+def request_status(item: dict[str, Any]) -> RequestStatus:
+    return RequestStatus(
         answers.text(item, "requestId"),
         answers.text(item, "status"),
         _text(item, "statusReason"),

@@ -104,6 +104,7 @@ class DeribitClient:
         self._http = http
         own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = DeribitAuth(self.where, credentials, own)
+        self.credentials = credentials  # its WebSocket logs in with them too (push.py)
         self._ids = itertools.count(1)
 
     @property

@@ -1,0 +1,220 @@
+"""Bullish's private push channel for one trading account: the private-data WebSocket
+(`/trading-api/v1/private-data?tradingAccountId=…`, the session's JWT as the cookie
+`JWT_COOKIE`), subscribed to mmpRequest (each command's outcome, by requestId) and to the
+trigger topic under both of its documented names (pushwire.py).
+
+Opening it subscribes, then sends a keepalivePing and waits for its answer: the venue
+answers in order, so a snapshot it sends on subscribing (if it sends one) is in by then, and
+plan and status can use it. A keepalivePing goes every 30 s (the venue hangs up after 100 s
+without traffic). What it knows of freezes: each trigger pushed since it opened; and, once a
+trigger snapshot came, that every underlying it does not name was not frozen then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.model import NOT_FROZEN, FreezeState, ScopeKey
+from reconciler.core.units import now
+from reconciler.venues.base import PushChannel, Said
+from reconciler.venues.bullish import pushwire
+from reconciler.venues.push import LOG, PushDown, RpcSocket, TriggerLog, ws_url
+
+FINAL = frozenset({"CLOSED", "REJECTED", "FAILED", "CANCELLED", "CANCELED"})  # done, either way
+
+
+class BullishPush:
+    """One trading account's private-data socket (a reconciler.venues.base.PushChannel)."""
+
+    def __init__(
+        self, where: str, account_id: str, base_url: str, jwt: Callable[[], Awaitable[str]]
+    ) -> None:
+        self.where, self._account_id, self._jwt = where, account_id, jwt
+        self._url = ws_url(base_url, pushwire.PRIVATE_DATA_PATH, {"tradingAccountId": account_id})
+        self._socket: RpcSocket | None = None
+        self._why = "not opened"
+        self._since_ns: int | None = None
+        self._opening = asyncio.Lock()
+        self._tried = False
+        self._ids: Iterator[int] = itertools.count(now("ms"))
+        self._said: dict[str, Said] = {}  # requestId -> the venue's final word
+        self._waiting: dict[str, asyncio.Future[Said]] = {}
+        self._last: dict[str, str] = {}  # underlying -> the requestId of its last command
+        self._triggers = TriggerLog(rest_sees_freezes=False)
+        self._trigger_ids: set[str] = set()
+        self.trigger_topics: tuple[str, ...] = ()  # the names the venue took
+        self.snapshot = False  # a trigger snapshot came: what it does not name was not frozen
+
+    @property
+    def down(self) -> str:
+        return self._why if self._socket is None else self._socket.down
+
+    @property
+    def since_ns(self) -> int | None:
+        return self._since_ns
+
+    async def open(self, underlyings: frozenset[str] = frozenset()) -> None:
+        """Its topics are the account's, whatever the underlying: opened once."""
+        async with self._opening:
+            if self._tried:
+                return
+            self._tried = True
+            socket = RpcSocket(self.where, self._message)
+            try:
+                token = await self._jwt()
+                await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
+                await self._subscribe(socket)
+                await self._ping(socket)  # answered after any snapshot of the subscriptions
+            except (PushDown, ReconcilerError) as exc:
+                await socket.aclose()
+                self._why = str(exc)
+                LOG.info("%s: private WebSocket not open (%s)", self.where, self._why)
+                return
+            self._since_ns = time.monotonic_ns()
+            socket.keep_alive(pushwire.KEEPALIVE_MS, lambda: self._ping(socket))
+            self._socket = socket
+            LOG.info(
+                "%s: private WebSocket open (%s)",
+                self.where,
+                ", ".join([pushwire.REQUEST_TOPIC, *self.trigger_topics]),
+            )
+
+    async def _subscribe(self, socket: RpcSocket) -> None:
+        answer = await self._call(socket, "subscribe", {"topic": pushwire.REQUEST_TOPIC})
+        if "result" not in answer:
+            raise PushDown(f"{pushwire.REQUEST_TOPIC} was refused: {_error(answer)}")
+        refused = []
+        for topic in pushwire.TRIGGER_TOPICS:
+            answer = await self._call(socket, "subscribe", {"topic": topic})
+            if "result" in answer:
+                self.trigger_topics += (topic,)
+            else:
+                refused.append(f"{topic}: {_error(answer)}")
+        if not self.trigger_topics:
+            raise PushDown("no trigger topic was taken (" + "; ".join(refused) + ")")
+
+    async def _ping(self, socket: RpcSocket) -> None:
+        answer = await self._call(socket, "keepalivePing", {})
+        if "result" not in answer:
+            raise PushDown(f"keepalivePing was refused: {_error(answer)}")
+
+    async def _call(self, socket: RpcSocket, method: str, params: dict[str, str]) -> dict[str, Any]:
+        command_id = str(next(self._ids))
+        return await socket.call(pushwire.command(method, params, command_id), command_id)
+
+    # ---- what the venue pushes -------------------------------------------------------
+
+    def _message(self, message: dict[str, Any]) -> None:
+        """A topic message; anything else (a heartbeat, another topic) is not ours."""
+        kind = message.get("dataType")
+        if kind == pushwire.REQUEST_TYPE:
+            for item in pushwire.items(message, self._account_id):
+                self._heard(pushwire.request_status(item))
+        elif kind == pushwire.TRIGGER_TYPE:
+            for item in pushwire.items(message, self._account_id):
+                self._triggered(pushwire.trigger(item))
+            if message.get("type") == "snapshot":
+                self.snapshot = True
+
+    def _heard(self, said: pushwire.RequestStatus) -> None:
+        if said.status not in FINAL or said.request_id in self._said:
+            return  # still under way (OPEN), or heard already
+        word = Said(said.applied, f"mmpRequest {said.status}: {said.reason or 'no reason given'}")
+        self._said[said.request_id] = word
+        waiting = self._waiting.pop(said.request_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(word)
+
+    def _triggered(self, trigger: pushwire.Trigger) -> None:
+        if trigger.trigger_id and trigger.trigger_id in self._trigger_ids:
+            return  # the same trigger on both topic names
+        self._trigger_ids.add(trigger.trigger_id)
+        self._triggers.add(trigger.underlying, None, _freeze(trigger))
+        LOG.info("%s: MMP triggered on %s (pushed)", self.where, trigger.underlying)
+
+    # ---- what apply, plan and status ask ---------------------------------------------
+
+    def sent(self, key: ScopeKey, request_id: str) -> None:
+        """A command to `key` was acknowledged with `request_id` (its outcome may be in)."""
+        self._last[key.underlying] = request_id
+
+    def frozen(self, key: ScopeKey, after_ns: int) -> FreezeState | None:
+        return self._triggers.frozen(key, after_ns)
+
+    def told(self) -> Mapping[str, FreezeState] | None:
+        """underlying -> what the socket tells of its freeze now; None when it tells nothing
+        (not open, or no trigger and no snapshot)."""
+        if self.down and not self._triggers.pushed:
+            return None
+        return _Told(self, now("ms"))
+
+    async def outcome(self, key: ScopeKey) -> Said | None:
+        request_id = self._last.get(key.underlying)
+        if request_id is None:
+            return None
+        if request_id in self._said:
+            return self._said[request_id]
+        if self._socket is None or self._socket.down:
+            return None
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.setdefault(request_id, loop.create_future())
+        ended = asyncio.ensure_future(self._socket.ended())
+        either: set[asyncio.Future[Any]] = {waiting, ended}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        return waiting.result() if waiting.done() else None
+
+    async def aclose(self) -> None:
+        if self._socket is not None:
+            await self._socket.aclose()
+
+
+class _Told(Mapping[str, FreezeState]):
+    """The socket's word per underlying: a freeze in force; else, after a snapshot, not
+    frozen; else nothing (KeyError)."""
+
+    def __init__(self, push: BullishPush, now_ms: int) -> None:
+        self._push, self._now_ms = push, now_ms
+
+    def __getitem__(self, underlying: str) -> FreezeState:
+        found = self._push._triggers.frozen(
+            ScopeKey("bullish", "", underlying), time.monotonic_ns()
+        )
+        if found is not None:
+            return found
+        if self._push.snapshot and not self._push.down:  # a snapshot is news while it is open
+            return NOT_FROZEN
+        raise KeyError(underlying)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({item.underlying for item in self._push._triggers.pushed}))
+
+    def __len__(self) -> int:
+        return len({item.underlying for item in self._push._triggers.pushed})
+
+
+def _freeze(trigger: pushwire.Trigger) -> FreezeState:
+    if trigger.until_ms > trigger.start_ms:
+        return FreezeState(True, trigger.until_ms)
+    return FreezeState(
+        True,
+        None,
+        "MMP triggered with no freeze time (what Bullish's 0 means is undocumented)",
+    )
+
+
+def _error(answer: dict[str, Any]) -> str:
+    error = answer.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('errorCodeName', '')} {error.get('message', '')}".strip()
+    return "no result"
+
+
+_CONFORMS: type[PushChannel] = BullishPush  # mypy checks the Protocol here
