@@ -87,7 +87,8 @@ def serve(
     sockets = Sockets()
     server = _QuietServer((host, port), _request_handler(app, push, sockets))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: stopping waits for the serving loop to look (0.5 s by default, per server)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"

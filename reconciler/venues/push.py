@@ -144,6 +144,8 @@ class RpcSocket:
                 await task
 
     async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         why = "closed by the venue"
         try:
             async for raw in self._ws:
@@ -157,12 +159,15 @@ class RpcSocket:
                     self._on_message(message)
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             why = f"a message the venue pushed could not be read ({exc})"
+        except ConnectionClosed:
+            pass  # said below, with its code
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             why = f"the connection failed ({_said(exc)})"
-        code = getattr(self._ws, "close_code", None)
-        self.end(why if code is None else f"{why} (close code {code})")
+        code, reason = self._ws.close_code, self._ws.close_reason
+        said = f"{why} (close code {code}{': ' + reason if reason else ''})" if code else why
+        self.end(said)
 
 
 def _said(exc: BaseException) -> str:

@@ -1,0 +1,361 @@
+"""The venues' push channels against their simulators served on loopback: Bullish's
+private-data socket (outcomes by requestId, triggers, snapshots) and Deribit's WebSocket
+(user.mmp_trigger), under every reading of what the docs leave open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from reconciler.core.model import NOT_FROZEN, MmpConfig, ScopeKey
+from reconciler.core.units import now
+from reconciler.simulators.server import serve
+from reconciler.venues.base import Credentials
+from reconciler.venues.bullish import pushwire
+from reconciler.venues.bullish.client import BullishClient
+from reconciler.venues.bullish.push import BullishPush
+from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.bullish.simulator_push import Readings
+from reconciler.venues.deribit.client import DeribitClient
+from reconciler.venues.deribit.push import DeribitPush
+from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.push import ws_url
+from tests.venues import ROWS, client_of
+
+WAIT_S = 10
+BTC = ScopeKey("bullish", "bx", "BTC")
+CONFIG = MmpConfig(10_000, 5_000, quantity_limit=Decimal("2.5"))
+TRIGGER_TOPICS = ("mmpTriggered", "mmpTrigger", "both")
+ENVELOPES = ("bare", "documented")
+
+
+@dataclass
+class Bullish:
+    sim: BullishSimulator
+    url: str
+    creds: Credentials
+
+    def seed(self, key: ScopeKey, config: MmpConfig) -> None:
+        with self.sim._lock:
+            ROWS["bullish"].seed(self.sim, self.creds, key, config)
+
+    def trigger(self, key: ScopeKey) -> None:
+        with self.sim._lock:
+            self.sim.trigger(self.creds["PUBLIC_KEY"], key.underlying)
+
+
+@contextmanager
+def bullish(readings: Readings | None = None, *, delay_ms: int = 50) -> Iterator[Bullish]:
+    sim = BullishSimulator(apply_delay_ms=delay_ms, ws=readings)
+    creds = ROWS["bullish"].credentials(sim, "bx")
+    with serve(sim, push=sim.ws) as url:
+        yield Bullish(sim, url, creds)
+
+
+def run_with(desk: Bullish, body: Callable[[BullishClient, BullishPush], Awaitable[None]]) -> None:
+    async def main() -> None:
+        http = httpx.AsyncClient(base_url=desk.url)
+        client = client_of("bullish", "bx", desk.creds, http)
+        assert isinstance(client, BullishClient)
+        push = client.attach_push(desk.url)
+        try:
+            await body(client, push)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Wait (bounded) until check() holds: the venue pushes in its own time."""
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        assert time.monotonic() < deadline, "the push never came"
+        await asyncio.sleep(0.01)
+
+
+# ---- Bullish: outcomes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES)
+def test_bullish_outcome_of_an_applied_set_is_pushed(envelope: str) -> None:
+    with bullish(Readings(envelope=envelope)) as desk:
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()  # opens the socket
+            assert push.down == "" and push.since_ns is not None
+            await client.set_config(BTC, CONFIG)
+            said = await asyncio.wait_for(push.outcome(BTC), WAIT_S)
+            assert said is not None and said.applied
+            assert said.reason == "mmpRequest CLOSED: Ok"
+
+        run_with(desk, body)
+
+
+@pytest.mark.parametrize("status", ["CLOSED", "REJECTED"])
+def test_bullish_rejection_is_pushed_with_the_venues_reason(status: str) -> None:
+    with bullish(Readings(rejection_status=status)) as desk:
+        desk.seed(BTC, CONFIG)  # a set while configured is rejected by the venue
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            await client.set_config(BTC, CONFIG.with_changes(quantity_limit=Decimal(1)))
+            said = await asyncio.wait_for(push.outcome(BTC), WAIT_S)
+            assert said is not None and not said.applied
+            assert said.reason == f"mmpRequest {status}: MMP config already exists; reset it first"
+
+        run_with(desk, body)
+
+
+def test_bullish_outcome_pushed_before_the_acknowledgement_is_still_matched() -> None:
+    with bullish(delay_ms=0) as desk:  # settled, and published, before the ack is answered
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            await client.reset(BTC)
+            said = await asyncio.wait_for(push.outcome(BTC), WAIT_S)
+            assert said is not None and said.applied
+
+        run_with(desk, body)
+
+
+def test_bullish_a_dropped_command_is_never_final() -> None:
+    """An OPEN status is not an outcome: the channel keeps waiting (REST settles it)."""
+    with bullish() as desk:
+        desk.sim.drop_next_sets = 1
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            await client.set_config(BTC, CONFIG)
+            await until(lambda: len(desk.sim.outcomes) == 1)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(push.outcome(BTC), 0.3)
+
+        run_with(desk, body)
+
+
+def test_bullish_outcome_is_none_once_the_socket_is_gone() -> None:
+    with bullish(delay_ms=60_000) as desk:  # never due while the test runs
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            await client.set_config(BTC, CONFIG)
+            waiting = asyncio.ensure_future(push.outcome(BTC))
+            for session in list(desk.sim.ws.sessions):
+                session.socket.close(1011, "gone")
+            assert await asyncio.wait_for(waiting, WAIT_S) is None
+            assert "closed by the venue" in push.down
+
+        run_with(desk, body)
+
+
+# ---- Bullish: triggers and snapshots -------------------------------------------------------
+
+
+@pytest.mark.parametrize("topic", TRIGGER_TOPICS)
+@pytest.mark.parametrize("envelope", ENVELOPES)
+def test_bullish_trigger_is_pushed_whatever_the_topics_name(topic: str, envelope: str) -> None:
+    with bullish(Readings(trigger_topic=topic, envelope=envelope)) as desk:
+        desk.seed(BTC, CONFIG)
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            taken = {"both": pushwire.TRIGGER_TOPICS}.get(topic, (topic,))
+            assert push.trigger_topics == taken
+            opened = time.monotonic_ns()
+            desk.trigger(BTC)
+            await until(lambda: push.frozen(BTC, opened) is not None)
+            freeze = push.frozen(BTC, opened)
+            assert freeze is not None and freeze.frozen and freeze.until_ms is not None
+            assert freeze.until_ms > now("ms")  # frozenUntil: 5 s after the trigger
+            assert push.frozen(ScopeKey("bullish", "bx", "ETH"), opened) is None
+            assert len(push._triggers.pushed) == 1  # heard once, whatever the topics
+
+        run_with(desk, body)
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_bullish_what_the_socket_tells_at_subscription(snapshots: bool) -> None:
+    """With a snapshot, a freeze from before the subscription is known, and so is every
+    other underlying's not being frozen; without one, the socket tells nothing of either."""
+    with bullish(Readings(snapshots=snapshots)) as desk:
+        desk.seed(BTC, CONFIG)
+        desk.trigger(BTC)  # before anyone subscribed
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            told = push.told()
+            if not snapshots:
+                assert told is None or ("BTC" not in told and "ETH" not in told)
+                return
+            assert told is not None
+            assert told["BTC"].frozen and told["BTC"].until_ms is not None
+            assert told["ETH"] == NOT_FROZEN
+
+        run_with(desk, body)
+
+
+def test_bullish_socket_refused_for_a_bad_cookie_says_why() -> None:
+    with bullish() as desk:
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            async def bad() -> str:
+                return "not.a.jwt"
+
+            push._jwt = bad
+            await client.read()
+            assert "HTTP 401" in push.down
+            with pytest.raises(KeyError):
+                (push.told() or {})["BTC"]
+
+        run_with(desk, body)
+
+
+def test_bullish_simulator_is_strict_about_commands_and_hangs_up_when_idle() -> None:
+    with bullish(Readings(idle_ms=200)) as desk:
+
+        async def main() -> None:
+            token = await _token(desk)
+            url = ws_url(desk.url, pushwire.PRIVATE_DATA_PATH)
+            headers = {"Cookie": f"JWT_COOKIE={token}"}
+            async with ws_connect(url, additional_headers=headers) as ws:
+                await ws.send(json.dumps({"jsonrpc": "2.0", "method": "subscribe", "id": 1}))
+                answer = json.loads(await ws.recv())
+                assert answer["error"]["errorCodeName"] == "INVALID_REQUEST"
+                no_account = pushwire.command("subscribe", {"topic": "mmpRequest"}, "2")
+                await ws.send(no_account)  # connected without the query, and none in params
+                assert json.loads(await ws.recv())["error"]["errorCode"] == "2010"
+                with pytest.raises(ConnectionClosed) as closed:  # nothing more said: hung up
+                    await asyncio.wait_for(ws.recv(), WAIT_S)
+                assert closed.value.rcvd is not None and closed.value.rcvd.reason == "idle"
+
+        asyncio.run(main())
+
+
+def test_bullish_keepalive_keeps_the_socket_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pushwire, "KEEPALIVE_MS", 20)
+    with bullish(Readings(idle_ms=1_000)) as desk:
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            session = desk.sim.ws.sessions[0]
+            pings = [m for m in session.messages if m.get("method") == "keepalivePing"]
+            await until(
+                lambda: sum(m.get("method") == "keepalivePing" for m in session.messages) > 3
+            )
+            assert pings and push.down == ""
+
+        run_with(desk, body)
+
+
+def test_bullish_eleventh_socket_of_a_key_is_refused() -> None:
+    with bullish() as desk:
+
+        async def main() -> None:
+            token = await _token(desk)
+            url = ws_url(desk.url, pushwire.PRIVATE_DATA_PATH)
+            headers = {"Cookie": f"JWT_COOKIE={token}"}
+            sockets = [await ws_connect(url, additional_headers=headers) for _ in range(10)]
+            with pytest.raises(InvalidStatus):
+                await ws_connect(url, additional_headers=headers)
+            for ws in sockets:
+                await ws.close()
+
+        asyncio.run(main())
+
+
+async def _token(desk: Bullish) -> str:
+    http = httpx.AsyncClient(base_url=desk.url)
+    client = client_of("bullish", "bx", desk.creds, http)
+    assert isinstance(client, BullishClient)
+    try:
+        return await client._jwt()
+    finally:
+        await client.aclose()
+
+
+def test_bullish_unreadable_push_takes_the_channel_down() -> None:
+    """A message that cannot be read may have been a freeze: the channel is not trusted."""
+    with bullish() as desk:
+
+        async def body(client: BullishClient, push: BullishPush) -> None:
+            await client.read()
+            bad = {"type": "update", "dataType": "V1TAMMPTrigger", "data": [{"x": 1}]}
+            desk.sim.ws.sessions[0].socket.send(json.dumps(bad))
+            await until(lambda: push.down != "")
+            assert "could not be read" in push.down
+
+        run_with(desk, body)
+
+
+# ---- Deribit -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", ["minimal", "full"])
+def test_deribit_trigger_is_pushed_on_the_index_channel(payload: str) -> None:
+    """Full: the frozen group only; minimal: which group froze is not said, so every scope
+    of the index is frozen for apply."""
+    sim = DeribitSimulator(trigger_payload=payload)
+    creds = ROWS["deribit"].credentials(sim, "db")
+    group, default = (
+        ScopeKey("deribit", "db", "btc_usd", "Bot1"),
+        ScopeKey("deribit", "db", "btc_usd"),
+    )
+    other = ScopeKey("deribit", "db", "eth_usd")
+    with serve(sim, push=sim.ws) as url:
+        for key in (group, default, other):
+            with sim._lock:
+                ROWS["deribit"].seed(sim, creds, key, ROWS["deribit"].sample(1))
+
+        async def main() -> None:
+            http = httpx.AsyncClient(base_url=url)
+            client = client_of("deribit", "db", creds, http)
+            assert isinstance(client, DeribitClient)
+            push = DeribitPush(client.where, client.credentials, url)
+            try:
+                await push.open(frozenset({"btc_usd", "eth_usd"}))
+                assert push.down == ""
+                before = time.monotonic_ns()
+                with sim._lock:
+                    sim.trigger(creds["CLIENT_ID"], "btc_usd", "Bot1")
+                await until(lambda: push.frozen(group, before) is not None)
+                assert (push.frozen(default, before) is not None) is (payload == "minimal")
+                assert push.frozen(other, before) is None
+                # a read begun after the push shows the freeze itself: nothing more to add
+                assert push.frozen(group, time.monotonic_ns()) is None
+            finally:
+                await push.aclose()
+                await client.aclose()
+
+        asyncio.run(main())
+
+
+def test_deribit_socket_with_refused_credentials_says_why() -> None:
+    sim = DeribitSimulator()
+    ROWS["deribit"].credentials(sim, "db")
+    bad = Credentials({"CLIENT_ID": "id-db", "CLIENT_SECRET": "wrong"})
+    with serve(sim, push=sim.ws) as url:
+
+        async def main() -> None:
+            push = DeribitPush("deribit/db", bad, url)
+            await push.open(frozenset({"btc_usd"}))
+            assert "13004" in push.down and "wrong" not in push.down
+
+        asyncio.run(main())
+
+
+def test_ws_url_keeps_a_gateways_path() -> None:
+    assert ws_url("https://gw.example/bx/", "/trading-api/v1/private-data", {"a": "1"}) == (
+        "wss://gw.example/bx/trading-api/v1/private-data?a=1"
+    )
+    assert ws_url("http://127.0.0.1:8080", "/ws/api/v2") == "ws://127.0.0.1:8080/ws/api/v2"
