@@ -1,8 +1,10 @@
-"""Aevo: signing vectors, a strict simulator, the client in both auth modes, exact amounts."""
+"""Aevo: signing vectors, a strict simulator, the client in both auth modes, exact amounts;
+the assets as GET /assets lists them; the signed path under either reading of the query."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -15,10 +17,10 @@ from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import dumps_exact, loads_exact
 from reconciler.simulators.common import Clock
 from reconciler.venues.aevo import wire
-from reconciler.venues.aevo.capabilities import ASSETS
-from reconciler.venues.aevo.client import AevoClient
-from reconciler.venues.aevo.simulator import AevoSimulator
+from reconciler.venues.aevo.client import AevoClient, AevoEndpoint
+from reconciler.venues.aevo.simulator import DEFAULT_ASSETS, AevoSimulator
 from reconciler.venues.base import Credentials
+from reconciler.venues.discovery import Unlisted
 from reconciler.venues.http import rate_limit_wait_ms
 from tests.helpers import load, write_policy
 
@@ -53,9 +55,14 @@ def test_amount_limit_is_exact_both_ways(text: str) -> None:
     assert wire.amount_to_wire(Decimal("1.25")) == "1250000"
 
 
-@pytest.fixture
-def sim() -> AevoSimulator:
-    sim = AevoSimulator(clock=Clock(NOW_NS // 1_000_000))
+READINGS = pytest.mark.parametrize("sign_query", [False, True], ids=["path-only", "with-query"])
+"""Whether the venue signs a GET's query string: not documented, so every client test runs
+under both readings the simulator can verify."""
+
+
+@pytest.fixture(params=[False, True], ids=["path-only", "with-query"])
+def sim(request: pytest.FixtureRequest) -> AevoSimulator:
+    sim = AevoSimulator(clock=Clock(NOW_NS // 1_000_000), sign_query=request.param)
     sim.add_account("key", "secret")
     return sim
 
@@ -68,11 +75,14 @@ def send(
     *,
     ts: int = NOW_NS,
     secret: str = "secret",
-    signed_path: str | None = None,
+    other_reading: bool = False,
     raw: bytes | None = None,
 ) -> tuple[int, Any, httpx.Headers]:
+    """Signed as the simulator reads a signed path, or (`other_reading`) the other way."""
     content = raw if raw is not None else (b"" if body is None else dumps_exact(body).encode())
-    sig = wire.signature(secret, "key", str(ts), method, signed_path or path, content.decode())
+    query = sim.sign_query != other_reading
+    signed = wire.signed_path(path.encode(), b"", query=query)
+    sig = wire.signature(secret, "key", str(ts), method, signed, content.decode())
     headers = {"AEVO-KEY": "key", "AEVO-TIMESTAMP": str(ts), "AEVO-SIGNATURE": sig}
     response = sim(httpx.Request(method, f"https://aevo{path}", content=content, headers=headers))
     return response.status_code, loads_exact(response.content), response.headers
@@ -101,7 +111,7 @@ def test_post_then_get_answers_strings(sim: AevoSimulator) -> None:
     [
         ({"secret": "wrong"}, 401),
         ({"ts": NOW_NS - 31 * 10**9}, 401),
-        ({"signed_path": "/mmp"}, 401),  # the stricter reading signs the query too
+        ({"other_reading": True}, 401),  # with the query where it is read without, or not
     ],
 )
 def test_auth_refused(sim: AevoSimulator, kwargs: dict[str, Any], status: int) -> None:
@@ -125,8 +135,16 @@ def test_signature_covers_the_raw_body(sim: AevoSimulator) -> None:
 
 
 def test_query_reading_is_switchable(sim: AevoSimulator) -> None:
-    sim.sign_query = False
-    assert send(sim, "GET", "/mmp?asset=ETH", signed_path="/mmp")[0] == 200
+    sim.sign_query = not sim.sign_query
+    assert send(sim, "GET", "/mmp?asset=ETH")[0] == 200
+    assert send(sim, "GET", "/mmp?asset=ETH", other_reading=True)[0] == 401
+
+
+def test_the_default_reading_is_the_one_the_client_does_not_try_first() -> None:
+    assert AevoSimulator().sign_query is False
+    assert wire.signed_path(b"/mmp?asset=ETH", b"") == "/mmp?asset=ETH"  # the first try
+    assert wire.signed_path(b"/mmp?asset=ETH", b"", query=False) == "/mmp"
+    assert wire.signed_path(b"/aevo/mmp?asset=ETH", b"/aevo", query=False) == "/mmp"
 
 
 @pytest.mark.parametrize(
@@ -179,17 +197,28 @@ def test_trigger_thaw_reset_and_disable(sim: AevoSimulator) -> None:
 
 
 def client(
-    sim: AevoSimulator, mode: Literal["hmac", "key"] = "hmac", secret: str = "secret"
+    sim: Any,
+    mode: Literal["hmac", "key"] = "hmac",
+    secret: str = "secret",
+    shared: AevoEndpoint | None = None,
+    account: str = "mm",
+    key: str = "key",
 ) -> AevoClient:
+    """A client of `account`, with the simulator's account `key` (made where it is new)."""
+    simulator = sim.sim if isinstance(sim, Statuses) else sim
+    if key not in simulator.accounts:
+        simulator.add_account(key, "secret")
     http = httpx.AsyncClient(base_url="https://api.aevo.xyz", transport=httpx.MockTransport(sim))
-    return AevoClient(
-        "mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http, auth_mode=mode
-    )
+    creds = Credentials({"API_KEY": key, "API_SECRET": secret})
+    return AevoClient(account, creds, http, None, shared, auth_mode=mode)
 
 
+@READINGS
 @pytest.mark.parametrize("mode", ["hmac", "key"])
-def test_client_round_trip_in_both_auth_modes(mode: Literal["hmac", "key"]) -> None:
-    sim = AevoSimulator()
+def test_client_round_trip_in_both_auth_modes(
+    mode: Literal["hmac", "key"], sign_query: bool
+) -> None:
+    sim = AevoSimulator(sign_query=sign_query)
     sim.add_account("key", "secret")
     venue = client(sim, mode)
     config = MmpConfig(
@@ -227,13 +256,14 @@ def test_frozen_end_time_nanoseconds_become_milliseconds() -> None:
     assert scope.config is not None and scope.config.delta_limit is None
 
 
-def test_client_errors() -> None:
-    sim = AevoSimulator()
+@READINGS
+def test_client_errors(sign_query: bool) -> None:
+    sim = AevoSimulator(sign_query=sign_query)
     sim.add_account("key", "secret")
     with pytest.raises(VenueAuthError, match="UNAUTHORIZED"):
         asyncio.run(client(sim, secret="wrong").read())
     with pytest.raises(VenueRejected, match="ERR_MALFORMED_REQUEST"):
-        asyncio.run(client(sim).read(frozenset({"DOGE"})))
+        asyncio.run(client(sim).read(only=frozenset({"DOGE"})))  # not listed: the venue refuses
 
 
 def test_precision_refused_at_validate_time(in_tmp: Path) -> None:
@@ -310,13 +340,14 @@ def _venue(answer: Any, base_url: str = "https://api.aevo.xyz", mode: Any = "hma
     return AevoClient("mm", creds, http, auth_mode=mode)
 
 
+@READINGS
 @pytest.mark.parametrize("mode", ["hmac", "key"])
-def test_the_secret_leaves_only_in_key_mode(mode: str) -> None:
-    sim = AevoSimulator()
+def test_the_secret_leaves_only_in_key_mode(mode: str, sign_query: bool) -> None:
+    sim = AevoSimulator(sign_query=sign_query)
     sim.add_account("key", "secret")
     recording = Recording(sim)
     asyncio.run(_venue(recording, mode=mode).read(only=frozenset({"ETH"})))
-    [sent] = recording.sent
+    sent = recording.sent[-1]  # hmac under the path-only reading: after one 401
     assert sent.headers["AEVO-KEY"] == "key"
     if mode == "key":
         assert sent.headers["AEVO-SECRET"] == "secret" and "AEVO-SIGNATURE" not in sent.headers
@@ -325,19 +356,22 @@ def test_the_secret_leaves_only_in_key_mode(mode: str) -> None:
         assert sent.headers["AEVO-TIMESTAMP"].isdigit()
 
 
-def test_the_signed_path_is_the_one_after_the_base_url() -> None:
-    """As before the port: a base URL with a path of its own (a proxy) signs /mmp?asset=..."""
-    sim = AevoSimulator()
+@READINGS
+def test_the_signed_path_is_the_one_after_the_base_url(sign_query: bool) -> None:
+    """As before the port: a base URL with a path of its own (a proxy) signs /mmp?asset=...
+    (or /mmp, the venue's other reading), after the proxy's own path."""
+    sim = AevoSimulator(sign_query=sign_query)
     sim.add_account("key", "secret")
 
     def proxy(request: httpx.Request) -> httpx.Response:
-        assert request.url.raw_path.startswith(b"/aevo/mmp")
+        assert request.url.raw_path.startswith((b"/aevo/mmp", b"/aevo/assets"))
         inner = request.url.copy_with(raw_path=request.url.raw_path[len(b"/aevo") :])
         return sim(httpx.Request(request.method, inner, headers=request.headers, content=b""))
 
     scopes = asyncio.run(_venue(proxy, "https://proxy.test/aevo/").read()).scopes
     assert scopes == ()
-    assert sim.requests == ["GET /mmp"] * len(ASSETS)
+    refused = 0 if sign_query else 1  # the first try signs the query
+    assert sim.requests == ["GET /assets"] + ["GET /mmp"] * (len(DEFAULT_ASSETS) + refused)
 
 
 def test_a_rate_limited_write_is_sent_again_signed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -391,3 +425,167 @@ def test_refusals_are_sent_once_and_become_our_errors(
     assert type(info.value) is error and words in str(info.value)
     assert str(info.value).startswith("aevo/mm/ETH: ")
     assert len(recording.sent) == 1
+
+
+# ---- the assets as the venue lists them (GET /assets) --------------------------------------
+
+DOGE = {"asset": "DOGE", "interval": 10, "frozen": 60, "amount_limit": "500000000"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "names"),
+    [(["ETH", "BTC"], {"ETH", "BTC"}), (["ETH", "ETH", "1000PEPE"], {"ETH", "1000PEPE"})],
+)
+def test_assets_parse(answer: Any, names: set[str]) -> None:
+    assert wire.assets_from_wire(answer) == names
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"assets": ["ETH"]}, "the answer is not an array of asset names (it is an object)"),
+        (["ETH", 1], "asset is not a non-empty string"),
+        (["ETH", ""], "asset is not a non-empty string"),
+        ([], "the answer lists no asset"),
+    ],
+)
+def test_assets_refused_when_malformed(answer: Any, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(said)):
+        wire.assets_from_wire(answer)
+
+
+@READINGS
+def test_every_listed_asset_is_read_and_the_list_asked_once_per_endpoint(sign_query: bool) -> None:
+    """A DOGE config, outside the assets mmp once knew, is read; two accounts of one
+    endpoint ask for the list once."""
+    sim = AevoSimulator(sign_query=sign_query, assets=["BTC", "ETH", "SOL", "DOGE"])
+    sim.add_account("key", "secret")
+    sim.seed("key", DOGE)
+    shared = AevoEndpoint()
+
+    async def go() -> list[ScopeKey]:
+        first, second = client(sim, shared=shared), client(sim, shared=shared, account="mm2")
+        found = await asyncio.gather(first.read(), second.read())
+        return [scope.key for account in found for scope in account.scopes]
+
+    assert asyncio.run(go()) == [ScopeKey("aevo", "mm", "DOGE"), ScopeKey("aevo", "mm2", "DOGE")]
+    assert sim.requests.count("GET /assets") == 1
+    assert sim.requests.count("GET /mmp") == 8 + (0 if sign_query else 1)  # one 401 at most
+
+
+def test_a_declared_asset_the_venue_does_not_list_is_refused_before_any_read() -> None:
+    sim = AevoSimulator(assets=["BTC", "DOGE"])
+    sim.add_account("key", "secret")
+    with pytest.raises(Unlisted) as info:
+        asyncio.run(client(sim).read(frozenset({"DOGX", "BTC", "btc"})))
+    assert str(info.value) == (
+        "aevo/mm: aevo has no underlying `DOGX`; did you mean `DOGE`? (GET /assets at "
+        "api.aevo.xyz lists 2: BTC, DOGE)\n"
+        "aevo/mm: aevo has no underlying `btc`; did you mean `BTC`? (GET /assets at "
+        "api.aevo.xyz lists 2: BTC, DOGE)"
+    )
+    assert sim.requests == ["GET /assets"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "said"),
+    [
+        (500, {"error": "INTERNAL_ERROR"}, VenueUnavailable, "INTERNAL_ERROR (HTTP 500)"),
+        (200, {"assets": "ETH"}, VenueUnavailable, "malformed answer to GET /assets"),
+        (200, [], VenueUnavailable, "the answer lists no asset"),
+    ],
+)
+def test_a_failed_listing_is_an_error_that_says_so(
+    status: int, body: Any, error: type[Exception], said: str
+) -> None:
+    """Nothing falls back to a list of ours: no asset is read."""
+    recording = _answering(status, body)
+    with pytest.raises(error) as info:
+        asyncio.run(_venue(recording).read(frozenset({"ETH"})))
+    text = str(info.value)
+    assert text.startswith("aevo/mm: ")
+    assert "GET /assets, the list of aevo's underlyings (asked once per run), failed" in text
+    assert said in text and "keeps no list of its own to fall back on" in text
+    assert [r.url.path for r in recording.sent] == ["/assets"]
+
+
+# ---- the signed path: with the query first, then once without, kept per endpoint -----------
+
+
+class Statuses:
+    """The simulator, keeping (path, status) of every answer."""
+
+    def __init__(self, sim: AevoSimulator) -> None:
+        self.sim = sim
+        self.seen: list[tuple[str, int]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = self.sim(request)
+        self.seen.append((f"{request.method} {request.url.path}", response.status_code))
+        return response
+
+
+@READINGS
+def test_the_reading_that_worked_is_kept_for_the_endpoint(
+    sign_query: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One 401 at most per endpoint and run, however many assets and accounts read at
+    once; the reading kept is said (at -v: the mmp logger at INFO) and handed to the
+    journal (AevoEndpoint.learned)."""
+    sim = AevoSimulator(sign_query=sign_query, assets=[f"A{i}" for i in range(5)])
+    answers = Statuses(sim)
+    shared = AevoEndpoint()
+
+    async def go() -> None:
+        clients = [client(answers, shared=shared, account=f"mm{i}", key=f"k{i}") for i in range(3)]
+        await asyncio.gather(*(c.read() for c in clients))
+        await clients[0].read()
+
+    with caplog.at_level("INFO", logger="mmp"):
+        asyncio.run(go())
+    refused = [seen for seen in answers.seen if seen[1] == 401]
+    assert refused == ([] if sign_query else [("GET /mmp", 401)])
+    assert {status for _, status in answers.seen} == ({200} if sign_query else {200, 401})
+    assert shared.signing.kept("GET /mmp") is sign_query
+    reading = "with its query string" if sign_query else "without its query string"
+    [note] = shared.learned()
+    assert note["request"] == "GET /mmp" and note["signed"] == reading
+    assert note["endpoint"] == "api.aevo.xyz" and note["venue"] == "aevo"
+    said = [r.getMessage() for r in caplog.records if "signed over its path" in r.getMessage()]
+    assert said == [
+        f"aevo api.aevo.xyz: GET /mmp is signed over its path {reading} ({note['why']}); "
+        "kept for this endpoint"
+    ]
+
+
+@READINGS
+def test_a_key_refused_both_ways_is_refused_and_nothing_is_kept(sign_query: bool) -> None:
+    sim = AevoSimulator(sign_query=sign_query)
+    sim.add_account("key", "secret")
+    answers = Statuses(sim)
+    shared = AevoEndpoint()
+    with pytest.raises(VenueAuthError, match="UNAUTHORIZED"):
+        asyncio.run(client(answers, secret="wrong", shared=shared).read(only=frozenset({"ETH"})))
+    assert answers.seen == [("GET /mmp", 401), ("GET /mmp", 401)]  # tried once the other way
+    assert shared.signing.kept("GET /mmp") is None and shared.learned() == []
+
+
+def test_a_write_is_never_sent_the_other_way() -> None:
+    """Only a signed GET with a query has two readings: a POST's 401 is sent once."""
+    recording = _answering(401, {"error": "UNAUTHORIZED"})
+    with pytest.raises(VenueAuthError):
+        asyncio.run(_venue(recording).reset(KEY))
+    assert len(recording.sent) == 1
+
+
+def test_once_kept_a_401_is_the_venues_answer() -> None:
+    """After a reading worked, a later 401 (a key revoked mid-run) is not tried again."""
+    sim = AevoSimulator()
+    sim.add_account("key", "secret")
+    answers = Statuses(sim)
+    venue = client(answers)
+    asyncio.run(venue.read(only=frozenset({"ETH"})))
+    sim.accounts["key"].secret = "revoked"
+    with pytest.raises(VenueAuthError):
+        asyncio.run(venue.read(only=frozenset({"ETH"})))
+    assert [status for _, status in answers.seen] == [401, 200, 401]

@@ -4,6 +4,7 @@ problem it finds, each at its own place; none stops at the first."""
 
 from __future__ import annotations
 
+import re
 from difflib import get_close_matches
 from typing import Any
 
@@ -13,7 +14,13 @@ from reconciler.core.model import ScopeKey
 from reconciler.core.units import MANUAL, decimal_places, decimal_text, format_duration
 from reconciler.policy.loader import LocatedTree
 from reconciler.policy.shape import Fields
-from reconciler.venues.base import Capabilities, DurationBound, LimitBound, RemoveMode
+from reconciler.venues.base import (
+    Capabilities,
+    Discovery,
+    DurationBound,
+    LimitBound,
+    RemoveMode,
+)
 
 Path_ = tuple[Any, ...]
 
@@ -98,6 +105,10 @@ def _limit_problem(name: str, value: Any, bound: LimitBound, venue: str) -> str:
 def underlying_problems(
     tree: LocatedTree, path: Path_, underlying: str, caps: Capabilities
 ) -> list[Problem]:
+    """A name the venue does not know. Where the venue lists its underlyings (discovery),
+    offline only its form is checked: the list is read at plan (policy/listed.py)."""
+    if caps.discovery is not None:
+        return _form_problems(tree, path, underlying, caps, caps.discovery)
     if caps.underlyings is None or underlying in caps.underlyings:
         return []
     known = sorted(caps.underlyings)
@@ -112,6 +123,18 @@ def underlying_problems(
     return [
         tree.problem(path, f"`{underlying}` is not a {caps.venue} underlying{hint}", at_key=True)
     ]
+
+
+def _form_problems(
+    tree: LocatedTree, path: Path_, underlying: str, caps: Capabilities, discovery: Discovery
+) -> list[Problem]:
+    if re.fullmatch(discovery.pattern, underlying):
+        return []
+    upper = underlying.upper()
+    hint = f"; did you mean `{upper}`?" if re.fullmatch(discovery.pattern, upper) else ""
+    shown = f"`{underlying}`" if underlying.isprintable() else repr(underlying)
+    message = f"{shown} is not a well-formed {caps.venue} underlying: {discovery.form}{hint}"
+    return [tree.problem(path, message, at_key=True)]
 
 
 def absent_problems(tree: LocatedTree, path: Path_, caps: Capabilities) -> list[Problem]:

@@ -22,7 +22,8 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
 from reconciler.core.units import convert_time, now
 from reconciler.policy.desired import AccountTarget
-from reconciler.venues.base import Credentials, VenueClient, VenueSpec
+from reconciler.venues.base import Credentials, Learning, VenueClient, VenueSpec
+from reconciler.venues.discovery import Unlisted, UnlistedName
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
 
@@ -45,6 +46,14 @@ class Connections:
     windows: dict[str, WindowLimiter] = field(default_factory=dict)  # per-IP windows, by key
     ledger: Ledger | None = None  # where this machine's processes share what they spent
     read_at_ns: dict[str, int] = field(default_factory=dict)  # account -> its last whole read
+    endpoints: dict[tuple[str, str], object] = field(default_factory=dict)  # shared, per endpoint
+
+    def learned(self) -> list[dict[str, str]]:
+        """What the endpoints found out in this run of how their venues read an open point
+        (base.Learning), for apply's journal."""
+        return [
+            note for s in self.endpoints.values() if isinstance(s, Learning) for note in s.learned()
+        ]
 
     async def read_account(self, name: str, only: frozenset[str] | None = None) -> LiveAccount:
         """One account's scopes; with `only`, at least those underlyings (a read-back)."""
@@ -58,19 +67,27 @@ class Connections:
         names = sorted(self.clients if accounts is None else accounts)
         limits: dict[str, asyncio.Semaphore] = {}
         progress = Progress(len(names), "Reading accounts")
+        unlisted: list[UnlistedName] = []  # of every account, said at once
 
         async def one(name: str) -> LiveAccount:
             client = self.clients[name]
             venue = client.capabilities.venue
             async with limits.setdefault(venue, asyncio.Semaphore(self.concurrency)):
-                account = await self.read_account(name)
+                try:
+                    account = await self.read_account(name)
+                except Unlisted as exc:
+                    unlisted.extend(exc.names)
+                    account = LiveAccount(venue, name, ())  # never planned from: raised below
             progress.step(name)
             return account
 
         try:
-            return await read_all(one(name) for name in names)
+            read = await read_all(one(name) for name in names)
         finally:
             progress.close()
+        if unlisted:
+            raise Unlisted(unlisted)
+        return read
 
     async def read_each(self) -> tuple[list[LiveAccount], dict[str, str]]:
         """Every account read on its own: what could be read, and why each other one could
@@ -142,7 +159,9 @@ def connect(
         clients[target.name] = spec.client(
             target.name, credentials[target.name], http, Limits(*limits), shared[endpoint]
         )
-    return Connections(clients, concurrency, dict(declared or {}), windows=windows, ledger=ledger)
+    return Connections(
+        clients, concurrency, dict(declared or {}), windows=windows, ledger=ledger, endpoints=shared
+    )
 
 
 class _Network:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconciler.venues.aevo.capabilities import CAPABILITIES, CONNECTION
-from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec, nothing
+from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec
 
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.venues.aevo.client import AevoEndpoint
     from reconciler.venues.limiter import RequestLimiter
 
 
@@ -18,11 +19,18 @@ def _client(
     credentials: Credentials,
     http: httpx.AsyncClient,
     limits: RequestLimiter,
-    shared: None,
+    shared: AevoEndpoint,
 ) -> VenueClient:
     from reconciler.venues.aevo.client import AevoClient  # on first use: start-up stays fast
 
-    return AevoClient(account, credentials, http, limits)
+    return AevoClient(account, credentials, http, limits, shared)
+
+
+def _endpoint() -> AevoEndpoint:
+    """What the accounts of one endpoint share: its assets, its signing reading."""
+    from reconciler.venues.aevo.client import AevoEndpoint
+
+    return AevoEndpoint()
 
 
 def _desk(state: dict[str, object] | None) -> SimulatedDesk:
@@ -31,6 +39,6 @@ def _desk(state: dict[str, object] | None) -> SimulatedDesk:
     return make(state)
 
 
-SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _desk)
+SPEC: VenueSpec[AevoEndpoint] = VenueSpec(CAPABILITIES, CONNECTION, _client, _endpoint, _desk)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

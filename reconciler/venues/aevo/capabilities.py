@@ -1,7 +1,9 @@
 """What Aevo can do with MMP (seed-venues.md section 3).
 
 Labelled assumptions where the docs are silent: window and freeze at most 1 h; delta_limit
-keeps at most 6 decimals like amount_limit. Our simulator enforces the same.
+keeps at most 6 decimals like amount_limit. Our simulator enforces the same. The assets are
+the venue's: GET /assets lists them, read once per run per endpoint; offline an asset name
+is only checked to be 1 to 32 letters or digits (as the venue writes them: ETH, 1000PEPE).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
     Connection,
+    Discovery,
     DurationBound,
     LimitBound,
     RemoveMode,
     ResetMeaning,
 )
 
-ASSETS = frozenset({"BTC", "ETH", "SOL"})
 DECIMALS = 6  # amount_limit is a 6-decimal fixed-point integer on the wire
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=DECIMALS)
 
@@ -34,7 +36,11 @@ CAPABILITIES = Capabilities(
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
-    underlyings=ASSETS,
+    discovery=Discovery(
+        request="GET /assets",
+        pattern="[A-Za-z0-9]{1,32}",
+        form="1 to 32 letters or digits, as GET /assets lists them (ETH, BTC)",
+    ),
 )
 
 CONNECTION = Connection(

@@ -1,17 +1,22 @@
 """A strict Aevo simulator (seed-venues.md section 3).
 
-Stricter readings, each labelled and switchable: the signed path includes the query string
-(`sign_query=False` for the other reading); the timestamp must be within 30 s of the
-server's clock [assumption: tolerance not documented]; request numbers must be numbers and
-amount_limit a string (no string delta_limit); window and freeze at most 3600 s; a rate of
-`rate` requests per second per key with a burst of `burst` [assumption: limits not
+Readings, each labelled and switchable: the signed path of a GET is verified without its
+query string (`sign_query=False`, the default: the reading our client does not try first,
+so its fallback is exercised; `sign_query=True` for the other); the timestamp must be
+within 30 s of the server's clock [assumption: tolerance not documented]; request numbers
+must be numbers and amount_limit a string (no string delta_limit); window and freeze at
+most 3600 s; 10 requests per second per key with a burst of 20 [assumption: limits not
 published], answered with 429, `X-RETRY-AFTER` in nanoseconds and `retry_after` in the body.
+GET /assets (public) lists `assets`, any list (BTC, ETH and SOL by default); GET and POST
+/mmp and /reset-mmp refuse an asset it does not list (ERR_MALFORMED_REQUEST) [assumption:
+the venue's answer to such an asset is not documented].
 """
 
 from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,10 +25,10 @@ import httpx
 
 from reconciler.core.units import decimal_places, decimal_text, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
-from reconciler.venues.aevo.capabilities import ASSETS
 from reconciler.venues.aevo.wire import signature
 
 MAX_SKEW_NS = 30 * 10**9
+DEFAULT_ASSETS = ("BTC", "ETH", "SOL")
 POST_FIELDS = {"interval", "frozen", "amount_limit", "delta_limit", "asset"}
 
 
@@ -44,9 +49,17 @@ class SimAccount:
 
 
 class AevoSimulator:
-    def __init__(self, *, clock: Clock | None = None, sign_query: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        sign_query: bool = False,
+        assets: Iterable[str] = DEFAULT_ASSETS,
+    ) -> None:
         self.clock = clock or Clock()
         self.sign_query = sign_query
+        self.assets = tuple(assets)  # what GET /assets lists, in this order
+        self.public = CreditBucket(20, 10)  # unauthenticated requests: per IP
         self.accounts: dict[str, SimAccount] = {}  # API key -> account
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -97,6 +110,10 @@ class AevoSimulator:
             ("POST", "/mmp"): self._post_mmp,
             ("POST", "/reset-mmp"): self._reset_mmp,
         }
+        if (request.method, request.url.path) == ("GET", "/assets"):
+            if not self.public.take(1, self.clock.now_ms()):
+                raise _Limited(100_000_000)
+            return list(self.assets)
         route = routes.get((request.method, request.url.path))
         if route is None:
             raise AevoError(404, "NOT_FOUND")
@@ -140,7 +157,7 @@ class AevoSimulator:
     # ---- endpoints -----------------------------------------------------------------------
 
     def _get_mmp(self, account: SimAccount, params: dict[str, str]) -> dict[str, Any]:
-        if set(params) != {"asset"} or params["asset"] not in ASSETS:
+        if set(params) != {"asset"} or params["asset"] not in self.assets:
             raise MALFORMED
         asset = params["asset"]
         state = account.configs.get(asset)
@@ -174,7 +191,7 @@ class AevoSimulator:
         } <= set(body):
             raise MALFORMED
         asset = body["asset"]
-        if asset not in ASSETS:
+        if asset not in self.assets:
             raise MALFORMED
         interval, frozen = _seconds(body["interval"]), _seconds(body["frozen"])
         amount = body["amount_limit"]
@@ -204,7 +221,7 @@ class AevoSimulator:
         return {"success": True}
 
     def _reset_mmp(self, account: SimAccount, body: dict[str, Any]) -> dict[str, Any]:
-        if set(body) != {"asset"} or body["asset"] not in ASSETS:
+        if set(body) != {"asset"} or body["asset"] not in self.assets:
             raise MALFORMED
         state = account.configs.get(body["asset"])
         if state is not None:
@@ -220,14 +237,16 @@ class AevoSimulator:
 
     def dump_state(self) -> dict[str, object]:
         return {
+            "assets": list(self.assets),
             "accounts": {
                 key: {"secret": a.secret, "configs": dict(sorted(a.configs.items()))}
                 for key, a in sorted(self.accounts.items())
-            }
+            },
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Replace the venue's state with a dump; a known account keeps its rate-limit bucket."""
+        self.assets = tuple(state.get("assets", DEFAULT_ASSETS))
         accounts: dict[str, SimAccount] = {}
         for key, data in state.get("accounts", {}).items():
             account = SimAccount(data["secret"], {a: dict(c) for a, c in data["configs"].items()})

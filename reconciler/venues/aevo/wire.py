@@ -21,12 +21,25 @@ def signature(secret: str, key: str, timestamp_ns: str, method: str, path: str, 
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_path(raw_path: bytes, base: bytes) -> str:
-    """The path that is signed: the request's path and query string as sent, after the base
-    URL's own path (`base`, without its trailing slash) where it has one."""
+def signed_path(raw_path: bytes, base: bytes, *, query: bool = True) -> str:
+    """The path that is signed: the request's path and (with `query`) its query string as
+    sent, after the base URL's own path (`base`, without its trailing slash) where it has
+    one. Whether Aevo signs the query is not documented (reconciler.venues.aevo.signing)."""
     if base and raw_path.startswith(base + b"/"):
         raw_path = raw_path[len(base) :]
+    if not query:
+        raw_path = raw_path.partition(b"?")[0]
     return raw_path.decode("ascii")
+
+
+def assets_from_wire(answer: Any) -> frozenset[str]:
+    """GET /assets: a JSON array of asset names (["ETH", "BTC"]); an empty list is no list."""
+    if not isinstance(answer, list):
+        raise answers.wrong("the answer", "an array of asset names", answer)
+    names = [answers.text({"asset": item}, "asset") for item in answer]
+    if not names:
+        raise answers.Malformed("the answer lists no asset")
+    return frozenset(names)
 
 
 def amount_to_wire(quantity: Decimal) -> str:
