@@ -121,6 +121,8 @@ async def apply_plan(
         by=who(),
         **({} if journal.policies is None else {"policies": journal.policies}),
     )
+    for note in connections.learned():  # how a venue reads an open point, as found this run
+        journal.write("venue-reading", **note)
     run = Run(plan, connections, journal)
     if tell is not None:
         run.tell = tell

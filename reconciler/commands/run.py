@@ -31,11 +31,12 @@ from reconciler.planning.planner import Filters
 from reconciler.planning.provenance import Provenance
 from reconciler.planning.render import RENDERERS
 from reconciler.planning.selection import Selection
-from reconciler.policy import guards
+from reconciler.policy import guards, listed
 from reconciler.policy.desired import AccountTarget, DesiredState
 from reconciler.policy.validate import load_desired
 from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES, capabilities, connections
+from reconciler.venues.discovery import Unlisted
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.live import Connections, connect
 
@@ -45,11 +46,18 @@ T = TypeVar("T")
 def run_live(
     args: argparse.Namespace,
     targets: list[AccountTarget],
-    declared: dict[str, frozenset[str]],
+    declared: DesiredState | dict[str, frozenset[str]],
     work: Callable[[Connections], Awaitable[T]],
 ) -> T:
     """Connect to every target (or its simulator: the sandbox saves each write as it is
-    answered, like a venue), run work, close."""
+    answered, like a venue), run work, close. `declared`: the policies (the underlyings they
+    declare, and where: a venue that does not list one is refused there), or just the
+    underlyings to read."""
+    if isinstance(declared, DesiredState):
+        desired: DesiredState | None = declared
+        underlyings = declared.declared_underlyings()
+    else:
+        desired, underlyings = None, declared
     sandbox = (
         Sandbox(VENUES, paths.state_dir(args.policies) / "sandbox.json") if args.sandbox else None
     )
@@ -63,7 +71,7 @@ def run_live(
     async def session() -> T:
         ledger = Ledger(paths.state_dir(args.policies) / "ratelimits.json")
         connections = connect(
-            targets, VENUES, creds, transport, args.concurrency, declared, ledger=ledger
+            targets, VENUES, creds, transport, args.concurrency, underlyings, ledger=ledger
         )
         try:
             return await work(connections)
@@ -74,6 +82,8 @@ def run_live(
         return asyncio.run(session())
     except VenueAuthError as exc:
         raise _explained(exc, targets) from None
+    except Unlisted as exc:
+        raise (exc if desired is None else listed.refusal(exc, desired)) from None
 
 
 def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthError:
@@ -174,7 +184,7 @@ def _plan(args: argparse.Namespace) -> int:
         # a saved plan is recomputed by apply, perhaps elsewhere: it cannot carry restores
         return _made_plan(args, desired, read, selection, targets, runs, restore=not args.out)
 
-    result = run_live(args, targets, desired.declared_underlyings(), work)
+    result = run_live(args, targets, desired, work)
     out(RENDERERS[args.format](result, args.colour))
     if args.out:
         planfile.save(
@@ -257,7 +267,7 @@ def _apply_saved(
         run_live(
             args,
             approved.targets,
-            approved.desired.declared_underlyings(),
+            approved.desired,
             lambda conns: _execute(
                 made,
                 conns,
@@ -305,7 +315,7 @@ def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.U
         fresh = live if args.auto_approve else None
         return await _execute(made, connections, journal, fresh, runs, desired)
 
-    applied = run_live(args, targets, desired.declared_underlyings(), work)
+    applied = run_live(args, targets, desired, work)
     return 0 if applied is None else _report(applied)
 
 
@@ -510,7 +520,7 @@ def _read_everything(
     async def work(connections: Connections) -> list[LiveAccount]:
         return await connections.read()
 
-    read = run_live(args, targets, desired.declared_underlyings(), work)
+    read = run_live(args, targets, desired, work)
     return desired, read, selection.filters
 
 
