@@ -22,6 +22,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from reconciler.apply import push
 from reconciler.apply.interrupt import Interrupt
 from reconciler.apply.journal import Journal, host, who
 from reconciler.apply.writes import (
@@ -108,6 +109,8 @@ async def apply_plan(
     from, with nobody in between (`apply --auto-approve` without a saved plan). `tell` hears
     each step's result the moment it ends (the CLI prints it then)."""
     interrupt = interrupt or Interrupt()
+    # before the read the steps check against: a freeze after it is pushed (push.py)
+    channels = await push.open_channels(connections, plan)
     if live is None:
         live = await connections.read(list(plan.accounts))
     check_fingerprint(plan, live)
@@ -123,6 +126,9 @@ async def apply_plan(
     )
     for note in connections.learned():  # how a venue reads an open point, as found this run
         journal.write("venue-reading", **note)
+    networked = {a: why or "open" for a, why in channels.items() if a in connections.pushes}
+    if networked:  # what each channel was when the steps began (in-process ones: -v says)
+        journal.write("push-channels", accounts=dict(sorted(networked.items())))
     run = Run(plan, connections, journal)
     if tell is not None:
         run.tell = tell

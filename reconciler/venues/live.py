@@ -22,7 +22,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
 from reconciler.core.units import convert_time, now
 from reconciler.policy.desired import AccountTarget
-from reconciler.venues.base import Credentials, Learning, VenueClient, VenueSpec
+from reconciler.venues.base import Credentials, Learning, PushChannel, VenueClient, VenueSpec
 from reconciler.venues.discovery import Unlisted, UnlistedName
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limiter, Limits, RequestLimiter, WindowLimiter
@@ -36,6 +36,7 @@ TIMEOUT = httpx.Timeout(10, connect=5, pool=None)
 # instead of each opening its own, once: at 10,000 scopes closing thousands of connections
 # used once had cost seconds after the last answer (benchmarks/plan_apply.py).
 ACCOUNT_POOL = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+IN_PROCESS = "the venue answers in process here (--sandbox): there is no socket to open"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Connections:
     windows: dict[str, WindowLimiter] = field(default_factory=dict)  # per-IP windows, by key
     ledger: Ledger | None = None  # where this machine's processes share what they spent
     read_at_ns: dict[str, int] = field(default_factory=dict)  # account -> its last whole read
+    pushes: dict[str, PushChannel] = field(default_factory=dict)  # account -> its push channel
+    push_notes: dict[str, str] = field(default_factory=dict)  # account -> why it has none
     endpoints: dict[tuple[str, str], object] = field(default_factory=dict)  # shared, per endpoint
 
     def learned(self) -> list[dict[str, str]]:
@@ -108,6 +111,7 @@ class Connections:
         return [account for account in found if account is not None], failures
 
     async def aclose(self) -> None:
+        await asyncio.gather(*(push.aclose() for push in self.pushes.values()))
         await asyncio.gather(*(client.aclose() for client in self.clients.values()))
         if self.ledger is not None and self.windows:
             now_ms = now("ms")
@@ -132,12 +136,15 @@ def connect(
     ledger: Ledger | None = None,
 ) -> Connections:
     """One client per target. Where a venue counts per IP, its accounts share one window,
-    seeded from what this machine's other mmp processes spent (the ledger)."""
+    seeded from what this machine's other mmp processes spent (the ledger). Where a venue
+    has a push channel, each account reached over the network gets one (unopened)."""
     clients: dict[str, VenueClient] = {}
     windows: dict[str, WindowLimiter] = {}  # per venue endpoint: counted per IP
     spent = ledger.load() if ledger is not None else {}
     shared: dict[tuple[str, str], object] = {}  # per venue endpoint: what accounts share
     network = _Network()
+    pushes: dict[str, PushChannel] = {}
+    notes: dict[str, str] = {}
     for target in targets:
         spec = venues[target.venue]
         connection = spec.connection
@@ -159,9 +166,15 @@ def connect(
         clients[target.name] = spec.client(
             target.name, credentials[target.name], http, Limits(*limits), shared[endpoint]
         )
-    return Connections(
+        if spec.push is not None and transport is None:
+            pushes[target.name] = spec.push(clients[target.name], base_url)
+        elif spec.push is not None:
+            notes[target.name] = IN_PROCESS
+    connections = Connections(
         clients, concurrency, dict(declared or {}), windows=windows, ledger=ledger, endpoints=shared
     )
+    connections.pushes, connections.push_notes = pushes, notes
+    return connections
 
 
 class _Network:

@@ -7,7 +7,7 @@ import hmac
 from typing import Any
 
 from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.core.units import MANUAL, FreezeMs, decimal_text, epoch_ms
+from reconciler.core.units import MANUAL, FreezeMs, decimal_text, epoch_ms, utc_text
 from reconciler.venues import answers
 from reconciler.venues.binance.capabilities import CAPABILITIES
 
@@ -57,12 +57,23 @@ def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None
 
 def freeze_state(last_ms: int, frozen: FreezeMs, now_ms: int) -> FreezeState:
     """Binance reports only lastTriggerTime (0: never): frozen while inside the frozen time
-    after it, or until a reset when the frozen time is `manual`."""
+    after it. After a trigger with a `manual` frozen time the state is unknown: the freeze
+    lasts until a reset, and Binance does not say whether a reset leaves lastTriggerTime as
+    it was (seed-venues.md 2.3, 2.8), so a scope reset since reads as before. A timed freeze
+    ends by itself at the time given, so it is told as frozen until then."""
     if last_ms <= 0:
         return FreezeState(False)
     if frozen == MANUAL:
-        return FreezeState(True, None, last_trigger_ms=last_ms)
+        return FreezeState.unknown_because(manual_unknown(last_ms), last_trigger_ms=last_ms)
     until = last_ms + frozen
     if now_ms < until:
         return FreezeState(True, until, last_trigger_ms=last_ms)
     return FreezeState(False, last_trigger_ms=last_ms)
+
+
+def manual_unknown(last_ms: int) -> str:
+    return (
+        f"Binance reported a trigger at {utc_text(last_ms)} and the freeze lasts until a "
+        "manual reset (frozen: manual), but Binance does not report resets: lastTriggerTime "
+        "may stay as it was after one, so the scope may have been reset since"
+    )
