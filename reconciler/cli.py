@@ -30,7 +30,8 @@ EPILOG = """examples:
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
   apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
   4 a scope may be unprotected;
-  status 0 all configured, 2 a scope frozen, 4 a declared scope unprotected (no config live)"""
+  status 0 all configured, 2 a scope frozen, 3 a scope's freeze state unknown,
+  4 a declared scope unprotected (no config live)"""
 
 
 def _command(
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes, 0 when none",
     )
+    _add_include_held(plan)
     apply = _command(
         sub,
         "apply",
@@ -168,16 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not ask; required when stdin is not a terminal",
     )
+    _add_include_held(apply)
     status = _command(
         sub,
         "status",
         [common, live, journaled],
-        "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen)",
+        "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen, 3 unknown)",
         "Read every scope across venues and show whether it is configured, whether it is "
         "frozen and until when (UTC and from now), and the last trigger where the venue "
         "tells it. A declared scope with no MMP config live is UNPROTECTED: named first. "
+        "Where a venue cannot tell whether a scope is frozen, it says so and why. "
         "Exit 4 when any declared scope is unprotected, else 2 when any scope is frozen, "
-        "for scripts and alerts.",
+        "else 3 when a scope's freeze state is unknown, for scripts and alerts.",
         ["mmp status --sandbox", "mmp status --venue binance --json"],
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -247,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_github(sub, common)
     return parser
+
+
+def _add_include_held(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--include-held",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="write this held scope although the venue cannot tell whether it is frozen, "
+        "after a person checked it on the venue (repeatable; needs --reason; journaled with "
+        "who). A scope the venue reports frozen stays held",
+    )
+    parser.add_argument(
+        "--reason",
+        help="with --include-held: what was checked on the venue, and by whom",
+    )
 
 
 def _add_github(

@@ -200,12 +200,26 @@ def test_weight_429_then_418(sim: BinanceSimulator) -> None:
     assert later[0] == 200
 
 
-def test_reset_clears_the_trigger(sim: BinanceSimulator) -> None:
-    send(sim, "POST", "eapi/v1/mmpSet", SET)
-    sim.trigger("key", "BTCUSDT")
-    assert (
-        send(sim, "POST", "eapi/v1/mmpReset", {"underlying": "BTCUSDT"})[1]["lastTriggerTime"] == 0
-    )
+# Binance does not say whether mmpReset leaves lastTriggerTime as it was (seed-venues.md 2.8):
+# the simulator reads it either way (`reset_keeps_trigger_time`; kept by default)
+READINGS = pytest.mark.parametrize("keeps", [True, False], ids=["trigger-kept", "trigger-zeroed"])
+
+
+@READINGS
+def test_a_reset_ends_the_freeze_and_keeps_or_zeroes_the_trigger_time(keeps: bool) -> None:
+    sim = BinanceSimulator(clock=Clock(NOW), reset_keeps_trigger_time=keeps)
+    sim.add_account("key", "secret")
+    send(sim, "POST", "eapi/v1/mmpSet", {**SET, "frozenTimeInMilliseconds": "0"})
+    at = sim.trigger("key", "BTCUSDT")
+    assert sim.is_frozen("key", "BTCUSDT")  # manual: until a reset
+    answer = send(sim, "POST", "eapi/v1/mmpReset", {"underlying": "BTCUSDT"})[1]
+    assert answer["lastTriggerTime"] == (at if keeps else 0)
+    assert not sim.is_frozen("key", "BTCUSDT")  # the venue's truth, whatever it shows
+
+
+def test_the_default_reading_keeps_the_trigger_time() -> None:
+    """The reading under which a read cannot show a reset is the default: the stricter one."""
+    assert BinanceSimulator().reset_keeps_trigger_time
 
 
 def client(sim: BinanceSimulator, secret: str = "secret") -> BinanceClient:
@@ -215,9 +229,10 @@ def client(sim: BinanceSimulator, secret: str = "secret") -> BinanceClient:
     return BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http)
 
 
-def test_client_set_read_and_freeze() -> None:
-    sim = BinanceSimulator()  # real clock: the client signs with this machine's time
-    sim.add_account("key", "secret")
+@READINGS
+def test_client_set_read_and_freeze(keeps: bool) -> None:
+    sim = BinanceSimulator(reset_keeps_trigger_time=keeps)  # real clock: the client signs
+    sim.add_account("key", "secret")  # with this machine's time
     venue = client(sim)
 
     async def go() -> None:
@@ -226,24 +241,110 @@ def test_client_set_read_and_freeze() -> None:
         assert [(s.key, s.config) for s in live.scopes] == [(KEY, CONFIG)]
         triggered_at = sim.trigger("key", "BTCUSDT")
         frozen = (await venue.read()).scopes[0].freeze
-        assert frozen.frozen and frozen.until_ms is not None
+        assert frozen.frozen and frozen.until_ms is not None  # a timed freeze: known
         assert frozen.last_trigger_ms == triggered_at  # what `mmp status` shows
         sim.seed("key", {**SET, "frozenTimeInMilliseconds": "0"})
         manual = (await venue.read()).scopes[0].freeze
-        assert manual == FreezeState(True, None, last_trigger_ms=triggered_at)
+        # manual: frozen until a reset, which Binance's answer may not show: unknown, said why
+        assert not manual.frozen and manual.last_trigger_ms == triggered_at
+        assert "Binance does not report resets" in manual.unknown
         await venue.reset(KEY)
-        assert not (await venue.read()).scopes[0].freeze.frozen
+        after = (await venue.read()).scopes[0].freeze
+        assert not sim.is_frozen("key", "BTCUSDT")
+        if keeps:  # the answer is as before the reset: still unknown, never "frozen forever"
+            assert after == manual
+        else:  # zeroed: the reset shows, and the state is known
+            assert after == FreezeState(False)
 
     asyncio.run(go())
     # every underlying known, one signed GET each: no read-all exists
     assert sim.requests.count("GET /eapi/v1/mmp") == 6 * 4
 
 
-def test_client_reads_declared_underlyings_too() -> None:
-    sim = BinanceSimulator()
+def test_client_reads_every_listed_underlying_and_refuses_one_not_listed() -> None:
+    """exchangeInfo lists the underlyings (once): each is read, ADAUSDT too when listed;
+    a declared one it does not list is refused before any MMP read, with did-you-mean."""
+    sim = BinanceSimulator(underlyings=[*DEFAULT_UNDERLYINGS, "ADAUSDT"])
     sim.add_account("key", "secret")
-    with pytest.raises(VenueRejected, match="-1128"):
-        asyncio.run(client(sim).read(frozenset({"ADAUSDT"})))
+    sim.seed("key", {**SET, "underlying": "ADAUSDT"})
+    live = asyncio.run(client(sim).read(frozenset({"BTCUSDT"})))
+    assert [s.key.underlying for s in live.scopes] == ["ADAUSDT"]
+    assert sim.requests.count("GET /eapi/v1/exchangeInfo") == 1
+    assert sim.requests.count("GET /eapi/v1/mmp") == 7
+    sim.requests.clear()
+    with pytest.raises(Unlisted) as info:
+        asyncio.run(client(sim).read(frozenset({"ADAUSD", "ETHUSDT"})))
+    assert str(info.value) == (
+        "binance/mm: binance has no underlying `ADAUSD`; did you mean `ADAUSDT`? (GET "
+        "/eapi/v1/exchangeInfo at eapi.binance.com lists 7: ADAUSDT, BNBUSDT, BTCUSDT, "
+        "DOGEUSDT, ETHUSDT, SOLUSDT, XRPUSDT)"
+    )
+    assert sim.requests == ["GET /eapi/v1/exchangeInfo"]
+
+
+def test_accounts_of_one_endpoint_ask_for_the_list_once() -> None:
+    sim = BinanceSimulator()
+    shared = Discovered()
+
+    async def go() -> None:
+        clients = [client(sim, key=f"k{i}", shared=shared) for i in range(3)]
+        await asyncio.gather(*(c.read() for c in clients))
+
+    asyncio.run(go())
+    assert sim.requests.count("GET /eapi/v1/exchangeInfo") == 1
+    assert sim.requests.count("GET /eapi/v1/mmp") == 3 * 6
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"optionSymbols": []}, "optionContracts is missing"),
+        ({"optionContracts": [{"underlying": ""}]}, "underlying is not a non-empty string"),
+        ({"optionContracts": [{"baseAsset": "BTC"}]}, "underlying is missing"),
+        ({"optionContracts": []}, "optionContracts lists no underlying"),
+        ([], "the answer is not an object"),
+    ],
+)
+def test_exchange_info_refused_when_malformed(answer: Any, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(said)):
+        wire.underlyings_from_wire(answer)
+
+
+def test_exchange_info_parses_the_documented_answer() -> None:
+    info = BinanceSimulator(underlyings=["BTCUSDT", "ETHUSDT"])._exchange_info()
+    assert set(info) == {
+        "timezone",
+        "serverTime",
+        "optionContracts",
+        "optionAssets",
+        "optionSymbols",
+        "rateLimits",
+    }
+    assert wire.underlyings_from_wire(info) == {"BTCUSDT", "ETHUSDT"}
+    extra = {**info, "optionSymbols": [*info["optionSymbols"], {"underlying": "XRPUSDT"}]}
+    assert wire.underlyings_from_wire(extra) == {"BTCUSDT", "ETHUSDT", "XRPUSDT"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (500, {"code": -1000, "msg": "Internal error"}, "Internal error"),
+        (200, {"optionContracts": "BTCUSDT"}, "malformed answer to GET /eapi/v1/exchangeInfo"),
+    ],
+)
+def test_a_failed_listing_is_an_error_that_says_so(status: int, body: Any, said: str) -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(status, json=body)
+
+    with pytest.raises(VenueError) as info:
+        asyncio.run(client(answer).read(frozenset({"BTCUSDT"})))
+    text = str(info.value)
+    assert "GET /eapi/v1/exchangeInfo, the list of binance's underlyings" in text
+    assert said in text and "keeps no list of its own to fall back on" in text
+    assert sent == ["/eapi/v1/exchangeInfo"]  # no underlying read from a list of ours
 
 
 def test_a_failed_read_ends_the_requests_still_under_way() -> None:
@@ -255,7 +356,7 @@ def test_a_failed_read_ends_the_requests_still_under_way() -> None:
     ended: list[str] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.params["underlying"] == "ADAUSDT":
+        if request.url.params["underlying"] == "ADAUSDT":  # asked for by name (`only`)
             await asyncio.sleep(0.01)
             return sim(request)  # -1128: not an options underlying
         waiting.append(request.url.params["underlying"])
@@ -271,7 +372,7 @@ def test_a_failed_read_ends_the_requests_still_under_way() -> None:
         )
         venue = BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": "secret"}), http)
         with pytest.raises(VenueRejected, match="-1128"):
-            await venue.read(frozenset({"ADAUSDT"}))
+            await venue.read(only=frozenset({"ADAUSDT", *DEFAULT_UNDERLYINGS}))
         assert len(waiting) == 6 and sorted(ended) == sorted(waiting)
         await venue.aclose()
 

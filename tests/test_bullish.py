@@ -35,6 +35,7 @@ from reconciler.venues.bullish.capabilities import ASSETS, CONNECTION
 from reconciler.venues.bullish.nonces import NonceDay
 from reconciler.venues.bullish.simulator import TOKEN_REFUSALS, BullishSimulator
 from reconciler.venues.limiter import Limiter
+from tests.checked import checked
 from tests.helpers import load, write_policy
 from tests.venues import ROWS, connect_to
 
@@ -322,7 +323,8 @@ def replace_once(sim: BullishSimulator, journal: Journal) -> ApplyResult:
     conns = connect_to(sim, desired, {"acct": creds})
 
     async def go() -> ApplyResult:
-        plan = make_plan(desired, await conns.read(), capabilities())
+        live = await conns.read()  # REST cannot tell whether BTC is frozen: a person checked
+        plan = make_plan(desired, live, capabilities(), included=checked(live))
         assert [s.action for s in plan.steps] == [Action.REPLACE]
         return await apply_plan(plan, conns, journal)
 
@@ -385,7 +387,8 @@ def test_the_days_nonce_bounds_are_read_once_for_every_account() -> None:
     conns = connect_to(sim, desired, creds)
 
     async def go() -> ApplyResult:
-        plan = make_plan(desired, await conns.read(), capabilities())
+        live = await conns.read()
+        plan = make_plan(desired, live, capabilities(), included=checked(live))
         return await apply_plan(plan, conns, Journal(None))
 
     assert asyncio.run(go()).exit_code == 0

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.model import LiveAccount, LiveScope
-from reconciler.planning.planner import make_plan
+from reconciler.planning.plan import Inclusion
+from reconciler.planning.planner import inclusion_problems, make_plan
 from reconciler.planning.render import RENDERERS
 from reconciler.policy import guards
 from reconciler.policy.validate import load_desired
@@ -37,11 +38,15 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
     folder = CASES / case
     monkeypatch.chdir(folder)
     desired = load_desired(Path("policy.yaml"), capabilities())
-    plan = make_plan(desired, live_of(Path("live.json")), capabilities())
+    # with --include-held as a person gave it: the case's included.json (scopes, reason, by)
+    given = folder / "included.json"
+    included = Inclusion.from_data(json.loads(given.read_text()) if given.exists() else None)
+    plan = make_plan(desired, live_of(Path("live.json")), capabilities(), included=included)
     # as `mmp plan` makes it: with the guardrails it trips (the case's guardrails.yaml, else
     # the defaults) and its mode (a `sandbox` file in the case folder: the simulators)
     trips = guards.check(plan, guards.load(Path("policy.yaml")), desired)
     plan = dataclasses.replace(plan, trips=tuple(trips), sandbox=(folder / "sandbox").exists())
+    assert inclusion_problems(plan) == []
     for fmt, name in OUTPUTS.items():
         actual = RENDERERS[fmt](plan, False)
         expected_path = folder / name

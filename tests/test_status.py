@@ -1,6 +1,6 @@
 """`mmp status`: every scope, configured or not, frozen or not and until when; a declared
-scope with no config live is unprotected (named first, exit 4); exit 2 when any is frozen;
---json for machines."""
+scope with no config live is unprotected (named first, exit 4); exit 2 when any is frozen,
+3 when a venue cannot tell whether one is (said with why); --json for machines."""
 
 from __future__ import annotations
 
@@ -43,24 +43,37 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
     assert len(lines) == 16  # 14 live configs, 2 declared but not on the venue
     assert "yes, until manual reset" in lines["deribit/deribit-main/btc_usd/MassQuoteBot7"]
     assert "yes, until manual reset" in lines["aevo/aevo-mm/BTC"]
-    assert "not in effect" in lines["bullish/bullish-mm/ETH"]
+    # Bullish's REST cannot show a freeze; Binance does not report a manual freeze's reset
+    assert "unknown (see below)" in lines["bullish/bullish-mm/ETH"]
     binance = lines["binance/binance-mm/ETHUSDT"]
-    assert "yes, until manual reset" in binance and " ago)" in binance  # last trigger
+    assert "unknown (see below)" in binance and " ago)" in binance  # last trigger
     unset = lines["binance/binance-mm/BNBUSDT"].split()
     assert unset[1:6] == ["yes", "NO", "-", "UNPROTECTED", "no"]  # declared, not set
     assert lines["deribit/deribit-main/sol_usdc"].split()[1:3] == ["no", "yes"]  # unmanaged
     assert lines["deribit/deribit-main/eth_usd"].split()[1:3] == ["yes", "yes"]  # `absent`
     assert out[-1] == (
-        "16 scope(s): 14 configured, 2 unprotected, 4 frozen. "
+        "16 scope(s): 14 configured, 2 unprotected, 2 frozen, 4 freeze state unknown. "
         "Exit 4: a declared scope has no MMP config live."
     )
-    # each frozen scope once more, with what ends its freeze: the words plan's held step uses
-    assert [line.split(":")[0].strip() for line in out[told + 1 : -1]] == [
+    # each frozen scope once more, with what ends its freeze: the words plan's held step uses;
+    # then each unknown one, with why and what settles it
+    unsure = out.index("Freeze state unknown, and why:")
+    assert [line.split(":")[0].strip() for line in out[told + 1 : unsure]] == [
         "aevo/aevo-mm/BTC",
-        "binance/binance-mm/ETHUSDT",
-        "bullish/bullish-mm/ETH",
         "deribit/deribit-main/btc_usd/MassQuoteBot7",
     ]
+    said = {line.split(": ")[0].strip(): line for line in out[unsure + 1 : -1]}
+    assert list(said) == [
+        "binance/binance-mm/ETHUSDT",
+        "bullish/bullish-mm/BTC",
+        "bullish/bullish-mm/ETH",
+        "bullish/bullish-mm/SOL",
+    ]
+    assert "Binance does not report resets" in said["binance/binance-mm/ETHUSDT"]
+    assert "tells only isActive" in said["bullish/bullish-mm/ETH"]
+    assert "`mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT`" in (
+        said["bullish/bullish-mm/ETH"]
+    )
 
 
 def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,11 +81,14 @@ def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> No
     text = capsys.readouterr().out
     assert text.startswith('{\n  "unprotected": 2,\n')
     data = json.loads(text)
-    assert data["frozen"] == 4 and data["unprotected"] == 2
+    assert data["frozen"] == 2 and data["freeze_unknown"] == 4 and data["unprotected"] == 2
     by_scope = {s["scope"]: s for s in data["scopes"]}
     binance = by_scope["binance/binance-mm/ETHUSDT"]
-    assert binance["frozen"] and binance["manual_reset"] and binance["last_trigger_ms"] > 0
-    assert binance["last_trigger"].endswith("Z")
+    assert binance["frozen"] is None and not binance["manual_reset"]  # unknown, not guessed
+    assert "does not report resets" in binance["freeze_unknown"]
+    assert binance["last_trigger_ms"] > 0 and binance["last_trigger"].endswith("Z")
+    frozen = by_scope["aevo/aevo-mm/BTC"]
+    assert frozen["frozen"] is True and frozen["freeze_unknown"] is None
     calm = by_scope["deribit/deribit-main/btc_usd"]
     assert calm["frozen"] is False and calm["frozen_until"] is None and calm["configured"]
     assert [s for s, row in by_scope.items() if row["unprotected"]] == [
@@ -90,19 +106,28 @@ def test_nothing_frozen_or_unprotected(desk: Path, capsys: pytest.CaptureFixture
 
 
 def _row(
-    underlying: str, *, wanted: bool = True, configured: bool = True, frozen: bool = False
+    underlying: str,
+    *,
+    wanted: bool = True,
+    configured: bool = True,
+    frozen: bool = False,
+    unknown: str = "",
 ) -> StatusRow:
     key = ScopeKey("deribit", "main", underlying)
-    return StatusRow(key, True, configured, FreezeState(frozen), wanted=wanted)
+    return StatusRow(key, True, configured, FreezeState(frozen, unknown=unknown), wanted=wanted)
 
 
-def test_exit_code_4_unprotected_before_2_frozen_before_0() -> None:
+def test_exit_code_4_unprotected_before_2_frozen_before_3_unknown_before_0() -> None:
     calm, frozen = _row("btc_usd"), _row("eth_usd", frozen=True)
+    unsure = _row("ada_usdc", unknown="the venue cannot tell")
     unprotected = _row("sol_usdc", configured=False)
     assert exit_code([]) == 0
     assert exit_code([calm]) == 0
+    assert exit_code([calm, unsure]) == 3
     assert exit_code([calm, frozen]) == 2
+    assert exit_code([calm, frozen, unsure]) == 2
     assert exit_code([calm, frozen, unprotected]) == 4
+    assert exit_code([unsure, unprotected]) == 4
     assert exit_code([unprotected]) == 4
     # declared `absent` and not on the venue: as wanted, not unprotected
     assert exit_code([_row("ada_usdc", wanted=False, configured=False)]) == 0
@@ -145,6 +170,7 @@ def test_rows_mark_declared_scopes_without_config_unprotected() -> None:
         (["--venue", "deribit", "--underlying", "eth_usd"], 4),
         (["--venue", "deribit", "--underlying", "btc_usd"], 2),
         (["--venue", "aevo", "--underlying", "ETH"], 0),
+        (["--venue", "bullish"], 3),
     ],
 )
 def test_the_command_exits_as_its_summary_line_says(
@@ -179,11 +205,19 @@ def test_json_says_what_ends_each_freeze(desk: Path, capsys: pytest.CaptureFixtu
     by_scope = {s["scope"]: s for s in json.loads(capsys.readouterr().out)["scopes"]}
     assert by_scope["deribit/deribit-main/btc_usd"]["what_to_do"] is None  # not frozen
     assert by_scope["bullish/bullish-mm/ETH"]["what_to_do"] == (
-        "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
+        "check on bullish whether it is frozen (bullish's web interface, or its support); "
+        "once checked, `mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT` "
+        "writes a change held for it"
     )
     assert by_scope["binance/binance-mm/ETHUSDT"]["what_to_do"] == (
-        "only a reset ends it: `mmp unfreeze binance/binance-mm/ETHUSDT --reason TEXT` "
-        "(binance's reset keeps the config)"
+        "check on binance whether it is frozen (binance's web interface, or its support); "
+        "once checked, `mmp apply --include-held binance/binance-mm/ETHUSDT --reason TEXT` "
+        "writes a change held for it; `mmp unfreeze binance/binance-mm/ETHUSDT --reason "
+        "TEXT` ends a freeze it may have"
+    )
+    assert by_scope["aevo/aevo-mm/BTC"]["what_to_do"] == (
+        "only a reset ends it: `mmp unfreeze aevo/aevo-mm/BTC --reason TEXT` "
+        "(aevo's reset keeps the config)"
     )
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from reconciler.apply.journal import Journal
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
-from reconciler.core.freezes import what_to_do, why_held
+from reconciler.core.freezes import became_held
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
@@ -203,14 +203,9 @@ async def _check(run: Run, step: Step) -> StepResult | None:
     now = scope_digest(live) if live is not None and live.present else None
     if now == run.plan.digests.get(str(step.key)):
         return None
-    if live is not None and live.freeze.frozen:
+    if live is not None and live.freeze.may_be_frozen:  # frozen, or now unknown
         caps = run.connections.clients[step.key.account].capabilities
-        return StepResult(
-            step,
-            Outcome.HELD,
-            f"not written: the scope froze after the plan was made ({why_held(caps)}); "
-            + what_to_do(step.key, caps, live.freeze),
-        )
+        return StepResult(step, Outcome.HELD, became_held(step.key, caps, live.freeze))
     bare = live is None or live.config is None
     shown = "no config" if live is None or live.config is None else _describe(live.config)
     detail = (

@@ -263,6 +263,7 @@ def _apply_saved(
         return 0
     _guard(args, made, journal)
     _approve(args, made)
+    _include(made, journal)
     return _report(
         run_live(
             args,
@@ -289,12 +290,32 @@ def _saved_mode(args: argparse.Namespace, saved: planfile.SavedPlan) -> None:
             f"{args.planfile}: a saved plan runs as it was planned; --account, --venue, "
             "--underlying and --shard cannot narrow it (plan again with them instead)"
         )
+    _saved_inclusion(args, saved.plan)
     if args.sandbox and not saved.sandbox:
         raise PlanFileError(
             f"{args.planfile}: the plan was made against the venues, but --sandbox (or "
             "MMP_SANDBOX) asks for the simulators; drop it, or plan again in the sandbox"
         )
     args.sandbox = saved.sandbox
+
+
+def _saved_inclusion(args: argparse.Namespace, plan: Plan) -> None:
+    """The held scopes a saved plan writes were approved with it: --include-held and --reason
+    at apply time may repeat them, never change them."""
+    given = sorted(set(getattr(args, "include_held", None) or []))
+    reason = (getattr(args, "reason", None) or "").strip()
+    if not given and not reason:
+        return
+    included = plan.included
+    if given != list(included.scopes) or (reason and reason != included.reason):
+        said = ", ".join(included.scopes) or "none"
+        other = "" if reason in ("", included.reason) else " with another --reason"
+        raise PlanFileError(
+            f"{args.planfile}: a saved plan runs as it was planned and approved: the held "
+            f"scopes it writes are {said}, while --include-held names "
+            f"{', '.join(given) or 'none'}{other}; nothing was sent. Plan again with the "
+            "--include-held and --reason wanted, and review that plan"
+        )
 
 
 def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]) -> int:
@@ -310,6 +331,7 @@ def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.U
             return None
         _guard(args, made, journal)
         _approve(args, made)
+        _include(made, journal)
         # after a person approved at a prompt the venues are read again (minutes may have
         # passed); with --auto-approve the read the plan was made from is seconds old
         fresh = live if args.auto_approve else None
@@ -408,6 +430,25 @@ def _guard(args: argparse.Namespace, plan: Plan, journal: Journal) -> None:
     if trips:
         journal.write("force", trips=trips, by=who())
         console.warn(f"--force: applying despite {len(trips)} tripped guardrail(s)")
+
+
+def _include(plan: Plan, journal: Journal) -> None:
+    """Held scopes written by --include-held: journaled with who runs it, who planned it and
+    why, and said, before anything is sent."""
+    included = plan.included
+    if not included:
+        return
+    journal.write(
+        "include-held",
+        scopes=list(included.scopes),
+        reason=included.reason,
+        planned_by=included.by,
+        by=who(),
+    )
+    console.warn(
+        f"--include-held: writing {len(included.scopes)} held scope(s) whose freeze state is "
+        f"unknown, as checked by a person: {', '.join(included.scopes)} ({included.said()})"
+    )
 
 
 def _approve(args: argparse.Namespace, plan: Plan) -> None:
@@ -527,7 +568,8 @@ def _read_everything(
 def status(args: argparse.Namespace) -> int:
     """Every scope of every account that could be read; an account that could not is named
     (one venue down never hides what the others say). Exit 4 when a scope is unprotected,
-    else 1 when an account could not be read, else 2 when a scope is frozen, else 0."""
+    else 1 when an account could not be read, else 2 when a scope is frozen, else 3 when a
+    scope's freeze state is unknown, else 0."""
     with runlock.ReadLock(paths.state_dir(args.policies), "status"):
         return _status(args)
 

@@ -2,9 +2,10 @@
 
 A declared scope (in the policies with a config, not `absent`) that the venue has no config
 for is unprotected: shown as such, counted, and exit 4 (as apply's "a scope may be
-unprotected"); else exit 2 when a scope is frozen, else 0. Each frozen scope is told as plan
-and unfreeze tell it (reconciler/core/freezes.py): what the venue says of the freeze, and what ends
-it.
+unprotected"); else exit 2 when a scope is frozen, else 3 when the venue cannot tell whether
+a scope is frozen (its freeze state is unknown: said with why, never guessed), else 0. Each
+frozen scope is told as plan and unfreeze tell it (reconciler/core/freezes.py): what the
+venue says of the freeze, and what ends it; each unknown one, why and how to settle it.
 
 Pure: rows from the desired and live state and a clock reading; the command does the I/O.
 """
@@ -37,8 +38,9 @@ class StatusRow:
 
     @property
     def what_to_do(self) -> str | None:
-        """What ends the freeze, as plan and unfreeze say it; None when not frozen."""
-        if not self.freeze.frozen:
+        """What ends the freeze (or settles an unknown state), as plan and unfreeze say it;
+        None when not frozen."""
+        if not self.freeze.may_be_frozen:
             return None
         return what_to_do(self.key, capabilities()[self.key.venue], self.freeze)
 
@@ -50,7 +52,8 @@ class StatusRow:
             "declared": self.declared,
             "configured": self.configured,
             "unprotected": self.unprotected,
-            "frozen": self.freeze.frozen,
+            "frozen": None if self.freeze.unknown else self.freeze.frozen,
+            "freeze_unknown": self.freeze.unknown or None,
             "frozen_until_ms": until,
             "frozen_until": None if until is None else utc_text(until),
             "frozen_for_ms": None if until is None else max(until - now_ms, 0),
@@ -86,16 +89,22 @@ def rows(desired: DesiredState, live: list[LiveAccount]) -> list[StatusRow]:
 
 UNPROTECTED_EXIT = 4  # as apply's "a scope may be unprotected"
 FROZEN_EXIT = 2
+UNKNOWN_EXIT = 3  # no scope known frozen, and one whose freeze state the venue cannot tell
 
 
 def exit_code(items: list[StatusRow]) -> int:
-    """4 when a declared scope has no MMP config live, else 2 when a scope is frozen, else 0."""
+    """4 when a declared scope has no MMP config live, else 2 when a scope is frozen, else 3
+    when a scope's freeze state is unknown, else 0."""
     if any(r.unprotected for r in items):
         return UNPROTECTED_EXIT
-    return FROZEN_EXIT if any(r.freeze.frozen for r in items) else 0
+    if any(r.freeze.frozen for r in items):
+        return FROZEN_EXIT
+    return UNKNOWN_EXIT if any(r.freeze.unknown for r in items) else 0
 
 
 def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
+    if freeze.unknown:
+        return "unknown (see below)"
     if not freeze.frozen:
         return "no"
     if freeze.detail:
@@ -147,9 +156,12 @@ def table(items: list[StatusRow], now_ms: int) -> str:
 
 
 def _what_to_do(items: list[StatusRow]) -> list[str]:
-    """Under the table, one line per frozen scope: what ends its freeze."""
-    todo = [f"  {r.key}: {r.what_to_do}" for r in items if r.what_to_do]
-    return ["What ends each freeze:", *todo] if todo else []
+    """Under the table, one line per frozen scope: what ends its freeze; then one per scope
+    whose freeze state is unknown: why, and what settles it."""
+    todo = [f"  {r.key}: {r.what_to_do}" for r in items if r.freeze.frozen and r.what_to_do]
+    lines = ["What ends each freeze:", *todo] if todo else []
+    unsure = [f"  {r.key}: {r.freeze.unknown}; {r.what_to_do}" for r in items if r.freeze.unknown]
+    return lines + (["Freeze state unknown, and why:", *unsure] if unsure else [])
 
 
 def _configured_text(r: StatusRow) -> str:
@@ -161,14 +173,17 @@ def _configured_text(r: StatusRow) -> str:
 def _summary(items: list[StatusRow]) -> str:
     unprotected = sum(1 for r in items if r.unprotected)
     frozen = sum(1 for r in items if r.freeze.frozen)
+    unsure = sum(1 for r in items if r.freeze.unknown)
     why = {
         UNPROTECTED_EXIT: " Exit 4: a declared scope has no MMP config live.",
         FROZEN_EXIT: " Exit 2: a scope is frozen.",
+        UNKNOWN_EXIT: " Exit 3: a scope's freeze state is unknown.",
         0: "",
     }[exit_code(items)]
+    unknown_count = f", {unsure} freeze state unknown" if unsure else ""
     return (
         f"{len(items)} scope(s): {sum(1 for r in items if r.configured)} configured, "
-        f"{unprotected} unprotected, {frozen} frozen.{why}"
+        f"{unprotected} unprotected, {frozen} frozen{unknown_count}.{why}"
     )
 
 
@@ -177,6 +192,7 @@ def json_text(items: list[StatusRow], now_ms: int) -> str:
         "now": utc_text(now_ms),
         "now_ms": now_ms,
         "frozen": sum(1 for r in items if r.freeze.frozen),
+        "freeze_unknown": sum(1 for r in items if r.freeze.unknown),
         "scopes": [r.to_data(now_ms) for r in items],
     }
     text = dumps_exact(data, indent=2, sort_keys=True)

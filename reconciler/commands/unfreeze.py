@@ -4,7 +4,9 @@ It calls the venue's reset, which on Deribit, Binance and Aevo unfreezes and kee
 config; Bullish has no unfreeze (its reset clears the config), so it refuses there. A scope
 neither the venue nor the policies have is an error naming the closest one. What is said of
 a freeze comes from reconciler/core/freezes.py, as in plan and status. It is journaled with who
-and why, and apply never calls it.
+and why, and apply never calls it. A scope whose freeze state the venue cannot tell is reset
+too (a person says it may quote again); when the venue's read cannot show the reset either
+(Binance's lastTriggerTime), that is said, never "unfrozen" nor "still frozen".
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from collections.abc import Collection, Mapping
 
 from reconciler.apply.journal import Journal, who
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.freezes import no_unfreeze, still_frozen
+from reconciler.core.freezes import (
+    no_unfreeze,
+    reset_unconfirmed,
+    same_trigger,
+    still_frozen,
+)
 from reconciler.core.model import LiveScope, ScopeKey
 from reconciler.core.suggest import closest, did_you_mean
 from reconciler.planning.render.rows import name_list
@@ -93,17 +100,35 @@ async def unfreeze(
     if scope is None:
         caps = connections.clients[key.account].capabilities
         raise ReconcilerError(_not_there(key, caps, live, declared))
-    if not scope.freeze.frozen:
+    if not scope.freeze.may_be_frozen:
         return f"{key} is not frozen; nothing was done"
     journal.write("unfreeze-begin", scope=str(key), by=who(), reason=reason)
     await connections.clients[key.account].reset(key)
     after = (await _present(connections, key)).get(key)
     still = after is not None and after.freeze.frozen
-    journal.write("unfreeze-end", scope=str(key), by=who(), reason=reason, frozen=still)
+    unsure = "" if after is None else after.freeze.unknown
+    journal.write(
+        "unfreeze-end",
+        scope=str(key),
+        by=who(),
+        reason=reason,
+        frozen=None if unsure else still,
+        **({"unknown": unsure} if unsure else {}),
+    )
+    caps = connections.clients[key.account].capabilities
+    if after is not None and still and _same_trigger(scope, after):
+        return same_trigger(key, caps, after.freeze) + f" (reset by {who()}: {reason})"
     if after is not None and still:
-        caps = connections.clients[key.account].capabilities
         raise ReconcilerError(still_frozen(key, caps, after.freeze))
+    if after is not None and unsure:
+        return reset_unconfirmed(key, caps, after.freeze) + f" (reset by {who()}: {reason})"
     return f"{key} unfrozen by {who()}: {reason}"
+
+
+def _same_trigger(before: LiveScope, after: LiveScope) -> bool:
+    """The venue tells the freeze by a last trigger, and it is the one from before the reset."""
+    last = after.freeze.last_trigger_ms
+    return last is not None and last == before.freeze.last_trigger_ms
 
 
 async def _present(connections: Connections, key: ScopeKey) -> dict[ScopeKey, LiveScope]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from reconciler.core.model import FreezeState, ScopeKey
 from reconciler.core.units import format_duration, utc_text
-from reconciler.venues.base import Capabilities, ResetMeaning
+from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
 
 
 def known(freeze: FreezeState) -> str:
@@ -104,10 +104,35 @@ def reset_unconfirmed(key: ScopeKey, caps: Capabilities, freeze: FreezeState) ->
     )
 
 
+def same_trigger(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
+    """`mmp unfreeze` where the venue tells a freeze only by its last trigger, and its answer
+    after the reset shows the same trigger as before: the reset may not show in it, so
+    whether it ended the freeze is unknown; the freeze ends by itself at the time it gives."""
+    assert freeze.last_trigger_ms is not None
+    ends = (
+        "never ends by itself"
+        if freeze.until_ms is None
+        else (f"ends by itself at {utc_text(freeze.until_ms)} anyway")
+    )
+    return (
+        f"{key}: {caps.venue} accepted the reset, but whether it ended the freeze is unknown: "
+        f"{caps.venue} tells a freeze only by its last trigger, its answer still shows the "
+        f"trigger at {utc_text(freeze.last_trigger_ms)} from before the reset ({caps.venue} "
+        "does not document whether a reset changes it), and by that trigger the freeze "
+        f"{ends}. mmp cannot confirm it: look on {caps.venue} ({caps.venue}'s web interface, "
+        "or ask its support)"
+    )
+
+
 def why_held(caps: Capabilities) -> str:
     """Why a change to a frozen scope is held rather than written."""
     if caps.set_unfreezes:
         return f"a set on {caps.venue} would also unfreeze it"
+    if caps.change is ChangeMode.RESET_THEN_SET:
+        return (
+            f"a change on {caps.venue} starts with a reset, and {caps.venue} does not document "
+            "what a reset does to a freeze"
+        )
     return f"{caps.venue} does not document what a write does to a freeze"
 
 

@@ -180,7 +180,7 @@ def _misfiled(live: list[LiveAccount]) -> list[str]:
 
 def _plan_differences(saved: Plan, remade: Plan) -> list[str]:
     found = _steps_differences(saved.steps, remade.steps)
-    for name in ("fingerprint", "digests", "accounts", "filters", "trips"):
+    for name in ("fingerprint", "digests", "accounts", "filters", "trips", "included"):
         if getattr(saved, name) != getattr(remade, name):
             found.append(
                 f"its {name} {_short(getattr(saved, name))}; the checkout gives "

@@ -22,7 +22,7 @@ class Action(enum.Enum):
     UPDATE = "update"
     REPLACE = "replace"  # reset, then set: the scope is without MMP in between
     REMOVE = "remove"
-    HELD = "held"  # frozen: a write would unfreeze it, so nothing is written
+    HELD = "held"  # frozen, or may be: a write could unfreeze it, so nothing is written
     UNCHANGED = "unchanged"
     UNMANAGED = "unmanaged"  # live, not in the policies: reported, never touched
 
@@ -146,6 +146,39 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """Held scopes a person checked on the venue and lets apply write: `--include-held SCOPE`
+    with `--reason TEXT`, and who planned it. Only a scope held because its freeze state is
+    unknown can be included. The plan records it, so a saved plan runs with the inclusion it
+    was approved with and no other."""
+
+    scopes: tuple[str, ...] = ()
+    reason: str = ""
+    by: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.scopes)
+
+    def said(self) -> str:
+        return f"--include-held by {self.by}: {self.reason}"
+
+    def to_data(self) -> dict[str, Any]:
+        return {"scopes": list(self.scopes), "reason": self.reason, "by": self.by}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None) -> Inclusion:
+        if not data:
+            return cls()
+        scopes = data["scopes"]
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ValueError("include_held.scopes is not a list of scopes")
+        return cls(tuple(sorted(set(scopes))), str(data["reason"]), str(data["by"]))
+
+
+NO_INCLUSION = Inclusion()
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
     fingerprint: str  # of the live state the plan was made from
@@ -155,6 +188,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     trips: tuple[str, ...] = ()  # guardrails apply refuses without --force, with the numbers
     sandbox: bool = False  # made against the simulators, not the venues
+    included: Inclusion = field(default_factory=Inclusion)  # held scopes written by consent
 
     def counts(self) -> dict[str, int]:
         counts = {action.value: 0 for action in ORDER}
@@ -179,6 +213,11 @@ class Plan:
         return tuple(step for step in self.steps if step.unprotected)
 
     @property
+    def written_although_held(self) -> tuple[Step, ...]:
+        """Writes to scopes whose freeze state is unknown: only ever by --include-held."""
+        return tuple(step for step in self.writes if step.freeze.may_be_frozen)
+
+    @property
     def pending(self) -> tuple[Step, ...]:
         """Held scopes whose live config differs from the policies: applied once unfrozen."""
         return tuple(step for step in self.steps if step.pending)
@@ -194,6 +233,12 @@ class Plan:
         return f"Plan: {head}; " + (", ".join(parts) if parts else "nothing declared") + "."
 
     def to_data(self) -> dict[str, Any]:
+        data = self._data()
+        if self.included:  # only when given: a plan without keeps the same data as before
+            data["include_held"] = self.included.to_data()
+        return data
+
+    def _data(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "fingerprint": self.fingerprint,
@@ -226,4 +271,5 @@ class Plan:
             notes=tuple(data.get("notes", ())),
             trips=tuple(str(trip) for trip in data.get("trips", ())),
             sandbox=data.get("sandbox", False) is True,
+            included=Inclusion.from_data(data.get("include_held")),
         )

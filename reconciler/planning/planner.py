@@ -13,7 +13,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.freezes import what_to_do, why_held
+from reconciler.core.freezes import held
 from reconciler.core.mmpfields import FIELDS, MmpField, named
 from reconciler.core.model import (
     FreezeState,
@@ -24,7 +24,17 @@ from reconciler.core.model import (
     fingerprint_of,
     live_digests,
 )
-from reconciler.planning.plan import Action, Direction, FieldChange, FieldValue, Plan, Step
+from reconciler.core.suggest import did_you_mean
+from reconciler.planning.plan import (
+    NO_INCLUSION,
+    Action,
+    Direction,
+    FieldChange,
+    FieldValue,
+    Inclusion,
+    Plan,
+    Step,
+)
 from reconciler.policy.desired import DesiredScope, DesiredState
 from reconciler.venues.base import Capabilities, ChangeMode
 
@@ -59,7 +69,10 @@ def make_plan(
     live: list[LiveAccount],
     capabilities: Mapping[str, Capabilities],
     filters: Filters = Filters(),
+    included: Inclusion = NO_INCLUSION,
 ) -> Plan:
+    """`included`: held scopes whose freeze state is unknown that a person checked and lets
+    apply write (--include-held); every other held scope stays held."""
     steps: list[Step] = []
     by_account: dict[str, dict[ScopeKey, DesiredScope]] = {}
     for key, scope in desired.scopes.items():
@@ -67,7 +80,7 @@ def make_plan(
     for account in live:
         caps = capabilities[account.venue]
         declared = by_account.get(account.account, {})
-        steps += _account_steps(desired, declared, account, caps, filters)
+        steps += _account_steps(desired, declared, account, caps, filters, included)
     notes: list[str] = []
     if filters.active:
         dropped = [s for s in steps if s.action is Action.REMOVE]
@@ -79,6 +92,11 @@ def make_plan(
                 + ", ".join(str(s.key) for s in dropped)
             )
     steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
+    if included:
+        notes.append(
+            f"written although held, their freeze state unknown: {', '.join(included.scopes)} "
+            f"({included.said()})"
+        )
     digests = live_digests(live)
     return Plan(
         steps=tuple(steps),
@@ -87,7 +105,30 @@ def make_plan(
         accounts=tuple(sorted(a.account for a in live)),
         filters=filters.to_data(),
         notes=tuple(notes),
+        included=included,
     )
+
+
+def inclusion_problems(plan: Plan) -> list[str]:
+    """A scope --include-held names must be one of this plan (the policies' or the venue's:
+    a typo is refused, not ignored), and not one the venue reports frozen: --include-held
+    writes only what the venue cannot tell about, and a person checked. Naming a scope
+    that is written anyway, or has nothing to write (a run that already did it), is no
+    error: so the same command can be run again after an interrupted run."""
+    steps = {str(step.key): step for step in plan.steps}
+    found = []
+    for scope in plan.included.scopes:
+        step = steps.get(scope)
+        if step is None and scope not in plan.digests:
+            hint = did_you_mean(scope, sorted({*steps, *plan.digests}))
+            found.append(f"--include-held {scope}: not a scope of this plan{hint}")
+        elif step is not None and step.freeze.frozen:
+            found.append(
+                f"--include-held {scope}: the venue reports it frozen; --include-held writes "
+                "only a scope whose freeze state is unknown (wait for the freeze to end, or "
+                "mmp unfreeze it)"
+            )
+    return found
 
 
 def _account_steps(
@@ -96,13 +137,14 @@ def _account_steps(
     account: LiveAccount,
     caps: Capabilities,
     filters: Filters,
+    included: Inclusion,
 ) -> list[Step]:
     live = account.by_key()
     steps = []
     for key in sorted(declared.keys() | live.keys(), key=ScopeKey.sort_key):
         if not filters.scope_selected(key):
             continue
-        step = _scope_step(key, declared.get(key), live.get(key), desired, caps)
+        step = _scope_step(key, declared.get(key), live.get(key), desired, caps, included)
         if step is not None:
             steps.append(step)
     return steps
@@ -114,13 +156,14 @@ def _scope_step(
     have: LiveScope | None,
     desired: DesiredState,
     caps: Capabilities,
+    included: Inclusion,
 ) -> Step | None:
     before = have.config if have else None
     freeze = have.freeze if have else LiveScope(key, None).freeze
     if want is None:
         absent_at = desired.absent_underlyings.get((key.account, key.underlying))
         if absent_at is None:
-            if before is None and not freeze.frozen:
+            if before is None and not freeze.may_be_frozen:
                 return None
             return Step(
                 key,
@@ -132,34 +175,42 @@ def _scope_step(
             )
         if before is None:
             return None
-        return _write(key, Action.REMOVE, before, None, freeze, str(absent_at), caps)
+        return _write(key, Action.REMOVE, (before, None), freeze, str(absent_at), caps, included)
     where = str(want.where)
     if want.config is None:
         if before is None:
             return None  # already absent
-        return _write(key, Action.REMOVE, before, None, freeze, where, caps)
+        return _write(key, Action.REMOVE, (before, None), freeze, where, caps, included)
     if before is None:
-        return _write(key, Action.CREATE, None, want.config, freeze, where, caps)
+        return _write(key, Action.CREATE, (None, want.config), freeze, where, caps, included)
     if before == want.config:
-        reason = "frozen; nothing to change" if freeze.frozen else ""
         return Step(
-            key, Action.UNCHANGED, before, before, freeze=freeze, where=where, reason=reason
+            key, Action.UNCHANGED, before, before, freeze=freeze, where=where, reason=_as_is(freeze)
         )
     action = Action.REPLACE if caps.change is ChangeMode.RESET_THEN_SET else Action.UPDATE
-    return _write(key, action, before, want.config, freeze, where, caps)
+    return _write(key, action, (before, want.config), freeze, where, caps, included)
+
+
+def _as_is(freeze: FreezeState) -> str:
+    if freeze.frozen:
+        return "frozen; nothing to change"
+    return "freeze state unknown; nothing to change" if freeze.unknown else ""
 
 
 def _write(
     key: ScopeKey,
     action: Action,
-    before: MmpConfig | None,
-    after: MmpConfig | None,
+    configs: tuple[MmpConfig | None, MmpConfig | None],
     freeze: FreezeState,
     where: str,
     caps: Capabilities,
+    included: Inclusion,
 ) -> Step:
+    """A write, or HELD when the scope is frozen or may be (unless a person checked it and
+    --include-held names it: then the write, saying so)."""
+    before, after = configs
     changes = field_changes(before, after)
-    if freeze.frozen:
+    if freeze.frozen or (freeze.unknown and str(key) not in included.scopes):
         return Step(
             key,
             Action.HELD,
@@ -169,10 +220,12 @@ def _write(
             freeze,
             held_action=action,
             where=where,
-            reason=f"frozen: {why_held(caps)}; {what_to_do(key, caps, freeze)}",
+            reason=held(key, caps, freeze),
         )
     reason = ""
-    if action is Action.REPLACE:
+    if freeze.unknown:
+        reason = f"written although its freeze state is unknown: {included.said()}"
+    elif action is Action.REPLACE:
         reason = "the venue cannot change a config in place: reset, then set"
     return Step(key, action, before, after, changes, freeze, where=where, reason=reason)
 

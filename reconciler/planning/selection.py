@@ -1,6 +1,7 @@
 """What a run covers: the --account/--venue/--underlying filters and the --shard, as given on
 the command line or as a saved plan records them. A filtered run never removes anything; a
-shard plans the accounts it owns exactly."""
+shard plans the accounts it owns exactly. With them, the held scopes --include-held names
+(with --reason): part of what a plan is made from, so a saved plan records it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler.apply.journal import who
 from reconciler.core import console
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
 from reconciler.core.suggest import did_you_mean
-from reconciler.planning.plan import Plan
-from reconciler.planning.planner import Filters, make_plan
+from reconciler.planning.plan import NO_INCLUSION, Action, Inclusion, Plan
+from reconciler.planning.planner import Filters, inclusion_problems, make_plan
 from reconciler.planning.render.rows import name_list
 from reconciler.planning.shard import Shard, parse_shard
 from reconciler.policy.desired import AccountTarget, DesiredState
@@ -25,6 +27,7 @@ from reconciler.venues.base import Capabilities
 class Selection:
     filters: Filters = dataclasses.field(default_factory=Filters)
     shard: Shard | None = None
+    included: Inclusion = NO_INCLUSION
 
     @classmethod
     def of(cls, args: argparse.Namespace, venues: frozenset[str]) -> Selection:
@@ -35,7 +38,8 @@ class Selection:
         )
         _check_venues(filters.venues, venues)
         spec = getattr(args, "shard", None)
-        return cls(filters, None if spec is None else parse_shard(spec, venues))
+        shard = None if spec is None else parse_shard(spec, venues)
+        return cls(filters, shard, inclusion(args))
 
     @classmethod
     def of_plan(cls, plan: Plan, venues: frozenset[str]) -> Selection:
@@ -49,7 +53,7 @@ class Selection:
         shards = given.get("shard", [])
         if len(shards) > 1:
             raise ReconcilerError(f"a plan of one shard records {len(shards)}")
-        return cls(filters, parse_shard(shards[0], venues) if shards else None)
+        return cls(filters, parse_shard(shards[0], venues) if shards else None, plan.included)
 
     @property
     def given(self) -> bool:
@@ -83,7 +87,12 @@ class Selection:
         capabilities: Mapping[str, Capabilities],
         targets: list[AccountTarget],
     ) -> Plan:
-        made = make_plan(desired, live, capabilities, self.filters)
+        made = make_plan(desired, live, capabilities, self.filters, self.included)
+        problems = inclusion_problems(made)
+        if problems:
+            raise ReconcilerError(
+                "nothing was sent to any venue: " + "; ".join(problems) + _held_hint(made)
+            )
         if self.shard is None:
             return made
         owned = ", ".join(t.name for t in targets) or "none"
@@ -94,6 +103,32 @@ class Selection:
         return dataclasses.replace(
             made, filters={**made.filters, "shard": [self.shard.spec]}, notes=(*made.notes, note)
         )
+
+
+def inclusion(args: argparse.Namespace) -> Inclusion:
+    """--include-held SCOPE (repeatable) with --reason TEXT: who is journaled with them."""
+    scopes = tuple(sorted(set(getattr(args, "include_held", None) or [])))
+    reason = (getattr(args, "reason", None) or "").strip()
+    if not scopes:
+        if reason:
+            raise ReconcilerError(
+                "--reason says why the held scopes --include-held names may be written; "
+                "give --include-held SCOPE with it, or leave both out"
+            )
+        return NO_INCLUSION
+    if not reason:
+        raise ReconcilerError(
+            "--include-held needs --reason TEXT: say what was checked on the venue, and by "
+            "whom (it is journaled with who ran it)"
+        )
+    return Inclusion(scopes, reason, who())
+
+
+def _held_hint(plan: Plan) -> str:
+    unknown = [str(s.key) for s in plan.steps if s.action is Action.HELD and s.freeze.unknown]
+    if not unknown:
+        return " (no held scope of this plan has an unknown freeze state)"
+    return f" (held for an unknown freeze state: {name_list(unknown)})"
 
 
 def _name(target: AccountTarget) -> str:

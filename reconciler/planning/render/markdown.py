@@ -135,7 +135,18 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
             _of(plan, Action.REPLACE),
             "are reset then set: without MMP between the reset and the set",
         ),
-        ("Held", _of(plan, Action.HELD), "are frozen and not written (a write would unfreeze)"),
+        ("Held", _of(plan, Action.HELD), _held_what(plan)),
+        (
+            "Freeze state unknown",
+            [s for s in plan.steps if s.freeze.unknown],
+            "are on venues that cannot tell whether they are frozen (held unless "
+            "`--include-held` names them)",
+        ),
+        (
+            "Written although held",
+            list(plan.written_although_held),
+            f"have an unknown freeze state and are written ({plan.included.said()})",
+        ),
     ]
     lines = [
         f"- **{name}**: {len(steps)} scope(s) {what}: {_names(steps)}"
@@ -151,6 +162,12 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
     if not lines:
         return ["No unprotected scope, loosening, removal, replacement gap or held scope.", ""]
     return ["**Risks**", "", *lines, ""]
+
+
+def _held_what(plan: Plan) -> str:
+    if any(step.freeze.unknown for step in _of(plan, Action.HELD)):
+        return "are frozen, or may be (freeze state unknown), and not written"
+    return "are frozen and not written (a write would unfreeze)"
 
 
 def _unprotected_what(plan: Plan) -> str:

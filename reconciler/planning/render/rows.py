@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.core.freezes import unknown
 from reconciler.core.mmpfields import FIELDS, named
 from reconciler.core.model import FreezeState, MmpConfig
 from reconciler.core.units import utc_text
@@ -44,6 +45,8 @@ class Row:
 
 
 def freeze_text(freeze: FreezeState) -> str:
+    if freeze.unknown:
+        return unknown(freeze)
     if not freeze.frozen:
         return ""
     if freeze.detail:
@@ -83,6 +86,8 @@ def row(step: Step) -> Row:
         notes.append(f"would {step.held_action.value}; {step.reason}")
     elif step.action is Action.REPLACE:
         notes.append("the scope is without MMP between the reset and the set")
+        if step.freeze.unknown:
+            notes.append(step.reason)
     elif step.reason:
         notes.append(step.reason)
     frozen = freeze_text(step.freeze)
@@ -99,8 +104,8 @@ def row(step: Step) -> Row:
 
 
 def shown_steps(plan: Plan) -> list[Step]:
-    """Unchanged scopes are counted, not listed, unless they are frozen."""
-    return [s for s in plan.steps if s.action is not Action.UNCHANGED or s.freeze.frozen]
+    """Unchanged scopes are counted, not listed, unless they are frozen or may be."""
+    return [s for s in plan.steps if s.action is not Action.UNCHANGED or s.freeze.may_be_frozen]
 
 
 def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:

@@ -2,7 +2,10 @@
 
 Strict where the docs allow two readings, with switches: every mmpSet parameter is required
 (the EN docs), limits keep at most 8 decimals and the frozen time is at most 1 h [both
-assumptions], a reset zeroes lastTriggerTime (`reset_keeps_trigger_time` for the other).
+assumptions], a reset leaves lastTriggerTime as it was (`reset_keeps_trigger_time`, True by
+default: the reading under which a read cannot show a reset; False zeroes it). Whatever the
+reading, the simulator knows whether a scope is frozen (`is_frozen`): a trigger freezes it
+for the frozen time, or until a reset when that is 0 (manual), and a reset ends it.
 Weight: every MMP endpoint weighs 1 of 2400 per minute; past it 429 with -1008, and after
 `ban_after` more requests while limited, 418 and a 2-minute ban, both with Retry-After.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,10 +24,12 @@ import httpx
 
 from reconciler.core.units import decimal_places, decimal_text, dumps_exact
 from reconciler.simulators.common import Clock
-from reconciler.venues.binance.capabilities import MAX_DECIMALS, UNDERLYINGS
+from reconciler.venues.binance.capabilities import MAX_DECIMALS
 from reconciler.venues.binance.wire import sign
 
-UNDERLYING_IDS = {name: i + 1 for i, name in enumerate(sorted(UNDERLYINGS))}
+# What GET /eapi/v1/exchangeInfo (public, weight 1) lists, by default: `underlyings` takes
+# any list. An underlying it does not list is refused like an invalid one (-1128).
+DEFAULT_UNDERLYINGS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
 SET_FIELDS = (
     "underlying",
     "windowTimeInMilliseconds",
@@ -49,17 +55,20 @@ class SimAccount:
     secret: str
     market_maker: bool = True
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # underlying -> wire
+    reset: set[str] = field(default_factory=set)  # underlyings reset since their last trigger
 
 
 class BinanceSimulator:
     def __init__(
         self,
         *,
+        underlyings: Iterable[str] = DEFAULT_UNDERLYINGS,
         clock: Clock | None = None,
         weight_limit: int = 2400,
         ban_after: int = 5,
-        reset_keeps_trigger_time: bool = False,
+        reset_keeps_trigger_time: bool = True,
     ) -> None:
+        self.underlyings = tuple(underlyings)  # what exchangeInfo lists, in this order
         self.clock = clock or Clock()
         self.weight_limit = weight_limit
         self.ban_after = ban_after
@@ -86,8 +95,20 @@ class BinanceSimulator:
 
     def trigger(self, api_key: str, underlying: str) -> int:
         now = self.clock.now_ms()
-        self.accounts[api_key].configs[underlying]["lastTriggerTime"] = now
+        account = self.accounts[api_key]
+        account.configs[underlying]["lastTriggerTime"] = now
+        account.reset.discard(underlying)
         return now
+
+    def is_frozen(self, api_key: str, underlying: str) -> bool:
+        """The venue's own truth, whatever its answers show: triggered, not reset since, and
+        within the frozen time (0: until a reset)."""
+        account = self.accounts[api_key]
+        config = account.configs.get(underlying)
+        if config is None or underlying in account.reset:
+            return False
+        last, frozen = int(config["lastTriggerTime"]), int(config["frozenTimeInMilliseconds"])
+        return last > 0 and (frozen == 0 or self.clock.now_ms() < last + frozen)
 
     # ---- HTTP ----------------------------------------------------------------------------
 
@@ -153,6 +174,8 @@ class BinanceSimulator:
             ("POST", "/eapi/v1/mmpSet"): self._set,
             ("POST", "/eapi/v1/mmpReset"): self._reset,
         }
+        if (request.method, request.url.path) == ("GET", "/eapi/v1/exchangeInfo"):
+            return self._exchange_info()  # public: no key, no signature
         route = routes.get((request.method, request.url.path))
         if route is None:
             raise ApiError(404, -1000, "Not found.")
@@ -218,11 +241,11 @@ class BinanceSimulator:
 
     def _get(self, account: SimAccount, params: dict[str, str]) -> dict[str, Any]:
         _only(params, {"underlying"})
-        underlying = _underlying(params)
+        underlying = self._underlying(params)
         config = account.configs.get(underlying)
         if config is None:
             return {
-                "underlyingId": UNDERLYING_IDS[underlying],
+                "underlyingId": self._id(underlying),
                 "underlying": underlying,
                 "windowTimeInMilliseconds": 0,
                 "frozenTimeInMilliseconds": 0,
@@ -234,7 +257,7 @@ class BinanceSimulator:
 
     def _set(self, account: SimAccount, params: dict[str, str]) -> dict[str, Any]:
         _only(params, set(SET_FIELDS))
-        underlying = _underlying(params)
+        underlying = self._underlying(params)
         window = _long(params, "windowTimeInMilliseconds")
         frozen = _long(params, "frozenTimeInMilliseconds")
         if not 0 < window <= 5000:
@@ -244,7 +267,7 @@ class BinanceSimulator:
         limits = {name: _limit(params, name) for name in ("qtyLimit", "deltaLimit")}
         previous = account.configs.get(underlying, {})
         config = {
-            "underlyingId": UNDERLYING_IDS[underlying],
+            "underlyingId": self._id(underlying),
             "underlying": underlying,
             "windowTimeInMilliseconds": window,
             "frozenTimeInMilliseconds": frozen,
@@ -256,13 +279,58 @@ class BinanceSimulator:
 
     def _reset(self, account: SimAccount, params: dict[str, str]) -> dict[str, Any]:
         _only(params, {"underlying"})
-        underlying = _underlying(params)
+        underlying = self._underlying(params)
         config = account.configs.get(underlying)
         if config is None:
             return self._get(account, params)
+        account.reset.add(underlying)
         if not self.reset_keeps_trigger_time:
             config["lastTriggerTime"] = 0
         return dict(config)
+
+    def _id(self, underlying: str) -> int:
+        return sorted(self.underlyings).index(underlying) + 1
+
+    def _underlying(self, params: dict[str, str]) -> str:
+        if params["underlying"] not in self.underlyings:
+            raise ApiError(400, -1128, "Invalid underlying")
+        return params["underlying"]
+
+    def _exchange_info(self) -> dict[str, Any]:
+        """The documented shape (timezone, serverTime, optionContracts, optionAssets,
+        optionSymbols, rateLimits), one call option per underlying."""
+        contracts, symbols = [], []
+        for name in self.underlyings:
+            base, quote = name.removesuffix("USDT"), "USDT" if name.endswith("USDT") else ""
+            contracts.append(
+                {"baseAsset": base, "quoteAsset": quote, "underlying": name, "settleAsset": quote}
+            )
+            symbols.append(
+                {
+                    "symbol": f"{base}-300101-1000-C",
+                    "side": "CALL",
+                    "strikePrice": "1000",
+                    "underlying": name,
+                    "unit": 1,
+                    "expiryDate": 1893456000000,
+                    "quoteAsset": quote,
+                }
+            )
+        return {
+            "timezone": "UTC",
+            "serverTime": self.clock.now_ms(),
+            "optionContracts": contracts,
+            "optionAssets": [{"name": "USDT"}],
+            "optionSymbols": symbols,
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.weight_limit,
+                }
+            ],
+        }
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -273,6 +341,7 @@ class BinanceSimulator:
                     "secret": a.secret,
                     "market_maker": a.market_maker,
                     "configs": [a.configs[u] for u in sorted(a.configs)],
+                    "reset": sorted(a.reset),
                 }
                 for key, a in sorted(self.accounts.items())
             }
@@ -285,6 +354,7 @@ class BinanceSimulator:
             self.add_account(key, data["secret"], market_maker=data["market_maker"])
             for config in data["configs"]:
                 self.accounts[key].configs[config["underlying"]] = dict(config)
+            self.accounts[key].reset = set(data.get("reset", []))
 
 
 def _signed_part(query: str, body: str) -> tuple[str, str]:
@@ -314,12 +384,6 @@ def _only(params: dict[str, str], allowed: set[str]) -> None:
                 -1102,
                 f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
             )
-
-
-def _underlying(params: dict[str, str]) -> str:
-    if params["underlying"] not in UNDERLYINGS:
-        raise ApiError(400, -1128, "Invalid underlying")
-    return params["underlying"]
 
 
 def _long(params: dict[str, str], name: str) -> int:

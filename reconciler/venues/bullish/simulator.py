@@ -17,6 +17,12 @@ with 429 and the IP stays blocked for 60 s, as the docs say. The private-data We
 (simulator_push.py, served with `serve(sim, push=sim.ws)`) publishes each command's outcome
 on mmpRequest when it is due and each trigger on the trigger topic; its undocumented points
 are the switches of `ws=Readings(...)`.
+
+Freezes: `trigger` freezes a configured scope until a reset (or until `until_ms`); a reset
+clears the config and its freeze. The docs define REST `isActive` only as "configuration in
+effect": by `active_while_frozen` (True by default, the reading under which REST cannot show
+a freeze) it stays true while frozen, or (False) reads false while frozen. `is_frozen` is
+the venue's own truth, whatever REST shows.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class SimAccount:
     secret: str
     trading_account_id: str
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset -> GET item
+    frozen: dict[str, int] = field(default_factory=dict)  # asset -> until (ms; 0: a reset)
     last_nonce: int = 0  # the highest nonce used
     recent_nonces: set[int] = field(default_factory=set)  # those used within the window
     bucket: CreditBucket = field(default_factory=lambda: CreditBucket(50, 50))
@@ -110,6 +117,7 @@ class BullishSimulator:
         reject_set_when_configured: bool = True,
         token_refusal: str = "invalid_login",
         ws: Readings | None = None,
+        active_while_frozen: bool = True,
     ) -> None:
         if token_refusal not in TOKEN_REFUSALS:
             raise ValueError(f"token_refusal is one of {sorted(TOKEN_REFUSALS)}")
@@ -117,6 +125,7 @@ class BullishSimulator:
         self.apply_delay_ms = apply_delay_ms
         self.reject_set_when_configured = reject_set_when_configured
         self.token_refusal = token_refusal
+        self.active_while_frozen = active_while_frozen
         self.accounts: dict[str, SimAccount] = {}  # public key -> account
         self.pending: list[Pending] = []
         self.outcomes: dict[str, dict[str, str]] = {}  # requestId -> mmpRequest-like status
@@ -152,9 +161,20 @@ class BullishSimulator:
         self._ip_seen.clear()
         self._ip_blocked_until = 0
 
-    def trigger(self, public_key: str, asset: str) -> None:
-        self.accounts[public_key].configs[asset]["isActive"] = False
+    def trigger(self, public_key: str, asset: str, *, until_ms: int = 0) -> None:
+        """MMP trips on a configured scope: frozen until a reset, or until `until_ms`."""
+        account = self.accounts[public_key]
+        if asset not in account.configs:
+            raise KeyError(f"{asset} has no MMP config to trigger")
+        account.frozen[asset] = until_ms
         self.ws.triggered(public_key, asset)  # published on the trigger topic
+
+    def is_frozen(self, public_key: str, asset: str) -> bool:
+        return self._frozen_now(self.accounts[public_key], asset)
+
+    def _frozen_now(self, account: SimAccount, asset: str) -> bool:
+        until = account.frozen.get(asset)
+        return until is not None and (until == 0 or self.clock.now_ms() < until)
 
     def settle(self) -> None:
         """Apply every pending command now (tests)."""
@@ -292,12 +312,21 @@ class BullishSimulator:
         if params.get("tradingAccountId") != account.trading_account_id:
             raise BxError(400, 2010, "ACCOUNT_DOES_NOT_EXIST", "Trading account does not exist")
         symbol = params.get("symbol")
-        items = [dict(c) for a, c in sorted(account.configs.items()) if symbol in (None, a)]
+        items = [
+            self._item(account, a, c)
+            for a, c in sorted(account.configs.items())
+            if symbol in (None, a)
+        ]
         return {
             "tradingAccountId": account.trading_account_id,
             "message": None if items else "No mmp config setup",
             "mmpConfigurations": items,
         }
+
+    def _item(self, account: SimAccount, asset: str, config: dict[str, Any]) -> dict[str, Any]:
+        """A config as GET shows it: isActive false while frozen only under that reading."""
+        hidden = self.active_while_frozen or not self._frozen_now(account, asset)
+        return {**config, "isActive": bool(config["isActive"]) and hidden}
 
     def _command(self, public_key: str, account: SimAccount, raw: bytes) -> dict[str, str]:
         try:
@@ -350,6 +379,7 @@ class BullishSimulator:
         asset = command["underlyingAssetSymbol"]
         if command["commandType"] == "V1ResetMMP":
             account.configs.pop(asset, None)
+            account.frozen.pop(asset, None)
             return {"status": "CLOSED", "statusReason": "Ok", "isReset": "true"}
         if self.drop_next_sets:
             self.drop_next_sets -= 1
@@ -388,6 +418,7 @@ class BullishSimulator:
                     "secret": a.secret,
                     "trading_account_id": a.trading_account_id,
                     "configs": dict(sorted(a.configs.items())),
+                    "frozen": dict(sorted(a.frozen.items())),
                     "last_nonce": a.last_nonce,
                     "recent_nonces": sorted(a.recent_nonces),
                 }
@@ -412,6 +443,11 @@ class BullishSimulator:
         for key, data in state.get("accounts", {}).items():
             account = SimAccount(data["secret"], data["trading_account_id"])
             account.configs = {a: dict(c) for a, c in data["configs"].items()}
+            account.frozen = {a: int(u) for a, u in data.get("frozen", {}).items()}
+            for asset, config in account.configs.items():  # a state saved before `frozen`
+                if config.get("isActive") is False:
+                    account.frozen.setdefault(asset, 0)
+                    config["isActive"] = True
             account.last_nonce = int(data.get("last_nonce", 0))
             account.recent_nonces = {int(n) for n in data.get("recent_nonces", [])}
             if key in self.accounts:

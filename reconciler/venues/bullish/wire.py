@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -67,24 +68,32 @@ def _limit(item: dict[str, Any], name: str) -> Decimal | None:
     return None if value == 0 else value  # "0": no such limit set
 
 
-def live_scopes(account: str, account_id: str, answer: Any) -> list[LiveScope]:
+def live_scopes(
+    account: str,
+    account_id: str,
+    answer: Any,
+    told: Mapping[str, FreezeState] | None = None,
+) -> list[LiveScope]:
     """GET /v2/mmp-configuration: every field is required (GetMmpConfigurationResponse), the
-    answer must be about the trading account asked for, and each underlying listed once."""
+    answer must be about the trading account asked for, and each underlying listed once.
+    `told`: underlying -> the freeze state the private WebSocket told (mmpTrigger), which
+    REST cannot; without it, freeze_state says what REST alone tells."""
     answer = answers.obj(answer)
     if answers.text(answer, "tradingAccountId") != account_id:
         raise answers.Malformed("tradingAccountId is not the trading account asked for")
     scopes: dict[ScopeKey, LiveScope] = {}
     for item in answers.objects(answers.present(answer, "mmpConfigurations"), "mmpConfigurations"):
-        scope = live_scope(account, item)
+        scope = live_scope(account, item, told)
         if scope.key in scopes:
             raise answers.Malformed(f"mmpConfigurations lists {scope.key} twice")
         scopes[scope.key] = scope
     return sorted(scopes.values(), key=lambda s: s.key.sort_key())
 
 
-def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
-    """A config as GET reports it (times are integers here, every field required);
-    inactive means not in effect."""
+def live_scope(
+    account: str, item: dict[str, Any], told: Mapping[str, FreezeState] | None = None
+) -> LiveScope:
+    """A config as GET reports it (times are integers here, every field required)."""
     key = ScopeKey(VENUE, account, answers.text(item, "underlyingAssetSymbol"))
     config = MmpConfig(
         window_ms=CAPABILITIES.window.ms_from_wire(answers.integer(item, "windowTimeInSeconds")),
@@ -92,11 +101,30 @@ def live_scope(account: str, item: dict[str, Any]) -> LiveScope:
         quantity_limit=_limit(item, "quantityLimit"),
         delta_limit=_limit(item, "deltaLimit"),
     )
-    # REST tells no frozen-until; a config that is not in effect is treated as frozen
-    freeze = FreezeState(False)
-    if not answers.flag(item, "isActive"):
-        freeze = FreezeState(True, None, "not in effect (Bullish reports no frozen-until time)")
-    return LiveScope(key, config, freeze)
+    active = answers.flag(item, "isActive")
+    return LiveScope(key, config, freeze_state(active, (told or {}).get(key.underlying)))
+
+
+NOT_IN_EFFECT = "not in effect (Bullish reports no frozen-until time)"
+REST_CANNOT_TELL = (
+    'Bullish\'s REST read tells only isActive ("configuration in effect"), which may stay '
+    "true while the scope is frozen; Bullish tells freezes on its private WebSocket "
+    "(mmpTrigger), and no trigger event for it was seen"
+)
+
+
+def freeze_state(active: bool, told: FreezeState | None = None) -> FreezeState:
+    """What is known of a scope's freeze. A freeze the WebSocket told (with its frozen-until)
+    is known; a config not in effect (isActive false) is held as frozen, as it may be; what
+    the WebSocket told otherwise is known; else REST alone cannot tell: unknown, and why.
+    The docs define isActive only as "configuration in effect" (seed-venues.md 4.2)."""
+    if told is not None and told.frozen:
+        return told
+    if not active:
+        return FreezeState(True, None, NOT_IN_EFFECT)
+    if told is not None:
+        return told
+    return FreezeState.unknown_because(REST_CANNOT_TELL)
 
 
 def request_id(answer: Any) -> str:
