@@ -1,7 +1,8 @@
 """The first hour with `mmp import`, walked as a new user would on the sandbox desk.
 
-The example desk declares two scopes the sandbox venues do not have yet and holds four
-tightenings back because their scopes are frozen. A new user previews the import, runs it,
+The example desk declares two scopes the sandbox venues do not have yet and holds six
+tightenings back: two scopes are frozen, and four are on venues that cannot tell whether they
+are (Bullish over REST, Binance after a manual freeze). A new user previews the import, runs it,
 then plans: nothing they declared is gone, nothing held is undone, and every note says what
 was kept and why. Only when they ask (--prune) are the two unknown scopes taken out.
 """
@@ -19,12 +20,14 @@ from reconciler.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "policies/desk-alpha.yaml"
 NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
-HELD = (
-    "aevo/aevo-mm/BTC",
+FROZEN = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
+UNKNOWN = (
     "binance/binance-mm/ETHUSDT",
+    "bullish/bullish-mm/BTC",
     "bullish/bullish-mm/ETH",
-    "deribit/deribit-main/btc_usd/MassQuoteBot7",
+    "bullish/bullish-mm/SOL",
 )
+HELD = tuple(sorted(FROZEN + UNKNOWN))
 
 STEP = re.compile(r"^    (\S) (\w+) +(\S+)  \(", re.MULTILINE)  # a step of the text plan
 
@@ -48,24 +51,30 @@ def test_preview_import_then_plan_keeps_what_was_declared(
     assert desk.read_text() == original
     assert preview.startswith(f"--- a/{FILE}\n+++ b/{FILE}\n")
     assert "+      SOLUSDT:\n" in preview  # a live scope the desk lacks is added
-    assert "-        quantity_limit: 8\n+        quantity_limit: 10\n" in preview  # updated
+    assert "-          quantity_limit: 50\n+          quantity_limit: 60\n" in preview  # updated
     assert "BNBUSDT" not in preview  # declared, not live: not taken out
     assert "-          quantity_limit: 3\n" not in preview  # held: not written over
-    assert f"{FILE}: would add 2 live scope(s) and update 7 to the venue's values" in notes
+    assert f"{FILE}: would add 2 live scope(s) and update 5 to the venue's values" in notes
     for scope in NOT_LIVE:
         assert f"would keep {scope}: declared, but the venue has no config for it" in notes
     assert notes.count("--prune takes it out") == 2
-    for scope in HELD:
+    for scope in FROZEN:
         assert (
             f"would keep the declared value of {scope}: the scope is frozen, its live config "
             "is not what the policies want" in notes
         )
+    for scope in UNKNOWN:
+        assert (
+            f"would keep the declared value of {scope}: the venue cannot tell whether the "
+            "scope is frozen, and its live config is not what the policies want (mmp plan "
+            "holds the change until a person checks it and names it to --include-held)"
+        ) in notes
     assert notes.endswith("--dry-run: 1 file(s) would change; nothing written\n")
 
     # 2. "Do it." The file changes exactly as the preview said, the notes in past tense.
     written, notes = _mmp(capsys, "import", "--sandbox")
     assert written == preview
-    assert f"{FILE}: added 2 live scope(s), updated 7 to the venue's values" in notes
+    assert f"{FILE}: added 2 live scope(s), updated 5 to the venue's values" in notes
     assert f"kept {NOT_LIVE[0]}: declared" in notes
     assert f"kept the declared value of {HELD[0]}:" in notes
     assert "would" not in notes and "took out" not in notes
@@ -74,18 +83,18 @@ def test_preview_import_then_plan_keeps_what_was_declared(
         assert comment in imported
     _mmp(capsys, "validate")
 
-    # 3. "What does the plan say now?" Only what import kept: two creates, four held.
+    # 3. "What does the plan say now?" Only what import kept: two creates, six held.
     plan, _ = _mmp(capsys, "plan", "--sandbox")
     assert STEP.findall(plan) == [
         *(("+", "create", scope) for scope in NOT_LIVE),
         *(("!", "held", scope) for scope in HELD),
     ]
-    assert plan.rstrip().endswith("Plan: changes; 2 to create, 4 held, 10 unchanged.")
+    assert plan.rstrip().endswith("Plan: changes; 2 to create, 6 held, 8 unchanged.")
 
     # 4. "Those two are gone for good": --prune, asked for, takes them out and says so.
     _, notes = _mmp(capsys, "import", "--sandbox", "--prune")
     for scope in NOT_LIVE:
         assert f"{FILE}: took out {scope} (the venue has no config for it)" in notes
-    assert notes.count("kept the declared value of") == 4
+    assert notes.count("kept the declared value of") == 6
     plan, _ = _mmp(capsys, "plan", "--sandbox")
-    assert plan.rstrip().endswith("Plan: no changes; 4 held, 10 unchanged.")
+    assert plan.rstrip().endswith("Plan: no changes; 6 held, 8 unchanged.")

@@ -151,6 +151,12 @@ def _summary(result: FileImport, dry_run: bool) -> str:
 
 
 def _held(step: Step) -> str:
+    if step.freeze.unknown:  # the venue cannot tell whether it is frozen: never guessed
+        return (
+            f"the declared value of {step.key}: the venue cannot tell whether the scope is "
+            "frozen, and its live config is not what the policies want (mmp plan holds the "
+            "change until a person checks it and names it to --include-held)"
+        )
     if step.held_action is Action.CREATE:
         return (
             f"the declared value of {step.key}: the scope is frozen and has no config live "
