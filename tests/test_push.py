@@ -51,7 +51,7 @@ class Bullish:
 
     def trigger(self, key: ScopeKey) -> None:
         with self.sim._lock:
-            self.sim.trigger(self.creds["PUBLIC_KEY"], key.underlying)
+            self.sim.trigger(self.creds["PUBLIC_KEY"], key.underlying, until_ms=now("ms") + 5000)
 
 
 @contextmanager
@@ -188,19 +188,23 @@ def test_bullish_trigger_is_pushed_whatever_the_topics_name(topic: str, envelope
 def test_bullish_what_the_socket_tells_at_subscription(snapshots: bool) -> None:
     """With a snapshot, a freeze from before the subscription is known, and so is every
     other underlying's not being frozen; without one, the socket tells nothing of either."""
+    eth = ScopeKey("bullish", "bx", "ETH")
     with bullish(Readings(snapshots=snapshots)) as desk:
         desk.seed(BTC, CONFIG)
+        desk.seed(eth, CONFIG)
         desk.trigger(BTC)  # before anyone subscribed
 
         async def body(client: BullishClient, push: BullishPush) -> None:
-            await client.read()
+            scopes = (await client.read()).by_key()  # what plan and status read
             told = push.told()
             if not snapshots:
                 assert told is None or ("BTC" not in told and "ETH" not in told)
+                assert scopes[BTC].freeze.unknown and scopes[eth].freeze.unknown
                 return
             assert told is not None
             assert told["BTC"].frozen and told["BTC"].until_ms is not None
             assert told["ETH"] == NOT_FROZEN
+            assert scopes[BTC].freeze == told["BTC"] and scopes[eth].freeze == NOT_FROZEN
 
         run_with(desk, body)
 

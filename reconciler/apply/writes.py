@@ -5,14 +5,17 @@ as read after the account's previous write, begun at most FRESH_MS ago (a read-b
 the account's previous step serves; on bulk-read venues one read per account, not per
 scope), or read anew and answered within READ_BUDGET_MS of its send (a read dates from
 its first request's send, not from its wait for a rate-limit slot). What remains between
-that read and the write is a round trip: the venues' push channels (issue 16) close it.
+that read and the write is a round trip: the venues' push channels close it (apply/push.py):
+a freeze pushed since the step's check read began stops every further write to the scope.
 If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
 applies on two machines from overwriting each other, and a write from ending a freeze.
 
 Every write is journaled before it leaves (`<kind>-sent`) and after (`write-answered`).
 A replacement (reset-then-set venues) is: reset, confirm cleared, set at once, confirm; the
 time between the two confirmations is the unprotected gap. If the set fails it is sent once
-more, then the old config is set again and confirmed.
+more (not after the venue's pushed rejection), then the old config is set again and
+confirmed. On an asynchronous venue with a push channel open, a command's outcome is the
+venue's pushed word on it or the read-back, whichever comes first.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler.apply import push
 from reconciler.apply.journal import Journal
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
-from reconciler.core.freezes import became_held
+from reconciler.core.freezes import became_held, what_to_do
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
+from reconciler.venues.base import Said
 from reconciler.venues.limiter import sends_timed, unless_stopping
 from reconciler.venues.live import Connections
 
@@ -93,6 +98,7 @@ class Run:
     # venue -> the least time a reset of this run took to show: the next reset's reads start
     # a little before that, instead of spending the venue's rate limit on reads sure to miss
     fastest_clear_ms: dict[str, int] = field(default_factory=dict)
+    checked_ns: dict[str, int] = field(default_factory=dict)  # scope -> its check read began
 
     def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
         """A read, dated when it began: what it says held then, at least."""
@@ -132,6 +138,7 @@ class Sent:
     error: str = ""
     lost: bool = False  # no answer came at all: the request may still be on its way
     at_ns: int = 0  # when it was sent
+    final: bool = False  # the venue's own pushed rejection: the same write would meet it again
 
 
 ACKNOWLEDGED = Sent(Answer.ACKNOWLEDGED)
@@ -150,6 +157,8 @@ async def run_step(run: Run, step: Step) -> StepResult:
     run.phases[scope] = Phase.CHECKING
     end: Seen = Unread("see the write records")
     result = await _check(run, step)
+    if result is None:
+        result = _pushed_hold(run, step)  # a freeze pushed since its check read began
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
@@ -165,8 +174,12 @@ async def run_step(run: Run, step: Step) -> StepResult:
     elif result is None:
         kind = "remove" if step.action is Action.REMOVE else "set"
         sent = await _send(run, step, kind, step.before if kind == "remove" else step.after)
-        end = await _await_state(run, step, None if kind == "remove" else step.after, sent)
-        result = _classify(step, end, sent, _not_in_force(run, step), _may_land(run, step, sent))
+        result = _pushed_hold(run, step) if sent.answer is Answer.REFUSED else None
+        if result is None:
+            want = None if kind == "remove" else step.after
+            sent, end = await _outcome(run, step, want, sent)
+            unapplied, late = _not_in_force(run, step), _may_land(run, step, sent)
+            result = _classify(step, end, sent, unapplied, late)
     finish(run, result, end)
     return result
 
@@ -248,7 +261,31 @@ def _reusable(run: Run, step: Step, read: Read | None) -> bool:
         and read.seq == run.sent.get(step.key.account, 0)
         and time.monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
         and (read.covers is None or step.key.underlying in read.covers)
+        and push.covers(run.connections, step.key.account, read.at_ns)
     )
+
+
+def _pushed_stop(run: Run, step: Step) -> str:
+    """Why no further write may go to the scope ('' when none): a freeze its venue pushed
+    since the step's check read began."""
+    scope = str(step.key)
+    if scope not in run.checked_ns:
+        read = run.reads.get(step.key.account)
+        run.checked_ns[scope] = read.at_ns if read is not None else 0
+    return push.stop_reason(run.connections, step.key, run.checked_ns[scope])
+
+
+def _pushed_hold(run: Run, step: Step) -> StepResult | None:
+    """The step held by a freeze pushed since its check read began, or None."""
+    why = _pushed_stop(run, step)
+    if not why:
+        return None
+    run.journal.write("push-trigger", scope=str(step.key), said=why)
+    caps = run.connections.clients[step.key.account].capabilities
+    freeze = push.pushed_freeze(run.connections, step.key, run.checked_ns[str(step.key)])
+    assert freeze is not None
+    said = f"not written: {why}, after the plan was made; "
+    return StepResult(step, Outcome.HELD, said + what_to_do(step.key, caps, freeze))
 
 
 async def _read(run: Run, step: Step) -> Read:
@@ -279,8 +316,9 @@ async def _send(
     first = run.phases.get(scope) in (None, Phase.CHECKING)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
-    if first:  # a signal before it leaves: not sent (a later write of the step always is)
-        with unless_stopping(lambda: _interrupted(run)):
+    if first:  # a signal or a pushed freeze before it leaves: not sent (a later write of
+        # the step always is)
+        with unless_stopping(lambda: _interrupted(run) or _pushed_stop(run, step)):
             sent = await _attempt(run, step, kind, config)
     else:
         sent = await _attempt(run, step, kind, config)
@@ -362,6 +400,38 @@ async def _await_state(
             interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
 
 
+async def _outcome(
+    run: Run,
+    step: Step,
+    want: MmpConfig | None,
+    sent: Sent,
+    *,
+    eager: bool = False,
+    settle_ms: int = 0,
+    trust: bool = False,
+) -> tuple[Sent, Seen]:
+    """Where the scope ended after `sent`: read back (_await_state), or, on an asynchronous
+    venue with its push channel open, by the venue's pushed word on the command, whichever
+    comes first. A pushed rejection is final, in the venue's words; a pushed success is read
+    back to verify, except a replacement's reset (`trust`): its set goes at once."""
+    acknowledged = sent.answer is Answer.ACKNOWLEDGED
+    channel = push.waits_for_word(run.connections, step.key) if acknowledged else None
+
+    async def poll() -> Seen:
+        return await _await_state(run, step, want, sent, eager=eager, settle_ms=settle_ms)
+
+    if channel is None:
+        return sent, await poll()
+    word = await push.first_word(channel, step.key, poll)
+    if not isinstance(word, Said):
+        return sent, word
+    run.journal.write("write-outcome", scope=str(step.key), applied=word.applied, said=word.reason)
+    if word.applied:
+        return sent, want if trust else await _await_state(run, step, want, sent, eager=True)
+    refused = Sent(Answer.REFUSED, f"{step.key.venue} rejected it ({word.reason})", final=True)
+    return refused, await _read_back(run, step)
+
+
 async def _read_back(run: Run, step: Step) -> Seen:
     """The scope's config as the venue now reports it (Unread when it cannot be read)."""
     try:
@@ -376,9 +446,12 @@ async def _replace(run: Run, step: Step) -> StepResult:
     assert step.after is not None and step.before is not None
     scope = str(step.key)
     sent = await _send(run, step, "reset", None)
+    held = _pushed_hold(run, step) if sent.answer is Answer.REFUSED else None
+    if held is not None:
+        return held
     acknowledged = time.monotonic_ns()
     learned = run.fastest_clear_ms.get(step.key.venue, 0) * 3 // 4
-    cleared = await _await_state(run, step, None, sent, eager=True, settle_ms=learned)
+    sent, cleared = await _outcome(run, step, None, sent, eager=True, settle_ms=learned, trust=True)
     if cleared is not None:
         late = _may_land(run, step, sent)
         return _classify(step, cleared, sent, "the reset did not clear the config in time", late)
@@ -388,17 +461,31 @@ async def _replace(run: Run, step: Step) -> StepResult:
     run.fastest_clear_ms[step.key.venue] = min(fastest, settle_ms)
     run.phases[scope] = Phase.CLEARED
     run.journal.write("replace-cleared", scope=scope)
+    froze = _pushed_stop(run, step)
+    if froze:  # no further write: a set might end the freeze
+        run.journal.write("replace-held", scope=scope, said=froze)
+        return StepResult(step, Outcome.UNKNOWN, _froze_mid_replacement(froze))
     errors = []
     for purpose in ("apply", "retry"):  # the set, and one retry within the deadline
         sent = await _send(run, step, "set", step.after, purpose)
-        seen = await _await_state(run, step, step.after, sent, settle_ms=settle_ms)
+        sent, seen = await _outcome(run, step, step.after, sent, settle_ms=settle_ms)
         if seen == step.after:
             gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
             run.journal.write("replace-set", scope=scope, unprotected_ms=gap_ms)
             detail = f"unprotected for {gap_ms} ms between reset and set"
             return StepResult(step, Outcome.APPLIED, detail, gap_ms=gap_ms)
         errors.append(sent.error or _not_in_force(run, step))
+        if sent.final:
+            break  # the venue's own word: the same set would be rejected again
     return await _restore(run, step, errors, gap_start, settle_ms)
+
+
+def _froze_mid_replacement(why: str) -> str:
+    return (
+        f"froze while its replacement was under way ({why}): its reset had cleared the config, "
+        "and its set was not sent, since a write might end the freeze: the scope is WITHOUT "
+        "MMP until `mmp apply` sets it (once the freeze has ended)"
+    )
 
 
 async def _restore(
@@ -407,7 +494,7 @@ async def _restore(
     run.phases[str(step.key)] = Phase.RESTORING
     run.journal.write("replace-restore", scope=str(step.key), errors=errors)
     sent = await _send(run, step, "set", step.before, "restore")
-    restored = await _await_state(run, step, step.before, sent, settle_ms=settle_ms)
+    sent, restored = await _outcome(run, step, step.before, sent, settle_ms=settle_ms)
     gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
     why = "; ".join(errors)
     if restored == step.before:

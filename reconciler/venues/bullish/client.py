@@ -53,8 +53,11 @@ ERRORS = ErrorTable(  # a request that carried the session's JWT
         "this request's session or permission: check that this API key may use trading "
         "account TRADING_ACCOUNT_ID"
     ),
+    keys_refused=False,  # refused after a fresh log-in with them: the keys are right
 )
-LOGIN_ERRORS = replace(ERRORS, hints={INVALID_LOGIN: KEYS_HINT}, auth_hint=KEYS_HINT)
+LOGIN_ERRORS = replace(
+    ERRORS, hints={INVALID_LOGIN: KEYS_HINT}, auth_hint=KEYS_HINT, keys_refused=True
+)
 PUBLIC_ERRORS = replace(  # GET /v1/nonce carries no credentials
     ERRORS,
     hints={},
@@ -186,10 +189,12 @@ class BullishClient:
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
         answer = await self._read_answer()
+        told = None
         if self._push is not None:
             await self._push.open()  # once: its trigger snapshot, if the venue sends one
+            told = self._push.told()  # the freezes REST cannot show
         with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
-            scopes = wire.live_scopes(self.account, self._account_id, answer)
+            scopes = wire.live_scopes(self.account, self._account_id, answer, told)
         return LiveAccount("bullish", self.account, tuple(scopes))
 
     async def _read_answer(self) -> Any:

@@ -199,6 +199,9 @@ class _Told(Mapping[str, FreezeState]):
     def __len__(self) -> int:
         return len({item.underlying for item in self._push._triggers.pushed})
 
+    def __bool__(self) -> bool:
+        return True  # it tells something (a snapshot) even when no trigger came
+
 
 def _freeze(trigger: pushwire.Trigger) -> FreezeState:
     if trigger.until_ms > trigger.start_ms:

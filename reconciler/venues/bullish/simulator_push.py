@@ -202,15 +202,15 @@ class PrivateData:
             self._snapshot(session, str(topic), own)
 
     def _snapshot(self, session: _Session, topic: str, account_id: str) -> None:
-        now = self.sim.clock.now_ms()
         if topic == REQUEST_TOPIC:
             items = list(self.recent.get(session.public_key, ()))
             session.socket.send(self._message(account_id, "snapshot", REQUEST_TYPE, items))
             return
-        active = [
+        account = self.sim.accounts[session.public_key]
+        active = [  # the venue's truth: a reset ends a freeze, and so does its time
             item
-            for (key, _), item in sorted(self.freezes.items())
-            if key == session.public_key and int(item["frozenUntil"]) > now
+            for (key, asset), item in sorted(self.freezes.items())
+            if key == session.public_key and self.sim._frozen_now(account, asset)
         ]
         session.socket.send(self._message(account_id, "snapshot", TRIGGER_TYPE, active))
 
@@ -251,17 +251,16 @@ class PrivateData:
     def triggered(self, public_key: str, asset: str) -> None:
         """MMP tripped on (key, asset): the freeze, on the trigger topic."""
         account = self.sim.accounts[public_key]
-        config = account.configs.get(asset, {})
-        frozen_s = int(config.get("frozenTimeInSeconds", 0))
         now = self.sim.clock.now_ms()
+        until = account.frozen.get(asset, 0) or now  # 0: until a reset, told as no freeze time
         item = {
             "mmpTriggerId": str(self.next_trigger_id),
             "tradingAccountId": account.trading_account_id,
             "underlyingAssetSymbol": asset,
             "triggeredBy": "Delta Limit",
-            "frozenTimeInSecond": str(frozen_s),
+            "frozenTimeInSecond": str(max(until - now, 0) // 1000),
             "frozenStartTime": str(now),
-            "frozenUntil": str(now + frozen_s * 1000),
+            "frozenUntil": str(until),
         }
         self.next_trigger_id += 1
         self.freezes[(public_key, asset)] = item
