@@ -572,6 +572,7 @@ def test_a_session_refused_after_a_fresh_log_in_says_the_keys_are_right(
     assert sim.requests == [NONCE, LOGIN, COMMAND, LOGIN, COMMAND]  # one resend only
     assert KEYS_ARE_RIGHT in str(info.value) and says in str(info.value)
     assert "check the PUBLIC_KEY and SECRET" not in str(info.value)
+    assert not info.value.keys_refused  # so plan and apply do not say "create a new key"
 
 
 KEYS_REFUSED = (
@@ -589,6 +590,7 @@ def test_a_refused_log_in_is_an_auth_error_without_the_secret() -> None:
         run(client, lambda c: c.read())
     assert sim.requests == [LOGIN]  # a refused log-in is not tried again
     assert str(info.value) == KEYS_REFUSED
+    assert info.value.keys_refused
 
 
 @pytest.mark.parametrize("reading", sorted(TOKEN_REFUSALS))

@@ -69,7 +69,10 @@ MISTAKES = [
         "an account Deribit has not enabled for MMP",
         DERIBIT,
         ["plan"],
-        ["mmp_required", "ask Deribit support to enable it"],
+        [
+            "MMP is not enabled for this account",
+            "ask Deribit support to enable MMP for the account",
+        ],
         env={"DERIBIT_MAIN_CLIENT_ID": "no-mmp", "DERIBIT_MAIN_CLIENT_SECRET": "no-mmp-secret"},
     ),
     Mistake(
@@ -223,3 +226,16 @@ def test_an_expired_saved_plan_says_to_plan_again(
     )
     assert main(["apply", "old.json", "--auto-approve"]) == 1
     assert "the plan expired at" in capsys.readouterr().err
+
+
+def test_a_refusal_of_something_else_than_the_keys_never_says_replace_them() -> None:
+    """A session refused after a fresh log-in with the keys (Bullish) is not a bad key."""
+    from reconciler.commands.run import _explained
+    from reconciler.core.errors import VenueAuthError
+    from reconciler.policy.desired import AccountTarget, Location
+
+    target = AccountTarget("bx", "bullish", "production", None, "BX", Location("p.yaml", 1, 1))
+    refused = VenueAuthError("bullish/bx", "refused", hint="the keys are right")
+    assert "create a new key" in str(_explained(refused, [target]))
+    refused.keys_refused = False
+    assert str(_explained(refused, [target])) == str(refused)

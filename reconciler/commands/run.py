@@ -90,7 +90,7 @@ def _explained(exc: VenueAuthError, targets: list[AccountTarget]) -> VenueAuthEr
     """A refused key, with the variables it came from and what to do about it."""
     account = exc.where.split("/")[1] if exc.where.count("/") else ""
     target = next((t for t in targets if t.name == account), None)
-    if target is None or "clock" in exc.hint:  # a clock off is not a bad key
+    if target is None or not exc.keys_refused or "clock" in exc.hint:  # not a bad key
         return exc
     names = ", ".join(secrets.env_names(target, connections()[target.venue]))
     uses = f"`{target.environment}`" if target.environment else target.base_url

@@ -94,7 +94,11 @@ class VenueError(ReconcilerError):
 
 
 class VenueAuthError(VenueError):
-    pass
+    """The venue refused the credentials, a session or a permission. `keys_refused`: False
+    when the venue took the keys (a fresh log-in worked) and refused something else, so
+    nothing should tell the operator to replace them."""
+
+    keys_refused = True
 
 
 class VenueRateLimited(VenueError):

@@ -33,6 +33,7 @@ class ErrorTable:
     unknown_outcome: frozenset[Code] = frozenset()  # the venue failed: it may have applied it
     hints: Mapping[Code, str] = field(default_factory=dict)  # what to do about a code
     auth_hint: str = ""  # what to check when credentials are refused (without a code's own)
+    keys_refused: bool = True  # False: the keys were taken; an auth refusal is about the rest
 
     def error(self, where: str, status: int, code: Code | None, message: str) -> VenueError:
         """The error a venue's refusal is, with its code, its words and what to do."""
@@ -43,7 +44,9 @@ class ErrorTable:
             text = message if status < 500 else f"{message} (HTTP {status})"
             return VenueUnavailable(where, text, code=code, hint=hint)
         if status in (401, 403) or code in self.auth:
-            return VenueAuthError(where, message, code=code, hint=hint or self.auth_hint)
+            refused = VenueAuthError(where, message, code=code, hint=hint or self.auth_hint)
+            refused.keys_refused = self.keys_refused
+            return refused
         return VenueRejected(where, message, code=code, hint=hint)
 
 
