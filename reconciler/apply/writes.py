@@ -157,8 +157,8 @@ async def run_step(run: Run, step: Step) -> StepResult:
     run.phases[scope] = Phase.CHECKING
     end: Seen = Unread("see the write records")
     result = await _check(run, step)
-    if result is None:
-        result = _pushed_hold(run, step)  # a freeze pushed since its check read began
+    if result is None or result.outcome is Outcome.HELD:  # a freeze pushed since it began
+        result = _pushed_hold(run, step) or result  # (said as pushed, where it was)
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
