@@ -20,6 +20,7 @@ import pytest
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import NONCE_PATH
+from tests.checked import include_held
 from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk, Spawned, bullish_config_read
 from tests.venues import ROWS
 
@@ -35,6 +36,8 @@ def looser(config: MmpConfig) -> MmpConfig:
 
 
 OLD = {key: looser(config) for key, config in WANT.items()}
+# Bullish's REST cannot tell whether a scope is frozen: a person checked both on the venue
+CHECKED = include_held(BTC, ETH)
 
 
 def nonce_read(request: httpx.Request) -> bool:
@@ -69,13 +72,13 @@ def wait_for(proc: Spawned, text: str) -> str:
 def held(desk: LiveDesk, point: str) -> tuple[Spawned, object]:
     predicate, before = POINTS[point]
     gate = desk.gate("bullish", predicate, before=before)
-    proc = desk.spawn("apply", "--auto-approve")
+    proc = desk.spawn("apply", "--auto-approve", *CHECKED)
     assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
     return proc, gate
 
 
 def converges(desk: LiveDesk) -> None:
-    rerun = desk.mmp("apply", "--auto-approve")
+    rerun = desk.mmp("apply", "--auto-approve", *CHECKED)
     assert rerun.code == 0, rerun
     final = desk.mmp("plan", "--detailed-exitcode")
     assert final.code == 0, final
@@ -151,11 +154,11 @@ def test_sigkill_mid_replacement_is_named_then_recovered(
             assert plan.stdout.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
             assert "live now: no config: UNPROTECTED" in plan.stdout
             assert status.code == 4, status
-        else:
+        else:  # configured: Bullish's REST cannot tell whether it is frozen (exit 3)
             assert "UNPROTECTED" not in plan.stdout
-            assert status.code == 0, status
+            assert status.code == 3, status
         assert "was interrupted" in status.stdout
-        rerun = desk.mmp("apply", "--auto-approve")
+        rerun = desk.mmp("apply", "--auto-approve", *CHECKED)
         assert rerun.code == 0, rerun
         assert "taking the lock over" in rerun.stderr  # the killed run's lock
         assert "Recovered the scopes of unfinished apply run" in rerun.stderr
@@ -203,7 +206,7 @@ def test_past_the_deadline_exit_4_names_the_scope_and_the_config_to_restore(
 def test_a_second_apply_refuses_at_once_naming_the_holder(tmp_path: Path) -> None:
     with make_desk(tmp_path) as desk:
         proc, gate = held(desk, "reset-sent")
-        second = desk.mmp("apply", "--auto-approve", timeout=WAIT_S)
+        second = desk.mmp("apply", "--auto-approve", *CHECKED, timeout=WAIT_S)
         assert second.code == 1, second
         assert "another mmp run holds" in second.stderr
         assert f"pid {proc.pid} on host" in second.stderr and "`mmp apply`" in second.stderr
@@ -230,7 +233,7 @@ def test_a_killed_run_belongs_to_its_own_policies_folder(tmp_path: Path) -> None
         assert "also holds unfinished apply runs of the policies at policies" in theirs.stderr
         ours = desk.mmp("plan")
         assert "was interrupted (no apply-end record)" in ours.stdout, ours
-        rerun = desk.mmp("apply", "--auto-approve", "--policies", "other")
+        rerun = desk.mmp("apply", "--auto-approve", *CHECKED, "--policies", "other")
         assert rerun.code == 0, rerun
         assert "Recovered" not in rerun.stderr  # not its run to settle
         assert "was interrupted (no apply-end record)" in desk.mmp("plan").stdout
@@ -309,7 +312,7 @@ def test_an_apply_waits_for_a_read_under_way(tmp_path: Path) -> None:
         gate = desk.gate("bullish", bullish_config_read)
         reader = desk.spawn("plan")
         assert gate.wait_arrived(WAIT_S, reader), reader.stderr_text()
-        writer = desk.spawn("apply", "--auto-approve")
+        writer = desk.spawn("apply", "--auto-approve", *CHECKED)
         wait_for(writer, "waiting for the reads of")
         gate.release()
         assert reader.finish(WAIT_S).code == 0
@@ -335,7 +338,7 @@ def test_a_killed_runs_reset_may_still_land_and_is_unknown_until_then(tmp_path: 
         assert gate.wait_finished(WAIT_S)  # type: ignore[attr-defined]
         desk.settle()
         assert desk.live(BTC) is None  # it landed after its run was gone
-        rerun = desk.mmp("apply", "--auto-approve", env={"MMP_LATE_LANDING_S": "10"})
+        rerun = desk.mmp("apply", "--auto-approve", *CHECKED, env={"MMP_LATE_LANDING_S": "10"})
         assert rerun.code == 0, rerun
         assert "mmp: a write of an unfinished run may still land: bullish/bx/BTC" in rerun.stderr
         assert "Recovered the scopes of unfinished apply run" in rerun.stderr
@@ -357,7 +360,7 @@ def test_a_loosening_cannot_pass_as_the_create_of_a_scope_a_kill_left_bare(
         old = OLD[BTC]
         shorter = old.with_changes(frozen_ms=int(old.frozen_ms) // 2)
         desk.declare({BTC: shorter})
-        refused = desk.mmp("apply", "--auto-approve")
+        refused = desk.mmp("apply", "--auto-approve", *CHECKED)
         assert refused.code == 1, refused
         said = (
             "bullish/bx/BTC: freeze shortened 2s -> 1s (against the config it had before an "
@@ -365,6 +368,6 @@ def test_a_loosening_cannot_pass_as_the_create_of_a_scope_a_kill_left_bare(
         )
         assert said in refused.stderr, refused
         assert desk.live(BTC) is None
-        forced = desk.mmp("apply", "--auto-approve", "--force")
+        forced = desk.mmp("apply", "--auto-approve", *CHECKED, "--force")
         assert forced.code == 0, forced
         assert desk.live(BTC) == shorter

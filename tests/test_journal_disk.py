@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
+from tests.checked import include_held
 from tests.procs import BULLISH_RESET, LiveDesk, fill, small_disk
 from tests.venues import ROWS
 
@@ -24,6 +25,8 @@ def looser(config: MmpConfig) -> MmpConfig:
 
 
 OLD = {key: looser(config) for key, config in WANT.items()}
+# Bullish's REST cannot tell whether a scope is frozen: a person checked both on the venue
+CHECKED = include_held(BTC, ETH)
 
 
 def make_desk(tmp_path: Path) -> LiveDesk:
@@ -34,7 +37,9 @@ def make_desk(tmp_path: Path) -> LiveDesk:
 def test_no_room_for_the_journal_refuses_before_the_first_write(tmp_path: Path) -> None:
     with make_desk(tmp_path) as desk, small_disk(tmp_path / "disk", 256) as disk:
         fill(disk)
-        result = desk.mmp("apply", "--auto-approve", "--journal", str(disk / "journal.jsonl"))
+        result = desk.mmp(
+            "apply", "--auto-approve", *CHECKED, "--journal", str(disk / "journal.jsonl")
+        )
         assert result.code == 1, result
         assert "cannot be written" in result.stderr and "nothing was applied" in result.stderr
         assert "--journal PATH on another disk" in result.stderr
@@ -58,7 +63,7 @@ def test_a_journal_that_cannot_be_written_mid_replacement(tmp_path: Path) -> Non
         journal.write_text("\n".join(old_runs) + "\n")  # a journal with a history: larger
         # than anything the process prints, so only the journal meets the limit below
         gate = desk.gate("bullish", BULLISH_RESET, before=False)
-        proc = desk.spawn("apply", "--auto-approve", "--journal", str(journal))
+        proc = desk.spawn("apply", "--auto-approve", *CHECKED, "--journal", str(journal))
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
         size = journal.stat().st_size
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (size, size))
@@ -83,7 +88,7 @@ def test_a_journal_that_cannot_be_written_mid_replacement(tmp_path: Path) -> Non
         assert "was interrupted (no apply-end record)" in plan.stdout, plan
         assert "bullish/bx/BTC: its reset was sent" in plan.stdout
         assert "live now: the config that run was writing" in plan.stdout
-        rerun = desk.mmp("apply", "--auto-approve", "--journal", str(journal))
+        rerun = desk.mmp("apply", "--auto-approve", *CHECKED, "--journal", str(journal))
         assert rerun.code == 0, rerun
         assert "Recovered the scopes of unfinished apply run" in rerun.stderr
         assert desk.live(ETH) == WANT[ETH]
@@ -94,9 +99,12 @@ def test_a_line_cut_short_by_a_crash_stays_apart_from_the_next_record(tmp_path: 
         journal = desk.repo / ".mmp" / "journal.jsonl"
         journal.parent.mkdir(parents=True)
         journal.write_bytes(b'{"event":"apply-start","run":"dead"}\n{"event":"step-beg')
-        result = desk.mmp("apply", "--auto-approve")
+        result = desk.mmp("apply", "--auto-approve", *CHECKED)
         assert result.code == 0, result
         read = desk.journal()
         assert read.invalid == [(2, '{"event":"step-beg')]  # alone on its line
-        assert read.records[0]["run"] == "dead" and read.records[1]["event"] == "apply-start"
+        assert read.records[0]["run"] == "dead"
+        # the run's first record, whole on its own line: who included the held scopes, then
+        # its start
+        assert [r["event"] for r in read.records[1:3]] == ["include-held", "apply-start"]
         assert read.records[-1]["event"] == "apply-end" and read.torn is None

@@ -21,6 +21,7 @@ from reconciler.apply.runlock import LockedError, RunLock
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.planning.plan import Action, Plan
 from reconciler.policy.desired import AccountTarget, DesiredState, Location
+from tests.checked import include_held
 from tests.procs import LiveDesk, any_write, child_env
 from tests.venues import ROWS
 
@@ -173,7 +174,9 @@ def test_a_sandbox_killed_mid_apply_agrees_with_its_journal(tmp_path: Path) -> N
     source = ROOT / "policies" / "desk-alpha.yaml"
     (repo / "policies" / "desk-alpha.yaml").write_text(source.read_text())
     env = {**child_env(), "MMP_SANDBOX": "1"}
-    command = [sys.executable, "-m", "reconciler", "apply", "--auto-approve"]
+    # the sandbox's Bullish scopes a person checked (the one the sandbox froze stays held)
+    checked = include_held("bullish/bullish-mm/BTC", "bullish/bullish-mm/SOL")
+    command = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", *checked]
     proc = subprocess.Popen(
         command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
