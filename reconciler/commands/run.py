@@ -284,13 +284,13 @@ def _apply_saved(
 
 def _saved_mode(args: argparse.Namespace, saved: planfile.SavedPlan) -> None:
     """A saved plan brings its own mode and selection; a flag that says otherwise is refused."""
+    _saved_inclusion(args, saved.plan)
     selection = Selection.of(args, frozenset(VENUES))
     if selection.given:
         raise PlanFileError(
             f"{args.planfile}: a saved plan runs as it was planned; --account, --venue, "
             "--underlying and --shard cannot narrow it (plan again with them instead)"
         )
-    _saved_inclusion(args, saved.plan)
     if args.sandbox and not saved.sandbox:
         raise PlanFileError(
             f"{args.planfile}: the plan was made against the venues, but --sandbox (or "

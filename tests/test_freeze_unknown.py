@@ -1,0 +1,336 @@
+"""Freeze state unknown is said, never guessed (issue 16, must-show 2), under every reading of
+the two open questions behind it: whether Bullish's REST `isActive` stays true while a scope
+is frozen (`active_while_frozen`), and whether Binance's mmpReset leaves `lastTriggerTime` as
+it was (`reset_keeps_trigger_time`). Each default is the reading less convenient to us.
+
+Walked on the sandbox desk, whose Bullish ETH and Binance ETHUSDT the simulators froze: plan
+and status say "freeze state unknown" with why (or frozen, where the reading lets the venue
+tell), the write is held, and `--include-held SCOPE --reason TEXT` writes a scope a person
+checked, journaled with who and why; a saved plan runs only with the inclusion it was made
+with, and its fingerprint moves with a freeze state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey, scope_digest
+from reconciler.sandbox.desk import SimulatorDesk
+from reconciler.sandbox.store import Sandbox
+from reconciler.venues import VENUES
+from reconciler.venues.binance import desk as binance_desk
+from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.bullish import desk as bullish_desk
+from reconciler.venues.bullish import wire as bullish_wire
+from reconciler.venues.bullish.simulator import BullishSimulator
+from tests.checked import REASON, include_held
+
+ROOT = Path(__file__).resolve().parent.parent
+BX_BTC, BX_ETH = "bullish/bullish-mm/BTC", "bullish/bullish-mm/ETH"
+BN_ETH, BN_BTC = "binance/binance-mm/ETHUSDT", "binance/binance-mm/BTCUSDT"
+
+
+@pytest.fixture
+def desk(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(ROOT / "policies", in_tmp / "policies")
+    monkeypatch.setenv("GITHUB_ACTOR", "risk-js")
+    return in_tmp
+
+
+def readings(monkeypatch: pytest.MonkeyPatch, *, active: bool = True, keeps: bool = True) -> None:
+    """The sandbox's simulators under these readings (the defaults: True, True)."""
+    made = functools.partial(BullishSimulator, active_while_frozen=active)
+    monkeypatch.setattr(bullish_desk, "BullishSimulator", made)
+    kept = functools.partial(BinanceSimulator, reset_keeps_trigger_time=keeps)
+    monkeypatch.setattr(binance_desk, "BinanceSimulator", kept)
+
+
+def mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([*args, "--sandbox"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def journal(desk: Path) -> list[dict[str, Any]]:
+    path = desk / ".mmp" / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def truth(venue: str, account: str, underlying: str) -> tuple[bool, dict[str, Any]]:
+    """(whether the venue's simulator has the scope frozen, its stored config)."""
+    with Sandbox(VENUES).edit(venue) as stored:
+        assert isinstance(stored, SimulatorDesk)
+        key = stored.key(account)
+        frozen = bool(stored.sim.is_frozen(key, underlying))
+        return frozen, dict(stored.sim.accounts[key].configs[underlying])
+
+
+# ---- the model ------------------------------------------------------------------------------
+
+
+def test_frozen_not_frozen_and_unknown_are_three_states_each_with_its_own_digest() -> None:
+    key = ScopeKey("binance", "mm", "ETHUSDT")
+    config = MmpConfig(3000, 60_000, quantity_limit=Decimal(40), delta_limit=Decimal(15))
+    states = [
+        FreezeState(False),
+        FreezeState(True),
+        FreezeState(True, 1_900_000_000_000),  # until: left out, it moves with the clock
+        FreezeState.unknown_because("the venue cannot tell"),
+        FreezeState.unknown_because("the venue cannot tell", last_trigger_ms=1),
+        FreezeState.unknown_because("the venue cannot tell", last_trigger_ms=2),
+    ]
+    digests = [scope_digest(LiveScope(key, config, state)) for state in states]
+    assert digests[1] == digests[2]
+    assert len(set(digests)) == 5  # a new trigger, or known/unknown, moves the fingerprint
+    unknown = states[4]
+    assert not unknown.frozen and unknown.may_be_frozen and not unknown.known
+    assert unknown.to_data() == {
+        "frozen": None,  # never a guess in the JSON either
+        "until_ms": None,
+        "last_trigger_ms": 1,
+        "unknown": "the venue cannot tell",
+    }
+    assert FreezeState.from_data(unknown.to_data()) == unknown
+    with pytest.raises(ValueError, match="frozen or unknown, not both"):
+        FreezeState(True, unknown="why")
+    with pytest.raises(ValueError, match="says why"):
+        FreezeState.unknown_because("")
+
+
+def test_bullish_rest_tells_what_it_can_and_the_websocket_makes_it_known() -> None:
+    told = FreezeState(True, 1_900_000_000_000, last_trigger_ms=1_899_999_990_000)
+    calm = FreezeState(False)
+    unknown = bullish_wire.freeze_state(True)
+    assert unknown.unknown.startswith("Bullish's REST read tells only isActive")
+    assert bullish_wire.freeze_state(False) == FreezeState(True, None, bullish_wire.NOT_IN_EFFECT)
+    assert bullish_wire.freeze_state(True, told) == told  # a trigger event: known, with until
+    assert bullish_wire.freeze_state(False, told) == told
+    assert bullish_wire.freeze_state(True, calm) == calm  # the socket told it is not frozen
+    assert bullish_wire.freeze_state(False, calm).frozen  # not in effect: held all the same
+
+
+@pytest.mark.parametrize("active", [True, False], ids=["isActive-stays-true", "isActive-false"])
+def test_the_bullish_simulator_reads_is_active_either_way(active: bool) -> None:
+    sim = BullishSimulator(apply_delay_ms=0, active_while_frozen=active)
+    sim.add_account("key", "pw")
+    account_id = sim.accounts["key"].trading_account_id
+    command = {
+        "commandType": "V1SetMMP",
+        "tradingAccountId": account_id,
+        "underlyingAssetSymbol": "BTC",
+        "windowTimeInSeconds": "10",
+        "frozenTimeInSeconds": "5",
+        "quantityLimit": "1",
+    }
+    sim.seed("key", command)
+    sim.trigger("key", "BTC")
+    assert sim.is_frozen("key", "BTC")
+    shown = sim._get(sim.accounts["key"], {"tradingAccountId": account_id})
+    assert shown["mmpConfigurations"][0]["isActive"] is active
+    assert BullishSimulator().active_while_frozen  # the default: REST cannot show a freeze
+
+
+# ---- Bullish: a frozen scope is never reset silently, under either reading -----------------
+
+
+@pytest.mark.parametrize("active", [True, False], ids=["isActive-stays-true", "isActive-false"])
+def test_a_frozen_bullish_scope_is_held_said_and_never_reset_by_apply(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, active: bool
+) -> None:
+    readings(monkeypatch, active=active)
+    code, plan, _ = mmp(capsys, "plan")
+    assert code == 0
+    said = "freeze state unknown: Bullish's REST read" if active else "frozen: not in effect"
+    at = plan.index(f"! held      {BX_ETH}")
+    assert said in plan[at : plan.index("\n    ", plan.index("would replace", at))]
+    # status says it, and exits 2 (frozen) or 3 (unknown, none frozen) for the venue
+    code, status, _ = mmp(capsys, "status", "--venue", "bullish")
+    assert code == (3 if active else 2)
+    assert ("unknown (see below)" if active else "yes: not in effect") in status
+    before = truth("bullish", "bullish-mm", "ETH")
+    assert before[0]  # the venue has it frozen
+    code, applied, _ = mmp(capsys, "apply", "--auto-approve")
+    assert code == 0 and BX_ETH not in applied.split("Apply:")[-1]
+    assert truth("bullish", "bullish-mm", "ETH") == before  # not reset, not set: still frozen
+    assert not any(r.get("scope") == BX_ETH for r in journal(desk))
+
+
+def test_a_bullish_scope_the_venue_reports_frozen_cannot_be_included(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings(monkeypatch, active=False)  # isActive false: the venue tells the freeze
+    code, _, err = mmp(capsys, "apply", "--auto-approve", *include_held(BX_ETH))
+    assert code == 1
+    assert f"--include-held {BX_ETH}: the venue reports it frozen" in err
+    assert "nothing was sent to any venue" in err
+    assert truth("bullish", "bullish-mm", "ETH")[0]
+    assert not any(r["event"] == "include-held" for r in journal(desk))
+
+
+def test_include_held_writes_the_checked_scope_only_journaled_with_who_and_why(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BX_BTC))
+    assert code == 0, out + err
+    assert "--include-held: writing 1 held scope(s) whose freeze state is unknown" in err
+    assert f"applied                        {BX_BTC}" in out
+    assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "8"
+    assert truth("bullish", "bullish-mm", "ETH")[0]  # not named: untouched, still frozen
+    record = next(r for r in journal(desk) if r["event"] == "include-held")
+    assert record["scopes"] == [BX_BTC] and record["reason"] == REASON
+    assert record["by"] == record["planned_by"] == "github:risk-js"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--include-held", BX_BTC], "--include-held needs --reason TEXT"),
+        (["--reason", "checked"], "--reason says why the held scopes --include-held names"),
+        (
+            include_held("bullish/bullish-mm/BTX"),
+            "--include-held bullish/bullish-mm/BTX: not a scope of this plan; did you mean "
+            f"`{BX_BTC}`?",
+        ),
+        (
+            include_held("aevo/aevo-mm/BTC"),
+            "--include-held aevo/aevo-mm/BTC: the venue reports it frozen",
+        ),
+    ],
+    ids=["no reason", "reason alone", "a typo", "frozen"],
+)
+def test_an_include_held_that_includes_nothing_sends_nothing(
+    desk: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        code, out, err = mmp(capsys, *command, *args)
+        assert (code, out) == (1, ""), err
+        assert said in err
+    assert [r for r in journal(desk) if r["event"] != "apply-start"] == []
+    assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "10"
+
+
+# ---- Binance: a manual freeze whose reset the venue may not report --------------------------
+
+
+@pytest.mark.parametrize("keeps", [True, False], ids=["trigger-kept", "trigger-zeroed"])
+def test_a_binance_manual_freeze_reset_reads_unknown_never_frozen_forever(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, keeps: bool
+) -> None:
+    readings(monkeypatch, keeps=keeps)
+    code, plan, _ = mmp(capsys, "plan")
+    assert f"! held      {BN_ETH}" in plan and "Binance does not report resets" in plan
+    code, out, err = mmp(capsys, "unfreeze", BN_ETH, "--reason", "desk flat", "--auto-approve")
+    assert code == 0, err
+    assert not truth("binance", "binance-mm", "ETHUSDT")[0]  # the venue's truth: unfrozen
+    end = [r for r in journal(desk) if r["event"] == "unfreeze-end"][-1]
+    assert end["by"] == "github:risk-js" and end["reason"] == "desk flat"
+    if not keeps:  # the reset shows: known, and the held change goes out with the next apply
+        assert out == f"{BN_ETH} unfrozen by github:risk-js: desk flat\n"
+        assert end["frozen"] is False
+        assert f"held      {BN_ETH}" not in mmp(capsys, "plan")[1]
+        return
+    # the answer is as before the reset: said, never "unfrozen" nor "a minimum freeze"
+    assert "binance accepted the reset, but whether it ended the freeze is unknown" in out
+    assert "minimum freeze" not in out + err and "try again" not in out + err
+    assert end["frozen"] is None and "does not report resets" in end["unknown"]
+    code, status, _ = mmp(capsys, "status", "--venue", "binance", "--underlying", "ETHUSDT")
+    assert code == 3 and "unknown (see below)" in status
+    assert f"held      {BN_ETH}" in mmp(capsys, "plan")[1]  # held until a person checks it
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH))
+    assert code == 0, out + err
+    assert f"applied                        {BN_ETH}" in out
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "30"
+    record = next(r for r in journal(desk) if r["event"] == "include-held")
+    assert (record["scopes"], record["by"], record["reason"]) == (
+        [BN_ETH],
+        "github:risk-js",
+        REASON,
+    )
+
+
+@pytest.mark.parametrize("keeps", [True, False], ids=["trigger-kept", "trigger-zeroed"])
+def test_unfreeze_of_a_timed_binance_freeze_never_claims_what_it_cannot_see(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, keeps: bool
+) -> None:
+    readings(monkeypatch, keeps=keeps)
+    mmp(capsys, "plan")  # seeds the sandbox
+    with Sandbox(VENUES).edit("binance") as stored:
+        assert isinstance(stored, SimulatorDesk)
+        stored.sim.trigger(stored.key("binance-mm"), "BTCUSDT")  # frozen for 5 minutes
+    assert f"held      {BN_BTC}" in mmp(capsys, "plan")[1]
+    code, out, err = mmp(capsys, "unfreeze", BN_BTC, "--reason", "reviewed", "--auto-approve")
+    assert code == 0, err
+    if keeps:
+        assert "binance accepted the reset, but whether it ended the freeze is unknown" in out
+        assert "its answer still shows the trigger at" in out and "ends by itself at" in out
+    else:
+        assert out == f"{BN_BTC} unfrozen by github:risk-js: reviewed\n"
+    assert "minimum freeze" not in out + err
+
+
+# ---- a saved plan: the inclusion is part of what is approved --------------------------------
+
+
+def test_a_saved_plan_runs_with_the_inclusion_it_was_made_with_and_no_other(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(BX_BTC))[0] == 0
+    saved = json.loads((desk / "plan.json").read_text())["plan"]
+    assert saved["include_held"] == {"scopes": [BX_BTC], "reason": REASON, "by": "github:risk-js"}
+    for other in (include_held("bullish/bullish-mm/SOL"), include_held(BX_BTC, BX_ETH)):
+        code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *other)
+        assert (code, out) == (1, "")
+        assert "a saved plan runs as it was planned and approved" in err
+        assert f"the held scopes it writes are {BX_BTC}" in err
+    code, _, err = mmp(capsys, "apply", "plan.json", "--auto-approve", "--reason", "other")
+    assert code == 1 and "with another --reason" in err
+    assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "10"  # nothing sent
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *include_held(BX_BTC))
+    assert code == 0, out + err  # repeating it is the same plan
+    assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "8"
+    record = next(r for r in journal(desk) if r["event"] == "include-held")
+    assert record["planned_by"] == "github:risk-js" and record["reason"] == REASON
+
+
+def test_a_plan_saved_without_inclusion_refuses_one_added_at_apply(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mmp(capsys, "plan", "--out", "plan.json")[0] == 0
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *include_held(BX_BTC))
+    assert (code, out) == (1, "")
+    assert "the held scopes it writes are none, while --include-held names " + BX_BTC in err
+
+
+@pytest.mark.parametrize("venue", ["binance", "bullish"])
+def test_a_saved_plans_fingerprint_moves_with_a_freeze_state(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, venue: str
+) -> None:
+    """Planned with a scope included after a person checked it; then the venue tells a
+    freeze (Binance: a new trigger; Bullish under the isActive-false reading: not in effect):
+    the approved plan is refused, nothing sent."""
+    readings(monkeypatch, active=False)
+    scope = BN_ETH if venue == "binance" else BX_BTC
+    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(scope))[0] == 0
+    underlying = scope.split("/")[2]
+    with Sandbox(VENUES).edit(venue) as stored:
+        assert isinstance(stored, SimulatorDesk)
+        key = stored.key(f"{venue}-mm")
+        stored.sim.trigger(key, underlying)
+        if venue == "binance":  # a trigger a second after the one the plan saw
+            config = stored.sim.accounts[key].configs[underlying]
+            config["lastTriggerTime"] = int(config["lastTriggerTime"]) + 1000
+    before = truth(venue, f"{venue}-mm", underlying)[1]
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve")
+    assert code == 1, out + err
+    assert "live state moved since the plan was made; nothing was applied" in err
+    assert f"Changed scopes: {scope}." in err
+    assert truth(venue, f"{venue}-mm", underlying)[1] == before
