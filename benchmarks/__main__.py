@@ -1,6 +1,7 @@
 """Every benchmark, one after the other: `python -m benchmarks` (about 30 minutes).
 
-python -m benchmarks            # start-up, CPU and memory, plan/apply at 100, 1k, 10k
+python -m benchmarks            # start-up, CPU and memory, plan/apply at 100, 1k, 10k,
+                                # a Bullish replacement's gap with and without its socket
 python -m benchmarks --quick    # one run each at 100 and 1,000 scopes (about a minute)
 """
 
@@ -20,6 +21,7 @@ def main() -> None:
         ["startup.py", *(["--runs", "3"] if quick else [])],
         ["cpu.py", *runs],
         ["plan_apply.py", *(["--sizes", "100,1000", "--runs", "1"] if quick else [])],
+        ["replacement_gap.py", *runs],
     ]
     for script, *args in steps:
         print(f"\n$ python benchmarks/{script} {' '.join(args)}".rstrip(), flush=True)

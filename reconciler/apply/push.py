@@ -45,8 +45,10 @@ async def open_channels(connections: Connections, plan: Plan) -> dict[str, str]:
     states.update({a: why for a, why in connections.push_notes.items() if a in writes})
     for account, why in sorted(states.items()):
         if why:
+            venue = connections.clients[account].capabilities.venue
             LOG.info(
-                "%s: no push channel (%s): command outcomes and freezes by REST reads only",
+                "%s/%s: no push channel (%s): command outcomes and freezes by REST reads only",
+                venue,
                 account,
                 why,
             )
