@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -325,7 +325,7 @@ def test_deribit_trigger_is_pushed_on_the_index_channel(payload: str) -> None:
             http = httpx.AsyncClient(base_url=url)
             client = client_of("deribit", "db", creds, http)
             assert isinstance(client, DeribitClient)
-            push = DeribitPush(client.where, client.credentials, url)
+            push = DeribitPush(client.where, client.credentials, url, client.request_slot)
             try:
                 await push.open(frozenset({"btc_usd", "eth_usd"}))
                 assert push.down == ""
@@ -351,11 +351,16 @@ def test_deribit_socket_with_refused_credentials_says_why() -> None:
     with serve(sim, push=sim.ws) as url:
 
         async def main() -> None:
-            push = DeribitPush("deribit/db", bad, url)
+            push = DeribitPush("deribit/db", bad, url, _no_limit)
             await push.open(frozenset({"btc_usd"}))
             assert "13004" in push.down and "wrong" not in push.down
 
         asyncio.run(main())
+
+
+@asynccontextmanager
+async def _no_limit() -> AsyncIterator[None]:
+    yield
 
 
 def test_ws_url_keeps_a_gateways_path() -> None:

@@ -209,7 +209,9 @@ class BullishClient:
         requestId is told to it."""
         from reconciler.venues.bullish.push import BullishPush
 
-        self._push = BullishPush(self.where, self._account_id, base_url, self._jwt)
+        self._push = BullishPush(
+            self.where, self._account_id, base_url, self._jwt, self._public._slot
+        )
         return self._push
 
     async def _jwt(self) -> str:

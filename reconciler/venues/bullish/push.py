@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from reconciler.core.errors import ReconcilerError
@@ -32,9 +33,16 @@ class BullishPush:
     """One trading account's private-data socket (a reconciler.venues.base.PushChannel)."""
 
     def __init__(
-        self, where: str, account_id: str, base_url: str, jwt: Callable[[], Awaitable[str]]
+        self,
+        where: str,
+        account_id: str,
+        base_url: str,
+        jwt: Callable[[], Awaitable[str]],
+        slot: Callable[[], AbstractAsyncContextManager[None]],
     ) -> None:
-        self.where, self._account_id, self._jwt = where, account_id, jwt
+        """`slot`: a request's place in the account's rate limits (the handshake is a
+        request to the venue's host, and may count as one)."""
+        self.where, self._account_id, self._jwt, self._slot = where, account_id, jwt, slot
         self._url = ws_url(base_url, pushwire.PRIVATE_DATA_PATH, {"tradingAccountId": account_id})
         self._socket: RpcSocket | None = None
         self._why = "not opened"
@@ -67,7 +75,8 @@ class BullishPush:
             socket = RpcSocket(self.where, self._message)
             try:
                 token = await self._jwt()
-                await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
+                async with self._slot():
+                    await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
                 await self._subscribe(socket)
                 await self._ping(socket)  # answered after any snapshot of the subscriptions
             except (PushDown, ReconcilerError) as exc:

@@ -38,7 +38,7 @@ def _push(client: VenueClient, base_url: str) -> PushChannel:
     from reconciler.venues.deribit.push import DeribitPush
 
     assert isinstance(client, DeribitClient)  # as _client made it
-    return DeribitPush(client.where, client.credentials, base_url)
+    return DeribitPush(client.where, client.credentials, base_url, client.request_slot)
 
 
 def _desk(state: dict[str, object] | None) -> SimulatedDesk:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -104,8 +105,13 @@ class DeribitClient:
         self._http = http
         own = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = DeribitAuth(self.where, credentials, own)
-        self.credentials = credentials  # its WebSocket logs in with them too (push.py)
         self._ids = itertools.count(1)
+        self.credentials = credentials  # its WebSocket logs in with them too (push.py)
+
+    def request_slot(self) -> AbstractAsyncContextManager[None]:
+        """A request's place in the account's rate limits, for one sent another way (its
+        WebSocket's: each costs the credits it costs over HTTP)."""
+        return self._auth._slot()
 
     @property
     def where(self) -> str:

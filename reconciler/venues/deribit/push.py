@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from reconciler.core import secrets
@@ -33,8 +34,16 @@ class DeribitPush:
     """One account's WebSocket, subscribed to the trigger channels of the indexes it writes
     (a reconciler.venues.base.PushChannel)."""
 
-    def __init__(self, where: str, credentials: Credentials, base_url: str) -> None:
-        self.where, self._credentials = where, credentials
+    def __init__(
+        self,
+        where: str,
+        credentials: Credentials,
+        base_url: str,
+        slot: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        """`slot`: a request's place in the account's rate limits: over the WebSocket each
+        request costs the credits it costs over HTTP."""
+        self.where, self._credentials, self._slot = where, credentials, slot
         self._url = ws_url(base_url, WS_PATH)
         self._socket: RpcSocket | None = None
         self._why = "not opened"
@@ -100,7 +109,8 @@ class DeribitPush:
     async def _call(self, socket: RpcSocket, method: str, params: dict[str, Any]) -> Any:
         request_id = next(self._ids)
         text = dumps_exact({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-        answer = await socket.call(text, request_id)
+        async with self._slot():
+            answer = await socket.call(text, request_id)
         error = answer.get("error")
         if isinstance(error, dict):
             raise PushDown(f"{method} refused: {error.get('code')} {error.get('message')}")
