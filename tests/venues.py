@@ -1,14 +1,22 @@
-"""Per-venue test adapters: how to make a simulator account, seed a config and trip a
-freeze, plus sample scopes that are valid on the venue. One row per registered venue."""
+"""The conformance table: every fact a test or a benchmark needs about a venue, one row per
+registered venue (ROWS). How to make a simulator account, seed a config and trip a freeze;
+sample scopes and configs valid on the venue; which of its requests write, read or refuse;
+every answer its client parses; what the sandbox desk holds; what its API needs at least.
+
+A test takes the venues from ROWS or reconciler.venues.VENUES and their facts from here:
+adding a venue means adding its row, and tests/test_conformance_table.py fails on a table of
+every venue kept anywhere else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from hypothesis import strategies as st
 
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL
@@ -25,6 +33,10 @@ from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.limiter import Limiter
 from reconciler.venues.live import Connections, connect
+
+Predicate = Callable[[httpx.Request], bool]
+Scope = tuple[str, str | None]  # (underlying, group)
+Run = Callable[[VenueClient], Coroutine[Any, Any, object]]
 
 
 def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials]) -> Connections:
@@ -46,44 +58,448 @@ def client_of(venue: str, account: str, creds: Credentials, http: httpx.AsyncCli
     return spec.client(account, creds, http, limits, spec.endpoint_state())
 
 
+# ---- one answer a client parses (tests/test_malformed_answers.py) ------------------------
+
+
 @dataclass(frozen=True)
-class VenueRow:
+class AnswerCall:
+    """One client call, and the request whose answer is made malformed."""
+
     venue: str
+    name: str
+    target: tuple[str, str]  # (method, path) of the answer to break
+    run: Run
+    optional: frozenset[str] = frozenset()  # fields whose absence is another valid answer
+    empty: bool = False  # an account with nothing set (the "no config" answers)
+    make: Callable[[], Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.venue}-{self.name}-{self.target[1].rsplit('/', 1)[-1]}"
+
+
+def _key(venue: str, underlying: str, group: str | None = None) -> ScopeKey:
+    return ScopeKey(venue, "acct", underlying, group)
+
+
+def _read(only: set[str] | None = None) -> Run:
+    return lambda client: client.read(frozenset(), only=None if only is None else frozenset(only))
+
+
+def _set(venue: str, underlying: str, n: int, group: str | None = None) -> Run:
+    return lambda client: client.set_config(_key(venue, underlying, group), ROWS[venue].sample(n))
+
+
+def _remove(venue: str, underlying: str, n: int) -> Run:
+    return lambda client: client.remove_config(_key(venue, underlying), ROWS[venue].sample(n))
+
+
+def _reset(venue: str, underlying: str) -> Run:
+    return lambda client: client.reset(_key(venue, underlying))
+
+
+# ---- what its API needs at least (benchmarks/floor.py) ----------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFloor:
+    """The fewest requests the venue's API needs, not what mmp sends, so a wasteful client
+    cannot lower its own bar."""
+
+    read_chain: int  # dependent round trips to read one account (a log-in first for a token)
+    read_requests: int | None  # requests to read one account; None: one per underlying
+    step_chain: int  # dependent round trips of one change: its writes, each read back
+    step_requests: int  # requests of one change
+    async_waits: int = 0  # waits for an acknowledged command to take effect, per change
+
+
+# ---- the row ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VenueRow:
+    """What tests know of one venue (its key in ROWS and in reconciler.venues.VENUES)."""
+
+    venue: str  # its name in the registry
+    # its strict simulator for in-process tests (an asynchronous one applies what it
+    # acknowledged at its next call)
     make: Callable[[], Any]
-    credentials: Callable[[Any, str], Credentials]  # (sim, account) -> creds, creating it
-    seed: Callable[[Any, Credentials, ScopeKey, MmpConfig], None]
-    trigger: Callable[[Any, Credentials, ScopeKey], None]
-    scopes: tuple[tuple[str, str | None], ...]  # (underlying, group) valid on the venue
+    # an asynchronous venue's simulator applying each acknowledged command this many ms after
+    # the ack (a real process is served one: tests/procs.py); None for a synchronous venue
+    make_delayed: Callable[[int], Any] | None = None
+    # (sim, key, secret) -> that account's credentials, creating it on the simulator if new
+    open_account: Callable[[Any, str, str], Credentials]
+    key_prefix: str  # a test account's key on the simulator is this and the account's name
+    seed: Callable[[Any, Credentials, ScopeKey, MmpConfig], None]  # set a config, as if long ago
+    trigger: Callable[[Any, Credentials, ScopeKey], None]  # trip MMP on a configured scope
+    scopes: tuple[Scope, ...]  # (underlying, group) valid on the venue
     sample: Callable[[int], MmpConfig]  # a valid config, varied by n
+    configs: st.SearchStrategy[MmpConfig]  # any config within its bounds (tests/test_convergence)
+    # ---- its wire: which request is which
+    write_paths: frozenset[str]  # paths whose POST may change its MMP state (sets, resets)
+    config_read: Predicate  # the read that answers with the configs (and reads a write back)
+    mmp_paths: tuple[str, ...]  # the paths (or their ends) of its MMP reads and sets
+    # a reset-then-set venue's set of a replacement, sent once its reset showed; None elsewhere
+    replacement_set: Predicate | None = None
+    # ends every session token of its simulator now; None where it signs each request instead
+    expire_session: Callable[[Any], None] | None = None
+    # ---- its own words: status and JSON body, as its docs show them
+    rejection: tuple[int, dict[str, Any]]  # a write it refuses for its content
+    auth_refusal: tuple[int, dict[str, Any]]  # a request whose credentials it does not take
+    # ---- every answer its client parses, and the desk they are read from
+    answers: tuple[AnswerCall, ...]  # (tests/test_malformed_answers.py)
+    answer_samples: tuple[int, ...]  # sample(n) seeded on `scopes` in turn for those answers
+    # where its simulator stamps a trigger with its own clock: stamp it (ms) so an answer holds
+    # still; None where no answer carries the trigger's time
+    pin_trigger: Callable[[Any, Credentials, ScopeKey, int], None] | None = None
+    # ---- its sandbox desk (reconciler/venues/<venue>/desk.py)
+    sandbox_frozen: str  # the scope it seeds frozen
+    sandbox_drifted: str  # a declared scope it seeds with drift, not frozen
+    # (sim, account key, underlying): that scope's next trigger freezes it for an hour; None
+    # where a reset does not unfreeze (no test then freezes it for an hour)
+    lengthen_freeze: Callable[[Any, str, str], None] | None = None
+    # ---- benchmarks
+    desk_scopes: tuple[Scope, ...]  # one account of benchmarks/desk.py's generated desk
+    floor: RequestFloor  # what its API needs at least (benchmarks/floor.py)
+
+    def credentials(self, sim: Any, account: str) -> Credentials:
+        """A test account's credentials, creating it on the simulator if new."""
+        return self.open_account(sim, f"{self.key_prefix}{account}", "pw")
+
+    def simulator(self, apply_delay_ms: int) -> Any:
+        """Its strict simulator; an asynchronous venue's applies each acknowledged command
+        `apply_delay_ms` after the ack."""
+        return self.make() if self.make_delayed is None else self.make_delayed(apply_delay_ms)
+
+    def writes(self, request: httpx.Request) -> bool:
+        """Any request that may change the venue's MMP state (sets and resets)."""
+        return request.method == "POST" and request.url.path in self.write_paths
+
+    def rejection_body(self) -> bytes:
+        """`rejection`'s body as the venue sends it: compact JSON."""
+        return json.dumps(self.rejection[1], separators=(",", ":")).encode()
 
     def transport(self, sim: Any) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(sim)
 
 
-def _deribit_creds(sim: DeribitSimulator, account: str) -> Credentials:
-    if f"id-{account}" not in sim.accounts:
-        sim.add_account(f"id-{account}", "pw")
-    return Credentials({"CLIENT_ID": f"id-{account}", "CLIENT_SECRET": "pw"})
+def _limits(places: int) -> st.SearchStrategy[Decimal]:
+    return st.decimals(
+        min_value=Decimal(1).scaleb(-places), max_value=Decimal(10**7), places=places
+    )
 
 
-def _binance_creds(sim: BinanceSimulator, account: str) -> Credentials:
-    if f"key-{account}" not in sim.accounts:
-        sim.add_account(f"key-{account}", "pw")
-    return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
+def _seconds(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high).map(lambda s: s * 1000)
 
 
-def _aevo_creds(sim: AevoSimulator, account: str) -> Credentials:
-    if f"key-{account}" not in sim.accounts:
-        sim.add_account(f"key-{account}", "pw")
-    return Credentials({"API_KEY": f"key-{account}", "API_SECRET": "pw"})
+def _each(underlyings: tuple[str, ...]) -> tuple[Scope, ...]:
+    return tuple((u, None) for u in underlyings)
 
 
-def _bullish_creds(sim: BullishSimulator, account: str) -> Credentials:
-    if f"key-{account}" not in sim.accounts:
-        sim.add_account(f"key-{account}", "pw")
-    account_id = sim.accounts[f"key-{account}"].trading_account_id
+# ---- Deribit ----------------------------------------------------------------------------
+
+DERIBIT_LIMITS = frozenset({"quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"})
+DERIBIT_API = "/api/v2/"
+
+
+def _deribit_open(sim: DeribitSimulator, client_id: str, secret: str) -> Credentials:
+    if client_id not in sim.accounts:
+        sim.add_account(client_id, secret)
+    return Credentials({"CLIENT_ID": client_id, "CLIENT_SECRET": secret})
+
+
+@st.composite
+def _deribit_configs(draw: st.DrawFn) -> MmpConfig:
+    optional = st.one_of(st.none(), _limits(4))
+    chosen = {
+        "quantity_limit": draw(optional),
+        "delta_limit": draw(optional),
+        "vega_limit": draw(optional),
+    }
+    if all(v is None for v in chosen.values()):
+        chosen["quantity_limit"] = draw(_limits(4))
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 3600)) * 1000,
+        frozen_ms=draw(st.one_of(st.just(MANUAL), _seconds(1, 3600))),
+        max_quote_quantity=draw(_limits(4)),
+        **chosen,
+    )
+
+
+def _deribit_lengthen(sim: DeribitSimulator, key: str, underlying: str) -> None:
+    sim.accounts[key].configs[(underlying, None)]["frozen_time"] = 3600
+
+
+DERIBIT_ANSWERS = (
+    AnswerCall("deribit", "read", ("POST", DERIBIT_API + "public/auth"), _read()),
+    AnswerCall(
+        "deribit",
+        "read",
+        ("POST", DERIBIT_API + "private/get_mmp_config"),
+        _read(),
+        DERIBIT_LIMITS | {"mmp_group"},
+    ),
+    AnswerCall(
+        "deribit",
+        "read",
+        ("POST", DERIBIT_API + "private/get_mmp_status"),
+        _read(),
+        frozenset({"mmp_group"}),
+    ),
+    AnswerCall(
+        "deribit",
+        "read_empty",
+        ("POST", DERIBIT_API + "private/get_mmp_config"),
+        _read(),
+        empty=True,
+    ),
+    AnswerCall(
+        "deribit",
+        "read_empty",
+        ("POST", DERIBIT_API + "private/get_mmp_status"),
+        _read(),
+        empty=True,
+    ),
+    AnswerCall(
+        "deribit",
+        "set",
+        ("POST", DERIBIT_API + "private/set_mmp_config"),
+        _set("deribit", "btc_usd", 5),
+    ),
+    AnswerCall(
+        "deribit",
+        "set_group_array_answer",
+        ("POST", DERIBIT_API + "private/set_mmp_config"),
+        _set("deribit", "btc_usd", 5, "Bot1"),
+        make=lambda: DeribitSimulator(set_result="array"),
+    ),
+    AnswerCall(
+        "deribit",
+        "remove",
+        ("POST", DERIBIT_API + "private/set_mmp_config"),
+        _remove("deribit", "eth_usd", 1),
+    ),
+    AnswerCall(
+        "deribit",
+        "reset",
+        ("POST", DERIBIT_API + "private/reset_mmp"),
+        _reset("deribit", "btc_usd"),
+    ),
+)
+DERIBIT_DESK_INDEXES = ("btc_usd", "eth_usd", "btc_usdc", "eth_usdc")
+DERIBIT_DESK_GROUPS = (None, "g1", "g2", "g3", "g4")  # the default and 4 mass-quote groups
+
+DERIBIT = VenueRow(
+    venue="deribit",
+    make=DeribitSimulator,
+    open_account=_deribit_open,
+    key_prefix="id-",
+    seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
+    trigger=lambda sim, c, key: sim.trigger(c["CLIENT_ID"], key.underlying, key.group),
+    scopes=(("btc_usd", None), ("btc_usd", "Bot1"), ("eth_usd", None)),
+    sample=lambda n: MmpConfig(
+        (n % 5 + 1) * 1000,
+        MANUAL if n % 3 == 0 else 30_000,
+        quantity_limit=Decimal(n + 1) / 10,
+        max_quote_quantity=Decimal("2.5"),
+    ),
+    configs=_deribit_configs(),
+    write_paths=frozenset({"/api/v2/private/set_mmp_config", "/api/v2/private/reset_mmp"}),
+    config_read=lambda r: r.url.path.endswith("get_mmp_config"),
+    mmp_paths=("get_mmp_config", "get_mmp_status", "set_mmp_config"),
+    expire_session=lambda sim: sim.expire_tokens(),
+    rejection=(
+        400,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {
+                "code": 11029,
+                "message": "invalid_arguments",
+                "data": {"reason": "must be positive", "param": "quantity_limit"},
+            },
+        },
+    ),
+    auth_refusal=(
+        401,
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": 13009, "message": "unauthorized"}},
+    ),
+    answers=DERIBIT_ANSWERS,
+    answer_samples=(0, 3, 1),
+    sandbox_frozen="deribit/deribit-main/btc_usd/MassQuoteBot7",
+    sandbox_drifted="deribit/deribit-main/btc_usd",
+    lengthen_freeze=_deribit_lengthen,
+    # 4 index names x (the default group + 4 mass-quote groups): 20 scopes, 16 groups (its
+    # maximum)
+    desk_scopes=tuple(
+        (index, None if group is None else f"{index.replace('_', '')}{group}")
+        for index in DERIBIT_DESK_INDEXES
+        for group in DERIBIT_DESK_GROUPS
+    ),
+    # auth, then config and status at once; a change: the write, then config and status
+    floor=RequestFloor(read_chain=2, read_requests=3, step_chain=2, step_requests=3),
+)
+
+
+# ---- Binance ----------------------------------------------------------------------------
+
+
+def _binance_open(sim: BinanceSimulator, api_key: str, secret: str) -> Credentials:
+    if api_key not in sim.accounts:
+        sim.add_account(api_key, secret)
+    return Credentials({"API_KEY": api_key, "API_SECRET": secret})
+
+
+@st.composite
+def _binance_configs(draw: st.DrawFn) -> MmpConfig:
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 5000)),
+        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3_600_000))),
+        quantity_limit=draw(_limits(8)),
+        delta_limit=draw(_limits(8)),
+    )
+
+
+def _binance_pin(sim: BinanceSimulator, creds: Credentials, key: ScopeKey, at_ms: int) -> None:
+    sim.accounts[creds["API_KEY"]].configs[key.underlying]["lastTriggerTime"] = at_ms
+
+
+def _binance_lengthen(sim: BinanceSimulator, key: str, underlying: str) -> None:
+    sim.accounts[key].configs[underlying]["frozenTimeInMilliseconds"] = 3_600_000
+
+
+BINANCE_ANSWERS = (
+    AnswerCall("binance", "read", ("GET", "/eapi/v1/mmp"), _read({"BTCUSDT"})),
+    AnswerCall("binance", "read_empty", ("GET", "/eapi/v1/mmp"), _read({"ETHUSDT"}), empty=True),
+    AnswerCall("binance", "set", ("POST", "/eapi/v1/mmpSet"), _set("binance", "BTCUSDT", 5)),
+    AnswerCall("binance", "reset", ("POST", "/eapi/v1/mmpReset"), _reset("binance", "BTCUSDT")),
+)
+
+BINANCE = VenueRow(
+    venue="binance",
+    make=BinanceSimulator,
+    open_account=_binance_open,
+    key_prefix="key-",
+    seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], dict(binance_wire.set_params(key, cfg))),
+    trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
+    scopes=(("BTCUSDT", None), ("ETHUSDT", None), ("BNBUSDT", None)),
+    sample=lambda n: MmpConfig(
+        (n % 5 + 1) * 500,
+        MANUAL if n % 3 == 0 else 60_000,
+        quantity_limit=Decimal(n + 1) / 10,
+        delta_limit=Decimal("2.3"),
+    ),
+    configs=_binance_configs(),
+    write_paths=frozenset({"/eapi/v1/mmpSet", "/eapi/v1/mmpReset"}),
+    config_read=lambda r: r.method == "GET" and r.url.path == "/eapi/v1/mmp",
+    mmp_paths=("/eapi/v1/mmp", "/eapi/v1/mmpSet"),
+    rejection=(400, {"code": -1130, "msg": "Data sent for parameter 'qtyLimit' is not valid."}),
+    auth_refusal=(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
+    answers=BINANCE_ANSWERS,
+    answer_samples=(0, 1, 2),
+    pin_trigger=_binance_pin,
+    sandbox_frozen="binance/binance-mm/ETHUSDT",
+    sandbox_drifted="binance/binance-mm/BTCUSDT",
+    lengthen_freeze=_binance_lengthen,
+    desk_scopes=_each(("BNBUSDT", "BTCUSDT", "DOGEUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")),
+    # one GET per underlying (no bulk read); a change: the write, then one read
+    floor=RequestFloor(read_chain=1, read_requests=None, step_chain=2, step_requests=2),
+)
+
+
+# ---- Aevo -------------------------------------------------------------------------------
+
+
+def _aevo_open(sim: AevoSimulator, api_key: str, secret: str) -> Credentials:
+    if api_key not in sim.accounts:
+        sim.add_account(api_key, secret)
+    return Credentials({"API_KEY": api_key, "API_SECRET": secret})
+
+
+@st.composite
+def _aevo_configs(draw: st.DrawFn) -> MmpConfig:
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 3600)) * 1000,
+        frozen_ms=draw(st.one_of(st.just(MANUAL), _seconds(1, 3600))),
+        quantity_limit=draw(_limits(6)),
+        delta_limit=draw(st.one_of(st.none(), _limits(6))),
+    )
+
+
+def _aevo_lengthen(sim: AevoSimulator, key: str, underlying: str) -> None:
+    sim.accounts[key].configs[underlying]["frozen"] = "3600"
+
+
+AEVO_ANSWERS = (
+    AnswerCall("aevo", "read", ("GET", "/mmp"), _read({"BTC"})),
+    AnswerCall("aevo", "read_empty", ("GET", "/mmp"), _read({"ETH"}), empty=True),
+    AnswerCall("aevo", "set", ("POST", "/mmp"), _set("aevo", "ETH", 5)),
+    AnswerCall("aevo", "remove", ("POST", "/mmp"), _remove("aevo", "BTC", 3)),
+    AnswerCall("aevo", "reset", ("POST", "/reset-mmp"), _reset("aevo", "BTC")),
+)
+
+AEVO = VenueRow(
+    venue="aevo",
+    make=AevoSimulator,
+    open_account=_aevo_open,
+    key_prefix="key-",
+    seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], aevo_wire.set_body(key, cfg)),
+    trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
+    scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
+    sample=lambda n: MmpConfig(
+        (n % 5 + 1) * 1000,
+        MANUAL if n % 3 == 0 else 60_000,
+        quantity_limit=Decimal(n + 1) / 8,
+        delta_limit=Decimal("0.1") if n % 2 else None,
+    ),
+    configs=_aevo_configs(),
+    write_paths=frozenset({"/mmp", "/reset-mmp"}),
+    config_read=lambda r: r.method == "GET" and r.url.path == "/mmp",
+    mmp_paths=("/mmp",),
+    rejection=(400, {"error": "ERR_MALFORMED_REQUEST"}),
+    auth_refusal=(401, {"error": "UNAUTHORIZED"}),
+    answers=AEVO_ANSWERS,
+    answer_samples=(3, 1, 2),
+    sandbox_frozen="aevo/aevo-mm/BTC",
+    sandbox_drifted="aevo/aevo-mm/SOL",
+    lengthen_freeze=_aevo_lengthen,
+    desk_scopes=_each(("BTC", "ETH", "SOL")),
+    # one GET per asset (no bulk read); a change: the write, then one read
+    floor=RequestFloor(read_chain=1, read_requests=None, step_chain=2, step_requests=2),
+)
+
+
+# ---- Bullish ----------------------------------------------------------------------------
+
+BULLISH_MMP = bullish_wire.MMP_PATH
+
+
+def bullish_command(command_type: str, underlying: str | None = None) -> Predicate:
+    """A Bullish command by its commandType (V1ResetMMP, V1SetMMP), optionally for one asset."""
+
+    def match(request: httpx.Request) -> bool:
+        if request.method != "POST" or request.url.path != BULLISH_MMP:
+            return False
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return False
+        return (
+            isinstance(body, dict)
+            and body.get("commandType") == command_type
+            and underlying in (None, body.get("underlyingAssetSymbol"))
+        )
+
+    return match
+
+
+def _bullish_open(sim: BullishSimulator, public_key: str, secret: str) -> Credentials:
+    if public_key not in sim.accounts:
+        sim.add_account(public_key, secret)
+    account_id = sim.accounts[public_key].trading_account_id
     return Credentials(
-        {"PUBLIC_KEY": f"key-{account}", "SECRET": "pw", "TRADING_ACCOUNT_ID": account_id}
+        {"PUBLIC_KEY": public_key, "SECRET": secret, "TRADING_ACCOUNT_ID": account_id}
     )
 
 
@@ -95,63 +511,77 @@ def _bullish_seed(
     )
 
 
-ROWS: dict[str, VenueRow] = {
-    "deribit": VenueRow(
-        venue="deribit",
-        make=DeribitSimulator,
-        credentials=_deribit_creds,
-        seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
-        trigger=lambda sim, c, key: sim.trigger(c["CLIENT_ID"], key.underlying, key.group),
-        scopes=(("btc_usd", None), ("btc_usd", "Bot1"), ("eth_usd", None)),
-        sample=lambda n: MmpConfig(
-            (n % 5 + 1) * 1000,
-            MANUAL if n % 3 == 0 else 30_000,
-            quantity_limit=Decimal(n + 1) / 10,
-            max_quote_quantity=Decimal("2.5"),
-        ),
+@st.composite
+def _bullish_configs(draw: st.DrawFn) -> MmpConfig:
+    optional = st.one_of(st.none(), _limits(8))
+    quantity, delta = draw(optional), draw(optional)
+    if quantity is None and delta is None:
+        quantity = draw(_limits(8))
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 600)) * 1000,
+        frozen_ms=draw(st.integers(1, 3600)) * 1000,
+        quantity_limit=quantity,
+        delta_limit=delta,
+    )
+
+
+BULLISH_ANSWERS = (
+    AnswerCall("bullish", "read", ("GET", "/trading-api/v1/users/hmac/login"), _read()),
+    AnswerCall("bullish", "read", ("GET", BULLISH_MMP), _read()),
+    AnswerCall("bullish", "read_empty", ("GET", BULLISH_MMP), _read(), empty=True),
+    AnswerCall("bullish", "set", ("GET", "/trading-api/v1/nonce"), _set("bullish", "SOL", 2)),
+    AnswerCall("bullish", "set", ("POST", BULLISH_MMP), _set("bullish", "SOL", 2)),
+    AnswerCall("bullish", "reset", ("POST", BULLISH_MMP), _reset("bullish", "BTC")),
+    AnswerCall("bullish", "remove", ("POST", BULLISH_MMP), _remove("bullish", "BTC", 0)),
+)
+
+BULLISH = VenueRow(
+    venue="bullish",
+    make=lambda: BullishSimulator(apply_delay_ms=0),  # acknowledged now, applied next call
+    make_delayed=lambda ms: BullishSimulator(apply_delay_ms=ms),
+    open_account=_bullish_open,
+    key_prefix="key-",
+    seed=_bullish_seed,
+    trigger=lambda sim, c, key: sim.trigger(c["PUBLIC_KEY"], key.underlying),
+    scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
+    sample=lambda n: MmpConfig(
+        (n % 5 + 1) * 1000,
+        (n % 7 + 1) * 1000,
+        quantity_limit=Decimal(n + 1) / 8,
+        delta_limit=Decimal("0.1") if n % 2 else None,
     ),
-    "binance": VenueRow(
-        venue="binance",
-        make=BinanceSimulator,
-        credentials=_binance_creds,
-        seed=lambda sim, c, key, cfg: sim.seed(
-            c["API_KEY"], dict(binance_wire.set_params(key, cfg))
-        ),
-        trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
-        scopes=(("BTCUSDT", None), ("ETHUSDT", None), ("BNBUSDT", None)),
-        sample=lambda n: MmpConfig(
-            (n % 5 + 1) * 500,
-            MANUAL if n % 3 == 0 else 60_000,
-            quantity_limit=Decimal(n + 1) / 10,
-            delta_limit=Decimal("2.3"),
-        ),
+    configs=_bullish_configs(),
+    write_paths=frozenset({BULLISH_MMP}),
+    config_read=lambda r: r.method == "GET" and r.url.path.endswith("mmp-configuration"),
+    mmp_paths=(BULLISH_MMP,),
+    replacement_set=bullish_command("V1SetMMP"),
+    expire_session=lambda sim: sim.expire_tokens(),
+    rejection=(
+        400,
+        {
+            "message": "Bad request",
+            "raw": None,
+            "errorCode": 2001,
+            "errorCodeName": "BAD_INCOMING_REQUEST",
+        },
     ),
-    "aevo": VenueRow(
-        venue="aevo",
-        make=AevoSimulator,
-        credentials=_aevo_creds,
-        seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], aevo_wire.set_body(key, cfg)),
-        trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
-        scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
-        sample=lambda n: MmpConfig(
-            (n % 5 + 1) * 1000,
-            MANUAL if n % 3 == 0 else 60_000,
-            quantity_limit=Decimal(n + 1) / 8,
-            delta_limit=Decimal("0.1") if n % 2 else None,
-        ),
+    auth_refusal=(
+        401,
+        {
+            "message": "Invalid JWT",
+            "raw": None,
+            "errorCode": 6105,
+            "errorCodeName": "UNAUTHORIZED_COMMAND",
+        },
     ),
-    "bullish": VenueRow(
-        venue="bullish",
-        make=lambda: BullishSimulator(apply_delay_ms=0),  # acknowledged now, applied next call
-        credentials=_bullish_creds,
-        seed=_bullish_seed,
-        trigger=lambda sim, c, key: sim.trigger(c["PUBLIC_KEY"], key.underlying),
-        scopes=(("BTC", None), ("ETH", None), ("SOL", None)),
-        sample=lambda n: MmpConfig(
-            (n % 5 + 1) * 1000,
-            (n % 7 + 1) * 1000,
-            quantity_limit=Decimal(n + 1) / 8,
-            delta_limit=Decimal("0.1") if n % 2 else None,
-        ),
-    ),
-}
+    answers=BULLISH_ANSWERS,
+    answer_samples=(0, 1),
+    sandbox_frozen="bullish/bullish-mm/ETH",
+    sandbox_drifted="bullish/bullish-mm/BTC",
+    desk_scopes=_each(("BTC", "ETH", "SOL")),
+    # log-in, then one bulk GET; a change: reset and set, each read back, each waited for
+    floor=RequestFloor(read_chain=2, read_requests=2, step_chain=4, step_requests=4, async_waits=2),
+)
+
+
+ROWS: dict[str, VenueRow] = {row.venue: row for row in (DERIBIT, BINANCE, AEVO, BULLISH)}
