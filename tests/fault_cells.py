@@ -19,16 +19,12 @@ from pathlib import Path
 import httpx
 
 from reconciler.core.model import MmpConfig, ScopeKey
-from tests.procs import BULLISH_SET, Gate, LiveDesk, Spawned, any_write, fill, small_disk
+from reconciler.venues import VENUES
+from reconciler.venues.base import ChangeMode
+from tests.procs import Gate, LiveDesk, Spawned, any_write, fill, small_disk
 from tests.venues import ROWS
 
 WAIT_S = 30
-READS: dict[str, Callable[[httpx.Request], bool]] = {
-    "deribit": lambda r: r.url.path.endswith("get_mmp_config"),
-    "binance": lambda r: r.method == "GET" and r.url.path == "/eapi/v1/mmp",
-    "aevo": lambda r: r.method == "GET" and r.url.path == "/mmp",
-    "bullish": lambda r: r.method == "GET" and r.url.path.endswith("mmp-configuration"),
-}
 PROCESS_FAULTS = (
     "sigint-mid-write",
     "sigterm-mid-write",
@@ -57,8 +53,12 @@ class Cell:
         self.tmp_path = tmp_path
 
     def hold_first_write(self) -> Gate:
-        """Bullish: its first set (after the reset showed); elsewhere the first write."""
-        first = BULLISH_SET if self.venue == "bullish" else any_write(self.venue)
+        """A reset-then-set venue (Bullish): its first set, after the reset showed, so the
+        scope is without MMP while it is held; elsewhere the first write."""
+        first = ROWS[self.venue].replacement_set
+        if VENUES[self.venue].capabilities.change is not ChangeMode.RESET_THEN_SET:
+            first = any_write(self.venue)
+        assert first is not None, f"{self.venue} resets then sets: its row needs replacement_set"
         return self.desk.gate(self.venue, first)
 
     def start(self, *extra: str) -> tuple[Spawned, Gate]:
@@ -175,7 +175,7 @@ class _Mangle:
         self.app, self.venue, self.wrote, self.done = app, venue, False, False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.wrote and not self.done and READS[self.venue](request):
+        if self.wrote and not self.done and ROWS[self.venue].config_read(request):
             self.done = True
             return httpx.Response(200, content=b"{}", headers={"Content-Type": "application/json"})
         self.wrote = self.wrote or any_write(self.venue)(request)

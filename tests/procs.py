@@ -47,9 +47,8 @@ from reconciler.core.units import decimal_text, format_duration, format_freeze
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
-from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import MMP_PATH as BULLISH_MMP_PATH
-from tests.venues import ROWS, client_of
+from tests.venues import ROWS, bullish_command, client_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ScopeLike = ScopeKey | tuple[str, str, str, str | None]  # venue, account, underlying, group
@@ -61,50 +60,21 @@ def scope_key(scope: ScopeLike) -> ScopeKey:
     return scope if isinstance(scope, ScopeKey) else ScopeKey(*scope)
 
 
+APPLY_DELAY_MS = 100  # an asynchronous venue applies a command this long after the ack
+
+
 def default_sim(venue: str) -> Any:
-    """The strict simulator for a venue; Bullish applies commands 100 ms after the ack."""
-    if venue == "bullish":
-        return BullishSimulator(apply_delay_ms=100)
-    return ROWS[venue].make()
+    """The strict simulator for a venue; an asynchronous one (Bullish) applies commands
+    APPLY_DELAY_MS after the ack."""
+    return ROWS[venue].simulator(APPLY_DELAY_MS)
 
 
 # ---- predicates ---------------------------------------------------------------------------
 
-WRITE_PATHS: dict[str, frozenset[str]] = {
-    "deribit": frozenset({"/api/v2/private/set_mmp_config", "/api/v2/private/reset_mmp"}),
-    "binance": frozenset({"/eapi/v1/mmpSet", "/eapi/v1/mmpReset"}),
-    "aevo": frozenset({"/mmp", "/reset-mmp"}),
-    "bullish": frozenset({BULLISH_MMP_PATH}),
-}
-
 
 def any_write(venue: str) -> Predicate:
     """Any request that may change the venue's MMP state (sets and resets)."""
-    paths = WRITE_PATHS[venue]
-
-    def match(request: httpx.Request) -> bool:
-        return request.method == "POST" and request.url.path in paths
-
-    return match
-
-
-def bullish_command(command_type: str, underlying: str | None = None) -> Predicate:
-    """A Bullish command by its commandType (V1ResetMMP, V1SetMMP), optionally for one asset."""
-
-    def match(request: httpx.Request) -> bool:
-        if request.method != "POST" or request.url.path != BULLISH_MMP_PATH:
-            return False
-        try:
-            body = json.loads(request.content)
-        except ValueError:
-            return False
-        return (
-            isinstance(body, dict)
-            and body.get("commandType") == command_type
-            and underlying in (None, body.get("underlyingAssetSymbol"))
-        )
-
-    return match
+    return ROWS[venue].writes
 
 
 BULLISH_RESET = bullish_command("V1ResetMMP")

@@ -26,15 +26,10 @@ from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
+from reconciler.venues.base import ChangeMode
 from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)
-WRITES: dict[str, Callable[[httpx.Request], bool]] = {
-    "deribit": lambda r: r.url.path.endswith(("set_mmp_config", "reset_mmp")),
-    "binance": lambda r: r.method == "POST",
-    "aevo": lambda r: r.method == "POST",
-    "bullish": lambda r: r.method == "POST" and r.url.path.endswith("mmp-configuration"),
-}
 
 
 class OnWrite:
@@ -46,7 +41,7 @@ class OnWrite:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         response: httpx.Response = self.app(request)
-        if WRITES[self.venue](request):
+        if ROWS[self.venue].writes(request):
             self.seen.append(request)
             self.left -= 1
             if self.left == 0:
@@ -234,12 +229,13 @@ def test_every_write_is_on_disk_before_its_request_leaves(venue: str, tmp_path: 
 
     class Ahead:
         def __call__(self, request: httpx.Request) -> httpx.Response:
-            if WRITES[venue](request):
+            if ROWS[venue].writes(request):
                 check()  # the intent is journaled, fsynced, before the venue sees anything
             return desk.sim(request)  # type: ignore[no-any-return]
 
     assert desk.apply(Ahead(), Journal(path)).exit_code == 0
-    expected = 4 if venue == "bullish" else 2  # a replacement is a reset and a set
+    replaces = capabilities()[venue].change is ChangeMode.RESET_THEN_SET
+    expected = 4 if replaces else 2  # a replacement is a reset and a set
     assert len(checked) == expected
 
 

@@ -22,54 +22,13 @@ from reconciler.core.model import ScopeKey
 from reconciler.venues import VENUES
 from tests.venues import ROWS
 
-MMP_PATHS = {
-    "deribit": ("get_mmp_config", "get_mmp_status", "set_mmp_config"),
-    "binance": ("/eapi/v1/mmp", "/eapi/v1/mmpSet"),
-    "aevo": ("/mmp",),
-    "bullish": ("/trading-api/v2/mmp-configuration",),
-}
-REFUSED = {  # each venue's own answer to a request whose credentials it does not take
-    "deribit": (
-        401,
-        {"jsonrpc": "2.0", "id": 1, "error": {"code": 13009, "message": "unauthorized"}},
-    ),
-    "binance": (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
-    "aevo": (401, {"error": "UNAUTHORIZED"}),
-    "bullish": (
-        401,
-        {
-            "message": "Invalid JWT",
-            "raw": None,
-            "errorCode": 6105,
-            "errorCodeName": "UNAUTHORIZED_COMMAND",
-        },
-    ),
-}
-REJECTED = {  # and to one it refuses for its content
-    "deribit": (
-        400,
-        {"jsonrpc": "2.0", "id": 1, "error": {"code": 11029, "message": "invalid_arguments"}},
-    ),
-    "binance": (400, {"code": -1130, "msg": "Data sent for parameter 'qtyLimit' is not valid."}),
-    "aevo": (400, {"error": "ERR_MALFORMED_REQUEST"}),
-    "bullish": (
-        400,
-        {
-            "message": "Bad request",
-            "raw": None,
-            "errorCode": 2001,
-            "errorCodeName": "BAD_INCOMING_REQUEST",
-        },
-    ),
-}
-
 
 def _json(status: int, body: Any) -> httpx.Response:
     return httpx.Response(status, json=body)
 
 
 ANSWERS: dict[str, tuple[Callable[[str], httpx.Response], type[Exception]]] = {
-    "4xx": (lambda venue: _json(*REJECTED[venue]), VenueRejected),
+    "4xx": (lambda venue: _json(*ROWS[venue].rejection), VenueRejected),
     "5xx-json": (
         lambda venue: _json(500, {"error": "INTERNAL_ERROR", "code": -1000}),
         VenueUnavailable,
@@ -83,7 +42,7 @@ ANSWERS: dict[str, tuple[Callable[[str], httpx.Response], type[Exception]]] = {
         VenueUnavailable,
     ),
     "missing-field": (lambda venue: _json(200, {}), VenueUnavailable),
-    "refused": (lambda venue: _json(*REFUSED[venue]), VenueAuthError),
+    "refused": (lambda venue: _json(*ROWS[venue].auth_refusal), VenueAuthError),
 }
 
 
@@ -95,7 +54,7 @@ class Answering:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if any(path == p or path.endswith(p) for p in MMP_PATHS[self.venue]):
+        if any(path == p or path.endswith(p) for p in ROWS[self.venue].mmp_paths):
             return self.answer(self.venue)
         return self.sim(request)  # type: ignore[no-any-return]
 

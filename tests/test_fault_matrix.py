@@ -21,32 +21,12 @@ from reconciler.core.errors import PlanFileError
 from reconciler.core.model import ScopeKey
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.venues import capabilities
+from reconciler.venues import VENUES, capabilities
 from tests import fault_cells
 from tests.fakes.faults import FaultInjector
 from tests.venues import ROWS, connect_to
 
 HERE = Location("p", 1, 1)
-WRITES = {
-    "deribit": lambda r: r.url.path.endswith(("set_mmp_config", "reset_mmp")),
-    "binance": lambda r: r.method == "POST",
-    "aevo": lambda r: r.method == "POST",
-    "bullish": lambda r: r.method == "POST" and r.url.path.endswith("mmp-configuration"),
-}
-REJECTIONS = {  # each venue's own refusal body
-    "deribit": (
-        400,
-        b'{"jsonrpc":"2.0","id":1,"error":{"code":11029,"message":"invalid_arguments"}}',
-    ),
-    "binance": (400, b'{"code":-1130,"msg":"Data sent for parameter \'qtyLimit\' is not valid."}'),
-    "aevo": (400, b'{"error":"ERR_MALFORMED_REQUEST"}'),
-    "bullish": (
-        400,
-        b'{"message":"Bad request","raw":null,"errorCode":2001,'
-        b'"errorCodeName":"BAD_INCOMING_REQUEST"}',
-    ),
-}
-AUTH_EXPIRY = {"deribit": "expire_tokens", "bullish": "expire_tokens"}  # others sign each call
 EXPECTED = {
     "500-on-write": 1,
     "timeout-after-write": 0,
@@ -57,9 +37,16 @@ EXPECTED = {
     "auth-expiry": 0,
     "live-changed": 1,
 }
-# On an asynchronous venue a 500 may hide a command the venue queued: not in force by the
-# deadline proves nothing (it may land later), so the scope is named unknown, exit 4
-EXCEPTIONS = {("bullish", "500-on-write"): 4}
+
+
+def expected(venue: str, fault: str) -> int:
+    """On an asynchronous venue a 500 may hide a command the venue queued: not in force by
+    the deadline proves nothing (it may land later), so the scope is named unknown, exit 4."""
+    if fault == "500-on-write" and not VENUES[venue].capabilities.synchronous:
+        return 4
+    return EXPECTED[fault]
+
+
 RESULTS: dict[tuple[str, str], str] = {}
 
 
@@ -68,10 +55,10 @@ class Reject:
         self.app, self.venue, self.left = app, venue, 1
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.left and WRITES[self.venue](request):
+        row = ROWS[self.venue]
+        if self.left and row.writes(request):
             self.left -= 1
-            status, body = REJECTIONS[self.venue]
-            return httpx.Response(status, content=body)
+            return httpx.Response(row.rejection[0], content=row.rejection_body())
         response: httpx.Response = self.app(request)
         return response
 
@@ -99,16 +86,17 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
     if fault == "rejection":
         handler = Reject(sim, venue)
     elif fault in ("500-on-write", "timeout-after-write", "connection-reset", "malformed-json"):
-        handler = FaultInjector(sim, WRITES[venue], fault)
+        handler = FaultInjector(sim, row.writes, fault)
     elif fault == "429-storm":
-        handler = FaultInjector(sim, WRITES[venue], fault, times=3)
+        handler = FaultInjector(sim, row.writes, fault, times=3)
     conns = connect_to(handler, desired, {"acct": creds})
     journal = Journal(None)
 
     async def go() -> int:
         plan = make_plan(desired, await conns.read(), capabilities())
         if fault == "auth-expiry":
-            getattr(sim, AUTH_EXPIRY[venue])()
+            assert row.expire_session is not None
+            row.expire_session(sim)
         if fault == "live-changed":
             row.seed(sim, creds, keys[0], row.sample(9))
         try:
@@ -151,7 +139,7 @@ CELLS = [
     (venue, fault)
     for venue in sorted(ROWS)
     for fault in EXPECTED
-    if fault != "auth-expiry" or venue in AUTH_EXPIRY
+    if fault != "auth-expiry" or ROWS[venue].expire_session is not None  # others sign each call
 ]
 
 
@@ -159,7 +147,7 @@ CELLS = [
 def test_cell(venue: str, fault: str) -> None:
     code, records, _ = run_cell(venue, fault)
     RESULTS[(venue, fault)] = f"exit {code}"
-    assert code == EXCEPTIONS.get((venue, fault), EXPECTED[fault])
+    assert code == expected(venue, fault)
     events = [r["event"] for r in records]
     if fault == "live-changed":
         assert events == []  # refused before anything was written or journaled

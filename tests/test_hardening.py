@@ -38,7 +38,7 @@ from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limits
 from reconciler.venues.live import connect
 from tests.procs import LiveDesk
-from tests.test_apply_safety import WRITES, Desk, OnWrite
+from tests.test_apply_safety import Desk, OnWrite
 from tests.test_fault_matrix import Reject
 from tests.test_interrupt import looser
 from tests.venues import ROWS, connect_to
@@ -352,7 +352,7 @@ class SlowReads:
         self.app, self.venue, self.ms, self.on = app, venue, ms, False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.on and not WRITES[self.venue](request):
+        if self.on and not ROWS[self.venue].writes(request):
             time.sleep(self.ms / 1000)  # the venue took this long to answer
         response: httpx.Response = self.app(request)
         return response
@@ -592,7 +592,7 @@ class LostWrite:
         self.app, self.venue = app, venue
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if WRITES[self.venue](request):
+        if ROWS[self.venue].writes(request):
             raise httpx.ReadTimeout("the answer never came", request=request)
         response: httpx.Response = self.app(request)
         return response
@@ -635,7 +635,7 @@ def test_a_lost_binance_write_landing_within_its_recv_window_is_seen(
     late: list[threading.Timer] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if WRITES["binance"](request):
+        if ROWS["binance"].writes(request):
             late.append(threading.Timer(0.15, desk.sim, args=(request,)))
             late[-1].start()
             raise httpx.ReadTimeout("the answer never came", request=request)
