@@ -12,20 +12,23 @@ import pytest
 from reconciler.cli import main
 from reconciler.commands import run as commands
 from reconciler.core.units import dumps_exact, loads_exact
-from reconciler.venues import live
-from reconciler.venues.aevo.simulator import AevoSimulator
-from reconciler.venues.binance.simulator import BinanceSimulator
-from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.policy import fastyaml
+from reconciler.venues import VENUES, live
 from reconciler.venues.deribit.simulator import DeribitSimulator, RpcError
+from tests.venues import ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNTS = {  # policy prefix -> (venue, id variable, secret variable)
-    "DERIBIT_MAIN": ("deribit", "CLIENT_ID", "CLIENT_SECRET"),
-    "DERIBIT_HEDGE": ("deribit", "CLIENT_ID", "CLIENT_SECRET"),
-    "BINANCE_MM": ("binance", "API_KEY", "API_SECRET"),
-    "AEVO_MM": ("aevo", "API_KEY", "API_SECRET"),
-    "BULLISH_MM": ("bullish", "PUBLIC_KEY", "SECRET"),
-}
+EXAMPLE = ROOT / "policies" / "desk-alpha.yaml"
+
+
+def example_accounts() -> dict[str, str]:
+    """The example policy's accounts: credentials prefix -> venue."""
+    tree = fastyaml.load(EXAMPLE.read_text(encoding="utf-8"))
+    assert tree is not None, EXAMPLE
+    return {str(a["credentials"]): str(a["venue"]) for a in tree["accounts"].values()}
+
+
+ACCOUNTS = example_accounts()
 
 
 def secret(prefix: str) -> str:
@@ -38,21 +41,13 @@ def desk(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     (in_tmp / "policies" / "desk-alpha.yaml").write_text(
         (ROOT / "policies" / "desk-alpha.yaml").read_text()
     )
-    sims: dict[str, Any] = {
-        "deribit": DeribitSimulator(),
-        "binance": BinanceSimulator(),
-        "aevo": AevoSimulator(),
-        "bullish": BullishSimulator(apply_delay_ms=0),
-    }
-    for prefix, (venue, id_var, secret_var) in ACCOUNTS.items():
-        key = f"id-{prefix.lower()}"
-        monkeypatch.setenv(f"{prefix}_{id_var}", key)
-        monkeypatch.setenv(f"{prefix}_{secret_var}", secret(prefix))
-        if venue == "bullish":
-            sims[venue].add_account(key, secret(prefix), "111000000000042")
-            monkeypatch.setenv(f"{prefix}_TRADING_ACCOUNT_ID", "111000000000042")
-        else:
-            sims[venue].add_account(key, secret(prefix))
+    sims: dict[str, Any] = {venue: ROWS[venue].make() for venue in VENUES}
+    assert set(ACCOUNTS.values()) == set(VENUES), "the example desk has an account per venue"
+    for prefix, venue in ACCOUNTS.items():
+        # a canary as each account's secret; every variable named as the venue names it
+        creds = ROWS[venue].open_account(sims[venue], f"id-{prefix.lower()}", secret(prefix))
+        for suffix in VENUES[venue].connection.credential_vars:
+            monkeypatch.setenv(f"{prefix}_{suffix}", creds[suffix])
     sims["deribit"].seed(
         "id-deribit_main",
         {

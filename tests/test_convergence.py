@@ -4,7 +4,6 @@ and no frozen scope was unfrozen or written."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,81 +17,15 @@ from reconciler.core.units import MANUAL
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import VENUES, capabilities
+from reconciler.venues.base import RemoveMode
 from tests.venues import ROWS, connect_to
 
 HERE = Location("p.yaml", 1, 1)
 
 
-def limits(places: int) -> st.SearchStrategy[Decimal]:
-    return st.decimals(
-        min_value=Decimal(1).scaleb(-places), max_value=Decimal(10**7), places=places
-    )
-
-
-@st.composite
-def deribit_configs(draw: Any) -> MmpConfig:
-    optional = st.one_of(st.none(), limits(4))
-    chosen = {
-        "quantity_limit": draw(optional),
-        "delta_limit": draw(optional),
-        "vega_limit": draw(optional),
-    }
-    if all(v is None for v in chosen.values()):
-        chosen["quantity_limit"] = draw(limits(4))
-    return MmpConfig(
-        window_ms=draw(st.integers(1, 3600)) * 1000,
-        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3600).map(lambda s: s * 1000))),
-        max_quote_quantity=draw(limits(4)),
-        **chosen,
-    )
-
-
-@st.composite
-def binance_configs(draw: Any) -> MmpConfig:
-    return MmpConfig(
-        window_ms=draw(st.integers(1, 5000)),
-        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3_600_000))),
-        quantity_limit=draw(limits(8)),
-        delta_limit=draw(limits(8)),
-    )
-
-
-@st.composite
-def aevo_configs(draw: Any) -> MmpConfig:
-    return MmpConfig(
-        window_ms=draw(st.integers(1, 3600)) * 1000,
-        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3600).map(lambda s: s * 1000))),
-        quantity_limit=draw(limits(6)),
-        delta_limit=draw(st.one_of(st.none(), limits(6))),
-    )
-
-
-@st.composite
-def bullish_configs(draw: Any) -> MmpConfig:
-    optional = st.one_of(st.none(), limits(8))
-    quantity, delta = draw(optional), draw(optional)
-    if quantity is None and delta is None:
-        quantity = draw(limits(8))
-    return MmpConfig(
-        window_ms=draw(st.integers(1, 600)) * 1000,
-        frozen_ms=draw(st.integers(1, 3600)) * 1000,
-        quantity_limit=quantity,
-        delta_limit=delta,
-    )
-
-
-CONFIGS = {
-    "deribit": deribit_configs(),
-    "binance": binance_configs(),
-    "aevo": aevo_configs(),
-    "bullish": bullish_configs(),
-}
-# Binance cannot remove, so its desired side is a config or "skip"; others may be absent
-ABSENT_OK = {"deribit": True, "binance": False, "aevo": True, "bullish": True}
-
-
 def test_every_venue_has_a_strategy() -> None:
-    assert set(CONFIGS) == set(VENUES) == set(ABSENT_OK)
+    assert set(ROWS) == set(VENUES)
+    assert all(isinstance(row.configs, st.SearchStrategy) for row in ROWS.values())
 
 
 @pytest.mark.parametrize("venue", sorted(ROWS))
@@ -100,8 +33,10 @@ def test_every_venue_has_a_strategy() -> None:
 @given(data=st.data())
 def test_apply_then_plan_is_empty_and_frozen_scopes_untouched(venue: str, data: Any) -> None:
     row = ROWS[venue]
-    configs = CONFIGS[venue]
-    wanted = st.one_of(st.just("skip"), configs, *([st.none()] if ABSENT_OK[venue] else []))
+    configs = row.configs
+    # a venue that cannot remove has a config or "skip" on its desired side; others may be absent
+    absent_ok = VENUES[venue].capabilities.remove is not RemoveMode.UNSUPPORTED
+    wanted = st.one_of(st.just("skip"), configs, *([st.none()] if absent_ok else []))
     sim = row.make()
     creds = row.credentials(sim, "acct")
     desired = DesiredState(

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -32,14 +31,11 @@ from reconciler.core.model import ScopeKey
 from reconciler.core.units import dumps_exact, loads_exact
 from reconciler.venues import VENUES
 from reconciler.venues.answers import wire_type
-from reconciler.venues.base import Credentials, VenueClient
-from reconciler.venues.deribit.simulator import DeribitSimulator
-from tests.venues import ROWS, client_of
+from reconciler.venues.base import Credentials, RemoveMode
+from tests.venues import DERIBIT_LIMITS, ROWS, AnswerCall, client_of
 
 Path = tuple[str | int, ...]
 Mutation = tuple[str, Path, Any]  # ("delete" | "replace", where in the answer, new value)
-Run = Callable[[VenueClient], Coroutine[Any, Any, object]]
-DERIBIT_LIMITS = frozenset({"quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"})
 OTHER_TYPES: tuple[Any, ...] = (None, True, False, 0, 7, "", "7", [], [{}], {}, {"x": 1})
 ODD_NUMBERS = (-1, Decimal("1.5"), 2**64)
 ODD_DIGITS = ("NaN", "-1", "1e3", " 1", "1_000", "\u0661", "Infinity", "1" * 30)
@@ -47,121 +43,27 @@ ODD_TEXT = ("\ud800", "x\x01")  # half a surrogate pair; a control character
 FIXED_TRIGGER_MS = 1_700_000_000_000
 
 
-@dataclass(frozen=True)
-class Call:
-    """One client call, and the request whose answer is made malformed."""
-
-    venue: str
-    name: str
-    target: tuple[str, str]  # (method, path) of the answer to break
-    run: Run
-    optional: frozenset[str] = frozenset()  # fields whose absence is another valid answer
-    empty: bool = False  # an account with nothing set (the "no config" answers)
-    make: Callable[[], Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{self.venue}-{self.name}-{self.target[1].rsplit('/', 1)[-1]}"
-
-
 def _key(venue: str, underlying: str, group: str | None = None) -> ScopeKey:
     return ScopeKey(venue, "acct", underlying, group)
 
 
-def _read(only: set[str] | None = None) -> Run:
-    return lambda client: client.read(frozenset(), only=None if only is None else frozenset(only))
-
-
-def _set(venue: str, underlying: str, n: int, group: str | None = None) -> Run:
-    return lambda client: client.set_config(_key(venue, underlying, group), ROWS[venue].sample(n))
-
-
-def _remove(venue: str, underlying: str, n: int) -> Run:
-    return lambda client: client.remove_config(_key(venue, underlying), ROWS[venue].sample(n))
-
-
-def _reset(venue: str, underlying: str) -> Run:
-    return lambda client: client.reset(_key(venue, underlying))
-
-
-DERIBIT = "/api/v2/"
-BULLISH_MMP = "/trading-api/v2/mmp-configuration"
-CALLS = (
-    Call("deribit", "read", ("POST", DERIBIT + "public/auth"), _read()),
-    Call(
-        "deribit",
-        "read",
-        ("POST", DERIBIT + "private/get_mmp_config"),
-        _read(),
-        DERIBIT_LIMITS | {"mmp_group"},
-    ),
-    Call(
-        "deribit",
-        "read",
-        ("POST", DERIBIT + "private/get_mmp_status"),
-        _read(),
-        frozenset({"mmp_group"}),
-    ),
-    Call(
-        "deribit", "read_empty", ("POST", DERIBIT + "private/get_mmp_config"), _read(), empty=True
-    ),
-    Call(
-        "deribit", "read_empty", ("POST", DERIBIT + "private/get_mmp_status"), _read(), empty=True
-    ),
-    Call(
-        "deribit",
-        "set",
-        ("POST", DERIBIT + "private/set_mmp_config"),
-        _set("deribit", "btc_usd", 5),
-    ),
-    Call(
-        "deribit",
-        "set_group_array_answer",
-        ("POST", DERIBIT + "private/set_mmp_config"),
-        _set("deribit", "btc_usd", 5, "Bot1"),
-        make=lambda: DeribitSimulator(set_result="array"),
-    ),
-    Call(
-        "deribit",
-        "remove",
-        ("POST", DERIBIT + "private/set_mmp_config"),
-        _remove("deribit", "eth_usd", 1),
-    ),
-    Call("deribit", "reset", ("POST", DERIBIT + "private/reset_mmp"), _reset("deribit", "btc_usd")),
-    Call("binance", "read", ("GET", "/eapi/v1/mmp"), _read({"BTCUSDT"})),
-    Call("binance", "read_empty", ("GET", "/eapi/v1/mmp"), _read({"ETHUSDT"}), empty=True),
-    Call("binance", "set", ("POST", "/eapi/v1/mmpSet"), _set("binance", "BTCUSDT", 5)),
-    Call("binance", "reset", ("POST", "/eapi/v1/mmpReset"), _reset("binance", "BTCUSDT")),
-    Call("aevo", "read", ("GET", "/mmp"), _read({"BTC"})),
-    Call("aevo", "read_empty", ("GET", "/mmp"), _read({"ETH"}), empty=True),
-    Call("aevo", "set", ("POST", "/mmp"), _set("aevo", "ETH", 5)),
-    Call("aevo", "remove", ("POST", "/mmp"), _remove("aevo", "BTC", 3)),
-    Call("aevo", "reset", ("POST", "/reset-mmp"), _reset("aevo", "BTC")),
-    Call("bullish", "read", ("GET", "/trading-api/v1/users/hmac/login"), _read()),
-    Call("bullish", "read", ("GET", BULLISH_MMP), _read()),
-    Call("bullish", "read_empty", ("GET", BULLISH_MMP), _read(), empty=True),
-    Call("bullish", "set", ("GET", "/trading-api/v1/nonce"), _set("bullish", "SOL", 2)),
-    Call("bullish", "set", ("POST", BULLISH_MMP), _set("bullish", "SOL", 2)),
-    Call("bullish", "reset", ("POST", BULLISH_MMP), _reset("bullish", "BTC")),
-    Call("bullish", "remove", ("POST", BULLISH_MMP), _remove("bullish", "BTC", 0)),
-)
+# every answer of every registered venue (VenueRow.answers), in the registry's order
+CALLS = tuple(call for venue in VENUES for call in ROWS[venue].answers)
 
 
 def _seed_desk(venue: str, sim: Any, creds: Credentials) -> None:
-    """A config on each of the venue's sample scopes; the first (and Deribit's group) frozen
+    """A config on each of the venue's sample scopes; the first (and each group's) frozen
     until a manual reset, so that freeze fields are read and the result does not move with
-    the clock."""
+    the clock (where the simulator stamps a trigger with its clock, the stamp is pinned)."""
     row = ROWS[venue]
-    samples = {"deribit": (0, 3, 1), "binance": (0, 1, 2), "aevo": (3, 1, 2), "bullish": (0, 1)}
-    for (underlying, group), n in zip(row.scopes, samples[venue], strict=False):
+    seeded = list(zip(row.scopes, row.answer_samples, strict=False))
+    for (underlying, group), n in seeded:
         row.seed(sim, creds, _key(venue, underlying, group), row.sample(n))
-    frozen = row.scopes[:2] if venue == "deribit" else row.scopes[:1]
+    frozen = [scope for i, (scope, _) in enumerate(seeded) if i == 0 or scope[1] is not None]
     for underlying, group in frozen:
         row.trigger(sim, creds, _key(venue, underlying, group))
-    if venue == "binance":  # the trigger time is the simulator's clock: pin it
-        sim.accounts[creds["API_KEY"]].configs[row.scopes[0][0]]["lastTriggerTime"] = (
-            FIXED_TRIGGER_MS
-        )
+        if row.pin_trigger is not None:
+            row.pin_trigger(sim, creds, _key(venue, underlying, group), FIXED_TRIGGER_MS)
 
 
 class Breaking:
@@ -201,7 +103,7 @@ class Breaking:
 
 
 def _call(
-    call: Call, mutate: Callable[[Any], Any], refusal: tuple[int, Any] | None = None
+    call: AnswerCall, mutate: Callable[[Any], Any], refusal: tuple[int, Any] | None = None
 ) -> tuple[object, Breaking]:
     """The call's result, or the exception it raised, against a fresh simulator."""
     row = ROWS[call.venue]
@@ -226,7 +128,7 @@ def _call(
 
 
 @cache
-def _valid(call: Call) -> tuple[object, Any]:
+def _valid(call: AnswerCall) -> tuple[object, Any]:
     result, breaking = _call(call, lambda body: body)
     assert not isinstance(result, Exception), result
     assert breaking.seen, f"{call.id}: the client never asked for {call.target}"
@@ -296,7 +198,7 @@ def _child(value: Any, step: str | int) -> Any:
     return None
 
 
-def _judge(call: Call, mutations: list[Mutation], got: object, answers: list[Any]) -> str:
+def _judge(call: AnswerCall, mutations: list[Mutation], got: object, answers: list[Any]) -> str:
     """ "" when the outcome is acceptable, else what is wrong with it."""
     valid, _ = _valid(call)
     if got == valid:
@@ -324,7 +226,7 @@ def _judge(call: Call, mutations: list[Mutation], got: object, answers: list[Any
     return ""
 
 
-def _check(call: Call, mutations: list[Mutation]) -> str:
+def _check(call: AnswerCall, mutations: list[Mutation]) -> str:
     def mutate(body: Any) -> Any:  # the fresh simulator's answer: its own token, its own ids
         for mutation in mutations:
             body = _apply(body, mutation)
@@ -336,7 +238,7 @@ def _check(call: Call, mutations: list[Mutation]) -> str:
 
 
 @pytest.mark.parametrize("call", CALLS, ids=lambda c: c.id)
-def test_every_single_mutation_is_the_valid_result_or_venue_unavailable(call: Call) -> None:
+def test_every_single_mutation_is_the_valid_result_or_venue_unavailable(call: AnswerCall) -> None:
     _, body = _valid(call)
     mutations = list(_mutations(body))
     problems = [p for m in mutations if (p := _check(call, [m]))]
@@ -347,13 +249,15 @@ def test_every_single_mutation_is_the_valid_result_or_venue_unavailable(call: Ca
 def test_every_registered_venue_and_answer_is_covered() -> None:
     assert {c.venue for c in CALLS} == set(VENUES)
     for venue in VENUES:
+        assert all(c.venue == venue for c in ROWS[venue].answers), venue
         names = {c.name for c in CALLS if c.venue == venue}
-        writes = {"set", "reset"} | ({"remove"} if venue != "binance" else set())
+        removes = VENUES[venue].capabilities.remove is not RemoveMode.UNSUPPORTED
+        writes = {"set", "reset"} | ({"remove"} if removes else set())
         assert {"read", "read_empty"} | writes <= names, venue
 
 
 @st.composite
-def _random_mutations(draw: st.DrawFn) -> tuple[Call, list[Mutation]]:
+def _random_mutations(draw: st.DrawFn) -> tuple[AnswerCall, list[Mutation]]:
     call = draw(st.sampled_from(CALLS))
     _, body = _valid(call)
     paths = list(_paths(body))
@@ -394,7 +298,7 @@ def _json() -> st.SearchStrategy[Any]:
 @settings(max_examples=300)
 @given(_random_mutations())
 def test_random_mutations_are_the_valid_result_or_venue_unavailable(
-    case: tuple[Call, list[Mutation]],
+    case: tuple[AnswerCall, list[Mutation]],
 ) -> None:
     call, mutations = case
     problem = _check(call, mutations)
@@ -509,27 +413,13 @@ def test_an_acknowledgement_that_says_no_is_still_a_refusal() -> None:
     assert isinstance(got, VenueRejected) and "success false" in str(got)
 
 
-REFUSALS = {  # each venue's own refusal of a write, as documented
-    "deribit-set-set_mmp_config": {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "error": {
-            "code": 11029,
-            "message": "invalid_arguments",
-            "data": {"reason": "must be positive", "param": "quantity_limit"},
-        },
-    },
-    "binance-set-mmpSet": {
-        "code": -1130,
-        "msg": "Data sent for parameter 'qtyLimit' is not valid.",
-    },
-    "aevo-set-mmp": {"error": "ERR_MALFORMED_REQUEST"},
-    "bullish-set-mmp-configuration": {
-        "message": "Bad request",
-        "raw": None,
-        "errorCode": 2001,
-        "errorCodeName": "BAD_INCOMING_REQUEST",
-    },
+# each venue's own refusal of a write, as documented (VenueRow.rejection), on its set
+REFUSALS = {
+    call.id: ROWS[call.venue].rejection
+    for call in CALLS
+    if call.name == "set"
+    and call.target[0] == "POST"
+    and call.target[1] in ROWS[call.venue].write_paths
 }
 
 
@@ -538,12 +428,12 @@ def test_a_malformed_refusal_is_still_a_venue_error(call_id: str) -> None:
     """(e) A refusal (HTTP 400) whose body is broken the same ways: the venue said no, so
     any VenueError subclass will do, never a TypeError from classifying its code."""
     [call] = [c for c in CALLS if c.id == call_id]
-    refusal = REFUSALS[call_id]
-    got, _ = _call(call, lambda body: body, (400, refusal))
+    status, refusal = REFUSALS[call_id]
+    got, _ = _call(call, lambda body: body, (status, refusal))
     assert isinstance(got, VenueRejected), got
     problems = []
     for mutation in _mutations(refusal):
-        got, _ = _call(call, _applying(mutation), (400, refusal))
+        got, _ = _call(call, _applying(mutation), (status, refusal))
         if not isinstance(got, VenueError) or "{" in str(got):
             problems.append(f"{mutation}: {got!r}")
     assert not problems, "\n".join(problems[:20])
