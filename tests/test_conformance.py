@@ -15,7 +15,7 @@ from reconciler.planning.plan import Action
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import VENUES, capabilities
-from reconciler.venues.base import ResetMeaning
+from reconciler.venues.base import ChangeMode, ResetMeaning
 from reconciler.venues.live import Connections
 from tests.venues import ROWS, VenueRow, connect_to
 
@@ -62,7 +62,8 @@ def test_lifecycle(venue: str) -> None:
         plan = make_plan(changed, await conns.read(), caps)
         actions = {s.key: s.action for s in plan.steps}
         assert actions[frozen_key] is Action.HELD
-        changing = Action.REPLACE if venue == "bullish" else Action.UPDATE
+        replaces = caps[venue].change is ChangeMode.RESET_THEN_SET
+        changing = Action.REPLACE if replaces else Action.UPDATE
         assert all(a is changing for k, a in actions.items() if k != frozen_key)
         assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
         after = {s.key: s for s in (await conns.read_account("acct")).scopes}

@@ -25,16 +25,13 @@ from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig
 from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES, capabilities
-from reconciler.venues.base import Capabilities
+from reconciler.venues.base import Capabilities, ResetMeaning
 from reconciler.venues.live import Connections
+from tests.venues import ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
-FROZEN = {  # the sandbox desk's frozen scope on each venue
-    "deribit": "deribit/deribit-main/btc_usd/MassQuoteBot7",
-    "binance": "binance/binance-mm/ETHUSDT",
-    "aevo": "aevo/aevo-mm/BTC",
-    "bullish": "bullish/bullish-mm/ETH",
-}
+# the venues whose reset ends a freeze and keeps the config: `mmp unfreeze` works there
+UNFREEZING = [v for v in VENUES if VENUES[v].capabilities.reset_means is ResetMeaning.UNFREEZE]
 NEVER = ("explicitly first", "minimum freeze may apply", "try again shortly")
 
 
@@ -202,11 +199,11 @@ def status_todo(status_text: str, scope: str) -> str:
     return next(line.split(": ", 1)[1] for line in told if line.startswith(f"  {scope}: "))
 
 
-@pytest.mark.parametrize("venue", ["deribit", "binance", "aevo"])
+@pytest.mark.parametrize("venue", UNFREEZING)
 def test_where_reset_unfreezes_every_command_says_mmp_unfreeze_and_it_works(
     desk: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
-    scope = FROZEN[venue]
+    scope = ROWS[venue].sandbox_frozen
     freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
     assert freeze == "frozen until manual reset"
     assert todo == (
@@ -226,7 +223,7 @@ def test_where_reset_unfreezes_every_command_says_mmp_unfreeze_and_it_works(
 def test_bullish_has_no_unfreeze_and_every_command_says_so_the_same_way(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scope = FROZEN["bullish"]
+    scope = ROWS["bullish"].sandbox_frozen
     todo = "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
     freeze, held = held_todo(mmp(capsys, "plan")[1], scope)
     assert freeze == "frozen: not in effect (Bullish reports no frozen-until time)"
@@ -246,37 +243,35 @@ def test_the_held_reason_says_why_it_is_held_per_venue(
 ) -> None:
     plan = mmp(capsys, "plan")[1]
     assert "frozen: a set on deribit would also unfreeze it; only a reset ends it" in plan
-    for venue in ("binance", "aevo", "bullish"):
+    for venue in (v for v in VENUES if not VENUES[v].capabilities.set_unfreezes):
         assert f"frozen: {venue} does not document what a write does to a freeze; " in plan
 
 
-TIMED = {  # a declared scope with drift on each venue whose reset unfreezes, frozen for an hour
-    "deribit": ("deribit-main", "btc_usd", "deribit/deribit-main/btc_usd"),
-    "binance": ("binance-mm", "BTCUSDT", "binance/binance-mm/BTCUSDT"),
-    "aevo": ("aevo-mm", "SOL", "aevo/aevo-mm/SOL"),
-}
+def timed(venue: str) -> tuple[str, str, str]:
+    """(account, underlying, scope) of a declared scope with drift on a venue whose reset
+    unfreezes, which the test freezes for an hour."""
+    scope = ROWS[venue].sandbox_drifted
+    _, account, underlying = scope.split("/")[:3]
+    return account, underlying, scope
 
 
 def trip_for_an_hour(venue: str) -> None:
     """Trip the scope's MMP with the longest freeze the venue allows, so no test waits on it."""
-    account, underlying, _ = TIMED[venue]
+    account, underlying, _ = timed(venue)
+    lengthen = ROWS[venue].lengthen_freeze
+    assert lengthen is not None, f"a reset unfreezes on {venue}: its row needs lengthen_freeze"
     with Sandbox(VENUES).edit(venue) as stored:
         assert isinstance(stored, SimulatorDesk)
         sim, key = stored.sim, stored.key(account)
-        if venue == "deribit":
-            sim.accounts[key].configs[(underlying, None)]["frozen_time"] = 3600
-        elif venue == "binance":
-            sim.accounts[key].configs[underlying]["frozenTimeInMilliseconds"] = 3_600_000
-        else:
-            sim.accounts[key].configs[underlying]["frozen"] = "3600"
+        lengthen(sim, key, underlying)
         sim.trigger(key, underlying)
 
 
-@pytest.mark.parametrize("venue", sorted(TIMED))
+@pytest.mark.parametrize("venue", sorted(UNFREEZING))
 def test_a_timed_freeze_says_when_it_ends_and_how_to_end_it_now(
     desk: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
-    scope = TIMED[venue][2]
+    account, _, scope = timed(venue)
     trip_for_an_hour(venue)
     freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
     until = freeze.removeprefix("frozen until ")
@@ -285,7 +280,7 @@ def test_a_timed_freeze_says_when_it_ends_and_how_to_end_it_now(
         f"it ends by itself at {until}, or now with `mmp unfreeze {scope} --reason TEXT` "
         f"({venue}'s reset keeps the config)"
     )
-    status = mmp(capsys, "status", "--account", TIMED[venue][0])[1]
+    status = mmp(capsys, "status", "--account", account)[1]
     assert f"yes, until {until} (in " in status
     assert status_todo(status, scope) == todo
     code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "reviewed", "--auto-approve")
@@ -333,7 +328,10 @@ def test_a_reset_deribit_accepts_while_still_frozen_names_its_documented_minimum
     )
 
 
-@pytest.mark.parametrize("name", ["binance", "aevo"])
+# where a reset unfreezes and the venue documents no minimum freeze
+@pytest.mark.parametrize(
+    "name", [v for v in UNFREEZING if VENUES[v].capabilities.minimum_freeze_ms is None]
+)
 def test_elsewhere_no_minimum_freeze_is_claimed(name: str) -> None:
     venue = StuckVenue(capabilities()[name])
     with pytest.raises(ReconcilerError) as caught:

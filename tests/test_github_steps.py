@@ -28,6 +28,7 @@ from reconciler.commands.github.steps import fenced, force_warning, forced, shar
 from reconciler.core.errors import GitHubError
 from reconciler.planning.render.markdown import MARKER
 from reconciler.simulators.server import serve
+from reconciler.venues import VENUES as REGISTERED
 from tests.fakes.github import FakeGitHub
 from tests.workflow_files import REPO, mmp_step, secret_names, step_env
 
@@ -35,7 +36,7 @@ REPOSITORY = "desk/mmp-policies"
 TOKEN = "ghs_workflowtoken0001"
 CANARY = "CANARY-8f3e2d1c"
 PR = 7
-VENUES = ["deribit", "binance", "aevo", "bullish"]
+VENUES = list(REGISTERED)  # one drift shard per venue
 BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # GitHub's `shell: bash`
 
 

@@ -20,7 +20,7 @@ from reconciler.cli import main
 from reconciler.commands.importer import FileImport, import_live, notes
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.policy.validate import load_desired
-from reconciler.venues import capabilities
+from reconciler.venues import VENUES, capabilities
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "import"
@@ -77,7 +77,7 @@ def test_import_then_plan_shows_only_the_kept_and_the_held(
         **dict.fromkeys(HELD, "held"),
         "summary": "Plan: changes; 2 to create, 4 held, 10 unchanged.",
     }
-    for venue in ("deribit", "binance", "aevo", "bullish"):
+    for venue in VENUES:
         assert any(scope.startswith(venue) for scope, a in plan.items() if a == "unchanged")
     imported = desk.read_text()
     _, err = _import(capsys)  # a second import writes nothing and says why not everything matches

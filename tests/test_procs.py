@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.venues import VENUES
 from reconciler.venues.bullish.simulator import BullishSimulator
 from tests.procs import (
     BULLISH_RESET,
@@ -22,7 +23,6 @@ from tests.procs import (
 )
 from tests.venues import ROWS
 
-VENUES = ("deribit", "binance", "aevo", "bullish")
 WAIT_S = 20  # bounds a wait that normally takes well under a second; never asserted on
 
 
@@ -41,7 +41,7 @@ def bullish_desk(tmp_path: Path) -> tuple[LiveDesk, ScopeKey, MmpConfig, MmpConf
     return LiveDesk(tmp_path, {key: (want, old)}, sims={"bullish": sim}), key, want, old
 
 
-@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("venue", list(VENUES))
 def test_plan_apply_plan_converges(tmp_path: Path, venue: str) -> None:
     row = ROWS[venue]
     (u1, g1), (u2, g2) = row.scopes[:2]

@@ -11,9 +11,10 @@ import pytest
 from reconciler.cli import main
 from reconciler.core.errors import ReconcilerError
 from reconciler.planning.shard import parse_shard
+from reconciler.venues import VENUES as REGISTERED
 
 ROOT = Path(__file__).resolve().parent.parent
-VENUES = frozenset({"deribit", "binance", "aevo", "bullish"})
+VENUES = frozenset(REGISTERED)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler import __version__
 from reconciler.cli import build_parser
+from reconciler.venues import VENUES
 from tests.helpers import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,7 @@ def test_verbose_shows_each_venue_request_and_no_secret(desk: Path) -> None:
         done.stderr
     )
     assert all(" in " in line and line.endswith(" ms") for line in requests)
-    assert {line.split("/")[0] for line in requests} == {"deribit", "binance", "aevo", "bullish"}
+    assert {line.split("/")[0] for line in requests} == set(VENUES)
     assert "sandbox-secret" not in done.stderr
 
 
