@@ -21,19 +21,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.desk import SCOPES, VENUE_ORDER
+from benchmarks.desk import SCOPES, VENUE_ORDER, split
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, ScopeKey
 from reconciler.planning.planner import make_plan
 from reconciler.planning.render import RENDERERS
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
-from reconciler.venues import capabilities
+from reconciler.venues import VENUES, capabilities
 from tests.venues import ROWS
 
 
 def build(n: int) -> tuple[DesiredState, list[LiveAccount]]:
     desired = DesiredState()
     live: list[LiveAccount] = []
-    per_venue = [n // 4 + (1 if i < n % 4 else 0) for i in range(4)]
+    per_venue = split(n)
     for venue, count in zip(VENUE_ORDER, per_venue, strict=True):
         layout = SCOPES[venue]
         for number in range((count + len(layout) - 1) // len(layout)):
@@ -53,9 +53,8 @@ def build(n: int) -> tuple[DesiredState, list[LiveAccount]]:
                 frozen = FreezeState(serial % 97 == 0, None)
                 scopes.append(LiveScope(key, have, frozen))
             if number % 50 == 0:  # now and then a scope nobody declared
-                extra = ScopeKey(
-                    venue, name, layout[0][0], "unmanaged" if venue == "deribit" else None
-                )
+                grouped = VENUES[venue].capabilities.groups
+                extra = ScopeKey(venue, name, layout[0][0], "unmanaged" if grouped else None)
                 if extra not in desired.scopes:
                     scopes.append(LiveScope(extra, ROWS[venue].sample(number)))
             live.append(LiveAccount(venue, name, tuple(scopes)))

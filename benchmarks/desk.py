@@ -29,22 +29,14 @@ from reconciler.core.model import MmpConfig, ScopeKey  # noqa: E402
 from reconciler.core.units import decimal_text, format_duration, format_freeze  # noqa: E402
 from reconciler.simulators.server import serve  # noqa: E402
 from reconciler.venues import VENUES  # noqa: E402
-from reconciler.venues.bullish.simulator import BullishSimulator  # noqa: E402
 from tests.venues import ROWS  # noqa: E402
 
-VENUE_ORDER = ("deribit", "binance", "aevo", "bullish")
-DERIBIT_INDEXES = ("btc_usd", "eth_usd", "btc_usdc", "eth_usdc")
-DERIBIT_GROUPS = (None, "g1", "g2", "g3", "g4")
+VENUE_ORDER = tuple(VENUES)
+# one account's scopes on each venue (tests/venues.py VenueRow.desk_scopes)
 SCOPES: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "deribit": tuple(
-        (index, None if group is None else f"{index.replace('_', '')}{group}")
-        for index in DERIBIT_INDEXES
-        for group in DERIBIT_GROUPS
-    ),
-    "binance": tuple((u, None) for u in sorted(VENUES["binance"].capabilities.underlyings or ())),
-    "aevo": tuple((u, None) for u in sorted(VENUES["aevo"].capabilities.underlyings or ())),
-    "bullish": tuple((u, None) for u in sorted(VENUES["bullish"].capabilities.underlyings or ())),
+    venue: ROWS[venue].desk_scopes for venue in VENUE_ORDER
 }
+ASYNC_DELAY_MS = 200  # an asynchronous venue's real asynchrony: applied this long after the ack
 DRIFT_EVERY = 10
 
 
@@ -88,14 +80,19 @@ def _live(config: MmpConfig) -> MmpConfig:
     return config.with_changes(quantity_limit=config.quantity_limit * 2)
 
 
+def split(n: int) -> list[int]:
+    """n scopes spread evenly over the venues, the first ones taking what is left over."""
+    count = len(VENUE_ORDER)
+    return [n // count + (1 if i < n % count else 0) for i in range(count)]
+
+
 @contextmanager
 def desk(n: int, root: Path, latency_ms: int = 30) -> Iterator[Desk]:
     """Policies in root/policies, simulators seeded and served; yields the Desk."""
     policies = root / "policies"
     policies.mkdir(parents=True)
-    sims = {venue: ROWS[venue].make() for venue in VENUE_ORDER}
-    sims["bullish"] = BullishSimulator()  # its real asynchrony: applied 200 ms after the ack
-    per_venue = [n // 4 + (1 if i < n % 4 else 0) for i in range(4)]
+    sims = {venue: ROWS[venue].simulator(ASYNC_DELAY_MS) for venue in VENUE_ORDER}
+    per_venue = split(n)
     with ExitStack() as stack:
         urls = {
             venue: stack.enter_context(serve(_delayed(sims[venue], latency_ms)))
@@ -109,6 +106,7 @@ def desk(n: int, root: Path, latency_ms: int = 30) -> Iterator[Desk]:
 
 def _venue_accounts(result: Desk, venue: str, count: int, url: str) -> None:
     row, sim, layout = ROWS[venue], result.sims[venue], SCOPES[venue]
+    caps = VENUES[venue].capabilities
     lines = ["accounts:"]
     names: list[str] = []
     most = 0
@@ -130,8 +128,8 @@ def _venue_accounts(result: Desk, venue: str, count: int, url: str) -> None:
             drift = serial % DRIFT_EVERY == 0
             row.seed(sim, creds, key, _live(want) if drift else want)
             drifted += drift
-            if venue == "deribit":
-                group_name = group or "default"
+            if caps.groups:
+                group_name = group or caps.default_group_name
                 block = by_underlying.setdefault(underlying, [f"      {underlying}:"])
                 block.append(f"        {group_name}:")
                 block += _yaml_fields(want, "          ")

@@ -22,26 +22,7 @@ from dataclasses import dataclass
 
 from benchmarks.desk import SCOPES, Desk
 from reconciler.venues import VENUES
-
-# Dependent round trips to read one account: log in first where the venue needs a token.
-READ_CHAIN = {"deribit": 2, "binance": 1, "aevo": 1, "bullish": 2}
-# Requests to read one account: Deribit auth + config + status; Bullish login + one bulk GET;
-# Binance and Aevo one GET per underlying (no bulk read exists).
-READ_REQUESTS = {
-    "deribit": 3,
-    "binance": len(SCOPES["binance"]),
-    "aevo": len(SCOPES["aevo"]),
-    "bullish": 2,
-}
-# One change: the write, then one read to verify it (Deribit reads config and status at once).
-STEP_CHAIN = {
-    "deribit": 2,
-    "binance": 2,
-    "aevo": 2,
-    "bullish": 4,
-}  # Bullish: reset+set, each read back
-STEP_REQUESTS = {"deribit": 3, "binance": 2, "aevo": 2, "bullish": 4}
-ASYNC_WAITS = {"bullish": 2}  # each Bullish command takes effect apply_delay_ms after the ack
+from tests.venues import ROWS
 
 
 @dataclass(frozen=True)
@@ -49,6 +30,12 @@ class Floor:
     ms: int
     venue: str  # the slowest
     why: str
+
+
+def read_requests(venue: str) -> int:
+    """Requests to read one account: a bulk read's, or one per underlying of the desk's."""
+    fixed = ROWS[venue].floor.read_requests
+    return len({u for u, _ in SCOPES[venue]}) if fixed is None else fixed
 
 
 def _bucket_ms(venue: str, per_account: int, total: int, bursts: bool) -> int:
@@ -78,10 +65,10 @@ def plan_floor(desk: Desk, rtt_ms: int, *, bursts: bool) -> Floor:
     candidates = []
     for venue, accounts in desk.accounts.items():
         if accounts:
-            per_account = READ_REQUESTS[venue]
+            per_account = read_requests(venue)
             total = per_account * len(accounts)
             bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
-            candidates.append((venue, READ_CHAIN[venue] * rtt_ms, bucket))
+            candidates.append((venue, ROWS[venue].floor.read_chain * rtt_ms, bucket))
     return _slowest(candidates)
 
 
@@ -92,11 +79,12 @@ def apply_floor(desk: Desk, rtt_ms: int, async_delay_ms: int, *, bursts: bool) -
         if not accounts:
             continue
         most = desk.changes_per_account.get(venue, 0)
-        step = STEP_CHAIN[venue] * rtt_ms + ASYNC_WAITS.get(venue, 0) * async_delay_ms
-        chain = READ_CHAIN[venue] * rtt_ms + most * step
-        per_account = READ_REQUESTS[venue] + most * STEP_REQUESTS[venue]
-        changes = desk.changes.get(venue, 0) * STEP_REQUESTS[venue]
-        total = READ_REQUESTS[venue] * len(accounts) + changes
+        floor = ROWS[venue].floor
+        step = floor.step_chain * rtt_ms + floor.async_waits * async_delay_ms
+        chain = floor.read_chain * rtt_ms + most * step
+        per_account = read_requests(venue) + most * floor.step_requests
+        changes = desk.changes.get(venue, 0) * floor.step_requests
+        total = read_requests(venue) * len(accounts) + changes
         bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
         candidates.append((venue, chain, bucket))
     return _slowest(candidates)

@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reconciler.core.model import ScopeKey  # noqa: E402
+from reconciler.venues import VENUES  # noqa: E402
 from tests.procs import LiveDesk  # noqa: E402
 from tests.venues import ROWS  # noqa: E402
-
-VENUES = ("deribit", "binance", "aevo", "bullish")
 
 
 def timed(run: Callable[[], int], expected: int) -> float:
