@@ -37,7 +37,7 @@ from reconciler.venues.live import Connections, connect
 from tests import procs
 from tests.checked import include_held
 from tests.helpers import load, write_policy
-from tests.procs import BULLISH_SET, LiveDesk
+from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk
 
 BTC = ScopeKey("bullish", "bx", "BTC")
 ETH = ScopeKey("bullish", "bx", "ETH")
@@ -134,6 +134,30 @@ def test_bullish_trigger_pushed_mid_apply_holds_the_scope(
         else:
             assert "freeze state unknown" in plan.stdout, plan
         assert status.code in (2, 3), status  # frozen (2) or unknown (3): never "not frozen"
+
+
+def test_bullish_trigger_pushed_during_the_reset_stops_the_set(
+    tmp_path: Path, sockets: None
+) -> None:
+    """BTC trips while its reset is on its way (taken by the venue, the answer held): once
+    the reset clears the config, no set follows (a write might end the freeze); the scope is
+    named WITHOUT MMP, exit 4."""
+    sim = BullishSimulator(apply_delay_ms=100)
+    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}) as desk:
+        gate = desk.gate("bullish", BULLISH_RESET, before=False)
+        proc = desk.spawn("apply", "--auto-approve", *include_held(BTC))
+        assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+        desk.trigger(BTC)  # the reset is queued at the venue: the config is still there
+        gate.release()
+        result = proc.finish(WAIT_S)
+        assert result.code == 4, result
+        said = "froze while its replacement was under way (MMP triggered on it"
+        assert line("UNSAFE (may be unprotected)", BTC, said) in result.stdout, result
+        assert "WITHOUT MMP" in result.stdout and "pushed by bullish" in result.stdout
+        events = [e["event"] for e in scope_events(desk, BTC)]
+        assert "replace-held" in events and "set-sent" not in events
+        desk.settle()
+        assert desk.live(BTC) is None
 
 
 def test_bullish_socket_dropped_mid_apply_leaves_rest_to_settle(

@@ -461,12 +461,11 @@ async def _replace(run: Run, step: Step) -> StepResult:
     run.fastest_clear_ms[step.key.venue] = min(fastest, settle_ms)
     run.phases[scope] = Phase.CLEARED
     run.journal.write("replace-cleared", scope=scope)
-    froze = _pushed_stop(run, step)
-    if froze:  # no further write: a set might end the freeze
-        run.journal.write("replace-held", scope=scope, said=froze)
-        return StepResult(step, Outcome.UNKNOWN, _froze_mid_replacement(froze))
     errors = []
     for purpose in ("apply", "retry"):  # the set, and one retry within the deadline
+        froze = _stopped_mid_replacement(run, step)
+        if froze is not None:
+            return froze
         sent = await _send(run, step, "set", step.after, purpose)
         sent, seen = await _outcome(run, step, step.after, sent, settle_ms=settle_ms)
         if seen == step.after:
@@ -480,17 +479,28 @@ async def _replace(run: Run, step: Step) -> StepResult:
     return await _restore(run, step, errors, gap_start, settle_ms)
 
 
-def _froze_mid_replacement(why: str) -> str:
-    return (
+def _stopped_mid_replacement(run: Run, step: Step) -> StepResult | None:
+    """A freeze pushed since the step began stops every further write, even with the scope
+    cleared: a set might end the freeze. Said as WITHOUT MMP (exit 4), never silently."""
+    why = _pushed_stop(run, step)
+    if not why:
+        return None
+    run.journal.write("replace-held", scope=str(step.key), said=why)
+    return StepResult(
+        step,
+        Outcome.UNKNOWN,
         f"froze while its replacement was under way ({why}): its reset had cleared the config, "
-        "and its set was not sent, since a write might end the freeze: the scope is WITHOUT "
-        "MMP until `mmp apply` sets it (once the freeze has ended)"
+        "and no set was sent after that, since a write might end the freeze: the scope is "
+        "WITHOUT MMP until `mmp apply` sets it (once the freeze has ended)",
     )
 
 
 async def _restore(
     run: Run, step: Step, errors: list[str], gap_start: int, settle_ms: int
 ) -> StepResult:
+    froze = _stopped_mid_replacement(run, step)
+    if froze is not None:
+        return froze
     run.phases[str(step.key)] = Phase.RESTORING
     run.journal.write("replace-restore", scope=str(step.key), errors=errors)
     sent = await _send(run, step, "set", step.before, "restore")

@@ -26,6 +26,7 @@ from reconciler.venues.base import PushChannel, Said
 from reconciler.venues.bullish import pushwire
 from reconciler.venues.push import LOG, PushDown, RpcSocket, TriggerLog, ws_url
 
+OPEN_BUDGET_S = 10  # connecting and subscribing, at most (a plan waits for it)
 FINAL = frozenset({"CLOSED", "REJECTED", "FAILED", "CANCELLED", "CANCELED"})  # done, either way
 
 
@@ -74,14 +75,11 @@ class BullishPush:
             self._tried = True
             socket = RpcSocket(self.where, self._message)
             try:
-                token = await self._jwt()
-                async with self._slot():
-                    await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
-                await self._subscribe(socket)
-                await self._ping(socket)  # answered after any snapshot of the subscriptions
-            except (PushDown, ReconcilerError) as exc:
+                async with asyncio.timeout(OPEN_BUDGET_S):
+                    await self._open(socket)
+            except (PushDown, ReconcilerError, TimeoutError) as exc:
                 await socket.aclose()
-                self._why = str(exc)
+                self._why = str(exc) or f"not open within {OPEN_BUDGET_S} s"
                 LOG.info("%s: private WebSocket not open (%s)", self.where, self._why)
                 return
             self._since_ns = time.monotonic_ns()
@@ -92,6 +90,13 @@ class BullishPush:
                 self.where,
                 ", ".join([pushwire.REQUEST_TOPIC, *self.trigger_topics]),
             )
+
+    async def _open(self, socket: RpcSocket) -> None:
+        token = await self._jwt()
+        async with self._slot():
+            await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
+        await self._subscribe(socket)
+        await self._ping(socket)  # answered after any snapshot of the subscriptions
 
     async def _subscribe(self, socket: RpcSocket) -> None:
         answer = await self._call(socket, "subscribe", {"topic": pushwire.REQUEST_TOPIC})
