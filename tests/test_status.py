@@ -71,8 +71,9 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
     ]
     assert "Binance does not report resets" in said["binance/binance-mm/ETHUSDT"]
     assert "tells only isActive" in said["bullish/bullish-mm/ETH"]
-    assert "`mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT`" in (
-        said["bullish/bullish-mm/ETH"]
+    assert (
+        "`mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT`"
+        in (said["bullish/bullish-mm/ETH"])
     )
 
 
