@@ -10,9 +10,9 @@ from reconciler.venues.base import Credentials
 from reconciler.venues.bullish.simulator import BullishSimulator
 
 # bullish-mm: BTC and SOL drifted (each a replacement: reset, then set); ETH frozen by a
-# trigger, with a drift. REST cannot show a freeze under the
-# simulator's default reading (isActive stays true), so every scope's freeze state reads
-# unknown and their changes are held until a person names them to --include-held.
+# trigger, with a drift. REST cannot show a freeze under the simulator's default reading
+# (isActive stays true), so every scope's freeze state reads unknown and their changes are
+# held until a person names them to --include-held.
 SEED: list[tuple[str, dict[str, Any], bool]] = [
     (
         "bullish-mm",
