@@ -23,6 +23,7 @@ import httpx
 from reconciler.simulators.websocket import PushApp, Sockets, handshake_bytes, serve_connection
 
 Handler = Callable[[httpx.Request], httpx.Response]
+POLL_MS = 50  # how often the serving loop looks whether it is asked to stop
 
 
 def _request_handler(
@@ -88,7 +89,7 @@ def serve(
     server = _QuietServer((host, port), _request_handler(app, push, sockets))
     server.daemon_threads = True
     # a short poll: stopping waits for the serving loop to look (0.5 s by default, per server)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(POLL_MS / 1000,), daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"
