@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from reconciler.apply.push import open_channels
 from reconciler.core.model import NOT_FROZEN, MmpConfig, ScopeKey
 from reconciler.core.units import now
+from reconciler.planning.planner import make_plan
 from reconciler.simulators.server import serve
+from reconciler.venues import capabilities
 from reconciler.venues.base import Credentials
 from reconciler.venues.bullish import pushwire
 from reconciler.venues.bullish.client import BullishClient
@@ -29,10 +34,23 @@ from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit.client import DeribitClient
 from reconciler.venues.deribit.push import DeribitPush
 from reconciler.venues.deribit.simulator import DeribitSimulator
+from reconciler.venues.live import IN_PROCESS
 from reconciler.venues.push import ws_url
-from tests.venues import ROWS, client_of
+from tests.helpers import load, write_policy
+from tests.venues import ROWS, client_of, connect_to
 
 WAIT_S = 10
+DERIBIT_POLICY = """
+accounts:
+  main:
+    venue: deribit
+    environment: testnet
+    credentials: DERIBIT_MAIN
+    defaults: {window: 1s, frozen: 30s}
+    mmp:
+      btc_usd:
+        default: {quantity_limit: 5, max_quote_quantity: 2}
+"""
 BTC = ScopeKey("bullish", "bx", "BTC")
 CONFIG = MmpConfig(10_000, 5_000, quantity_limit=Decimal("2.5"))
 TRIGGER_TOPICS = ("mmpTriggered", "mmpTrigger", "both")
@@ -368,3 +386,38 @@ def test_ws_url_keeps_a_gateways_path() -> None:
         "wss://gw.example/bx/trading-api/v1/private-data?a=1"
     )
     assert ws_url("http://127.0.0.1:8080", "/ws/api/v2") == "ws://127.0.0.1:8080/ws/api/v2"
+
+
+def test_in_process_venues_have_no_push_channel_and_apply_says_so(
+    in_tmp: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--sandbox (and the in-process tests) answer through an httpx transport: there is no
+    socket, so apply reads only, and -v says why."""
+    write_policy(in_tmp, DERIBIT_POLICY)
+    desired = load(in_tmp)
+    sim = DeribitSimulator()
+    sim.add_account("id-main", "pw")
+    sim.seed(
+        "id-main",
+        {
+            "index_name": "btc_usd",
+            "interval": 1,
+            "frozen_time": 30,
+            "quantity_limit": Decimal(9),
+            "max_quote_quantity": Decimal(2),
+        },
+    )
+    creds = {"main": Credentials({"CLIENT_ID": "id-main", "CLIENT_SECRET": "pw"})}
+    connections = connect_to(sim, desired, creds)
+    assert connections.pushes == {} and connections.push_notes == {"main": IN_PROCESS}
+
+    async def go() -> dict[str, str]:
+        try:
+            plan = make_plan(desired, await connections.read(), capabilities())
+            with caplog.at_level(logging.INFO, logger="mmp"):
+                return await open_channels(connections, plan)
+        finally:
+            await connections.aclose()
+
+    assert asyncio.run(go()) == {"main": IN_PROCESS}
+    assert f"deribit/main: no push channel ({IN_PROCESS})" in caplog.text
