@@ -100,14 +100,23 @@ def test_bullish_rejected_set_ends_at_once_and_restores_at_once(
         assert "private WebSocket open" in result.stderr
 
 
-@pytest.mark.parametrize("snapshots", [False, True])
+@pytest.mark.parametrize(
+    ("snapshots", "active_while_frozen"),
+    [(False, True), (True, False)],
+    ids=["no-snapshot-active", "snapshot-inactive"],
+)
 def test_bullish_trigger_pushed_mid_apply_holds_the_scope(
-    tmp_path: Path, sockets: None, snapshots: bool
+    tmp_path: Path, sockets: None, snapshots: bool, active_while_frozen: bool
 ) -> None:
-    """ETH trips while BTC's set is held at the venue: REST cannot show it (isActive stays
-    true), the push does, and ETH is not written. The next plan and status know it frozen
-    only where the venue's snapshot tells them; elsewhere they say they cannot tell."""
-    sim = BullishSimulator(apply_delay_ms=100, ws=Readings(snapshots=snapshots))
+    """ETH trips while BTC's set is held at the venue: the push tells it (REST does too only
+    where isActive goes false while frozen), and ETH is not written. The next plan and status
+    know it frozen where the venue's snapshot or isActive tells them; elsewhere they say they
+    cannot tell, never that it is not frozen."""
+    sim = BullishSimulator(
+        apply_delay_ms=100,
+        ws=Readings(snapshots=snapshots),
+        active_while_frozen=active_while_frozen,
+    )
     with LiveDesk(tmp_path, {BTC: (WANT, OLD), ETH: (WANT, OLD)}, sims={"bullish": sim}) as desk:
         checked = [] if snapshots else include_held(BTC, ETH)
         gate = desk.gate("bullish", BULLISH_SET)
