@@ -390,7 +390,9 @@ class LiveDesk:
 
     `scopes`: scope -> (desired config or None for `absent`, live config to seed or None).
     `sims`: venue -> a simulator made by the test (constructor switches); every venue of
-    `scopes` or `venues` without one gets `default_sim(venue)`."""
+    `scopes` or `venues` without one gets `default_sim(venue)`. `sockets`: each simulator
+    that has a push channel (`ws`) serves it on its port, as the venue does; without, its
+    handshake is refused and mmp works from REST alone."""
 
     def __init__(
         self,
@@ -399,6 +401,7 @@ class LiveDesk:
         *,
         sims: Mapping[str, Any] | None = None,
         venues: Iterable[str] = (),
+        sockets: bool = False,
     ) -> None:
         items = {scope_key(k): v for k, v in (scopes or {}).items()}
         self.root, self.repo = root, root / "repo"
@@ -412,6 +415,7 @@ class LiveDesk:
             for venue in wanted
         }
         self.servers = {venue: Gated(sim) for venue, sim in self.sims.items()}
+        self.sockets = sockets
         self.urls: dict[str, str] = {}
         self.credentials: dict[str, Credentials] = {}  # account -> its credentials
         self.env = child_env()
@@ -429,7 +433,9 @@ class LiveDesk:
 
     def _start(self) -> None:
         for venue, gated in sorted(self.servers.items()):
-            self.urls[venue] = self._stack.enter_context(serve(gated))
+            push = getattr(self.sims[venue], "ws", None) if self.sockets else None
+            served = serve(gated) if push is None else serve(gated, push=push)
+            self.urls[venue] = self._stack.enter_context(served)
         self._stack.callback(self._stop_everything)  # runs first: before the servers stop
         for key in sorted(set(self.desired) | set(self._seeds), key=ScopeKey.sort_key):
             self.account(key.venue, key.account)
@@ -552,7 +558,14 @@ class LiveDesk:
         return None if found is None else found.config
 
     def frozen(self, scope: ScopeLike) -> bool:
-        found = self.scope(scope)
+        """Whether the venue has the scope frozen: its simulator's own truth where REST may
+        not show it (a simulator with `is_frozen`), else what the venue reports."""
+        key = scope_key(scope)
+        sim = self.sims[key.venue]
+        if hasattr(sim, "is_frozen"):
+            with sim._lock:
+                return bool(sim.is_frozen(ROWS[key.venue].key_prefix + key.account, key.underlying))
+        found = self.scope(key)
         return found is not None and found.freeze.frozen
 
     async def _read(self, key: ScopeKey) -> dict[ScopeKey, LiveScope]:

@@ -23,6 +23,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import VENUES, capabilities
 from tests import fault_cells
+from tests.checked import checked
 from tests.fakes.faults import FaultInjector
 from tests.venues import ROWS, connect_to
 
@@ -93,7 +94,8 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
     journal = Journal(None)
 
     async def go() -> int:
-        plan = make_plan(desired, await conns.read(), capabilities())
+        live = await conns.read()  # a venue that cannot tell a freeze: a person checked
+        plan = make_plan(desired, live, capabilities(), included=checked(live))
         if fault == "auth-expiry":
             assert row.expire_session is not None
             row.expire_session(sim)
@@ -127,7 +129,8 @@ async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:
 def converge(row: Any, sim: Any, creds: Any, desired: DesiredState) -> None:
     async def go() -> None:
         conns = connect_to(sim, desired, {"acct": creds})
-        plan = make_plan(desired, await conns.read(), capabilities())
+        live = await conns.read()
+        plan = make_plan(desired, live, capabilities(), included=checked(live))
         assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
         assert not make_plan(desired, await conns.read(), capabilities()).has_changes
         await conns.aclose()

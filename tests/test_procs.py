@@ -12,6 +12,7 @@ import pytest
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues import VENUES
 from reconciler.venues.bullish.simulator import BullishSimulator
+from tests.checked import include_held
 from tests.procs import (
     BULLISH_RESET,
     BULLISH_SET,
@@ -52,13 +53,15 @@ def test_plan_apply_plan_converges(tmp_path: Path, venue: str) -> None:
         assert desk.live(drifted) == looser(row.sample(1)) and desk.live(new) is None
         planned = desk.mmp("plan", "--detailed-exitcode")
         assert planned.code == 2, planned
-        applied = desk.mmp("apply", "--auto-approve")
+        # a venue that cannot tell whether a scope is frozen: a person checked both
+        applied = desk.mmp("apply", "--auto-approve", *include_held(drifted, new))
         assert applied.code == 0, applied
         again = desk.mmp("plan", "--detailed-exitcode")
         assert again.code == 0, again
         assert desk.live(drifted) == row.sample(1) and desk.live(new) == row.sample(2)
         events = desk.journal().events()
-        assert events[0] == "apply-start" and events[-1] == "apply-end"
+        # who included the scopes and why, journaled first; then the run
+        assert events[:2] == ["include-held", "apply-start"] and events[-1] == "apply-end"
         assert not desk.frozen(new)
         desk.trigger(new)
         assert desk.frozen(new)
@@ -68,7 +71,7 @@ def test_gate_holds_the_bullish_reset_until_released(tmp_path: Path) -> None:
     desk, key, want, old = bullish_desk(tmp_path)
     with desk:
         gate = desk.gate("bullish", BULLISH_RESET)
-        proc = desk.spawn("apply", "--auto-approve")
+        proc = desk.spawn("apply", "--auto-approve", *include_held(key))
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
         assert proc.poll() is None  # blocked on the held request
         events = desk.journal().events(key)
@@ -88,7 +91,7 @@ def test_two_gates_on_one_venue_hold_the_reset_then_the_set(tmp_path: Path) -> N
     with desk:
         reset = desk.gate("bullish", BULLISH_RESET, before=False)  # the venue has it
         set_ = desk.gate("bullish", BULLISH_SET)
-        proc = desk.spawn("apply", "--auto-approve")
+        proc = desk.spawn("apply", "--auto-approve", *include_held(key))
         assert reset.wait_arrived(WAIT_S, proc), proc.stderr_text()
         assert reset.response is not None and reset.response.status_code == 200
         desk.settle()  # the acknowledged reset takes effect now
@@ -125,7 +128,7 @@ def test_sigkill_while_the_reset_is_held_leaves_the_scope_without_mmp(tmp_path: 
     desk, key, want, old = bullish_desk(tmp_path)
     with desk:
         gate = desk.gate("bullish", BULLISH_RESET)
-        proc = desk.spawn("apply", "--auto-approve")
+        proc = desk.spawn("apply", "--auto-approve", *include_held(key))
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
         assert desk.live(key) == old
         proc.send_signal(signal.SIGKILL)
@@ -136,17 +139,17 @@ def test_sigkill_while_the_reset_is_held_leaves_the_scope_without_mmp(tmp_path: 
         assert desk.live(key) is None
         events = desk.journal().events(key)
         assert events[0] == "step-begin" and not {"replace-cleared", "step-end"} & set(events)
-        rerun = desk.mmp("apply", "--auto-approve")
+        rerun = desk.mmp("apply", "--auto-approve", *include_held(key))
         assert desk.live(key) == want, rerun
 
 
 def test_sigint_reaches_python_while_a_request_is_held(tmp_path: Path) -> None:
     """The harness delivers SIGINT to mmp's own handling (not the default kill, nor ignored
     as a background job's would be); what apply then does is issue 12's business."""
-    desk, _, _, _ = bullish_desk(tmp_path)
+    desk, key, _, _ = bullish_desk(tmp_path)
     with desk:
         gate = desk.gate("bullish", bullish_config_read, nth=2)  # apply's first read-back
-        proc = desk.spawn("apply", "--auto-approve")
+        proc = desk.spawn("apply", "--auto-approve", *include_held(key))
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
         if sys.platform == "linux":
             assert disposition(proc, signal.SIGINT) == "caught"
