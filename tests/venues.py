@@ -158,6 +158,9 @@ class VenueRow:
     # (sim, account key, underlying): that scope's next trigger freezes it for an hour; None
     # where a reset does not unfreeze (no test then freezes it for an hour)
     lengthen_freeze: Callable[[Any, str, str], None] | None = None
+    # its in-process simulator under each reading of an open question its freeze state
+    # depends on (name -> make), the default reading first; empty where none is open
+    freeze_readings: tuple[tuple[str, Callable[[], Any]], ...] = ()
     # ---- benchmarks
     desk_scopes: tuple[Scope, ...]  # one account of benchmarks/desk.py's generated desk
     floor: RequestFloor  # what its API needs at least (benchmarks/floor.py)
@@ -181,6 +184,29 @@ class VenueRow:
 
     def transport(self, sim: Any) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(sim)
+
+    def readings(self) -> tuple[tuple[str, Callable[[], Any]], ...]:
+        """Its simulator under each reading of its freeze state (just `make` where none)."""
+        return self.freeze_readings or (("documented", self.make),)
+
+
+def reading_cells(venues: Any = None) -> list[tuple[str, str]]:
+    """(venue, reading) for every venue (or those given) and each of its readings."""
+    names = sorted(ROWS) if venues is None else sorted(venues)
+    return [(venue, name) for venue in names for name, _ in ROWS[venue].readings()]
+
+
+def simulator_of(venue: str, reading: str) -> Any:
+    """The venue's in-process simulator under that reading."""
+    return dict(ROWS[venue].readings())[reading]()
+
+
+def truly_frozen(sim: Any, key: ScopeKey, reported: bool) -> bool:
+    """Whether the venue has `key` frozen: its simulator's own truth where its answers may
+    not show it (`is_frozen`), else what the venue reported."""
+    if not hasattr(sim, "is_frozen"):
+        return reported
+    return bool(sim.is_frozen(ROWS[key.venue].key_prefix + key.account, key.underlying))
 
 
 def _limits(places: int) -> st.SearchStrategy[Decimal]:
@@ -379,6 +405,11 @@ BINANCE_ANSWERS = (
 BINANCE = VenueRow(
     venue="binance",
     make=BinanceSimulator,
+    # does mmpReset leave lastTriggerTime as it was? (seed-venues.md 2.8)
+    freeze_readings=(
+        ("trigger-kept", BinanceSimulator),
+        ("trigger-zeroed", lambda: BinanceSimulator(reset_keeps_trigger_time=False)),
+    ),
     open_account=_binance_open,
     key_prefix="key-",
     seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], dict(binance_wire.set_params(key, cfg))),
@@ -538,6 +569,14 @@ BULLISH_ANSWERS = (
 BULLISH = VenueRow(
     venue="bullish",
     make=lambda: BullishSimulator(apply_delay_ms=0),  # acknowledged now, applied next call
+    # does REST isActive stay true while the scope is frozen? (seed-venues.md 4.2)
+    freeze_readings=(
+        ("isActive-stays-true", lambda: BullishSimulator(apply_delay_ms=0)),
+        (
+            "isActive-false",
+            lambda: BullishSimulator(apply_delay_ms=0, active_while_frozen=False),
+        ),
+    ),
     make_delayed=lambda ms: BullishSimulator(apply_delay_ms=ms),
     open_account=_bullish_open,
     key_prefix="key-",
