@@ -4,6 +4,7 @@ unit mistakes refused at validate time."""
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, loads_exact
 from reconciler.simulators.common import Clock
 from reconciler.venues.base import Credentials
+from reconciler.venues.binance import wire
 from reconciler.venues.binance.client import BinanceClient
-from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.binance.simulator import DEFAULT_UNDERLYINGS, BinanceSimulator
 from reconciler.venues.binance.wire import sign
+from reconciler.venues.discovery import Discovered, Unlisted
 from tests.helpers import load, write_policy
 
 SPOT_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -222,11 +225,17 @@ def test_the_default_reading_keeps_the_trigger_time() -> None:
     assert BinanceSimulator().reset_keeps_trigger_time
 
 
-def client(sim: BinanceSimulator, secret: str = "secret") -> BinanceClient:
+def client(
+    sim: Any, secret: str = "secret", key: str = "key", shared: Discovered | None = None
+) -> BinanceClient:
+    """A client of the simulator's account `key` (made where it is new)."""
+    if isinstance(sim, BinanceSimulator) and key not in sim.accounts:
+        sim.add_account(key, "secret")
     http = httpx.AsyncClient(
         base_url="https://eapi.binance.com", transport=httpx.MockTransport(sim)
     )
-    return BinanceClient("mm", Credentials({"API_KEY": "key", "API_SECRET": secret}), http)
+    creds = Credentials({"API_KEY": key, "API_SECRET": secret})
+    return BinanceClient("mm", creds, http, None, shared)
 
 
 @READINGS

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec, nothing
+from reconciler.venues.base import Credentials, SimulatedDesk, VenueClient, VenueSpec
 from reconciler.venues.binance.capabilities import CAPABILITIES, CONNECTION
 
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.venues.discovery import Discovered
     from reconciler.venues.limiter import RequestLimiter
 
 
@@ -18,11 +19,18 @@ def _client(
     credentials: Credentials,
     http: httpx.AsyncClient,
     limits: RequestLimiter,
-    shared: None,
+    shared: Discovered,
 ) -> VenueClient:
     from reconciler.venues.binance.client import BinanceClient  # on first use: start-up stays fast
 
-    return BinanceClient(account, credentials, http, limits)
+    return BinanceClient(account, credentials, http, limits, shared)
+
+
+def _endpoint() -> Discovered:
+    """What the accounts of one endpoint share: its underlyings, asked once."""
+    from reconciler.venues.discovery import Discovered
+
+    return Discovered()
 
 
 def _desk(state: dict[str, object] | None) -> SimulatedDesk:
@@ -31,6 +39,6 @@ def _desk(state: dict[str, object] | None) -> SimulatedDesk:
     return make(state)
 
 
-SPEC: VenueSpec[None] = VenueSpec(CAPABILITIES, CONNECTION, _client, nothing, _desk)
+SPEC: VenueSpec[Discovered] = VenueSpec(CAPABILITIES, CONNECTION, _client, _endpoint, _desk)
 
 __all__ = ["CAPABILITIES", "CONNECTION", "SPEC"]

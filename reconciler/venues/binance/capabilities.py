@@ -1,7 +1,9 @@
 """What Binance European Options can do with MMP (seed-venues.md section 2).
 
 Labelled assumptions where the docs are silent: limits keep at most 8 decimals, and the
-frozen time is at most 1 h. Both are enforced identically by our simulator.
+frozen time is at most 1 h. Both are enforced identically by our simulator. The underlyings
+are the venue's: GET /eapi/v1/exchangeInfo lists them (optionContracts), read once per run
+per endpoint; offline a name is only checked to be 2 to 32 capital letters or digits.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from reconciler.venues.base import (
     Capabilities,
     ChangeMode,
     Connection,
+    Discovery,
     DurationBound,
     LimitBound,
     RemoveMode,
     ResetMeaning,
 )
 
-UNDERLYINGS = frozenset({"BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"})
 MAX_DECIMALS = 8  # [assumption] precision of qtyLimit/deltaLimit is not documented
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS)
 
@@ -36,7 +38,11 @@ CAPABILITIES = Capabilities(
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
-    underlyings=UNDERLYINGS,
+    discovery=Discovery(
+        request="GET /eapi/v1/exchangeInfo",
+        pattern="[A-Z0-9]{2,32}",
+        form="2 to 32 capital letters or digits, as exchangeInfo lists them (BTCUSDT)",
+    ),
 )
 
 CONNECTION = Connection(

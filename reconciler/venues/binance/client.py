@@ -1,8 +1,10 @@
-"""Binance eapi client: GET /eapi/v1/mmp per underlying, POST /eapi/v1/mmpSet and
-/eapi/v1/mmpReset, each signed (HMAC-SHA256) the moment it leaves."""
+"""Binance eapi client: GET /eapi/v1/exchangeInfo once per endpoint (public), GET
+/eapi/v1/mmp per listed underlying, POST /eapi/v1/mmpSet and /eapi/v1/mmpReset, each signed
+(HMAC-SHA256) the moment it leaves."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,16 +17,19 @@ from reconciler.core.units import now
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.binance import wire
-from reconciler.venues.binance.capabilities import CAPABILITIES, CONNECTION, UNDERLYINGS
+from reconciler.venues.binance.capabilities import CAPABILITIES, CONNECTION
+from reconciler.venues.discovery import Discovered, listing_failed, refuse_unlisted
 from reconciler.venues.errors import Code, ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
+LOG = logging.getLogger("mmp")
 RECV_WINDOW_MS = 5000
 # -1021: the request arrived outside recvWindow (a stall on the way, a busy venue) and was
 # refused unread; after its resends it is reported with the credentials, as a clock to fix
 STALE = -1021
 WEIGHT = "request weight limit reached"
+INFO = "GET /eapi/v1/exchangeInfo"
 ERRORS = ErrorTable(
     auth=frozenset({-1002, STALE, -1022, -2014, -2015}),
     rate_limited=frozenset({-1003, -1008}),
@@ -79,14 +84,19 @@ class BinanceClient:
         credentials: Credentials,
         http: httpx.AsyncClient,
         limits: RequestLimiter | None = None,
+        shared: Discovered | None = None,
     ) -> None:
         """`limits`: the account's rate limits as connect() makes them (with the venue-wide
-        window: Binance counts request weight per IP); without, a bucket of its own."""
+        window: Binance counts request weight per IP); without, a bucket of its own.
+        `shared`: its endpoint's list of underlyings, asked once for all its accounts;
+        without, its own."""
         self.account = account
         self._http = http
         # kept by name: tests/test_limiter.py checks the accounts share the per-IP window
         self._limiter = account_limits(limits, CONNECTION.requests_per_second, CONNECTION.burst)
         self._auth = BinanceAuth(credentials, self._limiter)
+        self._public = VenueAuth(self._limiter)  # exchangeInfo: unsigned, weighed all the same
+        self._listed = shared or Discovered()
 
     @property
     def where(self) -> str:
@@ -95,7 +105,13 @@ class BinanceClient:
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
-        names = sorted(only if only is not None else UNDERLYINGS | underlyings)
+        if only is not None:
+            names = sorted(only)
+        else:
+            listed = await self._listed.names(self._list_underlyings)
+            host = self._http.base_url.host
+            refuse_unlisted("binance", self.account, underlyings, listed, INFO, host)
+            names = sorted(listed)
         answers = await read_all(
             self._call("GET", "/eapi/v1/mmp", [("underlying", name)]) for name in names
         )
@@ -119,6 +135,24 @@ class BinanceClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def _list_underlyings(self) -> frozenset[str]:
+        """exchangeInfo (public, weight 1): the underlyings of this endpoint, for every
+        account of it."""
+        path = "/eapi/v1/exchangeInfo"
+        try:
+            message = self._http.build_request("GET", path)
+            response = await request(
+                self._http, message, self.where, idempotent=True, auth=self._public
+            )
+            data = _result(response, self.where, path)
+            with malformed_answer(self.where, INFO):
+                listed = wire.underlyings_from_wire(data)
+        except VenueError as exc:
+            raise listing_failed(exc, "binance", INFO) from exc
+        host = self._http.base_url.host
+        LOG.info("binance %s lists %d underlyings (%s)", host, len(listed), INFO)
+        return listed
 
     async def _write(self, key: ScopeKey, path: str, params: list[tuple[str, str]]) -> None:
         """mmpSet and mmpReset answer the scope's config, as GET does."""

@@ -30,6 +30,19 @@ def set_params(key: ScopeKey, config: MmpConfig) -> list[tuple[str, str]]:
     ]
 
 
+def underlyings_from_wire(answer: Any) -> frozenset[str]:
+    """GET /eapi/v1/exchangeInfo: the `underlying` of each of its optionContracts, and of
+    each optionSymbols entry where the answer has them; no underlying at all is no list."""
+    info = answers.obj(answer)
+    items = answers.objects(answers.present(info, "optionContracts"), "optionContracts")
+    if "optionSymbols" in info:
+        items += answers.objects(info["optionSymbols"], "optionSymbols")
+    names = frozenset(answers.text(item, "underlying") for item in items)
+    if not names:
+        raise answers.Malformed("optionContracts lists no underlying")
+    return names
+
+
 def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None) -> LiveScope:
     """One GET /eapi/v1/mmp answer (set and reset answer the same object); every field is
     required, and a zero window means no config is set. `asked`: the underlying requested,
