@@ -216,7 +216,7 @@ async def _check(run: Run, step: Step) -> StepResult | None:
     now = scope_digest(live) if live is not None and live.present else None
     if now == run.plan.digests.get(str(step.key)):
         return None
-    if live is not None and live.freeze.may_be_frozen:  # frozen, or now unknown
+    if live is not None and _froze(step, live):
         caps = run.connections.clients[step.key.account].capabilities
         return StepResult(step, Outcome.HELD, became_held(step.key, caps, live.freeze))
     bare = live is None or live.config is None
@@ -229,6 +229,15 @@ async def _check(run: Run, step: Step) -> StepResult | None:
         # it had a config when planned and has none now: say so as loudly as we can
         return StepResult(step, Outcome.UNKNOWN, detail + ". It is now WITHOUT MMP")
     return StepResult(step, Outcome.MOVED, detail)
+
+
+def _froze(step: Step, live: LiveScope) -> bool:
+    """Frozen now; or its freeze state became unknown, or a new trigger came, since the plan
+    (a scope whose state was already unknown and moved otherwise has moved, not frozen)."""
+    now, then = live.freeze, step.freeze
+    if now.frozen:
+        return True
+    return bool(now.unknown) and (not then.unknown or now.last_trigger_ms != then.last_trigger_ms)
 
 
 async def _current(run: Run, step: Step) -> LiveScope | None:
