@@ -34,7 +34,6 @@ from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.live import Connections, connect
-from tests import procs
 from tests.checked import include_held
 from tests.helpers import load, write_policy
 from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk
@@ -44,16 +43,6 @@ ETH = ScopeKey("bullish", "bx", "ETH")
 WANT = MmpConfig(10_000, 5_000, quantity_limit=Decimal("2.5"))
 OLD = WANT.with_changes(quantity_limit=Decimal(5))  # live: apply tightens it
 WAIT_S = 30
-
-
-@pytest.fixture
-def sockets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LiveDesk's servers with each simulator's push channel."""
-
-    def with_push(app: Any, **kwargs: Any) -> Any:
-        return serve(app, push=getattr(getattr(app, "app", None), "ws", None), **kwargs)
-
-    monkeypatch.setattr(procs, "serve", with_push)
 
 
 def line(label: str, key: ScopeKey, detail: str = "") -> str:
@@ -74,10 +63,10 @@ def scope_events(desk: LiveDesk, key: ScopeKey) -> list[dict[str, Any]]:
     ids=["closed-bare", "rejected-documented"],
 )
 def test_bullish_rejected_set_ends_at_once_and_restores_at_once(
-    tmp_path: Path, sockets: None, readings: Readings
+    tmp_path: Path, readings: Readings
 ) -> None:
     sim = BullishSimulator(apply_delay_ms=100, ws=readings)
-    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}) as desk:
+    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}, sockets=True) as desk:
         with sim._lock:
             sim.reject_next_sets = 1  # the replacement's set; its restore goes through
         result = desk.mmp("apply", "--auto-approve", *include_held(BTC), "-v")
@@ -106,7 +95,7 @@ def test_bullish_rejected_set_ends_at_once_and_restores_at_once(
     ids=["no-snapshot-active", "snapshot-inactive"],
 )
 def test_bullish_trigger_pushed_mid_apply_holds_the_scope(
-    tmp_path: Path, sockets: None, snapshots: bool, active_while_frozen: bool
+    tmp_path: Path, snapshots: bool, active_while_frozen: bool
 ) -> None:
     """ETH trips while BTC's set is held at the venue: the push tells it (REST does too only
     where isActive goes false while frozen), and ETH is not written. The next plan and status
@@ -117,7 +106,9 @@ def test_bullish_trigger_pushed_mid_apply_holds_the_scope(
         ws=Readings(snapshots=snapshots),
         active_while_frozen=active_while_frozen,
     )
-    with LiveDesk(tmp_path, {BTC: (WANT, OLD), ETH: (WANT, OLD)}, sims={"bullish": sim}) as desk:
+    with LiveDesk(
+        tmp_path, {BTC: (WANT, OLD), ETH: (WANT, OLD)}, sims={"bullish": sim}, sockets=True
+    ) as desk:
         checked = [] if snapshots else include_held(BTC, ETH)
         gate = desk.gate("bullish", BULLISH_SET)
         proc = desk.spawn("apply", "--auto-approve", *checked)
@@ -145,14 +136,12 @@ def test_bullish_trigger_pushed_mid_apply_holds_the_scope(
         assert status.code in (2, 3), status  # frozen (2) or unknown (3): never "not frozen"
 
 
-def test_bullish_trigger_pushed_during_the_reset_stops_the_set(
-    tmp_path: Path, sockets: None
-) -> None:
+def test_bullish_trigger_pushed_during_the_reset_stops_the_set(tmp_path: Path) -> None:
     """BTC trips while its reset is on its way (taken by the venue, the answer held): once
     the reset clears the config, no set follows (a write might end the freeze); the scope is
     named WITHOUT MMP, exit 4."""
     sim = BullishSimulator(apply_delay_ms=100)
-    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}) as desk:
+    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}, sockets=True) as desk:
         gate = desk.gate("bullish", BULLISH_RESET, before=False)
         proc = desk.spawn("apply", "--auto-approve", *include_held(BTC))
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
@@ -169,11 +158,9 @@ def test_bullish_trigger_pushed_during_the_reset_stops_the_set(
         assert desk.live(BTC) is None
 
 
-def test_bullish_socket_dropped_mid_apply_leaves_rest_to_settle(
-    tmp_path: Path, sockets: None
-) -> None:
+def test_bullish_socket_dropped_mid_apply_leaves_rest_to_settle(tmp_path: Path) -> None:
     sim = BullishSimulator(apply_delay_ms=100)
-    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}) as desk:
+    with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}, sockets=True) as desk:
         gate = desk.gate("bullish", BULLISH_SET)
         proc = desk.spawn("apply", "--auto-approve", *include_held(BTC), "-v")
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
