@@ -14,6 +14,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from reconciler.apply.journal import Journal
 from reconciler.cli import main
 from reconciler.commands.unfreeze import unfreeze
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.freezes import what_to_do, why_held
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
@@ -58,7 +60,9 @@ def journaled(desk: Path) -> list[str]:
 
 
 def frozen_count(capsys: pytest.CaptureFixture[str]) -> int:
-    return int(json.loads(mmp(capsys, "status", "--json")[1])["frozen"])
+    """Scopes frozen, or whose freeze state the venue cannot tell (held the same)."""
+    data = json.loads(mmp(capsys, "status", "--json")[1])
+    return int(data["frozen"]) + int(data["freeze_unknown"])
 
 
 # ---- item 4: mmp unfreeze of a scope nobody has, and typos ---------------------------------
@@ -123,7 +127,7 @@ def test_unfreeze_of_a_scope_nobody_has_is_an_error_naming_the_closest(
     assert (code, out) == (1, "")
     assert err.startswith("error: ") and message in err, err
     assert "unfreeze-begin" not in journaled(desk)  # no reset was sent
-    assert frozen_count(capsys) == 4  # every frozen scope is still frozen
+    assert frozen_count(capsys) == 6  # every frozen scope (or maybe frozen) still is
 
 
 @pytest.mark.parametrize(
@@ -188,7 +192,11 @@ def held_todo(plan_text: str, scope: str) -> tuple[str, str]:
     lines = plan_text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.split()[:3] == ["!", "held", scope])
     told = [line.strip() for line in lines[at + 1 :]]
-    freeze = next(line for line in told if line.startswith(("frozen until ", "frozen: ")))
+    freeze = next(
+        line
+        for line in told
+        if line.startswith(("frozen until ", "frozen: ", "freeze state unknown: "))
+    )
     note = next(line for line in told if line.startswith("would "))
     return freeze, note.split("; ", 2)[2]
 
@@ -199,25 +207,46 @@ def status_todo(status_text: str, scope: str) -> str:
     return next(line.split(": ", 1)[1] for line in told if line.startswith(f"  {scope}: "))
 
 
+def told(capsys: pytest.CaptureFixture[str], scope: str) -> dict[str, Any]:
+    """`mmp status --json`'s row of `scope`."""
+    rows = json.loads(mmp(capsys, "status", "--json")[1])["scopes"]
+    return next(row for row in rows if row["scope"] == scope)
+
+
 @pytest.mark.parametrize("venue", UNFREEZING)
 def test_where_reset_unfreezes_every_command_says_mmp_unfreeze_and_it_works(
     desk: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
     scope = ROWS[venue].sandbox_frozen
+    why = told(capsys, scope)["freeze_unknown"]
     freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
-    assert freeze == "frozen until manual reset"
-    assert todo == (
-        f"only a reset ends it: `mmp unfreeze {scope} --reason TEXT` "
-        f"({venue}'s reset keeps the config)"
-    )
-    assert status_todo(mmp(capsys, "status")[1], scope) == todo
-    by_scope = {s["scope"]: s for s in json.loads(mmp(capsys, "status", "--json")[1])["scopes"]}
-    assert by_scope[scope]["what_to_do"] == todo
+    if why is not None:  # the venue cannot tell (Binance: a manual freeze's reset)
+        assert freeze == f"freeze state unknown: {why}"
+        assert todo == what_to_do(
+            ScopeKey(*scope.split("/")), capabilities()[venue], FreezeState(False, unknown=why)
+        )
+        assert f"`mmp unfreeze {scope} --reason TEXT` ends a freeze it may have" in todo
+        assert f"  {scope}: {why}; {todo}" in mmp(capsys, "status")[1]
+    else:
+        assert freeze == "frozen until manual reset"
+        assert todo == (
+            f"only a reset ends it: `mmp unfreeze {scope} --reason TEXT` "
+            f"({venue}'s reset keeps the config)"
+        )
+        assert status_todo(mmp(capsys, "status")[1], scope) == todo
+    assert told(capsys, scope)["what_to_do"] == todo
     # the command as told, TEXT filled in
     code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "reviewed", "--auto-approve")
-    assert (code, out) == (0, f"{scope} unfrozen by github:new-user: reviewed\n")
-    assert f"held      {scope}" not in mmp(capsys, "plan")[1]
-    assert frozen_count(capsys) == 3
+    assert code == 0
+    if told(capsys, scope)["freeze_unknown"] is None:
+        assert out == f"{scope} unfrozen by github:new-user: reviewed\n"
+        assert f"held      {scope}" not in mmp(capsys, "plan")[1]
+        assert frozen_count(capsys) == 5
+    else:  # reset, and its answer cannot show it: said so, and still held until checked
+        assert out.startswith(f"{scope}: {venue} accepted the reset, but whether it ended")
+        assert out.endswith(" (reset by github:new-user: reviewed)\n")
+        assert f"held      {scope}" in mmp(capsys, "plan")[1]
+        assert frozen_count(capsys) == 6
 
 
 def test_bullish_has_no_unfreeze_and_every_command_says_so_the_same_way(
@@ -225,12 +254,18 @@ def test_bullish_has_no_unfreeze_and_every_command_says_so_the_same_way(
 ) -> None:
     scope = ROWS["bullish"].sandbox_frozen
     todo = "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
+    # REST cannot show the freeze (isActive stays true): unknown, and how to settle it
+    why = told(capsys, scope)["freeze_unknown"]
+    assert why.startswith("Bullish's REST read tells only isActive")
     freeze, held = held_todo(mmp(capsys, "plan")[1], scope)
-    assert freeze == "frozen: not in effect (Bullish reports no frozen-until time)"
-    assert held == todo
+    assert freeze == f"freeze state unknown: {why}"
+    assert held == (
+        "check on bullish whether it is frozen (bullish's web interface, or its support); "
+        f"once checked, `mmp apply --include-held {scope} --reason TEXT` writes a change held "
+        "for it"
+    )
     status = mmp(capsys, "status")[1]
-    assert "yes: not in effect (Bullish reports no frozen-until time)" in status
-    assert status_todo(status, scope) == todo
+    assert f"  {scope}: {why}; {held}" in status
     code, out, err = mmp(capsys, "unfreeze", scope, "--reason", "x", "--auto-approve")
     assert (code, out) == (1, "")
     assert err == f"error: scope `{scope}`: {todo}\n"
@@ -244,7 +279,11 @@ def test_the_held_reason_says_why_it_is_held_per_venue(
     plan = mmp(capsys, "plan")[1]
     assert "frozen: a set on deribit would also unfreeze it; only a reset ends it" in plan
     for venue in (v for v in VENUES if not VENUES[v].capabilities.set_unfreezes):
-        assert f"frozen: {venue} does not document what a write does to a freeze; " in plan
+        because = why_held(capabilities()[venue])
+        assert f"frozen: {because}; " in plan or (
+            f"freeze state unknown, so held as a frozen scope is: {because}; " in plan
+        )
+    assert "a change on bullish starts with a reset, and bullish does not document" in plan
 
 
 def timed(venue: str) -> tuple[str, str, str]:
@@ -283,8 +322,15 @@ def test_a_timed_freeze_says_when_it_ends_and_how_to_end_it_now(
     status = mmp(capsys, "status", "--account", account)[1]
     assert f"yes, until {until} (in " in status
     assert status_todo(status, scope) == todo
+    last = told(capsys, scope)["last_trigger"]
     code, out, _ = mmp(capsys, "unfreeze", scope, "--reason", "reviewed", "--auto-approve")
-    assert (code, out) == (0, f"{scope} unfrozen by github:new-user: reviewed\n")
+    assert code == 0
+    if last is None or told(capsys, scope)["last_trigger"] is None:  # the reset shows
+        assert out == f"{scope} unfrozen by github:new-user: reviewed\n"
+    else:  # told only by its last trigger, still the one from before the reset
+        assert out.startswith(f"{scope}: {venue} accepted the reset, but whether it ended")
+        assert f"its answer still shows the trigger at {last} from before the reset" in out
+        assert f"the freeze ends by itself at {until} anyway" in out
 
 
 # ---- unfreeze on its own: a reset that does not take, a declared scope the venue lacks ------
