@@ -336,6 +336,7 @@ class BinanceSimulator:
 
     def dump_state(self) -> dict[str, object]:
         return {
+            "underlyings": list(self.underlyings),
             "accounts": {
                 key: {
                     "secret": a.secret,
@@ -344,11 +345,12 @@ class BinanceSimulator:
                     "reset": sorted(a.reset),
                 }
                 for key, a in sorted(self.accounts.items())
-            }
+            },
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Replace the venue's state with a dump (the weight window is this process's)."""
+        self.underlyings = tuple(state.get("underlyings", DEFAULT_UNDERLYINGS))
         self.accounts = {}
         for key, data in state.get("accounts", {}).items():
             self.add_account(key, data["secret"], market_maker=data["market_maker"])
