@@ -473,6 +473,12 @@ AEVO_ANSWERS = (
 AEVO = VenueRow(
     venue="aevo",
     make=AevoSimulator,
+    # not of its freeze state, but as open (seed-venues.md 3.4): is a GET's query string
+    # signed? The simulator verifies one reading; the client finds it (aevo/signing.py)
+    freeze_readings=(
+        ("path-only", AevoSimulator),
+        ("with-query", lambda: AevoSimulator(sign_query=True)),
+    ),
     open_account=_aevo_open,
     key_prefix="key-",
     seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], aevo_wire.set_body(key, cfg)),
