@@ -246,8 +246,8 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert body.startswith(
         f"{MARKER}\n### MMP plan (sandbox: simulators, not venues): 2 to create, 5 to update"
     )
-    assert "- **Replacement gap**: 2 scope(s)" in body
-    assert "- **Held**: 4 scope(s)" in body
+    assert "- **Held**: 6 scope(s)" in body  # two frozen; four the venues cannot tell
+    assert "- **Freeze state unknown**: 4 scope(s)" in body
     assert "<details><summary>Field details</summary>" in body
     assert first.summary == body
     assert first.outputs == {"changes": "true"}
@@ -266,7 +266,7 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert names == [f"venue-{venue}.json" for venue in sorted(VENUES)]
     [issue] = fake.issues_labelled("mmp-drift")
     assert issue.title == (
-        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 4 held pending)"
+        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 6 held pending)"
     )
     assert "`bullish/bullish-mm/BTC`" in issue.body
 
@@ -276,10 +276,10 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert "### MMP plan (sandbox: simulators, not venues): 2 to create" in plan.summary
     assert "Dispatched with force" not in plan.summary
     assert apply.code == 0, apply.text
-    assert "Apply finished: 9 applied. Exit 0" in apply.stdout
-    assert "```\n" in apply.summary and "Apply finished: 9 applied" in apply.summary
+    assert "Apply finished: 7 applied. Exit 0" in apply.stdout
+    assert "```\n" in apply.summary and "Apply finished: 7 applied" in apply.summary
     kept = apply.workspace / ".mmp"  # what the mmp-journal artifact keeps
-    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 9
+    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 7
     assert (kept / "apply.txt").read_text() == apply.stdout
 
     # 5. Nothing left to apply: the plan job says so (and the apply job's `if:` skips it).
@@ -291,8 +291,13 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert _drift(desk)[0].code == 0
     [still] = fake.issues_labelled("mmp-drift", "all")
     assert still.number == issue.number and still.state == "open"
-    assert still.title == "MMP drift: 4 scope(s) differ from the policies (4 held pending)"
+    assert still.title == "MMP drift: 6 scope(s) differ from the policies (6 held pending)"
     assert "pending: held (frozen), will be applied once unfrozen" in still.body
+    assert (  # where the venue cannot tell, never "once unfrozen": a person checks it
+        "pending: held (freeze state unknown: the venue cannot tell), written once a person "
+        "checks it on the venue: `mmp apply --include-held bullish/bullish-mm/BTC --reason "
+        "TEXT`"
+    ) in still.body
 
     # 7. A pull request now has nothing to change: the comment says so in one line.
     assert _plan_pr(desk).code == 0

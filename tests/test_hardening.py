@@ -37,6 +37,7 @@ from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.ledger import Ledger
 from reconciler.venues.limiter import Limits
 from reconciler.venues.live import connect
+from tests.checked import include_held
 from tests.procs import LiveDesk
 from tests.test_apply_safety import Desk, OnWrite
 from tests.test_fault_matrix import Reject
@@ -294,7 +295,8 @@ def test_a_saved_plan_refused_after_a_kill_still_names_what_the_kill_left(
 
     sims = {"bullish": BullishSimulator(apply_delay_ms=50)}
     with LiveDesk(tmp_path, {key: (want, old)}, sims=sims) as desk:
-        assert desk.mmp("plan", "--out", "plan.json").code == 0
+        # Bullish's REST cannot tell whether BTC is frozen: a person checked it
+        assert desk.mmp("plan", "--out", "plan.json", *include_held(key)).code == 0
         gate = desk.gate("bullish", BULLISH_RESET)
         proc = desk.spawn("apply", "plan.json", "--auto-approve")
         assert gate.wait_arrived(30, proc)
@@ -398,17 +400,20 @@ def test_a_wait_for_a_rate_limit_slot_does_not_age_a_read(
     assert {k: v.config for k, v in desk.live().items()} == desk.new
 
 
+BX = (ScopeKey("bullish", "bx", "BTC"), ScopeKey("bullish", "bx", "ETH"))
+
+
 def _bullish_desk_of_two(tmp_path: Path) -> LiveDesk:
-    keys = (ScopeKey("bullish", "bx", "BTC"), ScopeKey("bullish", "bx", "ETH"))
     row = ROWS["bullish"]
     return LiveDesk(
-        tmp_path, {k: (row.sample(i + 1), looser(row.sample(i + 1))) for i, k in enumerate(keys)}
+        tmp_path, {k: (row.sample(i + 1), looser(row.sample(i + 1))) for i, k in enumerate(BX)}
     )
 
 
 def _apply_into(desk: LiveDesk, stdout: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        # Bullish's REST cannot tell whether a scope is frozen: a person checked both
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", *include_held(*BX)],
         cwd=desk.repo,
         env=desk.env,
         stdout=stdout,

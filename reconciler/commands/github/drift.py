@@ -25,6 +25,10 @@ LABEL = "mmp-drift"
 MARKER = "<!-- mmp-reconciler:drift -->"
 LISTED = 50  # scopes listed per section at the top of the issue; the table has the rest
 PENDING = "pending: held (frozen), will be applied once unfrozen"
+UNSURE = (
+    "pending: held (freeze state unknown: the venue cannot tell), written once a person "
+    "checks it on the venue: `mmp apply --include-held {scope} --reason TEXT`"
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ def report(
     return DriftResult("closed", number, f"no drift; closed drift issue #{number}")
 
 
+def _pending(step: Step) -> str:
+    """Why a held scope still differs, and what ends that: an unfreeze, or a person's check."""
+    return UNSURE.format(scope=step.key) if step.freeze.unknown else PENDING
+
+
 def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
     missing = (
         "".join(
@@ -137,7 +146,7 @@ def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str
             "declared scope(s) have no MMP config live",
             [(step, "held (frozen)" if step.pending else "") for step in plan.unprotected],
         )
-        + _section("Pending", "held scope(s) differ", [(s, PENDING) for s in plan.pending])
+        + _section("Pending", "held scope(s) differ", [(s, _pending(s)) for s in plan.pending])
         + "Live MMP settings differ from the policies on the default branch. "
         "Either merge a policy change that matches the venues, or apply the policies "
         "(the apply workflow, `workflow_dispatch` with mode `apply`); a held (frozen) scope "
