@@ -32,14 +32,14 @@ VALUE_LINE = re.compile(
 # frozen, or on a venue that cannot tell whether they are (Bullish over REST, Binance after
 # a manual freeze)
 NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
-FROZEN = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
+FROZEN_SCOPES = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
 UNKNOWN = (
     "binance/binance-mm/ETHUSDT",
     "bullish/bullish-mm/BTC",
     "bullish/bullish-mm/ETH",
     "bullish/bullish-mm/SOL",
 )
-HELD = tuple(sorted(FROZEN + UNKNOWN))
+HELD = tuple(sorted(FROZEN_SCOPES + UNKNOWN))
 FILE = "policies/desk-alpha.yaml"
 HELD_NOTE = (
     "kept the declared value of {}: the scope is frozen, its live config is not what the "
