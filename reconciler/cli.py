@@ -30,8 +30,8 @@ EPILOG = """examples:
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
   apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
   4 a scope may be unprotected;
-  status 0 all configured, 2 a scope frozen, 3 a scope's freeze state unknown,
-  4 a declared scope unprotected (no config live)"""
+  status 0 all configured, 2 a scope frozen, 3 a scope's freeze state unknown after a
+  trigger (its changes held), 4 a declared scope unprotected (no config live)"""
 
 
 def _command(
@@ -175,13 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "status",
         [common, live, journaled],
-        "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen, 3 unknown)",
+        "every scope: configured, frozen, until when (exit 4 unprotected, 2 frozen, "
+        "3 unknown after a trigger)",
         "Read every scope across venues and show whether it is configured, whether it is "
         "frozen and until when (UTC and from now), and the last trigger where the venue "
         "tells it. A declared scope with no MMP config live is UNPROTECTED: named first. "
         "Where a venue cannot tell whether a scope is frozen, it says so and why. "
         "Exit 4 when any declared scope is unprotected, else 2 when any scope is frozen, "
-        "else 3 when a scope's freeze state is unknown, for scripts and alerts.",
+        "else 3 when a scope's freeze state is unknown after a trigger the venue recorded "
+        "(changes to it are held until a person checks it), for scripts and alerts. Unknown "
+        "with no trigger seen (Bullish over REST) is shown, and alone leaves the exit code 0.",
         ["mmp status --sandbox", "mmp status --venue binance --json"],
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -259,9 +262,10 @@ def _add_include_held(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SCOPE",
-        help="write this held scope although the venue cannot tell whether it is frozen, "
-        "after a person checked it on the venue (repeatable; needs --reason; journaled with "
-        "who). A scope the venue reports frozen stays held",
+        help="write this held scope although the venue cannot tell whether it is frozen "
+        "(it recorded a trigger and does not tell its end), after a person checked it on the "
+        "venue (repeatable; needs --reason; journaled with who). A scope the venue reports "
+        "frozen stays held",
     )
     parser.add_argument(
         "--reason",

@@ -5,9 +5,12 @@ it was (`reset_keeps_trigger_time`). Each default is the reading less convenient
 
 Walked on the sandbox desk, whose Bullish ETH and Binance ETHUSDT the simulators froze: plan
 and status say "freeze state unknown" with why (or frozen, where the reading lets the venue
-tell), the write is held, and `--include-held SCOPE --reason TEXT` writes a scope a person
-checked, journaled with who and why; a saved plan runs only with the inclusion it was made
-with, and its fingerprint moves with a freeze state.
+tell). Two kinds of unknown (FreezeState.trigger_unresolved): where the venue recorded a
+trigger and does not tell its end (Binance), the write is held, and `--include-held SCOPE
+--reason TEXT` writes a scope a person checked, journaled with who and why; where nothing
+shows a trigger (Bullish over REST), the write goes ahead, never silently: the step says
+what the write may do to a freeze, in text, JSON and Markdown. A saved plan runs only with
+the inclusion it was made with, and its fingerprint moves with a freeze state.
 """
 
 from __future__ import annotations
@@ -20,12 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.cli import main
-from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey, scope_digest
+from reconciler.core.model import (
+    NOT_FROZEN,
+    FreezeState,
+    LiveAccount,
+    LiveScope,
+    MmpConfig,
+    ScopeKey,
+    scope_digest,
+)
+from reconciler.planning.plan import NO_INCLUSION, Inclusion
+from reconciler.planning.planner import Filters, make_plan
+from reconciler.planning.render.json_out import render as render_json
+from reconciler.planning.render.markdown import document
+from reconciler.planning.render.rows import row
+from reconciler.planning.render.text import render as render_text
+from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
-from reconciler.venues import VENUES
+from reconciler.venues import VENUES, capabilities
 from reconciler.venues.binance import desk as binance_desk
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.bullish import desk as bullish_desk
@@ -36,6 +56,7 @@ from tests.checked import REASON, include_held
 ROOT = Path(__file__).resolve().parent.parent
 BX_BTC, BX_ETH = "bullish/bullish-mm/BTC", "bullish/bullish-mm/ETH"
 BN_ETH, BN_BTC = "binance/binance-mm/ETHUSDT", "binance/binance-mm/BTCUSDT"
+HERE = Location("p.yaml", 1, 1)
 
 
 @pytest.fixture
@@ -142,20 +163,16 @@ def test_the_bullish_simulator_reads_is_active_either_way(active: bool) -> None:
 # ---- Bullish: a frozen scope is never reset silently, under either reading -----------------
 
 
-@pytest.mark.parametrize("active", [True, False], ids=["isActive-stays-true", "isActive-false"])
-def test_a_frozen_bullish_scope_is_held_said_and_never_reset_by_apply(
-    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, active: bool
+def test_a_bullish_scope_the_venue_reports_frozen_is_held_and_never_reset_by_apply(
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readings(monkeypatch, active=active)
+    readings(monkeypatch, active=False)  # isActive false while frozen: the venue tells it
     code, plan, _ = mmp(capsys, "plan")
     assert code == 0
-    said = "freeze state unknown: Bullish's REST read" if active else "frozen: not in effect"
     at = plan.index(f"! held      {BX_ETH}")
-    assert said in plan[at : plan.index("\n    ", plan.index("would replace", at))]
-    # status says it, and exits 2 (frozen) or 3 (unknown, none frozen) for the venue
+    assert "frozen: not in effect" in plan[at : plan.index("would replace", at)]
     code, status, _ = mmp(capsys, "status", "--venue", "bullish")
-    assert code == (3 if active else 2)
-    assert ("unknown (see below)" if active else "yes: not in effect") in status
+    assert code == 2 and "yes: not in effect" in status
     before = truth("bullish", "bullish-mm", "ETH")
     assert before[0]  # the venue has it frozen
     code, applied, _ = mmp(capsys, "apply", "--auto-approve")
@@ -164,29 +181,59 @@ def test_a_frozen_bullish_scope_is_held_said_and_never_reset_by_apply(
     assert not any(r.get("scope") == BX_ETH for r in journal(desk))
 
 
-def test_a_bullish_scope_the_venue_reports_frozen_cannot_be_included(
+UNKNOWN_REPLACE = "freeze state unknown (Bullish's REST read tells only isActive"  # ... why, then:
+MAY_END = "if the scope is frozen, this reset may end the freeze"
+
+
+def test_a_bullish_scope_rest_cannot_tell_is_written_flagged_never_silently(
     desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readings(monkeypatch, active=False)  # isActive false: the venue tells the freeze
-    code, _, err = mmp(capsys, "apply", "--auto-approve", *include_held(BX_ETH))
-    assert code == 1
-    assert f"--include-held {BX_ETH}: the venue reports it frozen" in err
-    assert "nothing was sent to any venue" in err
+    """isActive stays true while frozen (the default), and the sandbox has no push channel:
+    nothing shows ETH's trigger. Its change is written, and every output says first that if
+    it is frozen the reset may end the freeze; status shows it unknown with why and exits 0
+    for it. The risk is real: the simulator had ETH frozen, and the reset ended that."""
+    readings(monkeypatch, active=True)
+    code, plan, _ = mmp(capsys, "plan", "--detailed-exitcode")
+    assert code == 2
+    at = plan.index(f"-/+ replace   {BX_ETH}")
+    notes = plan[at:].split("\n")[2:4]
+    assert notes[0].strip().startswith(UNKNOWN_REPLACE) and MAY_END in notes[0], notes
+    assert notes[1].strip() == "the scope is without MMP between the reset and the set"
+    markdown = mmp(capsys, "plan", "--format", "markdown")[1]
+    assert "- **Freeze state unknown**: 4 scope(s) are on venues that cannot tell" in markdown
+    assert "3 written with no trigger seen: if frozen, the write may end the freeze" in markdown
+    code, status, _ = mmp(capsys, "status", "--venue", "bullish")
+    assert code == 0, status  # unknown with no trigger seen: shown, not an exit code
+    assert "unknown (see below)" in status and "Freeze state unknown, and why:" in status
+    assert f"{BX_ETH}: Bullish's REST read tells only isActive" in status
+    assert "Exit 3" not in status
     assert truth("bullish", "bullish-mm", "ETH")[0]
-    assert not any(r["event"] == "include-held" for r in journal(desk))
+    code, applied, err = mmp(capsys, "apply", "--auto-approve")
+    assert code == 0, applied + err
+    assert f"applied                        {BX_ETH}" in applied
+    assert "--include-held" not in err  # nothing held for a person: none named
+    frozen, stored = truth("bullish", "bullish-mm", "ETH")
+    assert stored["quantityLimit"] == "120" and not frozen  # the flagged risk, as said
 
 
 def test_include_held_writes_the_checked_scope_only_journaled_with_who_and_why(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BX_BTC))
+    """Binance ETHUSDT: a manual freeze with a recorded trigger whose end Binance does not
+    tell. Held by a plain apply; written once a person names it. A Bullish scope named with
+    it (its freeze state unknown with no trigger seen: written anyway) is accepted and
+    journaled as given."""
+    code, out, err = mmp(capsys, "apply", "--auto-approve")
     assert code == 0, out + err
-    assert "--include-held: writing 1 held scope(s) whose freeze state is unknown" in err
-    assert f"applied                        {BX_BTC}" in out
-    assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "8"
-    assert truth("bullish", "bullish-mm", "ETH")[0]  # not named: untouched, still frozen
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "40"  # held
+    assert not any(r["event"] == "include-held" for r in journal(desk))
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH, BX_BTC))
+    assert code == 0, out + err
+    assert "--include-held: writing 2 held scope(s) whose freeze state is unknown" in err
+    assert f"applied                        {BN_ETH}" in out
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "30"
     record = next(r for r in journal(desk) if r["event"] == "include-held")
-    assert record["scopes"] == [BX_BTC] and record["reason"] == REASON
+    assert record["scopes"] == [BN_ETH, BX_BTC] and record["reason"] == REASON
     assert record["by"] == record["planned_by"] == "github:risk-js"
 
 
@@ -334,3 +381,75 @@ def test_a_saved_plans_fingerprint_moves_with_a_freeze_state(
     assert "live state moved since the plan was made; nothing was applied" in err
     assert f"Changed scopes: {scope}." in err
     assert truth(venue, f"{venue}-mm", underlying)[1] == before
+
+
+# ---- never a silent write: a property over venues, actions and inclusions -------------------
+
+UNDERLYINGS = ("BTC", "ETH", "SOL")
+CONFIGS = (
+    None,
+    MmpConfig(3000, 60_000, quantity_limit=Decimal(40), delta_limit=Decimal(15)),
+    MmpConfig(3000, 60_000, quantity_limit=Decimal(30), delta_limit=Decimal(15)),
+)
+# per underlying: (declared config or None for absent or not declared, live config, freeze)
+FREEZES = (
+    NOT_FROZEN,
+    FreezeState.unknown_because("no trigger event seen"),
+    FreezeState.unknown_because("a trigger whose end is not told", last_trigger_ms=1_000),
+)
+scope_cases = st.tuples(
+    st.sampled_from(["declared", "absent", "undeclared"]),
+    st.sampled_from(CONFIGS),
+    st.sampled_from(CONFIGS),
+    st.sampled_from(FREEZES),
+    st.booleans(),  # named by --include-held
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(VENUES)), st.lists(scope_cases, min_size=1, max_size=3))
+def test_an_unknown_freeze_state_never_yields_a_silent_write(
+    venue: str, cases: list[tuple[str, MmpConfig | None, MmpConfig | None, FreezeState, bool]]
+) -> None:
+    """Every write to a scope whose freeze state is unknown with no trigger seen says so first
+    in the text notes, in its JSON step and in the Markdown risk flags; a scope with a trigger
+    whose end the venue does not tell is written only when --include-held names it."""
+    declared: dict[ScopeKey, DesiredScope] = {}
+    absent: dict[tuple[str, str], Location] = {}
+    live: list[LiveScope] = []
+    named: list[str] = []
+    for underlying, (kind, want, have, freeze, include) in zip(UNDERLYINGS, cases, strict=False):
+        key = ScopeKey(venue, "mm", underlying)
+        if kind == "declared":
+            declared[key] = DesiredScope(key, want, HERE)
+        elif kind == "absent":
+            absent[("mm", underlying)] = HERE
+        if have is not None or freeze is not NOT_FROZEN:
+            live.append(LiveScope(key, have, freeze))
+        if include and freeze is not NOT_FROZEN:
+            named.append(str(key))
+    included = Inclusion(tuple(sorted(named)), REASON, "test") if named else NO_INCLUSION
+    state = DesiredState(scopes=declared, absent_underlyings=absent)
+    plan = make_plan(
+        state, [LiveAccount(venue, "mm", tuple(live))], capabilities(), Filters(), included
+    )
+    text = render_text(plan)
+    data = {s["scope"]: s for s in json.loads(render_json(plan))["steps"]}
+    markdown = document(plan)
+    flag = next((line for line in markdown.splitlines() if "**Freeze state unknown**" in line), "")
+    for step in plan.steps:
+        scope = str(step.key)
+        if step.freeze.trigger_unresolved and step.changes:
+            assert step.action.writes is (scope in named), step
+        if not (step.action.writes and step.freeze.unknown):
+            continue
+        assert f"`{scope}`" in flag, markdown
+        if step.freeze.trigger_unresolved:
+            assert "written although its freeze state is unknown: --include-held" in step.reason
+            continue
+        said = f"freeze state unknown ({step.freeze.unknown}): if the scope is frozen, this "
+        assert step.reason.startswith(said), step
+        assert row(step).notes[0] == step.reason  # the first thing said under the step
+        assert step.reason in text
+        assert data[scope]["reason"] == step.reason and data[scope]["freeze"]["frozen"] is None
+        assert step in plan.written_unknown

@@ -71,9 +71,15 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
     ]
     assert "Binance does not report resets" in said["binance/binance-mm/ETHUSDT"]
     assert "tells only isActive" in said["bullish/bullish-mm/ETH"]
+    # no trigger seen: its change is written, flagged; a trigger unresolved: held for a person
     assert (
-        "`mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT`"
+        "no trigger of it is known, so a change to it is written"
         in (said["bullish/bullish-mm/ETH"])
+    )
+    assert "--include-held" not in said["bullish/bullish-mm/ETH"]
+    assert (
+        "`mmp apply --include-held binance/binance-mm/ETHUSDT --reason TEXT`"
+        in said["binance/binance-mm/ETHUSDT"]
     )
 
 
@@ -87,6 +93,9 @@ def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> No
     binance = by_scope["binance/binance-mm/ETHUSDT"]
     assert binance["frozen"] is None and not binance["manual_reset"]  # unknown, not guessed
     assert "does not report resets" in binance["freeze_unknown"]
+    assert binance["trigger_unresolved"] is True
+    assert by_scope["bullish/bullish-mm/ETH"]["frozen"] is None
+    assert by_scope["bullish/bullish-mm/ETH"]["trigger_unresolved"] is False
     assert binance["last_trigger_ms"] > 0 and binance["last_trigger"].endswith("Z")
     frozen = by_scope["aevo/aevo-mm/BTC"]
     assert frozen["frozen"] is True and frozen["freeze_unknown"] is None
@@ -113,18 +122,23 @@ def _row(
     configured: bool = True,
     frozen: bool = False,
     unknown: str = "",
+    trigger: int | None = None,
 ) -> StatusRow:
     key = ScopeKey("deribit", "main", underlying)
-    return StatusRow(key, True, configured, FreezeState(frozen, unknown=unknown), wanted=wanted)
+    freeze = FreezeState(frozen, last_trigger_ms=trigger, unknown=unknown)
+    return StatusRow(key, True, configured, freeze, wanted=wanted)
 
 
 def test_exit_code_4_unprotected_before_2_frozen_before_3_unknown_before_0() -> None:
     calm, frozen = _row("btc_usd"), _row("eth_usd", frozen=True)
-    unsure = _row("ada_usdc", unknown="the venue cannot tell")
+    unsure = _row("ada_usdc", unknown="the venue cannot tell", trigger=1_000)
+    no_trigger = _row("xrp_usdc", unknown="no trigger seen")
     unprotected = _row("sol_usdc", configured=False)
     assert exit_code([]) == 0
     assert exit_code([calm]) == 0
+    assert exit_code([calm, no_trigger]) == 0  # shown, with why: not an exit code by itself
     assert exit_code([calm, unsure]) == 3
+    assert exit_code([calm, no_trigger, unsure]) == 3
     assert exit_code([calm, frozen]) == 2
     assert exit_code([calm, frozen, unsure]) == 2
     assert exit_code([calm, frozen, unprotected]) == 4
@@ -171,7 +185,8 @@ def test_rows_mark_declared_scopes_without_config_unprotected() -> None:
         (["--venue", "deribit", "--underlying", "eth_usd"], 4),
         (["--venue", "deribit", "--underlying", "btc_usd"], 2),
         (["--venue", "aevo", "--underlying", "ETH"], 0),
-        (["--venue", "bullish"], 3),
+        (["--venue", "bullish"], 0),  # every scope unknown with no trigger seen
+        (["--venue", "binance", "--underlying", "ETHUSDT"], 3),
     ],
 )
 def test_the_command_exits_as_its_summary_line_says(
@@ -206,9 +221,10 @@ def test_json_says_what_ends_each_freeze(desk: Path, capsys: pytest.CaptureFixtu
     by_scope = {s["scope"]: s for s in json.loads(capsys.readouterr().out)["scopes"]}
     assert by_scope["deribit/deribit-main/btc_usd"]["what_to_do"] is None  # not frozen
     assert by_scope["bullish/bullish-mm/ETH"]["what_to_do"] == (
-        "check on bullish whether it is frozen (bullish's web interface, or its support); "
-        "once checked, `mmp apply --include-held bullish/bullish-mm/ETH --reason TEXT` "
-        "writes a change held for it"
+        "no trigger of it is known, so a change to it is written, flagged as a risk (a change "
+        "on bullish starts with a reset, and bullish does not document what a reset does to "
+        "a freeze); to be sure before applying one, check on bullish whether it is frozen "
+        "(bullish's web interface, or its support)"
     )
     assert by_scope["binance/binance-mm/ETHUSDT"]["what_to_do"] == (
         "check on binance whether it is frozen (binance's web interface, or its support); "

@@ -2,10 +2,13 @@
 
 A declared scope (in the policies with a config, not `absent`) that the venue has no config
 for is unprotected: shown as such, counted, and exit 4 (as apply's "a scope may be
-unprotected"); else exit 2 when a scope is frozen, else 3 when the venue cannot tell whether
-a scope is frozen (its freeze state is unknown: said with why, never guessed), else 0. Each
-frozen scope is told as plan and unfreeze tell it (reconciler/core/freezes.py): what the
-venue says of the freeze, and what ends it; each unknown one, why and how to settle it.
+unprotected"); else exit 2 when a scope is frozen, else 3 when the venue recorded a trigger
+and cannot tell whether its freeze has ended (changes to it are held until a person checks
+it), else 0. Each frozen scope is told as plan and unfreeze tell it
+(reconciler/core/freezes.py): what the venue says of the freeze, and what ends it; each
+unknown one, why and what to do. An unknown state with no trigger seen (Bullish over REST)
+is shown with why, and does not by itself change the exit code: changes to it are written,
+flagged, so a desk with such a venue would otherwise never exit 0.
 
 Pure: rows from the desired and live state and a clock reading; the command does the I/O.
 """
@@ -54,6 +57,8 @@ class StatusRow:
             "unprotected": self.unprotected,
             "frozen": None if self.freeze.unknown else self.freeze.frozen,
             "freeze_unknown": self.freeze.unknown or None,
+            # unknown after a trigger the venue recorded: changes held, and exit 3
+            "trigger_unresolved": self.freeze.trigger_unresolved,
             "frozen_until_ms": until,
             "frozen_until": None if until is None else utc_text(until),
             "frozen_for_ms": None if until is None else max(until - now_ms, 0),
@@ -89,17 +94,18 @@ def rows(desired: DesiredState, live: list[LiveAccount]) -> list[StatusRow]:
 
 UNPROTECTED_EXIT = 4  # as apply's "a scope may be unprotected"
 FROZEN_EXIT = 2
-UNKNOWN_EXIT = 3  # no scope known frozen, and one whose freeze state the venue cannot tell
+UNKNOWN_EXIT = 3  # none known frozen; one with a trigger the venue does not tell the end of
 
 
 def exit_code(items: list[StatusRow]) -> int:
     """4 when a declared scope has no MMP config live, else 2 when a scope is frozen, else 3
-    when a scope's freeze state is unknown, else 0."""
+    when a scope's freeze state is unknown after a trigger the venue recorded (its changes
+    are held), else 0. Unknown with no trigger seen does not count."""
     if any(r.unprotected for r in items):
         return UNPROTECTED_EXIT
     if any(r.freeze.frozen for r in items):
         return FROZEN_EXIT
-    return UNKNOWN_EXIT if any(r.freeze.unknown for r in items) else 0
+    return UNKNOWN_EXIT if any(r.freeze.trigger_unresolved for r in items) else 0
 
 
 def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
@@ -177,7 +183,7 @@ def _summary(items: list[StatusRow]) -> str:
     why = {
         UNPROTECTED_EXIT: " Exit 4: a declared scope has no MMP config live.",
         FROZEN_EXIT: " Exit 2: a scope is frozen.",
-        UNKNOWN_EXIT: " Exit 3: a scope's freeze state is unknown.",
+        UNKNOWN_EXIT: " Exit 3: a scope's freeze state is unknown after a trigger.",
         0: "",
     }[exit_code(items)]
     unknown_count = f", {unsure} freeze state unknown" if unsure else ""

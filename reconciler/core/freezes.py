@@ -9,8 +9,11 @@ where its reset clears the config (Bullish) there is no unfreeze, and the freeze
 out. Nothing here claims a minimum freeze a venue does not document.
 
 Where the venue cannot tell whether a scope is frozen (FreezeState.unknown), that is said
-with the venue's reason, never guessed either way: the scope is held as a frozen one is,
-and what the user can do is check it on the venue, then name it to `--include-held`.
+with the venue's reason, never guessed either way. Where the venue recorded a trigger it does
+not tell the end of (FreezeState.trigger_unresolved), the scope is held as a frozen one is,
+and what the user can do is check it on the venue, then name it to `--include-held`. Where
+nothing shows a trigger, a change is written, and each write says what it may do to a freeze
+the scope might have (`written_unknown`).
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ def unknown(freeze: FreezeState) -> str:
 def what_to_do(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
     """What ends the freeze of `key` (or, when the venue cannot tell whether it is frozen,
     what settles that), as the user can act on it."""
-    if freeze.unknown:
+    if freeze.trigger_unresolved:
         return check_first(key, caps)
+    if freeze.unknown:
+        return check_when_writing(key, caps)
     if caps.reset_means is not ResetMeaning.UNFREEZE:
         return no_unfreeze(caps)
     command = f"`mmp unfreeze {key} --reason TEXT` ({caps.venue}'s reset keeps the config)"
@@ -68,6 +73,30 @@ def check_first(key: ScopeKey, caps: Capabilities) -> str:
     if caps.reset_means is ResetMeaning.UNFREEZE:
         said += f"; `mmp unfreeze {key} --reason TEXT` ends a freeze it may have"
     return said
+
+
+def check_when_writing(key: ScopeKey, caps: Capabilities) -> str:
+    """A scope whose freeze state is unknown with no trigger seen: changes to it are written,
+    flagged; a person who wants to be sure checks it on the venue first."""
+    return (
+        "no trigger of it is known, so a change to it is written, flagged as a risk "
+        f"({why_held(caps)}); "
+        f"to be sure before applying one, check on {caps.venue} whether it is frozen "
+        f"({caps.venue}'s web interface, or its support)"
+    )
+
+
+def written_unknown(caps: Capabilities, freeze: FreezeState, starts_with_reset: bool) -> str:
+    """Why a write to a scope whose freeze state is unknown (no trigger seen) is flagged:
+    'freeze state unknown (<why>): if the scope is frozen, this reset may end the freeze'."""
+    what = "reset" if starts_with_reset else "write"
+    ends = caps.reset_means is ResetMeaning.UNFREEZE if starts_with_reset else caps.set_unfreezes
+    effect = (
+        "ends the freeze"
+        if ends
+        else f"may end the freeze ({caps.venue} does not document what a {what} does to one)"
+    )
+    return f"freeze state unknown ({freeze.unknown}): if the scope is frozen, this {what} {effect}"
 
 
 def held(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:

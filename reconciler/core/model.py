@@ -97,10 +97,19 @@ class FreezeState:
     """Whether quoting is frozen after a trigger. until_ms None with frozen=True: manual reset.
 
     Three states: frozen, not frozen, and unknown. `unknown` (non-empty) says why the venue
-    cannot tell whether the scope is frozen (Bullish's REST read before any trigger event is
-    seen; a Binance manual freeze whose reset the venue does not report): `frozen` is then
-    False, and every check that holds a frozen scope holds it too (`may_be_frozen`). A venue
-    that later tells the freeze (a trigger event, a snapshot) gives a known state instead.
+    cannot tell whether the scope is frozen; `frozen` is then False. A venue that later tells
+    the freeze (a trigger event, a snapshot) gives a known state instead.
+
+    An unknown state is one of two kinds, told apart by `trigger_unresolved`:
+    - with evidence of a trigger: the venue recorded one (`last_trigger_ms`) and does not
+      tell whether its freeze has ended (a Binance manual freeze, whose reset the venue does
+      not report). Changes to it are held (`holds_changes`) until a person checks it and
+      `--include-held` names it.
+    - without any (Bullish's REST read, no trigger event seen): nothing says it is frozen,
+      so a change to it is written, never silently: the step says that if the scope is
+      frozen the write may end the freeze, and every output flags it.
+    A venue's wire module sets the kind by what it passes to `unknown_because`: the trigger
+    time it recorded, or none.
     """
 
     frozen: bool
@@ -115,7 +124,10 @@ class FreezeState:
 
     @classmethod
     def unknown_because(cls, why: str, *, last_trigger_ms: int | None = None) -> FreezeState:
-        """The venue cannot tell whether the scope is frozen, for this reason."""
+        """The venue cannot tell whether the scope is frozen, for this reason. With
+        `last_trigger_ms`, the trigger it recorded and does not tell the end of (changes are
+        held: `trigger_unresolved`); without, there is no evidence of a freeze (written,
+        flagged)."""
         if not why:
             raise ValueError("an unknown freeze state says why")
         return cls(False, last_trigger_ms=last_trigger_ms, unknown=why)
@@ -126,8 +138,20 @@ class FreezeState:
 
     @property
     def may_be_frozen(self) -> bool:
-        """Frozen, or the venue cannot tell: a write to it waits for a person."""
+        """Frozen, or the venue cannot tell: shown wherever a frozen scope is."""
         return self.frozen or bool(self.unknown)
+
+    @property
+    def trigger_unresolved(self) -> bool:
+        """Unknown, and the venue recorded a trigger whose freeze it does not tell the end
+        of: evidence that the scope may be frozen."""
+        return bool(self.unknown) and self.last_trigger_ms is not None
+
+    @property
+    def holds_changes(self) -> bool:
+        """A change to it is held (unless a person checked it: --include-held): frozen, or
+        unknown with a trigger unresolved. Unknown without evidence is written, flagged."""
+        return self.frozen or self.trigger_unresolved
 
     def to_data(self) -> dict[str, Any]:
         """`frozen` is null when the state is unknown, and `unknown` says why."""

@@ -111,6 +111,14 @@ class Step:
         )
 
     @property
+    def written_unknown(self) -> bool:
+        """A write to a scope whose freeze state is unknown with no trigger seen: written,
+        flagged (its reason says what the write may do to a freeze the scope might have)."""
+        return (
+            self.action.writes and bool(self.freeze.unknown) and not self.freeze.trigger_unresolved
+        )
+
+    @property
     def pending(self) -> bool:
         """Held by a freeze while its live config differs from the policies."""
         return self.action is Action.HELD and bool(self.changes)
@@ -214,8 +222,15 @@ class Plan:
 
     @property
     def written_although_held(self) -> tuple[Step, ...]:
-        """Writes to scopes whose freeze state is unknown: only ever by --include-held."""
-        return tuple(step for step in self.writes if step.freeze.may_be_frozen)
+        """Writes to scopes whose venue recorded a trigger and does not tell whether its freeze
+        ended: only ever by --include-held."""
+        return tuple(step for step in self.writes if step.freeze.trigger_unresolved)
+
+    @property
+    def written_unknown(self) -> tuple[Step, ...]:
+        """Writes to scopes whose freeze state is unknown with no trigger seen: written,
+        flagged (if the scope is frozen, the write may end the freeze)."""
+        return tuple(step for step in self.steps if step.written_unknown)
 
     @property
     def pending(self) -> tuple[Step, ...]:

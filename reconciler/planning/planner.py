@@ -13,7 +13,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.freezes import held
+from reconciler.core.freezes import held, written_unknown
 from reconciler.core.mmpfields import FIELDS, MmpField, named
 from reconciler.core.model import (
     FreezeState,
@@ -36,7 +36,7 @@ from reconciler.planning.plan import (
     Step,
 )
 from reconciler.policy.desired import DesiredScope, DesiredState
-from reconciler.venues.base import Capabilities, ChangeMode
+from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ def make_plan(
     steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
     if included:
         notes.append(
-            f"written although held, their freeze state unknown: {', '.join(included.scopes)} "
-            f"({included.said()})"
+            "written although their freeze state is unknown, as a person checked them: "
+            f"{', '.join(included.scopes)} ({included.said()})"
         )
     digests = live_digests(live)
     return Plan(
@@ -206,11 +206,14 @@ def _write(
     caps: Capabilities,
     included: Inclusion,
 ) -> Step:
-    """A write, or HELD when the scope is frozen or may be (unless a person checked it and
-    --include-held names it: then the write, saying so)."""
+    """A write, or HELD when the scope is frozen, or when the venue recorded a trigger and
+    does not tell whether its freeze ended (unless a person checked it and --include-held
+    names it: then the write, saying so). A scope whose freeze state is unknown with no
+    trigger seen is written, and the step says what the write may do to a freeze."""
     before, after = configs
     changes = field_changes(before, after)
-    if freeze.frozen or (freeze.unknown and str(key) not in included.scopes):
+    checked = str(key) in included.scopes
+    if freeze.frozen or (freeze.trigger_unresolved and not checked):
         return Step(
             key,
             Action.HELD,
@@ -223,8 +226,15 @@ def _write(
             reason=held(key, caps, freeze),
         )
     reason = ""
-    if freeze.unknown:
+    if freeze.trigger_unresolved:
         reason = f"written although its freeze state is unknown: {included.said()}"
+    elif freeze.unknown:
+        reset = action is Action.REPLACE or (
+            action is Action.REMOVE and caps.reset_means is ResetMeaning.CLEAR
+        )
+        reason = written_unknown(caps, freeze, reset)
+        if checked:
+            reason += f"; checked: {included.said()}"
     elif action is Action.REPLACE:
         reason = "the venue cannot change a config in place: reset, then set"
     return Step(key, action, before, after, changes, freeze, where=where, reason=reason)

@@ -6,7 +6,9 @@ did run still reports what it found: one venue down never hides another's unprot
 
 Drift is every write the plan would make, and every held (frozen) scope whose live config
 differs from the policies: it is pending, applied once unfrozen, and keeps the issue open.
-Unprotected scopes (declared, no MMP config live) open the issue body, then pending ones.
+Unprotected scopes (declared, no MMP config live) open the issue body, then pending ones,
+then writes to scopes whose freeze state is unknown with no trigger seen (Bullish over REST):
+the apply workflow writes them, and if such a scope is frozen the write may end the freeze.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ MARKER = "<!-- mmp-reconciler:drift -->"
 LISTED = 50  # scopes listed per section at the top of the issue; the table has the rest
 PENDING = "pending: held (frozen), will be applied once unfrozen"
 UNSURE = (
-    "pending: held (freeze state unknown: the venue cannot tell), written once a person "
-    "checks it on the venue: `mmp apply --include-held {scope} --reason TEXT`"
+    "pending: held (freeze state unknown: the venue recorded a trigger and does not tell its "
+    "end), written once a person checks it on the venue: "
+    "`mmp apply --include-held {scope} --reason TEXT`"
+)
+UNKNOWN_WRITTEN = (
+    "scope(s) whose freeze state is unknown, with no trigger seen, are written by an apply: "
+    "if one is frozen, the write may end the freeze (check it on the venue first to be sure)"
 )
 
 
@@ -120,7 +127,7 @@ def report(
 
 def _pending(step: Step) -> str:
     """Why a held scope still differs, and what ends that: an unfreeze, or a person's check."""
-    return UNSURE.format(scope=step.key) if step.freeze.unknown else PENDING
+    return UNSURE.format(scope=step.key) if step.freeze.trigger_unresolved else PENDING
 
 
 def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
@@ -147,6 +154,7 @@ def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str
             [(step, "held (frozen)" if step.pending else "") for step in plan.unprotected],
         )
         + _section("Pending", "held scope(s) differ", [(s, _pending(s)) for s in plan.pending])
+        + _section("Freeze state unknown", UNKNOWN_WRITTEN, [(s, "") for s in plan.written_unknown])
         + "Live MMP settings differ from the policies on the default branch. "
         "Either merge a policy change that matches the venues, or apply the policies "
         "(the apply workflow, `workflow_dispatch` with mode `apply`); a held (frozen) scope "

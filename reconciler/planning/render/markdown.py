@@ -139,8 +139,7 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
         (
             "Freeze state unknown",
             [s for s in plan.steps if s.freeze.unknown],
-            "are on venues that cannot tell whether they are frozen (held unless "
-            "`--include-held` names them)",
+            _unknown_what(plan),
         ),
         (
             "Written although held",
@@ -165,9 +164,25 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
 
 
 def _held_what(plan: Plan) -> str:
-    if any(step.freeze.unknown for step in _of(plan, Action.HELD)):
+    if any(step.freeze.trigger_unresolved for step in _of(plan, Action.HELD)):
         return "are frozen, or may be (freeze state unknown), and not written"
     return "are frozen and not written (a write would unfreeze)"
+
+
+def _unknown_what(plan: Plan) -> str:
+    """Which unknown scopes are written (no trigger seen: a write may end a freeze they
+    have) and which are held (a trigger recorded, its end not told)."""
+    said = []
+    written = len(plan.written_unknown)
+    if written:
+        said.append(
+            f"{written} written with no trigger seen: if frozen, the write may end the freeze"
+        )
+    held = sum(1 for s in _of(plan, Action.HELD) if s.freeze.trigger_unresolved)
+    if held:
+        said.append(f"{held} held for a trigger whose end the venue does not tell")
+    more = f" ({'; '.join(said)})" if said else ""
+    return "are on venues that cannot tell whether they are frozen" + more
 
 
 def _unprotected_what(plan: Plan) -> str:

@@ -81,18 +81,17 @@ def _config_rows(config: MmpConfig | None) -> tuple[FieldRow, ...]:
 
 
 def row(step: Step) -> Row:
-    notes = []
+    flagged = step.written_unknown  # its reason says the freeze state is unknown, and why
+    first = step.reason if flagged else freeze_text(step.freeze)
+    notes = [first] if first else []
     if step.action is Action.HELD and step.held_action is not None:
         notes.append(f"would {step.held_action.value}; {step.reason}")
     elif step.action is Action.REPLACE:
         notes.append("the scope is without MMP between the reset and the set")
-        if step.freeze.unknown:
+        if step.freeze.unknown and not flagged:
             notes.append(step.reason)
-    elif step.reason:
+    elif step.reason and not flagged:
         notes.append(step.reason)
-    frozen = freeze_text(step.freeze)
-    if frozen:
-        notes.insert(0, frozen)
     return Row(
         SYMBOLS[step.action],
         step.action.value,
