@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from reconciler.core.model import ScopeKey  # noqa: E402
 from reconciler.venues import VENUES  # noqa: E402
-from tests.checked import include_held  # noqa: E402
 from tests.procs import LiveDesk  # noqa: E402
 from tests.venues import ROWS  # noqa: E402
 
@@ -44,7 +43,6 @@ def measure(venue: str, runs: int) -> tuple[list[float], list[float]]:
     assert want.quantity_limit is not None
     drifted = want.with_changes(quantity_limit=want.quantity_limit * 2)  # apply tightens it
     plans, applies = [], []
-    checked = include_held(key)  # where the venue cannot tell a freeze, a person checked it
     with (
         tempfile.TemporaryDirectory() as folder,
         LiveDesk(Path(folder), {key: (want, drifted)}) as desk,
@@ -52,8 +50,8 @@ def measure(venue: str, runs: int) -> tuple[list[float], list[float]]:
         desk.mmp("validate")  # warm the file cache once
         for _ in range(runs):
             desk.seed(key, drifted)
-            plans.append(timed(lambda: desk.mmp("plan", "--detailed-exitcode", *checked).code, 2))
-            applies.append(timed(lambda: desk.mmp("apply", "--auto-approve", *checked).code, 0))
+            plans.append(timed(lambda: desk.mmp("plan", "--detailed-exitcode").code, 2))
+            applies.append(timed(lambda: desk.mmp("apply", "--auto-approve").code, 0))
     return plans, applies
 
 

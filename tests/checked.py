@@ -1,7 +1,9 @@
 """`--include-held` as a person gives it after checking each scope on the venue, for tests
-whose subject is not the freeze: every scope whose freeze state the venue cannot tell (all of
-Bullish's, read over REST) is named, with who and why. Only where the test's simulator knows
-the scope is not frozen; the tests of the freeze itself give their own."""
+whose subject is not the freeze: every scope held because the venue recorded a trigger and
+does not tell its end (a Binance manual freeze) is named, with who and why. A scope whose
+freeze state is unknown with no trigger seen (Bullish's, read over REST) is written without
+it. Only where the test's simulator knows the scope is not frozen; the tests of the freeze
+itself give their own."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ REASON = "checked on the venue: not frozen (test)"
 
 def checked(live: list[LiveAccount], by: str = "test") -> Inclusion:
     scopes = sorted(
-        str(scope.key) for account in live for scope in account.scopes if scope.freeze.unknown
+        str(scope.key)
+        for account in live
+        for scope in account.scopes
+        if scope.freeze.trigger_unresolved
     )
     return Inclusion(tuple(scopes), REASON, by)
 

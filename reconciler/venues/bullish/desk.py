@@ -11,8 +11,9 @@ from reconciler.venues.bullish.simulator import BullishSimulator
 
 # bullish-mm: BTC and SOL drifted (each a replacement: reset, then set); ETH frozen by a
 # trigger, with a drift. REST cannot show a freeze under the simulator's default reading
-# (isActive stays true), so every scope's freeze state reads unknown and their changes are
-# held until a person names them to --include-held.
+# (isActive stays true) and the sandbox has no push channel, so every scope's freeze state
+# reads unknown with no trigger seen: each change is written, flagged (if the scope is
+# frozen, its reset may end the freeze: ETH's does).
 SEED: list[tuple[str, dict[str, Any], bool]] = [
     (
         "bullish-mm",
