@@ -1,10 +1,11 @@
 """Freeze state unknown, shown by doing it: a real `mmp` process against the simulators served
 on loopback (tests/procs.py LiveDesk), under each reading of the open question behind it.
 
-- Bullish: a scope frozen at the venue is never reset by apply. Under the reading where REST
-  `isActive` stays true while frozen (the default), plan and status say "freeze state
-  unknown" with why (status exit 3), and apply holds it: no command reaches the venue. Under
-  the other reading the venue tells it (not in effect: frozen, exit 2), held the same.
+- Bullish: where the venue tells a freeze (isActive false while frozen: not in effect, exit
+  2; or a trigger snapshot on its private WebSocket), apply holds the scope: no command
+  reaches the venue. Where nothing shows one (isActive stays true, the default, and no
+  snapshot), plan and status say "freeze state unknown" with why, status exits 0 for it, and
+  apply writes the change, flagged first in the plan: the reset ends a freeze it had.
 - Binance: a manual freeze reset by `mmp unfreeze`, where mmpReset leaves lastTriggerTime as
   it was (the default), reads "freeze state unknown", never frozen forever; its held
   tightening lands with `--include-held SCOPE --reason TEXT`, journaled with who and why.
@@ -22,6 +23,7 @@ from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.bullish.simulator_push import Readings
 from tests.checked import REASON, include_held
 from tests.procs import LiveDesk, any_write
 
@@ -34,26 +36,26 @@ MANUAL_NEW = MANUAL_OLD.with_changes(quantity_limit=Decimal(30))
 WHO = {"GITHUB_ACTOR": "risk-js"}
 
 
-@pytest.mark.parametrize("active", [True, False], ids=["isActive-stays-true", "isActive-false"])
-def test_a_frozen_bullish_scope_is_never_reset_by_apply(tmp_path: Path, active: bool) -> None:
-    sim = BullishSimulator(apply_delay_ms=100, active_while_frozen=active)
-    with LiveDesk(tmp_path, {BTC: (NEW, OLD)}, sims={"bullish": sim}) as desk:
+@pytest.mark.parametrize(
+    ("active", "snapshots"),
+    [(False, False), (True, True)],
+    ids=["isActive-false", "isActive-stays-true-snapshot"],
+)
+def test_a_bullish_scope_the_venue_tells_frozen_is_never_reset_by_apply(
+    tmp_path: Path, active: bool, snapshots: bool
+) -> None:
+    sim = BullishSimulator(
+        apply_delay_ms=100, active_while_frozen=active, ws=Readings(snapshots=snapshots)
+    )
+    with LiveDesk(tmp_path, {BTC: (NEW, OLD)}, sims={"bullish": sim}, sockets=True) as desk:
         with sim._lock:
             sim.trigger(desk.credentials["bx"]["PUBLIC_KEY"], "BTC")
         plan = desk.mmp("plan", "--detailed-exitcode")
         assert plan.code == 0, plan  # held: nothing to apply
         assert "! held      bullish/bx/BTC" in plan.stdout
-        if active:
-            assert "freeze state unknown: Bullish's REST read tells only isActive" in plan.stdout
-            assert "`mmp apply --include-held bullish/bx/BTC --reason TEXT`" in plan.stdout
-        else:
-            assert "frozen: not in effect" in plan.stdout
+        assert "freeze state unknown" not in plan.stdout
         status = desk.mmp("status")
-        assert status.code == (3 if active else 2), status
-        assert ("unknown (see below)" if active else "yes: not in effect") in status.stdout
-        if active:
-            assert "Freeze state unknown, and why:" in status.stdout
-            assert "Exit 3: a scope's freeze state is unknown." in status.stdout
+        assert status.code == 2, status
         applied = desk.mmp("apply", "--auto-approve")
         assert applied.code == 0, applied
         assert "Nothing to apply." in applied.stdout
@@ -61,11 +63,34 @@ def test_a_frozen_bullish_scope_is_never_reset_by_apply(tmp_path: Path, active: 
         with sim._lock:
             assert sim.is_frozen(desk.credentials["bx"]["PUBLIC_KEY"], "BTC")
         assert desk.live(BTC) == OLD
-        if not active:  # the venue reports it frozen: no flag writes it
-            refused = desk.mmp("apply", "--auto-approve", *include_held(BTC))
-            assert refused.code == 1, refused
-            assert "--include-held bullish/bx/BTC: the venue reports it frozen" in refused.stderr
-            assert desk.seen("bullish", any_write("bullish")) == []
+        refused = desk.mmp("apply", "--auto-approve", *include_held(BTC))
+        assert refused.code == 1, refused  # the venue reports it frozen: no flag writes it
+        assert "--include-held bullish/bx/BTC: the venue reports it frozen" in refused.stderr
+        assert desk.seen("bullish", any_write("bullish")) == []
+
+
+def test_a_bullish_freeze_nothing_shows_is_written_flagged_first(tmp_path: Path) -> None:
+    """isActive stays true while frozen and no snapshot (the defaults): nothing shows BTC's
+    trigger. The change is written, never silently: the plan says first that if the scope is
+    frozen the reset may end the freeze; status shows it unknown, with why, and exits 0."""
+    sim = BullishSimulator(apply_delay_ms=100)
+    with LiveDesk(tmp_path, {BTC: (NEW, OLD)}, sims={"bullish": sim}, sockets=True) as desk:
+        with sim._lock:
+            sim.trigger(desk.credentials["bx"]["PUBLIC_KEY"], "BTC")
+        plan = desk.mmp("plan", "--detailed-exitcode")
+        assert plan.code == 2, plan
+        step = plan.stdout[plan.stdout.index("-/+ replace   bullish/bx/BTC") :].splitlines()
+        assert step[2].strip().startswith("freeze state unknown (Bullish's REST read"), step
+        assert "if the scope is frozen, this reset may end the freeze" in step[2]
+        status = desk.mmp("status")
+        assert status.code == 0, status
+        assert "unknown (see below)" in status.stdout
+        assert "Freeze state unknown, and why:" in status.stdout
+        applied = desk.mmp("apply", "--auto-approve")
+        assert applied.code == 0, applied
+        assert desk.live(BTC) == NEW
+        with sim._lock:  # the risk the plan named: the reset ended the freeze
+            assert not sim.is_frozen(desk.credentials["bx"]["PUBLIC_KEY"], "BTC")
 
 
 @pytest.mark.parametrize("keeps", [True, False], ids=["trigger-kept", "trigger-zeroed"])
