@@ -10,6 +10,7 @@ held step), status and unfreeze: what the venue tells of the freeze, and what en
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import Capabilities, ResetMeaning
+from reconciler.venues.bullish import desk as bullish_desk
+from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.live import Connections
 from tests.venues import ROWS
 
@@ -60,7 +63,7 @@ def journaled(desk: Path) -> list[str]:
 
 
 def frozen_count(capsys: pytest.CaptureFixture[str]) -> int:
-    """Scopes frozen, or whose freeze state the venue cannot tell (held the same)."""
+    """Scopes frozen, or whose freeze state the venue cannot tell (shown with them)."""
     data = json.loads(mmp(capsys, "status", "--json")[1])
     return int(data["frozen"]) + int(data["freeze_unknown"])
 
@@ -218,13 +221,12 @@ def test_where_reset_unfreezes_every_command_says_mmp_unfreeze_and_it_works(
     desk: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
     scope = ROWS[venue].sandbox_frozen
-    why = told(capsys, scope)["freeze_unknown"]
+    why, trigger = (told(capsys, scope)[name] for name in ("freeze_unknown", "last_trigger_ms"))
     freeze, todo = held_todo(mmp(capsys, "plan")[1], scope)
     if why is not None:  # the venue cannot tell (Binance: a manual freeze's reset)
         assert freeze == f"freeze state unknown: {why}"
-        assert todo == what_to_do(
-            ScopeKey(*scope.split("/")), capabilities()[venue], FreezeState(False, unknown=why)
-        )
+        unknown = FreezeState.unknown_because(why, last_trigger_ms=trigger)
+        assert todo == what_to_do(ScopeKey(*scope.split("/")), capabilities()[venue], unknown)
         assert f"`mmp unfreeze {scope} --reason TEXT` ends a freeze it may have" in todo
         assert f"  {scope}: {why}; {todo}" in mmp(capsys, "status")[1]
     else:
@@ -254,28 +256,38 @@ def test_bullish_has_no_unfreeze_and_every_command_says_so_the_same_way(
 ) -> None:
     scope = ROWS["bullish"].sandbox_frozen
     todo = "bullish has no unfreeze: its reset clears the MMP config, so wait for the freeze to end"
-    # REST cannot show the freeze (isActive stays true): unknown, and how to settle it
+    # REST cannot show the freeze (isActive stays true), and no trigger was seen: unknown,
+    # and the change is written, said first under the step; status says why and what to do
     why = told(capsys, scope)["freeze_unknown"]
     assert why.startswith("Bullish's REST read tells only isActive")
-    freeze, held = held_todo(mmp(capsys, "plan")[1], scope)
-    assert freeze == f"freeze state unknown: {why}"
-    assert held == (
-        "check on bullish whether it is frozen (bullish's web interface, or its support); "
-        f"once checked, `mmp apply --include-held {scope} --reason TEXT` writes a change held "
-        "for it"
+    plan = mmp(capsys, "plan")[1].splitlines()
+    at = next(i for i, line in enumerate(plan) if line.split()[:3] == ["-/+", "replace", scope])
+    said = next(line.strip() for line in plan[at + 1 :] if "freeze state unknown" in line)
+    assert said == (
+        f"freeze state unknown ({why}): if the scope is frozen, this reset may end the freeze "
+        "(bullish does not document what a reset does to one)"
     )
-    status = mmp(capsys, "status")[1]
-    assert f"  {scope}: {why}; {held}" in status
+    check = (
+        "no trigger of it is known, so a change to it is written, flagged as a risk (a change "
+        "on bullish starts with a reset, and bullish does not document what a reset does to "
+        "a freeze); to be sure before applying one, check on bullish whether it is frozen "
+        "(bullish's web interface, or its support)"
+    )
+    assert f"  {scope}: {why}; {check}" in mmp(capsys, "status")[1]
+    assert told(capsys, scope)["what_to_do"] == check
     code, out, err = mmp(capsys, "unfreeze", scope, "--reason", "x", "--auto-approve")
     assert (code, out) == (1, "")
     assert err == f"error: scope `{scope}`: {todo}\n"
     assert "unfreeze-begin" not in journaled(desk)
-    assert f"held      {scope}" in mmp(capsys, "plan")[1]  # untouched, still held
+    assert f"replace   {scope}" in mmp(capsys, "plan")[1]  # untouched, still to replace
 
 
 def test_the_held_reason_says_why_it_is_held_per_venue(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Bullish where isActive goes false while frozen: its frozen scope is told, and held
+    inactive = functools.partial(BullishSimulator, active_while_frozen=False)
+    monkeypatch.setattr(bullish_desk, "BullishSimulator", inactive)
     plan = mmp(capsys, "plan")[1]
     assert "frozen: a set on deribit would also unfreeze it; only a reset ends it" in plan
     for venue in (v for v in VENUES if not VENUES[v].capabilities.set_unfreezes):
