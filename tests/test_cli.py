@@ -31,30 +31,31 @@ def desk(in_tmp: Path) -> Path:
 def test_sandbox_plan_apply_replan(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2
     first = capsys.readouterr().out
-    # held: two frozen scopes, and four whose venue cannot tell (Bullish's three, Binance's
-    # manual freeze): never written until a person checks them
-    assert "2 to create, 5 to update, 6 held, 2 unmanaged, 1 unchanged" in first
+    # held: two frozen scopes, and Binance's manual freeze whose end it does not tell: never
+    # written until a person checks it; Bullish's three, unknown with no trigger seen, are
+    # replaced, each said first to be unknown
+    assert "2 to create, 5 to update, 3 to replace, 3 held, 2 unmanaged, 1 unchanged" in first
+    assert first.count("freeze state unknown (Bullish's REST read") == 3
     assert main(["apply", "--sandbox", "--auto-approve"]) == 0
     applied = capsys.readouterr().out
-    assert "Apply finished: 7 applied. Exit 0: every change applied and verified." in applied
+    assert "Apply finished: 10 applied. Exit 0: every change applied and verified." in applied
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 0
     again = capsys.readouterr().out
-    assert "Plan: no changes; 6 held, 2 unmanaged, 8 unchanged." in again
+    assert "Plan: no changes; 3 held, 2 unmanaged, 11 unchanged." in again
     assert "held      deribit/deribit-main/btc_usd/MassQuoteBot7" in again
     assert "frozen until manual reset" in again
-    assert "held      bullish/bullish-mm/BTC" in again and "freeze state unknown: " in again
+    assert "held      binance/binance-mm/ETHUSDT" in again and "freeze state unknown: " in again
     journal = (desk / ".mmp" / "journal.jsonl").read_text().splitlines()
     assert json.loads(journal[-1])["exit_code"] == 0
-    # a person checked BTC and SOL on Bullish (ETH, which the sandbox froze, stays held)
-    checked = ["--include-held", "bullish/bullish-mm/BTC", "--include-held"]
-    checked += ["bullish/bullish-mm/SOL", "--reason", "checked on Bullish: not frozen"]
+    # a person checked ETHUSDT on Binance
+    checked = ["--include-held", "binance/binance-mm/ETHUSDT"]
+    checked += ["--reason", "checked on Binance: not frozen"]
     assert main(["apply", "--sandbox", "--auto-approve", *checked]) == 0
     applied = capsys.readouterr().out
-    assert "Apply finished: 2 applied. Exit 0: every change applied and verified." in applied
+    assert "Apply finished: 1 applied. Exit 0: every change applied and verified." in applied
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 0
     last = capsys.readouterr().out
-    assert "Plan: no changes; 4 held, 2 unmanaged, 10 unchanged." in last
-    assert "held      bullish/bullish-mm/ETH" in last
+    assert "Plan: no changes; 2 held, 2 unmanaged, 12 unchanged." in last
 
 
 def test_deleting_the_state_file_starts_afresh(

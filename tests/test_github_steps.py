@@ -246,8 +246,13 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert body.startswith(
         f"{MARKER}\n### MMP plan (sandbox: simulators, not venues): 2 to create, 5 to update"
     )
-    assert "- **Held**: 6 scope(s)" in body  # two frozen; four the venues cannot tell
-    assert "- **Freeze state unknown**: 4 scope(s)" in body
+    assert "- **Replacement gap**: 3 scope(s)" in body
+    assert "- **Held**: 3 scope(s)" in body  # two frozen; Binance's trigger unresolved
+    assert (  # Bullish's three are written, flagged; Binance's one held for a person
+        "- **Freeze state unknown**: 4 scope(s) are on venues that cannot tell whether they "
+        "are frozen (3 written with no trigger seen: if frozen, the write may end the freeze; "
+        "1 held for a trigger whose end the venue does not tell)"
+    ) in body
     assert "<details><summary>Field details</summary>" in body
     assert first.summary == body
     assert first.outputs == {"changes": "true"}
@@ -266,9 +271,13 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert names == [f"venue-{venue}.json" for venue in sorted(VENUES)]
     [issue] = fake.issues_labelled("mmp-drift")
     assert issue.title == (
-        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 6 held pending)"
+        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 3 held pending)"
     )
     assert "`bullish/bullish-mm/BTC`" in issue.body
+    assert (
+        "**Freeze state unknown**: 3 scope(s) whose freeze state is unknown, with no trigger "
+        "seen, are written by an apply: if one is frozen, the write may end the freeze"
+    ) in issue.body
 
     # 4. Merge: the plan job shows the reviewers the plan, the apply job applies that plan.
     plan, apply = _merge(desk)
@@ -276,10 +285,10 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert "### MMP plan (sandbox: simulators, not venues): 2 to create" in plan.summary
     assert "Dispatched with force" not in plan.summary
     assert apply.code == 0, apply.text
-    assert "Apply finished: 7 applied. Exit 0" in apply.stdout
-    assert "```\n" in apply.summary and "Apply finished: 7 applied" in apply.summary
+    assert "Apply finished: 10 applied. Exit 0" in apply.stdout
+    assert "```\n" in apply.summary and "Apply finished: 10 applied" in apply.summary
     kept = apply.workspace / ".mmp"  # what the mmp-journal artifact keeps
-    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 7
+    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 10
     assert (kept / "apply.txt").read_text() == apply.stdout
 
     # 5. Nothing left to apply: the plan job says so (and the apply job's `if:` skips it).
@@ -291,13 +300,14 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert _drift(desk)[0].code == 0
     [still] = fake.issues_labelled("mmp-drift", "all")
     assert still.number == issue.number and still.state == "open"
-    assert still.title == "MMP drift: 6 scope(s) differ from the policies (6 held pending)"
+    assert still.title == "MMP drift: 3 scope(s) differ from the policies (3 held pending)"
     assert "pending: held (frozen), will be applied once unfrozen" in still.body
-    assert (  # where the venue cannot tell, never "once unfrozen": a person checks it
-        "pending: held (freeze state unknown: the venue cannot tell), written once a person "
-        "checks it on the venue: `mmp apply --include-held bullish/bullish-mm/BTC --reason "
-        "TEXT`"
+    assert (  # a trigger whose end the venue does not tell: never "once unfrozen"
+        "pending: held (freeze state unknown: the venue recorded a trigger and does not tell "
+        "its end), written once a person checks it on the venue: `mmp apply --include-held "
+        "binance/binance-mm/ETHUSDT --reason TEXT`"
     ) in still.body
+    assert "**Freeze state unknown**" not in still.body.split("### MMP plan")[0]
 
     # 7. A pull request now has nothing to change: the comment says so in one line.
     assert _plan_pr(desk).code == 0

@@ -1,8 +1,9 @@
 """`mmp import`: live settings into the policy files, the user's own text kept byte for byte.
 
 Import adds and updates; a declared scope the venue lacks is kept and named unless --prune;
-a held scope (frozen, or its freeze state unknown: the plan shows it `held`) keeps its
-declared value, --prune or not.
+a held scope (frozen, or its freeze state unknown after a trigger: the plan shows it `held`)
+keeps its declared value, --prune or not. A scope whose freeze state is unknown with no
+trigger seen (Bullish over REST) is written by the plan, so import takes the venue's value.
 """
 
 from __future__ import annotations
@@ -29,16 +30,10 @@ VALUE_LINE = re.compile(
     r"^(\s+(?:quantity_limit|delta_limit|vega_limit|max_quote_quantity): )(\S+)(.*)$"
 )
 # the sandbox desk: what the venues lack, and the scopes held with a change held back:
-# frozen, or on a venue that cannot tell whether they are (Bullish over REST, Binance after
-# a manual freeze)
+# frozen, or after a trigger whose end the venue does not tell (Binance's manual freeze)
 NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
 FROZEN_SCOPES = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
-UNKNOWN = (
-    "binance/binance-mm/ETHUSDT",
-    "bullish/bullish-mm/BTC",
-    "bullish/bullish-mm/ETH",
-    "bullish/bullish-mm/SOL",
-)
+UNKNOWN = ("binance/binance-mm/ETHUSDT",)
 HELD = tuple(sorted(FROZEN_SCOPES + UNKNOWN))
 FILE = "policies/desk-alpha.yaml"
 HELD_NOTE = (
@@ -89,7 +84,7 @@ def test_import_then_plan_shows_only_the_kept_and_the_held(
     assert _changes(plan) == {
         **dict.fromkeys(NOT_LIVE, "create"),
         **dict.fromkeys(HELD, "held"),
-        "summary": "Plan: changes; 2 to create, 6 held, 8 unchanged.",
+        "summary": "Plan: changes; 2 to create, 3 held, 11 unchanged.",
     }
     for venue in VENUES:  # each venue's scopes as imported (or held: not known unfrozen)
         assert any(scope.startswith(venue) for scope, a in plan.items() if a == "unchanged") or all(
@@ -103,7 +98,7 @@ def test_import_then_plan_shows_only_the_kept_and_the_held(
     _import(capsys, "--prune")
     assert _changes(_plan(capsys)) == {
         **dict.fromkeys(HELD, "held"),
-        "summary": "Plan: no changes; 6 held, 8 unchanged.",
+        "summary": "Plan: no changes; 3 held, 11 unchanged.",
     }
     assert main(["validate"]) == 0
 
@@ -144,7 +139,8 @@ def test_declared_scopes_the_venue_lacks_are_kept_and_named_unless_pruned(
     assert not any("took out" in line for line in err)
     _, err = _import(capsys, "--prune")
     text = desk.read_text()
-    assert "BNBUSDT" not in text and "quantity_limit: 150" not in text
+    assert "BNBUSDT" not in text
+    assert "      eth_usd:\n        default:\n          quantity_limit: 150\n" not in text
     assert [line for line in err if "took out" in line] == [
         f"{FILE}: took out {scope} (the venue has no config for it)" for scope in NOT_LIVE
     ]
@@ -154,9 +150,9 @@ def test_declared_scopes_the_venue_lacks_are_kept_and_named_unless_pruned(
 def test_a_held_tightening_keeps_its_declared_value_and_says_so(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The policies tightened six scopes held before apply could write them (two frozen, four
-    whose freeze state the venue cannot tell): import must not write the looser live values
-    over them, --prune or not."""
+    """The policies tightened three scopes held before apply could write them (two frozen,
+    one after a trigger whose end the venue does not tell): import must not write the looser
+    live values over them, --prune or not."""
     before = desk.read_text()
     for flags in ((), ("--prune",)):
         _, err = _import(capsys, *flags)
@@ -223,13 +219,13 @@ def test_dry_run_shows_exactly_what_import_writes_with_the_same_notes(
     out, err = _import(capsys)
     assert dry_out == out == _diff(before, desk.read_text())
     assert dry_err == [
-        f"{FILE}: would add 2 live scope(s) and update 5 to the venue's values",
+        f"{FILE}: would add 2 live scope(s) and update 8 to the venue's values",
         *(f"{FILE}: would {KEPT_NOTE.format(s).replace('kept', 'keep', 1)}" for s in NOT_LIVE),
         *(f"{FILE}: would {held_note(s).replace('kept', 'keep', 1)}" for s in HELD),
         "--dry-run: 1 file(s) would change; nothing written",
     ]
     assert err == [
-        f"{FILE}: added 2 live scope(s), updated 5 to the venue's values",
+        f"{FILE}: added 2 live scope(s), updated 8 to the venue's values",
         *(f"{FILE}: {KEPT_NOTE.format(s)}" for s in NOT_LIVE),
         *(f"{FILE}: {held_note(s)}" for s in HELD),
     ]
