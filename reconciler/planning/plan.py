@@ -157,8 +157,10 @@ class Step:
 class Inclusion:
     """Held scopes a person checked on the venue and lets apply write: `--include-held SCOPE`
     with `--reason TEXT`, and who planned it. Only a scope held because its freeze state is
-    unknown can be included. The plan records it, so a saved plan runs with the inclusion it
-    was approved with and no other."""
+    unknown (after a trigger the venue does not tell the end of) is written by it; one whose
+    freeze state is unknown with no trigger seen is written anyway, and naming it is accepted
+    and journaled as given; one the venue reports frozen is refused. The plan records it, so
+    a saved plan runs with the inclusion it was approved with and no other."""
 
     scopes: tuple[str, ...] = ()
     reason: str = ""
