@@ -81,6 +81,12 @@ class Cell:
             assert code == 4 or live in (self.old[key], self.want[key]), (key, live)
 
     def converges(self, *, held: ScopeKey | None = None) -> None:
+        told = "" if held is None else self.desk.mmp("plan").stdout
+        if held is not None and f"held      {held}" not in told:
+            # nothing shows its trigger now (Bullish's REST, no snapshot on its socket): its
+            # change is written, said first in the plan (tests/test_freeze_unknown_live.py)
+            assert "freeze state unknown (" in told, told
+            held = None
         leave = () if held is None else (held,)  # the venue reports it frozen: not included
         rerun = self.desk.mmp("apply", "--auto-approve", *self.checked(*leave))
         assert rerun.code == 0, rerun
