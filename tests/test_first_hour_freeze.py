@@ -34,6 +34,8 @@ from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.live import Connections
 from tests.venues import ROWS
 
+KNOWN = ", ".join(sorted(VENUES))  # the registered venues, as errors list them
+
 ROOT = Path(__file__).resolve().parent.parent
 # the venues whose reset ends a freeze and keeps the config: `mmp unfreeze` works there
 UNFREEZING = [v for v in VENUES if VENUES[v].capabilities.reset_means is ResetMeaning.UNFREEZE]
@@ -74,7 +76,7 @@ TYPOS = [
     (
         "a typo in the venue",
         "derbit/deribit-main/btc_usd/MassQuoteBot7",
-        "no venue `derbit` (known: aevo, binance, bullish, deribit); did you mean `deribit`?",
+        f"no venue `derbit` (known: {KNOWN}); did you mean `deribit`?",
     ),
     (
         "a typo in the account",
@@ -159,8 +161,7 @@ FILTERS = [
     (["status", "--venue", "Binance"], "--venue Binance: no such venue; did you mean `binance`?"),
     (
         ["plan", "--shard", "venue=derbit"],
-        "--shard venue=derbit: no venue `derbit`; venues: aevo, binance, bullish, deribit; "
-        "did you mean `deribit`?",
+        f"--shard venue=derbit: no venue `derbit`; venues: {KNOWN}; did you mean `deribit`?",
     ),
 ]
 

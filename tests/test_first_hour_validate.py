@@ -19,8 +19,11 @@ from reconciler.cli import main
 from reconciler.core.errors import ConfigError
 from reconciler.core.model import ScopeKey
 from reconciler.core.units import decimal_text
+from reconciler.venues import VENUES
 from tests.helpers import load, write_policy
 from tests.test_fastyaml import PLAIN
+
+KNOWN = ", ".join(sorted(VENUES))  # the registered venues, as errors list them
 
 DERIBIT = """accounts:
   deribit-main:
@@ -109,8 +112,8 @@ SURPRISES = [
         "a typo in the venue does not hide a typo in the environment",
         edit(DERIBIT, ("venue: deribit", "venue: derbit"), ("testnet", "prod")),
         [
-            "policies/desk.yaml:3:12: unknown venue `derbit` (known: aevo, binance, bullish, "
-            "deribit); did you mean `deribit`?",
+            f"policies/desk.yaml:3:12: unknown venue `derbit` (known: {KNOWN}); "
+            "did you mean `deribit`?",
             "policies/desk.yaml:4:18: unknown environment `prod`: write 'production' or "
             "'testnet'; did you mean `production`?",
         ],
@@ -174,8 +177,8 @@ SURPRISES = [
         "after an empty `mmp:`, the next account is judged on its own lines",
         ADOPTING.replace("venue: binance", "venue: binanse"),
         [
-            "policies/desk.yaml:8:12: unknown venue `binanse` (known: aevo, binance, bullish, "
-            "deribit); did you mean `binance`?"
+            f"policies/desk.yaml:8:12: unknown venue `binanse` (known: {KNOWN}); "
+            "did you mean `binance`?"
         ],
         ADOPTING,
     ),

@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from reconciler.core.errors import ConfigError
 from reconciler.core.model import ScopeKey
+from reconciler.venues import VENUES
 from tests.helpers import load, write_policy
+
+KNOWN = ", ".join(sorted(VENUES))  # the registered venues, as errors list them
 
 HEADER = """
 accounts:
@@ -84,7 +87,7 @@ CASES = {
     ),
     "unknown venue": (
         HEADER.replace("venue: deribit", "venue: derbit") + "    mmp: {}\n",
-        "policies/desk.yaml:3:12: unknown venue `derbit` (known: aevo, binance, bullish, deribit); "
+        f"policies/desk.yaml:3:12: unknown venue `derbit` (known: {KNOWN}); "
         "did you mean `deribit`?",
     ),
     "literal secret in credentials": (
@@ -231,11 +234,11 @@ CASES = {
     ),
     "missing venue": (
         HEADER.replace("    venue: deribit\n", ""),
-        "policies/desk.yaml:2:3: `venue` is required (one of aevo, binance, bullish, deribit)",
+        f"policies/desk.yaml:2:3: `venue` is required (one of {KNOWN})",
     ),
     "empty venue": (
         HEADER.replace("venue: deribit", "venue:"),
-        "policies/desk.yaml:3:5: venue is empty: write one of aevo, binance, bullish, deribit",
+        f"policies/desk.yaml:3:5: venue is empty: write one of {KNOWN}",
     ),
     "missing credentials": (
         HEADER.replace("    credentials: DERIBIT_MAIN\n", ""),
