@@ -159,6 +159,40 @@ def test_bullish_trigger_pushed_during_the_reset_stops_the_set(tmp_path: Path) -
         assert desk.live(BTC) is None
 
 
+def test_bullish_socket_that_stops_delivering_is_not_trusted_for_a_write(
+    tmp_path: Path,
+) -> None:
+    """The venue's socket stays open but delivers nothing (a half-open link) while ETH trips:
+    before ETH's check, apply's keepalivePing goes unanswered, the channel is taken as down,
+    and a REST read, which cannot show the freeze, makes ETH's state unknown where the plan
+    had it known not frozen (a snapshot): ETH is held, never reset (found by a red team:
+    before, apply reset ETH, ending the freeze, and exited 0)."""
+    sim = BullishSimulator(
+        apply_delay_ms=100, ws=Readings(snapshots=True), active_while_frozen=True
+    )
+    with LiveDesk(
+        tmp_path, {BTC: (WANT, OLD), ETH: (WANT, OLD)}, sims={"bullish": sim}, sockets=True
+    ) as desk:
+        gate = desk.gate("bullish", BULLISH_SET)
+        proc = desk.spawn("apply", "--auto-approve", "-v")
+        assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+        with sim._lock:
+            sessions = list(sim.ws.sessions)
+        for session in sessions:
+            session.socket.send = lambda text: True  # type: ignore[method-assign]  # open, mute
+        desk.trigger(ETH)
+        gate.release()
+        result = proc.finish(WAIT_S)
+        assert result.code == 3, result
+        assert "did not answer a keepalivePing" in result.stderr, result
+        assert line("HELD (froze since plan)", ETH) in result.stdout, result
+        events = [e["event"] for e in scope_events(desk, ETH)]
+        assert not any(e.endswith("-sent") for e in events), events
+        desk.settle()
+        assert sim.is_frozen(desk.credentials["bx"]["PUBLIC_KEY"], "ETH")
+        assert desk.live(ETH) == OLD
+
+
 def test_bullish_socket_dropped_mid_apply_leaves_rest_to_settle(tmp_path: Path) -> None:
     sim = BullishSimulator(apply_delay_ms=100)
     with LiveDesk(tmp_path, {BTC: (WANT, OLD)}, sims={"bullish": sim}, sockets=True) as desk:

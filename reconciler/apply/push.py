@@ -56,12 +56,22 @@ async def open_channels(connections: Connections, plan: Plan) -> dict[str, str]:
 
 
 def covers(connections: Connections, account: str, read_at_ns: int) -> bool:
-    """Whether the account's channel covers the time since a read began (or there is no open
-    channel to wait for): its subscriptions were confirmed before the read began."""
+    """Whether the account's channel covers the time since a read began (or there is no
+    channel to wait for): its subscriptions were confirmed before the read began. Once an
+    open channel went down, no read it was part of is reused (what it told of freezes may
+    have stopped short): a new read, by REST alone, decides."""
     channel = connections.pushes.get(account)
-    if channel is None or channel.down or channel.since_ns is None:
+    if channel is None or channel.since_ns is None:
         return True
-    return read_at_ns >= channel.since_ns
+    return not channel.down and read_at_ns >= channel.since_ns
+
+
+async def confirm(connections: Connections, account: str) -> None:
+    """Before a step's check: the account's open channel proves it is live (or goes down,
+    and the check then reads by REST alone)."""
+    channel = connections.pushes.get(account)
+    if channel is not None and not channel.down:
+        await channel.confirm()
 
 
 def pushed_freeze(connections: Connections, key: ScopeKey, after_ns: int) -> FreezeState | None:

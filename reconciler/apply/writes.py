@@ -156,6 +156,7 @@ async def run_step(run: Run, step: Step) -> StepResult:
     )
     run.phases[scope] = Phase.CHECKING
     end: Seen = Unread("see the write records")
+    await push.confirm(run.connections, step.key.account)  # a channel trusted is one that answers
     result = await _check(run, step)
     if result is None or result.outcome is Outcome.HELD:  # a freeze pushed since it began
         result = _pushed_hold(run, step) or result  # (said as pushed, where it was)

@@ -243,6 +243,12 @@ class PushChannel(Protocol):
         """A freeze of `key` pushed after `after_ns` (monotonic ns), or one the channel knows
         is still in force; None when it knows of none."""
 
+    async def confirm(self) -> None:
+        """Prove the channel live now, before apply trusts it for a write: a round trip the
+        venue answers after everything it pushed before (Bullish: keepalivePing). A channel
+        that cannot prove it (an open socket that stopped delivering) goes down, saying why;
+        one with no such round trip returns at once."""
+
     async def outcome(self, key: ScopeKey) -> Said | None:
         """The venue's final word on the last command sent to `key` (an asynchronous venue),
         waiting for it; None at once when the channel cannot tell (down, no such command)."""
