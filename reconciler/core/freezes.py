@@ -112,9 +112,15 @@ def held(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
 def became_held(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
     """Apply's check before a write: the scope froze (or became unknown) after the plan."""
     if freeze.unknown:
-        return (
+        said = (
             "not written: since the plan was made, mmp cannot tell whether the scope is "
-            f"frozen ({freeze.unknown}); " + what_to_do(key, caps, freeze)
+            f"frozen ({freeze.unknown}); "
+        )
+        if freeze.trigger_unresolved:
+            return said + what_to_do(key, caps, freeze)
+        return said + (
+            "plan again: the new plan shows the change flagged with its freeze state "
+            "unknown, for review before it is written"
         )
     return (
         f"not written: the scope froze after the plan was made ({why_held(caps)}); "
