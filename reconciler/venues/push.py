@@ -29,6 +29,7 @@ from reconciler.venues.answers import Malformed
 LOG = logging.getLogger("mmp")
 OPEN_TIMEOUT_S = 5  # as our HTTP clients' connect timeout
 ANSWER_TIMEOUT_S = 5
+CONFIRM_S = 2  # a probe before a write must be answered within this
 ANY_GROUP = "\0any"  # a freeze pushed for an underlying without saying which group
 
 
@@ -117,6 +118,22 @@ class RpcSocket:
                     self.end(f"its keepalive failed ({exc})")
 
         self._tasks.append(asyncio.ensure_future(beat()))
+
+    async def confirm(self, probe: Callable[[], Awaitable[object]], what: str) -> None:
+        """Prove the connection live before a write: `probe`, a request the venue answers in
+        order after everything it pushed before (`what` names it), answered within
+        CONFIRM_S. Else the connection is ended: one that stays open and delivers nothing
+        would hide a trigger."""
+        if self.down:
+            return
+        try:
+            async with asyncio.timeout(CONFIRM_S):
+                await probe()
+        except (PushDown, TimeoutError) as exc:
+            self.end(
+                f"it did not answer {what} within {CONFIRM_S} s before a write "
+                f"({exc or 'no answer'}): a channel that cannot show it is live is not trusted"
+            )
 
     async def ended(self) -> None:
         """Returns once the connection has ended."""

@@ -27,7 +27,6 @@ from reconciler.venues.bullish import pushwire
 from reconciler.venues.push import LOG, PushDown, RpcSocket, TriggerLog, ws_url
 
 OPEN_BUDGET_S = 10  # connecting and subscribing, at most (a plan waits for it)
-CONFIRM_S = 2  # a keepalivePing before a write must be answered within this
 FINAL = frozenset({"CLOSED", "REJECTED", "FAILED", "CANCELLED", "CANCELED"})  # done, either way
 
 
@@ -93,20 +92,11 @@ class BullishPush:
             )
 
     async def confirm(self) -> None:
-        """A keepalivePing answered within CONFIRM_S: the venue answers in order, so every
-        push it sent before has arrived. Else the socket is taken as down: a socket still
-        open that delivers nothing would hide a trigger."""
+        """A keepalivePing answered in time (RpcSocket.confirm): the venue answers in order,
+        so every push it sent before has arrived; else the socket is taken as down."""
         socket = self._socket
-        if socket is None or socket.down:
-            return
-        try:
-            async with asyncio.timeout(CONFIRM_S):
-                await self._ping(socket)
-        except (PushDown, TimeoutError) as exc:
-            socket.end(
-                f"it did not answer a keepalivePing within {CONFIRM_S} s before a write "
-                f"({exc or 'no answer'}): a channel that cannot show it is live is not trusted"
-            )
+        if socket is not None:
+            await socket.confirm(lambda: self._ping(socket), "a keepalivePing")
 
     async def _open(self, socket: RpcSocket) -> None:
         token = await self._jwt()

@@ -28,7 +28,6 @@ from reconciler.venues.push import ANY_GROUP, LOG, PushDown, RpcSocket, TriggerL
 
 WS_PATH = "/ws/api/v2"
 CHANNEL_PREFIX = "user.mmp_trigger."
-CONFIRM_S = 2  # public/test before a write must be answered within this
 
 
 class DeribitPush:
@@ -144,20 +143,12 @@ class DeribitPush:
         return self._triggers.frozen(key, after_ns)
 
     async def confirm(self) -> None:
-        """`public/test` answered within CONFIRM_S (the venue answers a connection's messages
-        in order, so every notification sent before it has arrived); else the socket is
-        taken as down."""
+        """`public/test` answered in time (RpcSocket.confirm): the venue answers a
+        connection's messages in order, so every notification sent before it has arrived;
+        else the socket is taken as down."""
         socket = self._socket
-        if socket is None or socket.down:
-            return
-        try:
-            async with asyncio.timeout(CONFIRM_S):
-                await self._call(socket, "public/test", {})
-        except (PushDown, TimeoutError) as exc:
-            socket.end(
-                f"it did not answer public/test within {CONFIRM_S} s before a write "
-                f"({exc or 'no answer'}): a channel that cannot show it is live is not trusted"
-            )
+        if socket is not None:
+            await socket.confirm(lambda: self._call(socket, "public/test", {}), "public/test")
 
     async def outcome(self, key: ScopeKey) -> Said | None:
         return None  # Deribit answers each command synchronously
