@@ -229,7 +229,9 @@ def test_include_held_writes_the_checked_scope_only_journaled_with_who_and_why(
     assert not any(r["event"] == "include-held" for r in journal(desk))
     code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH, BX_BTC))
     assert code == 0, out + err
-    assert "--include-held: writing 2 held scope(s) whose freeze state is unknown" in err
+    assert "--include-held: writing 1 held scope(s) whose freeze state is unknown" in err
+    assert f"as checked by a person: {BN_ETH} (" in err
+    assert f"; named too, not held (written anyway): {BX_BTC}" in err
     assert f"applied                        {BN_ETH}" in out
     assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "30"
     record = next(r for r in journal(desk) if r["event"] == "include-held")
@@ -338,14 +340,45 @@ def test_a_saved_plan_runs_with_the_inclusion_it_was_made_with_and_no_other(
         assert (code, out) == (1, "")
         assert "a saved plan runs as it was planned and approved" in err
         assert f"the held scopes it writes are {BX_BTC}" in err
-    code, _, err = mmp(capsys, "apply", "plan.json", "--auto-approve", "--reason", "other")
+    code, _, err = mmp(
+        capsys,
+        "apply",
+        "plan.json",
+        "--auto-approve",
+        *include_held(BX_BTC)[:2],
+        "--reason",
+        "other",
+    )
     assert code == 1 and "with another --reason" in err
     assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "10"  # nothing sent
-    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *include_held(BX_BTC))
-    assert code == 0, out + err  # repeating it is the same plan
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", "--include-held", BX_BTC)
+    assert code == 0, out + err  # repeating the scope is the same plan; its reason is the plan's
     assert truth("bullish", "bullish-mm", "BTC")[1]["quantityLimit"] == "8"
     record = next(r for r in journal(desk) if r["event"] == "include-held")
     assert record["planned_by"] == "github:risk-js" and record["reason"] == REASON
+
+
+def test_a_saved_plans_inclusion_is_written_only_when_the_command_names_it_too(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan file is text anybody with the artifact can edit (red team: another plan's
+    include_held pasted in, steps to match): what it says a person checked is taken only
+    when the person running apply says it as well. Without --include-held, nothing is sent."""
+    assert mmp(capsys, "apply", "--auto-approve")[0] == 0  # all but the held Binance ETHUSDT
+    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(BN_ETH))[0] == 0
+    for words in ([], ["--reason", REASON]):
+        code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *words)
+        assert (code, out) == (1, ""), err
+        assert f"the saved plan writes held scope(s) whose freeze state is unknown: {BN_ETH}" in err
+        assert f"add --include-held {BN_ETH} once you have checked them on the venue" in err
+        assert "Nothing was sent" in err
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "40"  # still held
+    assert not any(r["event"] in ("include-held", "set-sent") for r in journal(desk)[-3:])
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", "--include-held", BN_ETH)
+    assert code == 0, out + err
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "30"
+    record = next(r for r in journal(desk) if r["event"] == "include-held")
+    assert record["scopes"] == [BN_ETH] and record["reason"] == REASON
 
 
 def test_a_plan_saved_without_inclusion_refuses_one_added_at_apply(
@@ -376,7 +409,7 @@ def test_a_saved_plans_fingerprint_moves_with_a_freeze_state(
             config = stored.sim.accounts[key].configs[underlying]
             config["lastTriggerTime"] = int(config["lastTriggerTime"]) + 1000
     before = truth(venue, f"{venue}-mm", underlying)[1]
-    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve")
+    code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *include_held(scope))
     assert code == 1, out + err
     assert "live state moved since the plan was made; nothing was applied" in err
     assert f"Changed scopes: {scope}." in err

@@ -298,14 +298,14 @@ def test_a_saved_plan_refused_after_a_kill_still_names_what_the_kill_left(
         # Bullish's REST cannot tell whether BTC is frozen: a person checked it
         assert desk.mmp("plan", "--out", "plan.json", *include_held(key)).code == 0
         gate = desk.gate("bullish", BULLISH_RESET)
-        proc = desk.spawn("apply", "plan.json", "--auto-approve")
+        proc = desk.spawn("apply", "plan.json", "--auto-approve", *include_held(key))
         assert gate.wait_arrived(30, proc)
         proc.send_signal(signals.SIGKILL)
         proc.wait(30)
         gate.release()
         assert gate.wait_finished(30)
         desk.settle()
-        again = desk.mmp("apply", "plan.json", "--auto-approve")  # CI's "re-run failed jobs"
+        again = desk.mmp("apply", "plan.json", "--auto-approve", *include_held(key))  # a re-run
         assert again.code == 1 and "live state moved" in again.stderr
         assert "bullish/bx/BTC: its reset was sent" in again.stderr
         assert "live now: no config: UNPROTECTED" in again.stderr

@@ -300,22 +300,32 @@ def _saved_mode(args: argparse.Namespace, saved: planfile.SavedPlan) -> None:
 
 
 def _saved_inclusion(args: argparse.Namespace, plan: Plan) -> None:
-    """The held scopes a saved plan writes were approved with it: --include-held and --reason
-    at apply time may repeat them, never change them."""
+    """The held scopes a saved plan writes were approved with it, and the person running
+    apply names them again: --include-held must repeat them exactly (--reason, if given,
+    too), never add, drop or change one. A plan file is only text: what it says was checked
+    is taken as true only when the command line says it as well."""
     given = sorted(set(getattr(args, "include_held", None) or []))
     reason = (getattr(args, "reason", None) or "").strip()
-    if not given and not reason:
-        return
     included = plan.included
-    if given != list(included.scopes) or (reason and reason != included.reason):
-        said = ", ".join(included.scopes) or "none"
-        other = "" if reason in ("", included.reason) else " with another --reason"
+    if given == list(included.scopes) and reason in ("", included.reason):
+        args.include_held, args.reason = [], None  # checked here; the plan's inclusion runs
+        return
+    said = ", ".join(included.scopes)
+    if included and not given:
         raise PlanFileError(
-            f"{args.planfile}: a saved plan runs as it was planned and approved: the held "
-            f"scopes it writes are {said}, while --include-held names "
-            f"{', '.join(given) or 'none'}{other}; nothing was sent. Plan again with the "
-            "--include-held and --reason wanted, and review that plan"
+            f"{args.planfile}: the saved plan writes held scope(s) whose freeze state is "
+            f"unknown: {said} (the plan says: {included.said()}); apply writes them only "
+            f"when the person running it names them too: add "
+            f"{' '.join(f'--include-held {s}' for s in included.scopes)} once you have "
+            "checked them on the venue, or plan again without them. Nothing was sent"
         )
+    other = "" if reason in ("", included.reason) else " with another --reason"
+    raise PlanFileError(
+        f"{args.planfile}: a saved plan runs as it was planned and approved: the held "
+        f"scopes it writes are {said or 'none'}, while --include-held names "
+        f"{', '.join(given) or 'none'}{other}; nothing was sent. Plan again with the "
+        "--include-held and --reason wanted, and review that plan"
+    )
 
 
 def _apply_now(args: argparse.Namespace, journal: Journal, runs: list[recovery.Unfinished]) -> int:
@@ -434,7 +444,8 @@ def _guard(args: argparse.Namespace, plan: Plan, journal: Journal) -> None:
 
 def _include(plan: Plan, journal: Journal) -> None:
     """Held scopes written by --include-held: journaled with who runs it, who planned it and
-    why, and said, before anything is sent."""
+    why, and said, before anything is sent; the count is of the scopes it lets be written
+    (a named scope written anyway, or with nothing to write, is journaled, not counted)."""
     included = plan.included
     if not included:
         return
@@ -445,9 +456,16 @@ def _include(plan: Plan, journal: Journal) -> None:
         planned_by=included.by,
         by=who(),
     )
+    unheld = [
+        str(step.key)
+        for step in plan.writes
+        if step.freeze.trigger_unresolved and str(step.key) in included.scopes
+    ]
+    rest = [scope for scope in included.scopes if scope not in unheld]
+    also = f"; named too, not held (written anyway): {', '.join(rest)}" if rest else ""
     console.warn(
-        f"--include-held: writing {len(included.scopes)} held scope(s) whose freeze state is "
-        f"unknown, as checked by a person: {', '.join(included.scopes)} ({included.said()})"
+        f"--include-held: writing {len(unheld)} held scope(s) whose freeze state is unknown, "
+        f"as checked by a person: {', '.join(unheld) or 'none'} ({included.said()}){also}"
     )
 
 
@@ -490,6 +508,8 @@ def result_line(item: StepResult) -> str:
     label = LABELS[item.outcome]
     if item.outcome is Outcome.KEPT_OLD and item.step.before is None and item.step.after:
         label = "FAILED (still UNPROTECTED)"
+    if item.outcome is Outcome.HELD and item.freeze_unknown:
+        label = "HELD (freeze state unknown)"
     line = f"  {label:<30} {item.step.key}"
     return line + (f": {item.detail}" if item.detail else "")
 
