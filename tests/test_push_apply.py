@@ -185,7 +185,7 @@ def test_bullish_socket_that_stops_delivering_is_not_trusted_for_a_write(
         result = proc.finish(WAIT_S)
         assert result.code == 3, result
         assert "did not answer a keepalivePing" in result.stderr, result
-        assert line("HELD (froze since plan)", ETH) in result.stdout, result
+        assert line("HELD (freeze state unknown)", ETH) in result.stdout, result
         assert "plan again: the new plan shows the change flagged" in result.stdout, result
         assert "is written, flagged" not in result.stdout  # its advice never says written
         events = [e["event"] for e in scope_events(desk, ETH)]

@@ -62,6 +62,7 @@ class StepResult:
     outcome: Outcome
     detail: str = ""
     gap_ms: int | None = None  # replacements: time without MMP between reset and set
+    freeze_unknown: bool = False  # HELD: the scope's freeze state became unknown, not frozen
 
 
 class Phase(enum.Enum):
@@ -219,7 +220,8 @@ async def _check(run: Run, step: Step) -> StepResult | None:
         return None
     if live is not None and _froze(step, live):
         caps = run.connections.clients[step.key.account].capabilities
-        return StepResult(step, Outcome.HELD, became_held(step.key, caps, live.freeze))
+        said = became_held(step.key, caps, live.freeze)
+        return StepResult(step, Outcome.HELD, said, freeze_unknown=bool(live.freeze.unknown))
     bare = live is None or live.config is None
     shown = "no config" if live is None or live.config is None else _describe(live.config)
     detail = (
