@@ -38,6 +38,7 @@ PHASES = {
     "set-sent": "a set was sent, with no answer journaled",
     "remove-sent": "its removal was sent, with no answer journaled",
     "write-answered": "a write was answered; it was not verified",
+    "write-outcome": "the venue pushed how its write ended; it was not verified",
     "replace-cleared": "it was between its reset and its set",
     "replace-restore": "its old config was being restored",
     "step-end": "its step ended unknown",
@@ -264,6 +265,8 @@ def _pending(item: InFlight, record: dict[str, Any]) -> InFlight:
         if result == "refused" or (result == "acknowledged" and not queued):
             return dataclasses.replace(item, pending="", sent_at=None)
         return item  # unknown, or queued: it may still land
+    if event == "write-outcome":  # the venue's pushed word: in force, or rejected; final
+        return dataclasses.replace(item, pending="", sent_at=None)
     if event in ("replace-cleared", "replace-restore"):
         return dataclasses.replace(item, pending="", sent_at=None)  # the reset showed
     return item
