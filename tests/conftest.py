@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.figures import FILE, Figures
+
 # Properties assert behaviour, never speed (benchmarks/ measures that): no per-example
 # deadline and no too-slow health check, so a slow or busy CI machine cannot fail them.
 settings.register_profile("mmp", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,6 +25,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """The example desk's figures (tests/figures.py): `figures.check(name, observed)`."""
+    return Figures(FILE, bool(request.config.getoption("--update-golden")))
 
 
 _real_connect = socket.socket.connect

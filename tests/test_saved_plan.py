@@ -27,6 +27,7 @@ from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState,
 from reconciler.sandbox.store import Sandbox
 from reconciler.simulators.server import serve
 from reconciler.venues import capabilities
+from tests.figures import Figures, line_of
 from tests.procs import LiveDesk
 from tests.venues import ROWS
 
@@ -221,14 +222,18 @@ def test_made_outside_git_and_applied_inside(
 
 
 def test_the_saved_plan_shows_without_any_venue(
-    repo: Path, sent: Requests, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path,
+    sent: Requests,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    figures: Figures,
 ) -> None:
     capsys.readouterr()
     monkeypatch.setenv("MMP_SANDBOX", "0")
     assert main(["show", "plan.json"]) == 0
     shown = capsys.readouterr()
     assert shown.out.startswith("[sandbox: simulators, not venues] UNPROTECTED:")
-    assert "Plan: changes; 2 to create, 5 to update" in shown.out
+    figures.check("sandbox.plan.summary", line_of(shown.out, "Plan: "))  # as it was planned
     assert "at commit " in shown.err and "apply takes it until" in shown.err
     assert main(["show", "plan.json", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["sandbox"] is True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from reconciler import __version__
 from reconciler.cli import build_parser
 from reconciler.venues import VENUES
+from tests.figures import Figures
 from tests.helpers import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +81,11 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(desk: Path) -> None:
     assert "Plan: changes" in piped.stdout and ESC not in piped.stdout + piped.stderr
 
 
-def test_progress_on_a_terminal_and_silent_otherwise(desk: Path) -> None:
+def test_progress_on_a_terminal_and_silent_otherwise(desk: Path, figures: Figures) -> None:
     stdout, screen = _on_terminal(["plan", "--sandbox"], desk, _env(), stdout_tty=False)
-    assert "Reading accounts 5/5" in screen
+    read = re.findall(r"Reading accounts (\d+)/(\d+)", screen)
+    assert read and read[-1][0] == read[-1][1], screen  # counted up to every account
+    figures.check("sandbox.plan.accounts-read", int(read[-1][1]))
     assert "Reading accounts" not in stdout
     quiet_out, quiet_screen = _on_terminal(
         ["plan", "--sandbox", "-q"], desk, _env(), stdout_tty=False
@@ -145,11 +149,16 @@ def test_help_does_not_import_the_venue_clients() -> None:
 
 
 def test_apply_shows_each_result_as_it_ends_with_a_progress_line_on_a_terminal(
-    desk: Path,
+    desk: Path, figures: Figures
 ) -> None:
     env = _env()
     _, terminal = _on_terminal(["apply", "--sandbox", "--auto-approve"], desk, env, stdout_tty=True)
-    # the sandbox's ten writes (Bullish's three too: freeze state unknown, no trigger seen)
-    assert "Applied 1/10 (" in terminal and "Applied 10/10 (" in terminal  # stderr, live
-    first = terminal.index("Applied 1/10 (")
+    # the sandbox's writes (Bullish's too: freeze state unknown, no trigger seen), each
+    # counted on stderr as it ends
+    writes = re.findall(r"Applied (\d+)/(\d+) \(", terminal)
+    assert writes, terminal
+    total = int(writes[-1][1])
+    assert {(int(n), int(of)) for n, of in writes} >= {(1, total), (total, total)}
+    figures.check("sandbox.apply.applied", total)
+    first = terminal.index(f"Applied 1/{total} (")
     assert terminal.index("  applied  ") < first < terminal.index("Apply finished")
