@@ -5,6 +5,7 @@ scope with no config live is unprotected (named first, exit 4); exit 2 when any 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES
+from tests.figures import Figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,18 +31,22 @@ def desk(in_tmp: Path) -> Path:
 
 
 def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
     main(["status", "--sandbox"])
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (
-        "UNPROTECTED: 2 declared scope(s) have no MMP config live: "
-        "binance/binance-mm/BNBUSDT, deribit/deribit-hedge/eth_usd"
+    unprotected = re.fullmatch(
+        r"UNPROTECTED: (\d+) declared scope\(s\) have no MMP config live: (.*)", out[0]
     )
+    assert unprotected, out[0]
+    named = unprotected[2].split(", ")
+    assert int(unprotected[1]) == len(named)
+    figures.check("status.unprotected", named)
     assert out[1].split()[:2] == ["scope", "in"]
     told = out.index("What ends each freeze:")
     lines = {line.split()[0]: line for line in out[2:told]}
-    assert len(lines) == 16  # 14 live configs, 2 declared but not on the venue
+    figures.check("status.summary", out[-1])
+    assert len(lines) == int(out[-1].split()[0])  # "N scope(s): ...": one row each
     assert "yes, until manual reset" in lines["deribit/deribit-main/btc_usd/MassQuoteBot7"]
     assert "yes, until manual reset" in lines["aevo/aevo-mm/BTC"]
     # Bullish's REST cannot show a freeze; Binance does not report a manual freeze's reset
@@ -51,24 +57,14 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
     assert unset[1:6] == ["yes", "NO", "-", "UNPROTECTED", "no"]  # declared, not set
     assert lines["deribit/deribit-main/sol_usdc"].split()[1:3] == ["no", "yes"]  # unmanaged
     assert lines["deribit/deribit-main/eth_usd"].split()[1:3] == ["yes", "yes"]  # `absent`
-    assert out[-1] == (
-        "16 scope(s): 14 configured, 2 unprotected, 2 frozen, 4 freeze state unknown. "
-        "Exit 4: a declared scope has no MMP config live."
-    )
+    assert out[-1].endswith(". Exit 4: a declared scope has no MMP config live.")
     # each frozen scope once more, with what ends its freeze: the words plan's held step uses;
     # then each unknown one, with why and what settles it
     unsure = out.index("Freeze state unknown, and why:")
-    assert [line.split(":")[0].strip() for line in out[told + 1 : unsure]] == [
-        "aevo/aevo-mm/BTC",
-        "deribit/deribit-main/btc_usd/MassQuoteBot7",
-    ]
+    frozen = [line.split(":")[0].strip() for line in out[told + 1 : unsure]]
+    figures.check("status.frozen", frozen)
     said = {line.split(": ")[0].strip(): line for line in out[unsure + 1 : -1]}
-    assert list(said) == [
-        "binance/binance-mm/ETHUSDT",
-        "bullish/bullish-mm/BTC",
-        "bullish/bullish-mm/ETH",
-        "bullish/bullish-mm/SOL",
-    ]
+    figures.check("status.freeze-unknown", list(said))
     assert "Binance does not report resets" in said["binance/binance-mm/ETHUSDT"]
     assert "tells only isActive" in said["bullish/bullish-mm/ETH"]
     # no trigger seen: its change is written, flagged; a trigger unresolved: held for a person
@@ -83,12 +79,15 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
     )
 
 
-def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_for_machines(
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
+) -> None:
     main(["status", "--sandbox", "--json"])
     text = capsys.readouterr().out
-    assert text.startswith('{\n  "unprotected": 2,\n')
+    assert text.startswith('{\n  "unprotected": ')  # first: what most needs a person
     data = json.loads(text)
-    assert data["frozen"] == 2 and data["freeze_unknown"] == 4 and data["unprotected"] == 2
+    told = {name: data[name] for name in ("unprotected", "frozen", "freeze_unknown")}
+    figures.check("status.json.counts", told)
     by_scope = {s["scope"]: s for s in data["scopes"]}
     binance = by_scope["binance/binance-mm/ETHUSDT"]
     assert binance["frozen"] is None and not binance["manual_reset"]  # unknown, not guessed
@@ -101,10 +100,9 @@ def test_json_for_machines(desk: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert frozen["frozen"] is True and frozen["freeze_unknown"] is None
     calm = by_scope["deribit/deribit-main/btc_usd"]
     assert calm["frozen"] is False and calm["frozen_until"] is None and calm["configured"]
-    assert [s for s, row in by_scope.items() if row["unprotected"]] == [
-        "binance/binance-mm/BNBUSDT",
-        "deribit/deribit-hedge/eth_usd",
-    ]
+    unprotected = [s for s, row in by_scope.items() if row["unprotected"]]
+    figures.check("status.unprotected", unprotected)  # as the table names them
+    assert len(unprotected) == data["unprotected"]
     assert by_scope["binance/binance-mm/BNBUSDT"]["configured"] is False
 
 
