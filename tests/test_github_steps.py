@@ -30,6 +30,7 @@ from reconciler.planning.render.markdown import MARKER
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES as REGISTERED
 from tests.fakes.github import FakeGitHub
+from tests.figures import Figures, line_of
 from tests.workflow_files import REPO, mmp_step, secret_names, step_env
 
 REPOSITORY = "desk/mmp-policies"
@@ -234,29 +235,27 @@ def _plan_comments(fake: FakeGitHub) -> list[str]:
     return [c.body for c in fake.comments_on(PR) if c.body.startswith(MARKER)]
 
 
-def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
+def test_a_desk_through_the_workflow_steps(desk: Desk, figures: Figures) -> None:
     fake = desk.fake
     for n in range(3):  # other people's comments, so the marker is looked for across pages
         fake.add_comment(PR, f"looks good {n}")
 
-    # 1. The pull request is planned: one comment, the same Markdown in the job summary.
+    # 1. The pull request is planned: one comment, the same Markdown in the job summary,
+    # headed by the plan's summary; its risks (the replacement gap; held: two frozen and
+    # Binance's trigger unresolved; freeze state unknown: Bullish's three written, flagged,
+    # Binance's one held for a person) as the example desk gives them.
     first = _plan_pr(desk)
     assert first.code == 0, first.text
     [body] = _plan_comments(fake)
-    assert body.startswith(
-        f"{MARKER}\n### MMP plan (sandbox: simulators, not venues): 2 to create, 5 to update"
-    )
-    assert "- **Replacement gap**: 3 scope(s)" in body
-    assert "- **Held**: 3 scope(s)" in body  # two frozen; Binance's trigger unresolved
-    assert (  # Bullish's three are written, flagged; Binance's one held for a person
-        "- **Freeze state unknown**: 4 scope(s) are on venues that cannot tell whether they "
-        "are frozen (3 written with no trigger seen: if frozen, the write may end the freeze; "
-        "1 held for a trigger whose end the venue does not tell)"
-    ) in body
+    summary = line_of((first.workspace / ".mmp" / "plan.txt").read_text(), "Plan: ")
+    figures.check("sandbox.plan.summary", summary)
+    heading = "### MMP plan (sandbox: simulators, not venues): "
+    heading += summary.removeprefix("Plan: changes; ")
+    assert body.startswith(f"{MARKER}\n{heading}\n")
+    figures.check("github.plan.risks", [line for line in body.splitlines() if line[:4] == "- **"])
     assert "<details><summary>Field details</summary>" in body
     assert first.summary == body
     assert first.outputs == {"changes": "true"}
-    assert "2 to create" in (first.workspace / ".mmp" / "plan.txt").read_text()
 
     # 2. Another push: the same comment is found by its marker and edited, never a second.
     again = _plan_pr(desk)
@@ -270,9 +269,7 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     names = sorted(p.name for s in shards for p in (s.workspace / ".mmp" / "drift").iterdir())
     assert names == [f"venue-{venue}.json" for venue in sorted(VENUES)]
     [issue] = fake.issues_labelled("mmp-drift")
-    assert issue.title == (
-        "MMP drift: 13 scope(s) differ from the policies (2 unprotected, 3 held pending)"
-    )
+    figures.check("github.drift.title", issue.title)
     assert "`bullish/bullish-mm/BTC`" in issue.body
     assert (
         "**Freeze state unknown**: 3 scope(s) whose freeze state is unknown, with no trigger "
@@ -282,13 +279,15 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     # 4. Merge: the plan job shows the reviewers the plan, the apply job applies that plan.
     plan, apply = _merge(desk)
     assert plan.outputs == {"changes": "true"}
-    assert "### MMP plan (sandbox: simulators, not venues): 2 to create" in plan.summary
+    assert heading in plan.summary.splitlines()  # the plan the pull request showed
     assert "Dispatched with force" not in plan.summary
     assert apply.code == 0, apply.text
-    assert "Apply finished: 10 applied. Exit 0" in apply.stdout
-    assert "```\n" in apply.summary and "Apply finished: 10 applied" in apply.summary
+    finished = re.search(r"Apply finished: (\d+) applied\. Exit 0", apply.stdout)
+    assert finished, apply.stdout
+    figures.check("sandbox.apply.applied", int(finished[1]))
+    assert "```\n" in apply.summary and finished[0] in apply.summary
     kept = apply.workspace / ".mmp"  # what the mmp-journal artifact keeps
-    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == 10
+    assert (kept / "journal.jsonl").read_text().count('"outcome":"applied"') == int(finished[1])
     assert (kept / "apply.txt").read_text() == apply.stdout
 
     # 5. Nothing left to apply: the plan job says so (and the apply job's `if:` skips it).
@@ -300,7 +299,7 @@ def test_a_desk_through_the_workflow_steps(desk: Desk) -> None:
     assert _drift(desk)[0].code == 0
     [still] = fake.issues_labelled("mmp-drift", "all")
     assert still.number == issue.number and still.state == "open"
-    assert still.title == "MMP drift: 3 scope(s) differ from the policies (3 held pending)"
+    figures.check("github.drift.title-after-apply", still.title)
     assert "pending: held (frozen), will be applied once unfrozen" in still.body
     assert (  # a trigger whose end the venue does not tell: never "once unfrozen"
         "pending: held (freeze state unknown: the venue recorded a trigger and does not tell "
@@ -351,7 +350,7 @@ def test_a_fork_pull_request_makes_no_request(desk: Desk) -> None:
     assert desk.fake.requests == []
 
 
-def test_a_dispatch_in_plan_mode_plans_one_account(desk: Desk) -> None:
+def test_a_dispatch_in_plan_mode_plans_one_account(desk: Desk, figures: Figures) -> None:
     """mode plan: the plan job alone (the apply job's `if:` needs mode apply); mode apply:
     the apply job applies what the plan job planned for that account."""
     given = {"inputs.mode": "plan", "inputs.account": "deribit-main"}
@@ -361,7 +360,9 @@ def test_a_dispatch_in_plan_mode_plans_one_account(desk: Desk) -> None:
     given["inputs.mode"] = "apply"
     _, apply = _merge(desk, "workflow_dispatch", given)
     assert apply.code == 0, apply.text
-    assert "Apply finished: 2 applied" in apply.stdout
+    finished = re.search(r"Apply finished: (\d+) applied", apply.stdout)
+    assert finished, apply.stdout
+    figures.check("github.dispatch.deribit-main.applied", int(finished[1]))
 
 
 def test_a_merged_loosening_is_refused_then_forced_by_a_reviewed_dispatch(
