@@ -1,12 +1,11 @@
 """The first hour with `mmp import`, walked as a new user would on the sandbox desk.
 
-The example desk declares two scopes the sandbox venues do not have yet and holds three
-tightenings back: two scopes are frozen, and one is after a trigger whose end the venue does
-not tell (Binance's manual freeze). Bullish's three, whose freeze state is unknown with no
-trigger seen, are writes like any other: import takes the venue's values. A new user previews
-the import, runs it,
-then plans: nothing they declared is gone, nothing held is undone, and every note says what
-was kept and why. Only when they ask (--prune) are the two unknown scopes taken out.
+The example desk declares scopes the sandbox venues do not have yet and holds tightenings
+back: scopes that are frozen, and one after a trigger whose end the venue does not tell
+(Binance's manual freeze). Bullish's, whose freeze state is unknown with no trigger seen, are
+writes like any other: import takes the venue's values. A new user previews the import, runs
+it, then plans: nothing they declared is gone, nothing held is undone, and every note says
+what was kept and why. Only when they ask (--prune) are the scopes the venues lack taken out.
 """
 
 from __future__ import annotations
@@ -18,13 +17,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from tests.figures import Figures, counts, first_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "policies/desk-alpha.yaml"
-NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
-FROZEN = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
-UNKNOWN = ("binance/binance-mm/ETHUSDT",)
-HELD = tuple(sorted(FROZEN + UNKNOWN))
 
 STEP = re.compile(r"^    (\S) (\w+) +(\S+)  \(", re.MULTILINE)  # a step of the text plan
 
@@ -37,11 +33,13 @@ def _mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:
 
 
 def test_preview_import_then_plan_keeps_what_was_declared(
-    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
     shutil.copytree(ROOT / "policies", in_tmp / "policies")
     desk = in_tmp / FILE
     original = desk.read_text()
+    # 0. The desk's scopes as its first plan tells them: the venues lack some, some are held
+    scopes = first_plan(figures, _mmp(capsys, "plan", "--sandbox", "--format", "json")[0])
 
     # 1. "What would import do to my files?"
     preview, notes = _mmp(capsys, "import", "--sandbox", "--dry-run")
@@ -51,16 +49,22 @@ def test_preview_import_then_plan_keeps_what_was_declared(
     assert "-          quantity_limit: 50\n+          quantity_limit: 60\n" in preview  # updated
     assert "BNBUSDT" not in preview  # declared, not live: not taken out
     assert "-          quantity_limit: 3\n" not in preview  # held: not written over
-    assert f"{FILE}: would add 2 live scope(s) and update 8 to the venue's values" in notes
-    for scope in NOT_LIVE:
+    would = re.search(
+        rf"^{re.escape(FILE)}: would add (\d+) live scope\(s\) and update (\d+) to the "
+        "venue's values$",
+        notes,
+        re.MULTILINE,
+    )
+    assert would, notes
+    for scope in scopes.not_live:
         assert f"would keep {scope}: declared, but the venue has no config for it" in notes
-    assert notes.count("--prune takes it out") == 2
-    for scope in FROZEN:
+    assert notes.count("--prune takes it out") == len(scopes.not_live)
+    for scope in scopes.frozen:
         assert (
             f"would keep the declared value of {scope}: the scope is frozen, its live config "
             "is not what the policies want" in notes
         )
-    for scope in UNKNOWN:
+    for scope in scopes.unknown:
         assert (
             f"would keep the declared value of {scope}: the venue cannot tell whether the "
             "scope is frozen, and its live config is not what the policies want (mmp plan "
@@ -71,29 +75,38 @@ def test_preview_import_then_plan_keeps_what_was_declared(
     # 2. "Do it." The file changes exactly as the preview said, the notes in past tense.
     written, notes = _mmp(capsys, "import", "--sandbox")
     assert written == preview
-    assert f"{FILE}: added 2 live scope(s), updated 8 to the venue's values" in notes
-    assert f"kept {NOT_LIVE[0]}: declared" in notes
-    assert f"kept the declared value of {HELD[0]}:" in notes
+    done = f"{FILE}: added {would[1]} live scope(s), updated {would[2]} to the venue's values"
+    assert done in notes.splitlines()
+    figures.check("import.written", done)
+    assert f"kept {scopes.not_live[0]}: declared" in notes
+    assert f"kept the declared value of {scopes.held[0]}:" in notes
     assert "would" not in notes and "took out" not in notes
     imported = desk.read_text()
     for comment in (line.split("#", 1)[1] for line in original.splitlines() if "#" in line):
         assert comment in imported
     _mmp(capsys, "validate")
 
-    # 3. "What does the plan say now?" Only what import kept: two creates, three held.
+    # 3. "What does the plan say now?" Only what import kept: the creates, the held.
     plan, _ = _mmp(capsys, "plan", "--sandbox")
-    assert STEP.findall(plan) == [
-        *(("+", "create", scope) for scope in NOT_LIVE),
-        *(("!", "held", scope) for scope in HELD),
-        # shown though unchanged: their freeze state is unknown (no trigger seen)
-        *(("=", "unchanged", f"bullish/bullish-mm/{u}") for u in ("BTC", "ETH", "SOL")),
+    steps = STEP.findall(plan)
+    shown = [scope for sign, action, scope in steps if (sign, action) == ("=", "unchanged")]
+    # shown though unchanged: their freeze state is unknown (no trigger seen): Bullish's
+    figures.check("import.plan.shown-unchanged", shown)
+    assert steps == [
+        *(("+", "create", scope) for scope in scopes.not_live),
+        *(("!", "held", scope) for scope in scopes.held),
+        *(("=", "unchanged", scope) for scope in shown),
     ]
-    assert plan.rstrip().endswith("Plan: changes; 2 to create, 3 held, 11 unchanged.")
+    summary = plan.rstrip().splitlines()[-1]
+    figures.check("import.plan.summary", summary)
+    assert counts(summary)["create"] == len(scopes.not_live)
 
-    # 4. "Those two are gone for good": --prune, asked for, takes them out and says so.
+    # 4. "Those are gone for good": --prune, asked for, takes them out and says so.
     _, notes = _mmp(capsys, "import", "--sandbox", "--prune")
-    for scope in NOT_LIVE:
+    for scope in scopes.not_live:
         assert f"{FILE}: took out {scope} (the venue has no config for it)" in notes
-    assert notes.count("kept the declared value of") == 3
+    assert notes.count("kept the declared value of") == len(scopes.held)
     plan, _ = _mmp(capsys, "plan", "--sandbox")
-    assert plan.rstrip().endswith("Plan: no changes; 3 held, 11 unchanged.")
+    pruned = plan.rstrip().splitlines()[-1]
+    assert pruned.startswith("Plan: no changes; ")  # the creates taken out, nothing else
+    assert counts(pruned) == {k: n for k, n in counts(summary).items() if k != "create"}

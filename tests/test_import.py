@@ -23,18 +23,13 @@ from reconciler.commands.importer import FileImport, import_live, notes
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.policy.validate import load_desired
 from reconciler.venues import VENUES, capabilities
+from tests.figures import Figures, FirstPlan, counts, first_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "import"
 VALUE_LINE = re.compile(
     r"^(\s+(?:quantity_limit|delta_limit|vega_limit|max_quote_quantity): )(\S+)(.*)$"
 )
-# the sandbox desk: what the venues lack, and the scopes held with a change held back:
-# frozen, or after a trigger whose end the venue does not tell (Binance's manual freeze)
-NOT_LIVE = ("binance/binance-mm/BNBUSDT", "deribit/deribit-hedge/eth_usd")
-FROZEN_SCOPES = ("aevo/aevo-mm/BTC", "deribit/deribit-main/btc_usd/MassQuoteBot7")
-UNKNOWN = ("binance/binance-mm/ETHUSDT",)
-HELD = tuple(sorted(FROZEN_SCOPES + UNKNOWN))
 FILE = "policies/desk-alpha.yaml"
 HELD_NOTE = (
     "kept the declared value of {}: the scope is frozen, its live config is not what the "
@@ -49,8 +44,8 @@ KEPT_NOTE = "kept {}: declared, but the venue has no config for it (mmp plan cre
 KEPT_NOTE += "--prune takes it out)"
 
 
-def held_note(scope: str) -> str:
-    return (UNKNOWN_NOTE if scope in UNKNOWN else HELD_NOTE).format(scope)
+def held_note(scope: str, desk: FirstPlan) -> str:
+    return (UNKNOWN_NOTE if scope in desk.unknown else HELD_NOTE).format(scope)
 
 
 @pytest.fixture
@@ -66,6 +61,12 @@ def _plan(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     return {**{s["scope"]: s["action"] for s in data["steps"]}, "summary": data["summary_line"]}
 
 
+def _scopes(capsys: pytest.CaptureFixture[str], figures: Figures) -> FirstPlan:
+    """The sandbox desk, before any import: what the venues lack, and what is held."""
+    assert main(["plan", "--sandbox", "--format", "json"]) == 0
+    return first_plan(figures, capsys.readouterr().out)
+
+
 def _changes(plan: dict[str, str]) -> dict[str, str]:
     return {scope: action for scope, action in plan.items() if action != "unchanged"}
 
@@ -77,29 +78,34 @@ def _import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, list[s
 
 
 def test_import_then_plan_shows_only_the_kept_and_the_held(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
+    scopes = _scopes(capsys, figures)
     _import(capsys)
     plan = _plan(capsys)
+    summary = plan.pop("summary")
     assert _changes(plan) == {
-        **dict.fromkeys(NOT_LIVE, "create"),
-        **dict.fromkeys(HELD, "held"),
-        "summary": "Plan: changes; 2 to create, 3 held, 11 unchanged.",
+        **dict.fromkeys(scopes.not_live, "create"),
+        **dict.fromkeys(scopes.held, "held"),
     }
+    assert counts(summary)["create"] == len(scopes.not_live)
+    figures.check("import.plan.summary", summary)
     for venue in VENUES:  # each venue's scopes as imported (or held: not known unfrozen)
         assert any(scope.startswith(venue) for scope, a in plan.items() if a == "unchanged") or all(
-            scope in UNKNOWN for scope in plan if scope.startswith(venue)
+            scope in scopes.unknown for scope in plan if scope.startswith(venue)
         )
     imported = desk.read_text()
     _, err = _import(capsys)  # a second import writes nothing and says why not everything matches
     assert desk.read_text() == imported
     assert err[0] == f"{FILE}: nothing to write"
-    assert f"{FILE}: {KEPT_NOTE.format(NOT_LIVE[0])}" in err
+    assert f"{FILE}: {KEPT_NOTE.format(scopes.not_live[0])}" in err
     _import(capsys, "--prune")
-    assert _changes(_plan(capsys)) == {
-        **dict.fromkeys(HELD, "held"),
-        "summary": "Plan: no changes; 3 held, 11 unchanged.",
-    }
+    pruned = _plan(capsys)
+    pruned_summary = pruned.pop("summary")
+    assert _changes(pruned) == dict.fromkeys(scopes.held, "held")
+    # the creates taken out, nothing else
+    assert pruned_summary.startswith("Plan: no changes; ")
+    assert counts(pruned_summary) == {k: n for k, n in counts(summary).items() if k != "create"}
     assert main(["validate"]) == 0
 
 
@@ -128,13 +134,14 @@ def test_the_desk_imported_matches_the_golden_file(
 
 
 def test_declared_scopes_the_venue_lacks_are_kept_and_named_unless_pruned(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
+    not_live = _scopes(capsys, figures).not_live
     _, err = _import(capsys)
     text = desk.read_text()
     assert "      BNBUSDT:\n        window: 500ms\n" in text
     assert "      eth_usd:\n        default:\n          quantity_limit: 150\n" in text
-    for scope in NOT_LIVE:
+    for scope in not_live:
         assert f"{FILE}: {KEPT_NOTE.format(scope)}" in err
     assert not any("took out" in line for line in err)
     _, err = _import(capsys, "--prune")
@@ -142,17 +149,18 @@ def test_declared_scopes_the_venue_lacks_are_kept_and_named_unless_pruned(
     assert "BNBUSDT" not in text
     assert "      eth_usd:\n        default:\n          quantity_limit: 150\n" not in text
     assert [line for line in err if "took out" in line] == [
-        f"{FILE}: took out {scope} (the venue has no config for it)" for scope in NOT_LIVE
+        f"{FILE}: took out {scope} (the venue has no config for it)" for scope in not_live
     ]
     assert not any(": kept binance" in line for line in err)
 
 
 def test_a_held_tightening_keeps_its_declared_value_and_says_so(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
     """The policies tightened three scopes held before apply could write them (two frozen,
     one after a trigger whose end the venue does not tell): import must not write the looser
     live values over them, --prune or not."""
+    scopes = _scopes(capsys, figures)
     before = desk.read_text()
     for flags in ((), ("--prune",)):
         _, err = _import(capsys, *flags)
@@ -162,7 +170,7 @@ def test_a_held_tightening_keeps_its_declared_value_and_says_so(
         for held in ("          quantity_limit: 3\n", "        quantity_limit: 0.2\n"):
             assert before.count(held) == text.count(held) == 1
         assert [line for line in err if "frozen" in line] == [
-            f"{FILE}: {held_note(scope)}" for scope in HELD
+            f"{FILE}: {held_note(scope, scopes)}" for scope in scopes.held
         ]
         assert _plan(capsys)["deribit/deribit-main/btc_usd/MassQuoteBot7"] == "held"
 
@@ -206,28 +214,38 @@ def test_an_absent_the_venue_still_has_becomes_its_live_config_unless_held(
         f"{FILE}: replaced `absent` of deribit/deribit-main/eth_usd with its live config: the "
         "removal was never applied (declare it `absent` again to have it removed)"
     ) in err
-    assert f"{FILE}: {HELD_NOTE.format(HELD[-1])}" in err
+    assert f"{FILE}: {HELD_NOTE.format('deribit/deribit-main/btc_usd/MassQuoteBot7')}" in err
     assert _plan(capsys)["deribit/deribit-main/eth_usd"] == "unchanged"
 
 
 def test_dry_run_shows_exactly_what_import_writes_with_the_same_notes(
-    desk: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, capsys: pytest.CaptureFixture[str], figures: Figures
 ) -> None:
+    scopes = _scopes(capsys, figures)
     before = desk.read_text()
     dry_out, dry_err = _import(capsys, "--dry-run")
     assert desk.read_text() == before
     out, err = _import(capsys)
     assert dry_out == out == _diff(before, desk.read_text())
+    figures.check("import.written", err[0])
+    written = re.fullmatch(
+        rf"{re.escape(FILE)}: added (\d+) live scope\(s\), updated (\d+) to the venue's values",
+        err[0],
+    )
+    assert written, err[0]
     assert dry_err == [
-        f"{FILE}: would add 2 live scope(s) and update 8 to the venue's values",
-        *(f"{FILE}: would {KEPT_NOTE.format(s).replace('kept', 'keep', 1)}" for s in NOT_LIVE),
-        *(f"{FILE}: would {held_note(s).replace('kept', 'keep', 1)}" for s in HELD),
+        f"{FILE}: would add {written[1]} live scope(s) and update {written[2]} to the venue's "
+        "values",
+        *(
+            f"{FILE}: would {KEPT_NOTE.format(s).replace('kept', 'keep', 1)}"
+            for s in scopes.not_live
+        ),
+        *(f"{FILE}: would {held_note(s, scopes).replace('kept', 'keep', 1)}" for s in scopes.held),
         "--dry-run: 1 file(s) would change; nothing written",
     ]
-    assert err == [
-        f"{FILE}: added 2 live scope(s), updated 8 to the venue's values",
-        *(f"{FILE}: {KEPT_NOTE.format(s)}" for s in NOT_LIVE),
-        *(f"{FILE}: {held_note(s)}" for s in HELD),
+    assert err[1:] == [
+        *(f"{FILE}: {KEPT_NOTE.format(s)}" for s in scopes.not_live),
+        *(f"{FILE}: {held_note(s, scopes)}" for s in scopes.held),
     ]
 
 
@@ -238,7 +256,9 @@ def test_dry_run_of_a_prune_names_what_it_would_take_out(
     out, err = _import(capsys, "--dry-run", "--prune")
     assert desk.read_text() == before
     assert "-      BNBUSDT:\n-        window: 500ms\n" in out
-    assert f"{FILE}: would take out {NOT_LIVE[0]} (the venue has no config for it)" in err
+    assert (
+        f"{FILE}: would take out binance/binance-mm/BNBUSDT (the venue has no config for it)" in err
+    )
 
 
 def _diff(before: str, after: str) -> str:
