@@ -23,7 +23,7 @@ from reconciler.commands.importer import FileImport, import_live, notes
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.policy.validate import load_desired
 from reconciler.venues import VENUES, capabilities
-from tests.figures import Figures, FirstPlan, counts, first_plan
+from tests.figures import UPDATE, Figures, FirstPlan, counts, first_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "import"
@@ -126,7 +126,10 @@ def test_the_desk_imported_matches_the_golden_file(
     golden = GOLDEN / f"desk-alpha.{name}.yaml"
     if update_golden:
         golden.write_text(imported)
-    assert imported == golden.read_text()
+    assert imported == golden.read_text(), (
+        f"the example desk imported differs from tests/import/{golden.name}: if the desk "
+        f"({FILE}) changed on purpose, rerun `{UPDATE}` and review the diff of that file"
+    )
     comments = [line.split("#", 1)[1] for line in original.splitlines() if "#" in line]
     for comment in comments:
         assert comment in imported

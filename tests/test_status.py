@@ -107,7 +107,7 @@ def test_json_for_machines(
 
 
 def test_nothing_frozen_or_unprotected(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["status", "--sandbox", "--venue", "aevo", "--underlying", "ETH"]) == 0
+    assert main(["status", "--sandbox", "--account", "aevo-mm", "--underlying", "ETH"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "1 scope(s): 1 configured, 0 unprotected, 0 frozen."
     assert "UNPROTECTED" not in out
@@ -182,7 +182,7 @@ def test_rows_mark_declared_scopes_without_config_unprotected() -> None:
         ([], 4),
         (["--venue", "deribit", "--underlying", "eth_usd"], 4),
         (["--venue", "deribit", "--underlying", "btc_usd"], 2),
-        (["--venue", "aevo", "--underlying", "ETH"], 0),
+        (["--account", "aevo-mm", "--underlying", "ETH"], 0),
         (["--venue", "bullish"], 0),  # every scope unknown with no trigger seen
         (["--underlying", "ETHUSDT"], 3),  # Binance's: a trigger whose end it does not tell
     ],
