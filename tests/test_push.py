@@ -421,3 +421,21 @@ def test_in_process_venues_have_no_push_channel_and_apply_says_so(
 
     assert asyncio.run(go()) == {"main": IN_PROCESS}
     assert f"deribit/main: no push channel ({IN_PROCESS})" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "applied"),
+    [
+        ("CLOSED", "Ok", True),
+        ("CLOSED", "OK", True),  # the docs give "Ok" as an example only (red team)
+        ("closed", " ok ", True),
+        ("CLOSED", "MMP config already exists; reset it first", False),
+        ("REJECTED", "Ok", False),
+        ("FAILED", "", False),
+    ],
+)
+def test_bullish_an_outcome_is_applied_only_as_closed_ok_in_any_case(
+    status: str, reason: str, applied: bool
+) -> None:
+    item = {"requestId": "7", "status": status, "statusReason": reason, "isReset": "false"}
+    assert pushwire.request_status(item).applied is applied

@@ -143,7 +143,7 @@ class BullishPush:
                 self.snapshot = True
 
     def _heard(self, said: pushwire.RequestStatus) -> None:
-        if said.status not in FINAL or said.request_id in self._said:
+        if said.status.strip().upper() not in FINAL or said.request_id in self._said:
             return  # still under way (OPEN), or heard already
         word = Said(said.applied, f"mmpRequest {said.status}: {said.reason or 'no reason given'}")
         self._said[said.request_id] = word

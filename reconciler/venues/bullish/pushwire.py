@@ -22,7 +22,9 @@ REQUEST_TOPIC = "mmpRequest"
 TRIGGER_TOPICS = ("mmpTrigger", "mmpTriggered")  # the topic table's name, the POST text's
 REQUEST_TYPE = "V1TAMMPConfigRequest"
 TRIGGER_TYPE = "V1TAMMPTrigger"
-APPLIED = ("CLOSED", "Ok")  # status, statusReason of a command the venue carried out
+# status, statusReason of a command the venue carried out: the docs' example is "Ok", and
+# nothing says its case is fixed, so the words are compared without case or spaces
+APPLIED = ("closed", "ok")
 KEEPALIVE_MS = 30_000  # the venue hangs up after 100 s without traffic
 
 
@@ -44,7 +46,7 @@ class RequestStatus:
 
     @property
     def applied(self) -> bool:
-        return (self.status, self.reason) == APPLIED
+        return (self.status.strip().casefold(), self.reason.strip().casefold()) == APPLIED
 
 
 @dataclass(frozen=True)
