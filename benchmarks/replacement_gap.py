@@ -22,12 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,10 +38,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.latency import DelayedPush  # noqa: E402
 from reconciler.core.model import MmpConfig, ScopeKey  # noqa: E402
 from reconciler.core.units import decimal_text, format_duration, format_freeze  # noqa: E402
 from reconciler.simulators.server import serve  # noqa: E402
-from reconciler.simulators.websocket import PushApp, Session, Socket  # noqa: E402
 from reconciler.venues.bullish import wire  # noqa: E402
 from reconciler.venues.bullish.simulator import BullishSimulator  # noqa: E402
 
@@ -53,9 +51,8 @@ OLD = WANT.with_changes(quantity_limit=Decimal(5))  # the live config: apply tig
 
 
 class _Delayed:
-    """The simulator behind a network of `rtt_ms`: each HTTP request waits a round trip,
-    each WebSocket message half of one (in its own direction, never under the venue's
-    lock)."""
+    """The simulator's HTTP endpoints behind a network of `rtt_ms` (each request waits a
+    round trip), rejecting every set of the new config when asked."""
 
     def __init__(self, sim: BullishSimulator, rtt_ms: int, reject_new: bool) -> None:
         self.sim, self.rtt_ms, self.reject_new = sim, rtt_ms, reject_new
@@ -66,54 +63,6 @@ class _Delayed:
             with self.sim._lock:
                 self.sim.reject_next_sets += 1  # the venue will reject this one, later
         return self.sim(request)
-
-    def refuse(self, request: httpx.Request) -> httpx.Response | None:
-        time.sleep(self.rtt_ms / 1000)  # the handshake's round trip
-        return self.sim.ws.refuse(request)
-
-    def open(self, request: httpx.Request, socket: Socket) -> Session:
-        later = _LateSocket(socket, self.rtt_ms // 2)
-        return _LateSession(self.sim.ws.open(request, later), self.rtt_ms // 2)  # type: ignore[arg-type]
-
-
-class _LateSocket:
-    """Sends each message half a round trip after the venue sent it, in order."""
-
-    def __init__(self, socket: Socket, delay_ms: int) -> None:
-        self._socket, self._delay_ms = socket, delay_ms
-        self._queue: queue.Queue[tuple[float, str]] = queue.Queue()
-        threading.Thread(target=self._deliver, daemon=True).start()
-
-    def send(self, text: str) -> bool:
-        self._queue.put((time.monotonic() + self._delay_ms / 1000, text))
-        return True
-
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        self._socket.close(code, reason)
-
-    def _deliver(self) -> None:
-        while True:
-            due, text = self._queue.get()
-            time.sleep(max(due - time.monotonic(), 0))
-            if not self._socket.send(text):
-                return
-
-
-class _LateSession:
-    """Hears each message half a round trip after the client sent it."""
-
-    def __init__(self, session: Session, delay_ms: int) -> None:
-        self._session, self._delay_ms = session, delay_ms
-
-    def received(self, text: str) -> None:
-        time.sleep(self._delay_ms / 1000)
-        self._session.received(text)
-
-    def due_in_ms(self) -> int | None:
-        return self._session.due_in_ms()
-
-    def ended(self) -> None:
-        self._session.ended()
 
 
 def _sets(request: httpx.Request, config: MmpConfig) -> bool:
@@ -137,7 +86,7 @@ def desk(rtt_ms: int, delay_ms: int, *, socket: bool, reject_new: bool) -> Itera
     sim.add_account("key-gap", "secret-gap")
     account_id = sim.accounts["key-gap"].trading_account_id
     app = _Delayed(sim, rtt_ms, reject_new)
-    push: PushApp | None = app if socket else None
+    push = DelayedPush(sim.ws, rtt_ms) if socket else None  # its messages delayed as well
     with tempfile.TemporaryDirectory() as tmp, serve(app, push=push) as url:
         folder = Path(tmp)
         (folder / "policies").mkdir()
