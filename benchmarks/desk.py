@@ -10,21 +10,19 @@ on Bullish that work is a replacement (reset, then set).
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 sys.setswitchinterval(0.0002)  # many server threads: hand the GIL over fast (latency)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.latency import DelayedPush, Traffic, delayed_http  # noqa: E402
 from reconciler.core.model import MmpConfig, ScopeKey  # noqa: E402
 from reconciler.core.units import decimal_text, format_duration, format_freeze  # noqa: E402
 from reconciler.simulators.server import serve  # noqa: E402
@@ -49,17 +47,11 @@ class Desk:
     sims: dict[str, Any]
     changes: dict[str, int] = field(default_factory=dict)  # venue -> drifted scopes
     changes_per_account: dict[str, int] = field(default_factory=dict)  # venue -> the most
+    # venue -> what its push channel carried (or, not served, the handshakes refused)
+    traffic: dict[str, Traffic] = field(default_factory=dict)
 
     def requests(self) -> dict[str, int]:
         return {venue: len(sim.requests) for venue, sim in self.sims.items()}
-
-
-def _delayed(app: Callable[[httpx.Request], httpx.Response], latency_ms: int) -> Any:
-    def handler(request: httpx.Request) -> httpx.Response:
-        time.sleep(latency_ms / 1000)  # the round trip, outside the simulator's lock
-        return app(request)
-
-    return handler
 
 
 def _yaml_fields(config: MmpConfig, indent: str) -> list[str]:
@@ -86,19 +78,35 @@ def split(n: int) -> list[int]:
     return [n // count + (1 if i < n % count else 0) for i in range(count)]
 
 
-@contextmanager
-def desk(n: int, root: Path, latency_ms: int = 30) -> Iterator[Desk]:
+def full_accounts(per_venue: int) -> list[int]:
+    """Scopes per venue (VENUE_ORDER) for `per_venue` whole accounts on each venue."""
+    return [per_venue * len(SCOPES[venue]) for venue in VENUE_ORDER]
+
+
+def desk(
+    n: int, root: Path, latency_ms: int = 30, *, sockets: bool = False
+) -> AbstractContextManager[Desk]:
     """Policies in root/policies, simulators seeded and served; yields the Desk."""
+    return desk_of(split(n), root, latency_ms, sockets=sockets)
+
+
+@contextmanager
+def desk_of(
+    per_venue: Sequence[int], root: Path, latency_ms: int = 30, *, sockets: bool = False
+) -> Iterator[Desk]:
+    """desk() with `per_venue[i]` scopes on VENUE_ORDER[i]."""
     policies = root / "policies"
     policies.mkdir(parents=True)
     sims = {venue: ROWS[venue].simulator(ASYNC_DELAY_MS) for venue in VENUE_ORDER}
-    per_venue = split(n)
+    result = Desk(0, {}, policies, {}, sims)
     with ExitStack() as stack:
-        urls = {
-            venue: stack.enter_context(serve(_delayed(sims[venue], latency_ms)))
-            for venue in VENUE_ORDER
-        }
-        result = Desk(0, {}, policies, {}, sims)
+        urls = {}
+        for venue in VENUE_ORDER:
+            push = getattr(sims[venue], "ws", None)
+            traffic = None if push is None else result.traffic.setdefault(venue, Traffic())
+            late = DelayedPush(push, latency_ms, traffic) if push is not None and sockets else None
+            app = delayed_http(sims[venue], latency_ms, traffic)
+            urls[venue] = stack.enter_context(serve(app, push=late))
         for venue, count in zip(VENUE_ORDER, per_venue, strict=True):
             _venue_accounts(result, venue, count, urls[venue])
         yield result

@@ -2,6 +2,7 @@
 
     python benchmarks/plan_apply.py                      # N = 100, 1,000, 10,000; 5 runs each
     python benchmarks/plan_apply.py --sizes 100 --runs 3
+    python benchmarks/plan_apply.py --sockets           # the venues' push channels served
 
 Each run: a fresh desk (policies, simulators on loopback with the injected latency, their
 documented rate limits), then `mmp plan --detailed-exitcode` and `mmp apply --auto-approve`
@@ -43,7 +44,14 @@ class Timing:
         return f"{min(self.seconds):.2f}-{max(self.seconds):.2f}"
 
 
-def _run(args: list[str], d: Desk, cwd: Path, expect: int) -> tuple[float, int]:
+MMP = [sys.executable, "-m", "reconciler"]
+
+
+def run_mmp(
+    args: list[str], d: Desk, cwd: Path, expect: int, mmp: list[str] = MMP
+) -> tuple[float, int]:
+    """One mmp command (`mmp`: how to start it) on the desk, as a new process: its wall
+    time in seconds and the HTTP requests the simulators answered for it."""
     for sim in d.sims.values():
         reset = getattr(sim, "reset_rate_limits", None)
         if reset is not None:
@@ -56,7 +64,7 @@ def _run(args: list[str], d: Desk, cwd: Path, expect: int) -> tuple[float, int]:
     env.update(d.env)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "reconciler", *args, "--policies", str(d.policies), "-q"],
+        [*mmp, *args, "--policies", str(d.policies), "-q"],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -74,17 +82,22 @@ def _run(args: list[str], d: Desk, cwd: Path, expect: int) -> tuple[float, int]:
     return elapsed, sum(d.requests().values()) - before
 
 
-def measure(n: int, runs: int, latency: int, extra: list[str]) -> dict[str, object]:
+def measure(
+    n: int, runs: int, latency: int, extra: list[str], sockets: bool = False
+) -> dict[str, object]:
     plan, apply = Timing(), Timing()
     floors: dict[str, Floor] = {}
     shape = ""
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp, desk(n, Path(tmp), latency) as d:
-            seconds, requests = _run(["plan", "--detailed-exitcode", *extra], d, Path(tmp), 2)
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            desk(n, Path(tmp), latency, sockets=sockets) as d,
+        ):
+            seconds, requests = run_mmp(["plan", "--detailed-exitcode", *extra], d, Path(tmp), 2)
             plan.seconds.append(seconds)
             plan.requests.append(requests)
             journal = str(Path(tmp) / "journal.jsonl")
-            seconds, requests = _run(
+            seconds, requests = run_mmp(
                 ["apply", "--auto-approve", "--journal", journal, *extra], d, Path(tmp), 0
             )
             apply.seconds.append(seconds)
@@ -106,10 +119,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=30)
     parser.add_argument("--sequential-runs", type=int, default=1, help="runs at --concurrency 1")
+    parser.add_argument(
+        "--sockets",
+        action="store_true",
+        help="serve the venues' push channels (default: none, each handshake refused)",
+    )
     options = parser.parse_args()
     sizes = [int(x) for x in options.sizes.split(",")]
     print(
         f"latency {options.latency_ms} ms per round trip; {options.runs} runs per size; "
+        f"push channels {'served' if options.sockets else 'not served'}; "
         "medians (min-max) in seconds"
     )
     header = (
@@ -119,9 +138,10 @@ def main() -> None:
     )
     print(header)
     for n in sizes:
-        fast = measure(n, options.runs, options.latency_ms, [])
+        fast = measure(n, options.runs, options.latency_ms, [], options.sockets)
+        one_at_a_time = ["--concurrency", "1"]
         slow = (
-            measure(n, options.sequential_runs, options.latency_ms, ["--concurrency", "1"])
+            measure(n, options.sequential_runs, options.latency_ms, one_at_a_time, options.sockets)
             if options.sequential_runs
             else None
         )
