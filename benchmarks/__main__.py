@@ -1,7 +1,8 @@
-"""Every benchmark, one after the other: `python -m benchmarks` (about 30 minutes).
+"""Every benchmark, one after the other: `python -m benchmarks` (about 33 minutes).
 
 python -m benchmarks            # start-up, CPU and memory, plan/apply at 100, 1k, 10k,
-                                # a Bullish replacement's gap with and without its socket
+                                # a Bullish replacement's gap with and without its socket,
+                                # what the push channels cost plan, apply and status
 python -m benchmarks --quick    # one run each at 100 and 1,000 scopes (about a minute)
 """
 
@@ -22,6 +23,7 @@ def main() -> None:
         ["cpu.py", *runs],
         ["plan_apply.py", *(["--sizes", "100,1000", "--runs", "1"] if quick else [])],
         ["replacement_gap.py", *runs],
+        ["push_cost.py", *(["--accounts", "1,5", "--runs", "1"] if quick else [])],
     ]
     for script, *args in steps:
         print(f"\n$ python benchmarks/{script} {' '.join(args)}".rstrip(), flush=True)
