@@ -511,7 +511,10 @@ def result_line(item: StepResult) -> str:
     if item.outcome is Outcome.HELD and item.freeze_unknown:
         label = "HELD (freeze state unknown)"
     line = f"  {label:<30} {item.step.key}"
-    return line + (f": {item.detail}" if item.detail else "")
+    said = [item.detail] if item.detail else []
+    if item.step.refreeze and item.outcome is Outcome.APPLIED:
+        said.append(item.step.refreeze)
+    return line + (f": {'; '.join(said)}" if said else "")
 
 
 class _Stream:

@@ -18,8 +18,8 @@ the scope might have (`written_unknown`).
 
 from __future__ import annotations
 
-from reconciler.core.model import FreezeState, ScopeKey
-from reconciler.core.units import format_duration, utc_text
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, format_duration, utc_text
 from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
 
 
@@ -187,4 +187,39 @@ def still_frozen(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
     return (
         f"{said}; {caps.venue} documents no minimum freeze, so mmp knows no reason: see "
         f"`mmp status`, and ask {caps.venue} if it stays frozen"
+    )
+
+
+def refreezes(
+    caps: Capabilities,
+    freeze: FreezeState,
+    configs: tuple[MmpConfig | None, MmpConfig | None],
+    now_ms: int,
+) -> str:
+    """Why a write may freeze a scope again ('' when it cannot): on a venue that tells only
+    its last trigger time (`freeze_from_trigger`), a longer frozen time reaches past now from
+    a past trigger, and a manual one makes that trigger's freeze last until a reset the venue
+    does not report. Said on the step and its result, never found out afterwards."""
+    before, after = configs
+    last = freeze.last_trigger_ms
+    if not caps.freeze_from_trigger or after is None or last is None or freeze.holds_changes:
+        return ""
+    if before is not None and before.frozen_ms == after.frozen_ms:
+        return ""
+    venue = caps.venue
+    if after.frozen_ms == MANUAL:
+        return (
+            f"this write may freeze the scope again: {venue} recorded a trigger at "
+            f"{utc_text(last)} and tells a freeze only by that time and the frozen time; with "
+            f"frozen: manual that freeze lasts until a reset {venue} does not report, so the "
+            "scope will read freeze state unknown, and changes to it are held until a person "
+            "checks it (--include-held)"
+        )
+    until = last + after.frozen_ms
+    if until <= now_ms:
+        return ""
+    return (
+        f"this write may freeze the scope again until {utc_text(until)}: {venue} recorded a "
+        f"trigger at {utc_text(last)}, and its freeze is read from that time plus the frozen "
+        f"time, now {format_duration(after.frozen_ms)}; quoting may stop until then"
     )

@@ -44,6 +44,7 @@ class Approved:
     plan: Plan  # recomputed: what runs
     desired: DesiredState
     targets: list[AccountTarget]
+    made_ms: int | None = None  # when it was planned: the clock its steps were made with
 
 
 def check(
@@ -80,7 +81,7 @@ def check(
             + "\n  - ".join(problems)
             + "\nRun plan again here and review the new plan."
         )
-    return Approved(remade, desired, targets)
+    return Approved(remade, desired, targets, _made_ms(saved))
 
 
 def _dates(saved: SavedPlan, now: dt.datetime, committed: dt.datetime | None) -> list[str]:
@@ -113,11 +114,17 @@ def _recompute(
     selection = Selection.of_plan(saved.plan, frozenset(capabilities))
     targets = selection.targets(desired)
     found = _accounts_differences(saved, targets)
-    remade = selection.plan(desired, saved.live, capabilities, targets)
+    remade = selection.plan(desired, saved.live, capabilities, targets, now_ms=_made_ms(saved))
     trips = guards.check(remade, guards.load(policies), desired, baseline)
     remade = replace(remade, trips=tuple(trips), sandbox=saved.plan.sandbox)
     found += _plan_differences(saved.plan, remade)
     return remade, targets, found
+
+
+def _made_ms(saved: SavedPlan) -> int:
+    """The clock a saved plan's steps were made with (a step may say what a write does by
+    then, e.g. a freeze it may bring back): recomputing it at apply time uses the same."""
+    return int(saved.created_at.timestamp() * 1000)
 
 
 def confirm(
@@ -128,7 +135,9 @@ def confirm(
     Equal fingerprints with different steps mean the file's live state was not the venues'."""
     check_fingerprint(approved.plan, live)  # the venues moved: said as such
     selection = Selection.of_plan(approved.plan, frozenset(capabilities))
-    fresh = selection.plan(approved.desired, live, capabilities, approved.targets)
+    fresh = selection.plan(
+        approved.desired, live, capabilities, approved.targets, now_ms=approved.made_ms
+    )
     found = _steps_differences(approved.plan.steps, fresh.steps, "the venues' read")
     if found:
         raise PlanFileError(

@@ -98,6 +98,8 @@ class Step:
     held_action: Action | None = None  # for HELD: what would have been done
     where: str = ""  # policy file:line:col, for people
     reason: str = ""  # for people only; apply never reads it
+    # a write that may bring a past trigger's freeze back (core.freezes.refreezes): flagged
+    refreeze: str = ""
 
     @property
     def loosening(self) -> bool:
@@ -136,6 +138,7 @@ class Step:
             "freeze": self.freeze.to_data(),
             "where": self.where,
             "reason": self.reason,
+            "refreeze": self.refreeze or None,
         }
 
     @classmethod
@@ -150,6 +153,7 @@ class Step:
             held_action=None if data["held_action"] is None else Action(data["held_action"]),
             where=data.get("where", ""),
             reason=data.get("reason", ""),
+            refreeze=data.get("refreeze") or "",
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.freezes import held, written_unknown
+from reconciler.core.freezes import held, refreezes, written_unknown
 from reconciler.core.mmpfields import FIELDS, MmpField, named
 from reconciler.core.model import (
     FreezeState,
@@ -25,6 +25,7 @@ from reconciler.core.model import (
     live_digests,
 )
 from reconciler.core.suggest import did_you_mean
+from reconciler.core.units import now
 from reconciler.planning.plan import (
     NO_INCLUSION,
     Action,
@@ -70,9 +71,12 @@ def make_plan(
     capabilities: Mapping[str, Capabilities],
     filters: Filters = Filters(),
     included: Inclusion = NO_INCLUSION,
+    now_ms: int | None = None,
 ) -> Plan:
     """`included`: held scopes whose freeze state is unknown that a person checked and lets
-    apply write (--include-held); every other held scope stays held."""
+    apply write (--include-held); every other held scope stays held. `now_ms`: the clock to
+    plan by (default: now), for what a write does to a freeze read from a past trigger."""
+    clock = now("ms") if now_ms is None else now_ms
     steps: list[Step] = []
     by_account: dict[str, dict[ScopeKey, DesiredScope]] = {}
     for key, scope in desired.scopes.items():
@@ -80,7 +84,8 @@ def make_plan(
     for account in live:
         caps = capabilities[account.venue]
         declared = by_account.get(account.account, {})
-        steps += _account_steps(desired, declared, account, caps, filters, included)
+        context = _Context(caps, filters, included, clock)
+        steps += _account_steps(desired, declared, account, context)
     notes: list[str] = []
     if filters.active:
         dropped = [s for s in steps if s.action is Action.REMOVE]
@@ -131,20 +136,28 @@ def inclusion_problems(plan: Plan) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every step of one account is planned with."""
+
+    caps: Capabilities
+    filters: Filters
+    included: Inclusion
+    now_ms: int
+
+
 def _account_steps(
     desired: DesiredState,
     declared: dict[ScopeKey, DesiredScope],
     account: LiveAccount,
-    caps: Capabilities,
-    filters: Filters,
-    included: Inclusion,
+    context: _Context,
 ) -> list[Step]:
     live = account.by_key()
     steps = []
     for key in sorted(declared.keys() | live.keys(), key=ScopeKey.sort_key):
-        if not filters.scope_selected(key):
+        if not context.filters.scope_selected(key):
             continue
-        step = _scope_step(key, declared.get(key), live.get(key), desired, caps, included)
+        step = _scope_step(key, declared.get(key), live.get(key), desired, context)
         if step is not None:
             steps.append(step)
     return steps
@@ -155,8 +168,7 @@ def _scope_step(
     want: DesiredScope | None,
     have: LiveScope | None,
     desired: DesiredState,
-    caps: Capabilities,
-    included: Inclusion,
+    context: _Context,
 ) -> Step | None:
     before = have.config if have else None
     freeze = have.freeze if have else LiveScope(key, None).freeze
@@ -175,20 +187,21 @@ def _scope_step(
             )
         if before is None:
             return None
-        return _write(key, Action.REMOVE, (before, None), freeze, str(absent_at), caps, included)
+        return _write(key, Action.REMOVE, (before, None), freeze, str(absent_at), context)
     where = str(want.where)
     if want.config is None:
         if before is None:
             return None  # already absent
-        return _write(key, Action.REMOVE, (before, None), freeze, where, caps, included)
+        return _write(key, Action.REMOVE, (before, None), freeze, where, context)
     if before is None:
-        return _write(key, Action.CREATE, (None, want.config), freeze, where, caps, included)
+        return _write(key, Action.CREATE, (None, want.config), freeze, where, context)
     if before == want.config:
         return Step(
             key, Action.UNCHANGED, before, before, freeze=freeze, where=where, reason=_as_is(freeze)
         )
-    action = Action.REPLACE if caps.change is ChangeMode.RESET_THEN_SET else Action.UPDATE
-    return _write(key, action, (before, want.config), freeze, where, caps, included)
+    change = context.caps.change
+    action = Action.REPLACE if change is ChangeMode.RESET_THEN_SET else Action.UPDATE
+    return _write(key, action, (before, want.config), freeze, where, context)
 
 
 def _as_is(freeze: FreezeState) -> str:
@@ -203,13 +216,14 @@ def _write(
     configs: tuple[MmpConfig | None, MmpConfig | None],
     freeze: FreezeState,
     where: str,
-    caps: Capabilities,
-    included: Inclusion,
+    context: _Context,
 ) -> Step:
     """A write, or HELD when the scope is frozen, or when the venue recorded a trigger and
     does not tell whether its freeze ended (unless a person checked it and --include-held
     names it: then the write, saying so). A scope whose freeze state is unknown with no
-    trigger seen is written, and the step says what the write may do to a freeze."""
+    trigger seen is written, and the step says what the write may do to a freeze; a write
+    that may bring a past trigger's freeze back says so too (`refreeze`)."""
+    caps, included = context.caps, context.included
     before, after = configs
     changes = field_changes(before, after)
     checked = str(key) in included.scopes
@@ -237,7 +251,10 @@ def _write(
             reason += f"; checked: {included.said()}"
     elif action is Action.REPLACE:
         reason = "the venue cannot change a config in place: reset, then set"
-    return Step(key, action, before, after, changes, freeze, where=where, reason=reason)
+    again = refreezes(caps, freeze, configs, context.now_ms)
+    return Step(
+        key, action, before, after, changes, freeze, where=where, reason=reason, refreeze=again
+    )
 
 
 def field_changes(before: MmpConfig | None, after: MmpConfig | None) -> tuple[FieldChange, ...]:

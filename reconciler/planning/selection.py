@@ -86,8 +86,11 @@ class Selection:
         live: list[LiveAccount],
         capabilities: Mapping[str, Capabilities],
         targets: list[AccountTarget],
+        *,
+        now_ms: int | None = None,
     ) -> Plan:
-        made = make_plan(desired, live, capabilities, self.filters, self.included)
+        """`now_ms`: the clock to plan by (a saved plan's own, when it is recomputed)."""
+        made = make_plan(desired, live, capabilities, self.filters, self.included, now_ms)
         problems = inclusion_problems(made)
         if problems:
             raise ReconcilerError(

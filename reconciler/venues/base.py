@@ -124,6 +124,10 @@ class Capabilities:
     # a freeze no reset can shorten, where the venue documents one (Deribit: 1 s); None
     # where it documents none, and none is claimed
     minimum_freeze_ms: int | None = None
+    # the venue tells only its last trigger time, and a freeze is read from it and the
+    # configured frozen time (Binance): a write that lengthens the frozen time (or makes it
+    # manual) may make a past trigger's freeze read, or be, in force again
+    freeze_from_trigger: bool = False
     required_limits: frozenset[str] = frozenset()
     at_least_one_of: frozenset[str] = frozenset()
     groups: bool = False

@@ -142,6 +142,12 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
             _unknown_what(plan),
         ),
         (
+            "May freeze again",
+            [s for s in writes if s.refreeze],
+            "are written with a longer or manual frozen time after a recorded trigger: the "
+            "venue may read that trigger's freeze in force again (see each step)",
+        ),
+        (
             "Written although held",
             list(plan.written_although_held),
             f"have an unknown freeze state and are written ({plan.included.said()})",

@@ -92,6 +92,8 @@ def row(step: Step) -> Row:
             notes.append(step.reason)
     elif step.reason and not flagged:
         notes.append(step.reason)
+    if step.refreeze:
+        notes.insert(0, step.refreeze)  # flagged first on its line
     return Row(
         SYMBOLS[step.action],
         step.action.value,

@@ -36,6 +36,7 @@ CAPABILITIES = Capabilities(
     # recvWindow 5000 ms (our client's), and a timestamp at most 1000 ms ahead of Binance's
     refuses_after_ms=6_000,
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
+    freeze_from_trigger=True,  # lastTriggerTime and frozenTimeInMilliseconds only
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
     discovery=Discovery(
