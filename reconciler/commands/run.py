@@ -512,8 +512,9 @@ def result_line(item: StepResult) -> str:
         label = "HELD (freeze state unknown)"
     line = f"  {label:<30} {item.step.key}"
     said = [item.detail] if item.detail else []
-    if item.step.refreeze and item.outcome is Outcome.APPLIED:
-        said.append(item.step.refreeze)
+    if item.outcome is Outcome.APPLIED:  # what the plan flagged, said where it happened
+        said += [item.step.reason] if item.step.written_unknown else []
+        said += [item.step.refreeze] if item.step.refreeze else []
     return line + (f": {'; '.join(said)}" if said else "")
 
 
