@@ -1,7 +1,9 @@
-"""Every registered venue passes the same lifecycle against its simulator: read, plan,
-apply, verify, re-plan empty; and a frozen scope is held and left frozen wherever the venue
-can tell it. Where nothing shows its trigger (Bullish's REST under isActive-stays-true, no
-push channel in process) its change is written, flagged first in the plan."""
+"""Every registered venue passes the same lifecycle against its simulator, under every
+reading of its docs' open questions an in-process run plays (tests/venues.py, VenueRow.readings):
+read, plan, apply, verify, re-plan empty; and a frozen scope is held and left frozen wherever
+the venue can tell it. Where nothing shows its trigger (Bullish's REST while isActive stays
+true, no push channel in process) its change is written, flagged first in the plan. A
+config on an underlying the venue lists beyond the list we knew is reported unmanaged."""
 
 from __future__ import annotations
 
@@ -53,8 +55,8 @@ def desired_for(row: VenueRow, n: int) -> DesiredState:
 
 @pytest.mark.parametrize(("venue", "reading"), reading_cells())
 def test_lifecycle(venue: str, reading: str) -> None:
-    """Under each reading of the venue's freeze state (tests/venues.py freeze_readings). Where
-    the venue cannot tell whether a scope is frozen, the scopes a person checked on it are
+    """Under each reading of the venue's open questions (tests/venues.py readings). Where the
+    venue cannot tell whether a scope is frozen, the scopes a person checked on it are
     included (--include-held), never the one the test froze."""
     row = ROWS[venue]
     sim = simulator_of(venue, reading)
@@ -111,24 +113,31 @@ def checked_but(live: list[LiveAccount], frozen: ScopeKey) -> Inclusion:
     return replace(every, scopes=tuple(s for s in every.scopes if s != str(frozen)))
 
 
-@pytest.mark.parametrize("venue", sorted(ROWS))
-def test_unmanaged_scopes_are_reported_never_touched(venue: str) -> None:
+@pytest.mark.parametrize(("venue", "reading"), reading_cells())
+def test_unmanaged_scopes_are_reported_never_touched(venue: str, reading: str) -> None:
+    """An undeclared scope's config, and one on each underlying the reading lists beyond the
+    list we knew (the venue publishes its list: it is read, never hard-coded)."""
     row = ROWS[venue]
-    sim = row.make()
+    sim = simulator_of(venue, reading)
     desired = desired_for(row, 0)
     creds = row.credentials(sim, "acct")
     underlying, group = row.scopes[-1]
-    stray = ScopeKey(row.venue, "acct", underlying, group)
-    del desired.scopes[stray]
-    row.seed(sim, creds, stray, row.sample(3))
+    strays = [ScopeKey(row.venue, "acct", underlying, group)]
+    del desired.scopes[strays[0]]
+    strays += [ScopeKey(row.venue, "acct", u) for u in row.reading(reading).extra_underlyings]
+    for stray in strays:
+        row.seed(sim, creds, stray, row.sample(3))
     conns = connections(row, sim, desired)
 
     async def go() -> None:
         plan = make_plan(desired, await conns.read(), capabilities())
-        assert {s.key: s.action for s in plan.steps}[stray] is Action.UNMANAGED
+        actions = {s.key: s.action for s in plan.steps}
+        assert {stray: actions.get(stray) for stray in strays} == dict.fromkeys(
+            strays, Action.UNMANAGED
+        )
         await apply_plan(plan, conns, Journal(None))
         live = {s.key: s.config for s in (await conns.read_account("acct")).scopes}
-        assert live[stray] == row.sample(3)
+        assert [live.get(stray) for stray in strays] == [row.sample(3)] * len(strays)
         await conns.aclose()
 
     asyncio.run(go())

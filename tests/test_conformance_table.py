@@ -44,6 +44,7 @@ def test_a_row_holds_what_its_capabilities_call_for(venue: str) -> None:
     replaces = caps.change is ChangeMode.RESET_THEN_SET
     assert (row.replacement_set is not None) == replaces, "replacement_set: reset-then-set"
     assert (row.make_delayed is not None) == (not caps.synchronous), "make_delayed: asynchronous"
+    assert (row.reject_later is not None) == (not caps.synchronous), "reject_later: asynchronous"
     unfreezes = caps.reset_means is ResetMeaning.UNFREEZE
     assert (row.lengthen_freeze is not None) == unfreezes, "lengthen_freeze: a reset unfreezes"
     assert (row.floor.read_requests is not None) == caps.bulk_read, "floor.read_requests: bulk"

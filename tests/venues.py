@@ -10,8 +10,8 @@ every venue kept anywhere else."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,12 +23,13 @@ from reconciler.core.units import MANUAL
 from reconciler.policy.desired import DesiredState
 from reconciler.venues import VENUES
 from reconciler.venues.aevo import wire as aevo_wire
-from reconciler.venues.aevo.simulator import AevoSimulator
+from reconciler.venues.aevo.simulator import DEFAULT_ASSETS, AevoSimulator
 from reconciler.venues.base import Credentials, VenueClient
 from reconciler.venues.binance import wire as binance_wire
-from reconciler.venues.binance.simulator import BinanceSimulator
+from reconciler.venues.binance.simulator import DEFAULT_UNDERLYINGS, BinanceSimulator
 from reconciler.venues.bullish import wire as bullish_wire
 from reconciler.venues.bullish.simulator import BullishSimulator
+from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.limiter import Limiter
@@ -113,6 +114,35 @@ class RequestFloor:
     async_waits: int = 0  # waits for an acknowledged command to take effect, per change
 
 
+# ---- the readings of its docs' open questions -------------------------------------------
+
+DEFAULT = "default"  # every reading's name for its venue's default switches
+FREEZE = "freeze"  # what the venue tells of a freeze (REST isActive, a reset, its trigger push)
+OUTCOME = "outcome"  # how it tells a write's outcome (a rejection's status, the envelope)
+AUTH = "auth"  # how it refuses a session token it no longer takes
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of what a venue's docs leave open (README, "Open questions: each a
+    simulator switch"): the keyword arguments its simulator takes for it; none for the
+    default reading (each switch at its default). A switch of Bullish's push channel is
+    written `ws=Readings(...)`, as the simulator takes it.
+
+    - push: only the venue's push channel plays it differently (a WebSocket reading), so it is
+      crossed where that channel is served (tests/fault_cells.py); an in-process run has none.
+    - tells: what the venue tells differently under it (FREEZE, OUTCOME, AUTH): the fault
+      cells run by a real process on that subject run under it (tests/fault_cells.py).
+    - extra_underlyings: what the venue lists under it beyond the default list; a config
+      there is reported unmanaged (tests/test_conformance.py)."""
+
+    name: str
+    switches: Mapping[str, Any] = field(default_factory=dict)
+    push: bool = False
+    tells: frozenset[str] = frozenset()
+    extra_underlyings: tuple[str, ...] = ()
+
+
 # ---- the row ----------------------------------------------------------------------------
 
 
@@ -121,12 +151,13 @@ class VenueRow:
     """What tests know of one venue (its key in ROWS and in reconciler.venues.VENUES)."""
 
     venue: str  # its name in the registry
-    # its strict simulator for in-process tests (an asynchronous one applies what it
-    # acknowledged at its next call)
-    make: Callable[[], Any]
-    # an asynchronous venue's simulator applying each acknowledged command this many ms after
-    # the ack (a real process is served one: tests/procs.py); None for a synchronous venue
-    make_delayed: Callable[[int], Any] | None = None
+    # (**switches) its strict simulator for in-process tests, under a reading's switches (an
+    # asynchronous one applies what it acknowledged at its next call)
+    make: Callable[..., Any]
+    # (ms, **switches) an asynchronous venue's simulator applying each acknowledged command
+    # this many ms after the ack (a real process is served one: tests/procs.py); None for a
+    # synchronous venue
+    make_delayed: Callable[..., Any] | None = None
     # (sim, key, secret) -> that account's credentials, creating it on the simulator if new
     open_account: Callable[[Any, str, str], Credentials]
     key_prefix: str  # a test account's key on the simulator is this and the account's name
@@ -143,6 +174,13 @@ class VenueRow:
     replacement_set: Predicate | None = None
     # ends every session token of its simulator now; None where it signs each request instead
     expire_session: Callable[[Any], None] | None = None
+    # (sim, credentials, on): the venue takes the account's MMP requests, or (False) refuses
+    # them as it does an account without MMP (Deribit: not enabled; Binance: not a market
+    # maker); None where its simulator has no such account
+    mmp_enabled: Callable[[Any, Credentials, bool], None] | None = None
+    # its simulator acknowledges the next set and refuses it later, telling why on its push
+    # channel; None where the venue answers each write at once
+    reject_later: Callable[[Any], None] | None = None
     # ---- its own words: status and JSON body, as its docs show them
     rejection: tuple[int, dict[str, Any]]  # a write it refuses for its content
     auth_refusal: tuple[int, dict[str, Any]]  # a request whose credentials it does not take
@@ -158,9 +196,10 @@ class VenueRow:
     # (sim, account key, underlying): that scope's next trigger freezes it for an hour; None
     # where a reset does not unfreeze (no test then freezes it for an hour)
     lengthen_freeze: Callable[[Any, str, str], None] | None = None
-    # its in-process simulator under each reading of an open question its freeze state
-    # depends on (name -> make), the default reading first; empty where none is open
-    freeze_readings: tuple[tuple[str, Callable[[], Any]], ...] = ()
+    # every reading of its docs' open questions: the default first, then each other value
+    # of each switch (README's table) as its own reading, and a combination only where two
+    # switches interact (tests/test_open_questions.py checks the table against these)
+    readings: tuple[Reading, ...] = (Reading(DEFAULT),)
     # ---- benchmarks
     desk_scopes: tuple[Scope, ...]  # one account of benchmarks/desk.py's generated desk
     floor: RequestFloor  # what its API needs at least (benchmarks/floor.py)
@@ -169,10 +208,18 @@ class VenueRow:
         """A test account's credentials, creating it on the simulator if new."""
         return self.open_account(sim, f"{self.key_prefix}{account}", "pw")
 
-    def simulator(self, apply_delay_ms: int) -> Any:
-        """Its strict simulator; an asynchronous venue's applies each acknowledged command
-        `apply_delay_ms` after the ack."""
-        return self.make() if self.make_delayed is None else self.make_delayed(apply_delay_ms)
+    def simulator(self, apply_delay_ms: int, reading: str = DEFAULT) -> Any:
+        """Its strict simulator under that reading; an asynchronous venue's applies each
+        acknowledged command `apply_delay_ms` after the ack (unless the reading says when)."""
+        switches = self.reading(reading).switches
+        if self.make_delayed is None:
+            return self.make(**switches)
+        return self.make_delayed(apply_delay_ms, **switches)
+
+    def reading(self, name: str) -> Reading:
+        found = [r for r in self.readings if r.name == name]
+        assert len(found) == 1, f"{self.venue} has no single reading {name!r}"
+        return found[0]
 
     def writes(self, request: httpx.Request) -> bool:
         """Any request that may change the venue's MMP state (sets and resets)."""
@@ -185,20 +232,22 @@ class VenueRow:
     def transport(self, sim: Any) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(sim)
 
-    def readings(self) -> tuple[tuple[str, Callable[[], Any]], ...]:
-        """Its simulator under each reading of its freeze state (just `make` where none)."""
-        return self.freeze_readings or (("documented", self.make),)
 
-
-def reading_cells(venues: Any = None) -> list[tuple[str, str]]:
-    """(venue, reading) for every venue (or those given) and each of its readings."""
+def reading_cells(venues: Any = None, *, push: bool = False) -> list[tuple[str, str]]:
+    """(venue, reading) for every venue (or those given) and each of its readings an
+    in-process run plays: all but those of its push channel alone (push=True: those too)."""
     names = sorted(ROWS) if venues is None else sorted(venues)
-    return [(venue, name) for venue in names for name, _ in ROWS[venue].readings()]
+    return [
+        (venue, reading.name)
+        for venue in names
+        for reading in ROWS[venue].readings
+        if push or not reading.push
+    ]
 
 
 def simulator_of(venue: str, reading: str) -> Any:
     """The venue's in-process simulator under that reading."""
-    return dict(ROWS[venue].readings())[reading]()
+    return ROWS[venue].make(**ROWS[venue].reading(reading).switches)
 
 
 def truly_frozen(sim: Any, key: ScopeKey, reported: bool) -> bool:
@@ -319,6 +368,17 @@ DERIBIT_DESK_GROUPS = (None, "g1", "g2", "g3", "g4")  # the default and 4 mass-q
 DERIBIT = VenueRow(
     venue="deribit",
     make=DeribitSimulator,
+    readings=(
+        Reading(DEFAULT),
+        # what an account without MMP gets (seed-venues.md 1; a client library: 11050)
+        Reading("not-enabled-13040", {"mmp_disabled_code": 13040}),
+        # a set's result: the documented example's object, or the schema's array
+        Reading("set-answers-array", {"set_result": "array"}),
+        # does a removal (interval 0) still need max_quote_quantity and a limit?
+        Reading("remove-lenient", {"strict_remove": False}),
+        # does a trigger notification name the group (Deribit's subscription page)?
+        Reading("trigger-full", {"trigger_payload": "full"}, push=True, tells=frozenset({FREEZE})),
+    ),
     open_account=_deribit_open,
     key_prefix="id-",
     seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
@@ -335,6 +395,7 @@ DERIBIT = VenueRow(
     config_read=lambda r: r.url.path.endswith("get_mmp_config"),
     mmp_paths=("get_mmp_config", "get_mmp_status", "set_mmp_config"),
     expire_session=lambda sim: sim.expire_tokens(),
+    mmp_enabled=lambda sim, c, on: setattr(sim.accounts[c["CLIENT_ID"]], "mmp_enabled", on),
     rejection=(
         400,
         {
@@ -405,10 +466,16 @@ BINANCE_ANSWERS = (
 BINANCE = VenueRow(
     venue="binance",
     make=BinanceSimulator,
-    # does mmpReset leave lastTriggerTime as it was? (seed-venues.md 2.8)
-    freeze_readings=(
-        ("trigger-kept", BinanceSimulator),
-        ("trigger-zeroed", lambda: BinanceSimulator(reset_keeps_trigger_time=False)),
+    readings=(
+        Reading(DEFAULT),  # mmpReset leaves lastTriggerTime as it was; six underlyings
+        # does mmpReset zero lastTriggerTime? (seed-venues.md 2.8)
+        Reading("trigger-zeroed", {"reset_keeps_trigger_time": False}, tells=frozenset({FREEZE})),
+        # which underlyings exist: exchangeInfo lists one more than the six we knew
+        Reading(
+            "lists-more",
+            {"underlyings": (*DEFAULT_UNDERLYINGS, "ADAUSDT")},
+            extra_underlyings=("ADAUSDT",),
+        ),
     ),
     open_account=_binance_open,
     key_prefix="key-",
@@ -425,6 +492,7 @@ BINANCE = VenueRow(
     write_paths=frozenset({"/eapi/v1/mmpSet", "/eapi/v1/mmpReset"}),
     config_read=lambda r: r.method == "GET" and r.url.path == "/eapi/v1/mmp",
     mmp_paths=("/eapi/v1/mmp", "/eapi/v1/mmpSet"),
+    mmp_enabled=lambda sim, c, on: setattr(sim.accounts[c["API_KEY"]], "market_maker", on),
     rejection=(400, {"code": -1130, "msg": "Data sent for parameter 'qtyLimit' is not valid."}),
     auth_refusal=(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
     answers=BINANCE_ANSWERS,
@@ -473,11 +541,13 @@ AEVO_ANSWERS = (
 AEVO = VenueRow(
     venue="aevo",
     make=AevoSimulator,
-    # not of its freeze state, but as open (seed-venues.md 3.4): is a GET's query string
-    # signed? The simulator verifies one reading; the client finds it (aevo/signing.py)
-    freeze_readings=(
-        ("path-only", AevoSimulator),
-        ("with-query", lambda: AevoSimulator(sign_query=True)),
+    readings=(
+        Reading(DEFAULT),  # a GET is signed over its path alone; BTC, ETH and SOL
+        # is a GET's query string signed? (seed-venues.md 3.4) The simulator verifies one
+        # reading; the client finds it (aevo/signing.py)
+        Reading("with-query", {"sign_query": True}),
+        # which assets exist: GET /assets lists one more than the three we knew
+        Reading("lists-more", {"assets": (*DEFAULT_ASSETS, "DOGE")}, extra_underlyings=("DOGE",)),
     ),
     open_account=_aevo_open,
     key_prefix="key-",
@@ -572,18 +642,46 @@ BULLISH_ANSWERS = (
     AnswerCall("bullish", "remove", ("POST", BULLISH_MMP), _remove("bullish", "BTC", 0)),
 )
 
+
+def _ws(**readings: Any) -> dict[str, Any]:
+    return {"ws": Readings(**readings)}
+
+
+_PUSHED = frozenset({FREEZE, OUTCOME})  # what its push channel's envelope and snapshots carry
+BULLISH_READINGS = (
+    Reading(DEFAULT),
+    # does REST isActive stay true while the scope is frozen? (seed-venues.md 4.2)
+    Reading("isActive-false", {"active_while_frozen": False}, tells=frozenset({FREEZE})),
+    # is a V1SetMMP taken while a config exists? (a replacement resets first either way)
+    Reading("set-when-configured-taken", {"reject_set_when_configured": False}),
+    # how is a JWT it no longer takes refused? (the registry's 8327, or 6105 "Invalid JWT")
+    Reading("token-6105", {"token_refusal": "unauthorized_command"}, tells=frozenset({AUTH})),
+    # when does an acknowledged command take effect? (in process: at the next call)
+    Reading("applied-after-200ms", {"apply_delay_ms": 200}),
+    # the trigger topic's name: the topic table's, or both names
+    Reading("topic-mmpTrigger", _ws(trigger_topic="mmpTrigger"), True, frozenset({FREEZE})),
+    Reading("topic-both", _ws(trigger_topic="both"), True, frozenset({FREEZE})),
+    # a snapshot of the active freezes and the recent requests on subscribe
+    Reading("snapshots", _ws(snapshots=True), True, _PUSHED),
+    # with isActive false while frozen too: both tell the same freeze to a new run
+    Reading(
+        "snapshots-isActive-false",
+        {"active_while_frozen": False, **_ws(snapshots=True)},
+        True,
+        frozenset({FREEZE}),
+    ),
+    # the MMP topics in the private topics' documented envelope
+    Reading("envelope-documented", _ws(envelope="documented"), True, _PUSHED),
+    # a refused command's status: REJECTED (by default CLOSED, only statusReason tells)
+    Reading("status-REJECTED", _ws(rejection_status="REJECTED"), True, frozenset({OUTCOME})),
+)
+
 BULLISH = VenueRow(
     venue="bullish",
-    make=lambda: BullishSimulator(apply_delay_ms=0),  # acknowledged now, applied next call
-    # does REST isActive stay true while the scope is frozen? (seed-venues.md 4.2)
-    freeze_readings=(
-        ("isActive-stays-true", lambda: BullishSimulator(apply_delay_ms=0)),
-        (
-            "isActive-false",
-            lambda: BullishSimulator(apply_delay_ms=0, active_while_frozen=False),
-        ),
-    ),
-    make_delayed=lambda ms: BullishSimulator(apply_delay_ms=ms),
+    # acknowledged now, applied at the next call (unless a reading says when)
+    make=lambda **switches: BullishSimulator(**{"apply_delay_ms": 0, **switches}),
+    make_delayed=lambda ms, **switches: BullishSimulator(**{"apply_delay_ms": ms, **switches}),
+    readings=BULLISH_READINGS,
     open_account=_bullish_open,
     key_prefix="key-",
     seed=_bullish_seed,
@@ -601,6 +699,7 @@ BULLISH = VenueRow(
     mmp_paths=(BULLISH_MMP,),
     replacement_set=bullish_command("V1SetMMP"),
     expire_session=lambda sim: sim.expire_tokens(),
+    reject_later=lambda sim: setattr(sim, "reject_next_sets", 1),
     rejection=(
         400,
         {
