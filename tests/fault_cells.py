@@ -1,16 +1,23 @@
 """The fault matrix's cells that need a real `mmp apply` process (tests/procs.py): signals,
 a kill and a re-run, a journal whose disk fills up, a second apply, a freeze that fires
-between the read and the write, a malformed read-back after a write.
+between the read and the write, a malformed read-back after a write, a session token that
+expires mid-apply, a set the venue acknowledges and refuses later.
 
 Every cell: one account with two drifted scopes on the venue; apply's first write is held at
 the venue (on Bullish, the set of a replacement: the scope is without MMP while it is held)
 while the fault is done; then the exit code, the venue's end state (each scope old or new,
 unless exit 4 names it), the journal, and a re-run that converges are checked. Each cell
-returns what it ended with, for the printed matrix."""
+returns what it ended with, for the printed matrix, and `expected` says what that must be.
+
+Readings (tests/venues.py, VenueRow.readings): every cell runs under the venue's default
+reading; each other reading runs the cells of the subject it tells differently (SUBJECT: a
+freeze, a write's outcome, a refused token), with the venue's push channel served (so a
+WebSocket reading is played) in the cells of SOCKETED."""
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -22,8 +29,8 @@ from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues import VENUES
 from reconciler.venues.base import ChangeMode
 from tests.checked import include_held
-from tests.procs import Gate, LiveDesk, Spawned, any_write, fill, small_disk
-from tests.venues import ROWS
+from tests.procs import APPLY_DELAY_MS, Gate, LiveDesk, Spawned, any_write, fill, small_disk
+from tests.venues import AUTH, DEFAULT, FREEZE, OUTCOME, ROWS
 
 WAIT_S = 30
 PROCESS_FAULTS = (
@@ -34,7 +41,61 @@ PROCESS_FAULTS = (
     "concurrent-apply",
     "freeze-before-write",
     "malformed-read-back",
+    "auth-expiry",
+    "rejected-set",
 )
+# the subject of a cell whose outcome a reading can change: it runs under each reading that
+# tells that subject differently (Reading.tells); the others under the default reading only
+SUBJECT = {"freeze-before-write": FREEZE, "auth-expiry": AUTH, "rejected-set": OUTCOME}
+SOCKETED = frozenset(SUBJECT)  # served with the venue's push channel, as the venue serves it
+EXPECTED = {
+    "sigint-mid-write": "exit 3",
+    "sigterm-mid-write": "exit 3",
+    "sigkill-then-rerun": "killed; rerun 0",
+    "journal-disk-full": "exit 0",
+    "concurrent-apply": "2nd 1; exit 0",
+    # what the next run's plan says of the scope that froze: the venue tells the freeze
+    "freeze-before-write": "exit 3; re-plan held",
+    "malformed-read-back": "exit 0",
+    "auth-expiry": "exit 0",
+    "rejected-set": "exit 3; restored (mmpRequest CLOSED)",
+}
+# Bullish: where REST's isActive stays true and its socket sends no snapshot, nothing shows
+# a new run the freeze: the scope's change is written, said first in the plan
+UNTOLD = "exit 3; re-plan unknown, written"
+BY_READING: dict[tuple[str, str, str], str] = {
+    ("bullish", DEFAULT, "freeze-before-write"): UNTOLD,
+    ("bullish", "topic-mmpTrigger", "freeze-before-write"): UNTOLD,
+    ("bullish", "topic-both", "freeze-before-write"): UNTOLD,
+    ("bullish", "envelope-documented", "freeze-before-write"): UNTOLD,
+    ("bullish", "status-REJECTED", "rejected-set"): "exit 3; restored (mmpRequest REJECTED)",
+}
+
+
+def expected(venue: str, reading: str, fault: str) -> str:
+    return BY_READING.get((venue, reading, fault), EXPECTED[fault])
+
+
+def applies(venue: str, fault: str) -> bool:
+    """Whether the venue can have the fault at all (n/a in the table where not)."""
+    if fault == "auth-expiry":
+        return ROWS[venue].expire_session is not None  # others sign each request
+    if fault == "rejected-set":
+        return ROWS[venue].reject_later is not None  # others answer each write at once
+    return True
+
+
+def process_cells() -> list[tuple[str, str, str]]:
+    """(venue, reading, fault): every cell under the default reading, and each other reading
+    in the cells of what it tells differently."""
+    return [
+        (venue, reading.name, fault)
+        for venue in sorted(ROWS)
+        for reading in ROWS[venue].readings
+        for fault in PROCESS_FAULTS
+        if applies(venue, fault)
+        and (reading.name == DEFAULT or SUBJECT.get(fault) in reading.tells)
+    ]
 
 
 def looser(config: MmpConfig) -> MmpConfig:
@@ -43,14 +104,17 @@ def looser(config: MmpConfig) -> MmpConfig:
 
 
 class Cell:
-    def __init__(self, tmp_path: Path, venue: str, *, sockets: bool = False) -> None:
+    def __init__(
+        self, tmp_path: Path, venue: str, reading: str = DEFAULT, *, sockets: bool = False
+    ) -> None:
         row = ROWS[venue]
         self.venue = venue
         self.keys = [ScopeKey(venue, f"{venue}-cell", u, g) for u, g in row.scopes[:2]]
         self.want = {key: row.sample(i + 1) for i, key in enumerate(self.keys)}
         self.old = {key: looser(config) for key, config in self.want.items()}
         scopes = {key: (self.want[key], self.old[key]) for key in self.keys}
-        self.desk = LiveDesk(tmp_path, scopes, sockets=sockets)
+        self.sim = row.simulator(APPLY_DELAY_MS, reading)
+        self.desk = LiveDesk(tmp_path, scopes, sims={venue: self.sim}, sockets=sockets)
         self.tmp_path = tmp_path
 
     def checked(self, *leave: ScopeKey) -> list[str]:
@@ -80,20 +144,37 @@ class Cell:
             live = self.desk.live(key)
             assert code == 4 or live in (self.old[key], self.want[key]), (key, live)
 
-    def converges(self, *, held: ScopeKey | None = None) -> None:
-        told = "" if held is None else self.desk.mmp("plan").stdout
-        if held is not None and f"held      {held}" not in told:
-            # nothing shows its trigger now (Bullish's REST, no snapshot on its socket): its
-            # change is written, said first in the plan (tests/test_freeze_unknown_live.py)
-            assert "freeze state unknown (" in told, told
-            held = None
-        leave = () if held is None else (held,)  # the venue reports it frozen: not included
+    def heard_on_the_socket(self) -> None:
+        """Each apply had the venue's push channel open (so the reading it served was
+        played), as its journal says."""
+        account = self.keys[0].account
+        opened = [
+            r["accounts"].get(account)
+            for r in self.desk.journal().records
+            if r.get("event") == "push-channels"
+        ]
+        assert opened and set(opened) == {"open"}, opened
+
+    def converges(self, *, frozen: ScopeKey | None = None) -> str:
+        """A clean re-run converges. With `frozen` (a scope the venue froze): returns what
+        the new run's plan says of it: "held" (the venue tells the freeze: left as it is) or
+        "unknown, written" (nothing shows its trigger now, as on Bullish's REST with no
+        snapshot on its socket: its change is written, said first in the plan)."""
+        said, leave = "", tuple[ScopeKey, ...]()
+        if frozen is not None:
+            told = self.desk.mmp("plan").stdout
+            if f"held      {frozen}" in told:
+                said, leave = "held", (frozen,)  # reported frozen: not included
+            else:
+                assert "freeze state unknown (" in told, told
+                said = "unknown, written"
         rerun = self.desk.mmp("apply", "--auto-approve", *self.checked(*leave))
         assert rerun.code == 0, rerun
         final = self.desk.mmp("plan", "--detailed-exitcode")
         assert final.code == 0, final
         for key in self.keys:
-            assert self.desk.live(key) == (self.old[key] if key == held else self.want[key])
+            assert self.desk.live(key) == (self.old[key] if key in leave else self.want[key])
+        return said
 
 
 def wait_said(proc: Spawned, text: str) -> None:
@@ -103,12 +184,15 @@ def wait_said(proc: Spawned, text: str) -> None:
         time.sleep(0.02)
 
 
-def run(tmp_path: Path, venue: str, fault: str) -> str:
-    # a freeze between the read and the write: heard on the venue's push channel where it
-    # has one (REST may not show it: Bullish's isActive may stay true while frozen)
-    cell = Cell(tmp_path, venue, sockets=fault == "freeze-before-write")
+def run(tmp_path: Path, venue: str, reading: str, fault: str) -> str:
+    # e.g. a freeze between the read and the write: heard on the venue's push channel where
+    # it has one (REST may not show it: Bullish's isActive may stay true while frozen)
+    cell = Cell(tmp_path, venue, reading, sockets=fault in SOCKETED)
     with cell.desk:
-        return CELLS[fault](cell)
+        said = CELLS[fault](cell)
+        if fault in SOCKETED and VENUES[venue].push is not None:
+            cell.heard_on_the_socket()
+        return said
 
 
 def _signalled(cell: Cell, sig: signal.Signals) -> str:
@@ -179,8 +263,50 @@ def _frozen(cell: Cell) -> str:
     assert result.code == 3, result
     assert f"HELD (froze since plan)        {second}" in result.stdout
     assert cell.desk.frozen(second) and cell.desk.live(second) == cell.old[second]
-    cell.converges(held=second)
+    return f"exit {result.code}; re-plan {cell.converges(frozen=second)}"
+
+
+def _auth_expired(cell: Cell) -> str:
+    """Every session token ends while the first write is held: the venue refuses it (401,
+    by the reading's code), apply logs in again and sends it once more."""
+    proc, gate = cell.start()
+    expire = ROWS[cell.venue].expire_session
+    assert expire is not None
+    with cell.sim._lock:
+        expire(cell.sim)
+    gate.release()
+    result = proc.finish(WAIT_S)
+    cell.safe(result.code)
+    assert result.code == 0, result
+    for key in cell.keys:
+        assert cell.desk.live(key) == cell.want[key]
+    cell.converges()
     return f"exit {result.code}"
+
+
+def _rejected_later(cell: Cell) -> str:
+    """The venue acknowledges the first scope's set and refuses it later, saying why on its
+    push channel: the step ends at once with the venue's words and the old config is
+    restored; no step starts after it."""
+    reject = ROWS[cell.venue].reject_later
+    assert reject is not None
+    with cell.sim._lock:
+        reject(cell.sim)
+    result = cell.desk.mmp("apply", "--auto-approve", *cell.checked())
+    cell.safe(result.code)
+    assert result.code == 3, result
+    first, second = cell.keys
+    found = re.search(
+        rf"RESTORED \(old config back\) +{re.escape(str(first))}: .*\((mmpRequest \w+):",
+        result.stdout,
+    )
+    assert found is not None, result
+    cell.desk.settle()
+    assert cell.desk.live(first) == cell.old[first]
+    assert cell.desk.live(second) == cell.old[second]
+    assert f"not run                        {second}" in result.stdout, result
+    cell.converges()
+    return f"exit {result.code}; restored ({found.group(1)})"
 
 
 class _Mangle:
@@ -218,4 +344,6 @@ CELLS: dict[str, Callable[[Cell], str]] = {
     "concurrent-apply": _concurrent,
     "freeze-before-write": _frozen,
     "malformed-read-back": _malformed,
+    "auth-expiry": _auth_expired,
+    "rejected-set": _rejected_later,
 }

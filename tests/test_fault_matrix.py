@@ -1,12 +1,19 @@
-"""The fault-injection matrix: every venue against each fault real venues produce.
+"""The fault-injection matrix: every venue, under every reading of its docs' open questions
+(tests/venues.py, VenueRow.readings), against each fault real venues produce.
 
 Each cell asserts the exit code, the journal and the simulator's final state (every scope
 ends with its old or its new config unless the run ends with exit 4), then that a clean
-re-run converges. The matrix is printed as a table (pytest -s shows it)."""
+re-run converges. In process, every reading an in-process run plays runs every fault; a real
+`mmp` process (tests/fault_cells.py) runs every cell under the default reading, and under
+each other reading the cells of what that reading tells differently (a freeze, a write's
+outcome, a refused token), with the push channel served where the venue has one. Where a
+venue or a reading changes a cell's outcome, the expected table says so for that reading.
+The matrix is printed as tables, a row per venue and reading (pytest -s shows them)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +22,9 @@ import httpx
 import pytest
 
 import reconciler.apply.writes as writes
-from reconciler.apply.executor import apply_plan
+from reconciler.apply.executor import ApplyResult, apply_plan
 from reconciler.apply.journal import Journal
-from reconciler.core.errors import PlanFileError
+from reconciler.core.errors import PlanFileError, VenueError
 from reconciler.core.model import ScopeKey
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
@@ -25,30 +32,46 @@ from reconciler.venues import VENUES, capabilities
 from tests import fault_cells
 from tests.checked import checked
 from tests.fakes.faults import FaultInjector
-from tests.venues import ROWS, connect_to
+from tests.venues import ROWS, connect_to, reading_cells, simulator_of
 
 HERE = Location("p", 1, 1)
 EXPECTED = {
-    "500-on-write": 1,
-    "timeout-after-write": 0,
-    "connection-reset": 1,
-    "429-storm": 0,
-    "malformed-json": 0,
-    "rejection": 1,
-    "auth-expiry": 0,
-    "live-changed": 1,
+    "500-on-write": "exit 1",
+    "timeout-after-write": "exit 0",
+    "connection-reset": "exit 1",
+    "429-storm": "exit 0",
+    "malformed-json": "exit 0",
+    "rejection": "exit 1",
+    "auth-expiry": "exit 0",
+    "live-changed": "exit 1",
+    # the venue refuses the account's MMP requests after the plan; its code, as it said it
+    "mmp-not-enabled": "exit 1",
+}
+# apply refuses these before anything is written or journaled: the plan's accounts changed
+# since it was made, or the venue refuses apply's read of them
+BEFORE_ANY_WRITE = frozenset({"live-changed", "mmp-not-enabled"})
+# where a venue, or one reading of it (None: each of its readings), ends a cell otherwise
+BY_READING: dict[tuple[str, str | None, str], str] = {
+    ("deribit", None, "mmp-not-enabled"): "exit 1 (11050)",  # the simulator's default code
+    ("deribit", "not-enabled-13040", "mmp-not-enabled"): "exit 1 (13040)",
+    ("binance", None, "mmp-not-enabled"): "exit 1 (-1002)",  # not a market maker
 }
 
 
-def expected(venue: str, fault: str) -> int:
+def expected(venue: str, reading: str, fault: str) -> str:
     """On an asynchronous venue a 500 may hide a command the venue queued: not in force by
     the deadline proves nothing (it may land later), so the scope is named unknown, exit 4."""
+    for key in ((venue, reading, fault), (venue, None, fault)):
+        if key in BY_READING:
+            return BY_READING[key]
     if fault == "500-on-write" and not VENUES[venue].capabilities.synchronous:
-        return 4
+        return "exit 4"
     return EXPECTED[fault]
 
 
-RESULTS: dict[tuple[str, str], str] = {}
+Cell = tuple[str, str, str]  # (venue, reading, fault)
+RESULTS: dict[Cell, str] = {}  # in process: what each cell ended with
+PROCESS_RESULTS: dict[Cell, str] = {}  # a real process: what each cell ended with
 
 
 class Reject:
@@ -70,9 +93,9 @@ def quick_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("reconciler.venues.http.BACKOFF_MS", 1)
 
 
-def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
+def run_cell(venue: str, reading: str, fault: str) -> tuple[str, list[dict[str, Any]], Any]:
     row = ROWS[venue]
-    sim = row.make()
+    sim = simulator_of(venue, reading)
     creds = row.credentials(sim, "acct")
     keys = [ScopeKey(venue, "acct", u, g) for u, g in row.scopes[:2]]
     old = {key: row.sample(i) for i, key in enumerate(keys)}
@@ -93,7 +116,7 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
     conns = connect_to(handler, desired, {"acct": creds})
     journal = Journal(None)
 
-    async def go() -> int:
+    async def go() -> ApplyResult | None:
         live = await conns.read()  # a venue that cannot tell a freeze: a person checked
         plan = make_plan(desired, live, capabilities(), included=checked(live))
         if fault == "auth-expiry":
@@ -101,21 +124,46 @@ def run_cell(venue: str, fault: str) -> tuple[int, list[dict[str, Any]], Any]:
             row.expire_session(sim)
         if fault == "live-changed":
             row.seed(sim, creds, keys[0], row.sample(9))
+        if fault == "mmp-not-enabled":
+            assert row.mmp_enabled is not None
+            row.mmp_enabled(sim, creds, False)
         try:
-            result = await apply_plan(plan, conns, journal)
-        except PlanFileError:
-            return 1
+            return await apply_plan(plan, conns, journal)
+        except (PlanFileError, VenueError) as exc:  # refused before a write: mmp exits 1
+            refused.append(exc)
+            return None
         finally:
             await conns.aclose()
-        return result.exit_code
 
-    code = asyncio.run(go())
+    refused: list[Exception] = []
+    result = asyncio.run(go())
+    code = 1 if result is None else result.exit_code
+    if fault == "mmp-not-enabled":
+        assert row.mmp_enabled is not None
+        told = said_code(result, refused)
+        row.mmp_enabled(sim, creds, True)  # the venue's support turned it on again
+        final = {s.key: s.config for s in asyncio.run(_read(row, sim, creds, desired)).scopes}
+        assert final == old, final  # nothing was written
+        converge(row, sim, creds, desired)
+        return f"exit {code} ({told})", journal.records, final
     final = {s.key: s.config for s in asyncio.run(_read(row, sim, creds, desired)).scopes}
     for key in keys:
         allowed = [old[key], new[key]] + ([row.sample(9)] if fault == "live-changed" else [])
         assert code == 4 or final.get(key) in allowed, (key, final.get(key))
     converge(row, sim, creds, desired)
-    return code, journal.records, final
+    return f"exit {code}", journal.records, final
+
+
+def said_code(result: ApplyResult | None, refused: list[Exception]) -> str:
+    """The venue's error code, as the refusal that ended the run before a write says it, or
+    the first step that failed."""
+    details = [str(exc) for exc in refused]
+    steps = [] if result is None else [r.detail for r in result.results]
+    details += [detail for detail in steps if "venue error" in detail]
+    assert details, steps
+    found = re.search(r"venue error (-?\d+)", details[0])
+    assert found is not None, details[0]
+    return found.group(1)
 
 
 async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:
@@ -138,61 +186,92 @@ def converge(row: Any, sim: Any, creds: Any, desired: DesiredState) -> None:
     asyncio.run(go())
 
 
+def applies(venue: str, fault: str) -> bool:
+    """Whether the venue can have the fault at all (n/a in the table where not)."""
+    row = ROWS[venue]
+    if fault == "auth-expiry":
+        return row.expire_session is not None  # others sign each request: no session
+    if fault == "mmp-not-enabled":
+        return row.mmp_enabled is not None
+    return True
+
+
 CELLS = [
-    (venue, fault)
-    for venue in sorted(ROWS)
+    (venue, reading, fault)
+    for venue, reading in reading_cells()
     for fault in EXPECTED
-    if fault != "auth-expiry" or ROWS[venue].expire_session is not None  # others sign each call
+    if applies(venue, fault)
 ]
 
 
-@pytest.mark.parametrize(("venue", "fault"), CELLS)
-def test_cell(venue: str, fault: str) -> None:
-    code, records, _ = run_cell(venue, fault)
-    RESULTS[(venue, fault)] = f"exit {code}"
-    assert code == expected(venue, fault)
+@pytest.mark.parametrize(("venue", "reading", "fault"), CELLS)
+def test_cell(venue: str, reading: str, fault: str) -> None:
+    said, records, _ = run_cell(venue, reading, fault)
+    RESULTS[(venue, reading, fault)] = said
+    assert said == expected(venue, reading, fault)
     events = [r["event"] for r in records]
-    if fault == "live-changed":
+    if fault in BEFORE_ANY_WRITE:
         assert events == []  # refused before anything was written or journaled
     else:
         assert events[0] == "apply-start" and events[-1] == "apply-end"
         assert events.count("step-begin") == events.count("step-end") >= 1
 
 
-PROCESS_CELLS = [(venue, fault) for venue in sorted(ROWS) for fault in fault_cells.PROCESS_FAULTS]
+PROCESS_CELLS = fault_cells.process_cells()
 
 
-@pytest.mark.parametrize(("venue", "fault"), PROCESS_CELLS)
-def test_process_cell(tmp_path: Path, venue: str, fault: str) -> None:
+@pytest.mark.parametrize(("venue", "reading", "fault"), PROCESS_CELLS)
+def test_process_cell(tmp_path: Path, venue: str, reading: str, fault: str) -> None:
     """A real `mmp apply` process: tests/fault_cells.py says what each cell does."""
-    RESULTS[(venue, fault)] = fault_cells.run(tmp_path, venue, fault)
+    said = fault_cells.run(tmp_path, venue, reading, fault)
+    PROCESS_RESULTS[(venue, reading, fault)] = said
+    assert said == fault_cells.expected(venue, reading, fault)
 
 
-def _table(faults: tuple[str, ...] | list[str], cells: list[tuple[str, str]]) -> list[str]:
-    width = {f: max(len(f), *(len(RESULTS.get((v, f), "")) for v in ROWS)) for f in faults}
-    lines = ["venue    | " + " | ".join(f"{f:<{width[f]}}" for f in faults)]
-    for venue in sorted(ROWS):
-        row = [
-            RESULTS.get((venue, f), "n/a" if (venue, f) not in cells else "not run") for f in faults
-        ]
-        lines.append(
-            f"{venue:<8} | "
-            + " | ".join(f"{c:<{width[f]}}" for c, f in zip(row, faults, strict=True))
+def _table(
+    faults: list[str],
+    cells: list[Cell],
+    results: dict[Cell, str],
+    applicable: Callable[[str, str], bool],
+) -> list[str]:
+    order = {(v, r.name): (v, i) for v in ROWS for i, r in enumerate(ROWS[v].readings)}
+    rows = sorted({(v, r) for v, r, _ in cells}, key=order.__getitem__)  # the row's order
+    ran = set(cells)
+
+    def shown(venue: str, reading: str, fault: str) -> str:
+        if not applicable(venue, fault):
+            return "n/a"
+        if (venue, reading, fault) not in ran:
+            return "-"  # this reading tells nothing the cell depends on: the default's stands
+        return results.get((venue, reading, fault), "not run")
+
+    grid = {(v, r): [shown(v, r, f) for f in faults] for v, r in rows}
+    label = max(len("venue reading"), *(len(f"{v} {r}") for v, r in rows))
+    width = {f: max(len(f), *(len(grid[vr][i]) for vr in rows)) for i, f in enumerate(faults)}
+    lines = [f"{'venue reading':<{label}} | " + " | ".join(f"{f:<{width[f]}}" for f in faults)]
+    for venue, reading in rows:
+        cols = " | ".join(
+            f"{c:<{width[f]}}" for c, f in zip(grid[(venue, reading)], faults, strict=True)
         )
+        lines.append(f"{venue + ' ' + reading:<{label}} | {cols}".rstrip())
     return lines
 
 
 def test_print_matrix() -> None:
-    """Runs last in this file: both tables (n/a where a venue has no session to expire)."""
+    """Runs last in this file: both tables, a row per venue and reading (n/a where a venue
+    cannot have the fault; "-" where a real process runs the cell under the default reading
+    only, the reading telling nothing the cell depends on)."""
     lines = ["", "In process (tests/test_fault_matrix.py):"]
-    lines += _table(list(EXPECTED), CELLS)
+    lines += _table(list(EXPECTED), CELLS, RESULTS, applies)
     lines += ["", "Against a real mmp process (tests/fault_cells.py):"]
-    lines += _table(fault_cells.PROCESS_FAULTS, PROCESS_CELLS)
-    every = CELLS + PROCESS_CELLS
-    ran = sum(1 for c in every if c in RESULTS)
+    faults = list(fault_cells.PROCESS_FAULTS)
+    lines += _table(faults, PROCESS_CELLS, PROCESS_RESULTS, fault_cells.applies)
+    every = len(CELLS) + len(PROCESS_CELLS)
+    ran = len(RESULTS) + len(PROCESS_RESULTS)
     lines.append(
-        f"{ran} of {len(every)} cells run; n/a: auth expiry on venues that sign every "
-        "request (no session to expire)"
+        f"{ran} of {every} cells run; n/a: auth expiry where the venue signs every request "
+        "(no session to expire), MMP not enabled where its simulator has no such account, a "
+        "rejection told later where the venue answers each write at once"
     )
     print("\n".join(lines))
-    assert ran in (0, len(CELLS), len(PROCESS_CELLS), len(every))  # whole tables, or none
+    assert ran in (0, len(CELLS), len(PROCESS_CELLS), every)  # whole tables, or none
