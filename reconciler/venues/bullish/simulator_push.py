@@ -47,6 +47,7 @@ TRIGGER_TOPIC_READINGS = {
     "both": TRIGGER_TOPICS,
 }
 ENVELOPES = ("bare", "documented")
+REJECTION_STATUSES = ("CLOSED", "REJECTED")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Readings:
             raise ValueError(f"trigger_topic is one of {sorted(TRIGGER_TOPIC_READINGS)}")
         if self.envelope not in ENVELOPES:
             raise ValueError(f"envelope is one of {list(ENVELOPES)}")
+        if self.rejection_status not in REJECTION_STATUSES:  # another would be published as is
+            raise ValueError(f"rejection_status is one of {list(REJECTION_STATUSES)}")
 
 
 @dataclass

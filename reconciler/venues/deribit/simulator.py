@@ -47,6 +47,7 @@ GROUP_ID_BASE = 144790485158858750  # ids exceed 2**53, as the docs show
 SIGNATURE_WINDOW_MS = 60_000  # a deri-hmac-sha256 ts is valid 60 s either way
 INTEGER_PARAMS = {"interval", "frozen_time", "trade_count_limit"}
 BOOLEAN_PARAMS = {"block_rfq"}
+SET_RESULTS = ("object", "array")  # set_result: the documented example's shape, the schema's
 MMP_DISABLED = {  # mmp_disabled_code -> (message, data) of the refusal
     11050: ("bad_request", {"reason": "MMP disabled"}),
     13040: ("mmp_required", None),
@@ -93,6 +94,8 @@ class DeribitSimulator:
     ) -> None:
         if mmp_disabled_code not in MMP_DISABLED:
             raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
+        if set_result not in SET_RESULTS:  # another word would play the object silently
+            raise ValueError(f"set_result is one of {list(SET_RESULTS)}")
         self.mmp_disabled_code = mmp_disabled_code
         self.clock = clock or Clock()
         self.testnet = testnet
