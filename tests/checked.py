@@ -7,6 +7,8 @@ itself give their own."""
 
 from __future__ import annotations
 
+import re
+
 from reconciler.core.model import LiveAccount
 from reconciler.planning.plan import Inclusion
 
@@ -14,13 +16,22 @@ REASON = "checked on the venue: not frozen (test)"
 
 
 def checked(live: list[LiveAccount], by: str = "test") -> Inclusion:
-    scopes = sorted(
-        str(scope.key)
+    """Every held-for-a-trigger scope, named with the trigger it has (the one checked)."""
+    triggers = sorted(
+        (str(scope.key), scope.freeze.last_trigger_ms)
         for account in live
         for scope in account.scopes
-        if scope.freeze.trigger_unresolved
+        if scope.freeze.trigger_unresolved and scope.freeze.last_trigger_ms is not None
     )
-    return Inclusion(tuple(scopes), REASON, by)
+    return Inclusion(tuple(s for s, _ in triggers), REASON, by, tuple(triggers))
+
+
+def named_in(text: str, scope: object) -> str:
+    """SCOPE@TRIGGER as mmp's output tells a person to name it (`--include-held ...`): the
+    words a person copies after checking the scope on the venue."""
+    found = re.search(rf"--include-held ({re.escape(str(scope))}@\S+) --reason", text)
+    assert found, f"no --include-held {scope}@TRIGGER in:\n{text}"
+    return found[1]
 
 
 def include_held(*scopes: object) -> list[str]:

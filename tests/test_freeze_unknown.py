@@ -36,6 +36,7 @@ from reconciler.core.model import (
     ScopeKey,
     scope_digest,
 )
+from reconciler.core.units import utc_ms_text
 from reconciler.planning.plan import NO_INCLUSION, Inclusion
 from reconciler.planning.planner import Filters, make_plan
 from reconciler.planning.render.json_out import render as render_json
@@ -93,6 +94,15 @@ def truth(venue: str, account: str, underlying: str) -> tuple[bool, dict[str, An
         key = stored.key(account)
         frozen = bool(stored.sim.is_frozen(key, underlying))
         return frozen, dict(stored.sim.accounts[key].configs[underlying])
+
+
+def checked(scope: str) -> str:
+    """SCOPE@TRIGGER: a Binance scope named with the trigger its simulator recorded (a person
+    names the trigger they checked, as the plan shows it)."""
+    venue, account, underlying = scope.split("/")
+    if venue != "binance":
+        return scope
+    return f"{scope}@{utc_ms_text(int(truth(venue, account, underlying)[1]['lastTriggerTime']))}"
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -228,7 +238,7 @@ def test_include_held_writes_the_checked_scope_only_journaled_with_who_and_why(
     assert code == 0, out + err
     assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "40"  # held
     assert not any(r["event"] == "include-held" for r in journal(desk))
-    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH, BX_BTC))
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(checked(BN_ETH), BX_BTC))
     assert code == 0, out + err
     assert "--include-held: writing 1 held scope(s) whose freeze state is unknown" in err
     assert f"as checked by a person: {BN_ETH} (" in err
@@ -295,7 +305,7 @@ def test_a_binance_manual_freeze_reset_reads_unknown_never_frozen_forever(
     code, status, _ = mmp(capsys, "status", "--venue", "binance", "--underlying", "ETHUSDT")
     assert code == 3 and "unknown (see below)" in status
     assert f"held      {BN_ETH}" in mmp(capsys, "plan")[1]  # held until a person checks it
-    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH))
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(checked(BN_ETH)))
     assert code == 0, out + err
     assert f"applied                        {BN_ETH}" in out
     assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "30"
@@ -366,7 +376,7 @@ def test_a_saved_plans_inclusion_is_written_only_when_the_command_names_it_too(
     include_held pasted in, steps to match): what it says a person checked is taken only
     when the person running apply says it as well. Without --include-held, nothing is sent."""
     assert mmp(capsys, "apply", "--auto-approve")[0] == 0  # all but the held Binance ETHUSDT
-    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(BN_ETH))[0] == 0
+    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(checked(BN_ETH)))[0] == 0
     for words in ([], ["--reason", REASON]):
         code, out, err = mmp(capsys, "apply", "plan.json", "--auto-approve", *words)
         assert (code, out) == (1, ""), err
@@ -400,7 +410,7 @@ def test_a_saved_plans_fingerprint_moves_with_a_freeze_state(
     the approved plan is refused, nothing sent."""
     readings(monkeypatch, active=False)
     scope = BN_ETH if venue == "binance" else BX_BTC
-    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(scope))[0] == 0
+    assert mmp(capsys, "plan", "--out", "plan.json", *include_held(checked(scope)))[0] == 0
     underlying = scope.split("/")[2]
     with Sandbox(VENUES).edit(venue) as stored:
         assert isinstance(stored, SimulatorDesk)
@@ -487,3 +497,40 @@ def test_an_unknown_freeze_state_never_yields_a_silent_write(
         assert step.reason in text
         assert data[scope]["reason"] == step.reason and data[scope]["freeze"]["frozen"] is None
         assert step in plan.written_unknown
+
+
+def test_include_held_is_tied_to_the_trigger_the_person_checked(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Red team: a person checked Binance ETHUSDT (not frozen), a new trigger froze it, and
+    `apply --include-held` wrote over the fresh freeze. The trigger checked is named with the
+    scope, as the plan shows it; another one since refuses the run, nothing sent."""
+    plan = mmp(capsys, "plan")[1]
+    seen = checked(BN_ETH)
+    assert f"--include-held {seen} --reason TEXT" in plan  # what to run, as shown
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(BN_ETH))
+    assert (code, out) == (1, "")
+    assert f"name the trigger you checked: --include-held {seen}," in err
+    with Sandbox(VENUES).edit("binance") as stored:  # MMP triggers again, a second later
+        assert isinstance(stored, SimulatorDesk)
+        config = stored.sim.accounts[stored.key("binance-mm")].configs["ETHUSDT"]
+        config["lastTriggerTime"] = int(config["lastTriggerTime"]) + 1000
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(seen))
+    assert (code, out) == (1, ""), out
+    assert f"--include-held {seen}: the venue's last trigger is at {checked(BN_ETH)[-24:]}" in err
+    assert "not the one checked; check the scope on the venue again" in err
+    assert truth("binance", "binance-mm", "ETHUSDT")[1]["qtyLimit"] == "40"  # nothing sent
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(checked(BN_ETH)))
+    assert code == 0, out + err  # the new trigger, checked and named
+    record = next(r for r in journal(desk) if r["event"] == "include-held")
+    assert record["triggers"] == {
+        BN_ETH: int(truth("binance", "binance-mm", "ETHUSDT")[1]["lastTriggerTime"])
+    }
+
+
+def test_include_held_refuses_a_trigger_time_it_cannot_read(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(f"{BN_ETH}@yesterday"))
+    assert (code, out) == (1, "")
+    assert "'yesterday' is not a time; after the @ give the trigger time the plan shows" in err

@@ -24,7 +24,7 @@ from reconciler.core.units import MANUAL
 from reconciler.venues.binance.simulator import BinanceSimulator
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.simulator_push import Readings
-from tests.checked import REASON, include_held
+from tests.checked import REASON, include_held, named_in
 from tests.procs import LiveDesk, any_write
 
 BTC = ScopeKey("bullish", "bx", "BTC")
@@ -125,7 +125,8 @@ def test_a_binance_manual_freeze_reset_is_unknown_and_include_held_writes_it(
         plain = desk.mmp("apply", "--auto-approve")
         assert plain.code == 0 and "Nothing to apply." in plain.stdout  # held without the flag
         assert desk.live(ETH) == MANUAL_OLD
-        checked = desk.mmp("apply", "--auto-approve", *include_held(ETH), env=WHO)
+        named = named_in(status.stdout, ETH)  # as the status told the person
+        checked = desk.mmp("apply", "--auto-approve", *include_held(named), env=WHO)
         assert checked.code == 0, checked
         assert "applied                        binance/bn/ETHUSDT" in checked.stdout
         assert desk.live(ETH) == MANUAL_NEW

@@ -29,6 +29,7 @@ from reconciler.core.errors import GitHubError
 from reconciler.planning.render.markdown import MARKER
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES as REGISTERED
+from tests.checked import named_in
 from tests.fakes.github import FakeGitHub
 from tests.figures import Figures, line_of
 from tests.workflow_files import REPO, mmp_step, secret_names, step_env
@@ -304,7 +305,7 @@ def test_a_desk_through_the_workflow_steps(desk: Desk, figures: Figures) -> None
     assert (  # a trigger whose end the venue does not tell: never "once unfrozen"
         "pending: held (freeze state unknown: the venue recorded a trigger and does not tell "
         "its end), written once a person checks it on the venue: `mmp apply --include-held "
-        "binance/binance-mm/ETHUSDT --reason TEXT`"
+        f"{named_in(still.body, 'binance/binance-mm/ETHUSDT')} --reason TEXT`"
     ) in still.body
     assert "**Freeze state unknown**" not in still.body.split("### MMP plan")[0]
 

@@ -38,7 +38,8 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
     folder = CASES / case
     monkeypatch.chdir(folder)
     desired = load_desired(Path("policy.yaml"), capabilities())
-    # with --include-held as a person gave it: the case's included.json (scopes, reason, by)
+    # with --include-held as a person gave it: the case's included.json (scopes, the
+    # trigger checked, reason, by)
     given = folder / "included.json"
     included = Inclusion.from_data(json.loads(given.read_text()) if given.exists() else None)
     plan = make_plan(desired, live_of(Path("live.json")), capabilities(), included=included)

@@ -19,6 +19,7 @@ from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.sandbox.desk import SimulatorDesk
 from reconciler.sandbox.store import Sandbox
 from reconciler.venues import VENUES
+from tests.checked import named_in
 from tests.figures import Figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +74,10 @@ def test_the_table_names_unprotected_scopes_first_and_shows_every_scope(
         in (said["bullish/bullish-mm/ETH"])
     )
     assert "--include-held" not in said["bullish/bullish-mm/ETH"]
-    assert (
-        "`mmp apply --include-held binance/binance-mm/ETHUSDT --reason TEXT`"
-        in said["binance/binance-mm/ETHUSDT"]
+    assert re.search(  # named with the trigger checked, as the venue recorded it
+        r"`mmp apply --include-held binance/binance-mm/ETHUSDT@\d{4}-\d\d-\d\dT[\d:.]+Z "
+        r"--reason TEXT`",
+        said["binance/binance-mm/ETHUSDT"],
     )
 
 
@@ -224,9 +226,12 @@ def test_json_says_what_ends_each_freeze(desk: Path, capsys: pytest.CaptureFixtu
         "a freeze); to be sure before applying one, check on bullish whether it is frozen "
         "(bullish's web interface, or its support)"
     )
+    stamp = named_in(
+        by_scope["binance/binance-mm/ETHUSDT"]["what_to_do"], "binance/binance-mm/ETHUSDT"
+    )
     assert by_scope["binance/binance-mm/ETHUSDT"]["what_to_do"] == (
         "check on binance whether it is frozen (binance's web interface, or its support); "
-        "once checked, `mmp apply --include-held binance/binance-mm/ETHUSDT --reason TEXT` "
+        f"once checked, `mmp apply --include-held {stamp} --reason TEXT` "
         "writes a change held for it; `mmp unfreeze binance/binance-mm/ETHUSDT --reason "
         "TEXT` ends a freeze it may have"
     )

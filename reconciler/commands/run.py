@@ -30,7 +30,7 @@ from reconciler.planning.plan import Plan
 from reconciler.planning.planner import Filters
 from reconciler.planning.provenance import Provenance
 from reconciler.planning.render import RENDERERS
-from reconciler.planning.selection import Selection
+from reconciler.planning.selection import Selection, named_scope
 from reconciler.policy import guards, listed
 from reconciler.policy.desired import AccountTarget, DesiredState
 from reconciler.policy.validate import load_desired
@@ -301,13 +301,16 @@ def _saved_mode(args: argparse.Namespace, saved: planfile.SavedPlan) -> None:
 
 def _saved_inclusion(args: argparse.Namespace, plan: Plan) -> None:
     """The held scopes a saved plan writes were approved with it, and the person running
-    apply names them again: --include-held must repeat them exactly (--reason, if given,
-    too), never add, drop or change one. A plan file is only text: what it says was checked
-    is taken as true only when the command line says it as well."""
-    given = sorted(set(getattr(args, "include_held", None) or []))
+    apply names them again: --include-held must repeat them exactly (a trigger time, if
+    given, must be the plan's; --reason, if given, too), never add, drop or change one. A
+    plan file is only text: what it says was checked is taken as true only when the command
+    line says it as well."""
+    named = [named_scope(text) for text in getattr(args, "include_held", None) or []]
+    given = sorted({scope for scope, _ in named})
     reason = (getattr(args, "reason", None) or "").strip()
     included = plan.included
-    if given == list(included.scopes) and reason in ("", included.reason):
+    stamps = [(s, at) for s, at in named if at is not None and at != included.trigger(s)]
+    if given == list(included.scopes) and reason in ("", included.reason) and not stamps:
         args.include_held, args.reason = [], None  # checked here; the plan's inclusion runs
         return
     said = ", ".join(included.scopes)
@@ -320,6 +323,7 @@ def _saved_inclusion(args: argparse.Namespace, plan: Plan) -> None:
             "checked them on the venue, or plan again without them. Nothing was sent"
         )
     other = "" if reason in ("", included.reason) else " with another --reason"
+    other += f" and another trigger for {', '.join(s for s, _ in stamps)}" if stamps else ""
     raise PlanFileError(
         f"{args.planfile}: a saved plan runs as it was planned and approved: the held "
         f"scopes it writes are {said or 'none'}, while --include-held names "
@@ -452,6 +456,7 @@ def _include(plan: Plan, journal: Journal) -> None:
     journal.write(
         "include-held",
         scopes=list(included.scopes),
+        triggers=dict(included.triggers),
         reason=included.reason,
         planned_by=included.by,
         by=who(),

@@ -19,7 +19,7 @@ the scope might have (`written_unknown`).
 from __future__ import annotations
 
 from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
-from reconciler.core.units import MANUAL, format_duration, utc_text
+from reconciler.core.units import MANUAL, format_duration, utc_ms_text, utc_text
 from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
 
 
@@ -42,7 +42,7 @@ def what_to_do(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
     """What ends the freeze of `key` (or, when the venue cannot tell whether it is frozen,
     what settles that), as the user can act on it."""
     if freeze.trigger_unresolved:
-        return check_first(key, caps)
+        return check_first(key, caps, freeze)
     if freeze.unknown:
         return check_when_writing(key, caps)
     if caps.reset_means is not ResetMeaning.UNFREEZE:
@@ -63,11 +63,13 @@ def no_unfreeze(caps: Capabilities) -> str:
     )
 
 
-def check_first(key: ScopeKey, caps: Capabilities) -> str:
-    """A scope whose freeze state the venue does not tell: a person checks it, then says so."""
+def check_first(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
+    """A scope whose freeze state the venue does not tell: a person checks it, then says so,
+    naming the trigger checked (a newer one voids the check)."""
+    named = f"{key}@{utc_ms_text(freeze.last_trigger_ms)}" if freeze.last_trigger_ms else key
     said = (
         f"check on {caps.venue} whether it is frozen ({caps.venue}'s web interface, or its "
-        f"support); once checked, `mmp apply --include-held {key} --reason TEXT` writes a "
+        f"support); once checked, `mmp apply --include-held {named} --reason TEXT` writes a "
         "change held for it"
     )
     if caps.reset_means is ResetMeaning.UNFREEZE:

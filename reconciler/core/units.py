@@ -121,6 +121,22 @@ def utc_text(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_ms_text(ms: int) -> str:
+    """Milliseconds since the epoch as UTC to the millisecond, exact: 2026-11-21T03:10:39.123Z
+    (a venue's trigger time, as a person names it back to mmp)."""
+    moment = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def parse_utc_ms(text: str) -> int:
+    """utc_ms_text's form (or any ISO 8601 time with its zone) back to milliseconds since the
+    epoch; ValueError for anything else."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (end it with Z)")
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
 def format_freeze(value: FreezeMs) -> str:
     return MANUAL if value == MANUAL else format_duration(int(value))
 

@@ -159,16 +159,19 @@ class Step:
 
 @dataclass(frozen=True)
 class Inclusion:
-    """Held scopes a person checked on the venue and lets apply write: `--include-held SCOPE`
-    with `--reason TEXT`, and who planned it. Only a scope held because its freeze state is
-    unknown (after a trigger the venue does not tell the end of) is written by it; one whose
-    freeze state is unknown with no trigger seen is written anyway, and naming it is accepted
-    and journaled as given; one the venue reports frozen is refused. The plan records it, so
-    a saved plan runs with the inclusion it was approved with and no other."""
+    """Held scopes a person checked on the venue and lets apply write: `--include-held
+    SCOPE@TRIGGER` with `--reason TEXT`, and who planned it. Only a scope held because its
+    freeze state is unknown (after a trigger the venue does not tell the end of) is written
+    by it, and only while the venue's last trigger is the one the person checked
+    (`triggers`: scope -> ms, as named); one whose freeze state is unknown with no trigger
+    seen is written anyway, and naming it is accepted and journaled as given; one the venue
+    reports frozen is refused. The plan records it, and a saved plan runs with it only when
+    apply's command line names the same scopes."""
 
     scopes: tuple[str, ...] = ()
     reason: str = ""
     by: str = ""
+    triggers: tuple[tuple[str, int], ...] = ()  # (scope, the trigger checked, ms), sorted
 
     def __bool__(self) -> bool:
         return bool(self.scopes)
@@ -176,8 +179,16 @@ class Inclusion:
     def said(self) -> str:
         return f"--include-held by {self.by}: {self.reason}"
 
+    def trigger(self, scope: str) -> int | None:
+        """The trigger time the person named with the scope, if any."""
+        return dict(self.triggers).get(scope)
+
     def to_data(self) -> dict[str, Any]:
-        return {"scopes": list(self.scopes), "reason": self.reason, "by": self.by}
+        data: dict[str, Any] = {"scopes": list(self.scopes), "reason": self.reason}
+        data["by"] = self.by
+        if self.triggers:
+            data["triggers"] = dict(self.triggers)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> Inclusion:
@@ -186,7 +197,13 @@ class Inclusion:
         scopes = data["scopes"]
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise ValueError("include_held.scopes is not a list of scopes")
-        return cls(tuple(sorted(set(scopes))), str(data["reason"]), str(data["by"]))
+        triggers = data.get("triggers") or {}
+        if not isinstance(triggers, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in triggers.values()
+        ):
+            raise ValueError("include_held.triggers is not scope -> milliseconds")
+        named = tuple(sorted((str(k), v) for k, v in triggers.items()))
+        return cls(tuple(sorted(set(scopes))), str(data["reason"]), str(data["by"]), named)
 
 
 NO_INCLUSION = Inclusion()

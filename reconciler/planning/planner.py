@@ -25,7 +25,7 @@ from reconciler.core.model import (
     live_digests,
 )
 from reconciler.core.suggest import did_you_mean
-from reconciler.core.units import now
+from reconciler.core.units import now, utc_ms_text
 from reconciler.planning.plan import (
     NO_INCLUSION,
     Action,
@@ -133,7 +133,30 @@ def inclusion_problems(plan: Plan) -> list[str]:
                 "only a scope whose freeze state is unknown (wait for the freeze to end, or "
                 "mmp unfreeze it)"
             )
+        elif step is not None and step.freeze.trigger_unresolved:
+            found += _trigger_checked(scope, step.freeze, plan.included.trigger(scope))
     return found
+
+
+def _trigger_checked(scope: str, freeze: FreezeState, named: int | None) -> list[str]:
+    """A scope held for a trigger is written only while that trigger is the one the person
+    checked: a newer one may have frozen it since (red team: a trigger between the check and
+    the apply was written over)."""
+    last = freeze.last_trigger_ms
+    assert last is not None
+    if named is None:
+        return [
+            f"--include-held {scope}: the venue recorded a trigger at {utc_ms_text(last)}; "
+            f"name the trigger you checked: --include-held {scope}@{utc_ms_text(last)}, so "
+            "that a newer one is never written over"
+        ]
+    if named != last:
+        return [
+            f"--include-held {scope}@{utc_ms_text(named)}: the venue's last trigger is at "
+            f"{utc_ms_text(last)}, not the one checked; check the scope on the venue again, "
+            "then name that trigger"
+        ]
+    return []
 
 
 @dataclass(frozen=True)

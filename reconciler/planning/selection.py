@@ -15,6 +15,7 @@ from reconciler.core import console
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
 from reconciler.core.suggest import did_you_mean
+from reconciler.core.units import parse_utc_ms
 from reconciler.planning.plan import NO_INCLUSION, Action, Inclusion, Plan
 from reconciler.planning.planner import Filters, inclusion_problems, make_plan
 from reconciler.planning.render.rows import name_list
@@ -109,8 +110,10 @@ class Selection:
 
 
 def inclusion(args: argparse.Namespace) -> Inclusion:
-    """--include-held SCOPE (repeatable) with --reason TEXT: who is journaled with them."""
-    scopes = tuple(sorted(set(getattr(args, "include_held", None) or [])))
+    """--include-held SCOPE[@TRIGGER] (repeatable) with --reason TEXT: who is journaled with
+    them. TRIGGER is the venue's trigger time the person checked, as the plan shows it."""
+    named = [named_scope(text) for text in getattr(args, "include_held", None) or []]
+    scopes = tuple(sorted({scope for scope, _ in named}))
     reason = (getattr(args, "reason", None) or "").strip()
     if not scopes:
         if reason:
@@ -124,14 +127,38 @@ def inclusion(args: argparse.Namespace) -> Inclusion:
             "--include-held needs --reason TEXT: say what was checked on the venue, and by "
             "whom (it is journaled with who ran it)"
         )
-    return Inclusion(scopes, reason, who())
+    triggers: dict[str, int] = {}
+    for scope, at in named:
+        if at is None:
+            continue
+        if triggers.setdefault(scope, at) != at:
+            raise ReconcilerError(f"--include-held names {scope} with two trigger times")
+    return Inclusion(scopes, reason, who(), tuple(sorted(triggers.items())))
+
+
+def named_scope(text: str) -> tuple[str, int | None]:
+    """'SCOPE' or 'SCOPE@TRIGGER' (a UTC time, as the plan shows the trigger checked)."""
+    scope, at, when = text.partition("@")
+    if not at:
+        return scope, None
+    try:
+        return scope, parse_utc_ms(when)
+    except ValueError:
+        raise ReconcilerError(
+            f"--include-held {text}: {when!r} is not a time; after the @ give the trigger "
+            "time the plan shows for the scope (e.g. 2026-11-30T20:14:09.123Z)"
+        ) from None
 
 
 def _held_hint(plan: Plan) -> str:
-    unknown = [str(s.key) for s in plan.steps if s.action is Action.HELD and s.freeze.unknown]
+    unknown = [
+        str(s.key)
+        for s in plan.steps
+        if s.freeze.trigger_unresolved or (s.action is Action.HELD and s.freeze.unknown)
+    ]
     if not unknown:
         return " (no held scope of this plan has an unknown freeze state)"
-    return f" (held for an unknown freeze state: {name_list(unknown)})"
+    return f" (held for an unknown freeze state, unless checked: {name_list(unknown)})"
 
 
 def _name(target: AccountTarget) -> str:

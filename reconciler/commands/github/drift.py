@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reconciler.commands.github.api import GitHubApi
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.units import utc_ms_text
 from reconciler.planning.plan import Plan, Step
 from reconciler.planning.render.markdown import COMMENT_LIMIT, document
 
@@ -30,7 +31,7 @@ PENDING = "pending: held (frozen), will be applied once unfrozen"
 UNSURE = (
     "pending: held (freeze state unknown: the venue recorded a trigger and does not tell its "
     "end), written once a person checks it on the venue: "
-    "`mmp apply --include-held {scope} --reason TEXT`"
+    "`mmp apply --include-held {scope}@{trigger} --reason TEXT`"
 )
 UNKNOWN_WRITTEN = (
     "scope(s) whose freeze state is unknown, with no trigger seen, are written by an apply: "
@@ -127,7 +128,10 @@ def report(
 
 def _pending(step: Step) -> str:
     """Why a held scope still differs, and what ends that: an unfreeze, or a person's check."""
-    return UNSURE.format(scope=step.key) if step.freeze.trigger_unresolved else PENDING
+    last = step.freeze.last_trigger_ms
+    if last is None or not step.freeze.trigger_unresolved:
+        return PENDING
+    return UNSURE.format(scope=step.key, trigger=utc_ms_text(last))
 
 
 def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
