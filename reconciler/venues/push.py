@@ -17,7 +17,7 @@ import logging
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +89,23 @@ class RpcSocket:
 
     async def call(self, text: str, request_id: object) -> dict[str, Any]:
         """Send a request and wait for the message answering it (its id)."""
+        (answer,) = await self.call_all([(text, request_id)])
+        return answer
+
+    async def call_all(self, requests: Sequence[tuple[str, object]]) -> list[dict[str, Any]]:
+        """Send requests one after the other without waiting between them (the venue reads
+        them in that order), then wait for every answer: one round trip, not one each."""
         if self.down:
             raise PushDown(self.down)
-        answer = asyncio.get_running_loop().create_future()
-        self._answers[request_id] = answer
+        loop = asyncio.get_running_loop()
+        waiting = [loop.create_future() for _ in requests]
+        for (_, request_id), answer in zip(requests, waiting, strict=True):
+            self._answers[request_id] = answer
         try:
-            await self._ws.send(text)
-            return await asyncio.wait_for(answer, ANSWER_TIMEOUT_S)
+            for text, _ in requests:
+                await self._ws.send(text)
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                return list(await asyncio.gather(*waiting))
         except TimeoutError:
             raise PushDown(f"no answer within {ANSWER_TIMEOUT_S} s") from None
         except PushDown:
@@ -103,7 +113,11 @@ class RpcSocket:
         except Exception as exc:
             raise PushDown(f"the connection failed ({_said(exc)})") from None
         finally:
-            self._answers.pop(request_id, None)
+            for _, request_id in requests:
+                self._answers.pop(request_id, None)
+            for answer in waiting:
+                if not answer.done():
+                    answer.cancel()
 
     def keep_alive(self, every_ms: int, ping: Callable[[], Awaitable[object]]) -> None:
         """Call `ping` every `every_ms` while the connection is open (a venue that hangs up

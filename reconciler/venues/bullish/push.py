@@ -99,23 +99,32 @@ class BullishPush:
             await socket.confirm(lambda: self._ping(socket), "a keepalivePing")
 
     async def _open(self, socket: RpcSocket) -> None:
+        """Connect, then the subscriptions and a keepalivePing in one round trip: the venue
+        answers in order, so the ping's answer comes after any snapshot they bring."""
         token = await self._jwt()
         async with self._slot():
             await socket.connect(self._url, {"Cookie": f"{pushwire.COOKIE}={token}"})
-        await self._subscribe(socket)
-        await self._ping(socket)  # answered after any snapshot of the subscriptions
+        topics = (pushwire.REQUEST_TOPIC, *pushwire.TRIGGER_TOPICS)
+        calls = [("subscribe", {"topic": topic}) for topic in topics] + [("keepalivePing", {})]
+        ids = [str(next(self._ids)) for _ in calls]
+        answers = await socket.call_all(
+            [(pushwire.command(m, p, i), i) for (m, p), i in zip(calls, ids, strict=True)]
+        )
+        self._subscribed(dict(zip(topics, answers, strict=False)))
+        if "result" not in answers[-1]:
+            raise PushDown(f"keepalivePing was refused: {_error(answers[-1])}")
 
-    async def _subscribe(self, socket: RpcSocket) -> None:
-        answer = await self._call(socket, "subscribe", {"topic": pushwire.REQUEST_TOPIC})
-        if "result" not in answer:
-            raise PushDown(f"{pushwire.REQUEST_TOPIC} was refused: {_error(answer)}")
-        refused = []
+    def _subscribed(self, answers: dict[str, dict[str, Any]]) -> None:
+        """Which topics the venue took: mmpRequest, and at least one trigger topic's name."""
+        if "result" not in answers[pushwire.REQUEST_TOPIC]:
+            why = _error(answers[pushwire.REQUEST_TOPIC])
+            raise PushDown(f"{pushwire.REQUEST_TOPIC} was refused: {why}")
+        refused: list[str] = []
         for topic in pushwire.TRIGGER_TOPICS:
-            answer = await self._call(socket, "subscribe", {"topic": topic})
-            if "result" in answer:
+            if "result" in answers[topic]:
                 self.trigger_topics += (topic,)
             else:
-                refused.append(f"{topic}: {_error(answer)}")
+                refused.append(f"{topic}: {_error(answers[topic])}")
         if not self.trigger_topics:
             raise PushDown("no trigger topic was taken (" + "; ".join(refused) + ")")
 
