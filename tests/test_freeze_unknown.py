@@ -240,7 +240,7 @@ def test_include_held_writes_the_checked_scope_only_journaled_with_who_and_why(
     assert not any(r["event"] == "include-held" for r in journal(desk))
     code, out, err = mmp(capsys, "apply", "--auto-approve", *include_held(checked(BN_ETH), BX_BTC))
     assert code == 0, out + err
-    assert "--include-held: writing 1 held scope(s) whose freeze state is unknown" in err
+    assert "--include-held: will write 1 held scope(s) whose freeze state is unknown" in err
     assert f"as checked by a person: {BN_ETH} (" in err
     assert f"; named too, not held (written anyway): {BX_BTC}" in err
     assert f"applied                        {BN_ETH}" in out

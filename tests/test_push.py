@@ -28,7 +28,7 @@ from reconciler.venues import capabilities
 from reconciler.venues.base import Credentials
 from reconciler.venues.bullish import pushwire
 from reconciler.venues.bullish.client import BullishClient
-from reconciler.venues.bullish.push import BullishPush
+from reconciler.venues.bullish.push import NOT_OK, BullishPush
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit.client import DeribitClient
@@ -130,7 +130,8 @@ def test_bullish_rejection_is_pushed_with_the_venues_reason(status: str) -> None
             await client.set_config(BTC, CONFIG.with_changes(quantity_limit=Decimal(1)))
             said = await asyncio.wait_for(push.outcome(BTC), WAIT_S)
             assert said is not None and not said.applied
-            assert said.reason == f"mmpRequest {status}: MMP config already exists; reset it first"
+            words = f"mmpRequest {status}: MMP config already exists; reset it first"
+            assert said.reason == words + (NOT_OK if status == "CLOSED" else "")
 
         run_with(desk, body)
 

@@ -30,6 +30,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import Credentials
+from reconciler.venues.bullish.push import NOT_OK
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit.simulator import DeribitSimulator
@@ -72,7 +73,8 @@ def test_bullish_rejected_set_ends_at_once_and_restores_at_once(
         result = desk.mmp("apply", "--auto-approve", *include_held(BTC), "-v")
         assert result.code == 3, result
         status = readings.rejection_status
-        said = f"bullish rejected it (mmpRequest {status}: Injected rejection)"
+        words = f"mmpRequest {status}: Injected rejection" + (NOT_OK if status == "CLOSED" else "")
+        said = f"bullish rejected it ({words})"
         assert line("RESTORED (old config back)", BTC, said) in result.stdout, result
         events = scope_events(desk, BTC)
         # no retry after the venue's word, no waiting for a deadline: straight to the restore
@@ -81,7 +83,7 @@ def test_bullish_rejected_set_ends_at_once_and_restores_at_once(
         pushed = [(e["applied"], e["said"]) for e in events if e["event"] == "write-outcome"]
         assert pushed == [
             (True, "mmpRequest CLOSED: Ok"),
-            (False, f"mmpRequest {status}: Injected rejection"),
+            (False, words),
             (True, "mmpRequest CLOSED: Ok"),
         ]
         desk.settle()

@@ -469,7 +469,7 @@ def _include(plan: Plan, journal: Journal) -> None:
     rest = [scope for scope in included.scopes if scope not in unheld]
     also = f"; named too, not held (written anyway): {', '.join(rest)}" if rest else ""
     console.warn(
-        f"--include-held: writing {len(unheld)} held scope(s) whose freeze state is unknown, "
+        f"--include-held: will write {len(unheld)} held scope(s) whose freeze state is unknown, "
         f"as checked by a person: {', '.join(unheld) or 'none'} ({included.said()}){also}"
     )
 

@@ -204,7 +204,9 @@ def refreezes(
     does not report. Said on the step and its result, never found out afterwards."""
     before, after = configs
     last = freeze.last_trigger_ms
-    if not caps.freeze_from_trigger or after is None or last is None or freeze.holds_changes:
+    # a frozen scope is held, never written; one held for a trigger is written only when a
+    # person checked it (--include-held), and its write is judged like any other
+    if not caps.freeze_from_trigger or after is None or last is None or freeze.frozen:
         return ""
     if before is not None and before.frozen_ms == after.frozen_ms:
         return ""

@@ -26,6 +26,7 @@ from typing import Any
 from reconciler.apply.executor import check_fingerprint
 from reconciler.core.errors import PlanFileError
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.units import now
 from reconciler.planning.plan import Plan, Step
 from reconciler.planning.planfile import SavedPlan
 from reconciler.planning.provenance import Provenance, commit_time
@@ -123,8 +124,11 @@ def _recompute(
 
 def _made_ms(saved: SavedPlan) -> int:
     """The clock a saved plan's steps were made with (a step may say what a write does by
-    then, e.g. a freeze it may bring back): recomputing it at apply time uses the same."""
-    return int(saved.created_at.timestamp() * 1000)
+    then, e.g. a freeze it may bring back): recomputing it at apply time uses the same,
+    never a later one than now (the file's word: a created_at moved on could only drop a
+    flag; found by a red team)."""
+    made = int(saved.created_at.timestamp() * 1000)
+    return min(made, now("ms"))
 
 
 def confirm(

@@ -27,6 +27,9 @@ from reconciler.venues.bullish import pushwire
 from reconciler.venues.push import LOG, PushDown, RpcSocket, TriggerLog, ws_url
 
 OPEN_BUDGET_S = 10  # connecting and subscribing, at most (a plan waits for it)
+# a CLOSED command whose reason is not Ok: the docs show no failure's words, so it is taken
+# as refused (the scope is read back at once, and the read decides), and said to be a reading
+NOT_OK = " (a reason other than Ok: taken as refused; the read back decides)"
 FINAL = frozenset({"CLOSED", "REJECTED", "FAILED", "CANCELLED", "CANCELED"})  # done, either way
 
 
@@ -154,7 +157,10 @@ class BullishPush:
     def _heard(self, said: pushwire.RequestStatus) -> None:
         if said.status.strip().upper() not in FINAL or said.request_id in self._said:
             return  # still under way (OPEN), or heard already
-        word = Said(said.applied, f"mmpRequest {said.status}: {said.reason or 'no reason given'}")
+        words = f"mmpRequest {said.status}: {said.reason or 'no reason given'}"
+        if not said.applied and said.status.strip().upper() == "CLOSED":
+            words += NOT_OK
+        word = Said(said.applied, words)
         self._said[said.request_id] = word
         waiting = self._waiting.pop(said.request_id, None)
         if waiting is not None and not waiting.done():
