@@ -113,10 +113,8 @@ def _frozen_text(freeze: FreezeState, now_ms: int) -> str:
         return "unknown (see below)"
     if not freeze.frozen:
         return "no"
-    if freeze.detail:
-        return f"yes: {known(freeze)}"
     if freeze.until_ms is None:
-        return f"yes, {known(freeze)}"
+        return f"yes: {known(freeze)}" if freeze.detail else f"yes, {known(freeze)}"
     return f"yes, {known(freeze)} (in {relative(freeze.until_ms - now_ms)})"
 
 

@@ -26,11 +26,10 @@ from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
 def known(freeze: FreezeState) -> str:
     """What the venue tells of a freeze: 'until manual reset', 'until <UTC time>', or, where it
     tells no end, what it does say."""
-    if freeze.detail:
-        return freeze.detail
     if freeze.until_ms is None:
-        return "until manual reset"
-    return f"until {utc_text(freeze.until_ms)}"
+        return freeze.detail or "until manual reset"
+    said = f"until {utc_text(freeze.until_ms)}"
+    return f"{said} ({freeze.detail})" if freeze.detail else said
 
 
 def unknown(freeze: FreezeState) -> str:
@@ -48,7 +47,7 @@ def what_to_do(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
     if caps.reset_means is not ResetMeaning.UNFREEZE:
         return no_unfreeze(caps)
     command = f"`mmp unfreeze {key} --reason TEXT` ({caps.venue}'s reset keeps the config)"
-    if freeze.detail:
+    if freeze.detail and freeze.until_ms is None:
         return f"end it with {command}"
     if freeze.until_ms is None:
         return f"only a reset ends it: {command}"

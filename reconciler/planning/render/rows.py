@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.core.freezes import unknown
+from reconciler.core.freezes import known, unknown
 from reconciler.core.mmpfields import FIELDS, named
 from reconciler.core.model import FreezeState, MmpConfig
-from reconciler.core.units import utc_text
 from reconciler.planning.plan import Action, FieldChange, Plan, Step
 
 SANDBOX = "[sandbox: simulators, not venues]"  # what every sandbox output says first
@@ -49,11 +48,9 @@ def freeze_text(freeze: FreezeState) -> str:
         return unknown(freeze)
     if not freeze.frozen:
         return ""
-    if freeze.detail:
-        return f"frozen: {freeze.detail}"
     if freeze.until_ms is None:
-        return "frozen until manual reset"
-    return f"frozen until {utc_text(freeze.until_ms)}"
+        return f"frozen: {freeze.detail}" if freeze.detail else "frozen until manual reset"
+    return f"frozen {known(freeze)}"
 
 
 def _field_rows(step: Step) -> tuple[FieldRow, ...]:

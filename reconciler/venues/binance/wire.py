@@ -68,6 +68,14 @@ def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None
     return LiveScope(ScopeKey(VENUE, account, underlying), config, freeze)
 
 
+# how Binance tells a timed freeze: by the trigger time alone, so a reset since (made on
+# Binance's own pages) would not show where it leaves lastTriggerTime as it was
+TIMED_DETAIL = (
+    "by lastTriggerTime + the frozen time; a reset since would not show: Binance does not "
+    "report resets"
+)
+
+
 def freeze_state(last_ms: int, frozen: FreezeMs, now_ms: int) -> FreezeState:
     """Binance reports only lastTriggerTime (0: never): frozen while inside the frozen time
     after it. After a trigger with a `manual` frozen time the state is unknown: the freeze
@@ -80,7 +88,7 @@ def freeze_state(last_ms: int, frozen: FreezeMs, now_ms: int) -> FreezeState:
         return FreezeState.unknown_because(manual_unknown(last_ms), last_trigger_ms=last_ms)
     until = last_ms + frozen
     if now_ms < until:
-        return FreezeState(True, until, last_trigger_ms=last_ms)
+        return FreezeState(True, until, TIMED_DETAIL, last_trigger_ms=last_ms)
     return FreezeState(False, last_trigger_ms=last_ms)
 
 
