@@ -47,7 +47,8 @@ def test_every_list_of_fields_is_the_table() -> None:
 
 def test_a_config_reads_each_field_by_its_record_or_its_name() -> None:
     config = MmpConfig(1000, MANUAL, quantity_limit=Decimal("2.50"))
-    assert [config.value(f) for f in FIELDS] == [1000, MANUAL, Decimal("2.5"), None, None, None]
+    values = [config.value(f) for f in FIELDS]
+    assert values == [1000, MANUAL, Decimal("2.5"), None, None, None, None]
     assert config.value("frozen") == MANUAL
     with pytest.raises(KeyError):
         config.value("frozen_ms")  # an attribute is not a field name
@@ -159,6 +160,7 @@ def test_guardrail_bounds_take_durations_and_exact_limits() -> None:
         "delta_limit": None,
         "vega_limit": {"min": None, "max": Decimal(2)},
         "max_quote_quantity": None,
+        "trade_count_limit": None,
     }
     with pytest.raises(ValueError, match="no unit"):
         guards.Guardrails.model_validate({"fields": {"window": {"min": 5}}})

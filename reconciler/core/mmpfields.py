@@ -109,6 +109,9 @@ class MmpField:
     required: bool = False
     noun: str = ""  # what a message calls it ("freeze shortened"); the name when empty
     description: str = ""  # for the JSON Schema
+    # a field only some venues' scopes have (Deribit's Block RFQ trade count): left out of
+    # a config's data and digest while unset, so every other config reads as it did before
+    rare: bool = False
 
     @property
     def called(self) -> str:
@@ -170,6 +173,14 @@ QUANTITY_LIMIT = MmpField("quantity_limit", "quantity_limit", LIMIT)
 DELTA_LIMIT = MmpField("delta_limit", "delta_limit", LIMIT)
 VEGA_LIMIT = MmpField("vega_limit", "vega_limit", LIMIT)
 MAX_QUOTE_QUANTITY = MmpField("max_quote_quantity", "max_quote_quantity", LIMIT)
+TRADE_COUNT_LIMIT = MmpField(
+    "trade_count_limit",
+    "trade_count_limit",
+    LIMIT,
+    description="Trades counted in the window before MMP triggers (Deribit Block RFQ, "
+    "index `all` only: a whole number, 1 to 1000)",
+    rare=True,
+)
 
 FIELDS: tuple[MmpField, ...] = (
     WINDOW,
@@ -178,6 +189,7 @@ FIELDS: tuple[MmpField, ...] = (
     DELTA_LIMIT,
     VEGA_LIMIT,
     MAX_QUOTE_QUANTITY,
+    TRADE_COUNT_LIMIT,
 )
 """Every MMP field, in the canonical order of plans, policies and digests."""
 BY_NAME: dict[str, MmpField] = {f.name: f for f in FIELDS}

@@ -22,6 +22,23 @@ ALL_FIELDS: tuple[str, ...] = NAMES
 LIMIT_FIELDS: tuple[str, ...] = tuple(f.name for f in LIMITS)
 
 
+SPACE_SEPARATOR = ":"
+"""Between a config space and an underlying: `block_rfq:all` is Deribit Block RFQ's `all`.
+No venue's underlying spells it, so a scope of another space never reads as one of the
+venue's own (order/quote) MMP, nor as one of its groups, which come after a `/`."""
+
+
+def in_space(space: str | None, underlying: str) -> str:
+    """The underlying of a ScopeKey in a venue's config space (None: its own MMP)."""
+    return underlying if space is None else f"{space}{SPACE_SEPARATOR}{underlying}"
+
+
+def split_space(underlying: str) -> tuple[str | None, str]:
+    """in_space's inverse: (space or None, the venue's own name of the underlying)."""
+    space, separator, name = underlying.partition(SPACE_SEPARATOR)
+    return (space, name) if separator else (None, underlying)
+
+
 @dataclass(frozen=True, order=True)
 class ScopeKey:
     """venue/account/underlying[/group]; group None is the venue's default (regular orders)."""
@@ -63,6 +80,7 @@ class MmpConfig:
     delta_limit: Decimal | None = None
     vega_limit: Decimal | None = None
     max_quote_quantity: Decimal | None = None
+    trade_count_limit: Decimal | None = None  # a count: a whole number (Deribit Block RFQ)
 
     def value(self, field: MmpField | str) -> FieldValue:
         """One field's value (None: not set), by its record or its name."""
@@ -71,7 +89,8 @@ class MmpConfig:
 
     def to_data(self) -> dict[str, Any]:
         """Plain, JSON-safe, canonical: equal configs give equal data (2.50 == 2.5)."""
-        return {f.attribute: f.data(self.value(f)) for f in FIELDS}
+        values = ((f, self.value(f)) for f in FIELDS)
+        return {f.attribute: f.data(v) for f, v in values if v is not None or not f.rare}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> MmpConfig:
@@ -247,7 +266,7 @@ def scope_digest(scope: LiveScope) -> str:
     while the question a saved plan must answer is whether the scope is frozen at all.
     """
     config = scope.config
-    fields = "none" if config is None else ",".join(_canonical(config.value(f)) for f in FIELDS)
+    fields = "none" if config is None else ",".join(_canonical_fields(config))
     freeze = scope.freeze
     text = f"{fields};frozen={freeze.frozen}"
     if freeze.unknown:
@@ -255,6 +274,12 @@ def scope_digest(scope: LiveScope) -> str:
     if freeze.last_trigger_ms is not None:
         text += f";trigger={freeze.last_trigger_ms}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical_fields(config: MmpConfig) -> list[str]:
+    """Each field's text; a rare field only when set (a digest without it is as before)."""
+    values = ((f, config.value(f)) for f in FIELDS)
+    return [_canonical(v) for f, v in values if v is not None or not f.rare]
 
 
 def _canonical(value: FieldValue) -> str:

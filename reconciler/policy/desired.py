@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey, in_space
 from reconciler.core.units import dumps_exact
 
 
@@ -50,6 +50,9 @@ class DesiredState:
     scopes: dict[ScopeKey, DesiredScope] = field(default_factory=dict)
     # (account, underlying) marked `absent` as a whole: every group of it is removed
     absent_underlyings: dict[tuple[str, str], Location] = field(default_factory=dict)
+    # account -> the sections of other config spaces it has (`block_rfq`), empty ones too:
+    # the venue reads such a space only for an account that has its section
+    spaces: dict[str, set[str]] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -76,12 +79,16 @@ class DesiredState:
         }
 
     def declared_underlyings(self) -> dict[str, frozenset[str]]:
-        """account -> every underlying the policies name for it (absent ones included)."""
+        """account -> every underlying the policies name for it (absent ones included), and
+        `{space}:` for each section of another config space it has (reconciler.core.model
+        in_space)."""
         found: dict[str, set[str]] = {name: set() for name in self.accounts}
         for key in self.scopes:
             found.setdefault(key.account, set()).add(key.underlying)
         for account, underlying in self.absent_underlyings:
             found.setdefault(account, set()).add(underlying)
+        for account, spaces in self.spaces.items():  # `block_rfq:`: the section, if empty
+            found.setdefault(account, set()).update(in_space(space, "") for space in spaces)
         return {name: frozenset(values) for name, values in found.items()}
 
     def managed(self) -> int:

@@ -27,6 +27,7 @@ from reconciler.policy.spec import (
     ACCOUNT_FIELDS,
     BASE_URL,
     ENVIRONMENTS,
+    SPACES,
     credentials_problem,
 )
 
@@ -77,6 +78,7 @@ class Account:
     endpoint_ok: bool = True  # environment / base_url / credentials all read well
     defaults: Fields = field(default_factory=lambda: Fields(()))
     underlyings: list[Underlying] = field(default_factory=list)
+    spaces: dict[str, list[Underlying]] = field(default_factory=dict)  # e.g. `block_rfq`
 
 
 def read_accounts(tree: LocatedTree) -> tuple[list[Account], list[Problem]]:
@@ -198,6 +200,9 @@ class _Reader:
         account.defaults.meant |= misplaced  # said once here, not again as missing per scope
         account.defaults.broken |= bool(misplaced)
         account.underlyings = self.mmp((*base, "mmp"), value.get("mmp"))
+        for space in SPACES:
+            if space in value:
+                account.spaces[space] = self.mmp((*base, space), value[space], space)
         return account
 
     def endpoint(self, account: Account, value: dict[str, Any]) -> None:
@@ -270,13 +275,14 @@ class _Reader:
                 self.add((*path, key), f"{key}: {exc}")
         return out
 
-    def mmp(self, path: Path_, value: Any) -> list[Underlying]:
+    def mmp(self, path: Path_, value: Any, section: str = "mmp") -> list[Underlying]:
         if value is None:
             return []  # `mmp:` empty: the account is declared, nothing is managed yet
         if not isinstance(value, dict):
             self.add(
                 path,
-                f"mmp must map each underlying to its MMP fields (or `absent`), not {kind(value)}",
+                f"{section} must map each underlying to its MMP fields (or `absent`), "
+                f"not {kind(value)}",
             )
             return []
         found = []

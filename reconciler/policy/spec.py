@@ -112,6 +112,12 @@ class AccountSpec(BaseModel):
         description="underlying -> fields (or group -> fields on grouped venues) or `absent`; "
         "empty while adopting",
     )
+    block_rfq: dict[str, Any] | None = Field(
+        None,
+        description="Deribit only: Block RFQ MMP, its own scopes (read and written with "
+        "block_rfq: true): index, or `all` for trade_count_limit, -> fields or `absent`; no "
+        "groups, and `defaults` do not apply here",
+    )
 
     @field_validator("credentials", mode="before")
     @classmethod
@@ -128,5 +134,8 @@ class PolicyFile(BaseModel):
     accounts: dict[str, AccountSpec] | None = None
 
 
+SPACES: tuple[str, ...] = ("block_rfq",)
+"""Account sections of a venue's other MMP config spaces (reconciler.venues.base
+Capabilities.spaces): each maps an underlying to its fields, or `absent`, like `mmp`."""
 SCOPE_FIELDS: tuple[str, ...] = tuple(ScopeSpec.model_fields)
 ACCOUNT_FIELDS: tuple[str, ...] = tuple(AccountSpec.model_fields)

@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.core.errors import Problem
 from reconciler.core.mmpfields import FIELDS, NAMES
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey, in_space
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.policy.loader import (
     LocatedTree,
@@ -118,6 +118,8 @@ class _AccountCheck:
             return self.problems
         self.problems += field_problems(self.tree, account.defaults, caps)
         scopes = self.scopes(caps)
+        for space, underlyings in self.account.spaces.items():
+            scopes += self.space_scopes(space, underlyings, caps)
         self.problems += group_rules(self.tree, account.path, self.named, caps)
         if not duplicate and self.endpoint(caps, where):
             self.desk.state.accounts[account.name] = AccountTarget(
@@ -129,6 +131,9 @@ class _AccountCheck:
                 where,
             )
             self.keep(scopes)
+            for space in self.account.spaces:
+                if space in caps.spaces:
+                    self.desk.state.spaces.setdefault(account.name, set()).add(space)
         return self.problems
 
     def venue(self) -> Capabilities | None:
@@ -228,6 +233,36 @@ class _AccountCheck:
                 scopes += self.ungrouped(underlying, caps)
         return scopes
 
+    def space_scopes(
+        self, space: str, underlyings: list[Underlying], caps: Capabilities
+    ) -> list[DesiredScope]:
+        """A section of another config space of the venue (Deribit's `block_rfq`): its own
+        rules, no groups, and the account's defaults (for its own MMP) do not apply."""
+        own = caps.spaces.get(space)
+        if own is None:
+            path = (*self.account.path, space)
+            self.add(path, f"{caps.venue} has no `{space}` MMP; remove this section", at_key=True)
+            return []
+        scopes: list[DesiredScope] = []
+        for underlying in underlyings:
+            self.problems += underlying_problems(self.tree, underlying.path, underlying.name, own)
+            key = self.key(own, in_space(space, underlying.name))
+            if underlying.absent:
+                self.problems += absent_problems(self.tree, underlying.path, own)
+                scopes.append(DesiredScope(key, None, self.tree.locate(underlying.path)))
+                continue
+            for group in underlying.groups:
+                self.add(
+                    group.path,
+                    f"`{space}` scopes have no groups, so `{group.name}` cannot be one: put "
+                    f"the MMP fields straight under `{underlying.name}:`",
+                    at_key=True,
+                )
+            if underlying.fields is not None:
+                rules = own.of_underlying(underlying.name)
+                scopes += self.one_scope(key, underlying.fields, rules, Fields(()))
+        return scopes
+
     def key(self, caps: Capabilities, underlying: str, group: str | None = None) -> ScopeKey:
         key = ScopeKey(caps.venue, self.account.name, underlying, group)
         self.named.append(key)
@@ -274,11 +309,15 @@ class _AccountCheck:
             return []
         return self.one_scope(self.key(caps, underlying.name), underlying.fields, caps)
 
-    def one_scope(self, key: ScopeKey, fields: Fields, caps: Capabilities) -> list[DesiredScope]:
+    def one_scope(
+        self, key: ScopeKey, fields: Fields, caps: Capabilities, defaults: Fields | None = None
+    ) -> list[DesiredScope]:
+        """`defaults`: what the scope inherits (the account's defaults unless given)."""
         before = len(self.problems)
-        defaults = self.account.defaults
+        inherits = defaults is None
+        defaults = self.account.defaults if defaults is None else defaults
         self.problems += field_problems(self.tree, fields, caps)
-        self.problems += missing_problems(self.tree, fields, defaults, caps)
+        self.problems += missing_problems(self.tree, fields, defaults, caps, inherits=inherits)
         merged = {**defaults.values, **fields.values}
         complete = all(f.name in merged for f in FIELDS if f.required)
         if len(self.problems) > before or fields.broken or defaults.broken or not complete:

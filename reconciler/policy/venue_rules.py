@@ -53,16 +53,21 @@ def _value_problem(field: MmpField, value: Any, caps: Capabilities) -> str:
 
 
 def missing_problems(
-    tree: LocatedTree, fields: Fields, defaults: Fields, caps: Capabilities
+    tree: LocatedTree,
+    fields: Fields,
+    defaults: Fields,
+    caps: Capabilities,
+    *,
+    inherits: bool = True,
 ) -> list[Problem]:
     """What the venue requires of a scope, counting what the account's defaults give. A
     field written but unreadable is not missing (its own problem says why), nor is one that
-    an unknown key is likely a typo of."""
+    an unknown key is likely a typo of. `inherits`: the scope takes the account's defaults
+    (not a scope of another config space, such as Deribit's block_rfq)."""
     given = fields.present | defaults.present | fields.meant | defaults.meant
+    where = "set it here or in the account's defaults" if inherits else "set it here"
     messages = [
-        f"`{f.name}` is required (set it here or in the account's defaults)"
-        for f in FIELDS
-        if f.required and f.name not in given
+        f"`{f.name}` is required ({where})" for f in FIELDS if f.required and f.name not in given
     ]
     messages += [f"{caps.venue} requires `{name}`" for name in sorted(caps.required_limits - given)]
     if caps.at_least_one_of and not caps.at_least_one_of & given:

@@ -136,6 +136,16 @@ class Capabilities:
     max_groups_per_account: int = 0
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
     discovery: Discovery | None = None  # the venue lists its underlyings: read at plan
+    # an underlying whose rules differ from the others' (Deribit Block RFQ's `all`): its own
+    by_underlying: Mapping[str, Capabilities] = field(default_factory=dict)
+    # the venue's other MMP config spaces (Deribit's `block_rfq`), each a section of its own
+    # in an account's policy, under its own rules; a scope of one is keyed `{space}:{name}`
+    # (SPACE_SEPARATOR), which no underlying of the venue's own space spells
+    spaces: Mapping[str, Capabilities] = field(default_factory=dict)
+
+    def of_underlying(self, underlying: str) -> Capabilities:
+        """The rules of one underlying's scopes."""
+        return self.by_underlying.get(underlying, self)
 
     def supports(self, field_name: str) -> bool:
         """The required fields (the durations) always; a limit where the venue has it."""
