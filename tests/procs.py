@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.core.model import LiveScope, MmpConfig, ScopeKey
+from reconciler.core.model import LiveScope, MmpConfig, ScopeKey, split_space
 from reconciler.core.units import decimal_text, format_duration, format_freeze
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES
@@ -361,20 +361,36 @@ def policy_yaml(desired: Mapping[ScopeKey, MmpConfig | None], urls: Mapping[str,
         by_account.setdefault((key.account, key.venue), []).append(key)
     for (account, venue), keys in sorted(by_account.items()):
         lines += [f"  {account}:", f"    venue: {venue}", f"    base_url: {urls[venue]}"]
-        lines += [f"    credentials: {credentials_prefix(account)}", "    mmp:"]
-        grouped = VENUES[venue].capabilities.groups
-        for underlying, scopes in itertools.groupby(keys, key=lambda k: k.underlying):
-            lines.append(f"      {underlying}:")
-            for key in scopes:
-                config = desired[key]
-                if not grouped:
-                    lines[-1] += " absent" if config is None else ""
-                    lines += [] if config is None else yaml_fields(config, "        ")
-                    continue
-                group = key.group or VENUES[venue].capabilities.default_group_name
-                lines.append(f"        {group}:" + (" absent" if config is None else ""))
-                lines += [] if config is None else yaml_fields(config, "          ")
+        lines += [f"    credentials: {credentials_prefix(account)}"]
+        caps = VENUES[venue].capabilities
+        # the venue's own scopes under `mmp:`, those of another config space (Deribit's
+        # block_rfq:<index>) under that space's section
+        for space in (None, *sorted(caps.spaces)):
+            mine = [k for k in keys if split_space(k.underlying)[0] == space]
+            if space is not None and not mine:
+                continue
+            lines.append(f"    {space or 'mmp'}:")
+            grouped = caps.groups if space is None else caps.spaces[space].groups
+            lines += _section(desired, mine, grouped, caps.default_group_name)
     return "\n".join(lines) + "\n"
+
+
+def _section(
+    desired: Mapping[ScopeKey, MmpConfig | None], keys: list[ScopeKey], grouped: bool, default: str
+) -> list[str]:
+    lines: list[str] = []
+    for underlying, scopes in itertools.groupby(keys, key=lambda k: k.underlying):
+        lines.append(f"      {split_space(underlying)[1]}:")
+        for key in scopes:
+            config = desired[key]
+            if not grouped:
+                lines[-1] += " absent" if config is None else ""
+                lines += [] if config is None else yaml_fields(config, "        ")
+                continue
+            group = key.group or default
+            lines.append(f"        {group}:" + (" absent" if config is None else ""))
+            lines += [] if config is None else yaml_fields(config, "          ")
+    return lines
 
 
 # ---- the desk -----------------------------------------------------------------------------

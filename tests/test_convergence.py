@@ -26,7 +26,15 @@ from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState,
 from reconciler.venues import VENUES, capabilities
 from reconciler.venues.base import RemoveMode
 from tests.checked import checked
-from tests.venues import DEFAULT, ROWS, connect_to, reading_cells, simulator_of, truly_frozen
+from tests.venues import (
+    DEFAULT,
+    ROWS,
+    connect_to,
+    declare_spaces,
+    reading_cells,
+    simulator_of,
+    truly_frozen,
+)
 
 HERE = Location("p.yaml", 1, 1)
 EXAMPLES = {DEFAULT: 40}  # by reading; any other: OTHER_EXAMPLES
@@ -77,6 +85,7 @@ def converges(venue: str, reading: str, data: Any) -> None:
         want = data.draw(wanted, label=f"desired {key}")
         if want != "skip":
             desired.scopes[key] = DesiredScope(key, want, HERE)
+    declare_spaces(desired, "acct")  # a space's scopes read, declared or not
     conns = connect_to(sim, desired, {"acct": creds})
 
     async def go() -> tuple[dict[ScopeKey, Any], set[ScopeKey]]:

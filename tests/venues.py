@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey, split_space
 from reconciler.core.units import MANUAL
 from reconciler.policy.desired import DesiredState
 from reconciler.venues import VENUES
@@ -38,6 +38,15 @@ from reconciler.venues.live import Connections, connect
 Predicate = Callable[[httpx.Request], bool]
 Scope = tuple[str, str | None]  # (underlying, group)
 Run = Callable[[VenueClient], Coroutine[Any, Any, object]]
+
+
+def declare_spaces(desired: DesiredState, account: str) -> None:
+    """The account has a section for every config space its venue's row has scopes in (a
+    Block RFQ one of Deribit's), so each space is read whether or not a scope is declared."""
+    row = ROWS[desired.accounts[account].venue]
+    spaces = {space for u, _ in row.scopes if (space := split_space(u)[0]) is not None}
+    if spaces:
+        desired.spaces.setdefault(account, set()).update(spaces)
 
 
 def connect_to(handler: Any, desired: DesiredState, creds: dict[str, Credentials]) -> Connections:
@@ -302,6 +311,12 @@ def _deribit_configs(draw: st.DrawFn) -> MmpConfig:
     )
 
 
+def _deribit_trigger(sim: DeribitSimulator, creds: Credentials, key: ScopeKey) -> None:
+    """A Block RFQ scope's trigger is its own space's (block_rfq: true)."""
+    space, index = split_space(key.underlying)
+    sim.trigger(creds["CLIENT_ID"], index, key.group, block_rfq=space is not None)
+
+
 def _deribit_lengthen(sim: DeribitSimulator, key: str, underlying: str) -> None:
     sim.accounts[key].configs[(underlying, None)]["frozen_time"] = 3600
 
@@ -382,8 +397,17 @@ DERIBIT = VenueRow(
     open_account=_deribit_open,
     key_prefix="id-",
     seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
-    trigger=lambda sim, c, key: sim.trigger(c["CLIENT_ID"], key.underlying, key.group),
-    scopes=(("btc_usd", None), ("btc_usd", "Bot1"), ("eth_usd", None)),
+    trigger=_deribit_trigger,
+    # Block RFQ MMP is a config space of Deribit's, not a venue of its own: its scopes are
+    # extra scopes of this row (block_rfq:<index>), so the lifecycle, the convergence property
+    # and the fault matrix's multi-scope cells cover them with the order and mass-quote ones;
+    # its `all` (trade_count_limit) takes configs of its own: tests/test_block_rfq.py
+    scopes=(
+        ("btc_usd", None),
+        ("btc_usd", "Bot1"),
+        ("block_rfq:btc_usd", None),
+        ("eth_usd", None),
+    ),
     sample=lambda n: MmpConfig(
         (n % 5 + 1) * 1000,
         MANUAL if n % 3 == 0 else 30_000,

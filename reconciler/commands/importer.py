@@ -35,7 +35,7 @@ import argparse
 import difflib
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from reconciler.core import console, paths
 from reconciler.core.console import out
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.mmpfields import FIELDS, NAMES, MmpField
-from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey, in_space, split_space
 from reconciler.core.units import decimal_text
 from reconciler.planning.plan import Action, Step
 from reconciler.planning.planner import Filters, make_plan
@@ -227,10 +227,12 @@ class _Job:
     held: frozenset[ScopeKey]
     filters: Filters
     result: FileImport
+    space: str | None = None  # another config space of the venue (its own section)
 
     def key(self, underlying: Any, group: Any = "") -> ScopeKey:
         name = None if group in ("", self.caps.default_group_name) else str(group)
-        return ScopeKey(self.account.venue, self.account.account, str(underlying), name)
+        where = in_space(self.space, str(underlying))
+        return ScopeKey(self.account.venue, self.account.account, where, name)
 
     def selected(self, underlying: Any) -> bool:
         return self.filters.scope_selected(self.key(underlying))
@@ -280,24 +282,38 @@ def import_live(
     return results
 
 
-def _live_tree(account: LiveAccount, caps: Capabilities) -> dict[str, dict[str, MmpConfig]]:
-    """underlying -> group name -> config; ungrouped venues use the group name ''."""
+def _live_tree(
+    account: LiveAccount, caps: Capabilities, space: str | None = None
+) -> dict[str, dict[str, MmpConfig]]:
+    """underlying -> group name -> config, of one config space (None: the venue's own);
+    ungrouped venues and spaces use the group name ''."""
     tree: dict[str, dict[str, MmpConfig]] = {}
     for scope in account.scopes:
-        if scope.config is None:
+        scope_space, underlying = split_space(scope.key.underlying)
+        if scope.config is None or scope_space != space:
             continue
         group = "" if not caps.groups else scope.key.group or caps.default_group_name
-        tree.setdefault(scope.key.underlying, {})[group] = scope.config
+        tree.setdefault(underlying, {})[group] = scope.config
     return tree
 
 
 def _merge_account(node: CommentedMap, exact: Any, job: _Job) -> None:
-    defaults = _defaults(exact.get("defaults"))
-    live = _live_tree(job.account, job.caps)
-    if not isinstance(node.get("mmp"), dict):
-        node["mmp"] = CommentedMap()
-        exact = {**exact, "mmp": {}}
-    mmp, exact_mmp = node["mmp"], exact.get("mmp") or {}
+    _merge_section(node, exact, "mmp", _defaults(exact.get("defaults")), job)
+    for space, caps in job.caps.spaces.items():
+        # a space of its own (Deribit's block_rfq): its section, no defaults inherited
+        mine = replace(job, caps=caps, space=space)
+        if space in node or _live_tree(job.account, caps, space):
+            _merge_section(node, exact, space, {}, mine)
+
+
+def _merge_section(
+    node: CommentedMap, exact: Any, section: str, defaults: dict[str, Any], job: _Job
+) -> None:
+    live = _live_tree(job.account, job.caps, job.space)
+    if not isinstance(node.get(section), dict):
+        node[section] = CommentedMap()
+        exact = {**exact, section: {}}
+    mmp, exact_mmp = node[section], exact.get(section) or {}
     for underlying in list(mmp):
         if job.selected(underlying):
             _not_live(mmp, underlying, live.get(str(underlying), {}), job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from reconciler.venues.base import (
@@ -78,6 +79,37 @@ CAPABILITIES = Capabilities(
     max_groups_per_account=16,
     underlyings=INDEX_NAMES,
 )
+
+BLOCK_RFQ = "block_rfq"  # the policy section, the space of its scope keys, the wire flag
+ALL = "all"  # the index of Block RFQ's trade_count_limit
+_TRADE_COUNT = LimitBound(
+    minimum=Decimal(1), min_exclusive=False, maximum=Decimal(1000), max_decimals=0
+)
+
+# Block RFQ MMP (set_mmp_config with block_rfq: true): a config space of its own, per index
+# or `all`, with no mass-quote groups (groups are for Mass Quotes only). The docs carve no
+# exception from max_quote_quantity being required, so it is required here too (the less
+# convenient reading). trade_count_limit is taken on `all` only, and `all` takes no other
+# limit: the docs call `all` meaningful for trade_count_limit only, and quantity and delta
+# are in an index's base currency.
+_BLOCK_RFQ_INDEX = replace(
+    CAPABILITIES,
+    groups=False,
+    max_group_name=0,
+    max_groups_per_account=0,
+    underlyings=INDEX_NAMES | {ALL},
+)
+BLOCK_RFQ_CAPABILITIES = replace(
+    _BLOCK_RFQ_INDEX,
+    by_underlying={
+        ALL: replace(
+            _BLOCK_RFQ_INDEX,
+            limits={"trade_count_limit": _TRADE_COUNT, "max_quote_quantity": _LIMIT},
+            at_least_one_of=frozenset({"trade_count_limit"}),
+        )
+    },
+)
+CAPABILITIES = replace(CAPABILITIES, spaces={BLOCK_RFQ: BLOCK_RFQ_CAPABILITIES})
 
 CONNECTION = Connection(
     environments={

@@ -12,13 +12,13 @@ import httpx
 from reconciler.core import secrets
 from reconciler.core.aio import read_all
 from reconciler.core.errors import VenueError
-from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import convert_time, dumps_exact, monotonic_ms
 from reconciler.venues import answers
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.deribit import wire
-from reconciler.venues.deribit.capabilities import CAPABILITIES, CONNECTION
+from reconciler.venues.deribit.capabilities import BLOCK_RFQ, CAPABILITIES, CONNECTION
 from reconciler.venues.errors import ErrorTable, code_of, words
 from reconciler.venues.http import malformed_answer, parse_json, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
@@ -35,6 +35,18 @@ ERRORS = ErrorTable(
         13021: "the API key needs the trade:read_write scope",
         10028: "rate limit: lower the concurrency or wait",
     },
+)
+BLOCK_RFQ_SCOPE = (
+    "the API key lacks the block_rfq scope, which Block RFQ MMP needs (trade:read_write does "
+    "not cover it): block_rfq:read to read it, block_rfq:read_write to set, remove or reset "
+    "it. Add block_rfq:read_write to the key's scopes on Deribit (Account > API, edit the "
+    "key), or remove the account's block_rfq section"
+)
+BLOCK_RFQ_ERRORS = ErrorTable(  # a request with block_rfq: true; the key itself was taken
+    auth=ERRORS.auth,
+    rate_limited=ERRORS.rate_limited,
+    hints={**ERRORS.hints, 13021: BLOCK_RFQ_SCOPE, 13403: BLOCK_RFQ_SCOPE},
+    keys_refused=False,
 )
 SESSION_ERRORS = frozenset({13009, 13010})  # the token expired or was revoked: log in again
 REFRESH_MARGIN_S = 60
@@ -120,18 +132,28 @@ class DeribitClient:
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
-        # one bulk read returns every scope; the declared underlyings add nothing
+        # one bulk read returns every scope of a space; Block RFQ MMP, a space of its own
+        # read with block_rfq: true (and the key's block_rfq scope), only for an account
+        # whose policy has a block_rfq section (a declared underlying in that space)
+        named = underlyings | (only or frozenset())
+        spaces = [False] + ([True] if any(map(wire.is_block_rfq, named)) else [])
+        reads = await read_all([self._read_space(block_rfq) for block_rfq in spaces])
+        scopes = [scope for found in reads for scope in found]
+        return LiveAccount("deribit", self.account, tuple(scopes))
+
+    async def _read_space(self, block_rfq: bool) -> list[LiveScope]:
+        params: dict[str, Any] = {"block_rfq": True} if block_rfq else {}
+        where = f"{self.where}/{BLOCK_RFQ}" if block_rfq else self.where
         configs, status = await read_all(
             [
-                self._rpc("private/get_mmp_config", {}, write=False),
-                self._rpc("private/get_mmp_status", {}, write=False),
+                self._rpc("private/get_mmp_config", params, write=False, where=where),
+                self._rpc("private/get_mmp_status", params, write=False, where=where),
             ]
         )
-        with malformed_answer(self.where, "POST /api/v2/private/get_mmp_status"):
-            freezes = wire.freezes(self.account, status)
-        with malformed_answer(self.where, "POST /api/v2/private/get_mmp_config"):
-            scopes = wire.live_scopes(self.account, configs, freezes)
-        return LiveAccount("deribit", self.account, tuple(scopes))
+        with malformed_answer(where, "POST /api/v2/private/get_mmp_status"):
+            freezes = wire.freezes(self.account, status, block_rfq=block_rfq)
+        with malformed_answer(where, "POST /api/v2/private/get_mmp_config"):
+            return wire.live_scopes(self.account, configs, freezes, block_rfq=block_rfq)
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
         await self._set(key, wire.set_params(key, config))
@@ -140,10 +162,7 @@ class DeribitClient:
         await self._set(key, wire.remove_params(key, before))
 
     async def reset(self, key: ScopeKey) -> None:
-        params: dict[str, Any] = {"index_name": key.underlying}
-        if key.group is not None:
-            params["mmp_group"] = key.group
-        result = await self._rpc("private/reset_mmp", params, where=str(key))
+        result = await self._rpc("private/reset_mmp", wire.scope_params(key), where=str(key))
         with malformed_answer(str(key), "POST /api/v2/private/reset_mmp"):
             wire.check_reset_answer(result)
 
@@ -159,6 +178,7 @@ class DeribitClient:
         self, method: str, params: dict[str, Any], *, write: bool = True, where: str = ""
     ) -> Any:
         where = where or self.where
+        errors = BLOCK_RFQ_ERRORS if params.get("block_rfq") else ERRORS
         body = dumps_exact(
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         )
@@ -169,17 +189,23 @@ class DeribitClient:
             headers={"Content-Type": "application/json"},
         )
         response = await request(self._http, message, where, idempotent=not write, auth=self._auth)
-        return envelope_result(response, where, method)
+        return envelope_result(response, where, method, errors)
 
 
-def envelope_result(response: httpx.Response, where: str, method: str) -> Any:
+def envelope_result(
+    response: httpx.Response, where: str, method: str, errors: ErrorTable = ERRORS
+) -> Any:
     """The JSON-RPC result, or the venue's error as ours (ERRORS says which)."""
     data = parse_json(response, where)
     with malformed_answer(where, f"POST /api/v2/{method}"):
         envelope = answers.obj(data)
         if "error" in envelope:
             raise _venue_error(
-                where, method, response.status_code, answers.obj(envelope["error"], "error")
+                where,
+                method,
+                response.status_code,
+                answers.obj(envelope["error"], "error"),
+                errors,
             )
         return answers.present(envelope, "result")
 
@@ -193,7 +219,9 @@ def _error_of(response: httpx.Response) -> dict[str, Any] | None:
     return error if isinstance(error, dict) else None
 
 
-def _venue_error(where: str, method: str, status: int, error: dict[str, Any]) -> VenueError:
+def _venue_error(
+    where: str, method: str, status: int, error: dict[str, Any], errors: ErrorTable = ERRORS
+) -> VenueError:
     code = code_of(error.get("code"))
     message = words(error.get("message"))
     data = error.get("data")
@@ -202,7 +230,7 @@ def _venue_error(where: str, method: str, status: int, error: dict[str, Any]) ->
         message += f" ({data['reason']}{': ' if param else ''}{param})"
     elif words(data):  # e.g. "MMP disabled": where the venue puts it is not documented
         message += f" ({data})"
-    return ERRORS.error(where, status, code, f"{method}: {message}")
+    return errors.error(where, status, code, f"{method}: {message}")
 
 
 _CONFORMS: type[VenueClient] = DeribitClient  # mypy checks the Protocol here

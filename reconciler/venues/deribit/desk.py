@@ -11,7 +11,8 @@ from reconciler.venues.deribit.simulator import DeribitSimulator
 D = Decimal
 # The example desk's live state: drift on deribit-main btc_usd, a frozen mass-quote group with
 # drift (held), eth_usd with a loose limit (400 live, 300 wanted), sol_usdc unmanaged, and a second
-# account whose eth_usd does not exist yet (created).
+# account whose eth_usd does not exist yet (created). Block RFQ MMP on deribit-main: `all`
+# with a looser trade count (50 live, 20 wanted); its btc_usd does not exist yet (created).
 SEED: list[tuple[str, dict[str, Any], bool]] = [
     (
         "deribit-main",
@@ -56,6 +57,18 @@ SEED: list[tuple[str, dict[str, Any], bool]] = [
             "frozen_time": 60,
             "delta_limit": D("1500.5"),
             "max_quote_quantity": D("1000"),
+        },
+        False,
+    ),
+    (
+        "deribit-main",
+        {
+            "index_name": "all",
+            "block_rfq": True,
+            "interval": 10,
+            "frozen_time": 30,
+            "trade_count_limit": 50,
+            "max_quote_quantity": D("25"),
         },
         False,
     ),

@@ -24,6 +24,7 @@ from reconciler.core.model import FreezeState, ScopeKey
 from reconciler.core.units import dumps_exact, epoch_ms
 from reconciler.venues import answers
 from reconciler.venues.base import Credentials, PushChannel, Said
+from reconciler.venues.deribit import wire
 from reconciler.venues.push import ANY_GROUP, LOG, PushDown, RpcSocket, TriggerLog, ws_url
 
 WS_PATH = "/ws/api/v2"
@@ -62,7 +63,9 @@ class DeribitPush:
         return self._since_ns
 
     async def open(self, underlyings: frozenset[str]) -> None:
-        wanted = sorted(CHANNEL_PREFIX + index for index in underlyings)
+        # a Block RFQ scope is not watched here: a trigger's minimal payload does not say
+        # its space, so its freeze is read back (get_mmp_status with block_rfq: true)
+        wanted = sorted(CHANNEL_PREFIX + i for i in underlyings if not wire.is_block_rfq(i))
         async with self._opening:
             if self._socket is None and self._why != "not opened":
                 return  # it could not be opened: said once

@@ -9,6 +9,12 @@ Where the docs are unclear it takes the stricter reading, and a switch selects t
 - `trigger_payload`: what a user.mmp_trigger notification carries: "minimal" (the seed
   reference's {frozen_until}, the default) or "full" (also index_name, mmp_group, block_rfq).
   The WebSocket API (simulator_push.py) is served with `serve(sim, push=sim.ws)`.
+Block RFQ MMP (block_rfq: true) is a config space of its own per index or `all`, asked for
+with the key's block_rfq scope (add_account(block_rfq_scope=False): every block_rfq request
+is refused 13021 forbidden, the docs' "insufficient permissions"); trade_count_limit (1..1000)
+only on it and only on `all`, which takes no other limit but max_quote_quantity, required
+as everywhere; no mmp_group there (groups are for Mass Quotes). A Block RFQ trigger is
+pushed only under the full payload (block_rfq: true): the minimal one cannot say its space.
 GET query values are read by the parameter's name (an mmp_group "2024" stays text); a
 signature nonce is single use while its timestamp is inside the 60 s window (older ones,
 which the window refuses anyway, are forgotten). Assumptions, labelled: parameter errors
@@ -42,7 +48,10 @@ from reconciler.venues.deribit.simulator_push import WebSocketApi
 
 MAX_BODY = 32 * 1024
 LIMITS = ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity")
-SET_PARAMS = {"index_name", "mmp_group", "interval", "frozen_time", "block_rfq", *LIMITS}
+TRADE_COUNT = "trade_count_limit"
+SET_PARAMS = {"index_name", "mmp_group", "interval", "frozen_time", "block_rfq", TRADE_COUNT}
+SET_PARAMS |= set(LIMITS)
+RFQ_INDEXES = INDEX_NAMES | {"all"}  # Block RFQ's: `all` for trade_count_limit
 GROUP_ID_BASE = 144790485158858750  # ids exceed 2**53, as the docs show
 SIGNATURE_WINDOW_MS = 60_000  # a deri-hmac-sha256 ts is valid 60 s either way
 INTEGER_PARAMS = {"interval", "frozen_time", "trade_count_limit"}
@@ -73,6 +82,9 @@ class SimAccount:
     configs: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     frozen_until: dict[tuple[str, str | None], int] = field(default_factory=dict)  # 0 = manual
     group_ids: dict[str, int] = field(default_factory=dict)
+    block_rfq_scope: bool = True  # the key has the block_rfq:read_write scope
+    rfq_configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # Block RFQ, by index
+    rfq_frozen: dict[str, int] = field(default_factory=dict)  # 0 = manual
     bucket: CreditBucket = field(default_factory=lambda: CreditBucket(50_000, 10_000))
 
 
@@ -116,19 +128,38 @@ class DeribitSimulator:
 
     # ---- test and sandbox controls -------------------------------------------------------
 
-    def add_account(self, client_id: str, client_secret: str, *, mmp_enabled: bool = True) -> None:
-        self.accounts[client_id] = SimAccount(client_secret, mmp_enabled)
+    def add_account(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        mmp_enabled: bool = True,
+        block_rfq_scope: bool = True,
+    ) -> None:
+        self.accounts[client_id] = SimAccount(
+            client_secret, mmp_enabled, block_rfq_scope=block_rfq_scope
+        )
 
     def seed(self, client_id: str, params: dict[str, Any]) -> None:
-        """Set a config as the API would, bypassing auth and rate limits."""
-        self._set_mmp_config(self.accounts[client_id], dict(params))
+        """Set a config as the API would, bypassing auth and rate limits (the params as
+        they would arrive: a whole Decimal is an integer on the wire)."""
+        self._set_mmp_config(self.accounts[client_id], loads_exact(dumps_exact(params)))
 
-    def trigger(self, client_id: str, index_name: str, group: str | None = None) -> int:
-        """Trip MMP on a configured scope; returns frozen_until (0 = until manual reset)."""
+    def trigger(
+        self, client_id: str, index_name: str, group: str | None = None, *, block_rfq: bool = False
+    ) -> int:
+        """Trip MMP on a configured scope (`block_rfq`: a Block RFQ one, index_name may be
+        `all`); returns frozen_until (0 = until manual reset)."""
         account = self.accounts[client_id]
-        config = account.configs[(index_name, group)]
+        config = (
+            account.rfq_configs[index_name] if block_rfq else account.configs[(index_name, group)]
+        )
         frozen_s = int(config["frozen_time"])
         until = 0 if frozen_s == 0 else self.clock.now_ms() + max(frozen_s, 1) * 1000
+        if block_rfq:
+            account.rfq_frozen[index_name] = until
+            self.ws.triggered(client_id, index_name, None, until, block_rfq=True)
+            return until
         account.frozen_until[(index_name, group)] = until
         self.ws.triggered(client_id, index_name, group, until)  # on user.mmp_trigger.{index}
         return until
@@ -226,6 +257,16 @@ class DeribitSimulator:
         if not account.mmp_enabled:
             message, data = MMP_DISABLED[self.mmp_disabled_code]
             raise RpcError(self.mmp_disabled_code, message, data and dict(data))
+        if _block_rfq(params):
+            if not account.block_rfq_scope:  # the docs: "insufficient permissions"
+                raise RpcError(13021, "forbidden")
+            rfq: dict[str, Callable[[SimAccount, dict[str, Any]], Any]] = {
+                "private/get_mmp_config": self._get_rfq_config,
+                "private/get_mmp_status": self._get_rfq_status,
+                "private/set_mmp_config": self._set_rfq_config,
+                "private/reset_mmp": self._reset_rfq,
+            }
+            return rfq[method](account, params)
         return handlers[method](account, params)
 
     # ---- auth ----------------------------------------------------------------------------
@@ -241,11 +282,12 @@ class DeribitSimulator:
             raise RpcError(10028, "too_many_requests", status=429)
         token = secrets.token_urlsafe(24)
         self.tokens[token] = (str(client_id), self.clock.now_ms() + self.token_ttl_s * 1000)
+        scope = "trade:read_write" + (" block_rfq:read_write" if account.block_rfq_scope else "")
         return {
             "access_token": token,
             "refresh_token": secrets.token_urlsafe(24),
             "expires_in": self.token_ttl_s,
-            "scope": "trade:read_write",
+            "scope": scope,
             "token_type": "bearer",
             "enabled_features": [],
         }
@@ -335,13 +377,15 @@ class DeribitSimulator:
         return "ok"
 
     def _set_mmp_config(self, account: SimAccount, params: dict[str, Any]) -> Any:
+        if _block_rfq(params):  # seed() comes here straight
+            return self._set_rfq_config(account, params)
         _only(params, SET_PARAMS)
-        if params.get("block_rfq"):
-            raise invalid("block_rfq", "block RFQ MMP is not simulated")
         index = _index(_required(params, "index_name"))
         interval = _int_in(params, "interval", 0, 3600)
         frozen = _int_in(params, "frozen_time", 0, 3600)
         group = _group(params)
+        if TRADE_COUNT in params:
+            raise invalid(TRADE_COUNT, "only with block_rfq and index_name all")
         limits = {name: _limit(params, name) for name in LIMITS if name in params}
         if interval > 0 or self.strict_remove:
             if "max_quote_quantity" not in limits:
@@ -362,6 +406,68 @@ class DeribitSimulator:
             config["id"] = account.group_ids[group]
         config.update({"interval": interval, "frozen_time": frozen, **limits})
         account.configs[key] = config
+        return self._set_answer(dict(config))
+
+    # ---- Block RFQ MMP (block_rfq: true): its own configs and freezes ------------------
+
+    def _get_rfq_config(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        _only(params, {"index_name", "block_rfq"})
+        index = params.get("index_name")
+        if index is not None:
+            _index(index, RFQ_INDEXES)
+        return [
+            dict(config)
+            for name, config in sorted(account.rfq_configs.items())
+            if index in (None, name)
+        ]
+
+    def _get_rfq_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        _only(params, {"index_name", "block_rfq"})
+        now = self.clock.now_ms()
+        for name, until in list(account.rfq_frozen.items()):
+            if until and until <= now:
+                del account.rfq_frozen[name]
+        return [
+            {"index_name": name, "frozen_until": until, "block_rfq": True}
+            for name, until in sorted(account.rfq_frozen.items())
+            if params.get("index_name") in (None, name)
+        ]
+
+    def _reset_rfq(self, account: SimAccount, params: dict[str, Any]) -> str:
+        _only(params, {"index_name", "block_rfq"})
+        index = _index(_required(params, "index_name"), RFQ_INDEXES)
+        account.rfq_frozen.pop(index, None)
+        return "ok"
+
+    def _set_rfq_config(self, account: SimAccount, params: dict[str, Any]) -> Any:
+        _only(params, SET_PARAMS)
+        if "mmp_group" in params:
+            raise invalid("mmp_group", "mmp_group is for Mass Quotes, not Block RFQ")
+        index = _index(_required(params, "index_name"), RFQ_INDEXES)
+        interval = _int_in(params, "interval", 0, 3600)
+        frozen = _int_in(params, "frozen_time", 0, 3600)
+        limits: dict[str, Any] = {name: _limit(params, name) for name in LIMITS if name in params}
+        if TRADE_COUNT in params:
+            if index != "all":
+                raise invalid(TRADE_COUNT, "only with block_rfq and index_name all")
+            limits[TRADE_COUNT] = _int_in(params, TRADE_COUNT, 1, 1000)
+        if index == "all":
+            for name in ("quantity_limit", "delta_limit", "vega_limit"):
+                if name in limits:
+                    raise invalid(name, "index_name all takes trade_count_limit only")
+        if interval > 0 or self.strict_remove:
+            if "max_quote_quantity" not in limits:
+                raise invalid("max_quote_quantity", "max_quote_quantity is required")
+            if not {"quantity_limit", "delta_limit", "vega_limit", TRADE_COUNT} & limits.keys():
+                raise invalid("quantity_limit", "at least one limit parameter must be set")
+        account.rfq_frozen.pop(index, None)  # a set resets MMP, as for order MMP
+        if interval == 0:
+            account.rfq_configs.pop(index, None)
+            answer = {"index_name": index, "interval": 0, "frozen_time": frozen}
+            return self._set_answer({**answer, "block_rfq": True})
+        config: dict[str, Any] = {"index_name": index, "block_rfq": True}
+        config.update({"interval": interval, "frozen_time": frozen, **limits})
+        account.rfq_configs[index] = config
         return self._set_answer(dict(config))
 
     def _set_answer(self, config: dict[str, Any]) -> Any:
@@ -408,6 +514,9 @@ class DeribitSimulator:
                         for (i, g), until in sorted(account.frozen_until.items(), key=_sort)
                     ],
                     "group_ids": dict(sorted(account.group_ids.items())),
+                    "block_rfq_scope": account.block_rfq_scope,
+                    "block_rfq_configs": [c for _, c in sorted(account.rfq_configs.items())],
+                    "block_rfq_frozen": dict(sorted(account.rfq_frozen.items())),
                 }
                 for client_id, account in sorted(self.accounts.items())
             }
@@ -429,6 +538,15 @@ class DeribitSimulator:
                 key = (frozen["index_name"], frozen.get("mmp_group"))
                 account.frozen_until[key] = int(frozen["frozen_until"])
             account.group_ids = {g: int(i) for g, i in data.get("group_ids", {}).items()}
+            account.block_rfq_scope = bool(data.get("block_rfq_scope", True))
+            for saved in data.get("block_rfq_configs", []):
+                config = {
+                    name: Decimal(value) if name in LIMITS else value
+                    for name, value in saved.items()
+                }
+                account.rfq_configs[config["index_name"]] = config
+            for index, until in data.get("block_rfq_frozen", {}).items():
+                account.rfq_frozen[index] = int(until)
             for config in account.configs.values():  # files written before group_ids
                 if "mmp_group" in config:
                     account.group_ids.setdefault(config["mmp_group"], int(config["id"]))
@@ -460,8 +578,15 @@ def _required(params: dict[str, Any], name: str) -> Any:
     return params[name]
 
 
-def _index(value: Any) -> str:
-    if not isinstance(value, str) or value not in INDEX_NAMES:
+def _block_rfq(params: dict[str, Any]) -> bool:
+    value = params.get("block_rfq", False)
+    if not isinstance(value, bool):
+        raise invalid("block_rfq", "must be a boolean")
+    return value
+
+
+def _index(value: Any, known: frozenset[str] = INDEX_NAMES) -> str:
+    if not isinstance(value, str) or value not in known:
         raise invalid("index_name", "must be one of the documented index names")
     return value
 

@@ -151,13 +151,25 @@ class WebSocketApi:
 
     # ---- what the venue pushes (under the simulator's lock) ------------------------------
 
-    def triggered(self, client_id: str, index: str, group: str | None, until_ms: int) -> None:
+    def triggered(
+        self,
+        client_id: str,
+        index: str,
+        group: str | None,
+        until_ms: int,
+        *,
+        block_rfq: bool = False,
+    ) -> None:
+        """`block_rfq`: a Block RFQ trigger, pushed only under the full payload (the minimal
+        one would not say its space)."""
         data: dict[str, Any] = {"frozen_until": until_ms}
+        if block_rfq and self.trigger_payload != "full":
+            return
         if self.trigger_payload == "full":
             data["index_name"] = index
             if group is not None:
                 data["mmp_group"] = group
-            data["block_rfq"] = False
+            data["block_rfq"] = block_rfq
         channel = CHANNEL_PREFIX + index
         text = dumps_exact(
             {

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.model import LIMIT_FIELDS, FreezeState, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.model import (
+    LIMIT_FIELDS,
+    FreezeState,
+    LiveScope,
+    MmpConfig,
+    ScopeKey,
+    in_space,
+    split_space,
+)
 from reconciler.core.units import epoch_ms
 from reconciler.venues import answers
-from reconciler.venues.deribit.capabilities import CAPABILITIES
+from reconciler.venues.deribit.capabilities import BLOCK_RFQ, CAPABILITIES
 
 VENUE = "deribit"
 
@@ -22,16 +30,35 @@ def config_from_wire(item: dict[str, Any]) -> MmpConfig:
     )
 
 
-def key_from_wire(account: str, item: dict[str, Any]) -> ScopeKey:
-    """mmp_group is absent for the default ("orders") group."""
+def key_from_wire(account: str, item: dict[str, Any], *, block_rfq: bool = False) -> ScopeKey:
+    """mmp_group is absent for the default ("orders") group. A Block RFQ config is a scope
+    of the block_rfq space (block_rfq:all), whatever the item says: it was read with
+    block_rfq: true."""
     index = answers.text(item, "index_name")
-    return ScopeKey(VENUE, account, index, answers.optional_text(item, "mmp_group"))
+    underlying = in_space(BLOCK_RFQ if block_rfq else None, index)
+    return ScopeKey(VENUE, account, underlying, answers.optional_text(item, "mmp_group"))
+
+
+def is_block_rfq(underlying: str) -> bool:
+    return split_space(underlying)[0] == BLOCK_RFQ
+
+
+def scope_params(key: ScopeKey) -> dict[str, Any]:
+    """What names a scope on the wire: index_name, mmp_group, and block_rfq: true for a
+    Block RFQ scope (whose index may be `all`)."""
+    space, index = split_space(key.underlying)
+    if space not in (None, BLOCK_RFQ):
+        raise ValueError(f"{key} is in no config space of Deribit")
+    params: dict[str, Any] = {"index_name": index}
+    if key.group is not None:
+        params["mmp_group"] = key.group
+    if space == BLOCK_RFQ:
+        params["block_rfq"] = True
+    return params
 
 
 def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
-    params: dict[str, Any] = {"index_name": key.underlying}
-    if key.group is not None:
-        params["mmp_group"] = key.group
+    params = scope_params(key)
     params["interval"] = CAPABILITIES.window.to_wire(config.window_ms)
     params["frozen_time"] = CAPABILITIES.frozen.to_wire(config.frozen_ms)
     for name in LIMIT_FIELDS:
@@ -49,14 +76,19 @@ def remove_params(key: ScopeKey, before: MmpConfig) -> dict[str, Any]:
 
 
 def live_scopes(
-    account: str, configs: Any, freezes: dict[ScopeKey, FreezeState]
+    account: str,
+    configs: Any,
+    freezes: dict[ScopeKey, FreezeState],
+    *,
+    block_rfq: bool = False,
 ) -> list[LiveScope]:
-    """get_mmp_config's result (an array of objects; empty: no config) with the freezes."""
+    """get_mmp_config's result (an array of objects; empty: no config) with the freezes;
+    `block_rfq`: read with block_rfq: true (Block RFQ MMP)."""
     scopes: dict[ScopeKey, LiveScope] = {}
     for item in answers.objects(configs, "result"):
-        if answers.optional_flag(item, "block_rfq"):
-            continue  # block-RFQ MMP is a separate space we do not manage
-        key = key_from_wire(account, item)
+        if answers.optional_flag(item, "block_rfq") and not block_rfq:
+            continue  # Block RFQ MMP: read with block_rfq: true, as its own space
+        key = key_from_wire(account, item, block_rfq=block_rfq)
         if key in scopes:
             raise answers.Malformed(f"result lists {key} twice")  # one of the two would be lost
         scopes[key] = LiveScope(key, config_from_wire(item), freezes.get(key, FreezeState(False)))
@@ -65,14 +97,14 @@ def live_scopes(
     return sorted(scopes.values(), key=lambda s: s.key.sort_key())
 
 
-def freezes(account: str, status: Any) -> dict[ScopeKey, FreezeState]:
+def freezes(account: str, status: Any, *, block_rfq: bool = False) -> dict[ScopeKey, FreezeState]:
     """get_mmp_status's result: an array of the triggered scopes only; frozen_until 0 means
     until a manual reset."""
     found: dict[ScopeKey, FreezeState] = {}
     for item in answers.objects(status, "result"):
-        if answers.optional_flag(item, "block_rfq"):
-            continue
-        key = key_from_wire(account, item)
+        if answers.optional_flag(item, "block_rfq") and not block_rfq:
+            continue  # Block RFQ MMP: read with block_rfq: true, as its own space
+        key = key_from_wire(account, item, block_rfq=block_rfq)
         until = epoch_ms(answers.integer(item, "frozen_until"), "ms")  # 0: until a reset
         if key in found:
             raise answers.Malformed(f"result lists {key} twice")
@@ -88,7 +120,7 @@ def check_set_answer(key: ScopeKey, result: Any) -> None:
         items = [answers.obj(result, "result")]
     if len(items) != 1:
         raise answers.Malformed("result is not one config")
-    if answers.text(items[0], "index_name") != key.underlying:
+    if answers.text(items[0], "index_name") != split_space(key.underlying)[1]:
         raise answers.Malformed("index_name is not the index that was set")
 
 
