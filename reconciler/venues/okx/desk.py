@@ -14,7 +14,7 @@ SEED: list[tuple[str, dict[str, str], bool]] = [
         {
             "instFamily": "BTC-USD",
             "timeInterval": "5000",
-            "frozenInterval": "2000",
+            "frozenInterval": "30000",
             "qtyLimit": "150",
         },
         False,
