@@ -175,7 +175,7 @@ class OkxClient:
             if _code(response) != RATE_LIMITED or attempt == RATE_LIMIT_RESENDS:
                 break
             LOG.info("%s: %s %s: 50011, sent again in %d ms", where, method, path, window_ms)
-            await asyncio.sleep(window_ms / 1000)
+            await asyncio.sleep(convert_time(window_ms, "ms", "s"))  # whole seconds: 10, 2
         if response.status_code >= 400:
             raise _error(where, path, response)
         data = parse_json(response, where)
