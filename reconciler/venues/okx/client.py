@@ -48,8 +48,8 @@ ERRORS = ErrorTable(
     rate_limited=frozenset({RATE_LIMITED}),
     hints={
         RATE_LIMITED: (
-            "OKX allows 2 MMP sets per 10 s per user: another process or tool used this "
-            "account's allowance; run again in 10 s"
+            "OKX counts each endpoint per user (a set 2 per 10 s, a read or a reset 5 per "
+            "2 s): another process or tool spent this account's allowance; run again in 10 s"
         ),
         "50101": "the key is for the other environment: demo keys go with environment: testnet",
         "50102": "check this machine's clock (NTP): OKX refuses a timestamp 30 s off",
