@@ -87,17 +87,17 @@ def apply_floor(desk: Desk, rtt_ms: int, async_delay_ms: int, *, bursts: bool) -
         per_account = read_requests(venue) + most * floor.step_requests
         changes = desk.changes.get(venue, 0) * floor.step_requests
         total = read_requests(venue) * len(accounts) + changes
-        bucket = max(_bucket_ms(venue, per_account, total, bursts), _writes_ms(venue, most, bursts))
+        bucket = max(_bucket_ms(venue, per_account, total, bursts), _writes_ms(venue, most))
         candidates.append((venue, chain, bucket + rtt_ms))
     return _slowest(candidates)
 
 
-def _writes_ms(venue: str, writes: int, bursts: bool) -> int:
-    """An account's writes under a window of their own (OKX: 2 sets per 10 s per user), as
-    _bucket_ms reads a window: sustained, writes / rate; with bursts, the windows before the
-    last write leaves."""
+def _writes_ms(venue: str, writes: int) -> int:
+    """An account's writes under a window of their own (OKX: 2 sets per 10 s per user): the
+    windows before its last write may leave, in both readings. An account has a handful of
+    changes, never a sustained stream: its first `limit` writes leave at once."""
     window = ROWS[venue].floor.write_window
     if window is None or not writes:
         return 0
     limit, window_ms = window
-    return writes * window_ms // limit if not bursts else (writes - 1) // limit * window_ms
+    return (writes - 1) // limit * window_ms
