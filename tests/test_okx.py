@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.core.errors import VenueAuthError, VenueRejected
+from reconciler.core.errors import VenueAuthError, VenueRejected, VenueUnavailable
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, now
 from reconciler.policy.desired import AccountTarget, Location
@@ -292,3 +292,16 @@ def test_sets_are_paced_two_per_ten_seconds_never_refused(sim: OkxSimulator) -> 
     _run(go)
     assert refused == [] and len(waits) == 1 and waits[0] >= 10_000 * 1_000_000 - 1
     assert sim.requests.count(f"POST {wire.MMP_PATH}") == 3
+
+
+def test_a_family_answered_twice_is_a_malformed_answer(sim: OkxSimulator) -> None:
+    sim.seed("k", wire.set_body(BTC, CONFIG))
+
+    def twice(request: httpx.Request) -> httpx.Response:
+        answer = json.loads(sim(request).content)
+        answer["data"] = answer["data"] * 2
+        return httpx.Response(200, content=json.dumps(answer).encode())
+
+    client = _client(sim, twice)
+    with pytest.raises(VenueUnavailable, match="names a family twice"):
+        _run(client.read)

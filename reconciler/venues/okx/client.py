@@ -132,6 +132,8 @@ class OkxClient:
         at = now("ms")
         with malformed_answer(self.where, f"GET {wire.MMP_PATH}"):
             scopes = [wire.live_scope(self.account, item, at) for item in wire.data(answer)]
+            if len({s.key for s in scopes}) != len(scopes):
+                raise answers.Malformed("data names a family twice")
         return LiveAccount("okx", self.account, tuple(s for s in scopes if s.present))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
@@ -165,7 +167,7 @@ class OkxClient:
         another client of the same user (a plan just before, another process), so it is
         sent again once a whole window has passed, at most RATE_LIMIT_RESENDS times."""
         body = None if payload is None else dumps_exact(payload).encode()  # sent and signed
-        headers = {} if payload is None else {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}  # on every private request (docs 1.5)
         window_ms = SET_WINDOW_MS if auth is self._set else READ_WINDOW_MS
         for attempt in range(RATE_LIMIT_RESENDS + 1):
             message = self._http.build_request(method, path, content=body, headers=headers)
