@@ -3,7 +3,9 @@
 Per venue, the larger of:
 - the chain of dependent round trips (accounts in parallel: nothing makes one account wait
   for another), plus, for apply, each account's steps one after the other;
-- each rate-limit bucket's requests over its rate, plus one round trip for the last answer.
+- each rate-limit bucket's requests over its rate, plus one round trip for the last answer
+  (and, for apply, an account's writes over a window of their own where the venue has one:
+  OKX's 2 sets per 10 s per user).
 
 Two readings of "over its rate", both printed:
 - sustained: R requests at the bucket's rate take R / rate (a per-IP window of `limit` per
@@ -85,6 +87,17 @@ def apply_floor(desk: Desk, rtt_ms: int, async_delay_ms: int, *, bursts: bool) -
         per_account = read_requests(venue) + most * floor.step_requests
         changes = desk.changes.get(venue, 0) * floor.step_requests
         total = read_requests(venue) * len(accounts) + changes
-        bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
-        candidates.append((venue, chain, bucket))
+        bucket = max(_bucket_ms(venue, per_account, total, bursts), _writes_ms(venue, most))
+        candidates.append((venue, chain, bucket + rtt_ms))
     return _slowest(candidates)
+
+
+def _writes_ms(venue: str, writes: int) -> int:
+    """An account's writes under a window of their own (OKX: 2 sets per 10 s per user): the
+    windows before its last write may leave, in both readings. An account has a handful of
+    changes, never a sustained stream: its first `limit` writes leave at once."""
+    window = ROWS[venue].floor.write_window
+    if window is None or not writes:
+        return 0
+    limit, window_ms = window
+    return (writes - 1) // limit * window_ms

@@ -55,6 +55,7 @@ BY_READING: dict[tuple[str, str | None, str], str] = {
     ("deribit", None, "mmp-not-enabled"): "exit 1 (11050)",  # the simulator's default code
     ("deribit", "not-enabled-13040", "mmp-not-enabled"): "exit 1 (13040)",
     ("binance", None, "mmp-not-enabled"): "exit 1 (-1002)",  # not a market maker
+    ("okx", None, "mmp-not-enabled"): "exit 1 (51035)",  # no MMP privilege (assumed code)
 }
 
 

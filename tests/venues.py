@@ -34,6 +34,8 @@ from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.limiter import Limiter
 from reconciler.venues.live import Connections, connect
+from reconciler.venues.okx import wire as okx_wire
+from reconciler.venues.okx.simulator import OkxSimulator
 
 Predicate = Callable[[httpx.Request], bool]
 Scope = tuple[str, str | None]  # (underlying, group)
@@ -121,6 +123,9 @@ class RequestFloor:
     step_chain: int  # dependent round trips of one change: its writes, each read back
     step_requests: int  # requests of one change
     async_waits: int = 0  # waits for an acknowledged command to take effect, per change
+    # (requests, ms): a window on each account's writes alone, where the venue has one
+    # (OKX: 2 sets per 10 s per user)
+    write_window: tuple[int, int] | None = None
 
 
 # ---- the readings of its docs' open questions -------------------------------------------
@@ -752,4 +757,78 @@ BULLISH = VenueRow(
 )
 
 
-ROWS: dict[str, VenueRow] = {row.venue: row for row in (DERIBIT, BINANCE, AEVO, BULLISH)}
+# ---- OKX --------------------------------------------------------------------------------
+
+
+def _okx_open(sim: OkxSimulator, api_key: str, secret: str) -> Credentials:
+    if api_key not in sim.accounts:
+        sim.add_account(api_key, secret)
+    passphrase = sim.accounts[api_key].passphrase
+    return Credentials({"API_KEY": api_key, "API_SECRET": secret, "PASSPHRASE": passphrase})
+
+
+@st.composite
+def _okx_configs(draw: st.DrawFn) -> MmpConfig:
+    return MmpConfig(
+        window_ms=draw(st.integers(1, 600_000)),
+        frozen_ms=draw(st.one_of(st.just(MANUAL), st.integers(1, 3_600_000))),
+        quantity_limit=draw(_limits(2)),
+    )
+
+
+def _okx_lengthen(sim: OkxSimulator, key: str, underlying: str) -> None:
+    sim.accounts[key].configs[underlying]["frozenInterval"] = "3600000"
+
+
+OKX_MMP = okx_wire.MMP_PATH
+OKX_ANSWERS = (
+    AnswerCall("okx", "read", ("GET", OKX_MMP), _read()),
+    AnswerCall("okx", "read_empty", ("GET", OKX_MMP), _read(), empty=True),
+    AnswerCall("okx", "set", ("POST", OKX_MMP), _set("okx", "ETH-USD", 5)),
+    AnswerCall("okx", "remove", ("POST", OKX_MMP), _remove("okx", "BTC-USD", 3)),
+    AnswerCall("okx", "reset", ("POST", okx_wire.RESET_PATH), _reset("okx", "BTC-USD")),
+)
+
+OKX = VenueRow(
+    venue="okx",
+    make=OkxSimulator,
+    readings=(
+        Reading(DEFAULT),  # mmpFrozenUntil the ms left; 50011 at HTTP 200; disabled listed
+        # is mmpFrozenUntil an epoch-ms time or the ms left? (more-venues.md 1.3, 10.1)
+        Reading("frozen-until-epoch", {"frozen_until_epoch": True}, tells=frozenset({FREEZE})),
+        # is 50011 answered with HTTP 429 or 200? (more-venues.md 1.6: "429 (or 200)")
+        Reading("rate-limit-429", {"rate_limit_429": True}),
+        # is a family disabled by timeInterval "0" still answered by GET?
+        Reading("disabled-dropped", {"lists_disabled": False}),
+    ),
+    open_account=_okx_open,
+    key_prefix="key-",
+    seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], okx_wire.set_body(key, cfg)),
+    trigger=lambda sim, c, key: sim.trigger(c["API_KEY"], key.underlying),
+    scopes=(("BTC-USD", None), ("ETH-USD", None)),
+    sample=lambda n: MmpConfig(
+        (n % 5 + 1) * 1000,
+        MANUAL if n % 3 == 0 else 60_000,
+        quantity_limit=Decimal(n + 1) / 4,
+    ),
+    configs=_okx_configs(),
+    write_paths=frozenset({OKX_MMP, okx_wire.RESET_PATH}),
+    config_read=lambda r: r.method == "GET" and r.url.path == OKX_MMP,
+    mmp_paths=(OKX_MMP,),
+    mmp_enabled=lambda sim, c, on: setattr(sim.accounts[c["API_KEY"]], "mmp_enabled", on),
+    rejection=(400, {"code": "51000", "msg": "Parameter qtyLimit error", "data": []}),
+    auth_refusal=(401, {"code": "50113", "msg": "Invalid Sign.", "data": []}),
+    answers=OKX_ANSWERS,
+    answer_samples=(0, 1),
+    sandbox_frozen="okx/okx-mm/ETH-USD",
+    sandbox_drifted="okx/okx-mm/BTC-USD",
+    lengthen_freeze=_okx_lengthen,
+    desk_scopes=_each(("BTC-USD", "ETH-USD")),
+    # one GET answers every family; a change: the set, then one read. Sets: 2 per 10 s
+    floor=RequestFloor(
+        read_chain=1, read_requests=1, step_chain=2, step_requests=2, write_window=(2, 10_000)
+    ),
+)
+
+
+ROWS: dict[str, VenueRow] = {row.venue: row for row in (DERIBIT, BINANCE, AEVO, BULLISH, OKX)}

@@ -10,12 +10,14 @@ from reconciler.venues.base import Capabilities, Connection, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.bullish import SPEC as BULLISH
 from reconciler.venues.deribit import SPEC as DERIBIT
+from reconciler.venues.okx import SPEC as OKX
 
 VENUES: dict[str, VenueSpec[Any]] = {
     "deribit": DERIBIT,
     "binance": BINANCE,
     "aevo": AEVO,
     "bullish": BULLISH,
+    "okx": OKX,
 }
 
 

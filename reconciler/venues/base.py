@@ -173,6 +173,8 @@ class Connection:
     burst: int = 10
     shared_limit: int = 0  # requests per shared_window_ms across all accounts (per IP); 0: none
     shared_window_ms: int = 0
+    # headers every request to an environment carries (OKX demo trading: x-simulated-trading)
+    environment_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

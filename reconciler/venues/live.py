@@ -151,6 +151,7 @@ def connect(
         base_url = target.base_url or connection.environments[target.environment or ""]
         endpoint = (target.venue, base_url)
         http = network.client(base_url, transport(target.venue) if transport else None)
+        http.headers.update(connection.environment_headers.get(target.environment or "", {}))
         limits: list[RequestLimiter] = [Limiter(connection.requests_per_second, connection.burst)]
         if connection.shared_limit:
             key = f"{target.venue} {base_url}"
