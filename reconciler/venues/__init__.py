@@ -9,6 +9,7 @@ from reconciler.venues.aevo import SPEC as AEVO
 from reconciler.venues.base import Capabilities, Connection, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.bullish import SPEC as BULLISH
+from reconciler.venues.bybit import SPEC as BYBIT
 from reconciler.venues.deribit import SPEC as DERIBIT
 
 VENUES: dict[str, VenueSpec[Any]] = {
@@ -16,6 +17,7 @@ VENUES: dict[str, VenueSpec[Any]] = {
     "binance": BINANCE,
     "aevo": AEVO,
     "bullish": BULLISH,
+    "bybit": BYBIT,
 }
 
 
