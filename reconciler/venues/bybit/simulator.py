@@ -47,7 +47,7 @@ LIMITS = ("qtyLimit", "deltaLimit", "vegaLimit")
 DEFAULT_VEGA = "500000"
 PER_SECOND = {STATE: 10, MODIFY: 5, RESET: 5}
 IP_LIMIT, IP_WINDOW_MS = 600, 5_000
-DIGITS = re.compile(r"[0-9]{1,12}")
+DIGITS = re.compile(r"[0-9]{1,18}")
 NOT_ENABLED = (110065, "MMP is not enabled for this account")
 NO_INFORMATION = (110062, "There is no MMP information of the institution found")
 
