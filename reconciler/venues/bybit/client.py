@@ -10,6 +10,7 @@ did not process it), at most as often and never longer.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -156,7 +157,7 @@ class BybitClient:
             except VenueError as exc:
                 if exc.code != TOO_MANY or attempt == RATE_LIMIT_RETRIES:
                     raise
-                await asyncio.sleep(_wait_ms(response) / 1000)
+                await asyncio.sleep(timedelta(milliseconds=_wait_ms(response)).total_seconds())
         raise AssertionError("unreachable")
 
 
