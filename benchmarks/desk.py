@@ -1,8 +1,9 @@
-"""A generated desk of N scopes spread evenly over the four venues, served by the strict
-simulators on loopback with an injected round-trip latency.
+"""A generated desk of N scopes spread evenly over the registered venues, served by the
+strict simulators on loopback with an injected round-trip latency.
 
 Per account: Deribit 4 index names x (the default group + 4 mass-quote groups) = 20 scopes
-(16 groups, the venue's maximum); Binance its 6 underlyings; Aevo and Bullish their 3 assets.
+(16 groups, the venue's maximum); Binance its 6 underlyings; Aevo and Bullish their 3
+assets; Bybit its 3 base coins.
 One scope in ten has drifted (the policies tighten it), so apply has work on every venue;
 on Bullish that work is a replacement (reset, then set).
 """
