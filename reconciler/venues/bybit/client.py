@@ -43,7 +43,7 @@ ERRORS = ErrorTable(
         STALE: "check this machine's clock (NTP): the timestamp is outside recvWindow",
         10003: "check the API_KEY environment variable of this account, and its environment",
         10004: "check the API_SECRET environment variable of this account",
-        10005: "the key needs the Options trading permission (a read-only key can only read)",
+        10005: "the key lacks the permission for this request (apply needs Options trading)",
         10010: "this machine's IP is not on the key's allowed list",
         TOO_MANY: "Bybit's per-UID rate limit: lower the concurrency or wait",
         NOT_ENABLED: f"{ASK} (financial.inst@bybit.com or your business manager)",
