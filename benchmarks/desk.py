@@ -3,7 +3,7 @@ strict simulators on loopback with an injected round-trip latency.
 
 Per account: Deribit 4 index names x (the default group + 4 mass-quote groups) = 20 scopes
 (16 groups, the venue's maximum); Binance its 6 underlyings; Aevo and Bullish their 3
-assets; OKX its 2 option families.
+assets; OKX its 2 option families; Bybit its 3 base coins.
 One scope in ten has drifted (the policies tighten it), so apply has work on every venue;
 on Bullish that work is a replacement (reset, then set).
 """

@@ -56,6 +56,9 @@ BY_READING: dict[tuple[str, str | None, str], str] = {
     ("deribit", "not-enabled-13040", "mmp-not-enabled"): "exit 1 (13040)",
     ("binance", None, "mmp-not-enabled"): "exit 1 (-1002)",  # not a market maker
     ("okx", None, "mmp-not-enabled"): "exit 1 (51035)",  # no MMP privilege (assumed code)
+    # Bybit tells it by a flag of its read (mmpEnabled: false), or by a code
+    ("bybit", None, "mmp-not-enabled"): "exit 1 (mmpEnabled: false)",
+    ("bybit", "not-enabled-110065", "mmp-not-enabled"): "exit 1 (110065)",
 }
 
 
@@ -157,14 +160,14 @@ def run_cell(venue: str, reading: str, fault: str) -> tuple[str, list[dict[str, 
 
 def said_code(result: ApplyResult | None, refused: list[Exception]) -> str:
     """The venue's error code, as the refusal that ended the run before a write says it, or
-    the first step that failed."""
+    the first step that failed; or the venue's flag, where it tells it so (Bybit)."""
     details = [str(exc) for exc in refused]
     steps = [] if result is None else [r.detail for r in result.results]
     details += [detail for detail in steps if "venue error" in detail]
     assert details, steps
-    found = re.search(r"venue error (-?\d+)", details[0])
+    found = re.search(r"venue error (-?\d+)|(mmpEnabled: false)", details[0])
     assert found is not None, details[0]
-    return found.group(1)
+    return found.group(1) or found.group(2)
 
 
 async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:

@@ -9,6 +9,7 @@ from reconciler.venues.aevo import SPEC as AEVO
 from reconciler.venues.base import Capabilities, Connection, VenueSpec
 from reconciler.venues.binance import SPEC as BINANCE
 from reconciler.venues.bullish import SPEC as BULLISH
+from reconciler.venues.bybit import SPEC as BYBIT
 from reconciler.venues.deribit import SPEC as DERIBIT
 from reconciler.venues.okx import SPEC as OKX
 
@@ -18,6 +19,7 @@ VENUES: dict[str, VenueSpec[Any]] = {
     "aevo": AEVO,
     "bullish": BULLISH,
     "okx": OKX,
+    "bybit": BYBIT,
 }
 
 
