@@ -253,7 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal", type=Path, help="JSONL journal (default: .mmp/journal.jsonl)"
     )
     _add_github(sub, common)
+    _add_desk(sub, common)
     return parser
+
+
+def _add_desk(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    workflows = _command(
+        sub,
+        "workflows",
+        [common],
+        "check or write the GitHub workflows the policies need",
+        "The plan, apply, drift and check workflows are generated from the policies: each "
+        "venue job passes the credential variables of every account, and installs the pinned "
+        "mmp. --check exits 1 naming each missing or stale variable or file; --write brings "
+        "the files in line (keeping the mmp they pin) and says what it wrote.",
+        ["mmp workflows --check", "mmp workflows --write"],
+    )
+    mode = workflows.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true", help="exit 1 when they disagree")
+    mode.add_argument("--write", action="store_true", help="write what the policies need")
+    workflows.add_argument(
+        "--dir",
+        type=Path,
+        help="the workflows folder (default: .github/workflows at the repository's root)",
+    )
+    workflows.add_argument(
+        "--pin",
+        metavar="SPEC",
+        help="with --write: install this mmp (mmp-reconciler==X.Y.Z or "
+        "git+https://HOST/OWNER/REPO@COMMIT; default: the one the files install)",
+    )
 
 
 def _add_include_held(parser: argparse.ArgumentParser) -> None:
@@ -496,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schema": _schema,
         "show": _lazy("reconciler.commands.run", "show"),
         "github": _github,
+        "workflows": _lazy("reconciler.commands.workflows", "command"),
     }
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
     args.colour = not no_color and console.is_terminal(sys.stdout)
