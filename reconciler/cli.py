@@ -279,11 +279,49 @@ def _add_desk(
         type=Path,
         help="the workflows folder (default: .github/workflows at the repository's root)",
     )
-    workflows.add_argument(
+    init = _command(
+        sub,
+        "init",
+        [],
+        "create a desk's policy repository (or --upgrade its pinned mmp)",
+        "Write a new desk repository into DIR: policies/ with one commented example account "
+        "per venue, conservative guardrails, the GitHub workflows generated from them (plan "
+        "on pull request, apply on merge after review, drift on a schedule, the check), a "
+        "pre-commit config, .gitignore and a README of the set-up steps. The workflows "
+        "install exactly this mmp (--pin to choose). Existing files are never overwritten "
+        "without --force. --upgrade moves an existing desk's workflows and pins to this mmp, "
+        "showing the diff first.",
+        [
+            "mmp init my-desk --venue deribit --venue binance",
+            "mmp init my-desk --pin git+https://HOST/OWNER/mmp-reconciler@COMMIT",
+            "mmp init --upgrade",
+        ],
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="(default: .)")
+    init.add_argument(
+        "--venue",
+        action="append",
+        default=[],
+        help="an example account for this venue (repeatable; default: every venue)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="rewrite the generated files of the desk in DIR for this mmp (diff shown first)",
+    )
+    _add_pin(init, "the mmp the workflows install (default: this one, as it was installed)")
+    _add_pin(
+        workflows,
+        "with --write: install this mmp (default: the one the files install already)",
+    )
+
+
+def _add_pin(parser: argparse.ArgumentParser, says: str) -> None:
+    parser.add_argument(
         "--pin",
         metavar="SPEC",
-        help="with --write: install this mmp (mmp-reconciler==X.Y.Z or "
-        "git+https://HOST/OWNER/REPO@COMMIT; default: the one the files install)",
+        help=f"mmp-reconciler==X.Y.Z or git+https://HOST/OWNER/REPO@COMMIT: {says}",
     )
 
 
@@ -528,6 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "show": _lazy("reconciler.commands.run", "show"),
         "github": _github,
         "workflows": _lazy("reconciler.commands.workflows", "command"),
+        "init": _lazy("reconciler.commands.init", "command"),
     }
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
     args.colour = not no_color and console.is_terminal(sys.stdout)
