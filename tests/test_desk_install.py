@@ -115,3 +115,19 @@ def _lint(folder: Path) -> None:
     assert done.returncode == 0 and "No findings to report" in done.stdout + done.stderr
     lint = _actionlint(files)
     assert lint.returncode == 0 and lint.stdout == "", lint.stdout + lint.stderr
+
+
+def test_the_wheel_carries_what_an_index_shows(venv: Path) -> None:
+    [metadata] = (venv / "lib").glob("python3*/site-packages/mmp_reconciler-*.dist-info/METADATA")
+    text = metadata.read_text(encoding="utf-8")
+    assert f"Version: {__version__}\n" in text
+    assert "Description-Content-Type: text/markdown" in text
+    assert "## Adopting it on a live desk" in text  # the README is the long description
+    assert "Classifier: Typing :: Typed" in text and "License-Expression: Apache-2.0" in text
+    assert "Project-URL: Source, https://github.com/mmp-reconciler/mmp-reconciler" in text
+    [packages] = (venv / "lib").glob("python3*/site-packages")
+    shipped = packages / "reconciler"
+    assert sorted(p.name for p in (shipped / "desk" / "templates").iterdir()) == [
+        f"mmp-{n}.yml.in" for n in ("apply", "check", "drift", "plan")
+    ]
+    assert (shipped / "py.typed").is_file() and (shipped / "sandbox" / "store.py").is_file()

@@ -33,8 +33,10 @@ issue when a venue drifts from the policies. Made by `mmp init` (mmp {version}).
 
 {secrets}
 3. **Branch protection** for `main`: require a pull request with at least one review
-   (CODEOWNERS for `policies/` helps), and the status checks `mmp check / check` and
-   `mmp plan / plan`; no direct pushes. A merge is what applies.
+   (CODEOWNERS for `policies/` helps) and the status check `mmp check / check`; no direct
+   pushes. A merge is what applies. `mmp plan` runs for pull requests that touch
+   `policies/` only (a required check that never runs holds a pull request), and its
+   comment is what the reviewers read.
 4. Locally: `pre-commit install` (the hook runs `mmp validate`), and `pip install` the mmp
    the workflows pin (their `Install mmp` step).
 
