@@ -46,11 +46,19 @@ def test_init_writes_a_desk_that_validates_and_checks(
 
 
 @pytest.mark.parametrize("venue", list(VENUES))
-def test_every_venue_has_a_valid_example(tmp_path: Path, venue: str) -> None:
-    """A venue added to the registry gets its example account from its capabilities."""
+def test_every_venue_has_an_example_that_applies(
+    tmp_path: Path, venue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A venue added to the registry gets its example account from its capabilities, and
+    the example desk applies in the sandbox, then plans clean."""
     assert _init(tmp_path, "--venue", venue) == 0
-    assert main(["validate", "--policies", str(tmp_path / "policies")]) == 0
+    policies = ["--policies", str(tmp_path / "policies")]
+    assert main(["validate", *policies]) == 0
     assert f"  {venue}-desk:" in (tmp_path / "policies" / "desk.yaml").read_text()
+    capsys.readouterr()
+    assert main(["apply", "--sandbox", "--auto-approve", *policies]) == 0
+    assert main(["plan", "--sandbox", "--detailed-exitcode", *policies]) == 0
+    assert "Plan: no changes" in capsys.readouterr().out
 
 
 def test_init_overwrites_nothing_unless_forced(

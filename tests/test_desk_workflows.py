@@ -143,3 +143,18 @@ def test_the_policies_must_sit_at_the_root(tmp_path: Path) -> None:
     shutil.copytree(REPO / "policies", tmp_path / "desk" / "policies")
     with pytest.raises(ReconcilerError, match="move them there"):
         sync.Desk.at(tmp_path / "desk" / "policies", None)
+
+
+def test_write_into_a_desk_without_workflows_pins_this_mmp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    args = ["workflows", "--policies", str(tmp_path / "policies")]
+    assert main([*args, "--check"]) == 1
+    assert capsys.readouterr().err.count("is missing") == len(NAMES)
+    assert main([*args, "--write", "--pin", "mmp-reconciler==9.8.7"]) == 0
+    told = capsys.readouterr().out.splitlines()
+    assert told == [f"wrote {tmp_path / '.github' / 'workflows' / n}" for n in NAMES]
+    assert main([*args, "--check"]) == 0
+    check = (tmp_path / ".github" / "workflows" / "mmp-check.yml").read_text()
+    assert "run: python -m pip install --quiet mmp-reconciler==9.8.7\n" in check

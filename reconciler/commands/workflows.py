@@ -24,6 +24,7 @@ def command(args: argparse.Namespace) -> int:
     files = sync.planned(desk, pin)
     for line in sync.write(desk, files):
         out(line + "\n")
-    if pin is None and not sync.current_pin(desk.read(), desk):
-        note(pins.installed()[1] or "")
+    said = pins.installed()[1]
+    if pin is None and said and sync.current_pin(desk.read(), desk) == pins.installed()[0]:
+        note(said)  # the files pin this mmp, which an index may not hold
     return 0
