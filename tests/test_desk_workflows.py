@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from reconciler import __version__
 from reconciler.cli import main
@@ -158,3 +160,28 @@ def test_write_into_a_desk_without_workflows_pins_this_mmp(
     assert main([*args, "--check"]) == 0
     check = (tmp_path / ".github" / "workflows" / "mmp-check.yml").read_text()
     assert "run: python -m pip install --quiet mmp-reconciler==9.8.7\n" in check
+
+
+def _but_keys_venues_and_pin(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load(text)
+    for job in data["jobs"].values():
+        env = job.get("env") or {}
+        job["env"] = {k: v for k, v in env.items() if not str(v).startswith("${{ secrets.")}
+        matrix = job.get("strategy", {}).get("matrix", {})
+        if "venue" in matrix:
+            matrix["venue"] = "VENUES"
+        for step in job["steps"]:
+            if pins.from_install_line(str(step.get("run", ""))):
+                step["run"] = "INSTALL"
+    return data
+
+
+def test_a_desks_workflows_are_ours_but_for_keys_venues_and_pin(tmp_path: Path) -> None:
+    """So tests/test_github_steps.py, which runs each `mmp github` step of ours against the
+    sandbox and a fake GitHub API, runs a desk's steps too, and tests/test_workflows.py's
+    checks of triggers, conditions, environments and artifacts hold for them."""
+    assert main(["init", str(tmp_path), "--venue", "aevo", "--pin", "mmp-reconciler==1.0.0"]) == 0
+    for name in NAMES:
+        theirs = (tmp_path / ".github" / "workflows" / name).read_text(encoding="utf-8")
+        ours = (WORKFLOWS / name).read_text(encoding="utf-8")
+        assert _but_keys_venues_and_pin(theirs) == _but_keys_venues_and_pin(ours), name
