@@ -158,6 +158,8 @@ def test_write_into_a_desk_without_workflows_pins_this_mmp(
     told = capsys.readouterr().out.splitlines()
     assert told == [f"wrote {tmp_path / '.github' / 'workflows' / n}" for n in NAMES]
     assert main([*args, "--check"]) == 0
+    assert main([*args, "--check", "--pin", "mmp-reconciler==9.8.7"]) == 1
+    assert "--pin goes with --write" in capsys.readouterr().err
     check = (tmp_path / ".github" / "workflows" / "mmp-check.yml").read_text()
     assert "run: python -m pip install --quiet mmp-reconciler==9.8.7\n" in check
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 
 from reconciler.core.console import error, note, out
+from reconciler.core.errors import ReconcilerError
 from reconciler.desk import pin as pins
 from reconciler.desk import sync
 
 
 def command(args: argparse.Namespace) -> int:
     desk = sync.Desk.at(args.policies, args.dir)
+    if args.check and args.pin:
+        raise ReconcilerError(
+            "--pin goes with --write (--check compares with the mmp the files pin already)"
+        )
     if args.check:
         problems = sync.check(desk)
         if not problems:
