@@ -253,7 +253,76 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal", type=Path, help="JSONL journal (default: .mmp/journal.jsonl)"
     )
     _add_github(sub, common)
+    _add_desk(sub, common)
     return parser
+
+
+def _add_desk(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    workflows = _command(
+        sub,
+        "workflows",
+        [common],
+        "check or write the GitHub workflows the policies need",
+        "The plan, apply, drift and check workflows are generated from the policies: each "
+        "venue job passes the credential variables of every account, and installs the pinned "
+        "mmp. --check exits 1 naming each missing or stale variable or file; --write brings "
+        "the files in line (keeping the mmp they pin) and says what it wrote.",
+        ["mmp workflows --check", "mmp workflows --write"],
+    )
+    mode = workflows.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true", help="exit 1 when they disagree")
+    mode.add_argument("--write", action="store_true", help="write what the policies need")
+    workflows.add_argument(
+        "--dir",
+        type=Path,
+        help="the workflows folder (default: .github/workflows at the repository's root)",
+    )
+    init = _command(
+        sub,
+        "init",
+        [],
+        "create a desk's policy repository (or --upgrade its pinned mmp)",
+        "Write a new desk repository into DIR: policies/ with one commented example account "
+        "per venue, conservative guardrails, the GitHub workflows generated from them (plan "
+        "on pull request, apply on merge after review, drift on a schedule, the check), a "
+        "pre-commit config, .gitignore and a README of the set-up steps. The workflows "
+        "install exactly this mmp (--pin to choose). Existing files are never overwritten "
+        "without --force. --upgrade moves an existing desk's workflows and pins to this mmp, "
+        "showing the diff first.",
+        [
+            "mmp init my-desk --venue deribit --venue binance",
+            "mmp init my-desk --pin git+https://HOST/OWNER/mmp-reconciler@COMMIT",
+            "mmp init --upgrade",
+        ],
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="(default: .)")
+    init.add_argument(
+        "--venue",
+        action="append",
+        default=[],
+        help="an example account for this venue (repeatable; default: every venue)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="rewrite the generated files of the desk in DIR for this mmp (diff shown first)",
+    )
+    _add_pin(init, "the mmp the workflows install (default: this one, as it was installed)")
+    _add_pin(
+        workflows,
+        "with --write: install this mmp (default: the one the files install already)",
+    )
+
+
+def _add_pin(parser: argparse.ArgumentParser, says: str) -> None:
+    parser.add_argument(
+        "--pin",
+        metavar="SPEC",
+        help=f"mmp-reconciler==X.Y.Z or git+https://HOST/OWNER/REPO@COMMIT: {says}",
+    )
 
 
 def _add_include_held(parser: argparse.ArgumentParser) -> None:
@@ -496,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schema": _schema,
         "show": _lazy("reconciler.commands.run", "show"),
         "github": _github,
+        "workflows": _lazy("reconciler.commands.workflows", "command"),
+        "init": _lazy("reconciler.commands.init", "command"),
     }
     no_color = getattr(args, "no_color", False) or "NO_COLOR" in os.environ
     args.colour = not no_color and console.is_terminal(sys.stdout)

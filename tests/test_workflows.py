@@ -162,6 +162,7 @@ def test_least_privilege_and_the_triggers() -> None:
         "mmp-drift.yml:plan": {"contents": "read"},
         "mmp-drift.yml:report": {"contents": "read", "issues": "write"},
         "mmp-plan.yml:plan": {"contents": "read", "pull-requests": "write"},
+        "mmp-check.yml:check": {"contents": "read"},
         "tests.yml:tests": {"contents": "read"},
     }
 
@@ -173,6 +174,9 @@ MMP_STEPS = {  # each job that runs mmp: the one `mmp github` action it runs
     ("mmp-drift.yml", "plan"): "shard",
     ("mmp-drift.yml", "report"): "drift",
 }
+
+
+CHECKS = ("mmp validate", "mmp workflows --check")  # mmp-check.yml: offline, no secrets
 
 
 def _words(workflow: str, job_name: str, action: str) -> list[str]:
@@ -193,7 +197,9 @@ def test_every_step_is_one_line_and_mmp_runs_only_as_mmp_github() -> None:
             for step in each["steps"]:
                 run = str(step.get("run", "")).strip()
                 assert "\n" not in run, f"{path.name}:{job_name}: {run!r} is more than one line"
-                if run and run not in (INSTALL, ".ci/run"):
+                if run in CHECKS:
+                    build_parser().parse_args(shlex.split(run)[1:])
+                elif run and run not in (INSTALL, ".ci/run"):
                     action = mmp_action(step)
                     assert action, f"{path.name}:{job_name}: {run!r} is not `mmp github ...`"
                     build_parser().parse_args(shlex.split(run)[1:])  # a typo exits here
@@ -261,7 +267,8 @@ def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() 
     shards, report = data["jobs"]["plan"], data["jobs"]["report"]
     assert shards["strategy"]["fail-fast"] is False
     matrix = shards["strategy"]["matrix"]["venue"]
-    assert sorted(matrix) == sorted(capabilities()), "one shard per registered venue"
+    used = {t.venue for t in load_desired(REPO / "policies", capabilities()).accounts.values()}
+    assert sorted(matrix) == sorted(used), "one shard per venue the policies use"
     assert shards["env"]["MMP_SHARD"] == "venue=${{ matrix.venue }}"
     # each shard's plans, and only a shard that succeeded (no `if:`), go to the report
     folder = _words("mmp-drift.yml", "plan", "shard")[-1]
@@ -284,7 +291,10 @@ def test_every_account_has_its_credentials_in_every_venue_job() -> None:
         for name in env_names(target, connections()[target.venue])
     }
     for where, job in _jobs().items():
-        if where.startswith("tests.yml") or where == "mmp-drift.yml:report":
+        if where.startswith("tests.yml") or where in (
+            "mmp-drift.yml:report",
+            "mmp-check.yml:check",
+        ):
             continue
         env = job["env"]
         have = {k for k, v in env.items() if str(v).startswith("${{ secrets.")}
