@@ -87,10 +87,13 @@ def test_a_file_edited_by_hand_or_missing_is_named(tmp_path: Path) -> None:
     desk = _copy(tmp_path)
     (desk.workflows / "mmp-check.yml").unlink()
     apply = desk.workflows / "mmp-apply.yml"
-    apply.write_text(apply.read_text().replace("timeout-minutes: 30", "timeout-minutes: 5"))
+    text = apply.read_text()
+    # the line the edit lands on (its number moves with the accounts' credential lines above)
+    line = text.splitlines().index("    timeout-minutes: 30") + 1
+    apply.write_text(text.replace("timeout-minutes: 30", "timeout-minutes: 5"))
     problems = sync.check(desk)
     assert problems[0].endswith(
-        "mmp-apply.yml differs from what the policies give: line 98 "
+        f"mmp-apply.yml differs from what the policies give: line {line} "
         "is 'timeout-minutes: 5', expected 'timeout-minutes: 30'"
     ), problems
     assert problems[1].endswith("mmp-check.yml is missing")
