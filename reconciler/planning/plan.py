@@ -184,8 +184,7 @@ class Inclusion:
         return dict(self.triggers).get(scope)
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"scopes": list(self.scopes), "reason": self.reason}
-        data["by"] = self.by
+        data: dict[str, Any] = {"scopes": list(self.scopes), "reason": self.reason, "by": self.by}
         if self.triggers:
             data["triggers"] = dict(self.triggers)
         return data
