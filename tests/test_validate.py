@@ -313,7 +313,9 @@ def test_same_venue_account_under_two_names(in_tmp: Path) -> None:
         load(in_tmp)
     assert [str(p) for p in info.value.problems] == [
         "policies/b.yaml:5:18: account `other` uses the same venue account as `main` "
-        "(policies/a.yaml:2:3): one venue account must be declared once"
+        "(policies/a.yaml:2:3): the same keys reach the same account of the venue, so two "
+        "policies would plan and apply its MMP against each other; one venue account must be "
+        "declared once"
     ]
 
 

@@ -222,7 +222,7 @@ class _Reader:
                 account.endpoint_ok = False
                 self.add((*account.path, "environment"), _environment_problem(environment))
         if "base_url" in value:
-            if isinstance(url, str) and BASE_URL.match(url):
+            if isinstance(url, str) and BASE_URL.fullmatch(url):
                 account.base_url = url
             else:
                 account.endpoint_ok = False

@@ -70,11 +70,18 @@ def credentials_problem(value: object) -> str:
             "credentials takes an environment-variable prefix such as DERIBIT_MAIN, "
             "not the credentials themselves; secrets never go in policies"
         )
-    if not isinstance(value, str) or not ENV_PREFIX.match(value):
+    # fullmatch: `$` alone also matches before a final newline ("X\n" is no prefix)
+    if not isinstance(value, str) or not ENV_PREFIX.fullmatch(value):
         return (
             "credentials must be an environment-variable prefix (A-Z, 0-9, _) such as "
             "DERIBIT_MAIN; the value given is not one and may be a literal secret, so it "
             "is not shown"
+        )
+    if value == "GITHUB" or value.startswith("GITHUB_"):
+        return (
+            "credentials must not start with GITHUB: GitHub refuses secret names that start "
+            "with GITHUB_, so the workflows could not pass these variables; choose another "
+            "prefix, such as the venue's name and the account's"
         )
     return ""
 

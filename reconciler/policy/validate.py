@@ -89,6 +89,8 @@ class _Desk:
     state: DesiredState = field(default_factory=DesiredState)
     declared: dict[str, Location] = field(default_factory=dict)
     endpoints: dict[tuple[str, str, str], tuple[str, Location]] = field(default_factory=dict)
+    # credential variable -> the account that reads it, where it sends it, its location
+    variables: dict[str, tuple[str, str, Location]] = field(default_factory=dict)
 
 
 class _AccountCheck:
@@ -205,11 +207,35 @@ class _AccountCheck:
             self.add(
                 (*account.path, "credentials"),
                 f"account `{account.name}` uses the same venue account as `{other}` "
-                f"({other_where}): one venue account must be declared once",
+                f"({other_where}): the same keys reach the same account of the venue, so two "
+                "policies would plan and apply its MMP against each other; one venue account "
+                "must be declared once",
             )
             return False
         self.desk.endpoints[endpoint] = (account.name, where)
-        return True
+        return self.own_keys(caps, where)
+
+    def own_keys(self, caps: Capabilities, where: Location) -> bool:
+        """Whether no other account reads one of this account's credential variables (the
+        same key would go to two venues, or to a venue's testnet and its production)."""
+        account = self.account
+        sends = f"{caps.venue} {account.environment or 'default environment'}"
+        sends += " at its base_url" if account.base_url else ""
+        clashes: dict[tuple[str, str, Location], list[str]] = {}
+        for suffix in self.desk.connections[caps.venue].credential_vars:
+            name = f"{account.credentials}_{suffix}"
+            first = self.desk.variables.setdefault(name, (account.name, sends, where))
+            if first[0] != account.name:
+                clashes.setdefault(first, []).append(name)
+        for (other, other_sends, other_where), names in clashes.items():
+            self.add(
+                (*account.path, "credentials"),
+                f"account `{account.name}` ({sends}) reads {_and(names)}, as account "
+                f"`{other}` ({other_sends}, {other_where}) does: one key would be sent to "
+                "both, and a key must reach only the venue and environment it was made for; "
+                "give each account its own `credentials:` prefix",
+            )
+        return not clashes
 
     def keep(self, scopes: list[DesiredScope]) -> None:
         state = self.desk.state

@@ -1,0 +1,122 @@
+"""A `credentials:` prefix names the variables one account's keys come from, and those names
+end up in the workflows as secret names: a value that is not wholly a prefix (a final
+newline passes `^...$`), a prefix GitHub refuses, or a variable two accounts read (one key
+sent to two venues, or to a venue's testnet and its production) is a validation error,
+with the file:line of both accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler import __version__
+from reconciler.cli import main
+
+BYBIT = "      BTC: {window: 1s, frozen: 30s, quantity_limit: 10, delta_limit: 2, vega_limit: 2}\n"
+BINANCE = "      BTCUSDT: {window: 5s, frozen: 30s, quantity_limit: 10, delta_limit: 2}\n"
+OKX = "      BTC-USD: {window: 1s, frozen: 30s, quantity_limit: 10}\n"
+BULLISH = "      BTC: {window: 10s, frozen: 30s, max_quote_quantity: 5}\n"
+
+
+def _account(name: str, venue: str, credentials: str, environment: str = "testnet") -> str:
+    body = {"bybit": BYBIT, "binance": BINANCE, "okx": OKX, "bullish": BULLISH}[venue]
+    return (
+        f"  {name}:\n    venue: {venue}\n    environment: {environment}\n"
+        f"    credentials: {credentials}\n    mmp:\n{body}"
+    )
+
+
+def _validate(folder: Path, capsys: pytest.CaptureFixture[str], *accounts: str) -> tuple[int, str]:
+    (folder / "policies").mkdir(exist_ok=True)
+    (folder / "policies" / "desk.yaml").write_text("accounts:\n" + "".join(accounts))
+    capsys.readouterr()
+    code = main(["validate", "--policies", str(folder / "policies")])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ['"BYBIT_X\\n"', "|\n      BYBIT_X", '"BYBIT_X\\n\\n"'])
+def test_a_prefix_with_a_final_newline_is_no_prefix(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, err = _validate(in_tmp, capsys, _account("bybit-desk", "bybit", value))
+    assert code == 1
+    assert (
+        "policies/desk.yaml:5:18: credentials: credentials must be an environment-variable prefix"
+        in err
+    )
+    pin = f"mmp-reconciler=={__version__}"
+    assert main(["workflows", "--write", "--policies", "policies", "--pin", pin]) == 1
+    assert "credentials must be an environment-variable prefix" in capsys.readouterr().err
+    assert not (in_tmp / ".github").exists()
+
+
+def test_a_base_url_with_a_final_newline_is_no_url(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = _account("bybit-desk", "bybit", "BYBIT_X")
+    account = account.replace("    mmp:", '    base_url: "https://api.example.test\\n"\n    mmp:')
+    code, err = _validate(in_tmp, capsys, account)
+    assert code == 1 and "base_url must be an http:// or https:// URL" in err
+
+
+@pytest.mark.parametrize("prefix", ["GITHUB", "GITHUB_BYBIT"])
+def test_a_prefix_github_refuses_is_refused(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], prefix: str
+) -> None:
+    code, err = _validate(in_tmp, capsys, _account("bybit-desk", "bybit", prefix))
+    assert code == 1 and "GitHub refuses secret names that start with GITHUB_" in err
+
+
+@pytest.mark.parametrize(
+    ("second", "sends", "shared"),
+    [
+        (
+            _account("bybit-b", "bybit", "SHARED"),
+            "bybit testnet",
+            "SHARED_API_KEY and SHARED_API_SECRET",
+        ),
+        (
+            _account("binance-live", "binance", "SHARED", "production"),
+            "binance production",
+            "SHARED_API_KEY and SHARED_API_SECRET",
+        ),
+        # another prefix, the same variable: bullish SHARED_API reads SHARED_API_SECRET
+        (_account("bullish-b", "bullish", "SHARED_API"), "bullish testnet", "SHARED_API_SECRET"),
+    ],
+)
+def test_one_key_for_two_venues_or_environments_is_refused(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], second: str, sends: str, shared: str
+) -> None:
+    first = _account("binance-a", "binance", "SHARED")
+    code, err = _validate(in_tmp, capsys, first, second)
+    assert code == 1
+    assert (
+        f"policies/desk.yaml:11:18: account `{second.split(':')[0].strip()}` ({sends}) reads "
+        f"{shared}, as account `binance-a` (binance testnet, policies/desk.yaml:2:3) does: one "
+        "key would be sent to both" in err
+    ), err
+
+
+def test_one_venue_account_under_two_names_is_refused_with_why(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same venue, same environment, same keys: the same account of the venue, whose MMP two
+    policies would then plan and apply against each other (which one wins depends on the
+    order of merges), so it must be declared once."""
+    first = _account("okx-a", "okx", "OKX_MAIN")
+    code, err = _validate(in_tmp, capsys, first, first.replace("okx-a", "okx-b"))
+    assert code == 1
+    assert "account `okx-b` uses the same venue account as `okx-a` (policies/desk.yaml:2:3)" in err
+    assert "two policies would plan and apply its MMP against each other" in err
+
+
+def test_accounts_with_their_own_keys_validate(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    accounts = (
+        _account("okx-a", "okx", "FOO_API"),  # FOO_API_API_KEY ...
+        _account("bybit-b", "bybit", "FOO"),  # FOO_API_KEY ...: no variable in common
+        _account("bybit-live", "bybit", "BYBIT_LIVE", "production"),
+    )
+    assert _validate(in_tmp, capsys, *accounts) == (0, "")
