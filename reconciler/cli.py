@@ -268,8 +268,9 @@ def _add_desk(
         "The plan, apply, drift and check workflows are generated from the policies: each "
         "venue job passes the credential variables of every account, and installs the pinned "
         "mmp. --check exits 1 naming each missing or stale variable or file; --write brings "
-        "the files in line (keeping the mmp they pin) and says what it wrote.",
-        ["mmp workflows --check", "mmp workflows --write"],
+        "the files in line (keeping the mmp they pin), showing the diff of each file it "
+        "replaces and asking first (--yes where nobody can be asked), and says what it wrote.",
+        ["mmp workflows --check", "mmp workflows --write", "mmp workflows --write --yes"],
     )
     mode = workflows.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="exit 1 when they disagree")
@@ -289,12 +290,15 @@ def _add_desk(
         "on pull request, apply on merge after review, drift on a schedule, the check), a "
         "pre-commit config, .gitignore and a README of the set-up steps. The workflows "
         "install exactly this mmp (--pin to choose). Existing files are never overwritten "
-        "without --force. --upgrade moves an existing desk's workflows and pins to this mmp, "
-        "showing the diff first.",
+        "without --force, and policies/ that holds policies already is never written into. "
+        "--upgrade moves an existing desk's workflows and pins to this mmp (keeping the kind "
+        "of pin the desk has), showing the diff and asking first (--yes where nobody can be "
+        "asked).",
         [
             "mmp init my-desk --venue deribit --venue binance",
             "mmp init my-desk --pin git+https://HOST/OWNER/mmp-reconciler@COMMIT",
             "mmp init --upgrade",
+            "mmp init --upgrade --yes",
         ],
     )
     init.add_argument("dir", nargs="?", type=Path, default=Path("."), help="(default: .)")
@@ -310,7 +314,13 @@ def _add_desk(
         action="store_true",
         help="rewrite the generated files of the desk in DIR for this mmp (diff shown first)",
     )
-    _add_pin(init, "the mmp the workflows install (default: this one, as it was installed)")
+    _add_yes(init, "with --upgrade")
+    _add_yes(workflows, "with --write")
+    _add_pin(
+        init,
+        "the mmp the workflows install (default: this one as it was installed, from an index "
+        "or git; required when it came from a local file or folder)",
+    )
     _add_pin(
         workflows,
         "with --write: install this mmp (default: the one the files install already)",
@@ -321,7 +331,17 @@ def _add_pin(parser: argparse.ArgumentParser, says: str) -> None:
     parser.add_argument(
         "--pin",
         metavar="SPEC",
-        help=f"mmp-reconciler==X.Y.Z or git+https://HOST/OWNER/REPO@COMMIT: {says}",
+        help="mmp-reconciler==X.Y.Z (this mmp's version) or git+https://HOST/OWNER/REPO@COMMIT "
+        f"(or git+ssh://git@HOST/OWNER/REPO@COMMIT): {says}",
+    )
+
+
+def _add_yes(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"{when}: replace existing files without asking (the diff is still shown; "
+        "needed where stdin is not a terminal)",
     )
 
 

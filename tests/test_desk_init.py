@@ -43,6 +43,9 @@ def test_init_writes_a_desk_that_validates_and_checks(
     for said in ("mmp-read", "mmp-production", "required reviewers", "Branch protection"):
         assert said in readme
     assert "`DERIBIT_DESK_CLIENT_SECRET` (account `deribit-desk`)" in readme
+    # the required check by the name branch protection lists: the check run's, its job's
+    check = YAML(typ="safe").load((desk / ".github" / "workflows" / "mmp-check.yml").read_text())
+    assert f"the status check `{check['jobs']['check']['name']}` (the job of" in readme
 
 
 @pytest.mark.parametrize("venue", list(VENUES))
@@ -90,7 +93,7 @@ def test_upgrade_shows_the_diff_then_moves_every_pin(
 ) -> None:
     assert _init(tmp_path, "--venue", "aevo") == 0
     capsys.readouterr()
-    assert main(["init", str(tmp_path), "--upgrade", "--pin", GIT_PIN]) == 0
+    assert main(["init", str(tmp_path), "--upgrade", "--pin", GIT_PIN, "--yes"]) == 0
     told = capsys.readouterr().out
     diff = told.index("-        run: python -m pip install --quiet mmp-reconciler==0.1.0")
     assert diff < told.index(f"+        run: python -m pip install --quiet {GIT_PIN}")

@@ -7,6 +7,7 @@ environment (a .pth line: nothing of the checkout is importable there)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import site
@@ -85,9 +86,15 @@ def test_a_desk_made_by_the_installed_wheel_plans_and_applies(venv: Path, tmp_pa
     )
     assert where.startswith(str(venv)), where  # the wheel's, not the checkout's
     desk = tmp_path / "desk"
-    told = _run([mmp, "init", str(desk)], tmp_path, env)
+    # installed from a wheel file: nothing a desk's CI could install, so no guess
+    refused = subprocess.run(
+        [mmp, "init", str(desk)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1 and not desk.exists()
+    assert "this mmp was installed from the file " in refused.stderr
+    assert "give --pin mmp-reconciler==X.Y.Z" in refused.stderr
+    told = _run([mmp, "init", str(desk), "--pin", f"mmp-reconciler=={__version__}"], tmp_path, env)
     assert f"the workflows install mmp-reconciler=={__version__}" in told
-    assert "installed from a local file" in told  # said: the index may not have it
     for command in (["validate"], ["workflows", "--check"]):
         _run([mmp, *command], desk, env)
     assert "Plan: changes" in _run([mmp, "plan", "--sandbox"], desk, env)
@@ -96,6 +103,35 @@ def test_a_desk_made_by_the_installed_wheel_plans_and_applies(venv: Path, tmp_pa
     )
     assert "Plan: no changes" in _run([mmp, "plan", "--sandbox"], desk, env)
     _lint(desk / ".github" / "workflows")
+
+
+def test_installed_from_git_over_ssh_the_desk_pins_that_commit(venv: Path, tmp_path: Path) -> None:
+    """pip's record of an install from git over ssh (the usual way to install a private
+    tool): the workflows and the pre-commit hook pin that commit of that repository."""
+    [record] = (venv / "lib").glob("python3*/site-packages/mmp_reconciler-*.dist-info")
+    direct_url = record / "direct_url.json"
+    wheel = direct_url.read_text(encoding="utf-8")
+    url, commit = (
+        "ssh://git@github.com/acme/mmp-reconciler.git",
+        "0123456789abcdef" * 2 + "01234567",
+    )
+    pip_wrote = {
+        "url": url,
+        "vcs_info": {"vcs": "git", "commit_id": commit, "requested_revision": "v1"},
+    }
+    direct_url.write_text(json.dumps(pip_wrote), encoding="utf-8")
+    try:
+        told = _run(
+            [str(venv / "bin" / "mmp"), "init", str(tmp_path / "desk")], tmp_path, _env(venv)
+        )
+    finally:
+        direct_url.write_text(wheel, encoding="utf-8")
+    pin = f"git+{url}@{commit}"
+    assert f"the workflows install {pin}" in told
+    apply = (tmp_path / "desk" / ".github" / "workflows" / "mmp-apply.yml").read_text()
+    assert apply.count(f"run: python -m pip install --quiet {pin}\n") == 2
+    hooks = (tmp_path / "desk" / ".pre-commit-config.yaml").read_text()
+    assert f"  - repo: {url}\n    rev: {commit}\n" in hooks
 
 
 def _lint(folder: Path) -> None:

@@ -21,7 +21,15 @@ from reconciler.cli import build_parser
 from reconciler.core.secrets import env_names
 from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities, connections
-from tests.workflow_files import INSTALL, REPO, WORKFLOWS, load, mmp_action, mmp_step
+from tests.workflow_files import (
+    INSTALL,
+    REPO,
+    WORKFLOWS,
+    load,
+    mmp_action,
+    mmp_step,
+    secrets_of,
+)
 
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 ACTIONLINT_DIR = Path(
@@ -255,7 +263,8 @@ def test_apply_runs_the_saved_plan_only_after_review_and_keeps_its_journal() -> 
         mmp_step("mmp-apply.yml", "plan", "plan"),
         mmp_step("mmp-apply.yml", "apply", "apply"),
     ):
-        assert step["env"] == {"MMP_FORCE": "${{ inputs.force }}"}  # empty on a push
+        env = {k: v for k, v in step["env"].items() if k not in secrets_of(step["env"])}
+        assert env == {"MMP_FORCE": "${{ inputs.force }}"}  # empty on a push
     assert plan["env"]["MMP_ACCOUNT"] == "${{ inputs.account }}"
 
 
@@ -283,20 +292,32 @@ def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() 
     assert "environment" not in report  # no venue keys: it reads the shards' plans
 
 
-def test_every_account_has_its_credentials_in_every_venue_job() -> None:
+def test_every_account_has_its_credentials_in_the_one_step_that_runs_mmp() -> None:
+    """Each venue job's `mmp github` step, and no other step (not `pip install`, not an
+    action) nor the job's env, is given every account's credential variables."""
     desired = load_desired(REPO / "policies", capabilities())
     wanted = {
         name
         for target in desired.accounts.values()
         for name in env_names(target, connections()[target.venue])
     }
+    venue_jobs = {f"{w}:{j}" for (w, j) in MMP_STEPS} - {"mmp-drift.yml:report"}
     for where, job in _jobs().items():
-        if where.startswith("tests.yml") or where in (
-            "mmp-drift.yml:report",
-            "mmp-check.yml:check",
-        ):
+        assert secrets_of(job.get("env")) == {}, f"{where}: secrets in the job's env"
+        given = {
+            str(step.get("name") or step.get("uses") or step.get("run")): secrets_of(
+                step.get("env")
+            )
+            for step in job["steps"]
+        }
+        carrying = {name: env for name, env in given.items() if env}
+        if where not in venue_jobs:
+            assert carrying == {}, where
             continue
-        env = job["env"]
-        have = {k for k, v in env.items() if str(v).startswith("${{ secrets.")}
-        assert have == wanted, f"{where}: missing {wanted - have}, extra {have - wanted}"
-        assert all(env[k] == f"${{{{ secrets.{k} }}}}" for k in have), where
+        workflow, job_name = where.split(":")
+        [(step_name, env)] = carrying.items()
+        assert step_name == mmp_step(workflow, job_name, MMP_STEPS[(workflow, job_name)])["name"]
+        assert set(env) == wanted, (
+            f"{where}: missing {wanted - set(env)}, extra {set(env) - wanted}"
+        )
+        assert all(env[k] == f"${{{{ secrets.{k} }}}}" for k in env), where

@@ -48,14 +48,20 @@ def mmp_action(step: Mapping[str, Any]) -> str | None:
 
 
 def secret_names() -> set[str]:
-    """Every secret a job of ours passes to its steps."""
+    """Every secret a job of ours passes to a step (in the job's env or the step's)."""
     return {
         match
         for path in WORKFLOWS.glob("*.yml")
         for each in load(path.name)["jobs"].values()
-        for value in (each.get("env") or {}).values()
+        for env in [each.get("env"), *(step.get("env") for step in each["steps"])]
+        for value in (env or {}).values()
         for match in re.findall(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", str(value))
     }
+
+
+def secrets_of(env: Mapping[str, Any] | None) -> dict[str, str]:
+    """The entries of an env: that pass a secret."""
+    return {k: str(v) for k, v in (env or {}).items() if str(v).startswith("${{ secrets.")}
 
 
 def step_env(

@@ -6,15 +6,16 @@ import argparse
 
 from reconciler.core.console import error, note, out
 from reconciler.core.errors import ReconcilerError
+from reconciler.desk import changes, sync
 from reconciler.desk import pin as pins
-from reconciler.desk import sync
 
 
 def command(args: argparse.Namespace) -> int:
     desk = sync.Desk.at(args.policies, args.dir)
-    if args.check and args.pin:
+    if args.check and (args.pin or args.yes):
         raise ReconcilerError(
-            "--pin goes with --write (--check compares with the mmp the files pin already)"
+            f"{'--pin' if args.pin else '--yes'} goes with --write (--check writes nothing, "
+            "and compares with the mmp the files pin already)"
         )
     if args.check:
         problems = sync.check(desk)
@@ -25,11 +26,12 @@ def command(args: argparse.Namespace) -> int:
             error(problem)
         note("`mmp workflows --write` brings the workflows in line with the policies")
         return 1
-    pin = pins.parse(args.pin) if args.pin else None
-    files = sync.planned(desk, pin)
-    for line in sync.write(desk, files):
+    pin, said = sync.pin_for_write(desk, pins.chosen(args.pin) if args.pin else None)
+    made = sync.changes_to(desk, sync.planned(desk, pin))
+    out(changes.diff(made))
+    changes.approve(made, args.yes, "mmp workflows --write")
+    for line in changes.write(made):
         out(line + "\n")
-    said = pins.installed()[1]
-    if pin is None and said and sync.current_pin(desk.read(), desk) == pins.installed()[0]:
-        note(said)  # the files pin this mmp, which an index may not hold
+    if said and any(c.writes for c in made):
+        note(f"{said}: the workflows install {pin.spec}")
     return 0

@@ -5,10 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from reconciler.core.errors import ReconcilerError
 from reconciler.desk import example, readme
-from reconciler.desk.pin import CHECKOUT, Pin
-from reconciler.desk.workflows import Needs, needs, render
+from reconciler.desk.pin import Pin
+from reconciler.desk.workflows import NAMES, Needs, needs, render
 from reconciler.policy.schema import schema_text
 
 POLICY = "policies/desk.yaml"
@@ -18,13 +17,21 @@ PRE_COMMIT = ".pre-commit-config.yaml"
 WORKFLOWS = ".github/workflows"
 
 
+def paths() -> list[str]:
+    """Where `files` writes, in its order (known before the pin is)."""
+    return [
+        POLICY,
+        GUARDRAILS,
+        SCHEMA,
+        *(f"{WORKFLOWS}/{name}" for name in NAMES),
+        PRE_COMMIT,
+        ".gitignore",
+        "README.md",
+    ]
+
+
 def files(venues: list[str], pin: Pin) -> dict[str, str]:
     """Every file of a new desk, by its path in the repository."""
-    if pin.spec == CHECKOUT:
-        raise ReconcilerError(
-            "--pin . installs the checkout itself, which only mmp's own repository is; give "
-            "mmp-reconciler==X.Y.Z or git+https://HOST/OWNER/REPO@COMMIT"
-        )
     policy, guardrails = example.policies(venues), example.guardrails(venues)
     need = _needs(policy, guardrails)
     made = {

@@ -6,16 +6,15 @@ keeps it, so adding an account never upgrades mmp by the way; `mmp init --upgrad
 
 from __future__ import annotations
 
-import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import __version__
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.paths import policies_id, repository_root
-from reconciler.desk import DISTRIBUTION
+from reconciler.desk import DISTRIBUTION, changes, origin
 from reconciler.desk import pin as pins
-from reconciler.desk.workflows import NAMES, Needs, generated_by, job_secrets, needs, render
+from reconciler.desk.workflows import NAMES, Needs, generated_by, needs, render, step_secrets
 
 
 @dataclass(frozen=True)
@@ -27,29 +26,44 @@ class Desk:
 
     @classmethod
     def at(cls, policies: Path, workflows: Path | None) -> Desk:
-        if policies_id(policies) != "policies":
+        """The desk whose policies these are. Its root is found from the path as given (a
+        symbolic link is not followed: the workflows see the repository as Git does)."""
+        given = Path(os.path.abspath(policies))
+        root = root_of(given)
+        if given != root / "policies":
             raise ReconcilerError(
                 f"{policies}: the generated workflows read the policies from policies/ at the "
-                f"repository's root ({repository_root(policies)}); move them there"
+                f"repository's root ({root}); move them there"
             )
-        root = repository_root(policies)
+        if given.is_symlink():
+            raise ReconcilerError(
+                f"{policies} is a symbolic link (to {os.readlink(given)}): the workflows run "
+                "when a pull request or a merge changes files under policies/, and Git records "
+                "a change to these files at the link's target instead, so no plan or apply "
+                "would run; make policies/ a real folder at the repository's root"
+            )
         return cls(policies, workflows or root / ".github" / "workflows")
 
     def read(self) -> dict[str, str]:
         """The generated files present now, by name."""
         return {
-            name: (self.workflows / name).read_text(encoding="utf-8")
+            name: there[0]
             for name in NAMES
-            if (self.workflows / name).is_file()
+            if (there := changes.read(self.workflows / name)) is not None
         }
 
     def shown(self, name: str) -> str:
-        """The file as the operator named its folder: relative to here when below it."""
-        path = self.workflows / name
-        try:
-            return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        """The file as the operator reads it: relative to here when below it."""
+        return changes.shown(self.workflows / name)
+
+
+def root_of(folder: Path) -> Path:
+    """The Git work tree holding an absolute folder (by its path, links not followed), or
+    else the folder's parent."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder.parent
 
 
 def current_pin(present: dict[str, str], desk: Desk) -> pins.Pin | None:
@@ -73,7 +87,15 @@ def check(desk: Desk) -> list[str]:
     """Every way the workflow files disagree with the policies (empty: they agree)."""
     need = needs(desk.policies)
     present = desk.read()
-    pin = current_pin(present, desk) or pins.installed()[0]
+    pin = current_pin(present, desk)
+    if pin is None:  # nothing to compare the install step with: say so, file by file
+        return [
+            f"{desk.shown(name)} is missing"
+            if name not in present
+            else f"{desk.shown(name)} installs no pinned mmp (no `{pins.INSTALL_PREFIX}SPEC` "
+            "step); `mmp workflows --write --pin SPEC` writes it"
+            for name in NAMES
+        ]
     expected = render(need, pin)
     problems: list[str] = []
     for name, text in expected.items():
@@ -88,20 +110,25 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
     if have == want:
         return []
     problems: list[str] = []
-    old, new = job_secrets(have), job_secrets(want)
-    for job in sorted(set(old) | set(new)):
-        missing = sorted(new.get(job, set()) - old.get(job, set()))
-        stale = sorted(old.get(job, set()) - new.get(job, set()))
+    old, new = step_secrets(have), step_secrets(want)
+    for where in sorted(set(old) | set(new)):
+        missing = sorted(new.get(where, set()) - old.get(where, set()))
+        stale = sorted(old.get(where, set()) - new.get(where, set()))
         if missing:
             accounts = sorted({need.secrets[name] for name in missing})
             problems.append(
-                f"{shown}, job {job}: missing {', '.join(missing)} "
+                f"{shown}, {where}: missing {', '.join(missing)} "
                 f"(account {', '.join(f'`{a}`' for a in accounts)})"
             )
-        if stale:
+        unread = [name for name in stale if name not in need.secrets]
+        if unread:
             problems.append(
-                f"{shown}, job {job}: stale {', '.join(stale)} (no account in the policies "
-                "reads it)"
+                f"{shown}, {where}: stale {', '.join(unread)} (no account in the policies reads it)"
+            )
+        if misplaced := [name for name in stale if name in need.secrets]:
+            problems.append(
+                f"{shown}, {where}: given {', '.join(misplaced)}, which only the step that "
+                "runs mmp may hold (so `pip install` and the actions never see a key)"
             )
     version = generated_by(have)
     if version is not None and version != __version__:
@@ -122,28 +149,19 @@ def _first_change(have: str, want: str) -> str:
     return "its length differs (lines added or taken out at the end)"
 
 
-def diff(desk: Desk, files: dict[str, str]) -> str:
-    """A unified diff from the files present to these."""
-    present = desk.read()
-    return "".join(
-        "".join(
-            difflib.unified_diff(
-                present.get(name, "").splitlines(keepends=True),
-                text.splitlines(keepends=True),
-                fromfile=f"a/{desk.shown(name)}",
-                tofile=f"b/{desk.shown(name)}",
-            )
-        )
-        for name, text in files.items()
-    )
+def pin_for_write(desk: Desk, given: pins.Pin | None) -> tuple[pins.Pin, str]:
+    """The pin `--write` writes: the one given, else the one the files install, else the
+    running mmp's, with where that came from (a ReconcilerError when no CI could install it)."""
+    if given is not None:
+        return given, ""
+    present = current_pin(desk.read(), desk)
+    return (present, "") if present is not None else origin.installed()
 
 
-def planned(desk: Desk, pin: pins.Pin | None = None, upgrade: bool = False) -> dict[str, str]:
-    """The files `--write` (or `mmp init --upgrade`) would write: the pin given, else the
-    one in place, else the running mmp's."""
-    present = desk.read()
+def planned(desk: Desk, pin: pins.Pin, upgrade: bool = False) -> dict[str, str]:
+    """The files `--write` (or `mmp init --upgrade`) would write, installing this pin."""
     if not upgrade:
-        for name, text in present.items():
+        for name, text in desk.read().items():
             version = generated_by(text)
             if version is not None and version != __version__:
                 raise ReconcilerError(
@@ -151,19 +169,9 @@ def planned(desk: Desk, pin: pins.Pin | None = None, upgrade: bool = False) -> d
                     f"{__version__}: `mmp init --upgrade` moves the workflows to this version "
                     "(showing the diff first); or run the mmp they install"
                 )
-    chosen = pin or (None if upgrade else current_pin(present, desk)) or pins.installed()[0]
-    return render(needs(desk.policies), chosen)
+    return render(needs(desk.policies), pin)
 
 
-def write(desk: Desk, files: dict[str, str]) -> list[str]:
-    """Write the files that differ; one line each for what was written or left."""
-    present = desk.read()
-    desk.workflows.mkdir(parents=True, exist_ok=True)
-    told = []
-    for name, text in files.items():
-        if present.get(name) == text:
-            told.append(f"unchanged {desk.shown(name)}")
-            continue
-        (desk.workflows / name).write_text(text, encoding="utf-8")
-        told.append(f"{'updated' if name in present else 'wrote'} {desk.shown(name)}")
-    return told
+def changes_to(desk: Desk, files: dict[str, str]) -> list[changes.Change]:
+    """What writing these files changes, file by file."""
+    return [changes.change(desk.workflows / name, text) for name, text in files.items()]
