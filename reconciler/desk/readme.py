@@ -19,7 +19,8 @@ issue when a venue drifts from the policies. Made by `mmp init` (mmp {version}).
 
     mmp validate                 # offline: every problem with file:line
     mmp plan --sandbox           # against the built-in simulators, no keys needed
-    mmp workflows --write        # after adding or taking out an account (CI checks it)
+    mmp workflows --write        # after adding or taking out an account (CI checks it):
+                                 # shows the diff, asks before replacing a file
 
 ## Set-up on GitHub (once)
 
@@ -29,11 +30,13 @@ issue when a venue drifts from the policies. Made by `mmp init` (mmp {version}).
    limit it to the `main` branch. The apply workflow's apply job waits there for approval.
 2. **Secrets**: in each of the two environments, one secret per variable below (read-only
    keys in `mmp-read`, trading keys in `mmp-production`). These are the example accounts'; an
-   account you add brings its own, which `mmp workflows --write` puts in the workflows' `env:`:
+   account you add brings its own, which `mmp workflows --write` puts in the `env:` of the
+   one step of each job that runs mmp (no other step sees them):
 
 {secrets}
 3. **Branch protection** for `main`: require a pull request with at least one review
-   (CODEOWNERS for `policies/` helps) and the status check `mmp check / check`; no direct
+   (CODEOWNERS for `policies/` helps) and the status check `check` (the job of
+   `mmp check`, as branch protection lists it); no direct
    pushes. A merge is what applies. `mmp plan` runs for pull requests that touch
    `policies/` only (a required check that never runs holds a pull request), and its
    comment is what the reviewers read.
@@ -45,10 +48,12 @@ issue when a venue drifts from the policies. Made by `mmp init` (mmp {version}).
 The workflows install exactly one mmp, so a new one reaches this desk only by a reviewed
 pull request: `mmp-reconciler==X.Y.Z` from your package index, or, where it is on no index
 (mmp-reconciler is not published on a public one yet), a commit of its repository,
-`git+https://HOST/OWNER/REPO@COMMIT` (a full commit id cannot move; a branch or a tag
-could). `mmp init --pin SPEC` chose it; `mmp workflows --write` keeps it.
-To move to another version: install it, run `mmp init --upgrade` (it shows the diff, then
-rewrites the workflows and the pre-commit pin), and open a pull request with the change.
+`git+https://HOST/OWNER/REPO@COMMIT` or `git+ssh://git@HOST/OWNER/REPO@COMMIT` (a full
+commit id cannot move; a branch or a tag could). `mmp init` chose it (`--pin SPEC`, or how
+that mmp was installed); `mmp workflows --write` keeps it.
+To move to another version: install it, run `mmp init --upgrade` (it keeps the kind of pin
+above, shows the diff, and asks before it rewrites the workflows and the pre-commit pin;
+`--yes` where nobody can be asked), and open a pull request with the change.
 """
 
 
