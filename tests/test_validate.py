@@ -102,6 +102,12 @@ CASES = {
         "never go in policies; set `credentials: PREFIX` and export PREFIX_... in the "
         "environment",
     ),
+    "literal secret pasted as a key": (
+        HEADER + "    token_9fQ2xK7LmZ4vB8nR1tY6: 1\n",
+        "policies/desk.yaml:6:5: this key (not repeated here) looks like a literal credential: "
+        "secrets never go in policies; set `credentials: PREFIX` and export PREFIX_... in the "
+        "environment",
+    ),
     "duplicate key": (
         scope(GOOD + "\nquantity_limit: 6"),
         "policies/desk.yaml:13:11: invalid YAML: duplicate key `quantity_limit`",

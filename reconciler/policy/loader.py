@@ -186,9 +186,17 @@ def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
     return Problem(name, line, col, f"invalid YAML: {problem}")
 
 
+_PLAIN_NAME = re.compile(r"[a-z][a-z_]{0,31}")
+
+
 def looks_secret(key: object) -> bool:
     """A key that looks like a literal credential (client_secret, api_key, token...)."""
     return isinstance(key, str) and bool(_SECRETISH_KEY.search(key))
+
+
+def _named(key: str) -> str:
+    """A plain field name is repeated; anything else may itself be the pasted secret."""
+    return f"`{key}`" if _PLAIN_NAME.fullmatch(key) else "this key (not repeated here)"
 
 
 def secret_key_problems(tree: LocatedTree) -> list[Problem]:
@@ -199,7 +207,7 @@ def secret_key_problems(tree: LocatedTree) -> list[Problem]:
             problems.append(
                 tree.problem(
                     (*path, key),
-                    f"`{key}` looks like a literal credential: secrets never go in policies; "
+                    f"{_named(key)} looks like a literal credential: secrets never go in policies; "
                     "set `credentials: PREFIX` and export PREFIX_... in the environment",
                     at_key=True,
                 )
