@@ -24,12 +24,13 @@ EPILOG = """examples:
   mmp validate
   mmp plan --sandbox
   mmp plan --out plan.json && mmp apply plan.json
+  mmp heal --sandbox                 # put back only what tightens (guardrails.yaml heal:)
   mmp status --sandbox
   mmp import --sandbox --dry-run
   mmp COMMAND --help                 # each command's options and examples
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
-  apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
-  4 a scope may be unprotected;
+  apply and heal 0 applied and verified, 1 failed before any write, 3 partial but every
+  scope safe, 4 a scope may be unprotected;
   status 0 all configured, 2 a scope frozen, 3 a scope's freeze state unknown after a
   trigger (its changes held), 4 a declared scope unprotected (no config live)"""
 
@@ -171,6 +172,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not ask; required when stdin is not a terminal",
     )
     _add_include_held(apply)
+    heal = _command(
+        sub,
+        "heal",
+        [common, live, journaled],
+        "put back, unattended, protection that drifted (only creates and tightenings)",
+        "Plan against the policies of this checkout and apply, with no prompt, only the steps "
+        "that restore or tighten protection: creating a declared scope that has no config "
+        "live, and updates or replacements in which every changed field tightens. Never a "
+        "loosening, a removal, a held (frozen or freeze-unknown) or unmanaged scope, nor "
+        "anything a guardrail refuses: each of those is listed with why. Every write is "
+        "journaled as a heal, then carried out as apply carries out a plan (lock, check "
+        "before writing, verify, exit codes 0, 1, 3, 4). Refused (exit 1) unless "
+        "guardrails.yaml enables it (`heal: {enabled: true}`).",
+        ["mmp heal --sandbox", "mmp heal --venue deribit --report heal.json"],
+    )
+    heal.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write what was healed (and how each step ended) and what was left, as "
+        "JSON (the drift issue is written from it)",
+    )
     status = _command(
         sub,
         "status",
@@ -559,6 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _lazy("reconciler.commands.validate", "validate"),  # imports only what it needs
         "plan": _lazy("reconciler.commands.run", "plan"),
         "apply": _lazy("reconciler.commands.run", "apply"),
+        "heal": _lazy("reconciler.commands.heal", "heal"),
         "unfreeze": _lazy("reconciler.commands.run", "unfreeze"),
         "status": _lazy("reconciler.commands.run", "status"),
         "import": _lazy("reconciler.commands.importer", "command"),
