@@ -372,7 +372,7 @@ def _add_github(
         sub,
         "github",
         [],
-        "the workflows' steps: plan, comment, apply, the drift issue (in GitHub Actions)",
+        "the workflows' steps: plan, comment, apply, heal, the drift issue (in GitHub Actions)",
         "Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, "
         "GITHUB_EVENT_PATH, GITHUB_RUN_ID, GITHUB_EVENT_NAME, GITHUB_ACTOR and writes "
         "GITHUB_STEP_SUMMARY and GITHUB_OUTPUT. Each step of .github/workflows/ is one of "
@@ -416,6 +416,13 @@ def _add_github(
     drift.add_argument(
         "planfiles", nargs="+", type=Path, help="saved plans (shards), or folders of them"
     )
+    drift.add_argument(
+        "--healed",
+        type=Path,
+        metavar="REPORT",
+        help="the report of this run's heal job (mmp heal --report): the issue opens with "
+        "what it healed and what still needs a person",
+    )
     summary = _command(
         actions,
         "summary",
@@ -458,6 +465,18 @@ def _add_github_steps(
         ["mmp github apply .mmp/plan.json", "MMP_FORCE=true mmp github apply .mmp/plan.json"],
     )
     apply.add_argument("planfile", type=Path, help="a plan saved by mmp github plan")
+    heal = _command(
+        actions,
+        "heal",
+        [common],
+        "heal drift in the safe direction; its report for the drift issue",
+        "Run `mmp heal` (no prompt: what it writes is only what was reviewed and merged, and "
+        "only where it restores or tightens protection), journaled to journal.jsonl in "
+        "FOLDER, its report to heal.json there (read by `mmp github drift --healed`), what "
+        "it prints to heal.txt there and to the job summary; the exit is heal's.",
+        ["mmp github heal .mmp/heal"],
+    )
+    heal.add_argument("folder", type=Path, help="where the journal, report and output go")
 
 
 def _add_github_plan(
@@ -512,6 +531,7 @@ def _github(args: argparse.Namespace) -> int:
         "plan": steps.plan,
         "shard": steps.shard,
         "apply": steps.apply,
+        "heal": steps.heal,
     }
     return actions[args.github_command](args)
 

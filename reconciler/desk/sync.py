@@ -89,7 +89,9 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
         return []
     problems: list[str] = []
     old, new = job_secrets(have), job_secrets(want)
-    for job in sorted(set(old) | set(new)):
+    if ("heal" in old) != ("heal" in new):
+        problems.append(_heal_job(shown, "heal" in new))
+    for job in sorted((set(old) | set(new)) - ({"heal"} - (set(old) & set(new)))):
         missing = sorted(new.get(job, set()) - old.get(job, set()))
         stale = sorted(old.get(job, set()) - new.get(job, set()))
         if missing:
@@ -113,6 +115,19 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
     elif not problems:
         problems.append(f"{shown} differs from what the policies give: {_first_change(have, want)}")
     return problems
+
+
+def _heal_job(shown: str, wanted: bool) -> str:
+    if wanted:
+        return (
+            f"{shown} has no heal job, and guardrails.yaml enables healing (`heal:`): "
+            "`mmp workflows --write` adds it (set up the mmp-heal environment first: the "
+            "README says how)"
+        )
+    return (
+        f"{shown} has a heal job, and guardrails.yaml does not enable healing: it would hold "
+        "trading keys for nothing; `mmp workflows --write` takes it out"
+    )
 
 
 def _first_change(have: str, want: str) -> str:

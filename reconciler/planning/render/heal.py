@@ -17,7 +17,8 @@ from reconciler.planning.plan import FieldChange
 from reconciler.planning.render.rows import SANDBOX, row, selection_line, unprotected_warning
 from reconciler.planning.render.text import _paint, _row_lines
 
-LISTED = 50  # scopes listed per section of the drift issue
+LISTED = 30  # scopes listed per section of the drift issue
+DETAIL = 240  # characters of a reason shown there (the heal job's output has all of it)
 
 
 def text(healing: Healing, colour: bool = False) -> str:
@@ -56,8 +57,9 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
     where = f" ([the run]({link}))" if link else ""
     if report is None:
         return (
-            f"**Heal**: the heal job left no report{where}: it failed before it planned, or "
-            "was cancelled. Nothing below was healed by this run.\n\n"
+            f"**Heal**: the heal job left no report{where}: it was skipped (it heals on main "
+            "only), failed before it planned, or was cancelled. Nothing below was healed by "
+            "this run.\n\n"
         )
     healed = list(report["healed"])
     left = list(report["left"])
@@ -77,10 +79,7 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
         out += [
             f"**Needs a person**: {len(left):,} scope(s) heal left as they are:",
             "",
-            *(
-                f"- `{i['scope']}`: {i['why']} ({i['action']}): {i['detail']}"
-                for i in left[:LISTED]
-            ),
+            *(_left_line(item) for item in left[:LISTED]),
             *_more(len(left)),
             "",
         ]
@@ -90,14 +89,25 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
 def _healed_line(item: Mapping[str, Any]) -> str:
     outcome = item.get("outcome")
     ended = {None: "to heal", "applied": "healed"}.get(outcome, f"NOT healed ({outcome})")
-    detail = f": {item['detail']}" if item.get("detail") else ""
+    detail = f": {_short(item['detail'])}" if item.get("detail") else ""
     changes = "; ".join(_change(FieldChange.from_data(c)) for c in item["changes"])
     return f"- `{item['scope']}`: {item['action']}, {ended}{detail} ({changes})"
+
+
+def _left_line(item: Mapping[str, Any]) -> str:
+    """`scope`: why (what the plan would do): the reason."""
+    why, action = item["why"], item["action"]
+    would = f" ({action})" if action not in (why, "unmanaged") else ""
+    return f"- `{item['scope']}`: {why}{would}: {_short(item['detail'])}"
 
 
 def _change(change: FieldChange) -> str:
     field = named(change.field)
     return f"{field.name} {field.show(change.before)} → {field.show(change.after)}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
 
 
 def _more(count: int) -> list[str]:
