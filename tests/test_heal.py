@@ -176,7 +176,7 @@ def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_st
     assert healed(healing) == {"eth_usd": "update"}
     assert left(healing)["btc_usd"] == (
         "guardrail",
-        "deribit/a/btc_usd: quantity_limit 500 is above the ceiling 100",
+        "quantity_limit 500 is above the ceiling 100",
     )
     coverage = heal_of("deribit", scopes, {"coverage": {"deribit": ["sol_usdc"]}})
     assert healed(coverage) == {}
@@ -267,7 +267,7 @@ def _records(journal: Path, event: str) -> list[dict[str, object]]:
 def test_heal_in_the_sandbox_writes_journals_and_reports(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _desk(in_tmp, "heal:\n  enabled: true\n" + (ROOT / "policies" / "guardrails.yaml").read_text())
+    _desk(in_tmp, (ROOT / "policies" / "guardrails.yaml").read_text())  # it heals
     assert main(["heal", "--sandbox", "--report", "heal.json"]) == 0
     out = capsys.readouterr().out
     healed_now = re.findall(r"^  applied +(\S+)$", out, re.M)

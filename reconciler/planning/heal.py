@@ -166,9 +166,8 @@ def _never(step: Step, desired: DesiredState) -> Left | None:
     scopes, scopes whose freeze state is unknown, and writes that may freeze a scope."""
     if Action.REMOVE in (step.action, step.held_action):
         where = f" ({step.where})" if step.where else ""
-        return Left(
-            step, Why.REMOVAL, f"the policies mark it absent{where}: removing is a person's"
-        )
+        said = f"the policies mark it absent{where}: heal never takes protection away"
+        return Left(step, Why.REMOVAL, said + " (`mmp apply` does, as reviewed)")
     declared = desired.scopes.get(step.key)
     if step.action is Action.UNMANAGED or declared is None or declared.config is None:
         return Left(step, Why.UNMANAGED, step.reason or "not declared in the policies")
@@ -228,8 +227,11 @@ def _within_guardrails(
     mine: dict[str, list[str]] = {}
     general: list[str] = []
     for trip in trips:
-        scope = trip.split(": ", 1)[0]
-        (mine.setdefault(scope, []) if scope in named_steps else general).append(trip)
+        scope, _, said = trip.partition(": ")
+        if scope in named_steps:
+            mine.setdefault(scope, []).append(said)  # the scope is the step's own
+        else:
+            general.append(trip)
     if general:
         return [], [Left(h.step, Why.GUARDRAIL, "; ".join(general)) for h in healed]
     kept = [item for item in healed if str(item.step.key) not in mine]
