@@ -5,7 +5,6 @@ of it once every step it heals is applied (heal.md). Rewrite with --update-golde
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from reconciler.policy import guards
 from reconciler.policy.healing import Heal
 from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities
-from tests.test_golden import CASES, live_of
+from tests.test_golden import CASES, compare, live_of
 
 NOW = 1_800_000_000_000  # the clock a write that may freeze again is judged by
 
@@ -38,13 +37,4 @@ def test_heal_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyP
         "heal.md": issue_sections(healing.to_data(applied), "https://run"),
     }
     for name, actual in outputs.items():
-        path = folder / name
-        if update_golden or not path.exists():
-            path.write_text(actual)
-            continue
-        expected = path.read_text()
-        if actual != expected:
-            diff = difflib.unified_diff(
-                expected.splitlines(True), actual.splitlines(True), name, "actual"
-            )
-            pytest.fail(f"{case}/{name} differs:\n{''.join(diff)}")
+        compare(folder / name, actual, update_golden)
