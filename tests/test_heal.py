@@ -375,7 +375,7 @@ def test_a_refused_write_ends_heal_as_it_ends_apply(
     assert plan == 2 and "    - remove    deribit/main/sol_usdc" in capsys.readouterr().out
 
 
-def test_a_second_writing_run_is_refused_while_heal_holds_the_lock(
+def test_heal_is_refused_while_another_run_holds_the_lock(
     deribit: DeribitSimulator, in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from reconciler.apply import runlock
