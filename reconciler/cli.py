@@ -24,12 +24,13 @@ EPILOG = """examples:
   mmp validate
   mmp plan --sandbox
   mmp plan --out plan.json && mmp apply plan.json
+  mmp heal --sandbox                 # put back only what tightens (guardrails.yaml heal:)
   mmp status --sandbox
   mmp import --sandbox --dry-run
   mmp COMMAND --help                 # each command's options and examples
 exit codes: plan --detailed-exitcode 0 no changes, 2 changes, 1 error;
-  apply 0 applied and verified, 1 failed before any write, 3 partial but every scope safe,
-  4 a scope may be unprotected;
+  apply and heal 0 applied and verified, 1 failed before any write, 3 partial but every
+  scope safe, 4 a scope may be unprotected;
   status 0 all configured, 2 a scope frozen, 3 a scope's freeze state unknown after a
   trigger (its changes held), 4 a declared scope unprotected (no config live)"""
 
@@ -171,6 +172,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not ask; required when stdin is not a terminal",
     )
     _add_include_held(apply)
+    heal = _command(
+        sub,
+        "heal",
+        [common, live, journaled],
+        "put back, unattended, protection that drifted (only creates and tightenings)",
+        "Plan against the policies of this checkout and apply, with no prompt, only the steps "
+        "that restore or tighten protection: creating a declared scope that has no config "
+        "live, and updates or replacements in which every changed field tightens. Never a "
+        "loosening, a removal, a held (frozen or freeze-unknown) or unmanaged scope, nor "
+        "anything a guardrail refuses: each of those is listed with why. Every write is "
+        "journaled as a heal, then carried out as apply carries out a plan (lock, check "
+        "before writing, verify, exit codes 0, 1, 3, 4). Refused (exit 1) unless "
+        "guardrails.yaml enables it (`heal: {enabled: true}`).",
+        ["mmp heal --sandbox", "mmp heal --venue deribit --report heal.json"],
+    )
+    heal.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write what was healed (and how each step ended) and what was left, as "
+        "JSON (the drift issue is written from it)",
+    )
     status = _command(
         sub,
         "status",
@@ -369,7 +392,7 @@ def _add_github(
         sub,
         "github",
         [],
-        "the workflows' steps: plan, comment, apply, the drift issue (in GitHub Actions)",
+        "the workflows' steps: plan, comment, apply, heal, the drift issue (in GitHub Actions)",
         "Run inside GitHub Actions: reads GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, "
         "GITHUB_EVENT_PATH, GITHUB_RUN_ID, GITHUB_EVENT_NAME, GITHUB_ACTOR and writes "
         "GITHUB_STEP_SUMMARY and GITHUB_OUTPUT. Each step of .github/workflows/ is one of "
@@ -413,6 +436,13 @@ def _add_github(
     drift.add_argument(
         "planfiles", nargs="+", type=Path, help="saved plans (shards), or folders of them"
     )
+    drift.add_argument(
+        "--healed",
+        type=Path,
+        metavar="REPORT",
+        help="the report of this run's heal job (mmp heal --report): the issue opens with "
+        "what it healed and what still needs a person",
+    )
     summary = _command(
         actions,
         "summary",
@@ -455,6 +485,18 @@ def _add_github_steps(
         ["mmp github apply .mmp/plan.json", "MMP_FORCE=true mmp github apply .mmp/plan.json"],
     )
     apply.add_argument("planfile", type=Path, help="a plan saved by mmp github plan")
+    heal = _command(
+        actions,
+        "heal",
+        [common],
+        "heal drift in the safe direction; its report for the drift issue",
+        "Run `mmp heal` (no prompt: what it writes is only what was reviewed and merged, and "
+        "only where it restores or tightens protection), journaled to journal.jsonl in "
+        "FOLDER, its report to heal.json there (read by `mmp github drift --healed`), what "
+        "it prints to heal.txt there and to the job summary; the exit is heal's.",
+        ["mmp github heal .mmp/heal"],
+    )
+    heal.add_argument("folder", type=Path, help="where the journal, report and output go")
 
 
 def _add_github_plan(
@@ -509,6 +551,7 @@ def _github(args: argparse.Namespace) -> int:
         "plan": steps.plan,
         "shard": steps.shard,
         "apply": steps.apply,
+        "heal": steps.heal,
     }
     return actions[args.github_command](args)
 
@@ -579,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _lazy("reconciler.commands.validate", "validate"),  # imports only what it needs
         "plan": _lazy("reconciler.commands.run", "plan"),
         "apply": _lazy("reconciler.commands.run", "apply"),
+        "heal": _lazy("reconciler.commands.heal", "heal"),
         "unfreeze": _lazy("reconciler.commands.run", "unfreeze"),
         "status": _lazy("reconciler.commands.run", "status"),
         "import": _lazy("reconciler.commands.importer", "command"),

@@ -142,3 +142,24 @@ def test_redaction_finds_secrets_inside_other_text_and_with_any_characters() -> 
     shown = secrets.redact(text)
     assert inside not in shown and spaced not in shown and "many-02999" not in shown
     assert shown == "url?sig=abc***def&x=1 said: ***. key *** end"
+
+
+def test_no_secret_in_what_heal_prints_reports_or_journals(
+    desk: dict[str, Any], in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mmp heal` (which the drift workflow runs with the trading keys): its output, its
+    report and its journal, also when the venue's error text repeats the credentials."""
+    (in_tmp / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
+    assert main(["heal", "--report", "heal.json"]) == 0
+    healed = capsys.readouterr()
+    assert "Heal finished:" in healed.out
+    echo_secret_in_error(desk["deribit"])
+    assert main(["heal", "--venue", "deribit", "--report", "refused.json"]) == 1
+    refused = capsys.readouterr()
+    assert "invalid_credentials for request" in refused.err and "***" in refused.err
+    files = [in_tmp / "heal.json", in_tmp / ".mmp" / "journal.jsonl"]
+    texts = [healed.out, healed.err, refused.out, refused.err]
+    texts += [path.read_text() for path in files]
+    assert '"event":"heal"' in texts[-1]
+    for prefix in ACCOUNTS:
+        assert not [text for text in texts if secret(prefix) in text], prefix

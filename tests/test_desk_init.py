@@ -42,6 +42,8 @@ def test_init_writes_a_desk_that_validates_and_checks(
     readme = (desk / "README.md").read_text()
     for said in ("mmp-read", "mmp-production", "required reviewers", "Branch protection"):
         assert said in readme
+    assert "create\n   the environment `mmp-heal`: the **trading** keys" in readme
+    assert "# heal:" in (desk / "policies" / "guardrails.yaml").read_text()  # off, shown
     assert "`DERIBIT_DESK_CLIENT_SECRET` (account `deribit-desk`)" in readme
     # the required check by the name branch protection lists: the check run's, its job's
     check = YAML(typ="safe").load((desk / ".github" / "workflows" / "mmp-check.yml").read_text())

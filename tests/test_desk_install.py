@@ -164,6 +164,7 @@ def test_the_wheel_carries_what_an_index_shows(venv: Path) -> None:
     [packages] = (venv / "lib").glob("python3*/site-packages")
     shipped = packages / "reconciler"
     assert sorted(p.name for p in (shipped / "desk" / "templates").iterdir()) == [
-        f"mmp-{n}.yml.in" for n in ("apply", "check", "drift", "plan")
+        *(f"drift-heal-{n}.yml.in" for n in ("download", "job", "needs", "note")),
+        *(f"mmp-{n}.yml.in" for n in ("apply", "check", "drift", "plan")),
     ]
     assert (shipped / "py.typed").is_file() and (shipped / "sandbox" / "store.py").is_file()

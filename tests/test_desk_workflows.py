@@ -4,6 +4,7 @@ are exactly what the generator writes for policies/, an account added to the pol
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from reconciler.cli import main
 from reconciler.core.errors import ReconcilerError
 from reconciler.desk import changes, sync
 from reconciler.desk import pin as pins
-from reconciler.desk.workflows import NAMES, needs, render
+from reconciler.desk.workflows import HEAL_PARTS, NAMES, needs, render, step_secrets, template
 from tests.workflow_files import REPO, WORKFLOWS
 
 PIN = f"mmp-reconciler=={__version__}"
@@ -58,7 +59,8 @@ def test_an_account_added_fails_the_check_until_write(
         "missing DERIBIT_THIRD_CLIENT_ID, DERIBIT_THIRD_CLIENT_SECRET (account `deribit-third`)"
     )
     jobs = {p.split(":")[0] for p in problems if wanted in p}
-    assert len(jobs) == 4 and len(problems) == 4, problems  # plan, apply x2, drift shards
+    # plan, apply x2, drift: its heal job and its shards
+    assert len(jobs) == 5 and len(problems) == 5, problems
     args = ["workflows", "--policies", str(desk.policies)]
     assert main([*args, "--check"]) == 1
     assert wanted in capsys.readouterr().err
@@ -209,7 +211,37 @@ def test_a_desks_workflows_are_ours_but_for_keys_venues_and_pin(tmp_path: Path) 
     sandbox and a fake GitHub API, runs a desk's steps too, and tests/test_workflows.py's
     checks of triggers, conditions, environments and artifacts hold for them."""
     assert main(["init", str(tmp_path), "--venue", "aevo", "--pin", PIN]) == 0
+    with (tmp_path / "policies" / "guardrails.yaml").open("a", encoding="utf-8") as rules:
+        rules.write("heal:\n  enabled: true\n")  # as ours: the drift workflow heals first
+    assert main(["workflows", "--write", "--yes", "--policies", str(tmp_path / "policies")]) == 0
     for name in NAMES:
         theirs = (tmp_path / ".github" / "workflows" / name).read_text(encoding="utf-8")
         ours = (WORKFLOWS / name).read_text(encoding="utf-8")
         assert _but_keys_venues_and_pin(theirs) == _but_keys_venues_and_pin(ours), name
+
+
+def test_without_the_heal_setting_the_drift_workflow_is_read_only_as_before() -> None:
+    """Ours heal (policies/guardrails.yaml enables it); a desk without the setting gets the
+    drift workflow of before: ours with exactly the heal parts taken out, no heal job, no
+    mmp-heal environment, no trading key, the report without --healed."""
+    need = needs(REPO / "policies")
+    assert need.heal
+    pin = pins.Pin(pins.CHECKOUT)
+    off = render(dataclasses.replace(need, heal=False), pin)["mmp-drift.yml"]
+    ours = (WORKFLOWS / "mmp-drift.yml").read_text(encoding="utf-8")
+    taken_out = ours
+    for part in HEAL_PARTS.values():
+        text = template(part).replace("@@INSTALL@@", pin.install)
+        text = text.replace(
+            "@@SECRETS@@\n",
+            render(need, pin)["mmp-drift.yml"]
+            .split("# Trading keys (mmp-heal), for this step only.\n", 1)[1]
+            .split("        run: mmp github heal", 1)[0],
+        )
+        assert text in taken_out, part
+        taken_out = taken_out.replace(text, "", 1)
+    assert taken_out.replace(" --healed .mmp/heal/heal.json", "") == off
+    data = YAML(typ="safe").load(off)
+    assert set(data["jobs"]) == {"plan", "report"} and "needs" not in data["jobs"]["plan"]
+    assert "mmp-heal" not in off and not any(w.startswith("job heal") for w in step_secrets(off))
+    assert data["jobs"]["plan"]["environment"] == "mmp-read"

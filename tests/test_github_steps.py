@@ -16,22 +16,30 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from reconciler.commands.github.steps import fenced, force_warning, forced, shard_name
 from reconciler.core.errors import GitHubError
+from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.planning.render.markdown import MARKER
+from reconciler.sandbox.desk import SimulatorDesk
+from reconciler.sandbox.store import Sandbox
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES as REGISTERED
 from tests.checked import named_in
 from tests.fakes.github import FakeGitHub
 from tests.figures import Figures, line_of
+from tests.venues import ROWS
 from tests.workflow_files import REPO, mmp_step, secret_names, step_env
 
 REPOSITORY = "desk/mmp-policies"
@@ -165,6 +173,7 @@ APPLY_PLAN = ("mmp-apply.yml", "plan", "plan")
 APPLY = ("mmp-apply.yml", "apply", "apply")
 SHARD = ("mmp-drift.yml", "plan", "shard")
 REPORT = ("mmp-drift.yml", "report", "drift")
+HEAL = ("mmp-drift.yml", "heal", "heal")
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +218,15 @@ def _merge(
     return plan, desk.run(APPLY, workspace, event_name, given=given)
 
 
-def _drift(desk: Desk, failing: str | None = None) -> tuple[Ran, list[Ran]]:
-    """The four venue shards side by side (a matrix), then the report on the plans of those
+def _drift(
+    desk: Desk, failing: str | None = None, healed: Ran | None = None
+) -> tuple[Ran, list[Ran]]:
+    """The venue shards side by side (a matrix), then the report on the plans of those
     that succeeded (each shard's mmp-drift-VENUE artifact is its .mmp/drift/ folder, all
     merged into the report's .mmp/drift). Shards only read: the venues' state they leave
-    is not kept. The `failing` venue's runner cannot read its venue: that shard fails."""
+    is not kept. The `failing` venue's runner cannot read its venue: that shard fails.
+    `healed`: the run's heal job, which ran first (_heal); without, the heal job was skipped
+    (a dispatch off main: its `if:`), and left no mmp-heal artifact."""
     started = []
     for venue in VENUES:
         workspace = desk.checkout()
@@ -229,7 +242,15 @@ def _drift(desk: Desk, failing: str | None = None) -> tuple[Ran, list[Ran]]:
         if shard.code == 0:
             for plan in (shard.workspace / ".mmp" / "drift").iterdir():
                 shutil.copy2(plan, report / ".mmp" / "drift" / plan.name)
+    kept = None if healed is None else healed.workspace / ".mmp" / "heal"
+    if kept is not None and kept.is_dir():  # the mmp-heal artifact (kept also on failure)
+        shutil.copytree(kept, report / ".mmp" / "heal")
     return desk.run(REPORT, report, "schedule"), shards
+
+
+def _heal(desk: Desk) -> Ran:
+    """The drift workflow's first job: heal, with the trading keys (mmp-heal), on main."""
+    return desk.run(HEAL, desk.checkout(), "schedule")
 
 
 def _plan_comments(fake: FakeGitHub) -> list[str]:
@@ -264,7 +285,9 @@ def test_a_desk_through_the_workflow_steps(desk: Desk, figures: Figures) -> None
     assert len(_plan_comments(fake)) == 1
     assert not [r for r in fake.requests if r[0] == "POST" and r[1].endswith("/comments")][1:]
 
-    # 3. The drift check (four venue shards, one report) opens one issue naming the scopes.
+    # 3. The drift check (a shard per venue, one report) opens one issue naming the scopes;
+    # its heal job is skipped here (as on a dispatch off main: its `if:`), so this is the
+    # read-only check (the heal job: test_the_drift_workflow_heals_in_the_safe_direction...).
     report, shards = _drift(desk)
     assert report.code == 0, report.text
     names = sorted(p.name for s in shards for p in (s.workspace / ".mmp" / "drift").iterdir())
@@ -322,6 +345,169 @@ def _no_canary(desk: Desk) -> None:
     texts += [i.body for i in desk.fake.issues.values()]
     texts += [p.read_text(errors="replace") for p in desk.root.rglob("*") if p.is_file()]
     assert not [text for text in texts if CANARY in text]
+
+
+def _on_the_venue(
+    desk: Desk, venue: str, account: str, underlying: str, config: MmpConfig | None
+) -> None:
+    """What a person does on a venue's web page between two runs: set the scope's config
+    (an MmpConfig), or take it out (None)."""
+    workspace = desk.checkout()
+    with Sandbox(REGISTERED, workspace / ".mmp" / "sandbox.json").edit(venue) as stored:
+        sandbox = cast(SimulatorDesk[Any], stored)
+        key = ScopeKey(venue, account, underlying)
+        if config is None:  # Deribit: the default group's config taken out
+            del sandbox.sim.accounts[sandbox.key(account)].configs[(underlying, None)]
+        else:
+            ROWS[venue].seed(sandbox.sim, sandbox.credentials(account), key, config)
+    desk.keep_venue_state(workspace)
+
+
+def _venues_now(desk: Desk) -> dict[str, dict[str, Any]]:
+    """Each scope as the venues hold it now (read by `mmp plan --format json` in a fresh
+    checkout): its step, with the live config as `before`."""
+    workspace = desk.checkout()
+    env = desk._github_env("schedule", workspace)
+    argv = [sys.executable, "-m", "reconciler", "plan", "--format", "json"]
+    done = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    desk.shown += [done.stdout, done.stderr]
+    return {step["scope"]: step for step in json.loads(done.stdout)["steps"]}
+
+
+def _killed_between_reset_and_set(desk: Desk, scope: str) -> Ran:
+    """The apply workflow on a merge, its apply job's runner lost between a replacement's
+    reset and its set: SIGKILL the moment the journal says the venue took the reset. The
+    set goes out only once a read shows the reset in force (the sandbox's Bullish applies a
+    command 200 ms after acknowledging it), so the kill lands in the gap."""
+    plan = desk.run(APPLY_PLAN, desk.checkout(), "push")
+    assert plan.code == 0 and plan.outputs == {"changes": "true"}, plan.text
+    workspace = desk.checkout()
+    (workspace / ".mmp").mkdir(exist_ok=True)
+    shutil.copy2(plan.workspace / ".mmp" / "plan.json", workspace / ".mmp" / "plan.json")
+    started = desk.start(APPLY, workspace, "push")
+    journal = workspace / ".mmp" / "journal.jsonl"
+    deadline = time.monotonic() + 60
+    while not _answered(journal, scope):
+        assert started.poll() is None, "apply ended before its reset was answered"
+        assert time.monotonic() < deadline, "the reset was never answered"
+        time.sleep(0.002)
+    started.kill()
+    killed = desk.finish(started, workspace)
+    desk.keep_venue_state(workspace)
+    assert killed.code == -signal.SIGKILL, killed.text
+    assert '"event":"replace-set"' not in journal.read_text()  # the set never went out
+    return killed
+
+
+def _answered(journal: Path, scope: str) -> bool:
+    text = journal.read_text() if journal.exists() else ""
+    return any(
+        '"event":"write-answered"' in line and f'"scope":"{scope}"' in line
+        for line in text.splitlines()
+    )
+
+
+def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """The policies enable healing (policies/guardrails.yaml), so the drift workflow's
+    heal job runs first with the trading keys: it re-creates a scope a killed apply left
+    without MMP and one a person took out on the venue, and puts back a limit a person
+    raised; it leaves, and the issue lists for a person, a change that would loosen, one
+    that mixes a tightening with a loosening, the frozen scopes and the unmanaged ones."""
+    assert _merge(desk)[1].code == 0  # the desk as merged, applied
+    desk.policies = tmp_path / "tighter"  # a merged tightening of Bullish BTC (a replacement)
+    shutil.copytree(REPO / "policies", desk.policies)
+    policy = desk.policies / "desk-alpha.yaml"
+    btc = "        quantity_limit: 8\n        delta_limit: 1\n"
+    assert btc in policy.read_text()
+    policy.write_text(policy.read_text().replace(btc, btc.replace(": 8", ": 6")))
+    _killed_between_reset_and_set(desk, "bullish/bullish-mm/BTC")
+    before = _venues_now(desk)
+    assert before["bullish/bullish-mm/BTC"]["action"] == "create"  # UNPROTECTED now
+    aevo_btc = before["aevo/aevo-mm/BTC"]  # frozen since the sandbox was seeded
+    assert aevo_btc["action"] == "held" and aevo_btc["freeze"]["frozen"] is True
+    # On the venues' web pages: a limit raised (OKX), a config taken out (Deribit hedge);
+    # a limit lowered below the policy (Deribit main: putting it back would loosen); a
+    # window lengthened and a limit raised at once (Binance: a mixed change).
+    okx = ScopeKey("okx", "okx-mm", "BTC-USD")
+    raised = _config(before[str(okx)]).with_changes(quantity_limit=Decimal(150))
+    _on_the_venue(desk, "okx", "okx-mm", "BTC-USD", raised)
+    _on_the_venue(desk, "deribit", "deribit-hedge", "btc_usd", None)
+    lowered = _config(before["deribit/deribit-main/eth_usd"]).with_changes(
+        quantity_limit=Decimal(200)
+    )
+    _on_the_venue(desk, "deribit", "deribit-main", "eth_usd", lowered)
+    mixed = _config(before["binance/binance-mm/BTCUSDT"]).with_changes(
+        window_ms=5000, quantity_limit=Decimal(3)
+    )
+    _on_the_venue(desk, "binance", "binance-mm", "BTCUSDT", mixed)
+
+    heal = _heal(desk)
+    assert heal.code == 0, heal.text
+    healed = re.findall(r"^  applied +(\S+)$", heal.stdout, re.M)
+    assert sorted(healed) == [
+        "bullish/bullish-mm/BTC",
+        "deribit/deribit-hedge/btc_usd",
+        "okx/okx-mm/BTC-USD",
+    ]
+    assert "Heal finished: 3 applied. Exit 0: every change applied and verified." in heal.stdout
+    assert f"```\n{heal.stdout}```\n" == heal.summary  # what it printed, in the job summary
+    rest = heal.stdout.split("Left for a person")[1]
+    left = {scope: why for why, scope in re.findall(r"^  ([a-z ]+?) +(\S+): ", rest, re.M)}
+    assert {scope: left.get(scope) for scope in LEFT} == LEFT, left
+    kept = heal.workspace / ".mmp" / "heal"  # the mmp-heal artifact
+    records = [json.loads(line) for line in (kept / "journal.jsonl").read_text().splitlines()]
+    assert sorted(r["scope"] for r in records if r["event"] == "heal") == sorted(healed)
+    assert [r["exit_code"] for r in records if r["event"] == "apply-end"] == [0]
+
+    report, _ = _drift(desk, healed=heal)
+    assert report.code == 0, report.text
+    [issue] = desk.fake.issues_labelled("mmp-drift")
+    assert issue.title.endswith(", 3 healed by this run)"), issue.title
+    head = issue.body.split("### MMP plan")[0]
+    assert (
+        "**Healed** by this run ([the run](https://github.com/desk/mmp-policies/actions/runs/"
+        in head
+    )
+    assert "3 of 3 scope(s) put back as the policies declare them" in head
+    assert "- `bullish/bullish-mm/BTC`: create, healed (" in head
+    assert "- `okx/okx-mm/BTC-USD`: update, healed (quantity_limit 150 → 100)" in head
+    person = head.split("**Needs a person**")[1]
+    for scope, why in LEFT.items():
+        assert f"- `{scope}`: {why}" in person, scope
+    assert "**UNPROTECTED**" not in head  # the shards planned after the heal
+
+    after = _venues_now(desk)
+    assert after["bullish/bullish-mm/BTC"]["action"] == "unchanged"  # the merged config
+    assert after["bullish/bullish-mm/BTC"]["before"]["quantity_limit"] == "6"
+    assert after["deribit/deribit-hedge/btc_usd"]["action"] == "unchanged"
+    assert after[str(okx)]["action"] == "unchanged"
+    assert after["deribit/deribit-main/eth_usd"]["before"]["quantity_limit"] == "200"  # kept
+    assert _config(after["binance/binance-mm/BTCUSDT"]) == mixed  # neither half written
+    assert after["aevo/aevo-mm/BTC"] == aevo_btc  # frozen, untouched
+
+    again = _heal(desk)  # the next scheduled run: nothing left it may heal
+    assert again.code == 0 and "Nothing to heal." in again.stdout, again.text
+    assert _drift(desk, healed=again)[0].code == 0
+    [still] = desk.fake.issues_labelled("mmp-drift")
+    assert still.number == issue.number and "**Healed**" not in still.body
+    assert "**Needs a person**" in still.body and "healed by this run" not in still.title
+    _no_canary(desk)
+
+
+LEFT = {  # what heal leaves for a person, and why (as `mmp heal` and the issue say it)
+    "deribit/deribit-main/eth_usd": "loosening",
+    "binance/binance-mm/BTCUSDT": "mixed",
+    "aevo/aevo-mm/BTC": "held",
+    "deribit/deribit-main/btc_usd/MassQuoteBot7": "held",
+    "binance/binance-mm/SOLUSDT": "unmanaged",
+}
+
+
+def _config(step: Mapping[str, Any]) -> MmpConfig:
+    return MmpConfig.from_data(step["before"])
 
 
 def test_a_broken_policy_replaces_the_plan_comment(desk: Desk, tmp_path: Path) -> None:

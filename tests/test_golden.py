@@ -49,19 +49,21 @@ def test_golden(case: str, update_golden: bool, monkeypatch: pytest.MonkeyPatch)
     plan = dataclasses.replace(plan, trips=tuple(trips), sandbox=(folder / "sandbox").exists())
     assert inclusion_problems(plan) == []
     for fmt, name in OUTPUTS.items():
-        actual = RENDERERS[fmt](plan, False)
-        expected_path = folder / name
-        if update_golden or not expected_path.exists():
-            expected_path.write_text(actual)
-            continue
-        expected = expected_path.read_text()
-        if actual != expected:
-            diff = "".join(
-                difflib.unified_diff(
-                    expected.splitlines(True), actual.splitlines(True), name, "actual"
-                )
-            )
-            pytest.fail(f"{case}/{name} differs:\n{diff}")
+        compare(folder / name, RENDERERS[fmt](plan, False), update_golden)
+
+
+def compare(path: Path, actual: str, update: bool) -> None:
+    """The golden file against what was rendered; (re)written with --update-golden, or when
+    it does not exist yet."""
+    if update or not path.exists():
+        path.write_text(actual)
+        return
+    expected = path.read_text()
+    if actual != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(True), actual.splitlines(True), path.name, "actual"
+        )
+        pytest.fail(f"{path.parent.name}/{path.name} differs:\n{''.join(diff)}")
 
 
 def test_every_case_has_all_outputs() -> None:

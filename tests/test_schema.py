@@ -103,3 +103,23 @@ def test_the_pre_commit_hook_runs_mmp_validate_offline(tmp_path: Path) -> None:
     broken = run()
     assert broken.returncode == 1
     assert "policies/desk-alpha.yaml:" in broken.stderr and "write 60s or 60ms" in broken.stderr
+
+
+def _guardrails_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    return jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/Guardrails"})
+
+
+def test_the_guardrails_file_and_its_heal_setting_are_in_the_schema() -> None:
+    """`$defs/Guardrails` describes policies/guardrails.yaml (this desk's enables healing),
+    and catches what `mmp validate` refuses there too."""
+    example = _yaml((ROOT / "policies" / "guardrails.yaml").read_text())
+    assert example["heal"] == {"enabled": True}
+    assert not list(_guardrails_validator().iter_errors(example))
+    for wrong in (
+        {"heal": {"enabeld": True}},  # a typo of the key
+        {"heal": {"enabled": "yes"}},  # not a boolean
+        {"heal": {"enabled": True, "venues": ["derbit"]}},  # not a venue
+        {"heal": True},  # not the section's shape
+    ):
+        assert list(_guardrails_validator().iter_errors(wrong)), wrong

@@ -167,6 +167,7 @@ def test_least_privilege_and_the_triggers() -> None:
     assert grants == {
         "mmp-apply.yml:plan": {"contents": "read"},
         "mmp-apply.yml:apply": {"contents": "read"},
+        "mmp-drift.yml:heal": {"contents": "read"},
         "mmp-drift.yml:plan": {"contents": "read"},
         "mmp-drift.yml:report": {"contents": "read", "issues": "write"},
         "mmp-plan.yml:plan": {"contents": "read", "pull-requests": "write"},
@@ -179,6 +180,7 @@ MMP_STEPS = {  # each job that runs mmp: the one `mmp github` action it runs
     ("mmp-plan.yml", "plan"): "plan",
     ("mmp-apply.yml", "plan"): "plan",
     ("mmp-apply.yml", "apply"): "apply",
+    ("mmp-drift.yml", "heal"): "heal",
     ("mmp-drift.yml", "plan"): "shard",
     ("mmp-drift.yml", "report"): "drift",
 }
@@ -191,9 +193,16 @@ def _words(workflow: str, job_name: str, action: str) -> list[str]:
     return shlex.split(str(mmp_step(workflow, job_name, action)["run"]))
 
 
-def _uses(job: dict[str, Any], action: str) -> dict[str, Any]:
+def _uses(job: dict[str, Any], action: str, name: str = "") -> dict[str, Any]:
+    """The job's one step that uses `action` (with `name`: whose artifact name or pattern
+    starts with it)."""
     steps: list[dict[str, Any]] = job["steps"]
-    [step] = [s for s in steps if str(s.get("uses", "")).startswith(action + "@")]
+    [step] = [
+        s
+        for s in steps
+        if str(s.get("uses", "")).startswith(action + "@")
+        and str(s["with"].get("name") or s["with"].get("pattern", "")).startswith(name)
+    ]
     return step
 
 
@@ -284,7 +293,7 @@ def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() 
     upload = _uses(shards, "actions/upload-artifact")
     assert "if" not in upload
     assert upload["with"] == {"name": "mmp-drift-${{ matrix.venue }}", "path": folder + "/"}
-    download = _uses(report, "actions/download-artifact")["with"]
+    download = _uses(report, "actions/download-artifact", "mmp-drift")["with"]
     assert download == {"pattern": "mmp-drift-*", "merge-multiple": True, "path": folder}
     assert _words("mmp-drift.yml", "report", "drift")[-1] == folder
     # the report runs when a shard failed too, and then names its accounts not checked
@@ -321,3 +330,25 @@ def test_every_account_has_its_credentials_in_the_one_step_that_runs_mmp() -> No
             f"{where}: missing {wanted - set(env)}, extra {set(env) - wanted}"
         )
         assert all(env[k] == f"${{{{ secrets.{k} }}}}" for k in env), where
+
+
+def test_drift_heals_first_on_main_in_its_own_environment_when_the_policies_enable_it() -> None:
+    """policies/guardrails.yaml enables healing, so the drift workflow's first job heals: on
+    main only, in the mmp-heal environment (trading keys, deployment branch main, no
+    reviewers), its journal and report kept also when it fails; the shards plan after it
+    whatever it ended with, and the report reads what it left."""
+    data = load("mmp-drift.yml")
+    heal, shards, report = (data["jobs"][name] for name in ("heal", "plan", "report"))
+    assert heal["environment"] == "mmp-heal" and heal["if"] == "github.ref == 'refs/heads/main'"
+    assert "needs" not in heal and "concurrency" not in heal  # the workflow's: one at a time
+    assert shards["needs"] == "heal" and shards["if"] == "${{ !cancelled() }}"
+    assert shards["environment"] == report.get("environment", "mmp-read") == "mmp-read"
+    folder = _words("mmp-drift.yml", "heal", "heal")[-1]
+    keep = _uses(heal, "actions/upload-artifact")
+    assert keep["if"] == "always()"
+    assert keep["with"] == {"name": "mmp-heal", "path": folder + "/", "if-no-files-found": "warn"}
+    carried = _uses(report, "actions/download-artifact", "mmp-heal")["with"]
+    assert carried == {"pattern": "mmp-heal", "merge-multiple": True, "path": folder}
+    words = _words("mmp-drift.yml", "report", "drift")
+    assert words[words.index("--healed") + 1] == f"{folder}/heal.json"
+    assert data["concurrency"] == {"group": "mmp-drift", "cancel-in-progress": False}

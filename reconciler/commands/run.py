@@ -363,6 +363,7 @@ async def _execute(
     runs: list[recovery.Unfinished],
     desired: DesiredState,
     confirm: Callable[[list[LiveAccount]], None] = lambda live: None,
+    word: str = "Apply",
 ) -> ApplyResult:
     """Apply with SIGINT/SIGTERM handled (interrupt.py) from here on: nothing before this
     point has written anything, so a signal there simply ends the run. `confirm` sees the
@@ -375,7 +376,7 @@ async def _execute(
             if runs:
                 console.warn("\n".join(recovery.describe(runs, live, desired)))
             confirm(live)
-        stream = _Stream(len(plan.writes))
+        stream = _Stream(len(plan.writes), word)
         try:
             result = await apply_plan(
                 plan, connections, journal, live, interrupt=interrupt, tell=stream
@@ -527,14 +528,16 @@ class _Stream:
     """Apply's results as they happen: each step's line the moment it ends (stdout: a
     terminal, a pipe or a file alike), with a `Applied 12/180` line below them on a terminal."""
 
-    def __init__(self, total: int) -> None:
-        self.progress = console.Progress(total, "Applied")
+    def __init__(self, total: int, word: str = "Apply") -> None:
+        self.progress = console.Progress(total, "Applied" if word == "Apply" else f"{word}ed")
+        self.word = word
         self.started = False
 
     def __call__(self, item: StepResult) -> None:
         self.progress.clear()
         with contextlib.suppress(console.OutputError):  # the run goes on; its exit code tells
-            out(("\nApply:\n" if not self.started else "") + result_line(item) + "\n")
+            head = f"\n{self.word}:\n" if not self.started else ""
+            out(head + result_line(item) + "\n")
         self.started = True
         self.progress.step(str(item.step.key))
 
@@ -542,7 +545,7 @@ class _Stream:
         self.progress.close()
 
 
-def _report(result: ApplyResult) -> int:
+def _report(result: ApplyResult, word: str = "Apply") -> int:
     """Every scope was named with its end state as it ended (_Stream); now the config to
     restore for each one not known safe, and what the run comes to."""
     lines = []
@@ -559,7 +562,7 @@ def _report(result: ApplyResult) -> int:
     if result.interrupted:
         lines.append(
             f"  interrupted by {result.interrupted}: steps under way were finished; "
-            "run apply again to do the rest"
+            f"run {word.lower()} again to do the rest"
         )
     if result.journal_failed:
         lines.append(
@@ -571,13 +574,13 @@ def _report(result: ApplyResult) -> int:
         counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     code = result.exit_code
-    lines.append(f"Apply finished: {summary}. Exit {code}: {MEANINGS[code]}.")
+    lines.append(f"{word} finished: {summary}. Exit {code}: {MEANINGS[code]}.")
     if not result.results:
         lines.insert(0, "")
     try:
         out("\n".join(lines) + "\n")
     except console.OutputError as exc:  # the run is over: its exit code still tells
-        console.warn(f"mmp: {exc}; apply finished with exit {code}: {MEANINGS[code]}")
+        console.warn(f"mmp: {exc}; {word.lower()} finished with exit {code}: {MEANINGS[code]}")
     return code
 
 

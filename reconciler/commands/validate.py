@@ -14,7 +14,7 @@ from reconciler.venues import capabilities
 
 def validate(args: argparse.Namespace) -> int:
     desired = load_desired(args.policies, capabilities())
-    guards.load(args.policies)  # guardrails.yaml is checked too, with file:line
+    guards.load(args.policies, desired)  # guardrails.yaml is checked too, with file:line
     live_scopes = sum(1 for s in desired.scopes.values() if s.config is not None)
     removals = len(desired.scopes) - live_scopes + len(desired.absent_underlyings)
     out(

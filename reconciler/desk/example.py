@@ -136,6 +136,9 @@ changes:
   max_share: 0.25            # more than 25% of managed scopes loosened or removed
   min_scopes: 4
 removal: true                # removing a config
+# heal:                      # the drift workflow puts back, with no prompt, what restores
+#   enabled: true            # or tightens the protection declared here (README: mmp-heal)
+#   venues: [NAME]           # optional: only these venues; `accounts: [NAME]` likewise
 """
 
 

@@ -42,6 +42,17 @@ issue when a venue drifts from the policies. Made by `mmp init` (mmp {version}).
    comment is what the reviewers read.
 4. Locally: `pre-commit install` (the hook runs `mmp validate`), and `pip install` the mmp
    the workflows pin (their `Install mmp` step).
+5. **Healing** (optional): `heal: {{enabled: true}}` in `policies/guardrails.yaml`, merged
+   by a reviewed pull request, lets the scheduled drift workflow put back with no prompt
+   the protection the merged policies declare, only where it restores or tightens it
+   (`mmp heal`: a scope without MMP re-created, a raised limit lowered again; never a
+   loosening, a removal, a frozen scope, nor past a guardrail). Before merging it, create
+   the environment `mmp-heal`: the **trading** keys under the same names, deployment
+   branches `main` only, and **no** required reviewers (what heal writes was reviewed when
+   it was merged; a reviewer would leave a scope unprotected until someone approves). Then
+   `mmp workflows --write` gives the drift workflow its `heal` job. A scope left without
+   MMP (a killed apply, a config taken out on the venue) is then unprotected for at most
+   the schedule's interval (hourly) plus one run.
 
 ## The pinned mmp
 

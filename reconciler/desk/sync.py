@@ -7,6 +7,7 @@ keeps it, so adding an account never upgrades mmp by the way; `mmp init --upgrad
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,12 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
         return []
     problems: list[str] = []
     old, new = step_secrets(have), step_secrets(want)
+    had_heal, wants_heal = _has_heal_job(have), _has_heal_job(want)
+    if had_heal != wants_heal:
+        problems.append(_heal_job(shown, wants_heal))
     for where in sorted(set(old) | set(new)):
+        if had_heal != wants_heal and where.startswith("job heal"):
+            continue  # said above, as a whole
         missing = sorted(new.get(where, set()) - old.get(where, set()))
         stale = sorted(old.get(where, set()) - new.get(where, set()))
         if missing:
@@ -140,6 +146,23 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
     elif not problems:
         problems.append(f"{shown} differs from what the policies give: {_first_change(have, want)}")
     return problems
+
+
+def _has_heal_job(text: str) -> bool:
+    return re.search(r"^  heal:\s*$", text, re.M) is not None
+
+
+def _heal_job(shown: str, wanted: bool) -> str:
+    if wanted:
+        return (
+            f"{shown} has no heal job, and guardrails.yaml enables healing (`heal:`): "
+            "`mmp workflows --write` adds it (set up the mmp-heal environment first: the "
+            "README says how)"
+        )
+    return (
+        f"{shown} has a heal job, and guardrails.yaml does not enable healing: it would hold "
+        "trading keys for nothing; `mmp workflows --write` takes it out"
+    )
 
 
 def _first_change(have: str, want: str) -> str:

@@ -23,6 +23,7 @@ from reconciler.core.units import decimal_text, to_decimal
 from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
 from reconciler.planning.planner import field_changes
 from reconciler.policy.desired import DesiredState
+from reconciler.policy.healing import Heal, account_problems, venue_problems
 from reconciler.policy.loader import (
     LocatedTree,
     display_path,
@@ -84,6 +85,7 @@ class Guardrails(BaseModel):
     loosening: Loosening = Loosening()
     changes: Changes = Changes()
     removal: bool = True
+    heal: Heal = Heal()  # mmp heal: off unless the file says so (reconciler.policy.healing)
 
 
 class GuardrailError(ReconcilerError):
@@ -117,7 +119,9 @@ def record(policies: Path) -> dict[str, Any]:
     }
 
 
-def load(policies: Path) -> Guardrails:
+def load(policies: Path, desired: DesiredState | None = None) -> Guardrails:
+    """The guardrails of a policies folder (the defaults without a file). With `desired`,
+    the accounts `heal.accounts` names are checked against it too."""
     path = location(policies)
     if path is None:
         return Guardrails()
@@ -129,7 +133,10 @@ def load(policies: Path) -> Guardrails:
     except ValidationError as exc:
         problems = pydantic_problems(tree, exc)
         raise ConfigError(problems or [Problem(display_path(path), 0, 0, str(exc))]) from None
-    raise_if(_venue_problems(tree, rules))
+    problems = _venue_problems(tree, rules)
+    if desired is not None:
+        problems += account_problems(tree, rules.heal, desired)
+    raise_if(problems)
     return rules
 
 
@@ -155,7 +162,7 @@ def _venue_problems(tree: LocatedTree, rules: Guardrails) -> list[Problem]:
         if venue in known:
             for i, underlying in enumerate(underlyings):
                 found += underlying_problems(tree, ("coverage", venue, i), underlying, known[venue])
-    return found
+    return found + venue_problems(tree, rules.heal, set(known))
 
 
 def check(

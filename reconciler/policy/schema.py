@@ -6,6 +6,9 @@ group name to fields, or `absent`). `accounts:`, `defaults:` and `mmp:` may be e
 as while adopting; `environment:`, `base_url:` and the MMP fields may be left out but not
 left empty. The venue-specific rules (bounds, supported fields,
 grouping) stay in `mmp validate`, which reports them with file:line.
+
+The guardrails file (`policies/guardrails.yaml`, its `heal:` setting included) is described
+by `$defs/Guardrails` of the same schema, from the model `mmp validate` reads it with.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.policy.guards import Guardrails
 from reconciler.policy.spec import PolicyFile
 from reconciler.venues import VENUES
 
@@ -45,12 +49,22 @@ def schema() -> dict[str, Any]:
         fields[name] = _without_null(fields[name])
     mapping = next(branch for branch in properties["mmp"]["anyOf"] if branch["type"] == "object")
     mapping["additionalProperties"] = {"$ref": "#/$defs/Underlying"}
+    defs.update(_guardrails())
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "mmp-reconciler policy file",
         **data,
     }
+
+
+def _guardrails() -> dict[str, Any]:
+    """`Guardrails` (the whole guardrails file) and the definitions it refers to."""
+    data = Guardrails.model_json_schema()
+    defs: dict[str, Any] = data.pop("$defs")
+    venues = defs["Heal"]["properties"]["venues"]
+    venues["items"] = {"enum": sorted(VENUES)}
+    return {**defs, "Guardrails": {**data, "title": "mmp-reconciler guardrails file"}}
 
 
 def _without_null(prop: dict[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,14 @@ from pathlib import Path
 from reconciler.commands.github.api import GitHubApi
 from reconciler.commands.github.comment import failure_comment, plan_comment, post
 from reconciler.commands.github.context import RunContext
-from reconciler.commands.github.drift import merge, report
+from reconciler.commands.github.drift import Heal, merge, report
 from reconciler.core import console
 from reconciler.core.errors import GitHubError
 from reconciler.core.secrets import redact
+from reconciler.core.units import loads_exact
 from reconciler.planning import planfile
+from reconciler.planning.heal import SCHEMA_VERSION as HEAL_SCHEMA
+from reconciler.planning.render.heal import issue_sections
 from reconciler.planning.render.markdown import SUMMARY_LIMIT, document
 from reconciler.policy.validate import load_desired
 from reconciler.venues import capabilities
@@ -47,11 +50,12 @@ def drift(args: argparse.Namespace) -> int:
     desired = load_desired(args.policies, capabilities())
     found = shard_plans(args.planfiles)
     merged = merge([(path, planfile.load(path).plan) for path in found], desired.accounts)
+    heal = None if args.healed is None else healed(args.healed, ctx.run_url)
     # never the one-liner: held scopes that still differ keep the drift issue open
     document_ = document(merged.plan, limit=SUMMARY_LIMIT, link=ctx.run_url, one_line=False)
-    ctx.append_summary(document_)
+    ctx.append_summary((heal.text if heal else "") + document_)
     with GitHubApi(ctx) as api:
-        result = report(api, merged.plan, ctx.run_url, merged.unchecked)
+        result = report(api, merged.plan, ctx.run_url, merged.unchecked, heal)
     console.note(f"Drift: {result.message}")
     if merged.unchecked:
         console.error(
@@ -60,6 +64,22 @@ def drift(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def healed(path: Path, link: str) -> Heal:
+    """What this run's heal job did, from the report it left (`mmp heal --report`); a
+    missing report is said (the job was skipped, failed before it planned, or cancelled)."""
+    if not path.is_file():
+        console.warn(f"mmp: no heal report at {path} (the heal job did not finish a plan?)")
+        return Heal(issue_sections(None, link), 0)
+    try:
+        data = loads_exact(path.read_bytes())
+        if data.get("schema_version") != HEAL_SCHEMA:
+            raise ValueError(f"schema version {data.get('schema_version')} is not {HEAL_SCHEMA}")
+        done = sum(1 for item in data["healed"] if item.get("outcome") == "applied")
+        return Heal(issue_sections(data, link), done)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GitHubError(f"{path}: not a heal report of this mmp ({exc})") from None
 
 
 def shard_plans(given: list[Path]) -> list[Path]:

@@ -9,6 +9,11 @@ differs from the policies: it is pending, applied once unfrozen, and keeps the i
 Unprotected scopes (declared, no MMP config live) open the issue body, then pending ones,
 then writes to scopes whose freeze state is unknown with no trigger seen (Bullish over REST):
 the apply workflow writes them, and if such a scope is frozen the write may end the freeze.
+
+Where the policies enable healing, the heal job runs before the shards plan, and the issue
+opens with what it healed and what still needs a person (`Heal`). A run that healed
+something and then finds nothing differing still says so: the issue is opened (or updated)
+with what was healed, and closed in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.commands.github.api import GitHubApi
 from reconciler.core.errors import ReconcilerError
@@ -77,6 +83,15 @@ def merge(plans: Iterable[tuple[Path, Plan]], accounts: Iterable[str]) -> Merged
 
 
 @dataclass(frozen=True)
+class Heal:
+    """What the heal job of this run did, as the issue says it (render.heal.issue_sections),
+    and how many scopes it healed."""
+
+    text: str
+    healed: int
+
+
+@dataclass(frozen=True)
 class DriftResult:
     action: str  # opened | updated | closed | none
     number: int | None
@@ -88,10 +103,11 @@ def drifting(plan: Plan) -> tuple[Step, ...]:
     return tuple(step for step in plan.steps if step.action.writes or step.pending)
 
 
-def issue_title(plan: Plan, unchecked: list[str] | None = None) -> str:
+def issue_title(plan: Plan, unchecked: list[str] | None = None, heal: Heal | None = None) -> str:
     unchecked = unchecked or []
     counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
     counts.append((len(unchecked), "account(s) not checked"))
+    counts.append((heal.healed if heal else 0, "healed by this run"))
     detail = ", ".join(f"{n} {what}" for n, what in counts if n)
     return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
         f" ({detail})" if detail else ""
@@ -99,15 +115,21 @@ def issue_title(plan: Plan, unchecked: list[str] | None = None) -> str:
 
 
 def report(
-    api: GitHubApi, plan: Plan, link: str, unchecked: list[str] | None = None
+    api: GitHubApi,
+    plan: Plan,
+    link: str,
+    unchecked: list[str] | None = None,
+    heal: Heal | None = None,
 ) -> DriftResult:
     unchecked = unchecked or []
     issue = next(
         (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
     )
+    if not drifting(plan) and not unchecked and heal is not None and heal.healed:
+        return _healed_all(api, issue, heal, link)
     if drifting(plan) or unchecked:
-        body = issue_body(plan, link, unchecked)
-        title = issue_title(plan, unchecked)
+        body = issue_body(plan, link, unchecked, heal)
+        title = issue_title(plan, unchecked, heal)
         if issue is None:
             made = api.create_issue(title, body, [LABEL])
             return DriftResult(
@@ -126,6 +148,24 @@ def report(
     return DriftResult("closed", number, f"no drift; closed drift issue #{number}")
 
 
+def _healed_all(api: GitHubApi, issue: dict[str, Any] | None, heal: Heal, link: str) -> DriftResult:
+    """Heal put everything right: said in the issue (opened for it if none is), closed."""
+    title = f"MMP drift: {heal.healed} scope(s) healed, nothing differs now"
+    body = (
+        f"{MARKER}\n{heal.text}After healing, live MMP settings match the policies on the "
+        "default branch. Closed by the run that healed them; the next drift is a new issue.\n"
+    )
+    if issue is None:
+        number = int(api.create_issue(title, body, [LABEL])["number"])
+    else:
+        number = int(issue["number"])
+        api.update_issue(number, title=title, body=body)
+    run = f" in [this run]({link})" if link else ""
+    api.create_comment(number, f"Healed {heal.healed} scope(s){run}; nothing differs. Closing.")
+    api.update_issue(number, state="closed", state_reason="completed")
+    return DriftResult("closed", number, f"healed; nothing differs; closed drift issue #{number}")
+
+
 def _pending(step: Step) -> str:
     """Why a held scope still differs, and what ends that: an unfreeze, or a person's check."""
     last = step.freeze.last_trigger_ms
@@ -134,7 +174,9 @@ def _pending(step: Step) -> str:
     return UNSURE.format(scope=step.key, trigger=utc_ms_text(last))
 
 
-def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str:
+def issue_body(
+    plan: Plan, link: str, unchecked: list[str] | None = None, heal: Heal | None = None
+) -> str:
     missing = (
         "".join(
             [
@@ -152,6 +194,7 @@ def issue_body(plan: Plan, link: str, unchecked: list[str] | None = None) -> str
     head = (
         f"{MARKER}\n"
         + missing
+        + (heal.text if heal else "")
         + _section(
             "UNPROTECTED",
             "declared scope(s) have no MMP config live",

@@ -1,4 +1,4 @@
-"""The workflows' steps, one command each: `mmp github plan`, `shard` and `apply`.
+"""The workflows' steps, one command each: `mmp github plan`, `shard`, `apply` and `heal`.
 
 Each runs one mmp command in this same process, so a signal reaches `mmp apply` as it would
 on a terminal (no wrapper between the runner and apply). What the command prints shows in
@@ -34,6 +34,7 @@ from reconciler.planning.render.markdown import SUMMARY_LIMIT, document
 
 CHANGES = {0: "false", 2: "true"}  # `mmp plan --detailed-exitcode`: no changes, changes
 JOURNAL, APPLY_OUTPUT = "journal.jsonl", "apply.txt"
+HEAL_REPORT, HEAL_OUTPUT = "heal.json", "heal.txt"
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -90,6 +91,19 @@ def apply(args: argparse.Namespace) -> int:
     argv += ["--force"] if forced(os.environ) else []
     status, _ = run_mmp([*argv, *_common(args), "--", str(args.planfile)], folder / APPLY_OUTPUT)
     ctx.append_summary(fenced((folder / APPLY_OUTPUT).read_text(encoding="utf-8")))
+    return status
+
+
+def heal(args: argparse.Namespace) -> int:
+    """`mmp heal` (no prompt: what it writes was reviewed when it was merged), journaled to
+    journal.jsonl in FOLDER, its report to heal.json there (`mmp github drift --healed`),
+    what it prints to heal.txt there and to the job summary; the exit is heal's."""
+    ctx = RunContext.from_env(api=False)
+    folder = args.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = ["heal", f"--journal={folder / JOURNAL}", f"--report={folder / HEAL_REPORT}"]
+    status, _ = run_mmp([*argv, *_common(args)], folder / HEAL_OUTPUT)
+    ctx.append_summary(fenced((folder / HEAL_OUTPUT).read_text(encoding="utf-8")))
     return status
 
 

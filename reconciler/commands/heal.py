@@ -1,0 +1,132 @@
+"""`mmp heal`: put back, unattended, the protection the policies of this checkout declare,
+where it only restores or tightens it; every other drift is left, and said with why
+(reconciler.planning.heal chooses).
+
+It is apply with a narrower plan and no prompt: the same one-run lock, journal, signal
+handling, check before each write, verification, recovery and exit codes (0, 1, 3, 4), by
+the same executor. Each healed step is journaled as a `heal` record (scope, reason, each
+field from what to what) before anything is sent. Unless guardrails.yaml enables healing,
+it refuses before reading any venue (exit 1) and says what to add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from reconciler.apply import recovery, runlock
+from reconciler.apply.executor import ApplyResult
+from reconciler.apply.interrupt import restore_defaults
+from reconciler.apply.journal import Journal, who
+from reconciler.commands.run import (
+    _execute,
+    _made_plan,
+    _plan_now,
+    _recovered,
+    _report,
+    _unfinished,
+    _wait_for_landing,
+    journal_path,
+    run_live,
+)
+from reconciler.core import paths
+from reconciler.core.console import out
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.secrets import redact
+from reconciler.planning.heal import Healing, select
+from reconciler.planning.render.heal import text
+from reconciler.planning.selection import Selection
+from reconciler.policy import guards
+from reconciler.policy.desired import AccountTarget, DesiredState
+from reconciler.policy.healing import ENABLE
+from reconciler.venues.live import Connections
+
+
+class HealRefused(ReconcilerError):
+    """Healing is not enabled by the policies: nothing was read or sent."""
+
+
+def heal(args: argparse.Namespace) -> int:
+    desired, targets, selection = _plan_now(args)
+    rules = guards.load(args.policies, desired)
+    if not rules.heal.enabled:
+        raise HealRefused(refusal(args.policies))
+    with runlock.RunLock(paths.state_dir(args.policies), "heal"):
+        journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
+        runs = _unfinished(args, journal.path, holding=True)
+        _wait_for_landing(runs)
+        try:
+            return _heal(args, (desired, targets, selection), rules, journal, runs)
+        finally:
+            restore_defaults()
+
+
+def refusal(policies: Path) -> str:
+    """Why heal writes nothing here, and the reviewed setting that would let it."""
+    folder = policies if policies.is_dir() else policies.parent
+    where = str(guards.location(policies) or folder / guards.FILE)
+    return (
+        "healing is not enabled by these policies; nothing was read or sent. `mmp heal` puts "
+        "back, unattended, only protection the reviewed policies declare (creates, and "
+        "updates in which every field tightens); enable it in a reviewed pull request by "
+        f"adding to {where}:\n\n{ENABLE}\n"
+        "(narrow it with `venues: [NAME]` or `accounts: [NAME]` under `heal:`), then run "
+        "`mmp workflows --write`: the drift workflow gets its heal job"
+    )
+
+
+def _heal(
+    args: argparse.Namespace,
+    planned: tuple[DesiredState, list[AccountTarget], Selection],
+    rules: guards.Guardrails,
+    journal: Journal,
+    runs: list[recovery.Unfinished],
+) -> int:
+    desired, targets, selection = planned
+    found: list[Healing] = []
+
+    async def work(connections: Connections) -> ApplyResult | None:
+        live = await connections.read()
+        # no restores: a scope the policies do not declare is never healed, only named
+        made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
+        healing = select(made, desired, rules, recovery.baseline(runs, live))
+        found.append(healing)
+        out(text(healing, args.colour))
+        if not healing.healed:
+            out("Nothing to heal.\n")
+            _recovered(journal, runs, {}, live, desired)
+            return None
+        _journal(healing, journal)
+        plan = healing.plan
+        return await _execute(plan, connections, journal, live, runs, desired, word="Heal")
+
+    result = run_live(args, targets, desired, work)
+    code = 0 if result is None else _report(result, "Heal")
+    if args.report is not None and found:
+        _save(args.report, found[0], result, code)
+    return code
+
+
+def _journal(healing: Healing, journal: Journal) -> None:
+    """One `heal` record per step, before anything is sent: the scope, why it is healed,
+    and each field from what to what."""
+    for item in healing.healed:
+        journal.write(
+            "heal",
+            scope=str(item.step.key),
+            action=item.step.action.value,
+            reason=item.reason,
+            changes=[change.to_data() for change in item.step.changes],
+            by=who(),
+        )
+
+
+def _save(path: Path, healing: Healing, result: ApplyResult | None, code: int) -> None:
+    """The report the drift issue is written from: healed (with how each ended), left."""
+    ended = {
+        str(r.step.key): (r.outcome.value, r.detail) for r in (result.results if result else [])
+    }
+    data = {**healing.to_data(ended), "exit_code": code}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(redact(json.dumps(data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")

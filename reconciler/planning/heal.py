@@ -1,0 +1,253 @@
+"""Heal: of a plan, the steps that only put protection back, and why every other is left.
+
+A pure function, as the planner is: the plan of this checkout's policies against the live
+state in, the steps to write out, each with its reason, and every other drifting scope with
+why it is left for a person. A step is healed only when all of these hold:
+
+- the policies declare the scope with a config, and the `heal:` setting covers its venue
+  and account (reconciler.policy.healing);
+- it is a create (the declared scope has no config live: unprotected), or an update or a
+  replacement in which every changed field tightens; a create where an unfinished apply run
+  took a config away is judged against that config, as the guardrails judge it;
+- the scope is known not to be frozen: never a held scope, nor one whose freeze state is
+  unknown (a write may end a freeze), nor a write that may freeze it again;
+- no guardrail trips, for the step or for the heal as a whole (a trip that names no step,
+  such as coverage, stops every step: there is no --force here).
+
+Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
+loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.mmpfields import named
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
+from reconciler.planning.planner import field_changes
+from reconciler.policy import guards
+from reconciler.policy.desired import DesiredState
+
+SCHEMA_VERSION = 1
+SINCE = "against the config it had before an unfinished apply run left it without one"
+
+
+class Why(enum.Enum):
+    """Why a drifting scope is left for a person."""
+
+    LOOSENING = "loosening"  # every changed field loosens
+    MIXED = "mixed"  # some fields tighten, others loosen
+    REMOVAL = "removal"  # the policies mark it absent
+    HELD = "held"  # frozen, or its freeze state is unknown
+    REFREEZE = "may freeze"  # the write may freeze the scope again
+    GUARDRAIL = "guardrail"  # a guardrail trips
+    UNMANAGED = "unmanaged"  # not declared in the policies
+    NOT_ENABLED = "not enabled"  # outside the venues or accounts heal covers
+
+
+@dataclass(frozen=True)
+class Healed:
+    step: Step
+    reason: str  # what it puts back, for people and the journal
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "scope": str(self.step.key),
+            "action": self.step.action.value,
+            "reason": self.reason,
+            "changes": [change.to_data() for change in self.step.changes],
+        }
+
+
+@dataclass(frozen=True)
+class Left:
+    step: Step
+    why: Why
+    detail: str
+
+    @property
+    def action(self) -> Action:
+        """What the plan would do to it (for a held scope: what it would do once free)."""
+        return self.step.held_action or self.step.action
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "scope": str(self.step.key),
+            "action": self.action.value,
+            "why": self.why.value,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Healing:
+    plan: Plan  # the healed steps only, with the plan's fingerprint: what apply's executor runs
+    healed: tuple[Healed, ...]
+    left: tuple[Left, ...]
+    narrowed: str = ""  # what the heal setting limits healing to ('': the whole desk)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for item in self.healed:
+            counts[item.step.action.value] = counts.get(item.step.action.value, 0) + 1
+        parts = ", ".join(f"{n} to {action}" for action, n in counts.items())
+        head = f"{len(self.healed)} to heal ({parts})" if self.healed else "nothing to heal"
+        return f"Heal: {head}; {len(self.left)} left for a person."
+
+    def to_data(self, outcomes: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+        """The report `mmp heal --report` writes: with `outcomes` (scope -> outcome, detail),
+        how each healed step ended; without, as planned."""
+        healed = []
+        for item in self.healed:
+            data = item.to_data()
+            outcome, detail = (outcomes or {}).get(data["scope"], (None, ""))
+            healed.append({**data, "outcome": outcome, "detail": detail})
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "sandbox": self.plan.sandbox,
+            "fingerprint": self.plan.fingerprint,
+            "accounts": list(self.plan.accounts),
+            "filters": self.plan.filters,
+            "narrowed": self.narrowed,
+            "healed": healed,
+            "left": [item.to_data() for item in self.left],
+        }
+
+
+def select(
+    plan: Plan,
+    desired: DesiredState,
+    rules: guards.Guardrails,
+    baseline: Mapping[ScopeKey, MmpConfig] | None = None,
+) -> Healing:
+    """The steps of `plan` heal writes, and every other drifting one with why it is left.
+    `baseline`: the config each scope had before an unfinished run left it without one."""
+    had = baseline or {}
+    healed: list[Healed] = []
+    left: list[Left] = []
+    for step in plan.steps:
+        verdict = _judge(step, desired, rules, had)
+        if isinstance(verdict, Healed):
+            healed.append(verdict)
+        elif verdict is not None:
+            left.append(verdict)
+    healed, tripped = _within_guardrails(plan, healed, rules, desired, had)
+    order = {step.key: index for index, step in enumerate(plan.steps)}
+    left = sorted([*left, *tripped], key=lambda item: order[item.step.key])
+    steps = tuple(item.step for item in healed)
+    chosen = dataclasses.replace(plan, steps=steps, trips=())
+    return Healing(chosen, tuple(healed), tuple(left), rules.heal.narrowed())
+
+
+def _judge(
+    step: Step, desired: DesiredState, rules: guards.Guardrails, had: Mapping[ScopeKey, MmpConfig]
+) -> Healed | Left | None:
+    """Healed, left with why, or None for a scope that does not drift."""
+    if step.action is Action.UNCHANGED:
+        return None
+    key = step.key
+    if not rules.heal.covers(key.venue, key.account):
+        limit = rules.heal.narrowed()
+        said = f"heal covers only {limit}" if limit else "healing is not enabled"
+        return Left(step, Why.NOT_ENABLED, f"{said} (guardrails.yaml `heal:`)")
+    left = _never(step, desired)
+    if left is not None:
+        return left
+    return _by_direction(step, had.get(key))
+
+
+def _never(step: Step, desired: DesiredState) -> Left | None:
+    """What heal never writes, whatever the fields do: removals, undeclared scopes, held
+    scopes, scopes whose freeze state is unknown, and writes that may freeze a scope."""
+    if Action.REMOVE in (step.action, step.held_action):
+        where = f" ({step.where})" if step.where else ""
+        said = f"the policies mark it absent{where}: heal never takes protection away"
+        return Left(step, Why.REMOVAL, said + " (`mmp apply` does, as reviewed)")
+    declared = desired.scopes.get(step.key)
+    if step.action is Action.UNMANAGED or declared is None or declared.config is None:
+        return Left(step, Why.UNMANAGED, step.reason or "not declared in the policies")
+    if step.action is Action.HELD or step.freeze.may_be_frozen:
+        return Left(step, Why.HELD, step.reason)
+    if step.refreeze:
+        return Left(step, Why.REFREEZE, step.refreeze)
+    return None
+
+
+def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
+    """A create is healed unless it loosens against the config an unfinished run took away;
+    an update or a replacement only when every changed field tightens."""
+    if step.action is Action.CREATE:
+        against = field_changes(had, step.after) if had is not None else ()
+        said = f" ({SINCE})" if had is not None else ""
+        verdict = _direction(step, against, said)
+        reason = "unprotected: no MMP config live; the declared config is set"
+        if had is not None:
+            reason += ", as strict as before an unfinished apply run took it away, or stricter"
+        return verdict or Healed(step, reason)
+    if not step.changes:
+        return Left(step, Why.MIXED, "its configs differ in no field mmp classes")
+    shown = ", ".join(_change_text(change) for change in step.changes)
+    return _direction(step, step.changes, "") or Healed(
+        step, f"every changed field tightens: {shown}"
+    )
+
+
+def _direction(step: Step, changes: tuple[FieldChange, ...], said: str) -> Left | None:
+    loose = [c for c in changes if c.direction is Direction.LOOSENING]
+    if not loose:
+        return None
+    shown = ", ".join(_change_text(change) for change in loose)
+    if len(loose) < len(changes):
+        tight = ", ".join(_change_text(c) for c in changes if c.direction is Direction.TIGHTENING)
+        return Left(step, Why.MIXED, f"tightens {tight} but loosens {shown}{said}")
+    return Left(step, Why.LOOSENING, f"loosens {shown}{said}")
+
+
+def _change_text(change: FieldChange) -> str:
+    field = named(change.field)
+    return f"{field.name} {field.show(change.before)} -> {field.show(change.after)}"
+
+
+def _within_guardrails(
+    plan: Plan,
+    healed: list[Healed],
+    rules: guards.Guardrails,
+    desired: DesiredState,
+    had: Mapping[ScopeKey, MmpConfig],
+) -> tuple[list[Healed], list[Left]]:
+    """The healed steps no guardrail trips for. A trip that names a step leaves that step; a
+    trip that names none leaves every step. What remains is checked again as a whole."""
+    trips = _trips(plan, healed, rules, desired, had)
+    named_steps = {str(item.step.key): item for item in healed}
+    mine: dict[str, list[str]] = {}
+    general: list[str] = []
+    for trip in trips:
+        scope, _, said = trip.partition(": ")
+        if scope in named_steps:
+            mine.setdefault(scope, []).append(said)  # the scope is the step's own
+        else:
+            general.append(trip)
+    if general:
+        return [], [Left(h.step, Why.GUARDRAIL, "; ".join(general)) for h in healed]
+    kept = [item for item in healed if str(item.step.key) not in mine]
+    tripped = [Left(named_steps[s].step, Why.GUARDRAIL, "; ".join(t)) for s, t in mine.items()]
+    again = _trips(plan, kept, rules, desired, had)
+    if again:
+        return [], tripped + [Left(h.step, Why.GUARDRAIL, "; ".join(again)) for h in kept]
+    return kept, tripped
+
+
+def _trips(
+    plan: Plan,
+    healed: list[Healed],
+    rules: guards.Guardrails,
+    desired: DesiredState,
+    had: Mapping[ScopeKey, MmpConfig],
+) -> list[str]:
+    trial = dataclasses.replace(plan, steps=tuple(item.step for item in healed))
+    return guards.check(trial, rules, desired, had)

@@ -1,0 +1,114 @@
+"""What `mmp heal` prints before it writes, and what the drift issue says of a heal run.
+
+Text: the heal's summary first (with the sandbox's mark), then each step it heals as the
+plan shows it plus why it heals, then every drifting scope it leaves and why. Markdown (the
+drift issue): from the report `mmp heal --report` wrote, what was healed (and how each step
+ended) and what still needs a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.core.mmpfields import named
+from reconciler.planning.heal import Healing
+from reconciler.planning.plan import FieldChange
+from reconciler.planning.render.rows import SANDBOX, row, selection_line, unprotected_warning
+from reconciler.planning.render.text import _paint, _row_lines
+
+LISTED = 30  # scopes listed per section of the drift issue
+DETAIL = 240  # characters of a reason shown there (the heal job's output has all of it)
+
+
+def text(healing: Healing, colour: bool = False) -> str:
+    plan = healing.plan
+    head = healing.summary()
+    lines = [_paint(f"{SANDBOX} {head}" if plan.sandbox else head, "1", colour)]
+    bare = [str(item.step.key) for item in healing.left if item.step.unprotected]
+    if bare:
+        warning = unprotected_warning(bare).replace(" have no", " left for a person have no")
+        lines.append(_paint(warning, "1;31", colour))
+    lines.append(
+        f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
+    )
+    selection = selection_line(plan)
+    lines += [_paint(selection, "1", colour)] if selection else []
+    if healing.narrowed:
+        lines.append(f"Note: heal covers only {healing.narrowed} (guardrails.yaml `heal:`)")
+    lines += [f"      {note}" if note.startswith(" ") else f"Note: {note}" for note in plan.notes]
+    if healing.healed:
+        lines += ["", "Heal (the protection the policies declare; nothing loosened or removed):"]
+    for item in healing.healed:
+        lines += _row_lines(row(item.step), colour)
+        lines.append(f"        heal: {item.reason}")
+    if healing.left:
+        lines += ["", "Left for a person (`mmp plan` shows each in full):"]
+    width = max((len(item.why.value) for item in healing.left), default=0)
+    lines += [
+        f"  {item.why.value:<{width}}  {item.step.key}: {item.detail}" for item in healing.left
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
+    """The drift issue's account of a heal run: what it healed, and what needs a person.
+    None: the heal job left no report."""
+    where = f" ([the run]({link}))" if link else ""
+    if report is None:
+        return (
+            f"**Heal**: the heal job left no report{where}: it was skipped (it heals on main "
+            "only), failed before it planned, or was cancelled. Nothing below was healed by "
+            "this run.\n\n"
+        )
+    healed = list(report["healed"])
+    left = list(report["left"])
+    done = sum(1 for item in healed if item.get("outcome") == "applied")
+    out = []
+    if healed:
+        out += [
+            f"**Healed** by this run{where}: {done:,} of {len(healed):,} scope(s) put back as "
+            "the policies declare them (`mmp heal`; its journal is in the `mmp-heal` "
+            "artifact):",
+            "",
+            *(_healed_line(item) for item in healed[:LISTED]),
+            *_more(len(healed)),
+            "",
+        ]
+    if left:
+        out += [
+            f"**Needs a person**: {len(left):,} scope(s) heal left as they are:",
+            "",
+            *(_left_line(item) for item in left[:LISTED]),
+            *_more(len(left)),
+            "",
+        ]
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _healed_line(item: Mapping[str, Any]) -> str:
+    outcome = item.get("outcome")
+    ended = {None: "to heal", "applied": "healed"}.get(outcome, f"NOT healed ({outcome})")
+    detail = f": {_short(item['detail'])}" if item.get("detail") else ""
+    changes = "; ".join(_change(FieldChange.from_data(c)) for c in item["changes"])
+    return f"- `{item['scope']}`: {item['action']}, {ended}{detail} ({changes})"
+
+
+def _left_line(item: Mapping[str, Any]) -> str:
+    """`scope`: why (what the plan would do): the reason."""
+    why, action = item["why"], item["action"]
+    would = f" ({action})" if action not in (why, "unmanaged") else ""
+    return f"- `{item['scope']}`: {why}{would}: {_short(item['detail'])}"
+
+
+def _change(change: FieldChange) -> str:
+    field = named(change.field)
+    return f"{field.name} {field.show(change.before)} → {field.show(change.after)}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
+
+
+def _more(count: int) -> list[str]:
+    return [f"- and {count - LISTED:,} more: see the run"] if count > LISTED else []

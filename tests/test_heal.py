@@ -1,0 +1,388 @@
+"""`mmp heal` chooses: each kind of drift healed or left with why (reconciler.planning.heal),
+the setting that enables it (guardrails.yaml `heal:`) checked with file:line, and the
+command against the sandbox: refused without the setting, journaled, filtered, reported."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.cli import main
+from reconciler.commands import run as commands
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, loads_exact
+from reconciler.planning.heal import SINCE, Healing, Why, select
+from reconciler.planning.planner import make_plan
+from reconciler.policy import guards
+from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
+from reconciler.policy.healing import Heal
+from reconciler.venues import capabilities, live
+from reconciler.venues.deribit.simulator import DeribitSimulator, RpcError
+from tests.test_apply import setup
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Location("p.yaml", 1, 1)
+NOW = 1_800_000_000_000
+ON = {"heal": {"enabled": True}}
+
+
+def cfg(
+    q: str, window: int = 1000, frozen: int | str = 30_000, delta: str | None = None
+) -> MmpConfig:
+    return MmpConfig(
+        window,
+        frozen,  # type: ignore[arg-type]
+        quantity_limit=Decimal(q),
+        delta_limit=None if delta is None else Decimal(delta),
+    )
+
+
+Scopes = dict[str, tuple[MmpConfig | None, MmpConfig | None, FreezeState]]
+
+
+def heal_of(
+    venue: str,
+    scopes: Scopes,
+    rules: Mapping[str, object] | None = None,
+    baseline: dict[str, MmpConfig] | None = None,
+    undeclared: tuple[str, ...] = (),
+) -> Healing:
+    """underlying -> (live, desired, live freeze) on account `a` of `venue`; `undeclared`
+    scopes are live only. Planned as `mmp plan` plans, then chosen."""
+    desired = DesiredState()
+    desired.accounts["a"] = AccountTarget("a", venue, "production", None, "A", HERE)
+    live = []
+    for underlying, (have, want, freeze) in scopes.items():
+        key = ScopeKey(venue, "a", underlying)
+        if underlying not in undeclared:
+            desired.scopes[key] = DesiredScope(key, want, HERE)
+        if have is not None or freeze.may_be_frozen:
+            live.append(LiveScope(key, have, freeze))
+    plan = make_plan(desired, [LiveAccount(venue, "a", tuple(live))], capabilities(), now_ms=NOW)
+    given = guards.Guardrails.model_validate({**ON, **(rules or {})})
+    had = {ScopeKey(venue, "a", u): c for u, c in (baseline or {}).items()}
+    return select(plan, desired, given, had)
+
+
+def healed(healing: Healing) -> dict[str, str]:
+    return {item.step.key.underlying: item.step.action.value for item in healing.healed}
+
+
+def left(healing: Healing) -> dict[str, tuple[str, str]]:
+    return {item.step.key.underlying: (item.why.value, item.detail) for item in healing.left}
+
+
+FREE = FreezeState(False)
+
+
+def test_creates_and_tightenings_are_healed_everything_else_left_with_why() -> None:
+    healing = heal_of(
+        "deribit",
+        {
+            "bare": (None, cfg("5"), FREE),  # unprotected: created
+            "tight": (cfg("8"), cfg("5", window=2000), FREE),  # every field tightens
+            "loose": (cfg("5"), cfg("8"), FREE),
+            "mixed": (cfg("5"), cfg("4", window=500), FREE),
+            "gone": (cfg("5"), None, FREE),  # marked absent
+            "frozen": (cfg("8"), cfg("5"), FreezeState(True)),
+            "same": (cfg("5"), cfg("5"), FREE),  # no drift: not listed
+            "extra": (cfg("5"), None, FREE),  # live only
+        },
+        undeclared=("extra",),
+    )
+    assert healed(healing) == {"bare": "create", "tight": "update"}
+    assert [item.reason for item in healing.healed] == [
+        "unprotected: no MMP config live; the declared config is set",
+        "every changed field tightens: window 1s -> 2s, quantity_limit 8 -> 5",
+    ]
+    why = left(healing)
+    assert why["loose"] == ("loosening", "loosens quantity_limit 5 -> 8")
+    assert why["mixed"] == (
+        "mixed",
+        "tightens quantity_limit 5 -> 4 but loosens window 1s -> 500ms",
+    )
+    assert why["gone"][0] == "removal" and "the policies mark it absent" in why["gone"][1]
+    assert why["frozen"][0] == "held" and why["frozen"][1].startswith("frozen: a set on deribit")
+    assert why["extra"] == ("unmanaged", "not in the policies; left alone")
+    assert "same" not in why
+    # what the executor runs is exactly what is healed, in plan order, with no trips
+    assert [s.key.underlying for s in healing.plan.writes] == ["bare", "tight"]
+    assert healing.plan.trips == ()
+    assert healing.summary() == "Heal: 2 to heal (1 to create, 1 to update); 5 left for a person."
+
+
+def test_a_freeze_state_unknown_is_never_healed_with_or_without_a_trigger() -> None:
+    rest = FreezeState.unknown_because("REST cannot tell")
+    trigger = FreezeState.unknown_because("manual freeze", last_trigger_ms=NOW - 60_000)
+    healing = heal_of(
+        "bullish",
+        {"BTC": (cfg("8"), cfg("5"), rest), "ETH": (cfg("8"), cfg("5"), trigger)},
+    )
+    assert healed(healing) == {}
+    assert left(healing)["BTC"][0] == "held" and "freeze state unknown" in left(healing)["BTC"][1]
+    assert left(healing)["ETH"][0] == "held"
+
+
+def test_a_replacement_is_healed_only_when_every_field_tightens_and_the_freeze_is_known() -> None:
+    healing = heal_of(
+        "bullish",
+        {
+            "BTC": (cfg("8", delta="2"), cfg("5", delta="1"), FREE),
+            "ETH": (cfg("8", delta="1"), cfg("5", delta="2"), FREE),
+        },
+    )
+    assert healed(healing) == {"BTC": "replace"}
+    assert left(healing)["ETH"] == (
+        "mixed",
+        "tightens quantity_limit 8 -> 5 but loosens delta_limit 1 -> 2",
+    )
+
+
+def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
+    """Binance tells a freeze by its last trigger and frozen time: a longer frozen time
+    after a recent trigger would freeze the scope again, stopping its quoting."""
+    recent = FreezeState(False, last_trigger_ms=NOW - 10_000)
+    healing = heal_of("binance", {"BTCUSDT": (cfg("5"), cfg("5", frozen=MANUAL), recent)})
+    assert healed(healing) == {}
+    why, detail = left(healing)["BTCUSDT"]
+    assert why == "may freeze" and detail.startswith("this write may freeze the scope again")
+
+
+def test_a_create_after_an_unfinished_run_is_judged_against_what_it_had() -> None:
+    scopes: Scopes = {"btc_usd": (None, cfg("5", frozen=10_000), FREE)}
+    rules = {"loosening": {"shorter_freeze": False}}  # no guardrail says it: heal still does
+    looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
+    assert healed(looser) == {}
+    assert left(looser)["btc_usd"] == ("loosening", f"loosens frozen 30s -> 10s ({SINCE})")
+    stricter = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("9", frozen=10_000)})
+    assert healed(stricter) == {"btc_usd": "create"}
+    assert "as strict as before an unfinished apply run" in stricter.healed[0].reason
+
+
+def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_step() -> None:
+    scopes: Scopes = {
+        "btc_usd": (None, cfg("500"), FREE),
+        "eth_usd": (cfg("8"), cfg("5"), FREE),
+    }
+    ceiling = {"venues": {"deribit": {"quantity_limit": {"max": 100}}}}
+    healing = heal_of("deribit", scopes, ceiling)
+    assert healed(healing) == {"eth_usd": "update"}
+    assert left(healing)["btc_usd"] == (
+        "guardrail",
+        "quantity_limit 500 is above the ceiling 100",
+    )
+    coverage = heal_of("deribit", scopes, {"coverage": {"deribit": ["sol_usdc"]}})
+    assert healed(coverage) == {}
+    assert {why for why, _ in left(coverage).values()} == {"guardrail"}
+    assert "sol_usdc is not protected" in left(coverage)["eth_usd"][1]
+
+
+def test_heal_covers_only_the_venues_and_accounts_it_names() -> None:
+    scopes: Scopes = {"btc_usd": (None, cfg("5"), FREE)}
+    for narrowing in ({"venues": ["binance"]}, {"accounts": ["b"]}):
+        healing = heal_of("deribit", scopes, {"heal": {"enabled": True, **narrowing}})
+        assert healed(healing) == {}
+        why, detail = left(healing)["btc_usd"]
+        assert why == "not enabled" and detail.startswith("heal covers only ")
+    both = {"heal": {"enabled": True, "venues": ["deribit"], "accounts": ["a"]}}
+    assert healed(heal_of("deribit", scopes, both)) == {"btc_usd": "create"}
+
+
+# ---- the setting -----------------------------------------------------------------------
+
+
+def _desk(root: Path, guardrails: str) -> Path:
+    (root / "policies").mkdir(parents=True, exist_ok=True)
+    (root / "policies" / "desk-alpha.yaml").write_text(
+        (ROOT / "policies" / "desk-alpha.yaml").read_text()
+    )
+    (root / "policies" / "guardrails.yaml").write_text(guardrails)
+    return root / "policies"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("heal:\n  enabled: yes\n", "guardrails.yaml:2:12: enabled: expected true or false"),
+        ("heal:\n  enabeld: true\n", "guardrails.yaml:2:3: unknown key `enabeld`"),
+        ("heal: true\n", "guardrails.yaml:1:7: heal:"),
+        (
+            "heal:\n  enabled: true\n  venues: [derbit]\n",
+            "guardrails.yaml:3:12: `derbit` is not a venue mmp knows; did you mean `deribit`?",
+        ),
+        (
+            "heal:\n  enabled: true\n  accounts: [deribit-mian]\n",
+            "guardrails.yaml:3:14: `deribit-mian` is not an account of the policies; did you "
+            "mean `deribit-main`?",
+        ),
+        (
+            "heal:\n  enabled: true\n  venues: [deribit]\n  accounts: [binance-mm]\n",
+            "guardrails.yaml:4:14: `binance-mm` is a binance account, and heal.venues leaves "
+            "binance out: it would never be healed",
+        ),
+    ],
+)
+def test_a_wrong_heal_setting_is_an_error_at_its_line(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    policies = _desk(in_tmp, text)
+    assert main(["validate", "--policies", str(policies)]) == 1
+    assert said in capsys.readouterr().err
+    assert main(["heal", "--sandbox", "--policies", str(policies)]) == 1
+    assert said in capsys.readouterr().err
+    assert not (in_tmp / ".mmp" / "sandbox.json").exists()  # nothing read, nothing sent
+
+
+def test_without_the_setting_heal_refuses_and_says_what_to_add(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _desk(in_tmp, "removal: true\n")
+    assert main(["heal", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "healing is not enabled by these policies; nothing was read or sent" in err
+    assert "adding to policies/guardrails.yaml:\n\nheal:\n  enabled: true\n\n" in err
+    assert not (in_tmp / ".mmp").exists()
+    (in_tmp / "policies" / "guardrails.yaml").unlink()  # no file at all: the same
+    assert main(["heal", "--sandbox"]) == 1
+    assert "adding to policies/guardrails.yaml:" in capsys.readouterr().err
+    off = guards.load(ROOT / "policies").model_copy(update={"heal": Heal()})
+    assert not off.heal.covers("deribit", "deribit-main")
+
+
+# ---- the command, in the sandbox --------------------------------------------------------
+
+
+def _records(journal: Path, event: str) -> list[dict[str, object]]:
+    lines = journal.read_text().splitlines()
+    return [r for r in map(loads_exact, lines) if r["event"] == event]
+
+
+def test_heal_in_the_sandbox_writes_journals_and_reports(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _desk(in_tmp, (ROOT / "policies" / "guardrails.yaml").read_text())  # it heals
+    assert main(["heal", "--sandbox", "--report", "heal.json"]) == 0
+    out = capsys.readouterr().out
+    healed_now = re.findall(r"^  applied +(\S+)$", out, re.M)
+    assert out.rstrip().endswith(
+        f"Heal finished: {len(healed_now)} applied. Exit 0: every change applied and verified."
+    )
+    journal = in_tmp / ".mmp" / "journal.jsonl"
+    heals = _records(journal, "heal")
+    assert sorted(str(r["scope"]) for r in heals) == sorted(healed_now)
+    first = heals[0]
+    assert first["reason"] and first["changes"] and first["by"]
+    start = _records(journal, "apply-start")[0]
+    assert start["run"] == first["run"] and start["steps"] == len(heals)
+    report = json.loads((in_tmp / "heal.json").read_text())
+    assert report["exit_code"] == 0 and report["sandbox"] is True
+    assert {h["scope"] for h in report["healed"]} == set(healed_now)
+    assert {h["outcome"] for h in report["healed"]} == {"applied"}
+    whys = {item["why"] for item in report["left"]}
+    assert whys <= {w.value for w in Why} and "held" in whys and "unmanaged" in whys
+    # again: nothing to heal; what is left is the same
+    assert main(["heal", "--sandbox", "--report", "again.json"]) == 0
+    assert "Nothing to heal." in capsys.readouterr().out
+    again = json.loads((in_tmp / "again.json").read_text())
+    assert again["healed"] == [] and again["left"] == report["left"]
+    assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2  # what a person must do
+
+
+def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _desk(in_tmp, "heal:\n  enabled: true\n")
+    assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 0
+    out = capsys.readouterr().out
+    assert "Selection: underlying eth_usd; venue deribit." in out
+    assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {
+        "deribit/deribit-hedge/eth_usd",
+        "deribit/deribit-main/eth_usd",
+    }
+    assert main(["heal", "--sandbox", "--account", "aevo-mm"]) == 0
+    out = capsys.readouterr().out
+    assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {
+        "aevo/aevo-mm/ETH",
+        "aevo/aevo-mm/SOL",
+    }
+    assert re.search(r"^  held +aevo/aevo-mm/BTC: frozen", out, re.M)
+
+
+def test_a_narrowed_heal_names_what_it_leaves(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _desk(in_tmp, "heal:\n  enabled: true\n  venues: [okx]\n")
+    assert main(["heal", "--sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^  applied +(\S+)$", out, re.M) == ["okx/okx-mm/BTC-USD"]
+    assert "Note: heal covers only venues okx (guardrails.yaml `heal:`)" in out
+    assert "not enabled  deribit/deribit-main/btc_usd: heal covers only venues okx" in out
+
+
+@pytest.fixture
+def deribit(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> DeribitSimulator:
+    """tests/test_apply.py's Deribit account, in process: eth_usd without a config,
+    btc_usd looser than the policy (someone raised it on the web page), sol_usdc marked
+    absent."""
+    sim, _ = setup(in_tmp)
+    (in_tmp / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
+    monkeypatch.setenv("DERIBIT_MAIN_CLIENT_ID", "id-main")
+    monkeypatch.setenv("DERIBIT_MAIN_CLIENT_SECRET", "s3cr3t-for-tests")
+    real_connect = live.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        kwargs["transport"] = lambda venue: httpx.MockTransport(sim)
+        return real_connect(*args[:3], **kwargs)
+
+    monkeypatch.setattr(commands, "connect", connect)
+    return sim
+
+
+def test_a_refused_write_ends_heal_as_it_ends_apply(
+    deribit: DeribitSimulator, in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The create goes first (protection on before anything else), then the tightening; the
+    venue refuses the second: exit 3, the old config in force and said so, journaled."""
+
+    def refuse_btc(method: str, params: dict[str, Any]) -> None:
+        if method == "private/set_mmp_config" and params.get("index_name") == "btc_usd":
+            raise RpcError(11029, "invalid_arguments", {"reason": "injected"})
+
+    deribit.before_request = refuse_btc
+    assert main(["heal", "--report", "heal.json"]) == 3  # sol_usdc's removal is left
+    out = capsys.readouterr().out
+    assert re.search(r"^  removal +deribit/main/sol_usdc: the policies mark it absent", out, re.M)
+    assert "  applied                        deribit/main/eth_usd" in out
+    assert "  FAILED (old config in force)   deribit/main/btc_usd" in out
+    assert "Heal finished: 1 applied, 1 kept-old. Exit 3: partial; every scope has its old" in out
+    report = json.loads((in_tmp / "heal.json").read_text())
+    assert [(h["scope"], h["outcome"]) for h in report["healed"]] == [
+        ("deribit/main/eth_usd", "applied"),
+        ("deribit/main/btc_usd", "kept-old"),
+    ]
+    assert report["exit_code"] == 3 and "venue error 11029" in report["healed"][1]["detail"]
+    journal = in_tmp / ".mmp" / "journal.jsonl"
+    assert [r["exit_code"] for r in _records(journal, "apply-end")] == [3]
+    deribit.before_request = None
+    assert main(["heal"]) == 0  # the next run heals what is left
+    assert "applied                        deribit/main/btc_usd" in capsys.readouterr().out
+    plan = main(["plan", "--detailed-exitcode"])
+    assert plan == 2 and "    - remove    deribit/main/sol_usdc" in capsys.readouterr().out
+
+
+def test_heal_is_refused_while_another_run_holds_the_lock(
+    deribit: DeribitSimulator, in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.apply import runlock
+    from reconciler.core import paths
+
+    with runlock.RunLock(paths.state_dir(in_tmp / "policies"), "apply"):
+        assert main(["heal"]) == 1
+    err = capsys.readouterr().err
+    assert "another mmp run holds the lock" in err and "`mmp apply`" in err
+    assert deribit.requests == []  # nothing read, nothing sent
