@@ -1,13 +1,18 @@
 """The fault matrix's cells that need a real `mmp apply` process (tests/procs.py): signals,
 a kill and a re-run, a journal whose disk fills up, a second apply, a freeze that fires
 between the read and the write, a malformed read-back after a write, a session token that
-expires mid-apply, a set the venue acknowledges and refuses later.
+expires mid-apply, a set the venue acknowledges and refuses later, and where the venue has
+another config space (Deribit's Block RFQ MMP), a freeze of it while a write of the
+venue's own MMP is under way.
 
-Every cell: one account with two drifted scopes on the venue; apply's first write is held at
-the venue (on Bullish, the set of a replacement: the scope is without MMP while it is held)
-while the fault is done; then the exit code, the venue's end state (each scope old or new,
-unless exit 4 names it), the journal, and a re-run that converges are checked. Each cell
-returns what it ended with, for the printed matrix, and `expected` says what that must be.
+Every cell: one account with two drifted scopes on the venue (three on Deribit: its Block
+RFQ scope block_rfq:btc_usd, written first, beside btc_usd and btc_usd/Bot1; tests/spaces.py,
+whose watch fails a cell in which a write of one space changed the other); apply's first
+write is held at the venue (on Bullish, the set of a replacement: the scope is without MMP
+while it is held) while the fault is done; then the exit code, the venue's end state (each
+scope old or new, unless exit 4 names it), the journal, and a re-run that converges are
+checked. Each cell returns what it ended with, for the printed matrix, and `expected` says
+what that must be.
 
 Readings (tests/venues.py, VenueRow.readings): every cell runs under the venue's default
 reading; each other reading runs the cells of the subject it tells differently (SUBJECT: a
@@ -30,7 +35,8 @@ from reconciler.venues import VENUES
 from reconciler.venues.base import ChangeMode
 from tests.checked import include_held
 from tests.procs import APPLY_DELAY_MS, Gate, LiveDesk, Spawned, any_write, fill, small_disk
-from tests.venues import AUTH, DEFAULT, FREEZE, OUTCOME, ROWS
+from tests.spaces import BLOCK_RFQ, ORDERS, cell_scopes, crosses, of_block_rfq, watch
+from tests.venues import AUTH, DEFAULT, FREEZE, OUTCOME, ROWS, Scope
 
 WAIT_S = 30
 PROCESS_FAULTS = (
@@ -43,10 +49,16 @@ PROCESS_FAULTS = (
     "malformed-read-back",
     "auth-expiry",
     "rejected-set",
+    "freeze-other-space",
 )
 # the subject of a cell whose outcome a reading can change: it runs under each reading that
 # tells that subject differently (Reading.tells); the others under the default reading only
-SUBJECT = {"freeze-before-write": FREEZE, "auth-expiry": AUTH, "rejected-set": OUTCOME}
+SUBJECT = {
+    "freeze-before-write": FREEZE,
+    "auth-expiry": AUTH,
+    "rejected-set": OUTCOME,
+    "freeze-other-space": FREEZE,
+}
 SOCKETED = frozenset(SUBJECT)  # served with the venue's push channel, as the venue serves it
 EXPECTED = {
     "sigint-mid-write": "exit 3",
@@ -59,6 +71,9 @@ EXPECTED = {
     "malformed-read-back": "exit 0",
     "auth-expiry": "exit 0",
     "rejected-set": "exit 3; restored (mmpRequest CLOSED)",
+    # a scope of another config space (Deribit's Block RFQ MMP) freezes while a write to
+    # the venue's own MMP is under way: no push tells it, the check's read does
+    "freeze-other-space": "exit 3; re-plan held",
 }
 # Bullish: where REST's isActive stays true and its socket sends no snapshot, nothing shows
 # a new run the freeze: the scope's change is written, said first in the plan
@@ -82,6 +97,8 @@ def applies(venue: str, fault: str) -> bool:
         return ROWS[venue].expire_session is not None  # others sign each request
     if fault == "rejected-set":
         return ROWS[venue].reject_later is not None  # others answer each write at once
+    if fault == "freeze-other-space":
+        return crosses(ROWS[venue])  # a venue with one config space has no other
     return True
 
 
@@ -104,17 +121,31 @@ def looser(config: MmpConfig) -> MmpConfig:
 
 
 class Cell:
+    """One account with the venue's cell scopes (tests/spaces.py), each drifted: `keys` in
+    the order apply writes them (creates first). `bare`: scopes that start without a
+    config (a create). On Deribit, `spaces` watches every write that reaches the venue."""
+
     def __init__(
-        self, tmp_path: Path, venue: str, reading: str = DEFAULT, *, sockets: bool = False
+        self,
+        tmp_path: Path,
+        venue: str,
+        reading: str = DEFAULT,
+        *,
+        sockets: bool = False,
+        scopes: tuple[Scope, ...] = (),
+        bare: tuple[Scope, ...] = (),
     ) -> None:
         row = ROWS[venue]
         self.venue = venue
-        self.keys = [ScopeKey(venue, f"{venue}-cell", u, g) for u, g in row.scopes[:2]]
-        self.want = {key: row.sample(i + 1) for i, key in enumerate(self.keys)}
-        self.old = {key: looser(config) for key, config in self.want.items()}
-        scopes = {key: (self.want[key], self.old[key]) for key in self.keys}
+        named = scopes or cell_scopes(row)
+        keys = {ScopeKey(venue, f"{venue}-cell", u, g): (u, g) in bare for u, g in named}
+        self.keys = sorted(keys, key=lambda k: (not keys[k], k.sort_key()))
+        self.want = {key: row.sample(named.index((key.underlying, key.group)) + 1) for key in keys}
+        self.old = {key: None if keys[key] else looser(c) for key, c in self.want.items()}
+        desired = {key: (self.want[key], self.old[key]) for key in self.keys}
         self.sim = row.simulator(APPLY_DELAY_MS, reading)
-        self.desk = LiveDesk(tmp_path, scopes, sims={venue: self.sim}, sockets=sockets)
+        self.spaces = watch(self.sim)
+        self.desk = LiveDesk(tmp_path, desired, sims={venue: self.sim}, sockets=sockets)
         self.tmp_path = tmp_path
 
     def checked(self, *leave: ScopeKey) -> list[str]:
@@ -187,11 +218,20 @@ def wait_said(proc: Spawned, text: str) -> None:
 def run(tmp_path: Path, venue: str, reading: str, fault: str) -> str:
     # e.g. a freeze between the read and the write: heard on the venue's push channel where
     # it has one (REST may not show it: Bullish's isActive may stay true while frozen)
-    cell = Cell(tmp_path, venue, reading, sockets=fault in SOCKETED)
+    sockets = fault in SOCKETED
+    if fault == "freeze-other-space":  # the venue's own scope created first, then the other
+        own, other = cell_scopes(ROWS[venue])[0], cell_scopes(ROWS[venue])[-1]
+        cell = Cell(tmp_path, venue, reading, sockets=sockets, scopes=(own, other), bare=(own,))
+    else:
+        cell = Cell(tmp_path, venue, reading, sockets=sockets)
     with cell.desk:
         said = CELLS[fault](cell)
         if fault in SOCKETED and VENUES[venue].push is not None:
             cell.heard_on_the_socket()
+        if cell.spaces is not None:  # each space written, never changing the other; the
+            # other space's frozen scope never: neither apply nor its re-run writes it, held
+            both = {ORDERS} if fault == "freeze-other-space" else {ORDERS, BLOCK_RFQ}
+            assert set(cell.spaces.check()) == both, cell.spaces.writes
         return said
 
 
@@ -202,10 +242,11 @@ def _signalled(cell: Cell, sig: signal.Signals) -> str:
     gate.release()
     result = proc.finish(WAIT_S)
     cell.safe(result.code)
-    first, second = cell.keys
-    assert result.code == 3, result  # the write under way finished; the second not started
+    first, *rest = cell.keys
+    assert result.code == 3, result  # the write under way finished; the others not started
     assert cell.desk.live(first) == cell.want[first]
-    assert cell.desk.live(second) == cell.old[second]
+    for key in rest:
+        assert cell.desk.live(key) == cell.old[key]
     cell.converges()
     return f"exit {result.code}"
 
@@ -310,13 +351,18 @@ def _rejected_later(cell: Cell) -> str:
 
 
 class _Mangle:
-    """Answers the first read after the first write with `{}`: valid JSON, no fields."""
+    """Answers the first read after the first write with `{}`: valid JSON, no fields (where
+    the cell crosses two config spaces, the read of the other: Block RFQ MMP's, whose scope
+    is written first)."""
 
     def __init__(self, app: Callable[[httpx.Request], httpx.Response], venue: str) -> None:
         self.app, self.venue, self.wrote, self.done = app, venue, False, False
+        self.read = ROWS[venue].config_read
+        if crosses(ROWS[venue]):
+            self.read = lambda request: ROWS[venue].config_read(request) and of_block_rfq(request)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.wrote and not self.done and ROWS[self.venue].config_read(request):
+        if self.wrote and not self.done and self.read(request):
             self.done = True
             return httpx.Response(200, content=b"{}", headers={"Content-Type": "application/json"})
         self.wrote = self.wrote or any_write(self.venue)(request)
@@ -346,4 +392,5 @@ CELLS: dict[str, Callable[[Cell], str]] = {
     "malformed-read-back": _malformed,
     "auth-expiry": _auth_expired,
     "rejected-set": _rejected_later,
+    "freeze-other-space": _frozen,  # its second scope, in write order: the other space's
 }

@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import signal
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from reconciler.apply.interrupt import Interrupt
 from reconciler.apply.journal import Journal, JournalError
 from reconciler.core import crash
 from reconciler.core.model import MmpConfig, ScopeKey, scope_digest
+from reconciler.core.units import loads_exact
 from reconciler.planning.planner import make_plan
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
@@ -155,24 +157,79 @@ def shows_a_freeze(venue: str, reading: str) -> bool:
     return after.freeze.may_be_frozen and scope_digest(after) != scope_digest(before)
 
 
+class Logged:
+    """The simulator, with every request that reached it kept in order."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.requests = app, list[httpx.Request]()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response: httpx.Response = self.app(request)
+        return response
+
+
+READS = ("get_mmp_config", "get_mmp_status")
+
+
+def space_of(request: httpx.Request) -> str:
+    """The config space a Deribit request is about: block_rfq (Block RFQ MMP, asked for
+    with block_rfq: true) or orders (order/quote MMP)."""
+    params = loads_exact(request.content).get("params", {})
+    return "block_rfq" if params.get("block_rfq") is True else "orders"
+
+
+def deribit_read(request: httpx.Request) -> str:
+    """A Deribit read as "<method> <space>"; "" for any other request."""
+    method = request.url.path.rsplit("/", 1)[-1]
+    return f"{method} {space_of(request)}" if method in READS else ""
+
+
 def test_the_check_reads_the_scope_only_where_no_fresh_read_covers_it() -> None:
-    """Deribit reads the whole account at once: the previous step's read-back serves the
-    next check; Binance reads one underlying a time: each check after the first reads."""
-    for venue, extra_reads in (("deribit", 0), ("binance", 1)):
-        desk = Desk(venue)
-        counter = OnWrite(desk.sim, venue, lambda: None, nth=99)
-        requests: list[str] = []
+    """Deribit reads the whole account at once, each config space it has (with a block_rfq
+    section: order/quote MMP and Block RFQ MMP, a request each): the previous step's
+    read-back serves the next check; Binance reads one underlying a time: each check after
+    the first reads."""
+    deribit = Desk("deribit", 3)  # btc_usd, btc_usd/Bot1 and block_rfq:btc_usd
+    assert any(key.underlying.startswith("block_rfq:") for key in deribit.keys)
+    log = Logged(deribit.sim)
+    assert deribit.apply(log).exit_code == 0
+    reads = Counter(deribit_read(r) for r in log.requests if "get_mmp_config" in r.url.path)
+    # the plan's read of each space, then a read-back of each per step
+    assert reads == {"get_mmp_config orders": 1 + 3, "get_mmp_config block_rfq": 1 + 3}
+    binance = Desk("binance")
+    log = Logged(binance.sim)
+    assert binance.apply(log).exit_code == 0
+    reads_of_each_underlying = sum(1 for r in log.requests if r.url.path == "/eapi/v1/mmp")
+    # the plan's read of each of its 6 underlyings, a read-back per step, the second's check
+    assert reads_of_each_underlying == 6 + 2 + 1
 
-        def counting(
-            request: httpx.Request, app: Any = counter, log: list[str] = requests
-        ) -> httpx.Response:
-            log.append(f"{request.method} {request.url.path}")
-            return app(request)  # type: ignore[no-any-return]
 
-        assert desk.apply(counting).exit_code == 0
-        reads = sum(1 for r in requests if "get_mmp_config" in r or r == "GET /eapi/v1/mmp")
-        first_read = 1 if venue == "deribit" else 6  # the plan's read of the account
-        assert reads == first_read + 2 + extra_reads  # + a read-back per step + the checks
+def test_the_check_before_a_block_rfq_write_reads_block_rfq_mmp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No read is fresh enough to serve a check: before each write, the check reads the
+    account anew, its Block RFQ MMP with block_rfq: true (configs and freezes) as well, so
+    a Block RFQ scope is checked against what Block RFQ MMP says, never against order MMP."""
+    monkeypatch.setattr(writes, "FRESH_MS", -1)
+    desk = Desk("deribit", 3)
+    log = Logged(desk.sim)
+    assert desk.apply(log).exit_code == 0
+    segments: list[list[str]] = [[]]  # the reads before each write: the plan's read or a
+    written: list[str] = []  # read-back, then that write's check
+    for request in log.requests:
+        if desk.row.writes(request):
+            written.append(space_of(request))
+            segments.append([])
+        elif deribit_read(request):
+            segments[-1].append(deribit_read(request))
+    assert written == ["block_rfq", "orders", "orders"]  # block_rfq:btc_usd sorts first
+    each_twice = {f"{m} {s}": 2 for m in READS for s in ("orders", "block_rfq")}
+    assert [Counter(reads) for reads in segments[:-1]] == [each_twice] * 3
+    orders, _, rfq = desk.keys  # each space holds its own new config
+    account = desk.sim.accounts["id-acct"]
+    assert account.configs[("btc_usd", None)]["quantity_limit"] == desk.new[orders].quantity_limit
+    assert account.rfq_configs["btc_usd"]["quantity_limit"] == desk.new[rfq].quantity_limit
 
 
 def test_first_signal_finishes_the_replacement_under_way_and_starts_nothing_new() -> None:

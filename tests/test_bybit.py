@@ -286,6 +286,28 @@ def test_a_10006_is_waited_out_and_sent_again() -> None:
     assert sim.accounts["key-mm"].configs["ETH"]["qtyLimit"] == "50"
 
 
+def test_the_venues_own_10006_is_waited_out_until_its_reset() -> None:
+    """Another client of the same UID spent this second's modifies: the simulator answers
+    the set 10006 with X-Bapi-Limit-Reset-Timestamp; the shared retry policy sends it again
+    no earlier than that (on the venue's clock), and the venue takes it."""
+    sim = simulator()
+    assert [refused(sim, GOOD)[0] for _ in range(5)] == [0] * 5  # the second's allowance
+    said: list[tuple[int, int, str]] = []  # (retCode, venue's clock at arrival, reset at)
+
+    def watched(request: httpx.Request) -> httpx.Response:
+        arrived = sim.clock.now_ms()
+        response = sim(request)
+        if request.url.path == MODIFY:
+            reset_at = response.headers["X-Bapi-Limit-Reset-Timestamp"]
+            said.append((loads_exact(response.content)["retCode"], arrived, reset_at))
+        return response
+
+    run(watched, lambda c: c.set_config(KEY, CONFIG))
+    assert [code for code, _, _ in said] == [10006, 0]
+    assert said[1][1] >= int(said[0][2])  # not sent again before the venue's reset
+    assert sim.accounts["key-mm"].configs["ETH"]["qtyLimit"] == "50"
+
+
 def test_an_ip_ban_is_a_rate_limit_never_a_key_problem() -> None:
     def banned(request: httpx.Request) -> httpx.Response:
         return httpx.Response(403, text="access too frequent")

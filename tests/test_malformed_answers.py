@@ -9,7 +9,8 @@ either give the result it gives on the valid answer (a field the client does not
 raise VenueUnavailable naming the request and the field: never KeyError, TypeError,
 ValueError, decimal.InvalidOperation, AttributeError or IndexError. A documented optional
 field whose absence is another valid answer (a Deribit limit that is not set) may change
-the result.
+the result. Deribit's answers are taken apart for an account with a block_rfq section too,
+Block RFQ MMP's and order/quote MMP's each on its own (SpaceCall).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -27,8 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.errors import VenueError, VenueRejected, VenueUnavailable
-from reconciler.core.model import ScopeKey
-from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.units import MANUAL, dumps_exact, loads_exact
 from reconciler.venues import VENUES
 from reconciler.venues.answers import wire_type
 from reconciler.venues.base import Credentials, RemoveMode
@@ -47,8 +49,58 @@ def _key(venue: str, underlying: str, group: str | None = None) -> ScopeKey:
     return ScopeKey(venue, "acct", underlying, group)
 
 
-# every answer of every registered venue (VenueRow.answers), in the registry's order
-CALLS = tuple(call for venue in VENUES for call in ROWS[venue].answers)
+@dataclass(frozen=True)
+class SpaceCall(AnswerCall):
+    """A Deribit call for an account with a block_rfq section: order/quote MMP and Block RFQ
+    MMP are asked for on the same paths (Block RFQ's with block_rfq: true), so only the
+    answers to the requests of one space (`block_rfq`) are broken."""
+
+    block_rfq: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{super().id}-{'block_rfq' if self.block_rfq else 'orders'}"
+
+    def breaks(self, request: httpx.Request) -> bool:
+        params = loads_exact(request.content).get("params", {})
+        return (params.get("block_rfq") is True) == self.block_rfq
+
+
+RFQ_ALL = _key("deribit", "block_rfq:all")
+RFQ_BTC = _key("deribit", "block_rfq:btc_usd")  # seeded with sample(1): the row's 3rd scope
+TRADES = MmpConfig(10_000, MANUAL, max_quote_quantity=Decimal(25), trade_count_limit=Decimal(20))
+SECTION = frozenset({"block_rfq:"})  # the account's block_rfq section, empty or not
+API = "/api/v2/private/"
+
+
+def _space_calls() -> tuple[SpaceCall, ...]:
+    def read(client: Any) -> Any:
+        return client.read(SECTION)
+
+    def call(name: str, method: str, run: Any, block_rfq: bool = True, **kw: Any) -> SpaceCall:
+        return SpaceCall("deribit", name, ("POST", API + method), run, block_rfq=block_rfq, **kw)
+
+    limits = DERIBIT_LIMITS | {"mmp_group"}
+    return (
+        # order/quote MMP's answers, read beside Block RFQ's
+        call("read", "get_mmp_config", read, False, optional=limits),
+        call("read", "get_mmp_config", read, optional=DERIBIT_LIMITS | {"trade_count_limit"}),
+        call("read", "get_mmp_status", read, optional=frozenset({"block_rfq"})),
+        call("read_empty", "get_mmp_config", read, empty=True),
+        call("read_empty", "get_mmp_status", read, empty=True),
+        call("set", "set_mmp_config", lambda c: c.set_config(RFQ_ALL, TRADES)),
+        call(
+            "remove",
+            "set_mmp_config",
+            lambda c: c.remove_config(RFQ_BTC, ROWS["deribit"].sample(1)),
+        ),
+        call("reset", "reset_mmp", lambda c: c.reset(RFQ_ALL)),
+    )
+
+
+# every answer of every registered venue (VenueRow.answers), in the registry's order, and
+# those of Deribit's Block RFQ MMP
+CALLS = tuple(call for venue in VENUES for call in ROWS[venue].answers) + _space_calls()
 
 
 def _seed_desk(venue: str, sim: Any, creds: Credentials) -> None:
@@ -66,6 +118,12 @@ def _seed_desk(venue: str, sim: Any, creds: Credentials) -> None:
             row.pin_trigger(sim, creds, _key(venue, underlying, group), FIXED_TRIGGER_MS)
 
 
+def _seed_block_rfq(sim: Any, creds: Credentials) -> None:
+    """Block RFQ's `all` too, with its trade count, frozen until a manual reset."""
+    ROWS["deribit"].seed(sim, creds, RFQ_ALL, TRADES)
+    ROWS["deribit"].trigger(sim, creds, RFQ_ALL)
+
+
 class Breaking:
     """The simulator, with every successful answer to one request rewritten by `mutate`;
     with `refusal` (status, body), that request is refused so instead, and the refusal's
@@ -77,13 +135,15 @@ class Breaking:
         target: tuple[str, str],
         mutate: Callable[[Any], Any],
         refusal: tuple[int, Any] | None = None,
+        only: Callable[[httpx.Request], bool] = lambda request: True,
     ) -> None:
         self.app, self.target, self.mutate, self.refusal = app, target, mutate, refusal
+        self.only = only  # of the requests to `target`, those whose answers are broken
         self.seen: list[Any] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         response: httpx.Response = self.app(request)
-        if (request.method, request.url.path) != self.target:
+        if (request.method, request.url.path) != self.target or not self.only(request):
             return response
         if self.refusal is not None:
             status, content = self.refusal[0], dumps_exact(self.refusal[1]).encode()
@@ -111,7 +171,10 @@ def _call(
     creds = row.credentials(sim, "acct")
     if not call.empty:
         _seed_desk(call.venue, sim, creds)
-    breaking = Breaking(sim, call.target, mutate, refusal)
+    if isinstance(call, SpaceCall) and not call.empty:
+        _seed_block_rfq(sim, creds)
+    only = call.breaks if isinstance(call, SpaceCall) else lambda request: True
+    breaking = Breaking(sim, call.target, mutate, refusal, only)
     http = httpx.AsyncClient(base_url="https://venue.test", transport=httpx.MockTransport(breaking))
     client = client_of(call.venue, "acct", creds, http)
 
@@ -382,6 +445,33 @@ def test_the_issue_case_a_binance_answer_missing_qty_limit() -> None:
             lambda b: {**b, "result": b["result"] + b["result"][:1]},
             "result lists deribit/acct/btc_usd twice",
         ),
+        # a trade count is a whole number of trades (Block RFQ's `all`)
+        (
+            "deribit-read-get_mmp_config-block_rfq",
+            lambda b: _each(b, "trade_count_limit", Decimal("1.5")),
+            "trade_count_limit is not a whole number from 0 to 2^63-1 (it is a number)",
+        ),
+        # an item of the other space: never read into the one asked for
+        (
+            "deribit-read-get_mmp_config-block_rfq",
+            lambda b: _each(b, "block_rfq", False),
+            "block_rfq says order/quote MMP in an answer about Block RFQ MMP",
+        ),
+        (
+            "deribit-read-get_mmp_status-block_rfq",
+            lambda b: _each(b, "block_rfq", False),
+            "block_rfq says order/quote MMP in an answer about Block RFQ MMP",
+        ),
+        (
+            "deribit-set-set_mmp_config-block_rfq",
+            lambda b: {**b, "result": {**b["result"], "block_rfq": False}},
+            "block_rfq says order/quote MMP in an answer about Block RFQ MMP",
+        ),
+        (
+            "deribit-set-set_mmp_config",
+            lambda b: {**b, "result": {**b["result"], "block_rfq": True}},
+            "block_rfq says Block RFQ MMP in an answer about order/quote MMP",
+        ),
         # a write acknowledged in a shape we cannot read: it may have been applied
         ("bullish-set-mmp-configuration", lambda b: _drop(b, "requestId"), "requestId is missing"),
         ("aevo-set-mmp", lambda b: {}, "success is missing"),
@@ -405,6 +495,12 @@ def test_what_was_read_as_a_default_is_now_unavailable(
 
 def _drop(body: dict[str, Any], name: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != name}
+
+
+def _each(body: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """Every item of the result that has the field, with it set to `value`."""
+    items = [{**i, name: value} if name in i else i for i in body["result"]]
+    return {**body, "result": items}
 
 
 def test_an_acknowledgement_that_says_no_is_still_a_refusal() -> None:

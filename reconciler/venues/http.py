@@ -7,6 +7,8 @@ the venue) and parses bodies exactly (no floats). The policy, the same for every
 - a 429: the venue did not process the request, so any request is sent again after the
   wait the venue asks for (Retry-After in seconds, Aevo's X-RETRY-AFTER in nanoseconds), at
   most RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) never is.
+  A venue that refuses for its rate limit otherwise (Bybit: 10006 at HTTP 200, the wait in
+  a header of its own) says so with `rate_limited`, and the same policy waits it out.
 Written here rather than with tenacity or stamina: the wait comes from the venue's answer,
 in the venue's unit, and whether to retry at all from what the request is (read or write);
 a library would take as many lines of callbacks as the loop below, and one more dependency.
@@ -21,7 +23,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,6 +39,7 @@ RATE_LIMIT_RETRIES = 5
 MAX_WAIT_MS = 10_000
 ANSWER_DEADLINE_S = 20  # a whole answer, however slowly it trickles in
 LOG = logging.getLogger("mmp")
+RateLimited = Callable[[httpx.Response], int | None]  # an answer -> the wait it asks for, ms
 MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, IndexError)
 """What reading a malformed answer raises; ArithmeticError covers decimal.InvalidOperation."""
 
@@ -48,9 +51,13 @@ async def request(
     *,
     idempotent: bool,
     auth: httpx.Auth,
+    rate_limited: RateLimited | None = None,
 ) -> httpx.Response:
     """Send `message` through the venue's auth (which signs it when it leaves), under the
-    retry policy above; the answer, whatever its status (the venue's client reads it)."""
+    retry policy above; the answer, whatever its status (the venue's client reads it).
+    `rate_limited`: how long an answer asks to wait before the request is sent again (None:
+    it is no rate-limit refusal); by default rate_limit_wait_ms, a 429's."""
+    waited_for = rate_limited or rate_limit_wait_ms
     faults = waits = 0
     while True:
         started = time.monotonic_ns()
@@ -72,15 +79,17 @@ async def request(
         LOG.info(
             "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
         )
-        wait_ms = rate_limit_wait_ms(response)
+        wait_ms = waited_for(response)
         if wait_ms is None or waits >= RATE_LIMIT_RETRIES:
             return response
         waits += 1
+        wait_ms = min(max(wait_ms, 1), MAX_WAIT_MS)
+        LOG.info("%s: rate limited: %s sent again in %d ms", where, message.url.path, wait_ms)
         await asyncio.sleep(wait_ms / 1000)
 
 
 def rate_limit_wait_ms(response: httpx.Response) -> int | None:
-    """How long a 429 asks us to wait, capped; None when the answer is not a 429."""
+    """How long a 429 asks us to wait (request() caps it); None when it is not a 429."""
     if response.status_code != 429:
         return None
     nanos = response.headers.get("X-RETRY-AFTER", "")
@@ -91,7 +100,7 @@ def rate_limit_wait_ms(response: httpx.Response) -> int | None:
         wait = convert_time(int(seconds), "s", "ms")
     else:
         wait = BACKOFF_MS
-    return min(max(wait, 1), MAX_WAIT_MS)
+    return wait
 
 
 async def _whole_answer(

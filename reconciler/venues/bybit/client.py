@@ -2,15 +2,12 @@
 /v5/account/mmp-modify and /v5/account/mmp-reset, each signed (X-BAPI-*) as it leaves.
 
 Bybit answers its refusals with HTTP 200 and a retCode; its per-UID rate limit too (10006
-"Too many visits!"), which the shared retry policy (429s only) does not see: the client waits
-until X-Bapi-Limit-Reset-Timestamp and sends it again, as the policy does a 429 (the venue
-did not process it), at most as often and never longer.
+"Too many visits!"): the venue did not process it, so the shared retry policy waits it out
+as a 429, until X-Bapi-Limit-Reset-Timestamp, and sends it again (reconciler.venues.http).
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -25,10 +22,10 @@ from reconciler.venues.bybit import wire
 from reconciler.venues.bybit.capabilities import BASE_COINS, CAPABILITIES, CONNECTION
 from reconciler.venues.errors import Code, ErrorTable, code_of, words
 from reconciler.venues.http import (
-    MAX_WAIT_MS,
-    RATE_LIMIT_RETRIES,
+    BACKOFF_MS,
     malformed_answer,
     parse_json,
+    rate_limit_wait_ms,
     request,
 )
 from reconciler.venues.limiter import RequestLimiter, account_limits
@@ -142,23 +139,21 @@ class BybitClient:
 
     async def _call(self, method: str, path: str, params: dict[str, str], where: str) -> Any:
         """The answer, or Bybit's refusal as ours; its 10006 waited out and sent again."""
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            if method == "GET":
-                message = self._http.build_request("GET", path, params=params)
-            else:
-                body = dumps_exact(params).encode()  # the bytes sent are the bytes signed
-                headers = {"Content-Type": "application/json"}
-                message = self._http.build_request(method, path, content=body, headers=headers)
-            response = await request(
-                self._http, message, where, idempotent=method == "GET", auth=self._auth
-            )
-            try:
-                return _result(response, where, path)
-            except VenueError as exc:
-                if exc.code != TOO_MANY or attempt == RATE_LIMIT_RETRIES:
-                    raise
-                await asyncio.sleep(timedelta(milliseconds=_wait_ms(response)).total_seconds())
-        raise AssertionError("unreachable")
+        if method == "GET":
+            message = self._http.build_request("GET", path, params=params)
+        else:
+            body = dumps_exact(params).encode()  # the bytes sent are the bytes signed
+            headers = {"Content-Type": "application/json"}
+            message = self._http.build_request(method, path, content=body, headers=headers)
+        response = await request(
+            self._http,
+            message,
+            where,
+            idempotent=method == "GET",
+            auth=self._auth,
+            rate_limited=_rate_limited,
+        )
+        return _result(response, where, path)
 
 
 def _result(response: httpx.Response, where: str, path: str) -> Any:
@@ -193,11 +188,14 @@ def _refusal_of(response: httpx.Response) -> tuple[Code | None, str]:
     return (None if code == 0 else code), words(data.get("retMsg"))
 
 
-def _wait_ms(response: httpx.Response) -> int:
-    """Until X-Bapi-Limit-Reset-Timestamp (ms), at least 1 ms and at most MAX_WAIT_MS."""
+def _rate_limited(response: httpx.Response) -> int | None:
+    """The wait a refusal for the rate limit asks for (ms; the shared policy caps it): a
+    10006 until X-Bapi-Limit-Reset-Timestamp (epoch ms), a 429 as any venue's; None for
+    any other answer."""
+    if _refusal_of(response)[0] != TOO_MANY:
+        return rate_limit_wait_ms(response)
     at = response.headers.get("X-Bapi-Limit-Reset-Timestamp", "")
-    wait = int(at) - now("ms") if at.isdigit() else 200
-    return min(max(wait, 1), MAX_WAIT_MS)
+    return int(at) - now("ms") if at.isdigit() else BACKOFF_MS
 
 
 _CONFORMS: type[VenueClient] = BybitClient  # mypy checks the Protocol here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core.model import (
@@ -18,11 +19,15 @@ from reconciler.venues import answers
 from reconciler.venues.deribit.capabilities import BLOCK_RFQ, CAPABILITIES
 
 VENUE = "deribit"
+TRADE_COUNT = "trade_count_limit"  # Block RFQ's `all`: a count of trades
 
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
-    """A config as get_mmp_config reports it; a limit that is not set is omitted."""
+    """A config as get_mmp_config reports it; a limit that is not set is omitted. A trade
+    count (Block RFQ's `all`) is a whole number of trades."""
     limits = {name: answers.optional_number(item, name) for name in LIMIT_FIELDS}
+    if TRADE_COUNT in item:
+        limits[TRADE_COUNT] = Decimal(answers.integer(item, TRADE_COUNT))
     return MmpConfig(
         window_ms=CAPABILITIES.window.ms_from_wire(answers.integer(item, "interval")),
         frozen_ms=CAPABILITIES.frozen.from_wire(answers.integer(item, "frozen_time")),
@@ -32,11 +37,20 @@ def config_from_wire(item: dict[str, Any]) -> MmpConfig:
 
 def key_from_wire(account: str, item: dict[str, Any], *, block_rfq: bool = False) -> ScopeKey:
     """mmp_group is absent for the default ("orders") group. A Block RFQ config is a scope
-    of the block_rfq space (block_rfq:all), whatever the item says: it was read with
-    block_rfq: true."""
+    of the block_rfq space (block_rfq:all): it was read with block_rfq: true, so an item
+    without the flag is one too; one that says block_rfq: false is order/quote MMP's, listed
+    where it does not belong, and is refused: never read into the other space."""
+    _same_space(item, block_rfq)
     index = answers.text(item, "index_name")
     underlying = in_space(BLOCK_RFQ if block_rfq else None, index)
     return ScopeKey(VENUE, account, underlying, answers.optional_text(item, "mmp_group"))
+
+
+def _same_space(item: dict[str, Any], block_rfq: bool) -> None:
+    """The item's block_rfq flag, where it has one, names the space asked for."""
+    if "block_rfq" in item and answers.flag(item, "block_rfq") != block_rfq:
+        asked, said = ("Block RFQ", "order/quote") if block_rfq else ("order/quote", "Block RFQ")
+        raise answers.Malformed(f"block_rfq says {said} MMP in an answer about {asked} MMP")
 
 
 def is_block_rfq(underlying: str) -> bool:
@@ -120,8 +134,10 @@ def check_set_answer(key: ScopeKey, result: Any) -> None:
         items = [answers.obj(result, "result")]
     if len(items) != 1:
         raise answers.Malformed("result is not one config")
-    if answers.text(items[0], "index_name") != split_space(key.underlying)[1]:
+    space, index = split_space(key.underlying)
+    if answers.text(items[0], "index_name") != index:
         raise answers.Malformed("index_name is not the index that was set")
+    _same_space(items[0], space == BLOCK_RFQ)  # Block RFQ MMP's set, or order/quote MMP's
 
 
 def check_reset_answer(result: Any) -> None:
