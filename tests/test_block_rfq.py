@@ -315,6 +315,35 @@ def test_a_block_rfq_freeze_is_its_own_and_reset_with_block_rfq(sim: DeribitSimu
     run(go())
 
 
+def test_a_status_that_lists_both_spaces_is_filed_by_each_items_flag() -> None:
+    """Under the reading where get_mmp_status ignores block_rfq and lists every freeze, each
+    item flagged: an order or mass-quote freeze is never filed as a Block RFQ one (found by
+    a red team: the Block RFQ read froze block_rfq:btc_usd and made up block_rfq:btc_usd/Bot7)."""
+    sim = DeribitSimulator(status_lists_all=True)
+    client = deribit_client(sim)
+
+    async def go() -> None:
+        await client.set_config(ORDERS_BTC, ORDERS)
+        await client.set_config(ScopeKey("deribit", "acct", "btc_usd", "Bot7"), ORDERS)
+        await client.set_config(RFQ_BTC, RFQ)
+        await client.set_config(ALL, COUNTS)
+        sim.trigger("id-acct", "btc_usd", "Bot7")
+        sim.trigger("id-acct", "btc_usd")
+        sim.trigger("id-acct", "all", block_rfq=True)
+        live = {
+            str(s.key): (s.config is not None, s.freeze.frozen)
+            for s in (await client.read(frozenset({"block_rfq:"}))).scopes
+        }
+        assert live == {
+            "deribit/acct/block_rfq:all": (True, True),
+            "deribit/acct/block_rfq:btc_usd": (True, False),
+            "deribit/acct/btc_usd": (True, True),
+            "deribit/acct/btc_usd/Bot7": (True, True),
+        }
+
+    run(go())
+
+
 def test_a_key_without_the_scope_is_explained(sim: DeribitSimulator) -> None:
     sim.add_account("id-acct", SECRET, block_rfq_scope=False)
     client = deribit_client(sim)

@@ -403,6 +403,15 @@ DERIBIT = VenueRow(
         Reading("remove-lenient", {"strict_remove": False}),
         # does a trigger notification name the group (Deribit's subscription page)?
         Reading("trigger-full", {"trigger_payload": "full"}, push=True, tells=frozenset({FREEZE})),
+        # is there a channel for Block RFQ `all`'s trigger (user.mmp_trigger.all)?
+        Reading(
+            "trigger-all-channel",
+            {"trigger_all_channel": True},
+            push=True,
+            tells=frozenset({FREEZE}),
+        ),
+        # does get_mmp_status take block_rfq, or list every freeze of both spaces, flagged?
+        Reading("status-lists-all", {"status_lists_all": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_deribit_open,
     key_prefix="id-",
