@@ -41,6 +41,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
+from reconciler.venues.answers import Malformed
 from reconciler.venues.base import Credentials
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import INDEX_NAMES
@@ -518,3 +519,25 @@ def test_import_writes_a_block_rfq_section(tmp_path: Path) -> None:
         "        max_quote_quantity: 25",
         "        trade_count_limit: 20",
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "echo", "taken"),
+    [
+        (RFQ_BTC, {"block_rfq": True}, True),
+        (RFQ_BTC, {}, True),  # block_rfq is optional in a config (seed-venues 1.2)
+        (RFQ_BTC, {"block_rfq": False}, False),
+        (ORDERS_BTC, {"block_rfq": True}, False),
+        (ORDERS_BTC, {"block_rfq": False}, True),
+    ],
+)
+def test_a_set_answer_of_the_other_space_is_not_taken(
+    key: ScopeKey, echo: dict[str, Any], taken: bool
+) -> None:
+    """A set answered with a config of the other space did not set the scope asked for."""
+    answer = {"index_name": "btc_usd", "interval": 5, "frozen_time": 0, **echo}
+    if taken:
+        wire.check_set_answer(key, answer)
+    else:
+        with pytest.raises(Malformed, match="block_rfq is not the space"):
+            wire.check_set_answer(key, answer)

@@ -120,15 +120,19 @@ def freezes(account: str, status: Any, *, block_rfq: bool = False) -> dict[Scope
 
 
 def check_set_answer(key: ScopeKey, result: Any) -> None:
-    """set_mmp_config answers the config it set: an object, or an array of one (§1.4)."""
+    """set_mmp_config answers the config it set: an object, or an array of one (§1.4), of
+    the index set, and of its space where it says (block_rfq is optional in a config)."""
     if isinstance(result, list):
         items = answers.objects(result, "result")
     else:
         items = [answers.obj(result, "result")]
     if len(items) != 1:
         raise answers.Malformed("result is not one config")
-    if answers.text(items[0], "index_name") != split_space(key.underlying)[1]:
+    space, index = split_space(key.underlying)
+    if answers.text(items[0], "index_name") != index:
         raise answers.Malformed("index_name is not the index that was set")
+    if not in_read_space(items[0], space == BLOCK_RFQ):
+        raise answers.Malformed("block_rfq is not the space that was set")
 
 
 def check_reset_answer(result: Any) -> None:
