@@ -146,9 +146,35 @@ def test_mmp_not_enabled_is_said_on_the_read_before_any_write() -> None:
     sim.seed("key-mm", wire.set_body(KEY, CONFIG))
     sim.accounts["key-mm"].mmp_enabled = False
     with pytest.raises(VenueRejected) as info:
-        read(sim)
-    assert str(info.value) == (f"bybit/mm: GET {STATE}: mmpEnabled: false for ETH ({ASK})")
+        run(sim, lambda c: c.read(frozenset({"ETH"})))
+    assert str(info.value) == (
+        f"bybit/mm: GET {STATE}: mmpEnabled: false for ETH, which the policies declare "
+        "(Bybit has not enabled MMP for ETH on this account: ask Bybit to enable it "
+        "(financial.inst@bybit.com or your business manager), or take the coin out of the "
+        "policies; nothing was written)"
+    )
     assert not any(r.startswith("POST") for r in sim.requests)
+
+
+@pytest.mark.parametrize("code", [False, True], ids=["mmpEnabled-false", "110065"])
+def test_mmp_is_enabled_coin_by_coin(code: bool) -> None:
+    """mmpEnabled is a field of each coin's item: a coin Bybit has not enabled is no config
+    where the policies do not declare it, and an error naming it (not the account) where
+    they do (found by a red team: an undeclared coin made the whole account unreadable)."""
+    sim = simulator(not_enabled_110065=code)
+    sim.seed("key-mm", wire.set_body(KEY, CONFIG))
+    sim.accounts["key-mm"].coins_off.add("SOL")
+    live = run(sim, lambda c: c.read(frozenset({"ETH"})))
+    assert [(s.key, s.config) for s in live.scopes] == [(KEY, CONFIG)]
+    with pytest.raises(VenueRejected) as info:
+        run(sim, lambda c: c.read(frozenset({"ETH", "SOL"})))
+    said = str(info.value)
+    assert "for this account" not in info.value.hint, said  # the venue may say so, not we
+    assert "Bybit has not enabled MMP for SOL on this account: ask Bybit" in said
+    assert info.value.code == (110065 if code else None)
+    with pytest.raises(VenueRejected) as refused:  # and a write of it is refused, as Bybit does
+        run(sim, lambda c: c.set_config(ScopeKey("bybit", "mm", "SOL"), CONFIG))
+    assert refused.value.code == 110065
 
 
 @pytest.mark.parametrize("call", ["set", "reset"])
@@ -165,8 +191,9 @@ def test_the_reading_where_the_state_read_refuses_an_account_without_mmp() -> No
     sim = simulator(not_enabled_110065=True)
     sim.accounts["key-mm"].mmp_enabled = False
     with pytest.raises(VenueRejected) as info:
-        read(sim)
-    assert info.value.code == 110065 and ASK in str(info.value)
+        run(sim, lambda c: c.read(frozenset({"ETH"})))
+    assert info.value.code == 110065 and "ask Bybit" in str(info.value)
+    assert read(sim).scopes == ()  # no coin declared: nothing to protect, nothing said
 
 
 def test_the_reading_where_a_coin_never_configured_is_refused_with_110062() -> None:
