@@ -1,9 +1,10 @@
 """Deribit Block RFQ MMP (issue 17, item 3): its own scopes, never mixed with order/quote MMP.
 
 A `block_rfq` section of a Deribit account declares scopes keyed `block_rfq:<index>` (or
-`block_rfq:all`, where trade_count_limit lives). They are read with block_rfq: true (only for
-an account that has the section), written, removed and reset with it, and need the API key's
-block_rfq scope; the strict simulator refuses a key without it with Deribit's own 13021.
+`block_rfq:all`, where trade_count_limit lives). They are read with block_rfq: true (on every
+account: tests/test_block_rfq_unmanaged.py), written, removed and reset with it, and need the
+API key's block_rfq scope; the strict simulator refuses a key without it with Deribit's own
+13021.
 """
 
 from __future__ import annotations
@@ -286,8 +287,11 @@ def test_read_write_remove_each_space_on_its_own(sim: DeribitSimulator) -> None:
         await client.set_config(ALL, COUNTS)
         live = {s.key: s.config for s in (await client.read(named)).scopes}
         assert live == {ORDERS_BTC: ORDERS, RFQ_BTC: RFQ, ALL: COUNTS}
-        # an account without a block_rfq section is not read there (its key needs no scope)
-        assert {s.key for s in (await client.read()).scopes} == {ORDERS_BTC}
+        # an account without a block_rfq section is read there too (its live Block RFQ
+        # scopes are reported, unmanaged); a read-back of an order scope of it is not
+        assert {s.key for s in (await client.read()).scopes} == {ORDERS_BTC, RFQ_BTC, ALL}
+        only = frozenset({"btc_usd"})
+        assert {s.key for s in (await client.read(only=only)).scopes} == {ORDERS_BTC}
         await client.remove_config(RFQ_BTC, RFQ)
         live = {s.key: s.config for s in (await client.read(named)).scopes}
         assert live == {ORDERS_BTC: ORDERS, ALL: COUNTS}

@@ -467,8 +467,10 @@ DERIBIT = VenueRow(
         for index in DERIBIT_DESK_INDEXES
         for group in DERIBIT_DESK_GROUPS
     ),
-    # auth, then config and status at once; a change: the write, then config and status
-    floor=RequestFloor(read_chain=2, read_requests=3, step_chain=2, step_requests=3),
+    # auth, then config and status of each space at once (order and Block RFQ: the latter is
+    # read on every account, so its live scopes are reported); a change: the write, then
+    # config and status of its space
+    floor=RequestFloor(read_chain=2, read_requests=5, step_chain=2, step_requests=3),
 )
 
 

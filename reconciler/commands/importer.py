@@ -310,16 +310,19 @@ def _merge_section(
     node: CommentedMap, exact: Any, section: str, defaults: dict[str, Any], job: _Job
 ) -> None:
     live = _live_tree(job.account, job.caps, job.space)
-    if not isinstance(node.get(section), dict):
-        node[section] = CommentedMap()
-        exact = {**exact, section: {}}
-    mmp, exact_mmp = node[section], exact.get(section) or {}
+    new = not isinstance(node.get(section), dict)
+    mmp = CommentedMap() if new else node[section]
+    exact_mmp = {} if new else exact.get(section) or {}
     for underlying in list(mmp):
         if job.selected(underlying):
             _not_live(mmp, underlying, live.get(str(underlying), {}), job)
     for underlying, groups in sorted(live.items()):
         if job.selected(underlying):
             _merge_underlying(mmp, exact_mmp, underlying, groups, defaults, job)
+    if new and section in node:  # `block_rfq:` with nothing after it
+        _replace(node, section, mmp)
+    elif new:  # built whole, then added: the blank lines after the account follow it
+        _insert_sorted(node, section, mmp)
 
 
 def _not_live(mmp: CommentedMap, underlying: Any, live: dict[str, MmpConfig], job: _Job) -> None:

@@ -617,6 +617,7 @@ def _status(args: argparse.Namespace) -> int:
     now_ms = time.time_ns() // 1_000_000
     lines = recovery.describe(runs, live, desired)
     lines += [f"could not read {desired.accounts[n].venue}/{n}: {why}" for n, why in failed.items()]
+    lines += [note for account in live for note in account.said()]
     if lines:  # on stderr with --json, so stdout stays one JSON document
         (console.warn if args.json else lambda text: out(text + "\n"))("\n".join(lines))
     render = status_view.json_text if args.json else status_view.table

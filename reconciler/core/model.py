@@ -235,26 +235,37 @@ class LiveScope:
 
 @dataclass(frozen=True)
 class LiveAccount:
-    """Every scope one account has on its venue, as read in one pass."""
+    """Every scope one account has on its venue, as read in one pass. `notes`: what the read
+    could not see and why, where that stops nothing (Deribit: Block RFQ MMP on an account
+    that declares none, with a key that may not read it); plan and status say each."""
 
     venue: str
     account: str
     scopes: tuple[LiveScope, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     def by_key(self) -> dict[ScopeKey, LiveScope]:
         return {scope.key: scope for scope in self.scopes}
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "venue": self.venue,
             "account": self.account,
             "scopes": [scope.to_data() for scope in self.scopes],
         }
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> LiveAccount:
         scopes = tuple(LiveScope.from_data(scope) for scope in data["scopes"])
-        return cls(str(data["venue"]), str(data["account"]), scopes)
+        notes = tuple(str(note) for note in data.get("notes", ()))
+        return cls(str(data["venue"]), str(data["account"]), scopes, notes)
+
+    def said(self) -> list[str]:
+        """Its notes, each named by venue/account."""
+        return [f"{self.venue}/{self.account}: {note}" for note in self.notes]
 
 
 def scope_digest(scope: LiveScope) -> str:
