@@ -6,18 +6,13 @@ declares Block RFQ it stays the error it is. Walked on the sandbox desk, as a us
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.sandbox.desk import SimulatorDesk
-from reconciler.sandbox.store import Sandbox
-from reconciler.venues import VENUES
+from tests.sandbox_cli import mmp, seeded, venue_account
 
-ROOT = Path(__file__).resolve().parent.parent
 HEDGE = "deribit/deribit-hedge"  # the sandbox's Deribit account without a block_rfq section
 RFQ = f"{HEDGE}/block_rfq:btc_usd"
 UNREADABLE = f"{HEDGE}: Block RFQ not readable with this key: the key lacks the block_rfq:read"
@@ -25,24 +20,13 @@ UNREADABLE = f"{HEDGE}: Block RFQ not readable with this key: the key lacks the 
 
 @pytest.fixture
 def desk(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    shutil.copytree(ROOT / "policies", in_tmp / "policies")
-    mmp(capsys, "plan")  # seeds the sandbox
-    return in_tmp
-
-
-def mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main([*args, "--sandbox"])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+    return seeded(in_tmp, capsys)
 
 
 def edit_hedge(*, config: bool = False, scope: bool = True, account: str = "deribit-hedge") -> None:
     """On the venue: a frozen Block RFQ config on btc_usd (`config`), and whether the
     account's key has the block_rfq scope."""
-    with Sandbox(VENUES).edit("deribit") as stored:
-        assert isinstance(stored, SimulatorDesk)
-        sim, key = stored.sim, stored.key(account)
+    with venue_account("deribit", account) as (sim, key):
         params = {"index_name": "btc_usd", "interval": 5, "frozen_time": 0, "block_rfq": True}
         if config:
             sim.seed(key, {**params, "quantity_limit": Decimal(100), "max_quote_quantity": 50})

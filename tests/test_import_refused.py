@@ -12,44 +12,27 @@ every later validate and plan failed.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.sandbox.desk import SimulatorDesk
-from reconciler.sandbox.store import Sandbox
-from reconciler.venues import VENUES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.sandbox_cli import mmp, seeded, venue_account
 
 
 @pytest.fixture
 def desk(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    shutil.copytree(ROOT / "policies", in_tmp / "policies")
-    mmp(capsys, "plan")  # seeds the sandbox
-    return in_tmp
-
-
-def mmp(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main([*args, "--no-color", *(["--sandbox"] if args[0] != "validate" else [])])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+    return seeded(in_tmp, capsys)
 
 
 def test_live_values_beyond_assumed_bounds_are_imported_and_validate(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Sandbox(VENUES).edit("okx") as okx:
-        assert isinstance(okx, SimulatorDesk)
-        configs = okx.sim.accounts[okx.key("okx-mm")].configs
+    with venue_account("okx", "okx-mm") as (sim, key):
+        configs = sim.accounts[key].configs
         configs["BTC-USD"]["timeInterval"] = "900000"  # 15 min: beyond the 10 min assumed
         configs["SOL-USD"] = {**configs["BTC-USD"], "timeInterval": "5000"}  # a new family
-    with Sandbox(VENUES).edit("bybit") as bybit:
-        assert isinstance(bybit, SimulatorDesk)
-        configs = bybit.sim.accounts[bybit.key("bybit-mm")].configs
+    with venue_account("bybit", "bybit-mm") as (sim, key):
+        configs = sim.accounts[key].configs
         configs["BTC"]["window"] = "10000"  # beyond the 5 s assumed
         configs["SOL"]["frozenPeriod"] = "7200000"  # beyond the 1 h assumed
     code, _, err = mmp(capsys, "import", "--account", "okx-mm", "--account", "bybit-mm")
@@ -68,9 +51,8 @@ def test_live_values_beyond_assumed_bounds_are_imported_and_validate(
 def test_a_live_value_beyond_a_documented_bound_is_left_out_and_named(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Sandbox(VENUES).edit("binance") as binance:
-        assert isinstance(binance, SimulatorDesk)
-        configs = binance.sim.accounts[binance.key("binance-mm")].configs
+    with venue_account("binance", "binance-mm") as (sim, key):
+        configs = sim.accounts[key].configs
         configs["BTCUSDT"]["windowTimeInMilliseconds"] = 6000  # the docs: at most 5000
         configs["SOLUSDT"]["windowTimeInMilliseconds"] = 7000  # undeclared, as well
     policy = desk / "policies" / "desk-alpha.yaml"
