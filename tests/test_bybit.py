@@ -17,11 +17,14 @@ from reconciler.core.errors import (
     VenueAuthError,
     VenueRateLimited,
     VenueRejected,
+    VenueUnavailable,
 )
+from reconciler.core.freezes import known, what_to_do
 from reconciler.core.model import FreezeState, LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, dumps_exact, loads_exact
 from reconciler.venues.base import Credentials
 from reconciler.venues.bybit import wire
+from reconciler.venues.bybit.capabilities import CAPABILITIES
 from reconciler.venues.bybit.client import ASK, BybitClient
 from reconciler.venues.bybit.simulator import MODIFY, RESET, STATE, BybitSimulator
 from tests.helpers import load, write_policy
@@ -129,6 +132,49 @@ def test_a_freeze_is_told_with_its_end_and_a_stale_end_is_ignored() -> None:
     ended = sim.clock.now_ms() - 1
     sim.accounts["key-mm"].frozen["ETH"] = ended  # the freeze ended: mmpFrozenUntil says when
     assert read(sim).scopes[0].freeze == FreezeState(False)
+
+
+def answering(mutate: Callable[[dict[str, Any]], None]) -> Handler:
+    """The simulator, its ETH state item changed by `mutate` (an answer the docs allow)."""
+    sim = simulator()
+    sim.seed("key-mm", wire.set_body(KEY, CONFIG))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = sim(request)
+        if request.url.params.get("baseCoin") != "ETH":
+            return response
+        body = loads_exact(response.content)
+        mutate(body["result"]["result"][0])
+        return httpx.Response(200, content=dumps_exact(body).encode())
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("1000", "the end it gave (1970-01-01T00:00:01Z) has passed"),  # never "ends at 1970"
+        ("", 'gives no end (mmpFrozenUntil ""), though its frozen time is 100s'),
+        ("0", 'gives no end (mmpFrozenUntil "0"), though its frozen time is 100s'),
+    ],
+)
+def test_a_freeze_with_no_end_ahead_is_frozen_and_says_what_is_known(until: str, said: str) -> None:
+    """Found by a red team: "" made the account unreadable; a past end was told as the
+    time the freeze ends by itself. Frozen, held, and what is known said."""
+    live = read(answering(lambda item: item.update(mmpFrozen=True, mmpFrozenUntil=until)))
+    freeze = live.scopes[0].freeze
+    assert freeze.frozen and freeze.holds_changes and freeze.until_ms is None
+    assert said in known(freeze), known(freeze)
+    assert "ends by itself" not in what_to_do(KEY, CAPABILITIES, freeze)
+
+
+def test_a_state_without_vega_limit_is_an_error_naming_the_coin() -> None:
+    """The docs list vegaLimit in every coin's state, 500000 by default: its absence is no
+    documented 'no vega limit', so the coin's config is not guessed."""
+    with pytest.raises(VenueUnavailable) as info:
+        read(answering(lambda item: item.pop("vegaLimit")))
+    assert str(info.value).startswith(f"bybit/mm/ETH: malformed answer to GET {STATE}: ")
+    assert "vegaLimit is missing" in str(info.value) and "vega limit is unknown" in str(info.value)
 
 
 def test_a_freeze_until_a_reset_has_no_end_and_the_reset_ends_it() -> None:

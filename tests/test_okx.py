@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from reconciler.core.errors import VenueAuthError, VenueRejected, VenueUnavailable
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.freezes import known, what_to_do
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, now
 from reconciler.policy.desired import AccountTarget, Location
 from reconciler.venues import VENUES
@@ -23,6 +24,7 @@ from reconciler.venues.base import Credentials
 from reconciler.venues.limiter import Limiter, Limits, WindowLimiter
 from reconciler.venues.live import Connections, connect
 from reconciler.venues.okx import wire
+from reconciler.venues.okx.capabilities import CAPABILITIES
 from reconciler.venues.okx.client import NOT_ENABLED, OkxClient
 from reconciler.venues.okx.simulator import OkxSimulator
 
@@ -71,6 +73,39 @@ def test_mmp_frozen_until_is_read_as_time_left_or_as_a_time() -> None:
     manual = wire.freeze({"mmpFrozen": True, "mmpFrozenUntil": ""}, 0, at)
     assert manual.frozen and manual.until_ms is None
     assert not wire.freeze({"mmpFrozen": False, "mmpFrozenUntil": ""}, 2000, at).frozen
+
+
+AT = 1_800_000_000_000
+
+
+@pytest.mark.parametrize("until", ["0", "", None, str(AT + 5000), "1000"])
+def test_a_frozen_interval_of_0_is_a_freeze_until_a_reset_whatever_the_until(
+    until: str | None,
+) -> None:
+    """Found by a red team: "0" read as the ms left said the freeze ended by itself now."""
+    item = {"mmpFrozen": True, **({} if until is None else {"mmpFrozenUntil": until})}
+    freeze = wire.freeze(item, 0, AT)
+    assert freeze == FreezeState(True) and known(freeze) == "until manual reset"
+
+
+@pytest.mark.parametrize(("until", "said"), [("", 'mmpFrozenUntil ""'), (None, "absent")])
+def test_a_freeze_with_no_end_given_is_frozen_and_held(until: str | None, said: str) -> None:
+    """Before, the whole account was unreadable. Frozen with its end unknown is the safe
+    reading: held as any frozen scope (never written, so never a set that ends it), and
+    every other family is read."""
+    item = {"mmpFrozen": True, **({} if until is None else {"mmpFrozenUntil": until})}
+    freeze = wire.freeze(item, 30_000, AT)
+    assert freeze.frozen and freeze.holds_changes and freeze.until_ms is None
+    assert said in known(freeze) and "frozen time is 30s" in known(freeze)
+    assert "ends by itself" not in what_to_do(BTC, CAPABILITIES, freeze)
+
+
+def test_an_end_already_past_is_never_said_as_one_to_come() -> None:
+    freeze = wire.freeze({"mmpFrozen": True, "mmpFrozenUntil": str(AT - 5000)}, 30_000, AT)
+    assert freeze.frozen and freeze.until_ms is None
+    assert "the end it gave (2027-01-15T07:59:55Z) has passed" in known(freeze), known(freeze)
+    todo = what_to_do(BTC, CAPABILITIES, freeze)
+    assert "ends by itself" not in todo and "mmp unfreeze okx/acct/BTC-USD" in todo
 
 
 # ---- the simulator ----------------------------------------------------------------------

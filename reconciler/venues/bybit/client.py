@@ -144,9 +144,9 @@ class BybitClient:
                     hint=_ask(coin),
                 ) from None
             raise
-        with malformed_answer(self.where, f"GET {STATE}"):
+        with malformed_answer(f"{self.where}/{coin}", f"GET {STATE}"):
             try:
-                return wire.live_scope(self.account, answer, coin)
+                return wire.live_scope(self.account, answer, coin, now("ms"))
             except wire.NotEnabled:
                 if not declared:
                     return None
