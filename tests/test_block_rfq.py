@@ -2,7 +2,7 @@
 
 A `block_rfq` section of a Deribit account declares scopes keyed `block_rfq:<index>` (or
 `block_rfq:all`, where trade_count_limit lives). They are read with block_rfq: true (on every
-account: tests/test_block_rfq_unmanaged.py), written, removed and reset with it, and need the
+account: tests/test_block_rfq_desk.py), written, removed and reset with it, and need the
 API key's block_rfq scope; the strict simulator refuses a key without it with Deribit's own
 13021.
 """

@@ -1,8 +1,11 @@
-"""Deribit Block RFQ MMP on an account whose policies declare none (red team 17, item 4):
-its space is read on every account, so a live Block RFQ config or freeze there is reported as
-any unmanaged scope is, by status, plan and import. A key that may not read it (13021,
-13403) is a note on such an account, never an error that stops the run; on an account that
-declares Block RFQ it stays the error it is. Walked on the sandbox desk, as a user would."""
+"""Deribit Block RFQ MMP on the sandbox desk, walked as a user would (red team 17).
+
+Item 4: its space is read on every account, so a live Block RFQ config or freeze on an
+account whose policies declare none is reported as any unmanaged scope is, by status, plan
+and import. A key that may not read it (13021, 13403) is a note on such an account, never
+an error that stops the run; on an account that declares Block RFQ it stays the error it is.
+Item 7: --underlying selects a Block RFQ scope by its whole name, and suggests it for its
+index alone."""
 
 from __future__ import annotations
 
@@ -71,3 +74,18 @@ def test_a_key_that_may_not_read_it_stays_an_error_where_it_is_declared(
     assert "lacks the block_rfq scope" in out and "not readable with this key" not in out
     code, _, err = mmp(capsys, "plan", "--account", "deribit-main")
     assert code == 1 and "lacks the block_rfq scope" in err, err
+
+
+def test_underlying_all_suggests_block_rfq_all_which_selects_it(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, `--underlying all` said only 'nothing declared'."""
+    code, out, err = mmp(capsys, "plan", "--underlying", "all")
+    assert code == 0 and "nothing declared" in out
+    assert (
+        "--underlying all: the policies name no such underlying for the selected accounts; "
+        "did you mean `block_rfq:all`?"
+    ) in err, err
+    code, out, err = mmp(capsys, "plan", "--underlying", "block_rfq:all", "--detailed-exitcode")
+    assert code == 2 and "~ update    deribit/deribit-main/block_rfq:all" in out, out
+    assert "Plan: changes; 1 to update." in out and "did you mean" not in err
