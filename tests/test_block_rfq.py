@@ -545,3 +545,16 @@ def test_a_set_answer_of_the_other_space_is_not_taken(
     else:
         with pytest.raises(Malformed, match="block_rfq is not the space"):
             wire.check_set_answer(key, answer)
+
+
+def test_the_rules_of_block_rfq_all_are_named_as_its_own(tmp_path: Path) -> None:
+    """Found by a red team: 'deribit does not support `quantity_limit`' (Deribit's order
+    scopes do)."""
+    section = "all: {window: 1s, frozen: 1s, quantity_limit: 5, max_quote_quantity: 1}"
+    said = _problems(tmp_path, f"    block_rfq:\n      {section}\n")
+    assert "deribit Block RFQ's `all` scope does not support `quantity_limit`" in said, said
+
+
+def test_a_shown_config_is_in_policy_units() -> None:
+    assert COUNTS.shown() == ("window 10s, frozen 30s, max_quote_quantity 25, trade_count_limit 20")
+    assert RFQ.shown() == "window 5s, frozen manual, quantity_limit 100, max_quote_quantity 50"

@@ -6,6 +6,7 @@ header of `environment: testnet`, and the set limit paced by the client, not hit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -19,6 +20,7 @@ from reconciler.core.freezes import known, what_to_do
 from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, now
 from reconciler.policy.desired import AccountTarget, Location
+from reconciler.policy.venue_rules import underlying_problem
 from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
 from reconciler.venues.limiter import Limiter, Limits, WindowLimiter
@@ -340,3 +342,15 @@ def test_a_family_answered_twice_is_a_malformed_answer(sim: OkxSimulator) -> Non
     client = _client(sim, twice)
     with pytest.raises(VenueUnavailable, match="names a family twice"):
         _run(client.read)
+
+
+def test_names_outside_our_family_list_are_taken_when_well_formed_and_said_with_an() -> None:
+    """The families are our assumption: a well-formed one is taken (OKX has SOL-USD live,
+    say); a malformed one is refused with the form. And an okx, not a okx (red team 17)."""
+    assert underlying_problem("SOL-USD", CAPABILITIES) == ""
+    assert underlying_problem("btc-usd", CAPABILITIES) == (
+        "`btc-usd` is not a well-formed okx underlying: an instrument family such as BTC-USD, "
+        "in capital letters; did you mean `BTC-USD`?"
+    )
+    listed = dataclasses.replace(CAPABILITIES, names_assumed=None)  # a list of the venue's
+    assert underlying_problem("SOL-USD", listed).startswith("`SOL-USD` is not an okx underlying")

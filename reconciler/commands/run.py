@@ -547,14 +547,14 @@ def _report(result: ApplyResult) -> int:
     restore for each one not known safe, and what the run comes to."""
     lines = []
     for item in result.unsafe():
-        wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
-        before = item.step.before.to_data() if item.step.before else "no config"
+        wanted = item.step.after.shown() if item.step.after else "no config (removed)"
+        before = item.step.before.shown() if item.step.before else "no config"
         lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
     for item in result.unprotected():
         assert item.step.after is not None
         lines.append(
             f"  still UNPROTECTED {item.step.key}: without a config, as before the run (mmp "
-            f"status exits 4 until it has one); wanted {item.step.after.to_data()}"
+            f"status exits 4 until it has one); wanted {item.step.after.shown()}"
         )
     if result.interrupted:
         lines.append(

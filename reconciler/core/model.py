@@ -92,6 +92,12 @@ class MmpConfig:
         values = ((f, self.value(f)) for f in FIELDS)
         return {f.attribute: f.data(v) for f, v in values if v is not None or not f.rare}
 
+    def shown(self) -> str:
+        """For people, in policy units, each field set: 'window 5s, frozen manual,
+        quantity_limit 2.5' (never the raw data: milliseconds and field attributes)."""
+        values = ((f, self.value(f)) for f in FIELDS)
+        return ", ".join(f"{f.name} {f.show(v)}" for f, v in values if v is not None)
+
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> MmpConfig:
         """The inverse of to_data."""
