@@ -177,6 +177,17 @@ def test_a_state_without_vega_limit_is_an_error_naming_the_coin() -> None:
     assert "vegaLimit is missing" in str(info.value) and "vega limit is unknown" in str(info.value)
 
 
+@pytest.mark.parametrize("ends", [False, True])
+def test_what_a_modify_does_to_a_freeze_is_a_reading(ends: bool) -> None:
+    """Undocumented: the simulator keeps the freeze (default) or ends it (set-unfreezes);
+    mmp holds a frozen coin either way, and the suite runs under both."""
+    sim = simulator(set_unfreezes=ends)
+    sim.seed("key-mm", wire.set_body(KEY, CONFIG))
+    sim.trigger("key-mm", "ETH")
+    run(sim, lambda c: c.set_config(KEY, CONFIG.with_changes(quantity_limit=Decimal(7))))
+    assert read(sim).scopes[0].freeze.frozen is not ends
+
+
 def test_a_freeze_until_a_reset_has_no_end_and_the_reset_ends_it() -> None:
     sim = simulator()
     sim.seed("key-mm", wire.set_body(KEY, MmpConfig(1000, MANUAL, *[Decimal(1)] * 3)))

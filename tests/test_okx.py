@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from reconciler.core.errors import VenueAuthError, VenueRejected, VenueUnavailable
-from reconciler.core.freezes import known, what_to_do
+from reconciler.core.freezes import known, what_to_do, why_held
 from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, now
 from reconciler.policy.desired import AccountTarget, Location
@@ -264,6 +264,20 @@ def test_a_frozen_family_is_read_frozen_and_reset_unfreezes_it(sim: OkxSimulator
     told = frozen.scopes[0].freeze.until_ms
     assert until is not None and told is not None and abs(told - until) < 1000  # read time
     assert not after.scopes[0].freeze.frozen and after.scopes[0].config == CONFIG
+
+
+@pytest.mark.parametrize("ends", [False, True])
+def test_what_a_set_does_to_a_freeze_is_a_reading(ends: bool) -> None:
+    """Undocumented: the simulator keeps the freeze (default) or ends it (set-unfreezes);
+    mmp claims neither (a frozen family is held: capabilities, set_unfreezes False, say only
+    that the docs are silent) and the suite runs under both."""
+    sim = OkxSimulator(set_unfreezes=ends)
+    sim.add_account("k", "s")
+    sim.seed("k", wire.set_body(BTC, CONFIG))
+    sim.trigger("k", "BTC-USD")
+    sim.seed("k", wire.set_body(BTC, CONFIG.with_changes(quantity_limit=Decimal(7))))
+    assert sim.accounts["k"].configs["BTC-USD"]["mmpFrozen"] is not ends
+    assert "does not document what a write does to a freeze" in why_held(CAPABILITIES)
 
 
 def test_an_account_without_mmp_is_told_to_ask_okx(sim: OkxSimulator) -> None:

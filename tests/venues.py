@@ -816,6 +816,8 @@ OKX = VenueRow(
         Reading("rate-limit-429", {"rate_limit_429": True}),
         # is a family disabled by timeInterval "0" still answered by GET?
         Reading("disabled-dropped", {"lists_disabled": False}),
+        # does a set end a freeze (as Deribit's does)? undocumented
+        Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_okx_open,
     key_prefix="key-",
@@ -902,6 +904,8 @@ BYBIT = VenueRow(
         Reading("unconfigured-110062", {"unconfigured_110062": True}),
         # mmp-state of an account without MMP: refused with 110065, not mmpEnabled false
         Reading("not-enabled-110065", {"not_enabled_110065": True}),
+        # does a modify end a freeze (as Deribit's set does)? undocumented
+        Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_bybit_open,
     key_prefix="key-",

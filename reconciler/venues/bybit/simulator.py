@@ -11,6 +11,8 @@ Strict where the docs allow two readings, each a switch defaulting to the strict
 - `not_enabled_110065`: mmp-state of an account whose MMP Bybit has not enabled answers
   mmpEnabled false (False), or refuses it with 110065 (True); modify and reset refuse it
   with 110065 either way.
+- `set_unfreezes`: what a modify does to a freeze is not documented: it keeps it (False,
+  the default) or ends it, as Deribit's set does (True).
 mmpEnabled is a field of each coin's item, so Bybit may enable MMP coin by coin:
 `SimAccount.coins_off` are coins it has not enabled (the account's others are), answered as
 an account without MMP is for them alone, with an item of zeros where nothing is set.
@@ -84,12 +86,14 @@ class BybitSimulator:
         open_ranges: bool = False,
         unconfigured_110062: bool = False,
         not_enabled_110065: bool = False,
+        set_unfreezes: bool = False,
     ) -> None:
         self.clock = clock or Clock()
         self.vega_omitted_kept = vega_omitted_kept
         self.open_ranges = open_ranges
         self.unconfigured_110062 = unconfigured_110062
         self.not_enabled_110065 = not_enabled_110065
+        self.set_unfreezes = set_unfreezes
         self.accounts: dict[str, SimAccount] = {}  # API key -> account
         self.requests: list[str] = []
         self._ip_window, self._ip_used = -1, 0
@@ -254,6 +258,8 @@ class BybitSimulator:
         config.update({name: _limit(body, name) for name in LIMITS if name in body})
         config.setdefault("vegaLimit", vega)
         account.configs[coin] = {k: config[k] for k in ("window", "frozenPeriod", *LIMITS)}
+        if self.set_unfreezes:
+            account.frozen.pop(coin, None)
         return {"retCode": 0, "retMsg": "success"}
 
     def _reset(self, account: SimAccount, body: dict[str, Any]) -> dict[str, Any]:
