@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.core.model import LiveScope, MmpConfig, ScopeKey, split_space
+from reconciler.core.model import LIMIT_FIELDS, LiveScope, MmpConfig, ScopeKey, split_space
 from reconciler.core.units import decimal_text, format_duration, format_freeze
 from reconciler.simulators.server import serve
 from reconciler.venues import VENUES
@@ -342,7 +342,7 @@ def yaml_fields(config: MmpConfig, indent: str) -> list[str]:
         f"{indent}window: {format_duration(config.window_ms)}",
         f"{indent}frozen: {format_freeze(config.frozen_ms)}",
     ]
-    for name in ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"):
+    for name in LIMIT_FIELDS:  # trade_count_limit too (Deribit Block RFQ's `all`)
         value = config.value(name)
         if isinstance(value, Decimal):
             lines.append(f"{indent}{name}: {decimal_text(value)}")

@@ -1,9 +1,10 @@
 """Deribit Block RFQ MMP (issue 17, item 3): its own scopes, never mixed with order/quote MMP.
 
 A `block_rfq` section of a Deribit account declares scopes keyed `block_rfq:<index>` (or
-`block_rfq:all`, where trade_count_limit lives). They are read with block_rfq: true (only for
-an account that has the section), written, removed and reset with it, and need the API key's
-block_rfq scope; the strict simulator refuses a key without it with Deribit's own 13021.
+`block_rfq:all`, where trade_count_limit lives). They are read with block_rfq: true (on every
+account: tests/test_block_rfq_desk.py), written, removed and reset with it, and need the
+API key's block_rfq scope; the strict simulator refuses a key without it with Deribit's own
+13021.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
+from reconciler.venues.answers import Malformed
 from reconciler.venues.base import Credentials
 from reconciler.venues.deribit import wire
 from reconciler.venues.deribit.capabilities import INDEX_NAMES
@@ -285,8 +287,11 @@ def test_read_write_remove_each_space_on_its_own(sim: DeribitSimulator) -> None:
         await client.set_config(ALL, COUNTS)
         live = {s.key: s.config for s in (await client.read(named)).scopes}
         assert live == {ORDERS_BTC: ORDERS, RFQ_BTC: RFQ, ALL: COUNTS}
-        # an account without a block_rfq section is not read there (its key needs no scope)
-        assert {s.key for s in (await client.read()).scopes} == {ORDERS_BTC}
+        # an account without a block_rfq section is read there too (its live Block RFQ
+        # scopes are reported, unmanaged); a read-back of an order scope of it is not
+        assert {s.key for s in (await client.read()).scopes} == {ORDERS_BTC, RFQ_BTC, ALL}
+        only = frozenset({"btc_usd"})
+        assert {s.key for s in (await client.read(only=only)).scopes} == {ORDERS_BTC}
         await client.remove_config(RFQ_BTC, RFQ)
         live = {s.key: s.config for s in (await client.read(named)).scopes}
         assert live == {ORDERS_BTC: ORDERS, ALL: COUNTS}
@@ -311,6 +316,35 @@ def test_a_block_rfq_freeze_is_its_own_and_reset_with_block_rfq(sim: DeribitSimu
         await client.reset(ALL)
         live = {s.key: s.freeze.frozen for s in (await client.read(named)).scopes}
         assert live == {ORDERS_BTC: False, ALL: False}
+
+    run(go())
+
+
+def test_a_status_that_lists_both_spaces_is_filed_by_each_items_flag() -> None:
+    """Under the reading where get_mmp_status ignores block_rfq and lists every freeze, each
+    item flagged: an order or mass-quote freeze is never filed as a Block RFQ one (found by
+    a red team: the Block RFQ read froze block_rfq:btc_usd and made up block_rfq:btc_usd/Bot7)."""
+    sim = DeribitSimulator(status_lists_all=True)
+    client = deribit_client(sim)
+
+    async def go() -> None:
+        await client.set_config(ORDERS_BTC, ORDERS)
+        await client.set_config(ScopeKey("deribit", "acct", "btc_usd", "Bot7"), ORDERS)
+        await client.set_config(RFQ_BTC, RFQ)
+        await client.set_config(ALL, COUNTS)
+        sim.trigger("id-acct", "btc_usd", "Bot7")
+        sim.trigger("id-acct", "btc_usd")
+        sim.trigger("id-acct", "all", block_rfq=True)
+        live = {
+            str(s.key): (s.config is not None, s.freeze.frozen)
+            for s in (await client.read(frozenset({"block_rfq:"}))).scopes
+        }
+        assert live == {
+            "deribit/acct/block_rfq:all": (True, True),
+            "deribit/acct/block_rfq:btc_usd": (True, False),
+            "deribit/acct/btc_usd": (True, True),
+            "deribit/acct/btc_usd/Bot7": (True, True),
+        }
 
     run(go())
 
@@ -489,3 +523,38 @@ def test_import_writes_a_block_rfq_section(tmp_path: Path) -> None:
         "        max_quote_quantity: 25",
         "        trade_count_limit: 20",
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "echo", "taken"),
+    [
+        (RFQ_BTC, {"block_rfq": True}, True),
+        (RFQ_BTC, {}, True),  # block_rfq is optional in a config (seed-venues 1.2)
+        (RFQ_BTC, {"block_rfq": False}, False),
+        (ORDERS_BTC, {"block_rfq": True}, False),
+        (ORDERS_BTC, {"block_rfq": False}, True),
+    ],
+)
+def test_a_set_answer_of_the_other_space_is_not_taken(
+    key: ScopeKey, echo: dict[str, Any], taken: bool
+) -> None:
+    """A set answered with a config of the other space did not set the scope asked for."""
+    answer = {"index_name": "btc_usd", "interval": 5, "frozen_time": 0, **echo}
+    if taken:
+        wire.check_set_answer(key, answer)
+    else:
+        with pytest.raises(Malformed, match="block_rfq says .* MMP in an answer about"):
+            wire.check_set_answer(key, answer)
+
+
+def test_the_rules_of_block_rfq_all_are_named_as_its_own(tmp_path: Path) -> None:
+    """Found by a red team: 'deribit does not support `quantity_limit`' (Deribit's order
+    scopes do)."""
+    section = "all: {window: 1s, frozen: 1s, quantity_limit: 5, max_quote_quantity: 1}"
+    said = _problems(tmp_path, f"    block_rfq:\n      {section}\n")
+    assert "deribit Block RFQ's `all` scope does not support `quantity_limit`" in said, said
+
+
+def test_a_shown_config_is_in_policy_units() -> None:
+    assert COUNTS.shown() == ("window 10s, frozen 30s, max_quote_quantity 25, trade_count_limit 20")
+    assert RFQ.shown() == "window 5s, frozen manual, quantity_limit 100, max_quote_quantity 50"

@@ -513,6 +513,10 @@ def test_a_create_the_venue_refused_is_named_unprotected(tmp_path: Path, venue: 
         assert f"FAILED (still UNPROTECTED)     {key}" in result.stdout, result.stdout
         assert "the scope still has no config: UNPROTECTED" in result.stdout
         assert f"still UNPROTECTED {key}: without a config, as before the run" in result.stdout
+        # the config wanted in policy units, as everywhere (found by a red team: a raw dict)
+        (said,) = [line for line in result.stdout.splitlines() if "  still UNPROTECTED" in line]
+        assert said.endswith(f"; wanted {ROWS[venue].sample(1).shown()}"), said
+        assert "{" not in said and "window_ms" not in said and "window " in said
         assert desk.live(key) is None
         assert desk.mmp("status").code == 4
 

@@ -6,6 +6,7 @@ header of `environment: testnet`, and the set limit paced by the client, not hit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -15,14 +16,17 @@ import httpx
 import pytest
 
 from reconciler.core.errors import VenueAuthError, VenueRejected, VenueUnavailable
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.freezes import known, what_to_do, why_held
+from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, now
 from reconciler.policy.desired import AccountTarget, Location
+from reconciler.policy.venue_rules import underlying_problem
 from reconciler.venues import VENUES
 from reconciler.venues.base import Credentials
 from reconciler.venues.limiter import Limiter, Limits, WindowLimiter
 from reconciler.venues.live import Connections, connect
 from reconciler.venues.okx import wire
+from reconciler.venues.okx.capabilities import CAPABILITIES
 from reconciler.venues.okx.client import NOT_ENABLED, OkxClient
 from reconciler.venues.okx.simulator import OkxSimulator
 
@@ -71,6 +75,39 @@ def test_mmp_frozen_until_is_read_as_time_left_or_as_a_time() -> None:
     manual = wire.freeze({"mmpFrozen": True, "mmpFrozenUntil": ""}, 0, at)
     assert manual.frozen and manual.until_ms is None
     assert not wire.freeze({"mmpFrozen": False, "mmpFrozenUntil": ""}, 2000, at).frozen
+
+
+AT = 1_800_000_000_000
+
+
+@pytest.mark.parametrize("until", ["0", "", None, str(AT + 5000), "1000"])
+def test_a_frozen_interval_of_0_is_a_freeze_until_a_reset_whatever_the_until(
+    until: str | None,
+) -> None:
+    """Found by a red team: "0" read as the ms left said the freeze ended by itself now."""
+    item = {"mmpFrozen": True, **({} if until is None else {"mmpFrozenUntil": until})}
+    freeze = wire.freeze(item, 0, AT)
+    assert freeze == FreezeState(True) and known(freeze) == "until manual reset"
+
+
+@pytest.mark.parametrize(("until", "said"), [("", 'mmpFrozenUntil ""'), (None, "absent")])
+def test_a_freeze_with_no_end_given_is_frozen_and_held(until: str | None, said: str) -> None:
+    """Before, the whole account was unreadable. Frozen with its end unknown is the safe
+    reading: held as any frozen scope (never written, so never a set that ends it), and
+    every other family is read."""
+    item = {"mmpFrozen": True, **({} if until is None else {"mmpFrozenUntil": until})}
+    freeze = wire.freeze(item, 30_000, AT)
+    assert freeze.frozen and freeze.holds_changes and freeze.until_ms is None
+    assert said in known(freeze) and "frozen time is 30s" in known(freeze)
+    assert "ends by itself" not in what_to_do(BTC, CAPABILITIES, freeze)
+
+
+def test_an_end_already_past_is_never_said_as_one_to_come() -> None:
+    freeze = wire.freeze({"mmpFrozen": True, "mmpFrozenUntil": str(AT - 5000)}, 30_000, AT)
+    assert freeze.frozen and freeze.until_ms is None
+    assert "the end it gave (2027-01-15T07:59:55Z) has passed" in known(freeze), known(freeze)
+    todo = what_to_do(BTC, CAPABILITIES, freeze)
+    assert "ends by itself" not in todo and "mmp unfreeze okx/acct/BTC-USD" in todo
 
 
 # ---- the simulator ----------------------------------------------------------------------
@@ -229,6 +266,20 @@ def test_a_frozen_family_is_read_frozen_and_reset_unfreezes_it(sim: OkxSimulator
     assert not after.scopes[0].freeze.frozen and after.scopes[0].config == CONFIG
 
 
+@pytest.mark.parametrize("ends", [False, True])
+def test_what_a_set_does_to_a_freeze_is_a_reading(ends: bool) -> None:
+    """Undocumented: the simulator keeps the freeze (default) or ends it (set-unfreezes);
+    mmp claims neither (a frozen family is held: capabilities, set_unfreezes False, say only
+    that the docs are silent) and the suite runs under both."""
+    sim = OkxSimulator(set_unfreezes=ends)
+    sim.add_account("k", "s")
+    sim.seed("k", wire.set_body(BTC, CONFIG))
+    sim.trigger("k", "BTC-USD")
+    sim.seed("k", wire.set_body(BTC, CONFIG.with_changes(quantity_limit=Decimal(7))))
+    assert sim.accounts["k"].configs["BTC-USD"]["mmpFrozen"] is not ends
+    assert "does not document what a write does to a freeze" in why_held(CAPABILITIES)
+
+
 def test_an_account_without_mmp_is_told_to_ask_okx(sim: OkxSimulator) -> None:
     sim.accounts["k"].mmp_enabled = False
     client = _client(sim)
@@ -305,3 +356,15 @@ def test_a_family_answered_twice_is_a_malformed_answer(sim: OkxSimulator) -> Non
     client = _client(sim, twice)
     with pytest.raises(VenueUnavailable, match="names a family twice"):
         _run(client.read)
+
+
+def test_names_outside_our_family_list_are_taken_when_well_formed_and_said_with_an() -> None:
+    """The families are our assumption: a well-formed one is taken (OKX has SOL-USD live,
+    say); a malformed one is refused with the form. And an okx, not a okx (red team 17)."""
+    assert underlying_problem("SOL-USD", CAPABILITIES) == ""
+    assert underlying_problem("btc-usd", CAPABILITIES) == (
+        "`btc-usd` is not a well-formed okx underlying: an instrument family such as BTC-USD, "
+        "in capital letters; did you mean `BTC-USD`?"
+    )
+    listed = dataclasses.replace(CAPABILITIES, names_assumed=None)  # a list of the venue's
+    assert underlying_problem("SOL-USD", listed).startswith("`SOL-USD` is not an okx underlying")

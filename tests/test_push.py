@@ -440,3 +440,85 @@ def test_bullish_an_outcome_is_applied_only_as_closed_ok_in_any_case(
 ) -> None:
     item = {"requestId": "7", "status": status, "statusReason": reason, "isReset": "false"}
     assert pushwire.request_status(item).applied is applied
+
+
+@pytest.mark.parametrize("payload", ["minimal", "full"])
+@pytest.mark.parametrize("space", ["order", "block_rfq"])
+def test_deribit_a_trigger_holds_the_scopes_it_may_be_of(payload: str, space: str) -> None:
+    """Block RFQ scopes are watched on their index's channel (found by a red team: their
+    triggers were dropped, and apply's set ended a freeze). The minimal payload does not say
+    the space, so a trigger of either holds the index's order scopes and its Block RFQ
+    scope alike; the full one says which (block_rfq), and holds that space's only."""
+    sim = DeribitSimulator(trigger_payload=payload)
+    creds = ROWS["deribit"].credentials(sim, "db")
+    order, rfq = (
+        ScopeKey("deribit", "db", "btc_usd"),
+        ScopeKey("deribit", "db", "block_rfq:btc_usd"),
+    )
+    other = ScopeKey("deribit", "db", "block_rfq:eth_usd")
+    tripped = rfq if space == "block_rfq" else order
+    with serve(sim, push=sim.ws) as url:
+        for key in (order, rfq, other):
+            with sim._lock:
+                ROWS["deribit"].seed(sim, creds, key, ROWS["deribit"].sample(1))
+
+        async def main() -> None:
+            push = DeribitPush("deribit/db", creds, url, _no_limit)
+            try:
+                await push.open(frozenset({rfq.underlying, other.underlying}))
+                assert push.down == "" and push.uncovered == {}
+                before = time.monotonic_ns()
+                with sim._lock:
+                    ROWS["deribit"].trigger(sim, creds, tripped)
+                await until(lambda: push.frozen(tripped, before) is not None)
+                untold = payload == "minimal"
+                assert (push.frozen(order, before) is not None) is (tripped == order or untold)
+                assert (push.frozen(rfq, before) is not None) is (tripped == rfq or untold)
+                assert push.frozen(other, before) is None
+            finally:
+                await push.aclose()
+
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize("channel", [False, True])
+def test_deribit_block_rfq_all_is_watched_where_deribit_has_a_channel(channel: bool) -> None:
+    """The docs name no channel for Block RFQ's `all`: where user.mmp_trigger.all is refused
+    the index channels stay open and the channel says block_rfq:all is not covered."""
+    sim = DeribitSimulator(trigger_all_channel=channel)
+    creds = ROWS["deribit"].credentials(sim, "db")
+    rfq_all = ScopeKey("deribit", "db", "block_rfq:all")
+    config = MmpConfig(5000, 30_000, max_quote_quantity=Decimal(5), trade_count_limit=Decimal(9))
+    with serve(sim, push=sim.ws) as url:
+        with sim._lock:
+            ROWS["deribit"].seed(sim, creds, rfq_all, config)
+
+        async def main() -> None:
+            push = DeribitPush("deribit/db", creds, url, _no_limit)
+            try:
+                await push.open(frozenset({"btc_usd", "block_rfq:all"}))
+                assert push.down == ""
+                if not channel:
+                    assert list(push.uncovered) == ["block_rfq:all"]
+                    assert (
+                        "user.mmp_trigger.all: private/subscribe refused"
+                        in push.uncovered["block_rfq:all"]
+                    )
+                    await push.open(frozenset({"block_rfq:all"}))  # not asked for again
+                    with sim._lock:
+                        (session,) = sim.ws.sessions
+                        asked = [m for m in session.messages if m["method"] == "private/subscribe"]
+                    assert [m["params"]["channels"] for m in asked] == [
+                        ["user.mmp_trigger.btc_usd"],
+                        ["user.mmp_trigger.all"],
+                    ]
+                    return
+                assert push.uncovered == {}
+                before = time.monotonic_ns()
+                with sim._lock:
+                    ROWS["deribit"].trigger(sim, creds, rfq_all)
+                await until(lambda: push.frozen(rfq_all, before) is not None)
+            finally:
+                await push.aclose()
+
+        asyncio.run(main())

@@ -6,7 +6,11 @@
   what the next plan and status say under each reading); a socket that drops mid-apply
   leaves REST to settle the write;
 - apply in process on Deribit, over real sockets: a trigger pushed between the check before a
-  write and the write stops it (the REST read it was checked against did not show it).
+  write and the write stops it (the REST read it was checked against did not show it);
+- a real `mmp apply` process on Deribit Block RFQ: the same for a `block_rfq:<index>` scope,
+  under each payload (the minimal one does not say its space: held all the same), and for
+  `block_rfq:all` where Deribit has a channel for it (where it has none, apply says that
+  scope is checked by REST alone).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from reconciler.venues.bullish.simulator_push import Readings
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from reconciler.venues.live import Connections, connect
 from tests.checked import include_held
+from tests.fault_cells import wait_said
 from tests.helpers import load, write_policy
 from tests.procs import BULLISH_RESET, BULLISH_SET, LiveDesk
 
@@ -326,3 +331,83 @@ def test_deribit_trigger_between_check_and_write_stops_the_write(
     assert "push-trigger" in mine and "set-sent" not in mine
     opened = next(r for r in records if r["event"] == "push-channels")
     assert opened["accounts"] == {"main": "open"}
+
+
+# ---- Deribit Block RFQ, a real process ---------------------------------------------------
+
+RFQ_WANT = {
+    "btc_usd": MmpConfig(5000, 30_000, quantity_limit=Decimal(80), max_quote_quantity=Decimal(50)),
+    "all": MmpConfig(5000, 30_000, max_quote_quantity=Decimal(50), trade_count_limit=Decimal(20)),
+}
+
+
+def block_rfq_status(request: httpx.Request) -> bool:
+    """A get_mmp_status of the Block RFQ space (block_rfq: true)."""
+    body = json.loads(request.content or b"{}")
+    params = body.get("params") if isinstance(body, dict) else None
+    return body.get("method") == "private/get_mmp_status" and bool(
+        isinstance(params, dict) and params.get("block_rfq")
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "index"),
+    [("minimal", "btc_usd"), ("full", "btc_usd"), ("minimal", "all"), ("full", "all")],
+)
+def test_deribit_block_rfq_trigger_between_check_and_set_holds_it(
+    tmp_path: Path, payload: str, index: str
+) -> None:
+    """Block RFQ triggers as the check read before the set is answered (its answer says not
+    frozen): the push reaches apply first, and the set, which would end the freeze (a Deribit
+    set resets MMP), is never sent. Found by a red team: the push was dropped and the set
+    ended the freeze, exit 0."""
+    key = ScopeKey("deribit", "dm", f"block_rfq:{index}")
+    want = RFQ_WANT[index]
+    assert want.quantity_limit is not None or want.trade_count_limit is not None
+    old = want.with_changes(max_quote_quantity=Decimal(60))
+    sim = DeribitSimulator(trigger_payload=payload, trigger_all_channel=index == "all")
+    with LiveDesk(tmp_path, {key: (want, old)}, sims={"deribit": sim}, sockets=True) as desk:
+        # the step's check: the first Block RFQ read once the socket is subscribed
+        gate = desk.gate(
+            "deribit",
+            lambda r: block_rfq_status(r) and any(s.channels for s in sim.ws.sessions),
+            before=False,
+        )
+        proc = desk.spawn("apply", "--auto-approve", "-v")
+        assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+        desk.trigger(key)  # after the venue answered the check: not frozen, it said
+        # the minimal payload does not say the space: the index's order scopes froze too
+        both = payload == "minimal" and index != "all"
+        wait_said(proc, f"MMP triggered on {index + ', ' if both else ''}{key.underlying} (pushed)")
+        gate.release()
+        result = proc.finish(WAIT_S)
+        assert result.code == 3, result
+        said = "not written: MMP triggered on it"
+        assert line("HELD (froze since plan)", key, said) in result.stdout, result
+        assert "pushed by deribit" in result.stdout
+        events = [e["event"] for e in scope_events(desk, key)]
+        assert "push-trigger" in events and "set-sent" not in events, events
+        assert desk.frozen(key) and desk.live(key) == old
+        plan = desk.mmp("plan")
+        assert f"held      {key}" in plan.stdout, plan
+
+
+def test_deribit_without_a_channel_for_block_rfq_all_says_it_is_checked_by_rest(
+    tmp_path: Path,
+) -> None:
+    """Where Deribit takes no user.mmp_trigger.all (the simulator's default reading), the
+    index channels stay open, and apply says block_rfq:all is watched by REST reads alone."""
+    key, order = ScopeKey("deribit", "dm", "block_rfq:all"), ScopeKey("deribit", "dm", "btc_usd")
+    want, order_want = RFQ_WANT["all"], MmpConfig(1000, 30_000, Decimal(5), None, None, Decimal(2))
+    scopes = {
+        key: (want, want.with_changes(trade_count_limit=Decimal(30))),
+        order: (order_want, order_want.with_changes(quantity_limit=Decimal(9))),
+    }
+    with LiveDesk(tmp_path, scopes, sims={"deribit": DeribitSimulator()}, sockets=True) as desk:
+        result = desk.mmp("apply", "--auto-approve", "-v")
+        assert result.code == 0, result
+        assert "user.mmp_trigger.all not taken (private/subscribe refused: -32602" in result.stderr
+        assert "block_rfq:all is checked by REST reads alone" in result.stderr
+        assert "WebSocket subscribed to user.mmp_trigger.btc_usd" in result.stderr
+        opened = next(r for r in desk.journal().records if r["event"] == "push-channels")
+        assert opened["accounts"] == {"dm": "open"}

@@ -403,6 +403,15 @@ DERIBIT = VenueRow(
         Reading("remove-lenient", {"strict_remove": False}),
         # does a trigger notification name the group (Deribit's subscription page)?
         Reading("trigger-full", {"trigger_payload": "full"}, push=True, tells=frozenset({FREEZE})),
+        # is there a channel for Block RFQ `all`'s trigger (user.mmp_trigger.all)?
+        Reading(
+            "trigger-all-channel",
+            {"trigger_all_channel": True},
+            push=True,
+            tells=frozenset({FREEZE}),
+        ),
+        # does get_mmp_status take block_rfq, or list every freeze of both spaces, flagged?
+        Reading("status-lists-all", {"status_lists_all": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_deribit_open,
     key_prefix="id-",
@@ -458,8 +467,10 @@ DERIBIT = VenueRow(
         for index in DERIBIT_DESK_INDEXES
         for group in DERIBIT_DESK_GROUPS
     ),
-    # auth, then config and status at once; a change: the write, then config and status
-    floor=RequestFloor(read_chain=2, read_requests=3, step_chain=2, step_requests=3),
+    # auth, then config and status of each space at once (order and Block RFQ: the latter is
+    # read on every account, so its live scopes are reported); a change: the write, then
+    # config and status of its space
+    floor=RequestFloor(read_chain=2, read_requests=5, step_chain=2, step_requests=3),
 )
 
 
@@ -805,6 +816,8 @@ OKX = VenueRow(
         Reading("rate-limit-429", {"rate_limit_429": True}),
         # is a family disabled by timeInterval "0" still answered by GET?
         Reading("disabled-dropped", {"lists_disabled": False}),
+        # does a set end a freeze (as Deribit's does)? undocumented
+        Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_okx_open,
     key_prefix="key-",
@@ -891,6 +904,8 @@ BYBIT = VenueRow(
         Reading("unconfigured-110062", {"unconfigured_110062": True}),
         # mmp-state of an account without MMP: refused with 110065, not mmpEnabled false
         Reading("not-enabled-110065", {"not_enabled_110065": True}),
+        # does a modify end a freeze (as Deribit's set does)? undocumented
+        Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
     ),
     open_account=_bybit_open,
     key_prefix="key-",

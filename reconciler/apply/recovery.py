@@ -332,7 +332,7 @@ def _live_text(
     item: InFlight, scopes: dict[ScopeKey, LiveScope] | None, desired: DesiredState
 ) -> str:
     if not _managed_account(item, desired):
-        had = "no config" if item.before is None else item.before.to_data()
+        had = "no config" if item.before is None else item.before.shown()
         return (
             f"unknown: its account is no longer a {item.key.venue} account in the policies, so "
             f"mmp cannot read or restore it (before that run it had {had}); check it on the "

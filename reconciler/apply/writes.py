@@ -223,7 +223,7 @@ async def _check(run: Run, step: Step) -> StepResult | None:
         said = became_held(step.key, caps, live.freeze)
         return StepResult(step, Outcome.HELD, said, freeze_unknown=bool(live.freeze.unknown))
     bare = live is None or live.config is None
-    shown = "no config" if live is None or live.config is None else _describe(live.config)
+    shown = "no config" if live is None or live.config is None else live.config.shown()
     detail = (
         f"not written: the venue's config changed after the plan was made (now {shown}); "
         "another run or a person changed it. Plan again and review"
@@ -590,10 +590,6 @@ def classify_read(step: Step, end: Seen, error: str) -> StepResult:
 
 async def read_scope(run: Run, step: Step) -> Seen:
     return await _read_back(run, step)
-
-
-def _describe(config: MmpConfig) -> str:
-    return ", ".join(f"{k} {v}" for k, v in config.to_data().items() if v is not None)
 
 
 def _data(config: MmpConfig | None) -> object:

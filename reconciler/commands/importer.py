@@ -24,6 +24,13 @@ import only add), and it never writes over a change a freeze is holding back:
 - A frozen scope whose declared value equals live is not held (the plan shows it
   unchanged): there is nothing to write and nothing to say.
 - Only the selected scopes are touched: `--underlying` limits the merge as it limits a plan.
+- A live config that validation would refuse (a value beyond a bound the venue documents, a
+  field its rules require missing) is not written, and named with why: the file must still
+  validate, or every later plan fails. The rest is written: one odd scope does not hold up
+  the desk's import, and the one left out is reported by every plan (unmanaged, or its
+  declared value kept), never touched. A bound that is only our assumption (the docs state
+  none) refuses nothing (reconciler.venues.base: max_assumed, names_assumed): a live value
+  beyond it is proof the venue takes it.
 
 Afterwards `mmp plan` shows no changes for the imported scopes, except the kept ones (a
 create each) and the held ones (still held).
@@ -59,6 +66,7 @@ from reconciler.planning.planner import Filters, make_plan
 from reconciler.policy.desired import DesiredState
 from reconciler.policy.loader import yaml_reader
 from reconciler.policy.spec import ABSENT
+from reconciler.policy.venue_rules import live_problems
 from reconciler.venues import capabilities
 from reconciler.venues.base import Capabilities
 
@@ -116,7 +124,7 @@ def notes(result: FileImport, *, dry_run: bool) -> list[str]:
     lines = []
     if result.written:
         lines.append(f"{where}: {_summary(result, dry_run)}")
-    elif result.kept or result.held:
+    elif result.kept or result.held or result.refused:
         lines.append(f"{where}: nothing to write")
     else:
         lines.append(f"{where}: already matches the venues")
@@ -136,6 +144,12 @@ def notes(result: FileImport, *, dry_run: bool) -> list[str]:
         )
     for step in sorted(result.held, key=lambda s: s.key.sort_key()):
         lines.append(f"{where}: {verb('kept', 'keep')} {_held(step)}")
+    for key, problems in sorted(result.refused, key=lambda r: r[0].sort_key()):
+        lines.append(
+            f"{where}: {verb('did not write', 'would not write')} {key}: validation would refuse "
+            f"its live config ({'; '.join(problems)}); the policies keep what they say of it "
+            "(a scope they do not declare stays unmanaged: reported by plan, never touched)"
+        )
     return lines
 
 
@@ -196,6 +210,8 @@ class FileImport:
     removed: list[ScopeKey] = field(default_factory=list)  # the same, taken out (--prune)
     held: list[Step] = field(default_factory=list)  # frozen: the declared value kept
     unremoved: list[ScopeKey] = field(default_factory=list)  # `absent` made the live config
+    # live configs validation would refuse: not written, each with why
+    refused: list[tuple[ScopeKey, list[str]]] = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -310,16 +326,19 @@ def _merge_section(
     node: CommentedMap, exact: Any, section: str, defaults: dict[str, Any], job: _Job
 ) -> None:
     live = _live_tree(job.account, job.caps, job.space)
-    if not isinstance(node.get(section), dict):
-        node[section] = CommentedMap()
-        exact = {**exact, section: {}}
-    mmp, exact_mmp = node[section], exact.get(section) or {}
+    new = not isinstance(node.get(section), dict)
+    mmp = CommentedMap() if new else node[section]
+    exact_mmp = {} if new else exact.get(section) or {}
     for underlying in list(mmp):
         if job.selected(underlying):
             _not_live(mmp, underlying, live.get(str(underlying), {}), job)
     for underlying, groups in sorted(live.items()):
         if job.selected(underlying):
             _merge_underlying(mmp, exact_mmp, underlying, groups, defaults, job)
+    if new and section in node:  # `block_rfq:` with nothing after it
+        _replace(node, section, mmp)
+    elif new and (mmp or job.space is None):  # built whole, then added: the blank lines
+        _insert_sorted(node, section, mmp)  # after the account follow it
 
 
 def _not_live(mmp: CommentedMap, underlying: Any, live: dict[str, MmpConfig], job: _Job) -> None:
@@ -387,6 +406,8 @@ def _merge_underlying(
             fresh[group] = ABSENT
         else:
             _merge_one(fresh, {}, group, config, defaults, key, job, absent=node == ABSENT)
+    if not fresh:  # every group's live config refused: nothing to write
+        return
     if underlying in mmp:
         _replace(mmp, underlying, fresh)
     else:
@@ -406,6 +427,10 @@ def _merge_one(
 ) -> None:
     if key in job.held:
         return  # frozen: the declared value stays (see the module's docstring)
+    problems = live_problems(split_space(key.underlying)[1], config, job.caps)
+    if problems:  # never written: the file would no longer validate (see the docstring)
+        job.result.refused.append((key, problems))
+        return
     absent = absent or parent.get(name) == ABSENT
     new = name not in parent and not absent
     if _merge_scope(parent, exact_parent, name, config, defaults):

@@ -550,14 +550,14 @@ def _report(result: ApplyResult, word: str = "Apply") -> int:
     restore for each one not known safe, and what the run comes to."""
     lines = []
     for item in result.unsafe():
-        wanted = item.step.after.to_data() if item.step.after else "no config (removed)"
-        before = item.step.before.to_data() if item.step.before else "no config"
+        wanted = item.step.after.shown() if item.step.after else "no config (removed)"
+        before = item.step.before.shown() if item.step.before else "no config"
         lines.append(f"  restore {item.step.key}: wanted {wanted}; before the run it was {before}")
     for item in result.unprotected():
         assert item.step.after is not None
         lines.append(
             f"  still UNPROTECTED {item.step.key}: without a config, as before the run (mmp "
-            f"status exits 4 until it has one); wanted {item.step.after.to_data()}"
+            f"status exits 4 until it has one); wanted {item.step.after.shown()}"
         )
     if result.interrupted:
         lines.append(
@@ -620,6 +620,7 @@ def _status(args: argparse.Namespace) -> int:
     now_ms = time.time_ns() // 1_000_000
     lines = recovery.describe(runs, live, desired)
     lines += [f"could not read {desired.accounts[n].venue}/{n}: {why}" for n, why in failed.items()]
+    lines += [note for account in live for note in account.said()]
     if lines:  # on stderr with --json, so stdout stays one JSON document
         (console.warn if args.json else lambda text: out(text + "\n"))("\n".join(lines))
     render = status_view.json_text if args.json else status_view.table

@@ -11,6 +11,7 @@ too (a person says it may quote again); when the venue's read cannot show the re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 
 from reconciler.apply.journal import Journal, who
@@ -62,6 +63,9 @@ def _check_names(text: str, parts: list[str], caps: Capabilities) -> None:
             f"scope `{text}`: {venue} has no groups; write {venue}/{account}/{underlying}"
         )
     if caps.bulk_read or not caps.underlyings or underlying in caps.underlyings:
+        return
+    assumed = caps.names_assumed  # our list is an assumption: the venue's answer tells
+    if assumed is not None and re.fullmatch(assumed.pattern, underlying):
         return
     known = sorted(caps.underlyings)
     hint = did_you_mean(underlying, known) or f" (it has {name_list(known, 8)})"

@@ -32,6 +32,27 @@ def known(freeze: FreezeState) -> str:
     return f"{said} ({freeze.detail})" if freeze.detail else said
 
 
+def overdue(venue: str, until_ms: int) -> FreezeState:
+    """A freeze the venue reports in force past the end it gives (a venue's clock or state
+    behind, or a time read the wrong way): frozen, its end not known, never said to end by
+    itself at a time that has passed."""
+    return FreezeState(
+        True,
+        detail=f"{venue} still reports it frozen, though the end it gave ({utc_text(until_ms)}) "
+        "has passed: it may end any moment, or last until a reset",
+    )
+
+
+def no_end(venue: str, said: str, frozen_ms: int) -> FreezeState:
+    """A freeze the venue reports with no end (`said`: what it gave instead) though its
+    frozen time is not until-a-reset: frozen, held, with what is known said."""
+    return FreezeState(
+        True,
+        detail=f"{venue} reports it frozen and gives no end ({said}), though its frozen time is "
+        f"{format_duration(frozen_ms)}: it should end by itself within that of the trigger",
+    )
+
+
 def unknown(freeze: FreezeState) -> str:
     """'freeze state unknown: <the venue's reason>'."""
     return f"freeze state unknown: {freeze.unknown}"

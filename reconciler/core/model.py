@@ -92,6 +92,12 @@ class MmpConfig:
         values = ((f, self.value(f)) for f in FIELDS)
         return {f.attribute: f.data(v) for f, v in values if v is not None or not f.rare}
 
+    def shown(self) -> str:
+        """For people, in policy units, each field set: 'window 5s, frozen manual,
+        quantity_limit 2.5' (never the raw data: milliseconds and field attributes)."""
+        values = ((f, self.value(f)) for f in FIELDS)
+        return ", ".join(f"{f.name} {f.show(v)}" for f, v in values if v is not None)
+
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> MmpConfig:
         """The inverse of to_data."""
@@ -235,26 +241,37 @@ class LiveScope:
 
 @dataclass(frozen=True)
 class LiveAccount:
-    """Every scope one account has on its venue, as read in one pass."""
+    """Every scope one account has on its venue, as read in one pass. `notes`: what the read
+    could not see and why, where that stops nothing (Deribit: Block RFQ MMP on an account
+    that declares none, with a key that may not read it); plan and status say each."""
 
     venue: str
     account: str
     scopes: tuple[LiveScope, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     def by_key(self) -> dict[ScopeKey, LiveScope]:
         return {scope.key: scope for scope in self.scopes}
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "venue": self.venue,
             "account": self.account,
             "scopes": [scope.to_data() for scope in self.scopes],
         }
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> LiveAccount:
         scopes = tuple(LiveScope.from_data(scope) for scope in data["scopes"])
-        return cls(str(data["venue"]), str(data["account"]), scopes)
+        notes = tuple(str(note) for note in data.get("notes", ()))
+        return cls(str(data["venue"]), str(data["account"]), scopes, notes)
+
+    def said(self) -> list[str]:
+        """Its notes, each named by venue/account."""
+        return [f"{self.venue}/{self.account}: {note}" for note in self.notes]
 
 
 def scope_digest(scope: LiveScope) -> str:

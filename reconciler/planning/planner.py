@@ -102,6 +102,7 @@ def make_plan(
             "written although their freeze state is unknown, as a person checked them: "
             f"{', '.join(included.scopes)} ({included.said()})"
         )
+    notes += [note for account in live for note in account.said()]
     digests = live_digests(live)
     return Plan(
         steps=tuple(steps),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from reconciler.apply.journal import who
 from reconciler.core import console
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.model import LiveAccount
+from reconciler.core.model import LiveAccount, split_space
 from reconciler.core.suggest import did_you_mean
 from reconciler.core.units import parse_utc_ms
 from reconciler.planning.plan import NO_INCLUSION, Action, Inclusion, Plan
@@ -199,9 +199,12 @@ def _note_underlyings(
     """An --underlying the selected accounts' policies do not name may be a typo (or a scope
     only the venue has, which a filter may select): said when one they name is close."""
     declared = desired.declared_underlyings()
-    named = {u for t in targets for u in declared.get(t.name, ())}
+    # a section of another config space (`block_rfq:`) is no underlying to suggest
+    named = {u for t in targets for u in declared.get(t.name, ()) if split_space(u)[1]}
     for underlying in sorted(given - named):
-        hint = did_you_mean(underlying, named)
+        # `all` for `block_rfq:all`: a scope of another space is selected by its whole name
+        spaced = sorted(u for u in named if split_space(u)[1] == underlying)
+        hint = f"; did you mean `{spaced[0]}`?" if spaced else did_you_mean(underlying, named)
         if hint:
             console.note(
                 f"--underlying {underlying}: the policies name no such underlying for the "

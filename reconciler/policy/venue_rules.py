@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.core.errors import Problem
 from reconciler.core.mmpfields import FIELDS, LIMIT, MmpField
-from reconciler.core.model import ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, decimal_places, decimal_text, format_duration
 from reconciler.policy.loader import LocatedTree
 from reconciler.policy.shape import Fields
@@ -19,6 +19,7 @@ from reconciler.venues.base import (
     Discovery,
     DurationBound,
     LimitBound,
+    NameForm,
     RemoveMode,
 )
 
@@ -34,7 +35,7 @@ def field_problems(tree: LocatedTree, fields: Fields, caps: Capabilities) -> lis
         path = (*fields.path, field.name)
         if not caps.supports(field.name):
             supported = ", ".join(f.name for f in FIELDS if caps.supports(f.name))
-            message = f"{caps.venue} does not support `{field.name}` (it supports: {supported})"
+            message = f"{who(caps)} does not support `{field.name}` (it supports: {supported})"
             problems.append(tree.problem(path, message, at_key=True))
         elif field.name in fields.values:
             text = _value_problem(field, fields.values[field.name], caps)
@@ -69,10 +70,10 @@ def missing_problems(
     messages = [
         f"`{f.name}` is required ({where})" for f in FIELDS if f.required and f.name not in given
     ]
-    messages += [f"{caps.venue} requires `{name}`" for name in sorted(caps.required_limits - given)]
+    messages += [f"{who(caps)} requires `{name}`" for name in sorted(caps.required_limits - given)]
     if caps.at_least_one_of and not caps.at_least_one_of & given:
         names = ", ".join(sorted(caps.at_least_one_of))
-        messages.append(f"{caps.venue} needs at least one of {names}")
+        messages.append(f"{who(caps)} needs at least one of {names}")
     return [tree.problem(fields.path, message, at_key=True) for message in messages]
 
 
@@ -85,7 +86,7 @@ def _duration_problem(name: str, ms: int, bound: DurationBound, venue: str) -> s
         )
     if ms < bound.min_ms:
         return f"{name} {shown} is below {venue}'s minimum of {format_duration(bound.min_ms)}"
-    if ms > bound.max_ms:
+    if ms > bound.max_ms and not bound.max_assumed:  # an assumed one: the venue decides
         return f"{name} {shown} is above {venue}'s maximum of {format_duration(bound.max_ms)}"
     return ""
 
@@ -99,7 +100,8 @@ def _limit_problem(name: str, value: Any, bound: LimitBound, venue: str) -> str:
             return f"{name} must be at least {bound.minimum} on {venue} (got {shown})"
     if bound.maximum is not None and value > bound.maximum:
         return f"{name} {shown} is above {venue}'s maximum of {bound.maximum}"
-    if bound.max_decimals is not None and decimal_places(value) > bound.max_decimals:
+    decimals = bound.max_decimals
+    if decimals is not None and decimal_places(value) > decimals and not bound.decimals_assumed:
         return (
             f"{name} {shown} has {decimal_places(value)} decimal places; {venue} keeps at "
             f"most {bound.max_decimals}, and we never round a limit"
@@ -112,10 +114,18 @@ def underlying_problems(
 ) -> list[Problem]:
     """A name the venue does not know. Where the venue lists its underlyings (discovery),
     offline only its form is checked: the list is read at plan (policy/listed.py)."""
+    text = underlying_problem(underlying, caps)
+    return [tree.problem(path, text, at_key=True)] if text else []
+
+
+def underlying_problem(underlying: str, caps: Capabilities) -> str:
+    """What is wrong with an underlying's name on the venue ('' when nothing)."""
     if caps.discovery is not None:
-        return _form_problems(tree, path, underlying, caps, caps.discovery)
+        return _form_problem(underlying, caps, caps.discovery)
     if caps.underlyings is None or underlying in caps.underlyings:
-        return []
+        return ""
+    if caps.names_assumed is not None:  # our list is an assumption: a well-formed name is taken
+        return _form_problem(underlying, caps, caps.names_assumed)
     known = sorted(caps.underlyings)
     folded = underlying.lower().replace("-", "_")
     match = [k for k in known if k == folded or k.startswith(folded + "_")][:1]
@@ -125,21 +135,48 @@ def underlying_problems(
         if match
         else f" (known: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
     )
-    return [
-        tree.problem(path, f"`{underlying}` is not a {caps.venue} underlying{hint}", at_key=True)
-    ]
+    return f"`{underlying}` is not {article(caps.venue)} {caps.venue} underlying{hint}"
 
 
-def _form_problems(
-    tree: LocatedTree, path: Path_, underlying: str, caps: Capabilities, discovery: Discovery
-) -> list[Problem]:
-    if re.fullmatch(discovery.pattern, underlying):
-        return []
+def article(word: str) -> str:
+    """'an' before a vowel (an okx, an aevo), else 'a'."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _form_problem(underlying: str, caps: Capabilities, form: Discovery | NameForm) -> str:
+    if re.fullmatch(form.pattern, underlying):
+        return ""
     upper = underlying.upper()
-    hint = f"; did you mean `{upper}`?" if re.fullmatch(discovery.pattern, upper) else ""
+    hint = f"; did you mean `{upper}`?" if re.fullmatch(form.pattern, upper) else ""
     shown = f"`{underlying}`" if underlying.isprintable() else repr(underlying)
-    message = f"{shown} is not a well-formed {caps.venue} underlying: {discovery.form}{hint}"
-    return [tree.problem(path, message, at_key=True)]
+    return f"{shown} is not a well-formed {caps.venue} underlying: {form.form}{hint}"
+
+
+def live_problems(underlying: str, config: MmpConfig, caps: Capabilities) -> list[str]:
+    """What validation would refuse in a live config written into the policies as it is
+    (`mmp import`): its underlying's name, a value out of a documented bound, a field the
+    venue does not take, a required one missing. `caps`: its space's rules."""
+    own = caps.of_underlying(underlying)
+    found = [underlying_problem(underlying, caps)]
+    for field in FIELDS:
+        value = config.value(field)
+        if value is None:
+            continue
+        if not own.supports(field.name):
+            found.append(f"{who(own)} does not support `{field.name}`")
+        else:
+            found.append(_value_problem(field, value, own))
+    given = {f.name for f in FIELDS if config.value(f) is not None}
+    found += [f"{who(own)} requires `{name}`" for name in sorted(own.required_limits - given)]
+    if own.at_least_one_of and not own.at_least_one_of & given:
+        found.append(f"{who(own)} needs at least one of {', '.join(sorted(own.at_least_one_of))}")
+    return [text for text in found if text]
+
+
+def who(caps: Capabilities) -> str:
+    """How the rules' messages name whose rules they are: the venue, or a scope of its own
+    (Deribit Block RFQ's `all`)."""
+    return caps.label or caps.venue
 
 
 def absent_problems(tree: LocatedTree, path: Path_, caps: Capabilities) -> list[Problem]:

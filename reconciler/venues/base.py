@@ -41,22 +41,29 @@ class ResetMeaning(enum.Enum):
 
 @dataclass(frozen=True)
 class LimitBound:
-    """A limit's documented range. `min_exclusive` for "must be positive"."""
+    """A limit's documented range. `min_exclusive` for "must be positive". `decimals_assumed`:
+    `max_decimals` is our assumption (the docs state none): a value with more is not refused
+    (the venue decides, and a live one proves it takes it), only kept to by our simulator."""
 
     minimum: Decimal | None = Decimal(0)
     min_exclusive: bool = True
     maximum: Decimal | None = None
     max_decimals: int | None = None
+    decimals_assumed: bool = False
 
 
 @dataclass(frozen=True)
 class DurationBound:
-    """A duration the venue can express: min..max, in whole multiples of step (all ms)."""
+    """A duration the venue can express: min..max, in whole multiples of step (all ms).
+    `max_assumed`: the maximum is our assumption (the docs state none): a longer duration is
+    not refused (the venue decides, and a live one proves it takes it), only kept to by our
+    simulator and our examples."""
 
     min_ms: int
     max_ms: int
     step_ms: int
     allow_manual: bool = False  # for `frozen`: "no automatic unfreeze" exists (the venue's 0)
+    max_assumed: bool = False
 
     def unit_name(self) -> str:
         return {1: "milliseconds", 1000: "seconds", 60_000: "minutes"}.get(
@@ -103,6 +110,16 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class NameForm:
+    """Where the underlyings a venue has are our assumption (its MMP endpoints list none):
+    a name outside `Capabilities.underlyings` is taken when it matches `pattern` whole (said
+    in words by `form`), so a new one the venue has, or has live, is never refused."""
+
+    pattern: str
+    form: str
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a venue can express and how it behaves: all the planner and the validator's
     rules may know of it. How to reach it is its Connection."""
@@ -135,6 +152,8 @@ class Capabilities:
     max_group_name: int = 0
     max_groups_per_account: int = 0
     underlyings: frozenset[str] | None = None  # known names, None when open-ended
+    names_assumed: NameForm | None = None  # `underlyings` is our assumption: others taken so
+    label: str = ""  # whose rules, in messages, where not the venue's own (Block RFQ's `all`)
     discovery: Discovery | None = None  # the venue lists its underlyings: read at plan
     # an underlying whose rules differ from the others' (Deribit Block RFQ's `all`): its own
     by_underlying: Mapping[str, Capabilities] = field(default_factory=dict)

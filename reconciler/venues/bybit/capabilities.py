@@ -1,13 +1,15 @@
 """What Bybit's options MMP (v5) can do (more-venues.md section 2).
 
-Labelled assumptions where the docs are silent, each enforced identically by our simulator
-(a reading, `open_ranges`, accepts more): the window is 1 ms to 5 s (Bybit's default window
-is 5000 ms, and the venues that document a window cap it there) and the frozen period at
-most 1 h, 0 being "until a reset". Limits keep at most 2 decimals (documented). vegaLimit is
-optional on the wire with a default of 500000, but whether a modify without it keeps the
-stored value or restores the default is not documented: we always send it, so a policy
-states it. The base coins are a fixed list: Bybit's MMP endpoints list none, and a coin is
-read one GET at a time.
+Labelled assumptions where the docs are silent, each enforced by our simulator (a reading,
+`open_ranges`, accepts more) and refused by mmp nowhere, since a bound the docs do not state
+must not refuse a value Bybit has live (beyond one, Bybit decides at apply, and a refusal is
+reported with its code): the window is 1 ms to 5 s (Bybit's default window is 5000 ms, and
+the venues that document a window cap it there) and the frozen period at most 1 h, 0 being
+"until a reset". Limits keep at most 2 decimals (documented). vegaLimit is optional on the
+wire with a default of 500000, but whether a modify without it keeps the stored value or
+restores the default is not documented: we always send it, so a policy states it. The base
+coins: Bybit's MMP endpoints list none, and a coin is read one GET at a time, so mmp reads
+those it knows and those the policies declare (another coin in capitals is taken).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from reconciler.venues.base import (
     Connection,
     DurationBound,
     LimitBound,
+    NameForm,
     RemoveMode,
     ResetMeaning,
 )
@@ -34,8 +37,10 @@ _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DEC
 CAPABILITIES = Capabilities(
     venue="bybit",
     limits={"quantity_limit": _LIMIT, "delta_limit": _LIMIT, "vega_limit": _LIMIT},
-    window=DurationBound(min_ms=1, max_ms=WINDOW_MAX_MS, step_ms=1),
-    frozen=DurationBound(min_ms=1, max_ms=FROZEN_MAX_MS, step_ms=1, allow_manual=True),
+    window=DurationBound(min_ms=1, max_ms=WINDOW_MAX_MS, step_ms=1, max_assumed=True),
+    frozen=DurationBound(
+        min_ms=1, max_ms=FROZEN_MAX_MS, step_ms=1, allow_manual=True, max_assumed=True
+    ),
     change=ChangeMode.UPSERT,  # mmp-modify overwrites the coin's config in place
     remove=RemoveMode.UNSUPPORTED,  # no API disables or deletes MMP
     reset_means=ResetMeaning.UNFREEZE,  # and zeroes the counters; the config stays
@@ -47,6 +52,8 @@ CAPABILITIES = Capabilities(
     required_limits=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
     groups=False,
     underlyings=BASE_COINS,
+    # "upper case only" (documented)
+    names_assumed=NameForm(r"[A-Z0-9]{1,20}", "a base coin such as BTC, in capital letters"),
 )
 
 CONNECTION = Connection(

@@ -103,7 +103,7 @@ class BybitClient:
     ) -> LiveAccount:
         """One GET a coin: the declared ones and every base coin we know of."""
         names = sorted(only if only is not None else BASE_COINS | underlyings)
-        read = await read_all(self._state(name) for name in names)
+        read = await read_all(self._state(name, name in underlyings) for name in names)
         scopes = [scope for scope in read if scope is not None and scope.present]
         return LiveAccount("bybit", self.account, tuple(scopes))
 
@@ -121,21 +121,34 @@ class BybitClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _state(self, coin: str) -> LiveScope | None:
+    async def _state(self, coin: str, declared: bool) -> LiveScope | None:
+        """One coin's state. Bybit enables MMP per coin (mmpEnabled is a field of each
+        coin's item): a coin it has not enabled is no protection at all, which is no config
+        where the policies do not declare the coin, and an error naming it where they do
+        (before any write: no set of that coin could take)."""
         try:
             answer = await self._call("GET", STATE, {"baseCoin": coin}, self.where)
         except VenueRejected as exc:
-            # a coin never configured, under one reading of the docs; an account whose MMP
-            # is not enabled is told by the write (110065, with whom to ask)
-            if exc.code == NO_INFORMATION:
+            # a coin never configured, under one reading of the docs (110062); a coin (or
+            # account) Bybit has not enabled MMP for, under another (110065)
+            if exc.code == NO_INFORMATION or (exc.code == NOT_ENABLED and not declared):
                 return None
+            if exc.code == NOT_ENABLED:
+                raise VenueRejected(
+                    self.where,
+                    f"{exc.venue_message} (asked for {coin})",
+                    code=exc.code,
+                    hint=_ask(coin),
+                ) from None
             raise
-        with malformed_answer(self.where, f"GET {STATE}"):
+        with malformed_answer(f"{self.where}/{coin}", f"GET {STATE}"):
             try:
-                return wire.live_scope(self.account, answer, coin)
+                return wire.live_scope(self.account, answer, coin, now("ms"))
             except wire.NotEnabled:
-                pass
-        raise VenueRejected(self.where, f"GET {STATE}: mmpEnabled: false for {coin}", hint=ASK)
+                if not declared:
+                    return None
+        said = f"GET {STATE}: mmpEnabled: false for {coin}, which the policies declare"
+        raise VenueRejected(self.where, said, hint=_ask(coin))
 
     async def _call(self, method: str, path: str, params: dict[str, str], where: str) -> Any:
         """The answer, or Bybit's refusal as ours; its 10006 waited out and sent again."""
@@ -154,6 +167,14 @@ class BybitClient:
             rate_limited=_rate_limited,
         )
         return _result(response, where, path)
+
+
+def _ask(coin: str) -> str:
+    return (
+        f"Bybit has not enabled MMP for {coin} on this account: ask Bybit to enable it "
+        "(financial.inst@bybit.com or your business manager), or take the coin out of the "
+        "policies; nothing was written"
+    )
 
 
 def _result(response: httpx.Response, where: str, path: str) -> Any:

@@ -11,6 +11,11 @@ Strict where the docs allow two readings, each a switch defaulting to the strict
 - `not_enabled_110065`: mmp-state of an account whose MMP Bybit has not enabled answers
   mmpEnabled false (False), or refuses it with 110065 (True); modify and reset refuse it
   with 110065 either way.
+- `set_unfreezes`: what a modify does to a freeze is not documented: it keeps it (False,
+  the default) or ends it, as Deribit's set does (True).
+mmpEnabled is a field of each coin's item, so Bybit may enable MMP coin by coin:
+`SimAccount.coins_off` are coins it has not enabled (the account's others are), answered as
+an account without MMP is for them alone, with an item of zeros where nothing is set.
 Every request is signed (X-BAPI-*: hex HMAC-SHA256 over timestamp + key + recvWindow + the
 raw query or body) and taken only if `server - recvWindow <= timestamp < server + 1000`.
 Business errors come with HTTP 200 and the {retCode, retMsg, result, retExtInfo, time}
@@ -68,6 +73,7 @@ class SimAccount:
     mmp_enabled: bool = True
     configs: dict[str, dict[str, str]] = field(default_factory=dict)  # coin -> wire fields
     frozen: dict[str, int] = field(default_factory=dict)  # coin -> until (ms; 0: a reset)
+    coins_off: set[str] = field(default_factory=set)  # coins whose MMP Bybit has not enabled
     buckets: dict[str, CreditBucket] = field(default_factory=dict)  # path -> its limit
 
 
@@ -80,12 +86,14 @@ class BybitSimulator:
         open_ranges: bool = False,
         unconfigured_110062: bool = False,
         not_enabled_110065: bool = False,
+        set_unfreezes: bool = False,
     ) -> None:
         self.clock = clock or Clock()
         self.vega_omitted_kept = vega_omitted_kept
         self.open_ranges = open_ranges
         self.unconfigured_110062 = unconfigured_110062
         self.not_enabled_110065 = not_enabled_110065
+        self.set_unfreezes = set_unfreezes
         self.accounts: dict[str, SimAccount] = {}  # API key -> account
         self.requests: list[str] = []
         self._ip_window, self._ip_used = -1, 0
@@ -168,7 +176,7 @@ class BybitSimulator:
         account, signed = self._authenticate(request)
         self._take(account, request.url.path)
         params = _query(signed) if request.method == "GET" else _body(request, signed)
-        if request.method == "POST" and not account.mmp_enabled:
+        if request.method == "POST" and not _enabled(account, params.get("baseCoin")):
             raise ApiError(*NOT_ENABLED)
         return route(account, params)
 
@@ -209,9 +217,12 @@ class BybitSimulator:
         if set(params) != {"baseCoin"}:
             raise params_error("baseCoin is the one parameter")
         coin = _coin(params)
-        if not account.mmp_enabled and self.not_enabled_110065:
+        enabled = _enabled(account, coin)
+        if not enabled and self.not_enabled_110065:
             raise ApiError(*NOT_ENABLED)
         config = account.configs.get(coin)
+        if config is None and coin in account.coins_off:
+            config = {name: "0" for name in REQUIRED[1:]} | {"vegaLimit": "0"}
         if config is None:
             if self.unconfigured_110062:
                 raise ApiError(*NO_INFORMATION)
@@ -220,7 +231,7 @@ class BybitSimulator:
         frozen = self._frozen(account, coin)
         item = {
             "baseCoin": coin,
-            "mmpEnabled": account.mmp_enabled,
+            "mmpEnabled": enabled,
             **config,
             # kept after a freeze ends: the docs say to ignore it while mmpFrozen is false
             "mmpFrozenUntil": str(until),
@@ -247,6 +258,8 @@ class BybitSimulator:
         config.update({name: _limit(body, name) for name in LIMITS if name in body})
         config.setdefault("vegaLimit", vega)
         account.configs[coin] = {k: config[k] for k in ("window", "frozenPeriod", *LIMITS)}
+        if self.set_unfreezes:
+            account.frozen.pop(coin, None)
         return {"retCode": 0, "retMsg": "success"}
 
     def _reset(self, account: SimAccount, body: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +278,7 @@ class BybitSimulator:
                     "mmp_enabled": a.mmp_enabled,
                     "configs": dict(sorted(a.configs.items())),
                     "frozen": dict(sorted(a.frozen.items())),
+                    "coins_off": sorted(a.coins_off),
                 }
                 for key, a in sorted(self.accounts.items())
             }
@@ -277,10 +291,16 @@ class BybitSimulator:
             account = SimAccount(data["secret"], bool(data.get("mmp_enabled", True)))
             account.configs = {c: dict(v) for c, v in data.get("configs", {}).items()}
             account.frozen = {c: int(v) for c, v in data.get("frozen", {}).items()}
+            account.coins_off = set(data.get("coins_off", []))
             if key in self.accounts:
                 account.buckets = self.accounts[key].buckets
             accounts[key] = account
         self.accounts = accounts
+
+
+def _enabled(account: SimAccount, coin: object) -> bool:
+    """Whether Bybit has enabled MMP for the account, and for this coin."""
+    return account.mmp_enabled and coin not in account.coins_off
 
 
 class _Limited(Exception):

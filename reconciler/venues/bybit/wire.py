@@ -6,13 +6,18 @@ import hashlib
 import hmac
 from typing import Any
 
+from reconciler.core.freezes import no_end, overdue
 from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
-from reconciler.core.units import MANUAL, decimal_text, epoch_ms
+from reconciler.core.units import MANUAL, FreezeMs, decimal_text, dumps_exact, epoch_ms
 from reconciler.venues import answers
 from reconciler.venues.bybit.capabilities import CAPABILITIES
 
 VENUE = "bybit"
 RECV_WINDOW_MS = 5000
+NO_VEGA = (  # the message stays short: a malformed answer's whole line is at most 300
+    "vegaLimit is missing (every coin's state lists it, 500000 by default since 2026-06-09: "
+    "no field is not 'no vega limit'), so this coin's vega limit is unknown"
+)
 
 
 class NotEnabled(Exception):
@@ -49,7 +54,7 @@ def ret_code(answer: Any) -> int:
     return answers.integer(answers.obj(answer), "retCode")
 
 
-def live_scope(account: str, answer: Any, asked: str) -> LiveScope | None:
+def live_scope(account: str, answer: Any, asked: str, now_ms: int) -> LiveScope | None:
     """GET /v5/account/mmp-state?baseCoin=: result.result lists the coin's state, or nothing
     for a coin without one. Every field is required; a coin whose MMP Bybit has not enabled
     raises NotEnabled."""
@@ -64,6 +69,8 @@ def live_scope(account: str, answer: Any, asked: str) -> LiveScope | None:
         raise answers.Malformed("baseCoin is not the one asked for")
     if not answers.flag(item, "mmpEnabled"):
         raise NotEnabled(asked)
+    if "vegaLimit" not in item:
+        raise answers.Malformed(NO_VEGA)
     window = answers.int_text(item, "window")
     frozen = CAPABILITIES.frozen.from_wire(answers.int_text(item, "frozenPeriod"))
     limits = {
@@ -77,15 +84,20 @@ def live_scope(account: str, answer: Any, asked: str) -> LiveScope | None:
     config = None
     if window > 0:  # never answered by the simulator: no window is no protection
         config = MmpConfig(CAPABILITIES.window.ms_from_wire(window), frozen, **limits)
-    return LiveScope(ScopeKey(VENUE, account, asked), config, freeze_state(item, frozen))
+    return LiveScope(ScopeKey(VENUE, account, asked), config, freeze_state(item, frozen, now_ms))
 
 
-def freeze_state(item: dict[str, Any], frozen: object) -> FreezeState:
+def freeze_state(item: dict[str, Any], frozen: FreezeMs, now_ms: int) -> FreezeState:
     """mmpFrozen tells the freeze; mmpFrozenUntil (epoch ms) is read only while it is true
-    (the docs: ignore it otherwise), and not for a freeze that lasts until a reset."""
+    (the docs: ignore it otherwise), and not for a freeze that lasts until a reset. A frozen
+    coin that gives no end ("", "0") is frozen with its end unknown (held); an end already
+    past is said as such."""
     if not answers.flag(item, "mmpFrozen"):
         return FreezeState(False)
-    until = answers.int_text(item, "mmpFrozenUntil")
-    if frozen == MANUAL or until == 0:
+    if frozen == MANUAL:
         return FreezeState(True)
-    return FreezeState(True, epoch_ms(until, "ms"))
+    given = answers.present(item, "mmpFrozenUntil")
+    if given in ("", "0"):
+        return no_end(VENUE, f"mmpFrozenUntil {dumps_exact(given)}", frozen)
+    until = epoch_ms(answers.int_text(item, "mmpFrozenUntil"), "ms")
+    return FreezeState(True, until) if until > now_ms else overdue(VENUE, until)

@@ -106,6 +106,7 @@ BLOCK_RFQ_CAPABILITIES = replace(
             _BLOCK_RFQ_INDEX,
             limits={"trade_count_limit": _TRADE_COUNT, "max_quote_quantity": _LIMIT},
             at_least_one_of=frozenset({"trade_count_limit"}),
+            label="deribit Block RFQ's `all` scope",
         )
     },
 )

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from reconciler.core import secrets
 from reconciler.core.aio import read_all
-from reconciler.core.errors import VenueError
+from reconciler.core.errors import VenueAuthError, VenueError
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import convert_time, dumps_exact, monotonic_ms
 from reconciler.venues import answers
@@ -48,9 +50,16 @@ BLOCK_RFQ_ERRORS = ErrorTable(  # a request with block_rfq: true; the key itself
     hints={**ERRORS.hints, 13021: BLOCK_RFQ_SCOPE, 13403: BLOCK_RFQ_SCOPE},
     keys_refused=False,
 )
+KEY_LACKS_SCOPE = frozenset({13021, 13403})  # forbidden, scope_exceeded
+UNREADABLE = (
+    "Block RFQ not readable with this key: the key lacks the block_rfq:read scope, so this "
+    "account's Block RFQ MMP configs and freezes are not shown (the policies declare none "
+    "here; add block_rfq:read to the key's scopes on Deribit to see them)"
+)
 SESSION_ERRORS = frozenset({13009, 13010})  # the token expired or was revoked: log in again
 REFRESH_MARGIN_S = 60
 AUTH_PATH = "/api/v2/public/auth"
+T = TypeVar("T")
 
 
 class DeribitAuth(VenueAuth):
@@ -132,16 +141,29 @@ class DeribitClient:
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
-        # one bulk read returns every scope of a space; Block RFQ MMP, a space of its own
-        # read with block_rfq: true (and the key's block_rfq scope), only for an account
-        # whose policy has a block_rfq section (a declared underlying in that space)
-        named = underlyings | (only or frozenset())
-        spaces = [False] + ([True] if any(map(wire.is_block_rfq, named)) else [])
-        reads = await read_all([self._read_space(block_rfq) for block_rfq in spaces])
-        scopes = [scope for found in reads for scope in found]
-        return LiveAccount("deribit", self.account, tuple(scopes))
+        """One bulk read returns every scope of a space. Block RFQ MMP is a space of its own,
+        read with block_rfq: true (and the key's block_rfq scope): on every whole read, so
+        its configs and freezes are reported on every account, declared or not; a read-back
+        (`only`) reads it where the account declares it or `only` names it."""
+        declares = any(map(wire.is_block_rfq, underlyings))
+        rfq = only is None or declares or any(map(wire.is_block_rfq, only))
+        reads = await _both([self._read_space(False), *([self._rfq(declares)] if rfq else [])])
+        scopes = tuple(scope for found, _ in reads for scope in found)
+        notes = tuple(note for _, said in reads for note in said)
+        return LiveAccount("deribit", self.account, scopes, notes)
 
-    async def _read_space(self, block_rfq: bool) -> list[LiveScope]:
+    async def _rfq(self, declared: bool) -> tuple[list[LiveScope], list[str]]:
+        """The Block RFQ space. A key without the block_rfq scope, on an account whose
+        policies declare no Block RFQ scope, is a note (nothing there is managed); where they
+        do, the error it is (BLOCK_RFQ_SCOPE says how to add the scope)."""
+        try:
+            return await self._read_space(True)
+        except VenueAuthError as exc:
+            if declared or exc.code not in KEY_LACKS_SCOPE:
+                raise
+            return [], [f"{UNREADABLE} (venue error {exc.code}: {exc.venue_message})"]
+
+    async def _read_space(self, block_rfq: bool) -> tuple[list[LiveScope], list[str]]:
         params: dict[str, Any] = {"block_rfq": True} if block_rfq else {}
         where = f"{self.where}/{BLOCK_RFQ}" if block_rfq else self.where
         configs, status = await read_all(
@@ -153,7 +175,7 @@ class DeribitClient:
         with malformed_answer(where, "POST /api/v2/private/get_mmp_status"):
             freezes = wire.freezes(self.account, status, block_rfq=block_rfq)
         with malformed_answer(where, "POST /api/v2/private/get_mmp_config"):
-            return wire.live_scopes(self.account, configs, freezes, block_rfq=block_rfq)
+            return wire.live_scopes(self.account, configs, freezes, block_rfq=block_rfq), []
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
         await self._set(key, wire.set_params(key, config))
@@ -190,6 +212,17 @@ class DeribitClient:
         )
         response = await request(self._http, message, where, idempotent=not write, auth=self._auth)
         return envelope_result(response, where, method, errors)
+
+
+async def _both(reads: list[Awaitable[T]]) -> list[T]:
+    """The spaces' reads side by side, each to its end; where both fail, the order space's
+    failure is the one said (a log-in that failed is the account's, said the same way
+    whichever read was first to need it)."""
+    ended = await asyncio.gather(*reads, return_exceptions=True)
+    for result in ended:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[T]", ended)
 
 
 def envelope_result(

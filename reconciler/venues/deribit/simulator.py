@@ -9,12 +9,21 @@ Where the docs are unclear it takes the stricter reading, and a switch selects t
 - `trigger_payload`: what a user.mmp_trigger notification carries: "minimal" (the seed
   reference's {frozen_until}, the default) or "full" (also index_name, mmp_group, block_rfq).
   The WebSocket API (simulator_push.py) is served with `serve(sim, push=sim.ws)`.
+- `trigger_all_channel`: which channel carries a trigger of Block RFQ's `all` (the docs name
+  `user.mmp_trigger.{index_name}` and list `all` among index names, nothing more): none
+  (False, the default: subscribing to user.mmp_trigger.all is refused and such a trigger is
+  pushed nowhere) or user.mmp_trigger.all (True).
+- `status_lists_all`: get_mmp_status's parameters are not documented beyond the key scope
+  it needs (block_rfq:read "when block_rfq=true"): it takes block_rfq and lists one space
+  (False, the default), or it ignores the parameter and lists every freeze of both spaces,
+  each item flagged block_rfq true or false (True).
 Block RFQ MMP (block_rfq: true) is a config space of its own per index or `all`, asked for
 with the key's block_rfq scope (add_account(block_rfq_scope=False): every block_rfq request
 is refused 13021 forbidden, the docs' "insufficient permissions"); trade_count_limit (1..1000)
 only on it and only on `all`, which takes no other limit but max_quote_quantity, required
 as everywhere; no mmp_group there (groups are for Mass Quotes). A Block RFQ trigger is
-pushed only under the full payload (block_rfq: true): the minimal one cannot say its space.
+pushed on its index's channel like an order one (under the minimal payload nothing tells
+the two apart; the full one says block_rfq: true).
 GET query values are read by the parameter's name (an mmp_group "2024" stays text); a
 signature nonce is single use while its timestamp is inside the 60 s window (older ones,
 which the window refuses anyway, are forgotten). Assumptions, labelled: parameter errors
@@ -103,6 +112,8 @@ class DeribitSimulator:
         max_groups: int = 16,
         mmp_disabled_code: int = 11050,
         trigger_payload: str = "minimal",
+        trigger_all_channel: bool = False,
+        status_lists_all: bool = False,
     ) -> None:
         if mmp_disabled_code not in MMP_DISABLED:
             raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
@@ -116,6 +127,8 @@ class DeribitSimulator:
         self.token_ttl_s = token_ttl_s
         self.request_cost = request_cost
         self.max_groups = max_groups
+        self.trigger_all_channel = trigger_all_channel
+        self.status_lists_all = status_lists_all
         self.accounts: dict[str, SimAccount] = {}
         self.tokens: dict[str, tuple[str, int]] = {}
         self.used_nonces: dict[tuple[str, str], int] = {}  # (client_id, nonce) -> its ts
@@ -357,6 +370,16 @@ class DeribitSimulator:
 
     def _get_mmp_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
         _only(params, {"index_name", "mmp_group", "block_rfq"})
+        if self.status_lists_all:  # the block_rfq parameter ignored: both spaces, flagged
+            return self._every_status(account, params)
+        return self._order_status(account, params)
+
+    def _every_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._order_status(account, params, flag=True) + self._rfq_status(account, params)
+
+    def _order_status(
+        self, account: SimAccount, params: dict[str, Any], *, flag: bool = False
+    ) -> list[dict[str, Any]]:
         self._expire_freezes(account)
         out = []
         for (index, group), until in sorted(account.frozen_until.items(), key=_sort):
@@ -365,7 +388,7 @@ class DeribitSimulator:
             item: dict[str, Any] = {"index_name": index, "frozen_until": until}
             if group is not None:
                 item["mmp_group"] = group
-            out.append(item)
+            out.append({**item, "block_rfq": False} if flag else item)
         return out
 
     def _reset_mmp(self, account: SimAccount, params: dict[str, Any]) -> str:
@@ -423,6 +446,11 @@ class DeribitSimulator:
 
     def _get_rfq_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
         _only(params, {"index_name", "block_rfq"})
+        if self.status_lists_all:
+            return self._every_status(account, params)
+        return self._rfq_status(account, params)
+
+    def _rfq_status(self, account: SimAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
         now = self.clock.now_ms()
         for name, until in list(account.rfq_frozen.items()):
             if until and until <= now:

@@ -9,10 +9,15 @@ connection, or with params.access_token) and answers the list subscribed; `publi
 answers a version. Other methods are not simulated over the WebSocket (-32601). A trigger is
 pushed as `{"method": "subscription", "params": {"channel", "data"}}`.
 
-Its undocumented point (`trigger_payload`): the seed reference gives the notification's data
-as `{"frozen_until": ms}` alone ("minimal", the default: the scope is only the channel's
-index, so not which group froze); Deribit's subscription page also lists index_name,
-mmp_group (for a mass-quote group) and block_rfq ("full").
+Its undocumented points: (`trigger_payload`) the seed reference gives the notification's
+data as `{"frozen_until": ms}` alone ("minimal", the default: the scope is only the channel's
+index, so neither which group froze nor whether order or Block RFQ MMP did); Deribit's
+subscription page also lists index_name, mmp_group (for a mass-quote group) and block_rfq
+("full"). A Block RFQ trigger goes out on its index's channel as an order one does (that the
+page lists block_rfq in the data says the two share it). (`trigger_all_channel`) nothing
+says which channel carries a trigger of Block RFQ's `all`: none (the default: subscribing
+to user.mmp_trigger.all is refused as an unknown channel, and the trigger is not pushed),
+or user.mmp_trigger.all.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import httpx
 
 from reconciler.core.units import dumps_exact, loads_exact
 from reconciler.simulators.websocket import Socket
-from reconciler.venues.deribit.capabilities import INDEX_NAMES
+from reconciler.venues.deribit.capabilities import ALL, INDEX_NAMES
 
 if TYPE_CHECKING:
     from reconciler.venues.deribit.simulator import DeribitSimulator
@@ -121,9 +126,10 @@ class WebSocketApi:
         channels = params.get("channels")
         if not isinstance(channels, list) or not channels:
             raise invalid("channels", "must be a non-empty array of channel names")
+        known = INDEX_NAMES | ({ALL} if self.sim.trigger_all_channel else set())
         for channel in channels:
             index = channel.removeprefix(CHANNEL_PREFIX) if isinstance(channel, str) else None
-            if index is None or not channel.startswith(CHANNEL_PREFIX) or index not in INDEX_NAMES:
+            if index is None or not channel.startswith(CHANNEL_PREFIX) or index not in known:
                 raise invalid("channels", "not a channel this simulator serves")
         session.client_id = client_id
         session.channels.update(channels)
@@ -160,10 +166,10 @@ class WebSocketApi:
         *,
         block_rfq: bool = False,
     ) -> None:
-        """`block_rfq`: a Block RFQ trigger, pushed only under the full payload (the minimal
-        one would not say its space)."""
+        """`block_rfq`: a Block RFQ trigger, on its index's channel (`all`'s: on
+        user.mmp_trigger.all where that channel exists, else pushed nowhere)."""
         data: dict[str, Any] = {"frozen_until": until_ms}
-        if block_rfq and self.trigger_payload != "full":
+        if index == ALL and not self.sim.trigger_all_channel:
             return
         if self.trigger_payload == "full":
             data["index_name"] = index

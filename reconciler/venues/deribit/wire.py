@@ -100,8 +100,8 @@ def live_scopes(
     `block_rfq`: read with block_rfq: true (Block RFQ MMP)."""
     scopes: dict[ScopeKey, LiveScope] = {}
     for item in answers.objects(configs, "result"):
-        if answers.optional_flag(item, "block_rfq") and not block_rfq:
-            continue  # Block RFQ MMP: read with block_rfq: true, as its own space
+        if not in_read_space(item, block_rfq):
+            continue
         key = key_from_wire(account, item, block_rfq=block_rfq)
         if key in scopes:
             raise answers.Malformed(f"result lists {key} twice")  # one of the two would be lost
@@ -111,13 +111,20 @@ def live_scopes(
     return sorted(scopes.values(), key=lambda s: s.key.sort_key())
 
 
+def in_read_space(item: dict[str, Any], block_rfq: bool) -> bool:
+    """Whether an item belongs to the space read: one flagged for the other space is left to
+    that space's read (a venue may list both whatever block_rfq asks: simulator reading
+    status_lists_all); an item without the flag is the space asked for."""
+    return "block_rfq" not in item or answers.flag(item, "block_rfq") == block_rfq
+
+
 def freezes(account: str, status: Any, *, block_rfq: bool = False) -> dict[ScopeKey, FreezeState]:
     """get_mmp_status's result: an array of the triggered scopes only; frozen_until 0 means
     until a manual reset."""
     found: dict[ScopeKey, FreezeState] = {}
     for item in answers.objects(status, "result"):
-        if answers.optional_flag(item, "block_rfq") and not block_rfq:
-            continue  # Block RFQ MMP: read with block_rfq: true, as its own space
+        if not in_read_space(item, block_rfq):
+            continue
         key = key_from_wire(account, item, block_rfq=block_rfq)
         until = epoch_ms(answers.integer(item, "frozen_until"), "ms")  # 0: until a reset
         if key in found:
@@ -127,7 +134,8 @@ def freezes(account: str, status: Any, *, block_rfq: bool = False) -> dict[Scope
 
 
 def check_set_answer(key: ScopeKey, result: Any) -> None:
-    """set_mmp_config answers the config it set: an object, or an array of one (§1.4)."""
+    """set_mmp_config answers the config it set: an object, or an array of one (§1.4), of
+    the index set, and of its space where it says (block_rfq is optional in a config)."""
     if isinstance(result, list):
         items = answers.objects(result, "result")
     else:

@@ -1,14 +1,17 @@
 """What OKX account MMP can do (more-venues.md section 1): options, Portfolio Margin accounts
 with the MMP privilege OKX grants.
 
-Labelled assumptions where the docs are silent (each the less convenient reading, and our
-simulator enforces the same):
+Labelled assumptions where the docs are silent (each the less convenient reading, which our
+simulator enforces; mmp itself refuses none of them, since a bound the docs do not state
+must not refuse a value OKX has live: beyond one, OKX decides at apply, and a refusal is
+reported with its code):
 - `timeInterval` has no documented maximum for account MMP: we take the block-trading
   surface's documented 600000 ms (section 1.7) as its bound.
 - `frozenInterval` has no documented maximum: at most 1 h, as on the other venues.
 - `qtyLimit` (contracts, > 0) has no documented precision: at most 2 decimals.
 - The instrument families: the docs name `BTC-USD`; OKX lists options on `BTC-USD` and
-  `ETH-USD` only. A family OKX adds later is refused here until it is added to this list.
+  `ETH-USD`. Another well-formed family (capital letters or digits, a dash, ...) is taken:
+  OKX's GET answers every family configured, so one it has live is read either way.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from reconciler.venues.base import (
     Connection,
     DurationBound,
     LimitBound,
+    NameForm,
     RemoveMode,
     ResetMeaning,
 )
@@ -39,11 +43,14 @@ CAPABILITIES = Capabilities(
     venue="okx",
     limits={
         "quantity_limit": LimitBound(
-            minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS
+            minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS, decimals_assumed=True
         )
     },
-    window=DurationBound(min_ms=1, max_ms=MAX_WINDOW_MS, step_ms=1),  # "0" disables
-    frozen=DurationBound(min_ms=1, max_ms=MAX_FROZEN_MS, step_ms=1, allow_manual=True),
+    # "0" disables; the maxima are assumed
+    window=DurationBound(min_ms=1, max_ms=MAX_WINDOW_MS, step_ms=1, max_assumed=True),
+    frozen=DurationBound(
+        min_ms=1, max_ms=MAX_FROZEN_MS, step_ms=1, allow_manual=True, max_assumed=True
+    ),
     change=ChangeMode.UPSERT,  # a set overwrites the family's config in place
     remove=RemoveMode.SET_ZERO_WINDOW,  # timeInterval "0" disables; there is no delete
     reset_means=ResetMeaning.UNFREEZE,  # mmp-reset only unfreezes; the config stays
@@ -55,6 +62,9 @@ CAPABILITIES = Capabilities(
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
     underlyings=FAMILIES,
+    names_assumed=NameForm(
+        r"[A-Z0-9]+(-[A-Z0-9]+)+", "an instrument family such as BTC-USD, in capital letters"
+    ),
 )
 
 CONNECTION = Connection(

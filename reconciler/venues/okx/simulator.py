@@ -17,6 +17,8 @@ Readings of what the docs leave open, each a switch (README's open-questions tab
   say "429 (or 200)"; a 200 is the one a client must read from the body).
 - `lists_disabled`: a family disabled by timeInterval "0" is still answered by GET, with
   its "0" (True, the default: a reader must not take it for a config) or dropped (False).
+- `set_unfreezes`: what a set does to a freeze is not documented: it keeps it (False, the
+  default) or ends it, as Deribit's set does (True).
 Assumptions as capabilities.py says: at most 600000 ms for timeInterval, 1 h for
 frozenInterval, 2 decimals for qtyLimit, the families BTC-USD and ETH-USD; an unknown field
 is refused (51000); an account without the MMP privilege answers 51035 at HTTP 200.
@@ -94,11 +96,13 @@ class OkxSimulator:
         frozen_until_epoch: bool = False,
         rate_limit_429: bool = False,
         lists_disabled: bool = True,
+        set_unfreezes: bool = False,
     ) -> None:
         self.clock = clock or Clock()
         self.frozen_until_epoch = frozen_until_epoch
         self.rate_limit_429 = rate_limit_429
         self.lists_disabled = lists_disabled
+        self.set_unfreezes = set_unfreezes
         self.accounts: dict[str, SimAccount] = {}  # API key -> account
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -267,8 +271,9 @@ class OkxSimulator:
             "timeInterval": body["timeInterval"],
             "frozenInterval": body["frozenInterval"],
             "qtyLimit": body["qtyLimit"],
-            "mmpFrozen": previous.get("mmpFrozen", False),  # a set keeps a freeze
-            "until": previous.get("until"),
+            # a set keeps a freeze, or (set_unfreezes) ends it
+            "mmpFrozen": previous.get("mmpFrozen", False) and not self.set_unfreezes,
+            "until": None if self.set_unfreezes else previous.get("until"),
         }
         return {
             name: body[name]

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from reconciler.core.freezes import no_end, overdue
 from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import decimal_text, utc_ms_text
 from reconciler.venues import answers
@@ -90,14 +91,22 @@ def live_scope(account: str, item: Any, now_ms: int) -> LiveScope:
 
 
 def freeze(item: dict[str, Any], frozen_interval: int, now_ms: int) -> FreezeState:
-    """mmpFrozen, and mmpFrozenUntil ("" while the frozen interval is "0": until a reset)."""
+    """mmpFrozen, and mmpFrozenUntil. A frozen interval of "0" is a freeze until a reset,
+    whatever mmpFrozenUntil says ("", "0", absent). Otherwise a frozen family that gives no
+    end ("", absent) is frozen with its end unknown: held, as any frozen scope (reading it
+    not frozen could end a freeze, and failing the read would hide every other family); an
+    end already past is said as such, never as a time it will end at."""
     if not answers.flag(item, "mmpFrozen"):
         return FreezeState(False)
-    until = answers.present(item, "mmpFrozenUntil")
-    if until == "" and frozen_interval == 0:
+    if frozen_interval == 0:
         return FreezeState(True, None)
+    given = item.get("mmpFrozenUntil")
+    if given in ("", None):
+        said = "mmpFrozenUntil absent" if given is None else 'mmpFrozenUntil ""'
+        return no_end(VENUE, said, CAPABILITIES.frozen.ms_from_wire(frozen_interval))
     value = answers.int_text(item, "mmpFrozenUntil")
-    return FreezeState(True, value if value >= EPOCH_FLOOR_MS else now_ms + value)
+    until = value if value >= EPOCH_FLOOR_MS else now_ms + value
+    return FreezeState(True, until) if until > now_ms else overdue(VENUE, until)
 
 
 def echoed(answer: Any, family: str) -> None:
