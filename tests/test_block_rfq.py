@@ -543,7 +543,7 @@ def test_a_set_answer_of_the_other_space_is_not_taken(
     if taken:
         wire.check_set_answer(key, answer)
     else:
-        with pytest.raises(Malformed, match="block_rfq says .* MMP in an answer about"):
+        with pytest.raises(Malformed, match=r"block_rfq says .* MMP in an answer about"):
             wire.check_set_answer(key, answer)
 
 
