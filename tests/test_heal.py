@@ -4,6 +4,7 @@ command against the sandbox: refused without the setting, journaled, filtered, r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig
 from reconciler.core.units import MANUAL, loads_exact
 from reconciler.planning.heal import SINCE, Healing, Why, select
 from reconciler.planning.planner import make_plan
+from reconciler.planning.render import heal as render_heal
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.policy.healing import Heal
@@ -145,6 +147,29 @@ def test_a_replacement_is_healed_only_when_every_field_tightens_and_the_freeze_i
     )
 
 
+def test_a_live_value_of_undocumented_meaning_has_no_direction_and_is_left() -> None:
+    """Bullish documents no meaning for frozenTimeInSeconds 0 (elsewhere: manual, the
+    longest freeze): 0 -> 30s is neither tightening nor loosening, so heal leaves it, the
+    plan says why, and the guardrails count it a loosening."""
+    healing = heal_of("bullish", {"BTC": (cfg("5", frozen=0), cfg("5"), FREE)})
+    assert healed(healing) == {}
+    assert left(healing)["BTC"] == (
+        "direction unknown",
+        "direction unknown: frozen 0ms -> 30s (Bullish freeze 0 is undocumented)",
+    )
+    step = healing.left[0].step
+    assert step.loosening
+    assert step.changes[0].said == "direction unknown (Bullish freeze 0 is undocumented)"
+    trips = guards.check(dataclasses.replace(healing.plan, steps=(step,)), guards.Guardrails())
+    assert trips == [
+        "bullish/a/BTC: frozen 0ms -> 30s: direction unknown (Bullish freeze 0 is undocumented)"
+    ]
+    # elsewhere the same change keeps its direction
+    assert healed(heal_of("deribit", {"x": (cfg("5", frozen=0), cfg("5"), FREE)})) == {
+        "x": "update"
+    }
+
+
 def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
     """Binance tells a freeze by its last trigger and frozen time: a longer frozen time
     after a recent trigger would freeze the scope again, stopping its quoting."""
@@ -178,10 +203,15 @@ def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_st
         "guardrail",
         "quantity_limit 500 is above the ceiling 100",
     )
-    coverage = heal_of("deribit", scopes, {"coverage": {"deribit": ["sol_usdc"]}})
-    assert healed(coverage) == {}
-    assert {why for why, _ in left(coverage).values()} == {"guardrail"}
-    assert "sol_usdc is not protected" in left(coverage)["eth_usd"][1]
+    # heal never removes, so it cannot worsen coverage: a coverage trip stops no step
+    cover = {"coverage": {"deribit": ["sol_usdc"]}, **ceiling}
+    coverage = heal_of("deribit", scopes, cover)
+    assert healed(coverage) == {"eth_usd": "update"}
+    assert left(coverage)["btc_usd"][0] == "guardrail"
+    assert len(coverage.coverage) == 1 and "sol_usdc is not protected" in coverage.coverage[0]
+    assert coverage.to_data()["coverage"] == list(coverage.coverage)
+    shown = render_heal.text(coverage)
+    assert "Guardrail (stops no heal step: heal never removes): deribit/a: sol_usdc" in shown
 
 
 def test_heal_covers_only_the_venues_and_accounts_it_names() -> None:

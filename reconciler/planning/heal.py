@@ -11,8 +11,9 @@ why it is left for a person. A step is healed only when all of these hold:
   took a config away is judged against that config, as the guardrails judge it;
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
-- no guardrail trips, for the step or for the heal as a whole (a trip that names no step,
-  such as coverage, stops every step: there is no --force here).
+- no guardrail trips, for the step or for the heal as a whole (a trip that names no step
+  stops every step: there is no --force here). Coverage is the exception: heal never
+  removes, so it cannot leave coverage worse; its trips are reported (`coverage`), not obeyed.
 
 Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
 loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
@@ -41,6 +42,7 @@ class Why(enum.Enum):
     """Why a drifting scope is left for a person."""
 
     LOOSENING = "loosening"  # every changed field loosens
+    UNKNOWN = "direction unknown"  # a live value's meaning is undocumented on its venue
     MIXED = "mixed"  # some fields tighten, others loosen
     REMOVAL = "removal"  # the policies mark it absent
     HELD = "held"  # frozen, or its freeze state is unknown
@@ -90,6 +92,7 @@ class Healing:
     healed: tuple[Healed, ...]
     left: tuple[Left, ...]
     narrowed: str = ""  # what the heal setting limits healing to ('': the whole desk)
+    coverage: tuple[str, ...] = ()  # coverage trips: reported; they stop no heal step
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -114,6 +117,7 @@ class Healing:
             "accounts": list(self.plan.accounts),
             "filters": self.plan.filters,
             "narrowed": self.narrowed,
+            "coverage": list(self.coverage),
             "healed": healed,
             "left": [item.to_data() for item in self.left],
         }
@@ -136,12 +140,16 @@ def select(
             healed.append(verdict)
         elif verdict is not None:
             left.append(verdict)
+    # heal never removes: coverage cannot get worse by it, so its trips stop no step
+    coverage = guards.check(plan, rules.model_copy(update={"coverage": {}}), desired, had)
+    coverage = [t for t in guards.check(plan, rules, desired, had) if t not in coverage]
+    rules = rules.model_copy(update={"coverage": {}})
     healed, tripped = _within_guardrails(plan, healed, rules, desired, had)
     order = {step.key: index for index, step in enumerate(plan.steps)}
     left = sorted([*left, *tripped], key=lambda item: order[item.step.key])
     steps = tuple(item.step for item in healed)
     chosen = dataclasses.replace(plan, steps=steps, trips=())
-    return Healing(chosen, tuple(healed), tuple(left), rules.heal.narrowed())
+    return Healing(chosen, tuple(healed), tuple(left), rules.heal.narrowed(), tuple(coverage))
 
 
 def _judge(
@@ -198,6 +206,10 @@ def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
 
 
 def _direction(step: Step, changes: tuple[FieldChange, ...], said: str) -> Left | None:
+    unknown = [c for c in changes if c.direction is Direction.UNKNOWN]
+    if unknown:
+        shown = ", ".join(f"{_change_text(c)} ({c.note})" for c in unknown)
+        return Left(step, Why.UNKNOWN, f"direction unknown: {shown}")
     loose = [c for c in changes if c.direction is Direction.LOOSENING]
     if not loose:
         return None
