@@ -188,7 +188,7 @@ def test_a_create_after_an_unfinished_run_is_judged_against_what_it_had() -> Non
     assert left(looser)["btc_usd"] == ("loosening", f"loosens frozen 30s -> 10s ({SINCE})")
     stricter = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("9", frozen=10_000)})
     assert healed(stricter) == {"btc_usd": "create"}
-    assert "as strict as before an unfinished apply run" in stricter.healed[0].reason
+    assert "as strict as before an unfinished run" in stricter.healed[0].reason
 
 
 def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_step() -> None:

@@ -54,6 +54,7 @@ def heal(args: argparse.Namespace) -> int:
         raise HealRefused(refusal(args.policies))
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
         journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
+        journal.kind = "heal"
         runs = _unfinished(args, journal.path, holding=True)
         _wait_for_landing(runs)
         try:

@@ -35,7 +35,7 @@ from reconciler.policy import guards
 from reconciler.policy.desired import DesiredState
 
 SCHEMA_VERSION = 1
-SINCE = "against the config it had before an unfinished apply run left it without one"
+SINCE = "against the config it had before an unfinished run left it without one"
 
 
 class Why(enum.Enum):
@@ -195,7 +195,7 @@ def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
         verdict = _direction(step, against, said)
         reason = "unprotected: no MMP config live; the declared config is set"
         if had is not None:
-            reason += ", as strict as before an unfinished apply run took it away, or stricter"
+            reason += ", as strict as before an unfinished run took it away, or stricter"
         return verdict or Healed(step, reason)
     if not step.changes:
         return Left(step, Why.MIXED, "its configs differ in no field mmp classes")
