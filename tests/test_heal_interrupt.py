@@ -137,7 +137,7 @@ def test_a_killed_heal_is_named_a_heal_run_by_plan_status_and_the_next_heal(
         assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(WAIT_S) == -signal.SIGKILL
-        gate.release(deliver=False)  # type: ignore[attr-defined]
+        gate.release(deliver=False)
         desk.settle()
         [start] = [r for r in desk.journal().records if r["event"] == "apply-start"]
         assert start["kind"] == "heal"
