@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Location("p.yaml", 1, 1)
 NOW = 1_800_000_000_000
 ON = {"heal": {"enabled": True}}
+HEALING = "heal:\n  enabled: true\n"
 
 
 def cfg(
@@ -325,6 +327,67 @@ def test_heal_in_the_sandbox_writes_journals_and_reports(
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2  # what a person must do
 
 
+def _git(root: Path, *args: str) -> str:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    done = subprocess.run(
+        ["git", "-C", str(root), *identity, "-c", "commit.gpgsign=false", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _committed(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policies under `root`, committed on main (and no GitHub Actions checkout)."""
+    for name in ("GITHUB_SHA", "GITHUB_REF_NAME", "GITHUB_REF_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "policies")
+    _git(root, "commit", "-q", "-m", "the desk")
+
+
+def test_heal_writes_only_the_committed_policies_of_the_heal_branch(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uncommitted policies, or a checkout of another branch, are refused before anything
+    is read or sent (an uncommitted edit cannot enable healing); each heal record names the
+    commit it healed from."""
+    _desk(in_tmp, "removal: true\n")
+    _committed(in_tmp, monkeypatch)
+    (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING)  # enabled, uncommitted
+    assert main(["heal", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "the policies at policies have uncommitted changes: nothing was read or sent" in err
+    assert not (in_tmp / ".mmp").exists()
+    _git(in_tmp, "checkout", "-q", "-b", "wip")
+    _git(in_tmp, "commit", "-q", "-am", "heal on")
+    assert main(["heal", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "the checkout is of branch `wip`: nothing was read or sent" in err
+    assert "only the reviewed policies of `main` (guardrails.yaml `heal: branch:`)" in err
+    assert not (in_tmp / ".mmp").exists()
+    (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING + "  branch: wip\n")
+    _git(in_tmp, "commit", "-q", "-am", "heal wip")
+    commit = _git(in_tmp, "rev-parse", "HEAD")
+    assert main(["heal", "--sandbox"]) == 0
+    heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
+    assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(commit, False)}
+
+
+def test_outside_git_only_the_sandbox_heals(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _desk(in_tmp, HEALING)
+    assert main(["heal"]) == 1
+    err = capsys.readouterr().err
+    assert "are not in a Git repository; nothing was read or sent" in err
+    assert main(["heal", "--sandbox"]) == 0
+    assert "not in a Git repository: the sandbox heals anyway" in capsys.readouterr().err
+    heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
+    assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(None, False)}
+
+
 def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _desk(in_tmp, "heal:\n  enabled: true\n")
     assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 0
@@ -361,6 +424,7 @@ def deribit(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> DeribitSimulator:
     absent."""
     sim, _ = setup(in_tmp)
     (in_tmp / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
+    _committed(in_tmp, monkeypatch)  # heal writes only committed policies of main
     monkeypatch.setenv("DERIBIT_MAIN_CLIENT_ID", "id-main")
     monkeypatch.setenv("DERIBIT_MAIN_CLIENT_SECRET", "s3cr3t-for-tests")
     real_connect = live.connect
