@@ -182,12 +182,17 @@ def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
     assert why == "may freeze" and detail.startswith("this write may freeze the scope again")
 
 
-def test_a_create_after_an_unfinished_run_is_judged_against_what_it_had() -> None:
+def test_a_create_after_an_unfinished_run_is_made_and_says_if_looser_than_what_it_had() -> None:
     scopes: Scopes = {"btc_usd": (None, cfg("5", frozen=10_000), FREE)}
-    rules = {"loosening": {"shorter_freeze": False}}  # no guardrail says it: heal still does
-    looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
-    assert healed(looser) == {}
-    assert left(looser)["btc_usd"] == ("loosening", f"loosens frozen 30s -> 10s ({SINCE})")
+    # any reviewed config beats none: re-created, as without the journal, and said so
+    for rules in ({}, {"loosening": {"shorter_freeze": True}}):
+        looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
+        assert healed(looser) == {"btc_usd": "create"}
+        assert looser.healed[0].reason == (
+            "unprotected: no MMP config live; the declared config is set, though it is "
+            f"looser than {SINCE}: frozen 30s -> 10s"
+        )
+    assert healed(heal_of("deribit", scopes, rules)) == {"btc_usd": "create"}  # no journal
     stricter = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("9", frozen=10_000)})
     assert healed(stricter) == {"btc_usd": "create"}
     assert "as strict as before an unfinished run" in stricter.healed[0].reason
@@ -410,11 +415,17 @@ def test_a_narrowed_heal_names_what_it_leaves(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _desk(in_tmp, "heal:\n  enabled: true\n  venues: [okx]\n")
-    assert main(["heal", "--sandbox"]) == 0
+    # declared scopes it does not cover are left without MMP: never exit 0 (as status)
+    assert main(["heal", "--sandbox"]) == 4
     out = capsys.readouterr().out
     assert re.findall(r"^  applied +(\S+)$", out, re.M) == ["okx/okx-mm/BTC-USD"]
     assert "Note: heal covers only venues okx (guardrails.yaml `heal:`)" in out
     assert "not enabled  deribit/deribit-main/btc_usd: heal covers only venues okx" in out
+    [said] = re.findall(r"^Exit 4: .*$", out, re.M)
+    assert "declared scope(s) left without MMP, which heal could not put back: " in said
+    assert "deribit/deribit-hedge/eth_usd" in said and "okx/" not in said
+    assert main(["heal", "--sandbox"]) == 4  # nothing to heal now; still unprotected
+    assert "Nothing to heal.\nExit 4: " in capsys.readouterr().out
 
 
 @pytest.fixture

@@ -137,9 +137,24 @@ def _heal(
 
     result = run_live(args, targets, desired, work)
     code = 0 if result is None else _report(result, "Heal")
+    if code == 0 and found:
+        code = _unprotected(found[0])
     if args.report is not None and found:
         _save(args.report, found[0], result, code)
     return code
+
+
+def _unprotected(healing: Healing) -> int:
+    """4, said, when a declared scope heal left has no config live (held, a guardrail, not
+    covered by the setting): never 0 while one is unprotected, as `mmp status`."""
+    bare = [str(item.step.key) for item in healing.left if item.step.unprotected]
+    if not bare:
+        return 0
+    out(
+        f"Exit 4: {len(bare)} declared scope(s) left without MMP, which heal could not put "
+        f"back: {', '.join(bare)} (why: above). A person must act.\n"
+    )
+    return 4
 
 
 def _journal(healing: Healing, journal: Journal, made: Provenance) -> None:

@@ -6,9 +6,10 @@ why it is left for a person. A step is healed only when all of these hold:
 
 - the policies declare the scope with a config, and the `heal:` setting covers its venue
   and account (reconciler.policy.healing);
-- it is a create (the declared scope has no config live: unprotected), or an update or a
-  replacement in which every changed field tightens; a create where an unfinished apply run
-  took a config away is judged against that config, as the guardrails judge it;
+- it is a create (the declared scope has no config live: unprotected; the reviewed config
+  beats none, even where it is looser than the config an unfinished run took away, which
+  its reason then says, so heal does the same with or without the journal), or an update
+  or a replacement in which every changed field tightens;
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
 - no guardrail trips, for the step or for the heal as a whole (a trip that names no step
@@ -35,7 +36,7 @@ from reconciler.policy import guards
 from reconciler.policy.desired import DesiredState
 
 SCHEMA_VERSION = 1
-SINCE = "against the config it had before an unfinished run left it without one"
+SINCE = "the config it had before an unfinished run left it without one"
 
 
 class Why(enum.Enum):
@@ -144,7 +145,7 @@ def select(
     coverage = guards.check(plan, rules.model_copy(update={"coverage": {}}), desired, had)
     coverage = [t for t in guards.check(plan, rules, desired, had) if t not in coverage]
     rules = rules.model_copy(update={"coverage": {}})
-    healed, tripped = _within_guardrails(plan, healed, rules, desired, had)
+    healed, tripped = _within_guardrails(plan, healed, rules, desired)
     order = {step.key: index for index, step in enumerate(plan.steps)}
     left = sorted([*left, *tripped], key=lambda item: order[item.step.key])
     steps = tuple(item.step for item in healed)
@@ -187,16 +188,17 @@ def _never(step: Step, desired: DesiredState) -> Left | None:
 
 
 def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
-    """A create is healed unless it loosens against the config an unfinished run took away;
-    an update or a replacement only when every changed field tightens."""
-    if step.action is Action.CREATE:
-        against = field_changes(had, step.after) if had is not None else ()
-        said = f" ({SINCE})" if had is not None else ""
-        verdict = _direction(step, against, said)
+    """A create is healed (said when it is looser than the config an unfinished run took
+    away); an update or a replacement only when every changed field tightens."""
+    if step.action is Action.CREATE:  # any reviewed config beats none
         reason = "unprotected: no MMP config live; the declared config is set"
-        if had is not None:
+        against = field_changes(had, step.after) if had is not None else ()
+        looser = [_change_text(c) for c in against if c.direction is not Direction.TIGHTENING]
+        if looser:
+            reason += f", though it is looser than {SINCE}: {', '.join(looser)}"
+        elif had is not None:
             reason += ", as strict as before an unfinished run took it away, or stricter"
-        return verdict or Healed(step, reason)
+        return Healed(step, reason)
     if not step.changes:
         return Left(step, Why.MIXED, "its configs differ in no field mmp classes")
     shown = ", ".join(_change_text(change) for change in step.changes)
@@ -230,11 +232,10 @@ def _within_guardrails(
     healed: list[Healed],
     rules: guards.Guardrails,
     desired: DesiredState,
-    had: Mapping[ScopeKey, MmpConfig],
 ) -> tuple[list[Healed], list[Left]]:
     """The healed steps no guardrail trips for. A trip that names a step leaves that step; a
     trip that names none leaves every step. What remains is checked again as a whole."""
-    trips = _trips(plan, healed, rules, desired, had)
+    trips = _trips(plan, healed, rules, desired)
     named_steps = {str(item.step.key): item for item in healed}
     mine: dict[str, list[str]] = {}
     general: list[str] = []
@@ -248,7 +249,7 @@ def _within_guardrails(
         return [], [Left(h.step, Why.GUARDRAIL, "; ".join(general)) for h in healed]
     kept = [item for item in healed if str(item.step.key) not in mine]
     tripped = [Left(named_steps[s].step, Why.GUARDRAIL, "; ".join(t)) for s, t in mine.items()]
-    again = _trips(plan, kept, rules, desired, had)
+    again = _trips(plan, kept, rules, desired)
     if again:
         return [], tripped + [Left(h.step, Why.GUARDRAIL, "; ".join(again)) for h in kept]
     return kept, tripped
@@ -259,7 +260,6 @@ def _trips(
     healed: list[Healed],
     rules: guards.Guardrails,
     desired: DesiredState,
-    had: Mapping[ScopeKey, MmpConfig],
 ) -> list[str]:
     trial = dataclasses.replace(plan, steps=tuple(item.step for item in healed))
-    return guards.check(trial, rules, desired, had)
+    return guards.check(trial, rules, desired)  # a create is not judged against `had`
