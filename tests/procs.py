@@ -459,7 +459,7 @@ class LiveDesk:
             self.seed(key, config)
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
         self.repo.mkdir(parents=True, exist_ok=True)
-        self._git("init", "-q")
+        self._git("init", "-q", "-b", "main")  # the branch heal heals on
         (self.repo / ".gitignore").write_text(".mmp/\n", encoding="utf-8")
         self.write_policy()
         self.commit("the desk")

@@ -3,6 +3,7 @@ every file written, and a venue that echoes the request (secret included) in its
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,10 @@ def test_no_secret_in_what_heal_prints_reports_or_journals(
     """`mmp heal` (which the drift workflow runs with the trading keys): its output, its
     report and its journal, also when the venue's error text repeats the credentials."""
     (in_tmp / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q", "-b", "main"], ["add", "policies"], ["commit", "-qm", "desk"]):
+        git = ["git", "-C", str(in_tmp), *identity, "-c", "commit.gpgsign=false", *args]
+        subprocess.run(git, check=True, capture_output=True)  # heal: committed policies only
     assert main(["heal", "--report", "heal.json"]) == 0
     healed = capsys.readouterr()
     assert "Heal finished:" in healed.out

@@ -4,8 +4,10 @@ command against the sandbox: refused without the setting, journaled, filtered, r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import subprocess
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +22,7 @@ from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig
 from reconciler.core.units import MANUAL, loads_exact
 from reconciler.planning.heal import SINCE, Healing, Why, select
 from reconciler.planning.planner import make_plan
+from reconciler.planning.render import heal as render_heal
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.policy.healing import Heal
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Location("p.yaml", 1, 1)
 NOW = 1_800_000_000_000
 ON = {"heal": {"enabled": True}}
+HEALING = "heal:\n  enabled: true\n"
 
 
 def cfg(
@@ -145,6 +149,29 @@ def test_a_replacement_is_healed_only_when_every_field_tightens_and_the_freeze_i
     )
 
 
+def test_a_live_value_of_undocumented_meaning_has_no_direction_and_is_left() -> None:
+    """Bullish documents no meaning for frozenTimeInSeconds 0 (elsewhere: manual, the
+    longest freeze): 0 -> 30s is neither tightening nor loosening, so heal leaves it, the
+    plan says why, and the guardrails count it a loosening."""
+    healing = heal_of("bullish", {"BTC": (cfg("5", frozen=0), cfg("5"), FREE)})
+    assert healed(healing) == {}
+    assert left(healing)["BTC"] == (
+        "direction unknown",
+        "direction unknown: frozen 0ms -> 30s (Bullish freeze 0 is undocumented)",
+    )
+    step = healing.left[0].step
+    assert step.loosening
+    assert step.changes[0].said == "direction unknown (Bullish freeze 0 is undocumented)"
+    trips = guards.check(dataclasses.replace(healing.plan, steps=(step,)), guards.Guardrails())
+    assert trips == [
+        "bullish/a/BTC: frozen 0ms -> 30s: direction unknown (Bullish freeze 0 is undocumented)"
+    ]
+    # elsewhere the same change keeps its direction
+    assert healed(heal_of("deribit", {"x": (cfg("5", frozen=0), cfg("5"), FREE)})) == {
+        "x": "update"
+    }
+
+
 def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
     """Binance tells a freeze by its last trigger and frozen time: a longer frozen time
     after a recent trigger would freeze the scope again, stopping its quoting."""
@@ -155,15 +182,20 @@ def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
     assert why == "may freeze" and detail.startswith("this write may freeze the scope again")
 
 
-def test_a_create_after_an_unfinished_run_is_judged_against_what_it_had() -> None:
+def test_a_create_after_an_unfinished_run_is_made_and_says_if_looser_than_what_it_had() -> None:
     scopes: Scopes = {"btc_usd": (None, cfg("5", frozen=10_000), FREE)}
-    rules = {"loosening": {"shorter_freeze": False}}  # no guardrail says it: heal still does
-    looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
-    assert healed(looser) == {}
-    assert left(looser)["btc_usd"] == ("loosening", f"loosens frozen 30s -> 10s ({SINCE})")
+    # any reviewed config beats none: re-created, as without the journal, and said so
+    for rules in ({}, {"loosening": {"shorter_freeze": True}}):
+        looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
+        assert healed(looser) == {"btc_usd": "create"}
+        assert looser.healed[0].reason == (
+            "unprotected: no MMP config live; the declared config is set, though it is "
+            f"looser than {SINCE}: frozen 30s -> 10s"
+        )
+    assert healed(heal_of("deribit", scopes, rules)) == {"btc_usd": "create"}  # no journal
     stricter = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("9", frozen=10_000)})
     assert healed(stricter) == {"btc_usd": "create"}
-    assert "as strict as before an unfinished apply run" in stricter.healed[0].reason
+    assert "as strict as before an unfinished run" in stricter.healed[0].reason
 
 
 def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_step() -> None:
@@ -178,10 +210,15 @@ def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_st
         "guardrail",
         "quantity_limit 500 is above the ceiling 100",
     )
-    coverage = heal_of("deribit", scopes, {"coverage": {"deribit": ["sol_usdc"]}})
-    assert healed(coverage) == {}
-    assert {why for why, _ in left(coverage).values()} == {"guardrail"}
-    assert "sol_usdc is not protected" in left(coverage)["eth_usd"][1]
+    # heal never removes, so it cannot worsen coverage: a coverage trip stops no step
+    cover = {"coverage": {"deribit": ["sol_usdc"]}, **ceiling}
+    coverage = heal_of("deribit", scopes, cover)
+    assert healed(coverage) == {"eth_usd": "update"}
+    assert left(coverage)["btc_usd"][0] == "guardrail"
+    assert len(coverage.coverage) == 1 and "sol_usdc is not protected" in coverage.coverage[0]
+    assert coverage.to_data()["coverage"] == list(coverage.coverage)
+    shown = render_heal.text(coverage)
+    assert "Guardrail (stops no heal step: heal never removes): deribit/a: sol_usdc" in shown
 
 
 def test_heal_covers_only_the_venues_and_accounts_it_names() -> None:
@@ -295,6 +332,67 @@ def test_heal_in_the_sandbox_writes_journals_and_reports(
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2  # what a person must do
 
 
+def _git(root: Path, *args: str) -> str:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    done = subprocess.run(
+        ["git", "-C", str(root), *identity, "-c", "commit.gpgsign=false", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _committed(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policies under `root`, committed on main (and no GitHub Actions checkout)."""
+    for name in ("GITHUB_SHA", "GITHUB_REF_NAME", "GITHUB_REF_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "policies")
+    _git(root, "commit", "-q", "-m", "the desk")
+
+
+def test_heal_writes_only_the_committed_policies_of_the_heal_branch(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uncommitted policies, or a checkout of another branch, are refused before anything
+    is read or sent (an uncommitted edit cannot enable healing); each heal record names the
+    commit it healed from."""
+    _desk(in_tmp, "removal: true\n")
+    _committed(in_tmp, monkeypatch)
+    (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING)  # enabled, uncommitted
+    assert main(["heal", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "the policies at policies have uncommitted changes: nothing was read or sent" in err
+    assert not (in_tmp / ".mmp").exists()
+    _git(in_tmp, "checkout", "-q", "-b", "wip")
+    _git(in_tmp, "commit", "-q", "-am", "heal on")
+    assert main(["heal", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "the checkout is of branch `wip`: nothing was read or sent" in err
+    assert "only the reviewed policies of `main` (guardrails.yaml `heal: branch:`)" in err
+    assert not (in_tmp / ".mmp").exists()
+    (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING + "  branch: wip\n")
+    _git(in_tmp, "commit", "-q", "-am", "heal wip")
+    commit = _git(in_tmp, "rev-parse", "HEAD")
+    assert main(["heal", "--sandbox"]) == 0
+    heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
+    assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(commit, False)}
+
+
+def test_outside_git_only_the_sandbox_heals(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _desk(in_tmp, HEALING)
+    assert main(["heal"]) == 1
+    err = capsys.readouterr().err
+    assert "are not in a Git repository; nothing was read or sent" in err
+    assert main(["heal", "--sandbox"]) == 0
+    assert "not in a Git repository: the sandbox heals anyway" in capsys.readouterr().err
+    heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
+    assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(None, False)}
+
+
 def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _desk(in_tmp, "heal:\n  enabled: true\n")
     assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 0
@@ -317,11 +415,17 @@ def test_a_narrowed_heal_names_what_it_leaves(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _desk(in_tmp, "heal:\n  enabled: true\n  venues: [okx]\n")
-    assert main(["heal", "--sandbox"]) == 0
+    # declared scopes it does not cover are left without MMP: never exit 0 (as status)
+    assert main(["heal", "--sandbox"]) == 4
     out = capsys.readouterr().out
     assert re.findall(r"^  applied +(\S+)$", out, re.M) == ["okx/okx-mm/BTC-USD"]
     assert "Note: heal covers only venues okx (guardrails.yaml `heal:`)" in out
     assert "not enabled  deribit/deribit-main/btc_usd: heal covers only venues okx" in out
+    [said] = re.findall(r"^Exit 4: .*$", out, re.M)
+    assert "declared scope(s) left without MMP, which heal could not put back: " in said
+    assert "deribit/deribit-hedge/eth_usd" in said and "okx/" not in said
+    assert main(["heal", "--sandbox"]) == 4  # nothing to heal now; still unprotected
+    assert "Nothing to heal.\nExit 4: " in capsys.readouterr().out
 
 
 @pytest.fixture
@@ -331,6 +435,7 @@ def deribit(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> DeribitSimulator:
     absent."""
     sim, _ = setup(in_tmp)
     (in_tmp / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
+    _committed(in_tmp, monkeypatch)  # heal writes only committed policies of main
     monkeypatch.setenv("DERIBIT_MAIN_CLIENT_ID", "id-main")
     monkeypatch.setenv("DERIBIT_MAIN_CLIENT_SECRET", "s3cr3t-for-tests")
     real_connect = live.connect

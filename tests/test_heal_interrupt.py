@@ -121,3 +121,28 @@ def test_heal_replaces_where_the_freeze_is_known_and_a_signal_finishes_the_repla
         [gap] = [r for r in records if r["event"] == "replace-set" and r["scope"] == str(ETH)]
         assert gap["unprotected_ms"] >= 0
         assert desk.mmp("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_killed_heal_is_named_a_heal_run_by_plan_status_and_the_next_heal(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL between a heal replacement's reset and its set: every command that names the
+    unfinished run calls it what it was, a heal run (its apply-start says `kind: heal`)."""
+    sim = BullishSimulator(apply_delay_ms=100, ws=Readings(snapshots=True))
+    scopes = {key: (WANT[key], OLD[key]) for key in (BTC, ETH)}
+    with LiveDesk(tmp_path, scopes, sims={"bullish": sim}, sockets=True) as desk:
+        enable_healing(desk)
+        gate = desk.gate("bullish", BULLISH_SET)
+        proc: Spawned = desk.spawn("heal")
+        assert gate.wait_arrived(WAIT_S, proc), proc.stderr_text()
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(WAIT_S) == -signal.SIGKILL
+        gate.release(deliver=False)
+        desk.settle()
+        [start] = [r for r in desk.journal().records if r["event"] == "apply-start"]
+        assert start["kind"] == "heal"
+        killed = f"heal run {start['run']} (started"
+        for command in (("plan",), ("status",), ("heal",)):
+            said = desk.mmp(*command)
+            assert killed in said.stdout + said.stderr, (command, said)
+            assert f"apply run {start['run']} (started" not in said.stdout + said.stderr

@@ -123,6 +123,7 @@ async def apply_plan(
         host=host(),
         by=who(),
         **({} if journal.policies is None else {"policies": journal.policies}),
+        **({} if journal.kind == "apply" else {"kind": journal.kind}),
     )
     for note in connections.learned():  # how a venue reads an open point, as found this run
         journal.write("venue-reading", **note)

@@ -61,6 +61,7 @@ class Journal:
         self.path = path
         self.policies = policies  # the policies folder whose runs it records (paths.policies_id)
         self.run_id = _random.token_hex(6)
+        self.kind = "apply"  # what the run is: "apply", or "heal" (`mmp heal` sets it)
         self.records: list[dict[str, Any]] = []
         self.failed: str | None = None  # why a record could not be written, once one could not
         self._stderr = stderr

@@ -129,13 +129,14 @@ class Unfinished:
     scopes: tuple[InFlight, ...]
     broken_lines: int = 0
     running: bool = False  # it holds the one-run lock now: mid-change, not interrupted
+    kind: str = "apply"  # "heal" for a run of `mmp heal` (its apply-start says so)
 
     def head(self) -> str:
         how = "ended with exit 4" if self.ended else "was interrupted (no apply-end record)"
         if self.running:
             how = "is running now (it holds the lock): its scopes are mid-change"
         where = f"pid {self.pid} on {self.host}" if self.pid else self.host or "?"
-        return f"apply run {self.run} (started {self.started} by {self.by}, {where}) {how}"
+        return f"{self.kind} run {self.run} (started {self.started} by {self.by}, {where}) {how}"
 
 
 def unfinished(path: Path | None, policies: str | None = None) -> list[Unfinished]:
@@ -225,6 +226,7 @@ def _in_flight(path: Path, runs: dict[str, dict[str, Any]]) -> list[Unfinished]:
             ended=bool(start.get("ended")),
             scopes=tuple(steps[run].values()),
             broken_lines=broken,
+            kind="heal" if start.get("kind") == "heal" else "apply",
         )
         for run, start in runs.items()
         if steps[run]
@@ -456,7 +458,7 @@ def _restore(
         return None
     assert item.before is not None
     reason = (
-        f"restore: apply run {run.run} left it without a config; the policies do not declare "
+        f"restore: {run.kind} run {run.run} left it without a config; the policies do not declare "
         "it, so the config it had before that run is set again"
     )
     changes = field_changes(None, item.before)

@@ -30,11 +30,13 @@ from reconciler.commands.run import (
     journal_path,
     run_live,
 )
-from reconciler.core import paths
+from reconciler.core import console, paths
 from reconciler.core.console import out
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.secrets import redact
+from reconciler.planning import provenance
 from reconciler.planning.heal import Healing, select
+from reconciler.planning.provenance import Provenance
 from reconciler.planning.render.heal import text
 from reconciler.planning.selection import Selection
 from reconciler.policy import guards
@@ -52,14 +54,45 @@ def heal(args: argparse.Namespace) -> int:
     rules = guards.load(args.policies, desired)
     if not rules.heal.enabled:
         raise HealRefused(refusal(args.policies))
+    made = checkout(args.policies, rules.heal.branch, args.sandbox)
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
         journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
+        journal.kind = "heal"
         runs = _unfinished(args, journal.path, holding=True)
         _wait_for_landing(runs)
         try:
-            return _heal(args, (desired, targets, selection), rules, journal, runs)
+            return _heal(args, (desired, targets, selection), rules, (journal, made), runs)
         finally:
             restore_defaults()
+
+
+def checkout(policies: Path, branch: str, sandbox: bool) -> Provenance:
+    """Where the policies are: heal writes only the reviewed policies of the heal branch.
+    Policies with uncommitted changes, or a checkout of another branch, are refused (exit 1,
+    nothing read or sent). Outside Git there is no commit to name: refused, but the sandbox
+    (the example desk run from the wheel) heals with a note."""
+    made = Provenance.of(policies)
+    if made.commit is None:
+        if not sandbox:
+            raise HealRefused(
+                f"the policies at {policies} are not in a Git repository; nothing was read or "
+                f"sent. `mmp heal` writes only reviewed, committed policies (of `{branch}`)"
+            )
+        console.note("the policies are not in a Git repository: the sandbox heals anyway")
+        return made
+    problems = []
+    if made.dirty:
+        problems.append(f"the policies at {made.policies} have uncommitted changes")
+    on = provenance.branch(policies)
+    if on != branch:
+        problems.append(f"the checkout is {f'of branch `{on}`' if on else 'a detached HEAD'}")
+    if problems:
+        raise HealRefused(
+            f"{'; '.join(problems)}: nothing was read or sent. `mmp heal` writes, unattended, "
+            f"only the reviewed policies of `{branch}` (guardrails.yaml `heal: branch:`), "
+            "committed: commit, or check that branch out, and run it again"
+        )
+    return made
 
 
 def refusal(policies: Path) -> str:
@@ -80,10 +113,11 @@ def _heal(
     args: argparse.Namespace,
     planned: tuple[DesiredState, list[AccountTarget], Selection],
     rules: guards.Guardrails,
-    journal: Journal,
+    journaled: tuple[Journal, Provenance],
     runs: list[recovery.Unfinished],
 ) -> int:
     desired, targets, selection = planned
+    journal, where = journaled
     found: list[Healing] = []
 
     async def work(connections: Connections) -> ApplyResult | None:
@@ -97,20 +131,35 @@ def _heal(
             out("Nothing to heal.\n")
             _recovered(journal, runs, {}, live, desired)
             return None
-        _journal(healing, journal)
+        _journal(healing, journal, where)
         plan = healing.plan
         return await _execute(plan, connections, journal, live, runs, desired, word="Heal")
 
     result = run_live(args, targets, desired, work)
     code = 0 if result is None else _report(result, "Heal")
+    if code == 0 and found:
+        code = _unprotected(found[0])
     if args.report is not None and found:
         _save(args.report, found[0], result, code)
     return code
 
 
-def _journal(healing: Healing, journal: Journal) -> None:
+def _unprotected(healing: Healing) -> int:
+    """4, said, when a declared scope heal left has no config live (held, a guardrail, not
+    covered by the setting): never 0 while one is unprotected, as `mmp status`."""
+    bare = [str(item.step.key) for item in healing.left if item.step.unprotected]
+    if not bare:
+        return 0
+    out(
+        f"Exit 4: {len(bare)} declared scope(s) left without MMP, which heal could not put "
+        f"back: {', '.join(bare)} (why: above). A person must act.\n"
+    )
+    return 4
+
+
+def _journal(healing: Healing, journal: Journal, made: Provenance) -> None:
     """One `heal` record per step, before anything is sent: the scope, why it is healed,
-    and each field from what to what."""
+    each field from what to what, and the policies' commit (and whether they were dirty)."""
     for item in healing.healed:
         journal.write(
             "heal",
@@ -118,6 +167,8 @@ def _journal(healing: Healing, journal: Journal) -> None:
             action=item.step.action.value,
             reason=item.reason,
             changes=[change.to_data() for change in item.step.changes],
+            commit=made.commit,
+            dirty=made.dirty,
             by=who(),
         )
 

@@ -6,13 +6,15 @@ why it is left for a person. A step is healed only when all of these hold:
 
 - the policies declare the scope with a config, and the `heal:` setting covers its venue
   and account (reconciler.policy.healing);
-- it is a create (the declared scope has no config live: unprotected), or an update or a
-  replacement in which every changed field tightens; a create where an unfinished apply run
-  took a config away is judged against that config, as the guardrails judge it;
+- it is a create (the declared scope has no config live: unprotected; the reviewed config
+  beats none, even where it is looser than the config an unfinished run took away, which
+  its reason then says, so heal does the same with or without the journal), or an update
+  or a replacement in which every changed field tightens;
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
-- no guardrail trips, for the step or for the heal as a whole (a trip that names no step,
-  such as coverage, stops every step: there is no --force here).
+- no guardrail trips, for the step or for the heal as a whole (a trip that names no step
+  stops every step: there is no --force here). Coverage is the exception: heal never
+  removes, so it cannot leave coverage worse; its trips are reported (`coverage`), not obeyed.
 
 Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
 loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
@@ -34,13 +36,14 @@ from reconciler.policy import guards
 from reconciler.policy.desired import DesiredState
 
 SCHEMA_VERSION = 1
-SINCE = "against the config it had before an unfinished apply run left it without one"
+SINCE = "the config it had before an unfinished run left it without one"
 
 
 class Why(enum.Enum):
     """Why a drifting scope is left for a person."""
 
     LOOSENING = "loosening"  # every changed field loosens
+    UNKNOWN = "direction unknown"  # a live value's meaning is undocumented on its venue
     MIXED = "mixed"  # some fields tighten, others loosen
     REMOVAL = "removal"  # the policies mark it absent
     HELD = "held"  # frozen, or its freeze state is unknown
@@ -90,6 +93,7 @@ class Healing:
     healed: tuple[Healed, ...]
     left: tuple[Left, ...]
     narrowed: str = ""  # what the heal setting limits healing to ('': the whole desk)
+    coverage: tuple[str, ...] = ()  # coverage trips: reported; they stop no heal step
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -114,6 +118,7 @@ class Healing:
             "accounts": list(self.plan.accounts),
             "filters": self.plan.filters,
             "narrowed": self.narrowed,
+            "coverage": list(self.coverage),
             "healed": healed,
             "left": [item.to_data() for item in self.left],
         }
@@ -136,12 +141,16 @@ def select(
             healed.append(verdict)
         elif verdict is not None:
             left.append(verdict)
-    healed, tripped = _within_guardrails(plan, healed, rules, desired, had)
+    # heal never removes: coverage cannot get worse by it, so its trips stop no step
+    coverage = guards.check(plan, rules.model_copy(update={"coverage": {}}), desired, had)
+    coverage = [t for t in guards.check(plan, rules, desired, had) if t not in coverage]
+    rules = rules.model_copy(update={"coverage": {}})
+    healed, tripped = _within_guardrails(plan, healed, rules, desired)
     order = {step.key: index for index, step in enumerate(plan.steps)}
     left = sorted([*left, *tripped], key=lambda item: order[item.step.key])
     steps = tuple(item.step for item in healed)
     chosen = dataclasses.replace(plan, steps=steps, trips=())
-    return Healing(chosen, tuple(healed), tuple(left), rules.heal.narrowed())
+    return Healing(chosen, tuple(healed), tuple(left), rules.heal.narrowed(), tuple(coverage))
 
 
 def _judge(
@@ -179,16 +188,17 @@ def _never(step: Step, desired: DesiredState) -> Left | None:
 
 
 def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
-    """A create is healed unless it loosens against the config an unfinished run took away;
-    an update or a replacement only when every changed field tightens."""
-    if step.action is Action.CREATE:
-        against = field_changes(had, step.after) if had is not None else ()
-        said = f" ({SINCE})" if had is not None else ""
-        verdict = _direction(step, against, said)
+    """A create is healed (said when it is looser than the config an unfinished run took
+    away); an update or a replacement only when every changed field tightens."""
+    if step.action is Action.CREATE:  # any reviewed config beats none
         reason = "unprotected: no MMP config live; the declared config is set"
-        if had is not None:
-            reason += ", as strict as before an unfinished apply run took it away, or stricter"
-        return verdict or Healed(step, reason)
+        against = field_changes(had, step.after) if had is not None else ()
+        looser = [_change_text(c) for c in against if c.direction is not Direction.TIGHTENING]
+        if looser:
+            reason += f", though it is looser than {SINCE}: {', '.join(looser)}"
+        elif had is not None:
+            reason += ", as strict as before an unfinished run took it away, or stricter"
+        return Healed(step, reason)
     if not step.changes:
         return Left(step, Why.MIXED, "its configs differ in no field mmp classes")
     shown = ", ".join(_change_text(change) for change in step.changes)
@@ -198,6 +208,10 @@ def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
 
 
 def _direction(step: Step, changes: tuple[FieldChange, ...], said: str) -> Left | None:
+    unknown = [c for c in changes if c.direction is Direction.UNKNOWN]
+    if unknown:
+        shown = ", ".join(f"{_change_text(c)} ({c.note})" for c in unknown)
+        return Left(step, Why.UNKNOWN, f"direction unknown: {shown}")
     loose = [c for c in changes if c.direction is Direction.LOOSENING]
     if not loose:
         return None
@@ -218,11 +232,10 @@ def _within_guardrails(
     healed: list[Healed],
     rules: guards.Guardrails,
     desired: DesiredState,
-    had: Mapping[ScopeKey, MmpConfig],
 ) -> tuple[list[Healed], list[Left]]:
     """The healed steps no guardrail trips for. A trip that names a step leaves that step; a
     trip that names none leaves every step. What remains is checked again as a whole."""
-    trips = _trips(plan, healed, rules, desired, had)
+    trips = _trips(plan, healed, rules, desired)
     named_steps = {str(item.step.key): item for item in healed}
     mine: dict[str, list[str]] = {}
     general: list[str] = []
@@ -236,7 +249,7 @@ def _within_guardrails(
         return [], [Left(h.step, Why.GUARDRAIL, "; ".join(general)) for h in healed]
     kept = [item for item in healed if str(item.step.key) not in mine]
     tripped = [Left(named_steps[s].step, Why.GUARDRAIL, "; ".join(t)) for s, t in mine.items()]
-    again = _trips(plan, kept, rules, desired, had)
+    again = _trips(plan, kept, rules, desired)
     if again:
         return [], tripped + [Left(h.step, Why.GUARDRAIL, "; ".join(again)) for h in kept]
     return kept, tripped
@@ -247,7 +260,6 @@ def _trips(
     healed: list[Healed],
     rules: guards.Guardrails,
     desired: DesiredState,
-    had: Mapping[ScopeKey, MmpConfig],
 ) -> list[str]:
     trial = dataclasses.replace(plan, steps=tuple(item.step for item in healed))
-    return guards.check(trial, rules, desired, had)
+    return guards.check(trial, rules, desired)  # a create is not judged against `had`

@@ -51,6 +51,9 @@ WRITES = frozenset({Action.CREATE, Action.UPDATE, Action.REPLACE, Action.REMOVE}
 class Direction(enum.Enum):
     TIGHTENING = "tightening"
     LOOSENING = "loosening"
+    # the live value's meaning is undocumented on its venue (Capabilities.undocumented): no
+    # known direction; heal leaves it for a person and the guardrails count it a loosening
+    UNKNOWN = "direction unknown"
 
 
 FieldValue = int | str | Decimal | None
@@ -62,14 +65,21 @@ class FieldChange:
     before: FieldValue
     after: FieldValue
     direction: Direction
+    note: str = ""  # for UNKNOWN: why (e.g. "Bullish freeze 0 is undocumented")
+
+    @property
+    def said(self) -> str:
+        """The direction as plans show it: `tightening`, or `direction unknown (why)`."""
+        return f"{self.direction.value} ({self.note})" if self.note else self.direction.value
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data = {
             "field": self.field,
             "before": _value_data(self.before),
             "after": _value_data(self.after),
             "direction": self.direction.value,
         }
+        return {**data, "note": self.note} if self.note else data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> FieldChange:
@@ -79,7 +89,11 @@ class FieldChange:
             return Decimal(str(raw))
 
         return cls(
-            data["field"], value(data["before"]), value(data["after"]), Direction(data["direction"])
+            data["field"],
+            value(data["before"]),
+            value(data["after"]),
+            Direction(data["direction"]),
+            data.get("note", ""),
         )
 
 
@@ -103,7 +117,8 @@ class Step:
 
     @property
     def loosening(self) -> bool:
-        return any(c.direction is Direction.LOOSENING for c in self.changes)
+        """A field loosens, or moves from a value of undocumented meaning (no known way)."""
+        return any(c.direction is not Direction.TIGHTENING for c in self.changes)
 
     @property
     def unprotected(self) -> bool:

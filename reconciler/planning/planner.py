@@ -249,7 +249,7 @@ def _write(
     that may bring a past trigger's freeze back says so too (`refreeze`)."""
     caps, included = context.caps, context.included
     before, after = configs
-    changes = field_changes(before, after)
+    changes = field_changes(before, after, caps.undocumented)
     checked = str(key) in included.scopes
     if freeze.frozen or (freeze.trigger_unresolved and not checked):
         return Step(
@@ -281,16 +281,34 @@ def _write(
     )
 
 
-def field_changes(before: MmpConfig | None, after: MmpConfig | None) -> tuple[FieldChange, ...]:
-    """Every changed field, in the canonical field order, classed tightening or loosening."""
+def field_changes(
+    before: MmpConfig | None,
+    after: MmpConfig | None,
+    undocumented: Mapping[str, Mapping[int | Decimal | str, str]] | None = None,
+) -> tuple[FieldChange, ...]:
+    """Every changed field, in the canonical field order, classed tightening or loosening;
+    a change from a value `undocumented` lists (the venue's docs leave its meaning open) has
+    no known direction."""
     old = _as_dict(before)
     new = _as_dict(after)
     changed = set(DeepDiff(_comparable(old), _comparable(new)).affected_root_keys)
     return tuple(
-        FieldChange(f.name, old[f.name], new[f.name], direction(f, old[f.name], new[f.name]))
+        _change(f, old[f.name], new[f.name], undocumented or {})
         for f in FIELDS
         if f.name in changed
     )
+
+
+def _change(
+    f: MmpField,
+    before: FieldValue,
+    after: FieldValue,
+    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+) -> FieldChange:
+    note = undocumented.get(f.name, {}).get(before) if before is not None else None
+    if note is not None:
+        return FieldChange(f.name, before, after, Direction.UNKNOWN, note)
+    return FieldChange(f.name, before, after, direction(f, before, after))
 
 
 def _as_dict(config: MmpConfig | None) -> dict[str, FieldValue]:

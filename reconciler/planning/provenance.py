@@ -5,6 +5,7 @@ run a plan whose provenance differs from the checkout it runs in."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,19 @@ class Provenance:
         if self.policies != here.policies:
             found.append(f"it was made from the policies at {self.policies}, not {here.policies}")
         return found
+
+
+def branch(policies: Path) -> str | None:
+    """The branch checked out where the policies are; None outside Git or on a detached HEAD
+    (in GitHub Actions, a detached checkout of GITHUB_SHA is of GITHUB_REF_NAME's branch)."""
+    root = repository_root(policies)
+    name = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    if name:
+        return name
+    sha, ref = os.environ.get("GITHUB_SHA"), os.environ.get("GITHUB_REF_NAME")
+    if sha and ref and os.environ.get("GITHUB_REF_TYPE", "branch") == "branch":
+        return ref if _git(root, "rev-parse", "--verify", "HEAD") == sha else None
+    return None
 
 
 def commit_time(policies: Path) -> dt.datetime | None:

@@ -225,7 +225,14 @@ def _loosening(step: Step, rules: Loosening) -> list[str]:
     for change in step.changes:
         if change.direction is Direction.LOOSENING:
             found += _loosened(str(step.key), named(change.field), change, rules)
+        elif change.direction is Direction.UNKNOWN:  # counted a loosening: louder
+            found += [_unknown(str(step.key), named(change.field), change)]
     return found
+
+
+def _unknown(scope: str, field: MmpField, change: FieldChange) -> str:
+    shown = f"{field.show(change.before)} -> {field.show(change.after)}"
+    return f"{scope}: {field.name} {shown}: direction unknown ({change.note})"
 
 
 def _loosened_since(

@@ -35,6 +35,11 @@ class Heal(BaseModel):
     accounts: list[str] = Field(
         default_factory=list, description="heal only these accounts (default: every account)"
     )
+    branch: str = Field(
+        "main",
+        min_length=1,
+        description="heal only a checkout of this branch, its policies committed (default: main)",
+    )
 
     def covers(self, venue: str, account: str) -> bool:
         """Whether a scope of this venue and account may be healed."""

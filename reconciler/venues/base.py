@@ -161,6 +161,9 @@ class Capabilities:
     # in an account's policy, under its own rules; a scope of one is keyed `{space}:{name}`
     # (SPACE_SEPARATOR), which no underlying of the venue's own space spells
     spaces: Mapping[str, Capabilities] = field(default_factory=dict)
+    # live values whose meaning the venue's docs leave undocumented: field name -> value ->
+    # why (Bullish: frozenTimeInSeconds 0). A change from one has no known direction
+    undocumented: Mapping[str, Mapping[int | Decimal | str, str]] = field(default_factory=dict)
 
     def of_underlying(self, underlying: str) -> Capabilities:
         """The rules of one underlying's scopes."""

@@ -37,6 +37,10 @@ def text(healing: Healing, colour: bool = False) -> str:
     if healing.narrowed:
         lines.append(f"Note: heal covers only {healing.narrowed} (guardrails.yaml `heal:`)")
     lines += [f"      {note}" if note.startswith(" ") else f"Note: {note}" for note in plan.notes]
+    lines += [
+        _paint(f"Guardrail (stops no heal step: heal never removes): {trip}", "1", colour)
+        for trip in healing.coverage
+    ]
     if healing.healed:
         lines += ["", "Heal (the protection the policies declare; nothing loosened or removed):"]
     for item in healing.healed:
@@ -73,6 +77,14 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
             "",
             *(_healed_line(item) for item in healed[:LISTED]),
             *_more(len(healed)),
+            "",
+        ]
+    coverage = list(report.get("coverage", []))
+    if coverage:
+        out += [
+            "**Coverage** (a guardrail; heal never removes, so it heals despite it):",
+            "",
+            *(f"- {_short(trip)}" for trip in coverage),
             "",
         ]
     if left:

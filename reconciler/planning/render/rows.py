@@ -61,9 +61,7 @@ def _field_rows(step: Step) -> tuple[FieldRow, ...]:
 
 def _change_row(change: FieldChange) -> FieldRow:
     field = named(change.field)
-    return FieldRow(
-        field.name, field.show(change.before), field.show(change.after), change.direction.value
-    )
+    return FieldRow(field.name, field.show(change.before), field.show(change.after), change.said)
 
 
 def _config_rows(config: MmpConfig | None) -> tuple[FieldRow, ...]:

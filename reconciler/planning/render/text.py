@@ -56,7 +56,13 @@ def _row_lines(item: Row, colour: bool) -> list[str]:
             lines.append(f"        {fld.name:<{width}}  {fld.after}")
         else:
             lines.append(
-                f"        {fld.name:<{width}}  {fld.before} -> {fld.after}  ({fld.direction})"
+                f"        {fld.name:<{width}}  {fld.before} -> {fld.after}  {_said(fld.direction)}"
             )
     lines += [f"        {note}" for note in item.notes]
     return lines
+
+
+def _said(direction: str) -> str:
+    """`(tightening)`; a direction with its reason is shown as it is: `direction unknown
+    (Bullish freeze 0 is undocumented)`."""
+    return direction if direction.endswith(")") else f"({direction})"

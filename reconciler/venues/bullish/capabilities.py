@@ -36,6 +36,7 @@ CAPABILITIES = Capabilities(
     at_least_one_of=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
     underlyings=ASSETS,
+    undocumented={"frozen": {0: "Bullish freeze 0 is undocumented"}},
 )
 
 CONNECTION = Connection(
