@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.desk import SCOPES, VENUE_ORDER, split
-from reconciler.core.model import FreezeState, LiveAccount, LiveScope, ScopeKey
+from benchmarks.desk import SCOPES, VENUE_ORDER, config_of, loosened, split
+from reconciler.core.model import FreezeState, LiveAccount, LiveScope, ScopeKey, split_space
 from reconciler.planning.planner import make_plan
 from reconciler.planning.render import RENDERERS
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
@@ -44,17 +44,17 @@ def build(n: int) -> tuple[DesiredState, list[LiveAccount]]:
             for index, (underlying, group) in enumerate(layout[: count - number * len(layout)]):
                 serial = number * len(layout) + index
                 key = ScopeKey(venue, name, underlying, group)
-                want = ROWS[venue].sample(serial)
+                want = config_of(venue, underlying, serial)
                 desired.scopes[key] = DesiredScope(key, want, Location(where.file, serial, 7))
-                have = want
-                if serial % 10 == 0:
-                    assert want.quantity_limit is not None
-                    have = want.with_changes(quantity_limit=want.quantity_limit * 2)
+                if (space := split_space(underlying)[0]) is not None:
+                    desired.spaces.setdefault(name, set()).add(space)
+                have = loosened(want) if serial % 10 == 0 else want
                 frozen = FreezeState(serial % 97 == 0, None)
                 scopes.append(LiveScope(key, have, frozen))
             if number % 50 == 0:  # now and then a scope nobody declared
                 grouped = VENUES[venue].capabilities.groups
-                extra = ScopeKey(venue, name, layout[0][0], "unmanaged" if grouped else None)
+                plain = next(u for u, _ in layout if split_space(u)[0] is None)  # not Block RFQ
+                extra = ScopeKey(venue, name, plain, "unmanaged" if grouped else None)
                 if extra not in desired.scopes:
                     scopes.append(LiveScope(extra, ROWS[venue].sample(number)))
             live.append(LiveAccount(venue, name, tuple(scopes)))

@@ -1,9 +1,10 @@
 """A generated desk of N scopes spread evenly over the registered venues, served by the
 strict simulators on loopback with an injected round-trip latency.
 
-Per account: Deribit 4 index names x (the default group + 4 mass-quote groups) = 20 scopes
-(16 groups, the venue's maximum); Binance its 6 underlyings; Aevo and Bullish their 3
-assets; OKX its 2 option families; Bybit its 3 base coins.
+Per account: Deribit 3 Block RFQ scopes (the trade count on `all`, btc_usd and eth_usd: a
+section of their own, read with block_rfq: true) and 4 index names x (the default group + 4
+mass-quote groups) = 23 scopes (16 groups, the venue's maximum); Binance its 6 underlyings;
+Aevo and Bullish their 3 assets; OKX its 2 option families; Bybit its 3 base coins.
 One scope in ten has drifted (the policies tighten it), so apply has work on every venue;
 on Bullish that work is a replacement (reset, then set).
 """
@@ -24,10 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.latency import DelayedPush, Traffic, delayed_http  # noqa: E402
-from reconciler.core.model import MmpConfig, ScopeKey  # noqa: E402
+from reconciler.core.mmpfields import LIMITS  # noqa: E402
+from reconciler.core.model import MmpConfig, ScopeKey, split_space  # noqa: E402
 from reconciler.core.units import decimal_text, format_duration, format_freeze  # noqa: E402
 from reconciler.simulators.server import serve  # noqa: E402
 from reconciler.venues import VENUES  # noqa: E402
+from reconciler.venues.base import Capabilities  # noqa: E402
 from tests.venues import ROWS  # noqa: E402
 
 VENUE_ORDER = tuple(VENUES)
@@ -48,6 +51,8 @@ class Desk:
     sims: dict[str, Any]
     changes: dict[str, int] = field(default_factory=dict)  # venue -> drifted scopes
     changes_per_account: dict[str, int] = field(default_factory=dict)  # venue -> the most
+    # venue -> each account's config spaces besides the default one (Deribit's Block RFQ)
+    spaces: dict[str, list[int]] = field(default_factory=dict)
     # venue -> what its push channel carried (or, not served, the handshakes refused)
     traffic: dict[str, Traffic] = field(default_factory=dict)
 
@@ -60,17 +65,20 @@ def _yaml_fields(config: MmpConfig, indent: str) -> list[str]:
         f"{indent}window: {format_duration(config.window_ms)}",
         f"{indent}frozen: {format_freeze(config.frozen_ms)}",
     ]
-    for name in ("quantity_limit", "delta_limit", "vega_limit", "max_quote_quantity"):
-        value = config.value(name)
+    for limit in LIMITS:
+        value = config.value(limit)
         if isinstance(value, Decimal):
-            lines.append(f"{indent}{name}: {decimal_text(value)}")
+            lines.append(f"{indent}{limit.name}: {decimal_text(value)}")
     return lines
 
 
-def _live(config: MmpConfig) -> MmpConfig:
-    """The drifted live config: looser than the policy, so the plan tightens it."""
-    assert config.quantity_limit is not None
-    return config.with_changes(quantity_limit=config.quantity_limit * 2)
+def loosened(config: MmpConfig) -> MmpConfig:
+    """The drifted live config: looser than the policy, so the plan tightens it (its
+    quantity limit doubled, or where it has none, Block RFQ's `all`, its trade count)."""
+    if config.quantity_limit is not None:
+        return config.with_changes(quantity_limit=config.quantity_limit * 2)
+    assert config.trade_count_limit is not None
+    return config.with_changes(trade_count_limit=config.trade_count_limit * 2)
 
 
 def split(n: int) -> list[int]:
@@ -113,6 +121,33 @@ def desk_of(
         yield result
 
 
+def config_of(venue: str, underlying: str, serial: int) -> MmpConfig:
+    """The policy's config of a desk scope (its row's sample, varied by its serial)."""
+    row = ROWS[venue]
+    return row.sample(serial) if row.desk_sample is None else row.desk_sample(underlying, serial)
+
+
+def _place(
+    mmp: dict[str, list[str]],
+    spaces: dict[str, list[str]],
+    caps: Capabilities,
+    key: ScopeKey,
+    want: MmpConfig,
+) -> None:
+    """A scope's policy lines: in its account's `mmp:` section (a group's under its
+    underlying), or a config space's (Block RFQ's) in the account's section of that name."""
+    space, bare = split_space(key.underlying)
+    if space is not None:  # beside `mmp:`, no groups
+        block = spaces.setdefault(space, [f"    {space}:"])
+        block += [f"      {bare}:", *_yaml_fields(want, "        ")]
+    elif caps.groups:
+        block = mmp.setdefault(key.underlying, [f"      {key.underlying}:"])
+        group = key.group or caps.default_group_name
+        block += [f"        {group}:", *_yaml_fields(want, "          ")]
+    else:
+        mmp[key.underlying] = [f"      {key.underlying}:", *_yaml_fields(want, "        ")]
+
+
 def _venue_accounts(result: Desk, venue: str, count: int, url: str) -> None:
     row, sim, layout = ROWS[venue], result.sims[venue], SCOPES[venue]
     caps = VENUES[venue].capabilities
@@ -126,28 +161,25 @@ def _venue_accounts(result: Desk, venue: str, count: int, url: str) -> None:
         for suffix, value in creds.values.items():
             result.env[f"{prefix}_{suffix}"] = value
         lines += [f"  {name}:", f"    venue: {venue}", f"    base_url: {url}"]
-        lines += [f"    credentials: {prefix}", "    mmp:"]
+        lines.append(f"    credentials: {prefix}")
         scopes = layout[: min(len(layout), count - number * len(layout))]
         drifted = 0
-        by_underlying: dict[str, list[str]] = {}
+        mmp: dict[str, list[str]] = {}  # the account's `mmp:` entries, in order
+        spaces: dict[str, list[str]] = {}  # its config spaces' sections
         for index, (underlying, group) in enumerate(scopes):
             serial = number * len(layout) + index
-            want = row.sample(serial)
             key = ScopeKey(venue, name, underlying, group)
+            want = config_of(venue, underlying, serial)
             drift = serial % DRIFT_EVERY == 0
-            row.seed(sim, creds, key, _live(want) if drift else want)
+            row.seed(sim, creds, key, loosened(want) if drift else want)
             drifted += drift
-            if caps.groups:
-                group_name = group or caps.default_group_name
-                block = by_underlying.setdefault(underlying, [f"      {underlying}:"])
-                block.append(f"        {group_name}:")
-                block += _yaml_fields(want, "          ")
-            else:
-                lines.append(f"      {underlying}:")
-                lines += _yaml_fields(want, "        ")
-        for block in by_underlying.values():
-            lines += block
+            _place(mmp, spaces, caps, key, want)
+        lines += ["    mmp:"] if mmp else []
+        lines += [line for section in (*mmp.values(), *spaces.values()) for line in section]
         names.append(name)
+        result.spaces.setdefault(venue, []).append(
+            len({s for u, _ in scopes if (s := split_space(u)[0]) is not None})
+        )
         result.scopes += len(scopes)
         result.changes[venue] = result.changes.get(venue, 0) + drifted
         most = max(most, drifted)

@@ -4,8 +4,8 @@ Per venue, the larger of:
 - the chain of dependent round trips (accounts in parallel: nothing makes one account wait
   for another), plus, for apply, each account's steps one after the other;
 - each rate-limit bucket's requests over its rate, plus one round trip for the last answer
-  (and, for apply, an account's writes over a window of their own where the venue has one:
-  OKX's 2 sets per 10 s per user).
+  (and an account's reads, or for apply its writes, over a window of their own where the
+  venue has one: OKX's 5 reads per 2 s and 2 sets per 10 s per user).
 
 Two readings of "over its rate", both printed:
 - sustained: R requests at the bucket's rate take R / rate (a per-IP window of `limit` per
@@ -15,7 +15,8 @@ Two readings of "over its rate", both printed:
   floor((R - 1) / limit) windows before the last one leaves. This is the lower, harder bar.
 
 The run's floor is the slowest venue's. Request counts are the fewest the venue's API
-needs, not what mmp sends, so a wasteful client cannot lower its own bar.
+needs, not what mmp sends, so a wasteful client cannot lower its own bar; an account that
+declares a further config space (Deribit's Block RFQ) needs that space's reads too.
 """
 
 from __future__ import annotations
@@ -34,10 +35,20 @@ class Floor:
     why: str
 
 
-def read_requests(venue: str) -> int:
-    """Requests to read one account: a bulk read's, or one per underlying of the desk's."""
-    fixed = ROWS[venue].floor.read_requests
-    return len({u for u, _ in SCOPES[venue]}) if fixed is None else fixed
+def read_requests(venue: str, spaces: int = 0) -> int:
+    """Requests to read one account: a bulk read's, or one per underlying of the desk's;
+    and each further config space's it declares (`spaces` of them)."""
+    floor = ROWS[venue].floor
+    fixed = (
+        len({u for u, _ in SCOPES[venue]}) if floor.read_requests is None else floor.read_requests
+    )
+    return fixed + spaces * floor.space_requests
+
+
+def _reads(desk: Desk, venue: str) -> tuple[int, int]:
+    """(the most requests an account of the venue needs to be read, all its accounts')."""
+    each = [read_requests(venue, spaces) for spaces in desk.spaces[venue]]
+    return max(each), sum(each)
 
 
 def _bucket_ms(venue: str, per_account: int, total: int, bursts: bool) -> int:
@@ -67,10 +78,13 @@ def plan_floor(desk: Desk, rtt_ms: int, *, bursts: bool) -> Floor:
     candidates = []
     for venue, accounts in desk.accounts.items():
         if accounts:
-            per_account = read_requests(venue)
-            total = per_account * len(accounts)
-            bucket = _bucket_ms(venue, per_account, total, bursts) + rtt_ms
-            candidates.append((venue, ROWS[venue].floor.read_chain * rtt_ms, bucket))
+            per_account, total = _reads(desk, venue)
+            floor = ROWS[venue].floor
+            bucket = max(
+                _bucket_ms(venue, per_account, total, bursts),
+                _window_ms(floor.read_window, per_account),
+            )
+            candidates.append((venue, floor.read_chain * rtt_ms, bucket + rtt_ms))
     return _slowest(candidates)
 
 
@@ -84,20 +98,23 @@ def apply_floor(desk: Desk, rtt_ms: int, async_delay_ms: int, *, bursts: bool) -
         floor = ROWS[venue].floor
         step = floor.step_chain * rtt_ms + floor.async_waits * async_delay_ms
         chain = floor.read_chain * rtt_ms + most * step
-        per_account = read_requests(venue) + most * floor.step_requests
-        changes = desk.changes.get(venue, 0) * floor.step_requests
-        total = read_requests(venue) * len(accounts) + changes
-        bucket = max(_bucket_ms(venue, per_account, total, bursts), _writes_ms(venue, most))
+        reads, all_reads = _reads(desk, venue)
+        per_account = reads + most * floor.step_requests
+        total = all_reads + desk.changes.get(venue, 0) * floor.step_requests
+        bucket = max(
+            _bucket_ms(venue, per_account, total, bursts),
+            _window_ms(floor.write_window, most),  # OKX: a change is one set
+            _window_ms(floor.read_window, reads + most),  # and one read back
+        )
         candidates.append((venue, chain, bucket + rtt_ms))
     return _slowest(candidates)
 
 
-def _writes_ms(venue: str, writes: int) -> int:
-    """An account's writes under a window of their own (OKX: 2 sets per 10 s per user): the
-    windows before its last write may leave, in both readings. An account has a handful of
-    changes, never a sustained stream: its first `limit` writes leave at once."""
-    window = ROWS[venue].floor.write_window
-    if window is None or not writes:
+def _window_ms(window: tuple[int, int] | None, requests: int) -> int:
+    """An account's requests under a window of their own (OKX: 2 sets per 10 s, 5 reads per
+    2 s, per user): the windows before its last may leave, in both readings. An account
+    has a handful of them, never a sustained stream: its first `limit` leave at once."""
+    if window is None or not requests:
         return 0
     limit, window_ms = window
-    return (writes - 1) // limit * window_ms
+    return (requests - 1) // limit * window_ms

@@ -131,6 +131,12 @@ class RequestFloor:
     # (requests, ms): a window on each account's writes alone, where the venue has one
     # (OKX: 2 sets per 10 s per user)
     write_window: tuple[int, int] | None = None
+    # (requests, ms): a window on each account's reads alone, where the venue has one (OKX:
+    # GET mmp-config 5 per 2 s per user): the account's read and a change's read-back
+    read_window: tuple[int, int] | None = None
+    # more requests to read each further config space an account declares, sent with the
+    # others (Deribit's Block RFQ: its config and status, block_rfq: true)
+    space_requests: int = 0
 
 
 # ---- the readings of its docs' open questions -------------------------------------------
@@ -221,6 +227,8 @@ class VenueRow:
     readings: tuple[Reading, ...] = (Reading(DEFAULT),)
     # ---- benchmarks
     desk_scopes: tuple[Scope, ...]  # one account of benchmarks/desk.py's generated desk
+    # (underlying, n) a valid config for one of desk_scopes, varied by n; None: sample(n)
+    desk_sample: Callable[[str, int], MmpConfig] | None = None
     floor: RequestFloor  # what its API needs at least (benchmarks/floor.py)
 
     def credentials(self, sim: Any, account: str) -> Credentials:
@@ -389,6 +397,21 @@ DERIBIT_ANSWERS = (
 )
 DERIBIT_DESK_INDEXES = ("btc_usd", "eth_usd", "btc_usdc", "eth_usdc")
 DERIBIT_DESK_GROUPS = (None, "g1", "g2", "g3", "g4")  # the default and 4 mass-quote groups
+# Block RFQ: the trade count on `all`, and the two indexes most block trades are on
+DERIBIT_DESK_RFQ = ("block_rfq:all", "block_rfq:btc_usd", "block_rfq:eth_usd")
+
+
+def _deribit_desk_sample(underlying: str, n: int) -> MmpConfig:
+    """Block RFQ's `all` takes a trade count (and max_quote_quantity) and no other limit."""
+    if underlying != "block_rfq:all":
+        return DERIBIT.sample(n)
+    return MmpConfig(
+        (n % 5 + 1) * 1000,
+        30_000,
+        max_quote_quantity=Decimal(25),
+        trade_count_limit=Decimal(n % 20 + 1) * 5,
+    )
+
 
 DERIBIT = VenueRow(
     venue="deribit",
@@ -460,13 +483,18 @@ DERIBIT = VenueRow(
     sandbox_frozen="deribit/deribit-main/btc_usd/MassQuoteBot7",
     sandbox_drifted="deribit/deribit-main/btc_usd",
     lengthen_freeze=_deribit_lengthen,
-    # 4 index names x (the default group + 4 mass-quote groups): 20 scopes, 16 groups (its
-    # maximum)
-    desk_scopes=tuple(
-        (index, None if group is None else f"{index.replace('_', '')}{group}")
-        for index in DERIBIT_DESK_INDEXES
-        for group in DERIBIT_DESK_GROUPS
+    # Block RFQ's 3 scopes first (so an account cut short by the desk's size has them too),
+    # then 4 index names x (the default group + 4 mass-quote groups): 20 scopes, 16 groups
+    # (its maximum); 23 in all
+    desk_scopes=(
+        *_each(DERIBIT_DESK_RFQ),
+        *(
+            (index, None if group is None else f"{index.replace('_', '')}{group}")
+            for index in DERIBIT_DESK_INDEXES
+            for group in DERIBIT_DESK_GROUPS
+        ),
     ),
+    desk_sample=_deribit_desk_sample,
     # auth, then config and status of each space at once (order and Block RFQ: the latter is
     # read on every account, so its live scopes are reported); a change: the write, then
     # config and status of its space
@@ -842,9 +870,15 @@ OKX = VenueRow(
     sandbox_drifted="okx/okx-mm/BTC-USD",
     lengthen_freeze=_okx_lengthen,
     desk_scopes=_each(("BTC-USD", "ETH-USD")),
-    # one GET answers every family; a change: the set, then one read. Sets: 2 per 10 s
+    # one GET answers every family; a change: the set, then one read. Per user (the docs'
+    # figures, not the client's): sets 2 per 10 s, reads 5 per 2 s
     floor=RequestFloor(
-        read_chain=1, read_requests=1, step_chain=2, step_requests=2, write_window=(2, 10_000)
+        read_chain=1,
+        read_requests=1,
+        step_chain=2,
+        step_requests=2,
+        write_window=(2, 10_000),
+        read_window=(5, 2_000),
     ),
 )
 

@@ -39,24 +39,28 @@ class SignedPaths:
     async def send(self, request: str, host: str, attempt: Attempt) -> httpx.Response:
         """The answer to `request`, signed the way kept for it; until one is kept, one
         request at a time finds it (the others wait, so a wrong first reading costs one
-        401, not one per asset)."""
+        401, not one per asset). Once one is kept, the waiters send at once, side by side:
+        the lock is for finding the reading, not for sending with it."""
         kept = self._kept.get(request)
-        if kept is not None:
-            return await attempt(kept)
-        async with self._finding.setdefault(request, asyncio.Lock()):
-            kept = self._kept.get(request)
-            if kept is not None:
-                return await attempt(kept)
-            first = await attempt(True)
-            if first.status_code != 401:
-                if first.is_success:
-                    self._keep(request, host, True, "the first reading tried was taken")
-                return first
-            second = await attempt(False)
-            if second.is_success:
-                why = f"signed {WITH}, the venue answered 401; {WITHOUT}, it answered"
-                self._keep(request, host, False, why)
-            return first if second.status_code == 401 else second
+        if kept is None:
+            async with self._finding.setdefault(request, asyncio.Lock()):
+                kept = self._kept.get(request)
+                if kept is None:
+                    return await self._find(request, host, attempt)
+        return await attempt(kept)
+
+    async def _find(self, request: str, host: str, attempt: Attempt) -> httpx.Response:
+        """Try the stricter reading, then the other on a 401; keep the one that worked."""
+        first = await attempt(True)
+        if first.status_code != 401:
+            if first.is_success:
+                self._keep(request, host, True, "the first reading tried was taken")
+            return first
+        second = await attempt(False)
+        if second.is_success:
+            why = f"signed {WITH}, the venue answered 401; {WITHOUT}, it answered"
+            self._keep(request, host, False, why)
+        return first if second.status_code == 401 else second
 
     def learned(self) -> list[dict[str, str]]:
         return list(self._learned)
