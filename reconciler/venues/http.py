@@ -20,13 +20,13 @@ import asyncio
 import logging
 import os
 import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from reconciler.core.clock import clock
 from reconciler.core.errors import VenueUnavailable
 from reconciler.core.units import convert_time, loads_exact
 from reconciler.venues.answers import Malformed
@@ -53,7 +53,7 @@ async def request(
     retry policy above; the answer, whatever its status (the venue's client reads it)."""
     faults = waits = 0
     while True:
-        started = time.monotonic_ns()
+        started = clock().monotonic_ns()
         try:
             response = await _whole_answer(http, message, auth)
         except httpx.HTTPError as exc:
@@ -65,9 +65,9 @@ async def request(
             if (not idempotent and reached) or faults >= READ_ATTEMPTS:
                 raise _unavailable(where, failed, exc, idempotent, reached) from exc
             jitter_percent = random.randint(50, 150)
-            await asyncio.sleep(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent / 100_000)
+            await clock().sleep_ns(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent * 10_000)
             continue
-        took_ms = convert_time(time.monotonic_ns() - started, "ns", "ms")
+        took_ms = convert_time(clock().monotonic_ns() - started, "ns", "ms")
         status = response.status_code
         LOG.info(
             "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
@@ -76,7 +76,7 @@ async def request(
         if wait_ms is None or waits >= RATE_LIMIT_RETRIES:
             return response
         waits += 1
-        await asyncio.sleep(wait_ms / 1000)
+        await clock().sleep_ns(convert_time(wait_ms, "ms", "ns"))
 
 
 def rate_limit_wait_ms(response: httpx.Response) -> int | None:

@@ -9,16 +9,15 @@ did not process it), at most as often and never longer.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from reconciler.core.aio import read_all
+from reconciler.core.clock import clock
 from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.core.units import dumps_exact, now
+from reconciler.core.units import convert_time, dumps_exact, now
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bybit import wire
@@ -157,7 +156,7 @@ class BybitClient:
             except VenueError as exc:
                 if exc.code != TOO_MANY or attempt == RATE_LIMIT_RETRIES:
                     raise
-                await asyncio.sleep(timedelta(milliseconds=_wait_ms(response)).total_seconds())
+                await clock().sleep_ns(convert_time(_wait_ms(response), "ms", "ns"))
         raise AssertionError("unreachable")
 
 
