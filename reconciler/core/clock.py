@@ -4,7 +4,9 @@ it on by their length, so the simulators answering in process see the same time)
 
 Every rate-limit wait, back-off, read-back deadline and request timestamp of the venue
 layer and of apply reads `clock()`; on the system clock that is time.monotonic_ns,
-time.time_ns and asyncio.sleep, as before. Nanoseconds, integers; no floats.
+time.time_ns and asyncio.sleep, as before. Nanoseconds, integers; no floats. The push
+channels (a socket, so never in process) stamp what they hear by time.monotonic_ns, the
+system clock's: a run with one open stays on the system clock.
 """
 
 from __future__ import annotations
