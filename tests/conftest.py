@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from reconciler.core.clock import running_on
+from tests.clock import VirtualClock
 from tests.figures import FILE, Figures
 
 # Properties assert behaviour, never speed (benchmarks/ measures that): no per-example
@@ -76,3 +78,14 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def virtual_time() -> Iterator[VirtualClock]:
+    """apply, the venue clients and the simulators answering in process on one virtual
+    clock (tests/clock.py): every rate-limit wait, back-off and read-back deadline passes
+    at once and moves the clock on by its length, so the run goes as it would in real time.
+    Only where every party is in this process (no real mmp process, no served simulator)."""
+    virtual = VirtualClock()
+    with running_on(virtual):
+        yield virtual

@@ -375,6 +375,7 @@ def _desired(**configs: MmpConfig | None) -> DesiredState:
     return desired
 
 
+@pytest.mark.usefixtures("virtual_time")  # Deribit's pacing passes at once (tests/clock.py)
 def test_lifecycle_of_block_rfq_all(sim: DeribitSimulator) -> None:
     """Create, tighten, hold while frozen, unfreeze (reset_mmp with block_rfq: true), write,
     remove: the order scope on the same venue account is never touched."""

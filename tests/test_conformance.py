@@ -33,6 +33,9 @@ from tests.venues import (
 )
 
 HERE = Location("p.yaml", 1, 1)
+# in process throughout: every rate-limit wait passes at once on the virtual clock, which
+# the simulators' rate limits count by too (tests/clock.py)
+pytestmark = pytest.mark.usefixtures("virtual_time")
 
 
 def test_every_registered_venue_has_a_row() -> None:

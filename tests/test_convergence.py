@@ -37,6 +37,9 @@ from tests.venues import (
 )
 
 HERE = Location("p.yaml", 1, 1)
+# in process throughout: every rate-limit wait passes at once on the virtual clock, which
+# the simulators' rate limits count by too (tests/clock.py)
+pytestmark = pytest.mark.usefixtures("virtual_time")
 EXAMPLES = {DEFAULT: 40}  # by reading; any other: OTHER_EXAMPLES
 OTHER_EXAMPLES = 12
 

@@ -232,6 +232,7 @@ CELLS = [
 
 
 @pytest.mark.parametrize(("venue", "reading", "fault"), CELLS)
+@pytest.mark.usefixtures("virtual_time")  # in process: its waits pass at once (tests/clock.py)
 def test_cell(venue: str, reading: str, fault: str) -> None:
     said, records, _ = run_cell(venue, reading, fault)
     RESULTS[(venue, reading, fault)] = said

@@ -58,6 +58,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BX_BTC, BX_ETH = "bullish/bullish-mm/BTC", "bullish/bullish-mm/ETH"
 BN_ETH, BN_BTC = "binance/binance-mm/ETHUSDT", "binance/binance-mm/BTCUSDT"
 HERE = Location("p.yaml", 1, 1)
+# in process (the sandbox's simulators answer here): apply's read-back polls and pacing
+# pass at once on the virtual clock, which the simulators count by too (tests/clock.py)
+pytestmark = pytest.mark.usefixtures("virtual_time")
 
 
 @pytest.fixture

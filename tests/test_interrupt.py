@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.apply.interrupt import GITHUB_GRACE_S, GRACE_S, grace_s
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.venues.bullish.simulator import BullishSimulator
 from reconciler.venues.bullish.wire import NONCE_PATH
@@ -186,13 +187,16 @@ def test_past_the_deadline_exit_4_names_the_scope_and_the_config_to_restore(
     tmp_path: Path,
 ) -> None:
     with make_desk(tmp_path) as desk:
+        # run as GitHub Actions runs it (a cancelled job): the deadline is its 2 s grace,
+        # not the 10 s of elsewhere (test_the_grace_after_a_second_signal)
+        desk.env["GITHUB_ACTIONS"] = "true"
         proc, gate = held(desk, "reset-confirmed")  # BTC has no config: the set is held
         proc.send_signal(signal.SIGINT)
         wait_for(proc, "SIGINT received")
         proc.send_signal(signal.SIGINT)
         said = wait_for(proc, "received again, not obeyed")
         assert "bullish/bx/BTC: between its reset and its set" in said
-        result = proc.finish(WAIT_S)  # the held set never returns: the 10 s deadline ends it
+        result = proc.finish(WAIT_S)  # the held set never returns: the deadline ends it
         gate.release(deliver=False)  # type: ignore[attr-defined]  # and it never arrives
         assert result.code == 4, result
         assert "UNSAFE (may be unprotected)    bullish/bx/BTC" in result.stdout
@@ -205,6 +209,13 @@ def test_past_the_deadline_exit_4_names_the_scope_and_the_config_to_restore(
         assert plan.stdout.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
         assert "ended with exit 4" in plan.stdout
         converges(desk)
+
+
+def test_the_grace_after_a_second_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 s, or 2 s in GitHub Actions (done before its SIGKILL, 2.5 s after its SIGTERM)."""
+    assert grace_s() == GRACE_S == 10
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert grace_s() == GITHUB_GRACE_S == 2
 
 
 def test_a_second_apply_refuses_at_once_naming_the_holder(tmp_path: Path) -> None:

@@ -62,14 +62,15 @@ class InFlight:
     def lands_until(self) -> dt.datetime | None:
         """Until when its pending write may still land (None: nothing pending). A request
         in flight when its run died reaches the venue within seconds, if at all, and a
-        queued command is applied within the venue's delay: mmp allows late_landing_s()
-        (Binance: the age past which it refuses any request)."""
+        queued command is applied within the venue's delay: mmp allows late_landing_s(),
+        and never past the age at which the venue refuses any request (OKX 31 s, Binance
+        and Bybit 6 s): by default that age, on those venues."""
         if not self.pending or self.sent_at is None:
             return None
         caps = _capabilities().get(self.key.venue)
         window_ms = late_landing_s() * 1000
         if caps is not None and caps.refuses_after_ms is not None:
-            window_ms = caps.refuses_after_ms
+            window_ms = min(window_ms, caps.refuses_after_ms)
         return self.sent_at + dt.timedelta(milliseconds=window_ms)
 
     def may_still_land(self, now: dt.datetime | None = None) -> bool:

@@ -20,14 +20,13 @@ venue's pushed word on it or the read-back, whichever comes first.
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.apply import push
 from reconciler.apply.journal import Journal
+from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
 from reconciler.core.freezes import became_held, what_to_do
@@ -254,7 +253,7 @@ async def _current(run: Run, step: Step) -> LiveScope | None:
         took: list[int] = []
         for _ in range(READ_TRIES):
             read = await _read(run, step)
-            took.append((time.monotonic_ns() - read.at_ns) // 1_000_000)
+            took.append((clock().monotonic_ns() - read.at_ns) // 1_000_000)
             if took[-1] <= READ_BUDGET_MS:
                 break
         else:
@@ -271,7 +270,7 @@ def _reusable(run: Run, step: Step, read: Read | None) -> bool:
     return (
         read is not None
         and read.seq == run.sent.get(step.key.account, 0)
-        and time.monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
+        and clock().monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
         and (read.covers is None or step.key.underlying in read.covers)
         and push.covers(run.connections, step.key.account, read.at_ns)
     )
@@ -302,7 +301,7 @@ def _pushed_hold(run: Run, step: Step) -> StepResult | None:
 
 async def _read(run: Run, step: Step) -> Read:
     only = frozenset({step.key.underlying})  # one scope: no need to read the whole account
-    began = time.monotonic_ns()
+    began = clock().monotonic_ns()
     with sends_timed() as sends:
         account = await run.connections.read_account(step.key.account, only=only)
     bulk = run.connections.clients[step.key.account].capabilities.bulk_read
@@ -366,7 +365,7 @@ async def _attempt(run: Run, step: Step, kind: str, config: MmpConfig | None) ->
         answer = Answer.UNKNOWN if exc.maybe_applied else Answer.REFUSED
         lost = answer is Answer.UNKNOWN and not exc.answered
         # the last send is the one that may still be on its way (it was signed then)
-        at = max(sends, default=time.monotonic_ns())
+        at = max(sends, default=clock().monotonic_ns())
         return Sent(answer, redact(str(exc)), lost=lost, at_ns=at)
     except ReconcilerError as exc:
         return Sent(Answer.REFUSED, redact(str(exc)))  # the venue answered and refused
@@ -392,22 +391,22 @@ async def _await_state(
     scope = str(step.key)
     if run.phases.get(scope) is Phase.WRITING:
         run.phases[scope] = Phase.VERIFYING
-    deadline = time.monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
+    deadline = clock().monotonic_ns() + POLL_DEADLINE_MS * 1_000_000
     interval = POLL_INTERVAL_MS
     refused = sent.answer is Answer.REFUSED
     if settle_ms and not (caps.synchronous or refused):
-        await asyncio.sleep(min(settle_ms, POLL_MAX_INTERVAL_MS) / 1000)
+        await clock().sleep_ns(min(settle_ms, POLL_MAX_INTERVAL_MS) * 1_000_000)
     # a lost write on a venue that refuses old requests is settled by a read begun after
     # that age; elsewhere nothing gained by waiting (_may_land says it may still land)
     final_ns = sent.at_ns + (caps.refuses_after_ms or 0) * 1_000_000 if sent.lost else 0
     while True:
-        began = time.monotonic_ns()
+        began = clock().monotonic_ns()
         seen = await _read_back(run, step)
         synchronous = caps.synchronous and began >= final_ns
         settled = not isinstance(seen, Unread) and (synchronous or refused or seen == want)
-        if settled or time.monotonic_ns() >= deadline:
+        if settled or clock().monotonic_ns() >= deadline:
             return seen
-        await asyncio.sleep(interval / 1000)
+        await clock().sleep_ns(interval * 1_000_000)
         if not eager or isinstance(seen, Unread):
             interval = min(interval * 2, POLL_MAX_INTERVAL_MS)
 
@@ -461,13 +460,13 @@ async def _replace(run: Run, step: Step) -> StepResult:
     held = _pushed_hold(run, step) if sent.answer is Answer.REFUSED else None
     if held is not None:
         return held
-    acknowledged = time.monotonic_ns()
+    acknowledged = clock().monotonic_ns()
     learned = run.fastest_clear_ms.get(step.key.venue, 0) * 3 // 4
     sent, cleared = await _outcome(run, step, None, sent, eager=True, settle_ms=learned, trust=True)
     if cleared is not None:
         late = _may_land(run, step, sent)
         return _classify(step, cleared, sent, "the reset did not clear the config in time", late)
-    gap_start = time.monotonic_ns()
+    gap_start = clock().monotonic_ns()
     settle_ms = (gap_start - acknowledged) // 1_000_000  # the set's first read waits as long
     fastest = run.fastest_clear_ms.get(step.key.venue, settle_ms)
     run.fastest_clear_ms[step.key.venue] = min(fastest, settle_ms)
@@ -481,7 +480,7 @@ async def _replace(run: Run, step: Step) -> StepResult:
         sent = await _send(run, step, "set", step.after, purpose)
         sent, seen = await _outcome(run, step, step.after, sent, settle_ms=settle_ms)
         if seen == step.after:
-            gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+            gap_ms = (clock().monotonic_ns() - gap_start) // 1_000_000
             run.journal.write("replace-set", scope=scope, unprotected_ms=gap_ms)
             detail = f"unprotected for {gap_ms} ms between reset and set"
             return StepResult(step, Outcome.APPLIED, detail, gap_ms=gap_ms)
@@ -517,7 +516,7 @@ async def _restore(
     run.journal.write("replace-restore", scope=str(step.key), errors=errors)
     sent = await _send(run, step, "set", step.before, "restore")
     sent, restored = await _outcome(run, step, step.before, sent, settle_ms=settle_ms)
-    gap_ms = (time.monotonic_ns() - gap_start) // 1_000_000
+    gap_ms = (clock().monotonic_ns() - gap_start) // 1_000_000
     why = "; ".join(errors)
     if restored == step.before:
         detail = f"{why}; the old config was restored after {gap_ms} ms without MMP"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
+
+from reconciler.core.clock import clock
 
 MANUAL: Final = "manual"
 Manual = Literal["manual"]
@@ -282,10 +283,11 @@ def epoch_ms(value: int, unit: TimeUnit) -> int:
 
 
 def now(unit: TimeUnit) -> int:
-    """The time since the epoch in the unit a venue stamps its requests with."""
-    return convert_time(time.time_ns(), "ns", unit)
+    """The time since the epoch in the unit a venue stamps its requests with (by the clock
+    in force: reconciler.core.clock)."""
+    return convert_time(clock().time_ns(), "ns", unit)
 
 
 def monotonic_ms() -> int:
     """A clock for deadlines and lifetimes (never for a venue's timestamps)."""
-    return convert_time(time.monotonic_ns(), "ns", "ms")
+    return convert_time(clock().monotonic_ns(), "ns", "ms")

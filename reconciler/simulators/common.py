@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+
+from reconciler.core.clock import clock
 
 
 class Clock:
-    """Milliseconds since the epoch; real time unless a test pins or advances it."""
+    """Milliseconds since the epoch: the clock in force (reconciler.core.clock: the system's,
+    or a test's virtual one, so a simulator answering in process sees the time its client
+    paces by), unless a test pins or advances it."""
 
     def __init__(self, fixed_ms: int | None = None) -> None:
         self._fixed = fixed_ms
         self._offset = 0
 
     def now_ms(self) -> int:
-        base = self._fixed if self._fixed is not None else time.time_ns() // 1_000_000
+        base = self._fixed if self._fixed is not None else clock().time_ns() // 1_000_000
         return base + self._offset
 
     def advance(self, ms: int) -> None:

@@ -22,13 +22,13 @@ import asyncio
 import logging
 import os
 import random
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from reconciler.core.clock import clock
 from reconciler.core.errors import VenueUnavailable
 from reconciler.core.units import convert_time, loads_exact
 from reconciler.venues.answers import Malformed
@@ -60,7 +60,7 @@ async def request(
     waited_for = rate_limited or rate_limit_wait_ms
     faults = waits = 0
     while True:
-        started = time.monotonic_ns()
+        started = clock().monotonic_ns()
         try:
             response = await _whole_answer(http, message, auth)
         except httpx.HTTPError as exc:
@@ -72,9 +72,9 @@ async def request(
             if (not idempotent and reached) or faults >= READ_ATTEMPTS:
                 raise _unavailable(where, failed, exc, idempotent, reached) from exc
             jitter_percent = random.randint(50, 150)
-            await asyncio.sleep(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent / 100_000)
+            await clock().sleep_ns(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent * 10_000)
             continue
-        took_ms = convert_time(time.monotonic_ns() - started, "ns", "ms")
+        took_ms = convert_time(clock().monotonic_ns() - started, "ns", "ms")
         status = response.status_code
         LOG.info(
             "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
@@ -85,7 +85,7 @@ async def request(
         waits += 1
         wait_ms = min(max(wait_ms, 1), MAX_WAIT_MS)
         LOG.info("%s: rate limited: %s sent again in %d ms", where, message.url.path, wait_ms)
-        await asyncio.sleep(wait_ms / 1000)
+        await clock().sleep_ns(convert_time(wait_ms, "ms", "ns"))
 
 
 def rate_limit_wait_ms(response: httpx.Response) -> int | None:

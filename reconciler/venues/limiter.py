@@ -1,7 +1,8 @@
 """Client-side rate limits, so we stay inside the documented limits instead of learning them
 from 429s: a token bucket per venue account, and a sliding window shared by every account
 of a venue where the venue counts per IP (Binance's request weight per minute, Bullish's
-requests per 10 s). Integer arithmetic in nanoseconds; no floats.
+requests per 10 s). Integer arithmetic in nanoseconds, on the clock in force
+(reconciler.core.clock); no floats.
 
 A sliding window never exceeds a fixed window of the same size, wherever the venue's
 window boundaries fall, and it lets the whole allowance go at once: reading at the limit,
@@ -11,13 +12,13 @@ not below it.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
 
+from reconciler.core.clock import clock
 from reconciler.core.errors import ReconcilerError
 
 _SENDS: ContextVar[list[int] | None] = ContextVar("mmp_request_sends", default=None)
@@ -61,11 +62,15 @@ def note_send() -> None:
         raise NotSent(f"not sent: {why}")
     sends = _SENDS.get()
     if sends is not None:
-        sends.append(time.monotonic_ns())
+        sends.append(clock().monotonic_ns())
+
+
+def _now_ns() -> int:
+    return clock().monotonic_ns()
 
 
 async def _sleep_ns(ns: int) -> None:
-    await asyncio.sleep(ns / 1_000_000_000)
+    await clock().sleep_ns(ns)
 
 
 class Limiter:
@@ -76,7 +81,7 @@ class Limiter:
         per_second: int,
         burst: int,
         *,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
+        clock_ns: Callable[[], int] = _now_ns,
         sleep_ns: Callable[[int], Awaitable[None]] = _sleep_ns,
     ) -> None:
         self.per_second, self.burst = per_second, burst
@@ -116,7 +121,7 @@ class WindowLimiter:
         limit: int,
         window_ms: int,
         *,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
+        clock_ns: Callable[[], int] = _now_ns,
         sleep_ns: Callable[[int], Awaitable[None]] = _sleep_ns,
     ) -> None:
         self.limit, self.window_ns = limit, window_ms * 1_000_000

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from reconciler.core.aio import read_all
+from reconciler.core.clock import clock
 from reconciler.core.console import Progress
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount
@@ -60,7 +60,7 @@ class Connections:
 
     async def read_account(self, name: str, only: frozenset[str] | None = None) -> LiveAccount:
         """One account's scopes; with `only`, at least those underlyings (a read-back)."""
-        started = time.monotonic_ns()
+        started = clock().monotonic_ns()
         account = await self.clients[name].read(self.declared.get(name, frozenset()), only=only)
         if only is None:
             self.read_at_ns[name] = started  # what it says held when the read began, at least

@@ -10,13 +10,12 @@ account within 10 s) is reported rate-limited, with what to do.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from time import time_ns
 from typing import Any
 
 import httpx
 
+from reconciler.core.clock import clock
 from reconciler.core.errors import VenueError, VenueRejected
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.units import convert_time, dumps_exact, now
@@ -81,7 +80,7 @@ class OkxAuth(VenueAuth):
         self._base = base.raw_path.rstrip(b"/")  # the signed path is the one after the base
 
     def sign(self, request: httpx.Request) -> httpx.Request:
-        stamp = wire.timestamp(convert_time(time_ns(), "ns", "ms"))
+        stamp = wire.timestamp(now("ms"))
         path = request.url.raw_path
         if self._base and path.startswith(self._base + b"/"):
             path = path[len(self._base) :]
@@ -177,7 +176,7 @@ class OkxClient:
             if _code(response) != RATE_LIMITED or attempt == RATE_LIMIT_RESENDS:
                 break
             LOG.info("%s: %s %s: 50011, sent again in %d ms", where, method, path, window_ms)
-            await asyncio.sleep(convert_time(window_ms, "ms", "s"))  # whole seconds: 10, 2
+            await clock().sleep_ns(convert_time(window_ms, "ms", "ns"))
         if response.status_code >= 400:
             raise _error(where, path, response)
         data = parse_json(response, where)
