@@ -63,6 +63,8 @@ def test_a_key_that_may_not_read_it_is_a_note_where_none_is_declared(
     assert code == 4  # as before: the unprotected eth_usd, not an unread account (1)
     code, out, _ = mmp(capsys, "plan", "--account", "deribit-hedge", "--detailed-exitcode")
     assert f"Note: {UNREADABLE}" in out and code == 2, out  # a plan, with its note
+    code, _, err = mmp(capsys, "import", "--dry-run", "--account", "deribit-hedge")
+    assert code == 0 and UNREADABLE in err, err  # import says what it could not see too
 
 
 def test_a_key_that_may_not_read_it_stays_an_error_where_it_is_declared(

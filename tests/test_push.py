@@ -390,10 +390,13 @@ def test_ws_url_keeps_a_gateways_path() -> None:
 
 
 def test_in_process_venues_have_no_push_channel_and_apply_says_so(
-    in_tmp: Path, caplog: pytest.LogCaptureFixture
+    in_tmp: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--sandbox (and the in-process tests) answer through an httpx transport: there is no
     socket, so apply reads only, and -v says why."""
+    # caplog hears the "mmp" logger only while it propagates, which `mmp` run in this process
+    # by an earlier test turns off (console.configure): the test failed after any such one
+    monkeypatch.setattr(logging.getLogger("mmp"), "propagate", True)
     write_policy(in_tmp, DERIBIT_POLICY)
     desired = load(in_tmp)
     sim = DeribitSimulator()

@@ -87,6 +87,8 @@ def command(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     desired, live, filters = _read_everything(args)
+    for note in (note for account in live for note in account.said()):
+        console.note(note)  # what the read could not see (a Block RFQ space unreadable)
     results = import_live(desired, live, capabilities(), prune=args.prune, filters=filters)
     for result in results:
         if result.changed:

@@ -98,7 +98,8 @@ class DeribitPush:
                 return
             self._since_ns = time.monotonic_ns()
             taken = [c for c in [*missing, ALL_CHANNEL] if c in self._channels]
-            LOG.info("%s: WebSocket subscribed to %s", self.where, ", ".join(taken))
+            if taken:
+                LOG.info("%s: WebSocket subscribed to %s", self.where, ", ".join(taken))
 
     async def _subscribe_all(self, socket: RpcSocket) -> None:
         """user.mmp_trigger.all, asked for alone: Deribit may have no such channel (the
