@@ -1,9 +1,11 @@
 """A venue's config spaces in the fault matrix (tests/test_fault_matrix.py, fault_cells.py):
 Deribit's Block RFQ MMP (block_rfq:<index>) beside its order/quote MMP.
 
-- cell_scopes: the scopes a cell of the matrix changes: the row's first two, and where the
-  row has scopes of another config space, the first of those too, so that every cell of
-  the venue crosses the two spaces.
+- cell_scopes: the two scopes a cell of the matrix changes: the row's first two; where the
+  row has scopes of another config space, its first scope and the first of those, so that
+  every cell of the venue crosses the two spaces (two scopes, not three: a Deribit cell
+  then stays within its client's burst of 20 requests, where a third scope would pace it
+  at 5 a second, over a second a cell).
 - SpaceWatch: on a Deribit simulator, every write of one space (set_mmp_config,
   reset_mmp; with block_rfq: true or not) leaves the other space's configs and freezes as
   they were. Never mixed, whatever the fault.
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.core.model import split_space
+from reconciler.core.model import ScopeKey, split_space
 from reconciler.core.units import loads_exact
 from reconciler.venues.deribit.simulator import DeribitSimulator
 from tests.venues import Scope, VenueRow
@@ -26,17 +28,16 @@ WRITES = frozenset({"private/set_mmp_config", "private/reset_mmp"})
 ORDERS, BLOCK_RFQ = "orders", "block_rfq"  # order/quote MMP; Block RFQ MMP
 
 
-def cell_scopes(row: VenueRow) -> tuple[Scope, ...]:
-    """The row's first two scopes, and the first of another config space where it has one
-    (Deribit: block_rfq:btc_usd, beside btc_usd and btc_usd/Bot1)."""
-    first = row.scopes[:2]
-    other = [s for s in row.scopes if split_space(s[0])[0] is not None and s not in first]
-    return first + tuple(other[:1])
+def cell_scopes(row: VenueRow) -> tuple[Scope, Scope]:
+    """The row's first two scopes; where it has scopes of another config space, its first
+    and the first of those (Deribit: btc_usd and block_rfq:btc_usd, one index in each)."""
+    other = [s for s in row.scopes if split_space(s[0])[0] is not None]
+    return (row.scopes[0], other[0] if other else row.scopes[1])
 
 
 def crosses(row: VenueRow) -> bool:
     """Whether the row's cells cross two config spaces."""
-    return len(cell_scopes(row)) > 2
+    return any(split_space(underlying)[0] is not None for underlying, _ in cell_scopes(row))
 
 
 class SpaceWatch:
@@ -80,6 +81,11 @@ class SpaceWatch:
             self._settle()
         assert not self.mixed, self.mixed
         return self.writes
+
+
+def space_of(key: ScopeKey) -> str:
+    """The config space of a scope: Block RFQ MMP's (block_rfq:<index>), or orders."""
+    return BLOCK_RFQ if split_space(key.underlying)[0] == BLOCK_RFQ else ORDERS
 
 
 def of_block_rfq(request: httpx.Request) -> bool:

@@ -5,13 +5,13 @@ Each cell asserts the exit code, the journal and the simulator's final state (in
 every scope's exactly as its exit code says; in a real process, each old or new unless the
 run ends with exit 4), then that a clean re-run converges. A venue with scopes of another
 config space crosses them in every cell (Deribit: block_rfq:btc_usd, its Block RFQ MMP,
-beside btc_usd and btc_usd/Bot1), and no write of one space may change the other
-(tests/spaces.py). In process, every reading an in-process run plays runs every fault; a real
-`mmp` process (tests/fault_cells.py) runs every cell under the default reading, and under
-each other reading the cells of what that reading tells differently (a freeze, a write's
-outcome, a refused token), with the push channel served where the venue has one. Where a
-venue or a reading changes a cell's outcome, the expected table says so for that reading.
-The matrix is printed as tables, a row per venue and reading (pytest -s shows them)."""
+beside btc_usd), and no write of one space may change the other (tests/spaces.py). In
+process, every reading an in-process run plays runs every fault; a real `mmp` process
+(tests/fault_cells.py) runs every cell under the default reading, and under each other
+reading the cells of what that reading tells differently (a freeze, a write's outcome, a
+refused token), with the push channel served where the venue has one. Where a venue or a
+reading changes a cell's outcome, the expected table says so for that reading. The matrix
+is printed as tables, a row per venue and reading (pytest -s shows them)."""
 
 from __future__ import annotations
 
@@ -202,11 +202,14 @@ async def _read(row: Any, sim: Any, creds: Any, desired: DesiredState) -> Any:
 
 
 def converge(row: Any, sim: Any, creds: Any, desired: DesiredState) -> None:
+    """A clean re-run, as `mmp apply --auto-approve` makes it (the plan's read is apply's:
+    nobody in between), applies every change, and a new plan has none."""
+
     async def go() -> None:
         conns = connect_to(sim, desired, {"acct": creds})
         live = await conns.read()
         plan = make_plan(desired, live, capabilities(), included=checked(live))
-        assert (await apply_plan(plan, conns, Journal(None))).exit_code == 0
+        assert (await apply_plan(plan, conns, Journal(None), live)).exit_code == 0
         assert not make_plan(desired, await conns.read(), capabilities()).has_changes
         await conns.aclose()
 

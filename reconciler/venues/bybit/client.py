@@ -16,18 +16,13 @@ from reconciler.core.aio import read_all
 from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import dumps_exact, now
+from reconciler.venues import http as shared
 from reconciler.venues.auth import Refusal, VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.bybit import wire
 from reconciler.venues.bybit.capabilities import BASE_COINS, CAPABILITIES, CONNECTION
 from reconciler.venues.errors import Code, ErrorTable, code_of, words
-from reconciler.venues.http import (
-    BACKOFF_MS,
-    malformed_answer,
-    parse_json,
-    rate_limit_wait_ms,
-    request,
-)
+from reconciler.venues.http import malformed_answer, parse_json, rate_limit_wait_ms, request
 from reconciler.venues.limiter import RequestLimiter, account_limits
 
 STATE, MODIFY, RESET = "/v5/account/mmp-state", "/v5/account/mmp-modify", "/v5/account/mmp-reset"
@@ -216,7 +211,7 @@ def _rate_limited(response: httpx.Response) -> int | None:
     if _refusal_of(response)[0] != TOO_MANY:
         return rate_limit_wait_ms(response)
     at = response.headers.get("X-Bapi-Limit-Reset-Timestamp", "")
-    return int(at) - now("ms") if at.isdigit() else BACKOFF_MS
+    return int(at) - now("ms") if at.isdigit() else shared.BACKOFF_MS
 
 
 _CONFORMS: type[VenueClient] = BybitClient  # mypy checks the Protocol here
