@@ -124,6 +124,13 @@ def ctrl_c_answers() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
+def answered_yes(question: str) -> bool:
+    """Ask QUESTION at the terminal: True only for `yes` (Ctrl-C interrupts the prompt)."""
+    with ctrl_c_answers():
+        answer = input(f"{question} Only 'yes' is accepted: ")
+    return answer.strip() == "yes"
+
+
 def _first_message(name: str, working: list[str], grace_s: int) -> str:
     if not working:
         return f"mmp: {name} received: no new step will start; apply is ending."

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from reconciler.apply import recovery, runlock
 from reconciler.apply.executor import ApplyResult, Outcome, StepResult, apply_plan
-from reconciler.apply.interrupt import Interrupt, ctrl_c_answers, restore_defaults
+from reconciler.apply.interrupt import Interrupt, answered_yes, restore_defaults
 from reconciler.apply.journal import Journal, who
 from reconciler.core import console, paths, secrets
 from reconciler.core.console import out
@@ -487,9 +487,7 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
             "not applying: stdin is not a terminal; review the plan and pass "
             "--auto-approve to apply without a prompt"
         )
-    with ctrl_c_answers():
-        answer = input(f"{question} Only 'yes' is accepted: ")
-    if answer.strip() != "yes":
+    if not answered_yes(question):
         raise ApprovalError("not applied: approval was not given")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.apply.interrupt import ctrl_c_answers
+from reconciler.apply.interrupt import answered_yes
 from reconciler.core.console import is_terminal
 from reconciler.core.errors import ReconcilerError
 
@@ -89,9 +89,7 @@ def approve(changes: list[Change], yes: bool, command: str) -> None:
             "(a hand edit there would be lost); stdin is not a terminal, so nobody was asked: "
             "give --yes to write them"
         )
-    with ctrl_c_answers():
-        answer = input(f"Replace {count} as shown above? Only 'yes' is accepted: ")
-    if answer.strip() != "yes":
+    if not answered_yes(f"Replace {count} as shown above?"):
         raise ReconcilerError("nothing was written: the replacement was not approved")
 
 
