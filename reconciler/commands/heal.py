@@ -49,6 +49,7 @@ from reconciler.planning.selection import Selection
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredState
 from reconciler.policy.healing import ENABLE
+from reconciler.venues import capabilities
 from reconciler.venues.live import Connections
 
 
@@ -134,7 +135,8 @@ def _heal(
         live = await connections.read()
         # no restores: a scope the policies do not declare is never healed, only named
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
-        healing = select(made, desired, rules, recovery.baseline(runs, live))
+        had = recovery.baseline(runs, live)
+        healing = select(made, desired, rules, had, capabilities())
         found.append(healing)
         out(text(healing, args.colour))
         if not healing.healed:
