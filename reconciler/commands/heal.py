@@ -130,6 +130,7 @@ def _heal(
     desired, targets, selection = planned
     journal, where = journaled
     found: list[Healing] = []
+    watch = installed()  # the heal job's check that its branch has not moved, if any
 
     async def work(connections: Connections) -> ApplyResult | None:
         live = await connections.read()
@@ -152,7 +153,6 @@ def _heal(
             if token is not None:
                 BEFORE_STEP.reset(token)
 
-    watch = installed()
     result = run_live(args, targets, desired, work)
     code = 0 if result is None else _report(result, "Heal")
     if code == 0 and found:
