@@ -22,10 +22,12 @@ from reconciler.core.errors import (
     VenueRejected,
     VenueUnavailable,
 )
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.model import NOT_FROZEN, LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, dumps_exact, loads_exact
+from reconciler.planning.heal import Why, select
 from reconciler.planning.plan import Action
 from reconciler.planning.planner import make_plan
+from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.simulators.common import Clock, CreditBucket
 from reconciler.venues import VENUES, capabilities
@@ -736,3 +738,73 @@ def test_durations_go_out_in_whole_seconds_through_the_bounds() -> None:
         wire.set_command("1", key, MmpConfig(1000, MANUAL, Decimal(1)))
     with pytest.raises(ValueError, match="not a whole number of seconds"):
         wire.set_command("1", key, MmpConfig(1500, 1000, Decimal(1)))
+
+
+# ---- a live deltaLimit "0": no limit, or a limit of zero? (undocumented) --------------------
+
+BARE = MmpConfig(10_000, 5000, quantity_limit=Decimal(10))  # set without a deltaLimit
+WITH_DELTA = MmpConfig(10_000, 5000, quantity_limit=Decimal(10), delta_limit=Decimal(5))
+
+
+def _desired(config: MmpConfig) -> DesiredState:
+    where = Location("p", 1, 1)
+    return DesiredState(
+        accounts={"acct": AccountTarget("acct", "bullish", "testnet", None, "ACCT", where)},
+        scopes={KEY: DesiredScope(KEY, config, where)},
+    )
+
+
+@pytest.mark.parametrize("reading", ["limit", "none"])
+def test_a_live_delta_limit_0_has_no_direction_for_heal_under_either_reading(
+    reading: str,
+) -> None:
+    """A config set without a deltaLimit reads "0". The venue's docs do not say whether that
+    is no delta limit or a limit of zero (the simulator plays both: `delta_zero`); a delta
+    limit added to it tightens under the first and loosens under the second, so heal leaves
+    it and says why, while a policy without delta_limit matches it under both."""
+    sim = BullishSimulator(apply_delay_ms=0, delta_zero=reading)
+    row = ROWS["bullish"]
+    creds = row.credentials(sim, "acct")
+    row.seed(sim, creds, KEY, BARE)
+    stored = sim.accounts["key-acct"].configs["BTC"]
+    assert stored["deltaLimit"] == "0"
+    # the venue's own truth, as the reading says it: any delta trips a limit of zero
+    assert sim.fill("key-acct", "BTC", quantity=Decimal(1), delta=Decimal("0.5")) is (
+        reading == "limit"
+    )
+    sim.accounts["key-acct"].frozen.clear()
+    # the client reads it as no delta limit set, whatever the reading (a set without one
+    # reads back so); the push channel told no freeze
+    scope = wire.live_scope("acct", {**stored, "isActive": True}, {"BTC": NOT_FROZEN})
+    assert scope.config == BARE
+    live = [LiveAccount("bullish", "acct", (scope,))]
+    assert [s.action for s in make_plan(_desired(BARE), live, capabilities()).steps] == [
+        Action.UNCHANGED
+    ]
+    plan = make_plan(_desired(WITH_DELTA), live, capabilities())
+    rules = guards.Guardrails.model_validate({"heal": {"enabled": True}})
+    healing = select(plan, _desired(WITH_DELTA), rules, caps=capabilities())
+    assert healing.healed == ()
+    [left] = healing.left
+    assert left.why is Why.UNKNOWN
+    assert left.detail == (
+        'direction unknown: delta_limit (none) -> 5 (Bullish deltaLimit "0" is undocumented: '
+        "no limit, or a limit of 0)"
+    )
+    # a reviewed apply writes it; then the limit is 5 under either reading
+    conns = connect_to(sim, _desired(WITH_DELTA), {"acct": creds})
+
+    async def apply() -> ApplyResult:
+        read = await conns.read()
+        made = make_plan(_desired(WITH_DELTA), read, capabilities(), included=checked(read))
+        return await apply_plan(made, conns, Journal(None))
+
+    assert asyncio.run(apply()).exit_code == 0
+    assert sim.accounts["key-acct"].configs["BTC"]["deltaLimit"] == "5"
+    assert not sim.fill("key-acct", "BTC", quantity=Decimal(1), delta=Decimal("0.5"))
+    assert sim.fill("key-acct", "BTC", quantity=Decimal(1), delta=Decimal(6))
+
+
+def test_an_unknown_delta_zero_reading_is_refused() -> None:
+    with pytest.raises(ValueError, match="delta_zero is one of"):
+        BullishSimulator(delta_zero="zero")

@@ -46,6 +46,7 @@ REPOSITORY = "desk/mmp-policies"
 TOKEN = "ghs_workflowtoken0001"
 CANARY = "CANARY-8f3e2d1c"
 PR = 7
+SHA = "5a1d3c0ffee0ddba11fade5a1d3c0ffee0ddba11"  # main's head when each job started (GITHUB_SHA)
 VENUES = list(REGISTERED)  # one drift shard per venue
 BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # GitHub's `shell: bash`
 
@@ -150,6 +151,7 @@ class Desk:
             "GITHUB_API_URL": self.api_url,
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_SHA": SHA,
             "GITHUB_RUN_ID": str(self.jobs),
             "GITHUB_ACTOR": self.actor,
             "GITHUB_EVENT_NAME": event_name,
@@ -189,6 +191,7 @@ def desk(tmp_path: Path, github_api: tuple[str, list[FakeGitHub]]) -> Desk:
     api_url, current = github_api
     fake = FakeGitHub(REPOSITORY, tokens={TOKEN: "write"})
     fake.add_pull_request(PR)
+    fake.branches["main"] = SHA
     current.append(fake)
     return Desk(tmp_path / "runs", api_url, fake)
 
@@ -461,6 +464,16 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     records = [json.loads(line) for line in (kept / "journal.jsonl").read_text().splitlines()]
     assert sorted(r["scope"] for r in records if r["event"] == "heal") == sorted(healed)
     assert [r["exit_code"] for r in records if r["event"] == "apply-end"] == [0]
+    # before each write, main was asked for (its GITHUB_TOKEN) and found where it was
+    branch = json.loads((kept / "heal.json").read_text())["branch"]
+    assert branch == {
+        "name": "main",
+        "read_at": SHA,
+        "checks": desk.fake.ref_reads,
+        "moved_to": None,
+        "unknown": None,
+    }
+    assert 1 <= desk.fake.ref_reads <= 3  # side by side, the accounts' checks may share one
 
     report, _ = _drift(desk, healed=heal)
     assert report.code == 0, report.text
@@ -494,6 +507,54 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     [still] = desk.fake.issues_labelled("mmp-drift")
     assert still.number == issue.number and "**Healed**" not in still.body
     assert "**Needs a person**" in still.body and "healed by this run" not in still.title
+    _no_canary(desk)
+
+
+def test_the_heal_job_writes_nothing_once_main_moved_and_the_issue_says_why(
+    desk: Desk,
+) -> None:
+    """A pull request is merged while the heal job plans (issue 19): GitHub's main moves
+    before heal's first write. Heal, planning from the older policies, writes nothing (a
+    merged change could otherwise be undone, unattended): exit 1, journaled, in heal.json,
+    and the drift issue says why nothing was healed."""
+    assert _merge(desk)[1].code == 0
+    _on_the_venue(desk, "deribit", "deribit-hedge", "btc_usd", None)  # heal would re-create
+    before = {scope: step["before"] for scope, step in _venues_now(desk).items()}
+    merged = "c0ffee" * 6 + "beef"
+
+    def merge_lands(number: int) -> None:
+        desk.fake.branches["main"] = merged  # before heal's first check is answered
+
+    desk.fake.on_ref = merge_lands
+    heal = _heal(desk)
+    assert heal.code == 1, heal.text
+    said = (
+        f"`main` moved from {SHA[:7]} to {merged[:7]} while heal planned: nothing (more) "
+        "written; the next scheduled run heals from the new policies."
+    )
+    assert said in heal.stdout and said in heal.summary
+    assert {scope: step["before"] for scope, step in _venues_now(desk).items()} == before
+    kept = heal.workspace / ".mmp" / "heal"
+    records = [json.loads(line) for line in (kept / "journal.jsonl").read_text().splitlines()]
+    assert [(r["event"], r["now"]) for r in records if r["event"].startswith("branch-")] == [
+        ("branch-moved", merged)
+    ]
+    assert not [r for r in records if r["event"] in ("set-sent", "reset-sent")]
+    report = json.loads((kept / "heal.json").read_text())
+    assert report["exit_code"] == 1 and report["branch"]["moved_to"] == merged
+
+    assert _drift(desk, healed=heal)[0].code == 0
+    [issue] = desk.fake.issues_labelled("mmp-drift")
+    head = issue.body.split("### MMP plan")[0]
+    assert (
+        f"**Heal stopped**: `main` moved from {SHA[:7]} to {merged[:7]} while heal planned "
+        "([the run](https://github.com/desk/mmp-policies/actions/runs/"
+    ) in head
+    assert "nothing (more) was written from the older policies; the next scheduled run " in head
+    assert "- `deribit/deribit-hedge/btc_usd`: create, NOT healed (not-run): not run: `main` " in (
+        head
+    )
+    assert "**UNPROTECTED**" in head and "healed by this run" not in issue.title
     _no_canary(desk)
 
 

@@ -72,7 +72,7 @@ def heal_of(
     plan = make_plan(desired, [LiveAccount(venue, "a", tuple(live))], capabilities(), now_ms=NOW)
     given = guards.Guardrails.model_validate({**ON, **(rules or {})})
     had = {ScopeKey(venue, "a", u): c for u, c in (baseline or {}).items()}
-    return select(plan, desired, given, had)
+    return select(plan, desired, given, had, capabilities())
 
 
 def healed(healing: Healing) -> dict[str, str]:
@@ -168,6 +168,30 @@ def test_a_live_value_of_undocumented_meaning_has_no_direction_and_is_left() -> 
     ]
     # elsewhere the same change keeps its direction
     assert healed(heal_of("deribit", {"x": (cfg("5", frozen=0), cfg("5"), FREE)})) == {
+        "x": "update"
+    }
+
+
+def test_a_delta_limit_added_where_bullish_read_deltalimit_0_is_left() -> None:
+    """Bullish reports a delta limit never set as "0", read as none; whether it means no
+    limit or a limit of zero is undocumented: adding one has no known direction there.
+    Elsewhere a limit added tightens; on Bullish, a create is healed with its delta limit."""
+    healing = heal_of("bullish", {"BTC": (cfg("5"), cfg("5", delta="2"), FREE)})
+    assert healed(healing) == {}
+    assert left(healing)["BTC"] == (
+        "direction unknown",
+        'direction unknown: delta_limit (none) -> 2 (Bullish deltaLimit "0" is undocumented: '
+        "no limit, or a limit of 0)",
+    )
+    assert "  direction unknown  bullish/a/BTC: direction unknown: delta_limit" in (
+        render_heal.text(healing)
+    )
+    tighter: Scopes = {"BTC": (cfg("5", delta="3"), cfg("5", delta="2"), FREE)}
+    assert healed(heal_of("bullish", tighter)) == {"BTC": "replace"}
+    assert healed(heal_of("bullish", {"BTC": (None, cfg("5", delta="2"), FREE)})) == {
+        "BTC": "create"
+    }
+    assert healed(heal_of("deribit", {"x": (cfg("5"), cfg("5", delta="2"), FREE)})) == {
         "x": "update"
     }
 

@@ -62,7 +62,7 @@ def test_the_next_heal_re_creates_a_scope_a_killed_apply_left_unprotected(
             "Heal finished: 1 applied. Exit 0: every change applied and verified."
         )
         assert "taking the lock over" in healed.stderr  # the killed run's lock
-        assert f"Recovered the scopes of unfinished apply run(s) {killed}" in healed.stderr
+        assert f"Recovered the scopes of unfinished run(s) apply run {killed}:" in healed.stderr
 
         records = desk.journal().records
         mine = [r for r in records if r["run"] != killed]
@@ -146,3 +146,5 @@ def test_a_killed_heal_is_named_a_heal_run_by_plan_status_and_the_next_heal(
             said = desk.mmp(*command)
             assert killed in said.stdout + said.stderr, (command, said)
             assert f"apply run {start['run']} (started" not in said.stdout + said.stderr
+        # the heal, last, put the killed heal's scope back, and says whose run it recovered
+        assert f"Recovered the scopes of unfinished run(s) heal run {start['run']}:" in said.stderr

@@ -164,7 +164,7 @@ def test_sigkill_mid_replacement_is_named_then_recovered(
         rerun = desk.mmp("apply", "--auto-approve", *CHECKED)
         assert rerun.code == 0, rerun
         assert "taking the lock over" in rerun.stderr  # the killed run's lock
-        assert "Recovered the scopes of unfinished apply run" in rerun.stderr
+        assert "Recovered the scopes of unfinished run(s) apply run " in rerun.stderr
         converges(desk)
 
 
@@ -356,7 +356,7 @@ def test_a_killed_runs_reset_may_still_land_and_is_unknown_until_then(tmp_path: 
         rerun = desk.mmp("apply", "--auto-approve", *CHECKED, env={"MMP_LATE_LANDING_S": "10"})
         assert rerun.code == 0, rerun
         assert "mmp: a write of an unfinished run may still land: bullish/bx/BTC" in rerun.stderr
-        assert "Recovered the scopes of unfinished apply run" in rerun.stderr
+        assert "Recovered the scopes of unfinished run(s) apply run " in rerun.stderr
         converges(desk)
 
 

@@ -90,7 +90,7 @@ def test_a_journal_that_cannot_be_written_mid_replacement(tmp_path: Path) -> Non
         assert "live now: the config that run was writing" in plan.stdout
         rerun = desk.mmp("apply", "--auto-approve", *CHECKED, "--journal", str(journal))
         assert rerun.code == 0, rerun
-        assert "Recovered the scopes of unfinished apply run" in rerun.stderr
+        assert "Recovered the scopes of unfinished run(s) apply run " in rerun.stderr
         assert desk.live(ETH) == WANT[ETH]
 
 

@@ -731,6 +731,8 @@ BULLISH_READINGS = (
     Reading("token-6105", {"token_refusal": "unauthorized_command"}, tells=frozenset({AUTH})),
     # when does an acknowledged command take effect? (in process: at the next call)
     Reading("applied-after-200ms", {"apply_delay_ms": 200}),
+    # is a live deltaLimit "0" no delta limit? (by default: a limit of zero)
+    Reading("delta-zero-none", {"delta_zero": "none"}),
     # the trigger topic's name: the topic table's, or both names
     Reading("topic-mmpTrigger", _ws(trigger_topic="mmpTrigger"), True, frozenset({FREEZE})),
     Reading("topic-both", _ws(trigger_topic="both"), True, frozenset({FREEZE})),

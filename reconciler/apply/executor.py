@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from reconciler.apply import push
@@ -45,6 +46,11 @@ from reconciler.venues.live import Connections
 
 __all__ = ["ApplyResult", "Outcome", "StepResult", "apply_plan", "check_fingerprint"]
 SKIPPED = frozenset({Outcome.MOVED, Outcome.HELD})
+# Asked before each step starts (never between a reset and its set): "" lets it run; a reason
+# starts no step any more, this one included (heal's check that its branch has not moved)
+BEFORE_STEP: ContextVar[Callable[[], Awaitable[str]] | None] = ContextVar(
+    "before_step", default=None
+)
 
 
 @dataclass
@@ -155,6 +161,7 @@ async def apply_plan(
 @dataclass
 class _State:
     failed: bool = False  # a step failed or found its scope moved: start nothing new
+    halted: str = ""  # BEFORE_STEP said why no step may start any more
 
 
 async def _run_accounts(run: Run, interrupt: Interrupt) -> list[StepResult]:
@@ -170,7 +177,7 @@ async def _run_accounts(run: Run, interrupt: Interrupt) -> list[StepResult]:
         venue = steps[0][1].key.venue
         async with per_venue.setdefault(venue, asyncio.Semaphore(run.connections.concurrency)):
             for index, step in steps:
-                why = _stop_reason(run, interrupt, state)
+                why = _stop_reason(run, interrupt, state) or await _before_step(state)
                 if why:
                     outcomes[index] = _skip(run, step, why)
                     continue
@@ -200,7 +207,15 @@ async def _run_accounts(run: Run, interrupt: Interrupt) -> list[StepResult]:
     ]
 
 
+async def _before_step(state: _State) -> str:
+    ask = BEFORE_STEP.get()
+    state.halted = state.halted or (await ask() if ask is not None else "")
+    return state.halted
+
+
 def _stop_reason(run: Run, interrupt: Interrupt, state: _State) -> str:
+    if state.halted:
+        return state.halted
     if interrupt.requested:
         return f"not run: apply was interrupted ({interrupt.first}) before this step started"
     if run.bug:

@@ -7,18 +7,25 @@ handling, check before each write, verification, recovery and exit codes (0, 1, 
 the same executor. Each healed step is journaled as a `heal` record (scope, reason, each
 field from what to what) before anything is sent. Unless guardrails.yaml enables healing,
 it refuses before reading any venue (exit 1) and says what to add.
+
+Run by the heal job (`mmp github heal`), it also checks before each step that the heal
+branch has not moved since its policies were read, and writes nothing more once it has, or
+once that cannot be known (reconciler.commands.healbranch); on a terminal it does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from reconciler.apply import recovery, runlock
-from reconciler.apply.executor import ApplyResult
+from reconciler.apply.executor import BEFORE_STEP, ApplyResult
 from reconciler.apply.interrupt import restore_defaults
 from reconciler.apply.journal import Journal, who
+from reconciler.commands.healbranch import BranchWatch, installed
 from reconciler.commands.run import (
     _execute,
     _made_plan,
@@ -42,6 +49,7 @@ from reconciler.planning.selection import Selection
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredState
 from reconciler.policy.healing import ENABLE
+from reconciler.venues import capabilities
 from reconciler.venues.live import Connections
 
 
@@ -55,6 +63,9 @@ def heal(args: argparse.Namespace) -> int:
     if not rules.heal.enabled:
         raise HealRefused(refusal(args.policies))
     made = checkout(args.policies, rules.heal.branch, args.sandbox)
+    watch = installed()
+    if watch is not None and (problem := watch.begin(rules.heal.branch, made.commit)):
+        raise HealRefused(problem)
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
         journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
         journal.kind = "heal"
@@ -119,12 +130,14 @@ def _heal(
     desired, targets, selection = planned
     journal, where = journaled
     found: list[Healing] = []
+    watch = installed()  # the heal job's check that its branch has not moved, if any
 
     async def work(connections: Connections) -> ApplyResult | None:
         live = await connections.read()
         # no restores: a scope the policies do not declare is never healed, only named
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
-        healing = select(made, desired, rules, recovery.baseline(runs, live))
+        had = recovery.baseline(runs, live)
+        healing = select(made, desired, rules, had, capabilities())
         found.append(healing)
         out(text(healing, args.colour))
         if not healing.healed:
@@ -133,15 +146,44 @@ def _heal(
             return None
         _journal(healing, journal, where)
         plan = healing.plan
-        return await _execute(plan, connections, journal, live, runs, desired, word="Heal")
+        token = BEFORE_STEP.set(_branch_check(watch, journal)) if watch else None
+        try:
+            return await _execute(plan, connections, journal, live, runs, desired, word="Heal")
+        finally:
+            if token is not None:
+                BEFORE_STEP.reset(token)
 
     result = run_live(args, targets, desired, work)
     code = 0 if result is None else _report(result, "Heal")
     if code == 0 and found:
         code = _unprotected(found[0])
     if args.report is not None and found:
-        _save(args.report, found[0], result, code)
+        _save(args.report, found[0], result, code, watch)
     return code
+
+
+def _branch_check(watch: BranchWatch, journal: Journal) -> Callable[[], Awaitable[str]]:
+    """The executor's BEFORE_STEP: the watch's answer; the first that stops the run is said
+    and journaled (`branch-moved` or `branch-unknown`) as it is found."""
+    told: list[str] = []
+
+    async def before_step() -> str:
+        why = await watch.check()
+        if why and not told:
+            told.append(why)
+            if watch.moved_to:
+                journal.write(
+                    "branch-moved", branch=watch.branch, read_at=watch.expected, now=watch.moved_to
+                )
+            else:
+                journal.write(
+                    "branch-unknown", branch=watch.branch, read_at=watch.expected, why=watch.unknown
+                )
+            with contextlib.suppress(console.OutputError):  # the journal and the report have it
+                out(watch.said() + "\n")
+        return why
+
+    return before_step
 
 
 def _unprotected(healing: Healing) -> int:
@@ -173,11 +215,20 @@ def _journal(healing: Healing, journal: Journal, made: Provenance) -> None:
         )
 
 
-def _save(path: Path, healing: Healing, result: ApplyResult | None, code: int) -> None:
-    """The report the drift issue is written from: healed (with how each ended), left."""
+def _save(
+    path: Path,
+    healing: Healing,
+    result: ApplyResult | None,
+    code: int,
+    watch: BranchWatch | None = None,
+) -> None:
+    """The report the drift issue is written from: healed (with how each ended), left, and
+    (in the heal job) the branch watched and whether it moved."""
     ended = {
         str(r.step.key): (r.outcome.value, r.detail) for r in (result.results if result else [])
     }
     data = {**healing.to_data(ended), "exit_code": code}
+    if watch is not None:
+        data["branch"] = watch.to_data()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(redact(json.dumps(data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")

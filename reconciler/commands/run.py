@@ -402,9 +402,10 @@ def _recovered(
         return
     journal.write("recovered", runs=done.runs, handed_over=done.handed_over, by=who())
     journal.close()
+    kinds = {run.run: run.kind for run in runs}  # an apply's or a heal's
     console.note(
-        "Recovered the scopes of unfinished apply run(s) "
-        + ", ".join(done.runs)
+        "Recovered the scopes of unfinished run(s) "
+        + ", ".join(f"{kinds.get(run, 'apply')} run {run}" for run in done.runs)
         + ": each holds a config again, or is meant to hold none."
     )
     if done.handed_over:

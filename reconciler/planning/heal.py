@@ -9,7 +9,9 @@ why it is left for a person. A step is healed only when all of these hold:
 - it is a create (the declared scope has no config live: unprotected; the reviewed config
   beats none, even where it is looser than the config an unfinished run took away, which
   its reason then says, so heal does the same with or without the journal), or an update
-  or a replacement in which every changed field tightens;
+  or a replacement in which every changed field tightens (a limit added to a live config
+  has no known direction where the venue reads an unset limit as a 0 its docs leave open:
+  Bullish's deltaLimit "0", by its capabilities' `undocumented`);
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
 - no guardrail trips, for the step or for the heal as a whole (a trip that names no step
@@ -34,6 +36,7 @@ from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
 from reconciler.planning.planner import field_changes
 from reconciler.policy import guards
 from reconciler.policy.desired import DesiredState
+from reconciler.venues.base import Capabilities
 
 SCHEMA_VERSION = 1
 SINCE = "the config it had before an unfinished run left it without one"
@@ -129,14 +132,17 @@ def select(
     desired: DesiredState,
     rules: guards.Guardrails,
     baseline: Mapping[ScopeKey, MmpConfig] | None = None,
+    caps: Mapping[str, Capabilities] | None = None,
 ) -> Healing:
     """The steps of `plan` heal writes, and every other drifting one with why it is left.
-    `baseline`: the config each scope had before an unfinished run left it without one."""
+    `baseline`: the config each scope had before an unfinished run left it without one;
+    `caps`: each venue's capabilities (what its docs leave open: `undocumented`)."""
     had = baseline or {}
     healed: list[Healed] = []
     left: list[Left] = []
     for step in plan.steps:
-        verdict = _judge(step, desired, rules, had)
+        venue = (caps or {}).get(step.key.venue)
+        verdict = _judge(_zero_read(step, venue), desired, rules, had)
         if isinstance(verdict, Healed):
             healed.append(verdict)
         elif verdict is not None:
@@ -168,6 +174,23 @@ def _judge(
     if left is not None:
         return left
     return _by_direction(step, had.get(key))
+
+
+def _zero_read(step: Step, caps: Capabilities | None) -> Step:
+    """A limit added to a live config, on a venue whose read reports an unset limit as 0
+    (its client reads that as none) and whose docs leave that 0's meaning open (its
+    capabilities' `undocumented` lists the limit's 0): adding it tightens if 0 means no
+    limit, and loosens if 0 is a limit of zero. Its direction is unknown, said why."""
+    if caps is None or step.before is None or step.action is Action.CREATE:
+        return step
+    notes = caps.of_underlying(step.key.underlying).undocumented
+    changes = tuple(
+        dataclasses.replace(c, direction=Direction.UNKNOWN, note=notes[c.field][0])
+        if c.before is None and c.after is not None and 0 in notes.get(c.field, {})
+        else c
+        for c in step.changes
+    )
+    return step if changes == step.changes else dataclasses.replace(step, changes=changes)
 
 
 def _never(step: Step, desired: DesiredState) -> Left | None:

@@ -5,7 +5,10 @@ the issues endpoint with a `pull_request` key. Comments paginate with `per_page`
 30, at most 100) and a `Link` header. A token is either `write` (a same-repository workflow
 with `pull-requests: write` / `issues: write`) or `read` (a fork pull request's token): a
 write with a read token gets GitHub's own 403. Bodies over 65,536 characters get GitHub's
-422. Requests without a User-Agent are refused, as GitHub refuses them.
+422. Requests without a User-Agent are refused, as GitHub refuses them. Branches (`branches`,
+name -> head commit) are read as Git references, `GET git/ref/heads/NAME`, exactly named
+(an unknown one is GitHub's 404); `on_ref` sees each such read before it is answered (a
+test moves a branch at the right moment there, or answers in its place, e.g. a 500).
 
 Serve it on loopback with `reconciler.simulators.server.serve(FakeGitHub(...))`.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -79,6 +83,10 @@ class FakeGitHub:
         self.issues: dict[int, Issue] = {}
         self.comments: dict[int, Comment] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path?query), for assertions
+        self.branches: dict[str, str] = {}  # name -> the commit it points at
+        self.ref_reads = 0  # branch references read
+        # called with the read's number (1, 2, ...) before it is answered; may answer instead
+        self.on_ref: Callable[[int], httpx.Response | None] | None = None
         self._next_comment = 1_000_001
         self._lock = threading.Lock()
 
@@ -154,6 +162,7 @@ class FakeGitHub:
             ("GET", r"issues", self._list_issues),
             ("POST", r"issues", self._create_issue),
             ("PATCH", r"issues/(\d+)", self._update_issue),
+            ("GET", r"git/ref/heads/(.+)", self._branch_ref),
         )
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, rest)
@@ -225,6 +234,25 @@ class FakeGitHub:
         if "body" in body:
             issue.body = str(body["body"])
         return _json(200, issue.data(self.repo))
+
+    def _branch_ref(self, _: httpx.Request, __: dict[str, Any], name: str) -> httpx.Response:
+        self.ref_reads += 1
+        answered = self.on_ref(self.ref_reads) if self.on_ref is not None else None
+        if answered is not None:
+            return answered
+        sha = self.branches.get(name)
+        if sha is None:
+            return _error(404, "Not Found")
+        api = f"https://api.github.com/repos/{self.repo}/git"
+        return _json(
+            200,
+            {
+                "ref": f"refs/heads/{name}",
+                "node_id": "REF_kwDOfake" + name.encode().hex()[:12],
+                "url": f"{api}/refs/heads/{name}",
+                "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
+            },
+        )
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
         query = parse_qs(request.url.query.decode())

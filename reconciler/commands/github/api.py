@@ -1,4 +1,5 @@
-"""The few GitHub REST calls we make: comments and issues, with pagination by Link header.
+"""The few GitHub REST calls we make: comments and issues, with pagination by Link header,
+and the head of a branch (heal's check that the policies it read are still the branch's).
 
 Reads are retried on transport faults and 5xx; writes are not (a lost answer to a create is
 resolved by finding the marker again on the next run). Every refusal becomes a GitHubError
@@ -7,9 +8,11 @@ that says what GitHub answered and what to change.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -70,6 +73,41 @@ class GitHubApi:
 
     def update_issue(self, number: int, **fields: str) -> dict[str, Any]:
         return self._write("PATCH", f"{self._repo}/issues/{number}", dict(fields))
+
+    # -- branches --------------------------------------------------------------------------
+    def branch_head(self, branch: str) -> str:
+        """The commit `branch` points at now: `GET /repos/{repo}/git/ref/heads/{branch}`,
+        the one reference named exactly so (never a tag or a prefix match). Anything but a
+        reference to a commit, with a full SHA, is a GitHubError saying what came."""
+        where = f"GET {self._repo}/git/ref/heads/{branch}"
+        try:
+            response = self._read(f"{self._repo}/git/ref/heads/{quote(branch, safe='/')}", None)
+        except GitHubError as exc:
+            if exc.status == 404:
+                raise GitHubError(
+                    f"GitHub answered {where}: 404, no branch `{branch}` in "
+                    f"{self.ctx.repository} (guardrails.yaml `heal: branch:`)",
+                    status=404,
+                ) from None
+            raise
+        try:
+            data = response.json()
+        except ValueError:
+            raise GitHubError(f"GitHub answered {where} with something not JSON") from None
+        target = data.get("object") if isinstance(data, dict) else None
+        sha = target.get("sha") if isinstance(target, dict) else None
+        if (
+            not isinstance(target, dict)
+            or data.get("ref") != f"refs/heads/{branch}"
+            or target.get("type") != "commit"
+            or not isinstance(sha, str)
+            or not re.fullmatch(r"[0-9a-f]{40}", sha)
+        ):
+            raise GitHubError(
+                f"GitHub answered {where} with something not a branch's commit: "
+                f"{redact(response.text[:120])!r}"
+            )
+        return sha
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -144,7 +182,8 @@ def _hint(status: int) -> str:
         401: "The token is wrong or expired: pass `GITHUB_TOKEN: ${{ github.token }}`.",
         403: "The workflow token may not write here: a pull request from a fork gets a "
         "read-only token (the plan is in the job summary instead); otherwise give the job "
-        "`permissions: pull-requests: write` (comments) or `issues: write` (drift issue).",
+        "`permissions: pull-requests: write` (comments), `issues: write` (drift issue) or "
+        "`contents: read` (a branch's head, read by the heal job).",
         404: "Check GITHUB_REPOSITORY and the pull request or issue number.",
         422: "GitHub rejected the content (see its message).",
     }.get(status, "")

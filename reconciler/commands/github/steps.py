@@ -8,7 +8,8 @@ environment the workflow sets, never from `${{ }}` in a script:
 - MMP_ACCOUNT: plan only this account (the apply workflow's dispatch input; empty: all);
 - MMP_FORCE: `true` to apply although guardrails tripped (the dispatch input `force`; empty
   or `false` otherwise); refused on a push, since a merge never forces;
-- MMP_SHARD: the drift shard the job plans, `venue=NAME` or `K/N`.
+- MMP_SHARD: the drift shard the job plans, `venue=NAME` or `K/N`;
+- GITHUB_TOKEN (heal): to ask GitHub where the heal branch is now (`contents: read`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.cli import main
+from reconciler.commands.github.branch import github_watch
 from reconciler.commands.github.comment import failure_comment, plan_comment, post
 from reconciler.commands.github.context import RunContext
+from reconciler.commands.healbranch import watching
 from reconciler.core import console
 from reconciler.core.errors import GitHubError
 from reconciler.core.secrets import redact
@@ -97,12 +100,15 @@ def apply(args: argparse.Namespace) -> int:
 def heal(args: argparse.Namespace) -> int:
     """`mmp heal` (no prompt: what it writes was reviewed when it was merged), journaled to
     journal.jsonl in FOLDER, its report to heal.json there (`mmp github drift --healed`),
-    what it prints to heal.txt there and to the job summary; the exit is heal's."""
+    what it prints to heal.txt there and to the job summary; the exit is heal's. Before each
+    write heal asks GitHub whether the heal branch is still at GITHUB_SHA, and writes nothing
+    more once it is not, or once GitHub gives no usable answer (healbranch.py)."""
     ctx = RunContext.from_env(api=False)
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
     argv = ["heal", f"--journal={folder / JOURNAL}", f"--report={folder / HEAL_REPORT}"]
-    status, _ = run_mmp([*argv, *_common(args)], folder / HEAL_OUTPUT)
+    with github_watch(os.environ) as watch, watching(watch):
+        status, _ = run_mmp([*argv, *_common(args)], folder / HEAL_OUTPUT)
     ctx.append_summary(fenced((folder / HEAL_OUTPUT).read_text(encoding="utf-8")))
     return status
 

@@ -68,7 +68,7 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
     healed = list(report["healed"])
     left = list(report["left"])
     done = sum(1 for item in healed if item.get("outcome") == "applied")
-    out = []
+    out = _stopped(report.get("branch"), where)
     if healed:
         out += [
             f"**Healed** by this run{where}: {done:,} of {len(healed):,} scope(s) put back as "
@@ -96,6 +96,26 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
             "",
         ]
     return "\n".join(out) + ("\n" if out else "")
+
+
+def _stopped(branch: Mapping[str, Any] | None, where: str) -> list[str]:
+    """Why the heal job stopped writing, when its branch moved or that could not be known."""
+    if not branch or not (branch.get("moved_to") or branch.get("unknown")):
+        return []
+    name, read_at = branch["name"], str(branch["read_at"])[:7]
+    if branch.get("moved_to"):
+        said = (
+            f"`{name}` moved from {read_at} to {str(branch['moved_to'])[:7]} while heal "
+            f"planned{where}: nothing (more) was written from the older policies; the next "
+            "scheduled run heals from the new ones"
+        )
+    else:
+        said = (
+            f"heal could not know whether `{name}` moved since it read its policies at "
+            f"{read_at}{where} ({_short(str(branch['unknown']))}): nothing (more) was written, "
+            "to be safe"
+        )
+    return [f"**Heal stopped**: {said}.", ""]
 
 
 def _healed_line(item: Mapping[str, Any]) -> str:

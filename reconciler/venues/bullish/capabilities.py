@@ -2,7 +2,11 @@
 
 Our readings where the docs are silent, labelled: a config with no limit protects nothing,
 so at least one limit is required; `frozenTimeInSeconds = 0` has no documented meaning, so
-`manual` is refused; limits keep at most 8 decimals.
+`manual` is refused; limits keep at most 8 decimals. GET reports every field, a limit never
+set as "0" (wire.py reads it as none, so a config set without one reads back as set); what
+a live `deltaLimit: "0"` means, no delta limit or a limit of zero, is not documented (the
+simulator plays both: `delta_zero`), so a delta limit added to a live config has no known
+direction (`undocumented`: heal leaves it, and says why).
 """
 
 from __future__ import annotations
@@ -36,7 +40,11 @@ CAPABILITIES = Capabilities(
     at_least_one_of=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
     underlyings=ASSETS,
-    undocumented={"frozen": {0: "Bullish freeze 0 is undocumented"}},
+    undocumented={
+        "frozen": {0: "Bullish freeze 0 is undocumented"},
+        # read as none (wire.py); planning/heal.py judges a limit added to it
+        "delta_limit": {0: 'Bullish deltaLimit "0" is undocumented: no limit, or a limit of 0'},
+    },
 )
 
 CONNECTION = Connection(

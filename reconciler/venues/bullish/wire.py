@@ -65,7 +65,9 @@ def reset_command(account_id: str, key: ScopeKey) -> dict[str, Any]:
 
 def _limit(item: dict[str, Any], name: str) -> Decimal | None:
     value = answers.decimal_text(item, name)
-    return None if value == 0 else value  # "0": no such limit set
+    # "0": no such limit set (a config set without it reads "0"); for deltaLimit, whether "0"
+    # means no limit or a limit of zero is not documented (capabilities.py: `undocumented`)
+    return None if value == 0 else value
 
 
 def live_scopes(
