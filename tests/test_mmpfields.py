@@ -85,9 +85,9 @@ def test_what_import_writes_is_the_shown_text_as_the_policy_takes_it() -> None:
 
 
 _MS = st.integers(min_value=1, max_value=10**9)
-# at most 8 places: units.decimal_text keeps 28 significant digits (Decimal's precision)
+# any limit a policy takes: 18 digits before the point and 18 after (never rounded)
 _LIMITS = st.decimals(
-    allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=8
+    allow_nan=False, allow_infinity=False, min_value=-(10**18) + 1, max_value=10**18 - 1, places=18
 )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Final, Literal
 
 from reconciler.core.clock import clock
@@ -19,7 +19,13 @@ MANUAL: Final = "manual"
 Manual = Literal["manual"]
 FreezeMs = int | Manual
 
-MAX_EXPONENT: Final = 30  # no MMP limit is near 1E30 or 1E-30; bigger is an attack or typo
+# A limit has at most 18 digits before the point and 18 after: what every venue's answer is
+# read with (reconciler.venues.answers), so a limit mmp writes can always be read back.
+MAX_DIGITS: Final = 18
+# Decimal's default context keeps 28 digits, and normalize() or arithmetic round to it: a limit
+# with more would be rounded silently (then sent rounded, and read back "neither old nor new").
+# EXACT holds any limit (36 digits), scaled too; use it wherever one is normalized or scaled.
+EXACT: Final = Context(prec=80)
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h)\Z")
 _LOOSE_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]+)\s*\Z")
@@ -145,13 +151,18 @@ def format_freeze(value: FreezeMs) -> str:
 def decimal_places(value: Decimal) -> int:
     if value.as_tuple().exponent == 0:  # a whole number as written: no need to normalize
         return 0
-    exponent = value.normalize().as_tuple().exponent
+    exponent = exact(value).as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def exact(value: Decimal) -> Decimal:
+    """VALUE without trailing zeros (2.50 -> 2.5), never rounded (see EXACT)."""
+    return value.normalize(EXACT)
 
 
 def decimal_text(value: Decimal) -> str:
     """Canonical text of a decimal: no exponent, no trailing zeros (2.50 -> 2.5, 1E+3 -> 1000)."""
-    text = format(value.normalize(), "f")
+    text = format(exact(value), "f")
     return "0" if text in ("-0", "") else text
 
 
@@ -174,8 +185,21 @@ def to_decimal(value: object) -> Decimal:
 def _check_range(value: Decimal) -> None:
     if not value.is_finite():
         raise UnitError(f"{value} is not a finite number")
-    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
-        raise UnitError(f"a number of magnitude 1E{value.adjusted()} is out of range")
+    if value and value.adjusted() >= MAX_DIGITS:
+        raise UnitError(
+            f"a number of magnitude 1E{value.adjusted()} is out of range: a limit has at most "
+            f"{MAX_DIGITS} digits before the point"
+        )
+    places = decimal_places(value)
+    if places > MAX_DIGITS:
+        raise UnitError(
+            f"{_short(decimal_text(value))} has {places} decimal places; a limit has at most "
+            f"{MAX_DIGITS} (what mmp reads a venue's limit with), and mmp never rounds one"
+        )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 32 else text[:29] + "..."
 
 
 def _unplain_advice(number: UnplainNumber) -> str:
@@ -183,7 +207,7 @@ def _unplain_advice(number: UnplainNumber) -> str:
     value = number.value
     if not value.is_finite():
         return f"`{text}` is not a finite number: write the limit in plain decimal notation"
-    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+    if value and not -MAX_DIGITS <= value.adjusted() < MAX_DIGITS:
         return f"`{text}` is out of range (magnitude 1E{value.adjusted()})"
     return (
         f"`{text}` is {_notation(number.text)}; limits take plain decimal notation only: "

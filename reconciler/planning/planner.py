@@ -25,7 +25,7 @@ from reconciler.core.model import (
     live_digests,
 )
 from reconciler.core.suggest import did_you_mean
-from reconciler.core.units import now, utc_ms_text
+from reconciler.core.units import exact, now, utc_ms_text
 from reconciler.planning.plan import (
     NO_INCLUSION,
     Action,
@@ -317,7 +317,7 @@ def _as_dict(config: MmpConfig | None) -> dict[str, FieldValue]:
 
 def _comparable(values: dict[str, FieldValue]) -> dict[str, Any]:
     # Decimals compare by value (2.5 == 2.50); strings keep "manual" distinct from numbers
-    return {k: (v.normalize() if isinstance(v, Decimal) else v) for k, v in values.items()}
+    return {k: (exact(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
 
 
 def direction(name: MmpField | str, before: FieldValue, after: FieldValue) -> Direction:

@@ -19,7 +19,7 @@ from reconciler.core.errors import ConfigError, Problem, ReconcilerError
 from reconciler.core.mmpfields import FIELDS, FROZEN, WINDOW, Kind, MmpField, named
 from reconciler.core.model import MmpConfig, ScopeKey
 from reconciler.core.suggest import did_you_mean
-from reconciler.core.units import decimal_text, to_decimal
+from reconciler.core.units import EXACT, decimal_text, to_decimal
 from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
 from reconciler.planning.planner import field_changes
 from reconciler.policy.desired import DesiredState
@@ -268,7 +268,7 @@ def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening
         if ratio > rules.limit_ratio:
             return [
                 f"{scope}: {field.name} raised {before} -> {after} "
-                f"(x{decimal_text(ratio.quantize(Decimal('0.01')))}, more than "
+                f"(x{decimal_text(ratio.quantize(Decimal('0.01'), context=EXACT))}, more than "
                 f"x{decimal_text(rules.limit_ratio)})"
             ]
     return []
@@ -303,7 +303,7 @@ def _share(plan: Plan, rules: Changes, desired: DesiredState | None) -> list[str
     share = Decimal(len(risky)) / Decimal(desk)
     if share <= rules.max_share:
         return []
-    percent = decimal_text((share * 100).quantize(Decimal("0.1")))
+    percent = decimal_text((share * 100).quantize(Decimal("0.1"), context=EXACT))
     return [
         f"{len(risky)} of {desk} managed scopes loosened or removed ({percent}%, "
         f"more than {limit}%)"

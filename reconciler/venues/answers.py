@@ -15,8 +15,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core import units
+
 INT64_MAX = 2**63 - 1  # Binance LONG, Deribit int64, Aevo nanoseconds: all fit
-MAX_DIGITS = 18  # a limit has at most 18 digits before and 18 after the point
+MAX_DIGITS = units.MAX_DIGITS  # a limit has at most 18 digits before and 18 after the point
 DIGITS = re.compile(r"[0-9]{1,19}")
 DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?")
 
@@ -143,5 +145,5 @@ def _sane(value: Decimal) -> bool:
         return False
     if value == 0:
         return True
-    exact = value.normalize()
+    exact = units.exact(value)
     return exact.adjusted() < MAX_DIGITS and int(exact.as_tuple().exponent) >= -MAX_DIGITS

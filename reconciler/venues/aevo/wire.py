@@ -7,6 +7,7 @@ import hmac
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core import units
 from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import epoch_ms
 from reconciler.venues import answers
@@ -43,14 +44,14 @@ def assets_from_wire(answer: Any) -> frozenset[str]:
 
 
 def amount_to_wire(quantity: Decimal) -> str:
-    scaled = quantity * SCALE
+    scaled = units.EXACT.multiply(quantity, SCALE)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{quantity} has more than 6 decimal places")  # validate stops this
     return str(int(scaled))
 
 
 def amount_from_wire(text: str) -> Decimal:
-    return (Decimal(text) / SCALE).normalize()
+    return units.exact(units.EXACT.divide(Decimal(text), SCALE))
 
 
 def set_body(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScop
             window_ms=CAPABILITIES.window.ms_from_wire(interval),
             frozen_ms=CAPABILITIES.frozen.from_wire(frozen_s),  # 0: until a manual reset
             quantity_limit=amount_from_wire(str(amount)),
-            delta_limit=delta.normalize() if delta > 0 else None,
+            delta_limit=units.exact(delta) if delta > 0 else None,
         )
     freeze = FreezeState(False)
     if triggered:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from reconciler.core import units
 from reconciler.core.freezes import no_end, overdue
 from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import decimal_text, utc_ms_text
@@ -85,7 +86,7 @@ def live_scope(account: str, item: Any, now_ms: int) -> LiveScope:
         config = MmpConfig(
             window_ms=CAPABILITIES.window.ms_from_wire(window),
             frozen_ms=CAPABILITIES.frozen.from_wire(frozen),  # "0": until mmp-reset
-            quantity_limit=quantity.normalize(),
+            quantity_limit=units.exact(quantity),
         )
     return LiveScope(ScopeKey(VENUE, account, family), config, freeze(item, frozen, now_ms))
 
