@@ -57,7 +57,31 @@ def test_a_base_url_with_a_final_newline_is_no_url(
     account = _account("bybit-desk", "bybit", "BYBIT_X")
     account = account.replace("    mmp:", '    base_url: "https://api.example.test\\n"\n    mmp:')
     code, err = _validate(in_tmp, capsys, account)
-    assert code == 1 and "base_url must be an http:// or https:// URL" in err
+    assert code == 1 and "base_url must be an https:// URL" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://192.0.2.2:9", True),  # one missing "s": the key and secret in clear
+        ("http://127.0.0.1.example.test/api", True),
+        ("http://localhost.example.test", True),
+        ("http://127.0.0.1@example.test", True),
+        ("http://127.0.0.1:8080/api", False),  # a simulator or proxy on this machine
+        ("http://localhost:9", False),
+        ("http://[::1]:9/", False),
+        ("https://api.example.test/v2", False),
+    ],
+)
+def test_plain_http_only_to_this_machine(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], url: str, refused: bool
+) -> None:
+    account = _account("bybit-desk", "bybit", "BYBIT_X")
+    account = account.replace("    environment: testnet\n", f"    base_url: {url}\n")
+    code, err = _validate(in_tmp, capsys, account)
+    said = "plain http:// to a host other than this machine" in err
+    assert (code, said) == ((1, True) if refused else (0, False)), err
+    assert url not in err  # a URL can hold a secret: never repeated
 
 
 @pytest.mark.parametrize("prefix", ["GITHUB", "GITHUB_BYBIT"])

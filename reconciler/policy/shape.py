@@ -25,6 +25,7 @@ from reconciler.policy.loader import LocatedTree, looks_secret
 from reconciler.policy.spec import (
     ABSENT,
     ACCOUNT_FIELDS,
+    ANY_URL,
     BASE_URL,
     ENVIRONMENTS,
     SPACES,
@@ -226,11 +227,7 @@ class _Reader:
                 account.base_url = url
             else:
                 account.endpoint_ok = False
-                self.add(
-                    (*account.path, "base_url"),
-                    "base_url must be an http:// or https:// URL with no spaces (the value is "
-                    "not shown: a URL can hold a secret)",
-                )
+                self.add((*account.path, "base_url"), _base_url_problem(url))
 
     def credentials(self, account: Account, value: dict[str, Any]) -> None:
         if "credentials" not in value:
@@ -343,3 +340,14 @@ def _environment_problem(value: object) -> str:
     match = match or get_close_matches(folded, ENVIRONMENTS, n=1)
     hint = f"; did you mean `{match[0]}`?" if match else ""
     return f"unknown environment `{value}`: write {choices}{hint}"
+
+
+def _base_url_problem(url: object) -> str:
+    hidden = "(the value is not shown: a URL can hold a secret)"
+    if isinstance(url, str) and ANY_URL.fullmatch(url):
+        return (
+            "base_url is plain http:// to a host other than this machine: the API key, the "
+            "signatures (and Deribit's client_secret) would cross the network in clear; use "
+            f"https://, or http:// only to localhost, 127.0.0.1 or [::1] {hidden}"
+        )
+    return f"base_url must be an https:// URL with no spaces {hidden}"

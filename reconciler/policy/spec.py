@@ -28,7 +28,11 @@ from reconciler.core.mmpfields import DURATION, FIELDS, FREEZE, LIMIT, Kind
 from reconciler.core.units import FreezeMs
 
 ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-BASE_URL = re.compile(r"^https?://[^\s]+$")
+# https anywhere; plain http only to this machine (a simulator, a local proxy): over http the
+# key, the signature and Deribit's client_secret would cross the network in clear
+LOOPBACK = r"(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]{1,5})?(?:[/?#][^\s]*)?"
+BASE_URL = re.compile(rf"^(?:https://[^\s]+|http://{LOOPBACK})$")
+ANY_URL = re.compile(r"^https?://[^\s]+$")
 ABSENT = "absent"
 ENVIRONMENTS: tuple[str, ...] = ("production", "testnet")
 
