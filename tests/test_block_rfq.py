@@ -164,7 +164,10 @@ def test_an_empty_block_rfq_section_still_reads_the_space(tmp_path: Path) -> Non
             "at least 1",
         ),
         ("all: {window: 1s, frozen: 1s, trade_count_limit: 1001, max_quote_quantity: 1}", "1000"),
-        ("all: {window: 1s, frozen: 1s, trade_count_limit: 2.5, max_quote_quantity: 1}", "decimal"),
+        (
+            "all: {window: 1s, frozen: 1s, trade_count_limit: 2.5, max_quote_quantity: 1}",
+            "trade_count_limit 2.5 is not a whole number; deribit takes whole numbers only",
+        ),
         # `all` takes the trade count only (and the max quote quantity, required everywhere)
         (
             "all: {window: 1s, frozen: 1s, quantity_limit: 5, max_quote_quantity: 1}",
@@ -174,7 +177,7 @@ def test_an_empty_block_rfq_section_still_reads_the_space(tmp_path: Path) -> Non
         # a trade count only on `all`
         (
             "btc_usd: {window: 1s, frozen: 1s, trade_count_limit: 5, max_quote_quantity: 1}",
-            "does not support `trade_count_limit`",
+            "; `trade_count_limit` is taken on `all` only",
         ),
         # the account's defaults are its order/quote MMP's: they do not fill a Block RFQ scope
         (

@@ -66,6 +66,9 @@ def test_a_live_value_beyond_a_documented_bound_is_left_out_and_named(
             "the policies keep what they say of it"
         ) in err, err
     after = policy.read_text()
+    code, _, told = mmp(capsys, "import", "--account", "binance-mm", "--dry-run")
+    assert "would not write binance/binance-mm/BTCUSDT: validation would refuse" in told
+    assert "would would" not in told
     assert "SOLUSDT" not in after and after.count("window: 3s") == before.count("window: 3s")
     assert mmp(capsys, "validate")[0] == 0
     code, out, _ = mmp(capsys, "plan", "--account", "binance-mm")

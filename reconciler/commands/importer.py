@@ -148,7 +148,7 @@ def notes(result: FileImport, *, dry_run: bool) -> list[str]:
         lines.append(f"{where}: {verb('kept', 'keep')} {_held(step)}")
     for key, problems in sorted(result.refused, key=lambda r: r[0].sort_key()):
         lines.append(
-            f"{where}: {verb('did not write', 'would not write')} {key}: validation would refuse "
+            f"{where}: {verb('did not write', 'not write')} {key}: validation would refuse "
             f"its live config ({'; '.join(problems)}); the policies keep what they say of it "
             "(a scope they do not declare stays unmanaged: reported by plan, never touched)"
         )

@@ -36,6 +36,7 @@ def field_problems(tree: LocatedTree, fields: Fields, caps: Capabilities) -> lis
         if not caps.supports(field.name):
             supported = ", ".join(f.name for f in FIELDS if caps.supports(f.name))
             message = f"{who(caps)} does not support `{field.name}` (it supports: {supported})"
+            message += _only_on(caps, field.name)
             problems.append(tree.problem(path, message, at_key=True))
         elif field.name in fields.values:
             text = _value_problem(field, fields.values[field.name], caps)
@@ -101,6 +102,8 @@ def _limit_problem(name: str, value: Any, bound: LimitBound, venue: str) -> str:
     if bound.maximum is not None and value > bound.maximum:
         return f"{name} {shown} is above {venue}'s maximum of {bound.maximum}"
     decimals = bound.max_decimals
+    if decimals == 0 and decimal_places(value) and not bound.decimals_assumed:
+        return f"{name} {shown} is not a whole number; {venue} takes whole numbers only"
     if decimals is not None and decimal_places(value) > decimals and not bound.decimals_assumed:
         return (
             f"{name} {shown} has {decimal_places(value)} decimal places; {venue} keeps at "
@@ -171,6 +174,13 @@ def live_problems(underlying: str, config: MmpConfig, caps: Capabilities) -> lis
     if own.at_least_one_of and not own.at_least_one_of & given:
         found.append(f"{who(own)} needs at least one of {', '.join(sorted(own.at_least_one_of))}")
     return [text for text in found if text]
+
+
+def _only_on(caps: Capabilities, name: str) -> str:
+    """Where the field is taken instead, when only some underlyings of the space take it
+    (Deribit Block RFQ's trade_count_limit, on `all` only)."""
+    where = [f"`{u}`" for u, own in sorted(caps.by_underlying.items()) if own.supports(name)]
+    return f"; `{name}` is taken on {', '.join(where)} only" if where else ""
 
 
 def who(caps: Capabilities) -> str:
