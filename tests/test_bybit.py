@@ -172,9 +172,32 @@ def test_a_state_without_vega_limit_is_an_error_naming_the_coin() -> None:
     """The docs list vegaLimit in every coin's state, 500000 by default: its absence is no
     documented 'no vega limit', so the coin's config is not guessed."""
     with pytest.raises(VenueUnavailable) as info:
-        read(answering(lambda item: item.pop("vegaLimit")))
+        run(answering(lambda item: item.pop("vegaLimit")), lambda c: c.read(frozenset({"ETH"})))
     assert str(info.value).startswith(f"bybit/mm/ETH: malformed answer to GET {STATE}: ")
     assert "vegaLimit is missing" in str(info.value) and "vega limit is unknown" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [lambda item: item.pop("vegaLimit"), lambda item: item.update(qtyLimit="-1")],
+)
+def test_a_coin_the_policies_do_not_declare_that_cannot_be_read_is_a_note(
+    mutate: Callable[[dict[str, Any]], None],
+) -> None:
+    """mmp reads every base coin it knows of, to show configs the policies do not manage;
+    one of those it cannot read stops nothing (red team 17: an undeclared SOL's answer failed
+    every plan of the account), and is said, never silently dropped."""
+    live = run(answering(mutate), lambda c: c.read(frozenset({"BTC"})))
+    assert [n.split(" (")[0] for n in live.notes] == ["bybit/mm/ETH"]
+    assert "(not in the policies) could not be read, so any MMP config there" in live.notes[0]
+    assert "malformed answer" in live.notes[0]
+
+
+def test_an_unknown_coin_the_policies_declare_is_an_error_naming_it() -> None:
+    sim = simulator()
+    with pytest.raises(VenueRejected) as info:
+        run(sim, lambda c: c.read(frozenset({"XRP"})))
+    assert str(info.value).startswith("bybit/mm/XRP: ")
 
 
 @pytest.mark.parametrize("ends", [False, True])

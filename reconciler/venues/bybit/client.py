@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from reconciler.core.aio import read_all
-from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected
+from reconciler.core.errors import VenueError, VenueRateLimited, VenueRejected, VenueUnavailable
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import dumps_exact, now
 from reconciler.venues import http as shared
@@ -96,11 +96,23 @@ class BybitClient:
     async def read(
         self, underlyings: frozenset[str] = frozenset(), *, only: frozenset[str] | None = None
     ) -> LiveAccount:
-        """One GET a coin: the declared ones and every base coin we know of."""
+        """One GET a coin: the declared ones and every base coin we know of. A coin the
+        policies do not declare that cannot be read stops nothing: it is a note (plan and
+        status say it), not a failed account; a declared one (or one asked for) fails it."""
         names = sorted(only if only is not None else BASE_COINS | underlyings)
-        read = await read_all(self._state(name, name in underlyings) for name in names)
+        asked = underlyings if only is None else only
+        failed: list[VenueError] = []
+        seen = (self._seen(name, name in underlyings, name in asked, failed) for name in names)
+        read = await read_all(seen)
+        if failed and len(failed) == len(names):
+            raise failed[0]  # no coin could be read: the account could not be, say why
         scopes = [scope for scope in read if scope is not None and scope.present]
-        return LiveAccount("bybit", self.account, tuple(scopes))
+        notes = sorted(
+            f"{exc.where} (not in the policies) could not be read, so any MMP config there "
+            f"is not shown: {str(exc).removeprefix(f'{exc.where}: ')}"
+            for exc in failed
+        )
+        return LiveAccount("bybit", self.account, tuple(scopes), tuple(notes))
 
     async def set_config(self, key: ScopeKey, config: MmpConfig) -> None:
         await self._call("POST", MODIFY, wire.set_body(key, config), str(key))
@@ -116,13 +128,24 @@ class BybitClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _seen(
+        self, coin: str, declared: bool, asked: bool, failed: list[VenueError]
+    ) -> LiveScope | None:
+        try:
+            return await self._state(coin, declared)
+        except (VenueRejected, VenueUnavailable) as exc:
+            if asked:
+                raise
+            failed.append(exc)
+            return None
+
     async def _state(self, coin: str, declared: bool) -> LiveScope | None:
         """One coin's state. Bybit enables MMP per coin (mmpEnabled is a field of each
         coin's item): a coin it has not enabled is no protection at all, which is no config
         where the policies do not declare the coin, and an error naming it where they do
         (before any write: no set of that coin could take)."""
         try:
-            answer = await self._call("GET", STATE, {"baseCoin": coin}, self.where)
+            answer = await self._call("GET", STATE, {"baseCoin": coin}, f"{self.where}/{coin}")
         except VenueRejected as exc:
             # a coin never configured, under one reading of the docs (110062); a coin (or
             # account) Bybit has not enabled MMP for, under another (110065)
