@@ -236,6 +236,14 @@ def test_a_limit_raised_from_zero_trips_instead_of_dividing_by_it() -> None:
             "coverage:\n  deribit: [btc_usd, eth-usd]\n",
             "guardrails.yaml:2:22: `eth-usd` is not a deribit underlying; did you mean `eth_usd`?",
         ),
+        (
+            "coverage:\n  deribit: [btc_usd, block_rfq:nope]\n",
+            "guardrails.yaml:2:22: `nope` is not a deribit underlying",
+        ),
+        (
+            "coverage:\n  deribit: [rfq:all]\n",
+            "guardrails.yaml:2:13: `rfq:` is no config space of deribit (its spaces: `block_rfq:`)",
+        ),
     ],
 )
 def test_a_guardrail_for_nothing_is_a_typo_said_where_it_is(
@@ -245,3 +253,14 @@ def test_a_guardrail_for_nothing_is_a_typo_said_where_it_is(
     (in_tmp / "policies" / "guardrails.yaml").write_text(text)
     with pytest.raises(ConfigError, match=re.escape(said)):
         guards.load(in_tmp / "policies")
+
+
+def test_coverage_may_require_a_block_rfq_scope(in_tmp: Path) -> None:
+    """`block_rfq:all`, as scopes and --underlying spell it (red team 17: it was refused as
+    no deribit underlying, so a desk could not require Block RFQ MMP on every account)."""
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "guardrails.yaml").write_text(
+        "coverage:\n  deribit: [btc_usd, block_rfq:all]\n"
+    )
+    rules = guards.load(in_tmp / "policies")
+    assert rules.coverage == {"deribit": ["btc_usd", "block_rfq:all"]}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from reconciler.core.errors import ConfigError, Problem, ReconcilerError
 from reconciler.core.mmpfields import FIELDS, FROZEN, WINDOW, Kind, MmpField, named
-from reconciler.core.model import MmpConfig, ScopeKey
+from reconciler.core.model import MmpConfig, ScopeKey, split_space
 from reconciler.core.suggest import did_you_mean
 from reconciler.core.units import EXACT, decimal_text, to_decimal
 from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
@@ -55,6 +55,8 @@ def _fields_model() -> type[BaseModel]:
 
 # a floor and a ceiling for each MMP field of reconciler.core.mmpfields, every one optional
 if TYPE_CHECKING:
+    from reconciler.venues.base import Capabilities
+
     Fields = BaseModel
 else:
     Fields = _fields_model()
@@ -161,8 +163,23 @@ def _venue_problems(tree: LocatedTree, rules: Guardrails) -> list[Problem]:
     for venue, underlyings in rules.coverage.items():
         if venue in known:
             for i, underlying in enumerate(underlyings):
-                found += underlying_problems(tree, ("coverage", venue, i), underlying, known[venue])
+                found += _covered_problems(tree, ("coverage", venue, i), underlying, known[venue])
     return found + venue_problems(tree, rules.heal, set(known))
+
+
+def _covered_problems(
+    tree: LocatedTree, path: tuple[Any, ...], underlying: str, caps: Capabilities
+) -> list[Problem]:
+    """An underlying coverage names, in the venue's own MMP or one of its config spaces
+    (`block_rfq:all`, as scopes and --underlying spell it)."""
+    space, name = split_space(underlying)
+    if space is None:
+        return underlying_problems(tree, path, underlying, caps)
+    if space not in caps.spaces:
+        spaces = ", ".join(f"`{s}:`" for s in sorted(caps.spaces)) or "none"
+        said = f"`{space}:` is no config space of {caps.venue} (its spaces: {spaces})"
+        return [tree.problem(path, said)]
+    return underlying_problems(tree, path, name, caps.spaces[space])
 
 
 def check(
