@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 from reconciler.core.model import ScopeKey
+from reconciler.planning.render.heal import issue_sections
+from reconciler.venues.bybit.simulator import BybitSimulator
 from tests.procs import LiveDesk, credentials_prefix
 from tests.venues import ROWS
 
@@ -82,3 +84,37 @@ def test_a_selection_outside_what_heal_covers_reads_nothing(tmp_path: Path) -> N
         )
         assert len(desk.seen("okx")) == before
         assert desk.live(D2) is None
+
+
+def test_an_account_the_venue_has_not_enabled_mmp_for_is_not_checked(tmp_path: Path) -> None:
+    """Bybit answers 110065 for an account whose MMP it has not enabled: that account is not
+    checked (said why), and Deribit's unprotected scope is healed all the same."""
+    bybit = ScopeKey("bybit", "by", "ETH")
+    want = ROWS["deribit"].sample(1)
+    scopes = {D2: (want, None), bybit: (ROWS["bybit"].sample(1), None)}
+    sims = {"bybit": BybitSimulator(not_enabled_110065=True)}  # the docs' other reading
+    with LiveDesk(tmp_path, scopes, sims=sims) as desk:
+        sim = desk.sims["bybit"]
+        with sim._lock:
+            for account in sim.accounts.values():
+                account.mmp_enabled = False
+        _heal_setting(desk, "heal:\n  enabled: true\n")
+        healed = desk.mmp("heal", timeout=120)
+        assert healed.code == 4, healed
+        assert desk.live(D2) == want
+        [line] = [n for n in healed.stdout.splitlines() if n.startswith("  bybit/by: ")]
+        assert "MMP is not enabled for this account" in line, line
+
+
+def test_the_drift_issue_names_each_account_heal_did_not_check() -> None:
+    report = {
+        "healed": [],
+        "left": [],
+        "not_checked": [{"account": "okx/ok", "why": "okx did not answer: connection refused"}],
+    }
+    said = issue_sections(report, "https://example.invalid/run")
+    assert said.startswith(
+        "**Not checked by heal** ([the run](https://example.invalid/run)): 1 account(s) it "
+        "could not read; none of their scopes was healed, and any of them may be unprotected:"
+        "\n\n- `okx/ok`: okx did not answer: connection refused\n"
+    )
