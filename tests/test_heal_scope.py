@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reconciler.commands.github.drift import LABEL, Heal, report
 from reconciler.core.model import ScopeKey
+from reconciler.planning.plan import Plan
 from reconciler.planning.render.heal import issue_sections
 from reconciler.venues.bybit.simulator import BybitSimulator
 from tests.procs import LiveDesk, credentials_prefix
+from tests.test_github import _api, _fake
 from tests.venues import ROWS
 
 D2 = ScopeKey("deribit", "dm2", "btc_usd")  # declared, no config live: unprotected
@@ -118,3 +121,22 @@ def test_the_drift_issue_names_each_account_heal_did_not_check() -> None:
         "could not read; none of their scopes was healed, and any of them may be unprotected:"
         "\n\n- `okx/ok`: okx did not answer: connection refused\n"
     )
+
+
+def test_the_drift_issue_stays_open_while_heal_could_not_check_an_account() -> None:
+    """The shards found nothing drifting (their read-only keys read the account), but heal
+    could not read it (its trading key refused, say): the issue is opened, names it, and is
+    not closed until a heal checks it."""
+    fake = _fake()
+    api = _api(fake)
+    clean = Plan(steps=(), fingerprint="sha256:" + "0" * 64, accounts=("ok",))
+    unread = {"account": "okx/ok", "why": "okx/ok: the key was refused"}
+    said = issue_sections({"healed": [], "left": [], "not_checked": [unread]}, "https://run")
+    heal = Heal(said, 0, ("okx/ok",))
+    assert report(api, clean, "https://run", heal=heal).action == "opened"
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title.endswith("(1 account(s) heal did not check)")
+    assert "**Not checked by heal**" in issue.body and "- `okx/ok`: " in issue.body
+    healed_all = Heal("", 1, ("okx/ok",))  # healed elsewhere: still not everything
+    assert report(api, clean, "https://run", heal=healed_all).action == "updated"
+    assert report(api, clean, "https://run", heal=Heal("", 0)).action == "closed"
