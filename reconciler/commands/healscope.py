@@ -14,7 +14,8 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 
-from reconciler.core.console import out
+from reconciler.core.aio import read_all
+from reconciler.core.console import Progress, out
 from reconciler.core.errors import ReconcilerError, VenueAuthError
 from reconciler.core.model import LiveAccount
 from reconciler.planning.heal import Healing
@@ -71,6 +72,7 @@ async def read_each(
     what could be read, and each one that could not, with why."""
     limits: dict[str, asyncio.Semaphore] = {}
     failed: list[Unchecked] = []
+    progress = Progress(len(targets), "Reading accounts")
 
     async def one(target: AccountTarget) -> LiveAccount | None:
         async with limits.setdefault(target.venue, asyncio.Semaphore(connections.concurrency)):
@@ -79,8 +81,13 @@ async def read_each(
             except ReconcilerError as exc:
                 failed.append(Unchecked(target.venue, target.name, _why(exc, targets, desired)))
                 return None
+            finally:
+                progress.step(target.name)
 
-    found = await asyncio.gather(*(one(t) for t in sorted(targets, key=lambda t: t.name)))
+    try:  # anything but a venue's error (a bug) ends every read before it is raised
+        found = await read_all(one(t) for t in sorted(targets, key=lambda t: t.name))
+    finally:
+        progress.close()
     failed.sort(key=lambda u: u.account)
     return [account for account in found if account is not None], failed
 
