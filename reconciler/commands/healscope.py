@@ -79,7 +79,9 @@ async def read_each(
             try:
                 return await connections.read_account(target.name)
             except ReconcilerError as exc:
-                failed.append(Unchecked(target.venue, target.name, _why(exc, targets, desired)))
+                failed.append(
+                    Unchecked(target.venue, target.name, _why(exc, target, targets, desired))
+                )
                 return None
             finally:
                 progress.step(target.name)
@@ -92,7 +94,9 @@ async def read_each(
     return [account for account in found if account is not None], failed
 
 
-def _why(exc: ReconcilerError, targets: list[AccountTarget], desired: DesiredState) -> str:
+def _why(
+    exc: ReconcilerError, target: AccountTarget, targets: list[AccountTarget], desired: DesiredState
+) -> str:
     """An account's read error as the whole run would have said it."""
     from reconciler.commands.run import _explained
 
@@ -100,7 +104,8 @@ def _why(exc: ReconcilerError, targets: list[AccountTarget], desired: DesiredSta
         exc = _explained(exc, targets)
     elif isinstance(exc, Unlisted):
         exc = listed.refusal(exc, desired)
-    return " ".join(str(exc).split())
+    said = " ".join(str(exc).split())
+    return said.removeprefix(f"{target.venue}/{target.name}: ")  # named beside it
 
 
 def with_unchecked(healing: Healing, unchecked: list[Unchecked]) -> Healing:
