@@ -45,7 +45,7 @@ def test_an_unreadable_account_is_named_not_checked_and_the_others_are_healed(
         out = healed.stdout
         assert "Heal: 1 to heal (1 to create); 0 left for a person; 1 account(s) NOT CHECKED" in out
         assert "NOT CHECKED: 1 account(s) heal could not read" in out
-        assert "  okx/ok: " in out
+        assert "  okx/ok: " in out and "okx/ok: okx/ok" not in out  # named once
         assert "Exit 4: 1 account(s) not checked (okx/ok)" in out
         assert "Traceback" not in healed.stderr
         data = json.loads(report.read_text(encoding="utf-8"))
