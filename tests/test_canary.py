@@ -159,10 +159,12 @@ def test_no_secret_in_what_heal_prints_reports_or_journals(
     healed = capsys.readouterr()
     assert "Heal finished:" in healed.out
     echo_secret_in_error(desk["deribit"])
-    assert main(["heal", "--venue", "deribit", "--report", "refused.json"]) == 1
+    # each account refused is named not checked, with the venue's error (exit 4)
+    assert main(["heal", "--venue", "deribit", "--report", "refused.json"]) == 4
     refused = capsys.readouterr()
-    assert "invalid_credentials for request" in refused.err and "***" in refused.err
-    files = [in_tmp / "heal.json", in_tmp / ".mmp" / "journal.jsonl"]
+    assert "invalid_credentials for request" in refused.out and "***" in refused.out
+    assert "invalid_credentials for request" in (in_tmp / "refused.json").read_text()
+    files = [in_tmp / "heal.json", in_tmp / "refused.json", in_tmp / ".mmp" / "journal.jsonl"]
     texts = [healed.out, healed.err, refused.out, refused.err]
     texts += [path.read_text() for path in files]
     assert '"event":"heal"' in texts[-1]

@@ -232,10 +232,13 @@ def test_without_the_heal_setting_the_drift_workflow_is_read_only_as_before() ->
     taken_out = ours
     for part in HEAL_PARTS.values():
         text = template(part).replace("@@INSTALL@@", pin.install)
-        text = text.replace(
-            "@@SECRETS@@\n",
+        text = text.replace("@@HEAL_BRANCH@@", need.heal_branch).replace(
+            "@@HEAL_SECRETS@@\n",
             render(need, pin)["mmp-drift.yml"]
-            .split("# Trading keys (mmp-heal), for this step only.\n", 1)[1]
+            .split(
+                "# Trading keys (mmp-heal) of the accounts heal covers only, for this step only.\n",
+                1,
+            )[1]
             .split("        run: mmp github heal", 1)[0],
         )
         assert text in taken_out, part

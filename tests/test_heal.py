@@ -251,7 +251,7 @@ def test_heal_covers_only_the_venues_and_accounts_it_names() -> None:
         healing = heal_of("deribit", scopes, {"heal": {"enabled": True, **narrowing}})
         assert healed(healing) == {}
         why, detail = left(healing)["btc_usd"]
-        assert why == "not enabled" and detail.startswith("heal covers only ")
+        assert why == "outside heal" and detail.startswith("outside heal's venues/accounts (")
     both = {"heal": {"enabled": True, "venues": ["deribit"], "accounts": ["a"]}}
     assert healed(heal_of("deribit", scopes, both)) == {"btc_usd": "create"}
 
@@ -435,21 +435,23 @@ def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[s
     assert re.search(r"^  held +aevo/aevo-mm/BTC: frozen", out, re.M)
 
 
-def test_a_narrowed_heal_names_what_it_leaves(
+def test_a_narrowed_heal_reads_only_what_it_covers_and_names_the_rest(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _desk(in_tmp, "heal:\n  enabled: true\n  venues: [okx]\n")
-    # declared scopes it does not cover are left without MMP: never exit 0 (as status)
-    assert main(["heal", "--sandbox"]) == 4
+    # the accounts outside are not read (nor their keys needed): `mmp status` and the drift
+    # check name what they leave unprotected; heal's exit is for what it covers
+    assert main(["heal", "--sandbox"]) == 0
     out = capsys.readouterr().out
     assert re.findall(r"^  applied +(\S+)$", out, re.M) == ["okx/okx-mm/BTC-USD"]
     assert "Note: heal covers only venues okx (guardrails.yaml `heal:`)" in out
-    assert "not enabled  deribit/deribit-main/btc_usd: heal covers only venues okx" in out
-    [said] = re.findall(r"^Exit 4: .*$", out, re.M)
-    assert "declared scope(s) left without MMP, which heal could not put back: " in said
-    assert "deribit/deribit-hedge/eth_usd" in said and "okx/" not in said
-    assert main(["heal", "--sandbox"]) == 4  # nothing to heal now; still unprotected
-    assert "Nothing to heal.\nExit 4: " in capsys.readouterr().out
+    [said] = re.findall(r"^Not read: .*$", out, re.M)
+    assert said.startswith("Not read: 6 account(s) outside heal's venues/accounts (venues okx): ")
+    assert "deribit/deribit-hedge" in said and "okx/" not in said
+    assert "deribit/deribit-main/btc_usd" not in out  # not read, so not planned
+    assert "Live state read from 1 account(s)" in out
+    assert main(["heal", "--sandbox"]) == 0  # nothing to heal now
+    assert "Nothing to heal.\n" in capsys.readouterr().out
 
 
 @pytest.fixture

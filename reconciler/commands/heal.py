@@ -25,6 +25,7 @@ from reconciler.apply import recovery, runlock
 from reconciler.apply.executor import BEFORE_STEP, ApplyResult
 from reconciler.apply.interrupt import restore_defaults
 from reconciler.apply.journal import Journal, who
+from reconciler.commands import healscope
 from reconciler.commands.healbranch import BranchWatch, installed
 from reconciler.commands.run import (
     _execute,
@@ -62,6 +63,7 @@ def heal(args: argparse.Namespace) -> int:
     rules = guards.load(args.policies, desired)
     if not rules.heal.enabled:
         raise HealRefused(refusal(args.policies))
+    targets = healscope.covered(targets, rules.heal)  # the others are never read
     made = checkout(args.policies, rules.heal.branch, args.sandbox)
     watch = installed()
     if watch is not None and (problem := watch.begin(rules.heal.branch, made.commit)):
@@ -130,14 +132,18 @@ def _heal(
     desired, targets, selection = planned
     journal, where = journaled
     found: list[Healing] = []
+    unread: list[healscope.Unchecked] = []  # covered accounts that could not be read
     watch = installed()  # the heal job's check that its branch has not moved, if any
 
     async def work(connections: Connections) -> ApplyResult | None:
-        live = await connections.read()
+        live, failed = await healscope.read_each(connections, targets, desired)
+        unread.extend(failed)
         # no restores: a scope the policies do not declare is never healed, only named
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
         had = recovery.baseline(runs, live)
-        healing = select(made, desired, rules, had, capabilities())
+        healing = healscope.with_unchecked(
+            select(made, desired, rules, had, capabilities()), failed
+        )
         found.append(healing)
         out(text(healing, args.colour))
         if not healing.healed:
@@ -157,6 +163,7 @@ def _heal(
     code = 0 if result is None else _report(result, "Heal")
     if code == 0 and found:
         code = _unprotected(found[0])
+    code = healscope.exit_code(code, unread)
     if args.report is not None and found:
         _save(args.report, found[0], result, code, watch)
     return code

@@ -115,11 +115,16 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
     had_heal, wants_heal = _has_heal_job(have), _has_heal_job(want)
     if had_heal != wants_heal:
         problems.append(_heal_job(shown, wants_heal))
+    elif wants_heal:
+        problems += _heal_branch(shown, have, want)
     for where in sorted(set(old) | set(new)):
         if had_heal != wants_heal and where.startswith("job heal"):
             continue  # said above, as a whole
         missing = sorted(new.get(where, set()) - old.get(where, set()))
         stale = sorted(old.get(where, set()) - new.get(where, set()))
+        if where.startswith("job heal"):
+            problems += _heal_secrets(f"{shown}, {where}", missing, stale, need)
+            continue
         if missing:
             accounts = sorted({need.secrets[name] for name in missing})
             problems.append(
@@ -146,6 +151,47 @@ def _compare(shown: str, have: str, want: str, need: Needs) -> list[str]:
     elif not problems:
         problems.append(f"{shown} differs from what the policies give: {_first_change(have, want)}")
     return problems
+
+
+def _heal_secrets(where: str, missing: list[str], stale: list[str], need: Needs) -> list[str]:
+    """The heal job holds the trading keys of the accounts heal covers, and no other."""
+    problems = []
+    if missing:
+        accounts = sorted({need.heal_secrets[name] for name in missing})
+        problems.append(
+            f"{where}: missing {', '.join(missing)} (account "
+            f"{', '.join(f'`{a}`' for a in accounts)}): heal covers it, and without its keys "
+            "heal would not check it, nor heal it"
+        )
+    if stale:
+        accounts = sorted({need.secrets[name] for name in stale if name in need.secrets})
+        whose = (
+            f"account {', '.join(f'`{a}`' for a in accounts)} is outside heal's "
+            "venues/accounts (guardrails.yaml `heal:`)"
+            if accounts
+            else "no account in the policies reads it"
+        )
+        problems.append(
+            f"{where}: stale {', '.join(stale)}: {whose}, and the unattended heal job must "
+            "hold no trading key it does not use; `mmp workflows --write` takes it out"
+        )
+    return problems
+
+
+_HEAL_IF = re.compile(r"^  heal:\n(?:    .*\n)*?    if: github\.ref == 'refs/heads/(\S+)'$", re.M)
+
+
+def _heal_branch(shown: str, have: str, want: str) -> list[str]:
+    """The heal job runs on the heal branch (its `if:`), as guardrails.yaml says."""
+    wanted, found = _HEAL_IF.search(want), _HEAL_IF.search(have)
+    if wanted is None or (found is not None and found.group(1) == wanted.group(1)):
+        return []
+    runs = f"runs on `{found.group(1)}` only" if found else "has no `if:` naming its branch"
+    return [
+        f"{shown}, job heal: {runs}, and guardrails.yaml `heal: branch:` is "
+        f"`{wanted.group(1)}`: heal refuses any other checkout, so it would heal nothing; "
+        "`mmp workflows --write` puts it right"
+    ]
 
 
 def _has_heal_job(text: str) -> bool:

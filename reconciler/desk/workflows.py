@@ -14,7 +14,7 @@ never written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -22,11 +22,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from reconciler import __version__
-from reconciler.core.errors import ReconcilerError
+from reconciler.core.errors import ConfigError, ReconcilerError
 from reconciler.core.secrets import env_names
 from reconciler.desk import DISTRIBUTION
 from reconciler.desk.pin import Pin
 from reconciler.policy import guards
+from reconciler.policy.healing import Heal, workflow_problem
+from reconciler.policy.loader import parse_file
 from reconciler.policy.validate import load_desired
 from reconciler.venues import VENUES, capabilities, connections
 
@@ -53,6 +55,8 @@ class Needs:
     secrets: dict[str, str]  # variable -> the account that reads it, in policy order
     venues: tuple[str, ...]  # venues with an account, in the registry's order
     heal: bool = False  # guardrails.yaml enables healing: the drift workflow heals first
+    heal_secrets: dict[str, str] = field(default_factory=dict)  # those of accounts heal covers
+    heal_branch: str = "main"  # the branch the heal job runs on (guardrails.yaml heal.branch)
 
 
 def needs(policies: Path) -> Needs:
@@ -72,8 +76,25 @@ def needs(policies: Path) -> Needs:
         for name in env_names(target, reach[target.venue])
     }
     used = {target.venue for target in desired.accounts.values()}
-    heal = guards.load(policies, desired).heal.enabled
-    return Needs(secrets, tuple(v for v in VENUES if v in used), heal)
+    heal = guards.load(policies, desired).heal
+    _heal_branch(policies, heal)
+    healed = {
+        name: account
+        for name, account in secrets.items()
+        if heal.covers(desired.accounts[account].venue, account)
+    }
+    venues = tuple(v for v in VENUES if v in used)
+    return Needs(secrets, venues, heal.enabled, healed, heal.branch)
+
+
+def _heal_branch(policies: Path, heal: Heal) -> None:
+    """A heal branch the generated heal job cannot heal from: an error at its line."""
+    path = guards.location(policies)
+    if path is None or not heal.enabled:
+        return
+    tree, _ = parse_file(path)  # the guardrails loaded: it parses
+    if tree is not None and (problem := workflow_problem(tree, heal)) is not None:
+        raise ConfigError([problem])
 
 
 def template(name: str) -> str:
@@ -83,17 +104,22 @@ def template(name: str) -> str:
 def render(need: Needs, pin: Pin, version: str = __version__) -> dict[str, str]:
     """Each workflow file's text, by file name."""
     secrets = "".join(_SECRET.format(name=name) for name in need.secrets)
+    healing = "".join(_SECRET.format(name=name) for name in need.heal_secrets)
     header = HEADER.format(dist=DISTRIBUTION, version=version)
     files = {}
     for name in NAMES:
         text = _healing(template(name), need.heal)
-        passes = "@@SECRETS@@" in text
+        passes, heals = "@@SECRETS@@" in text, "@@HEAL_SECRETS@@" in text
         files[name] = header + (
             text.replace("@@SECRETS@@\n", secrets)
+            .replace("@@HEAL_SECRETS@@\n", healing)
+            .replace("@@HEAL_BRANCH@@", need.heal_branch)
             .replace("@@INSTALL@@", pin.install)
             .replace("@@VENUES@@", ", ".join(need.venues))
         )
         _parses_as_meant(name, files[name], set(need.secrets) if passes else set())
+        if heals:
+            _heal_job_as_meant(name, files[name], set(need.heal_secrets))
     return files
 
 
@@ -120,6 +146,20 @@ def _parses_as_meant(name: str, text: str, secrets: set[str]) -> None:
             f"{name}, as generated from the policies, passes {', '.join(sorted(given))} "
             f"instead of {', '.join(sorted(secrets))}; nothing was compared or written. This "
             "is a bug in mmp: please report it with the policies' `credentials:` prefixes"
+        )
+
+
+def _heal_job_as_meant(name: str, text: str, secrets: set[str]) -> None:
+    """The rendered heal job passes exactly the keys of the accounts heal covers, or an
+    error (the unattended job must hold no trading key it does not use)."""
+    given = step_secrets(text)
+    held = {key for where, keys in given.items() if where.startswith("job heal") for key in keys}
+    if held != secrets:
+        raise ReconcilerError(
+            f"{name}, as generated from the policies, gives the heal job "
+            f"{', '.join(sorted(held)) or 'no key'} instead of {', '.join(sorted(secrets))}; "
+            "nothing was compared or written. This is a bug in mmp: please report it with the "
+            "policies' `credentials:` prefixes and guardrails.yaml `heal:`"
         )
 
 

@@ -53,7 +53,7 @@ class Why(enum.Enum):
     REFREEZE = "may freeze"  # the write may freeze the scope again
     GUARDRAIL = "guardrail"  # a guardrail trips
     UNMANAGED = "unmanaged"  # not declared in the policies
-    NOT_ENABLED = "not enabled"  # outside the venues or accounts heal covers
+    NOT_ENABLED = "outside heal"  # outside the venues or accounts heal covers
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class Healing:
     left: tuple[Left, ...]
     narrowed: str = ""  # what the heal setting limits healing to ('': the whole desk)
     coverage: tuple[str, ...] = ()  # coverage trips: reported; they stop no heal step
+    unchecked: tuple[tuple[str, str], ...] = ()  # (venue/account, why) heal could not read
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -104,7 +105,8 @@ class Healing:
             counts[item.step.action.value] = counts.get(item.step.action.value, 0) + 1
         parts = ", ".join(f"{n} to {action}" for action, n in counts.items())
         head = f"{len(self.healed)} to heal ({parts})" if self.healed else "nothing to heal"
-        return f"Heal: {head}; {len(self.left)} left for a person."
+        unread = f"; {len(self.unchecked)} account(s) NOT CHECKED" if self.unchecked else ""
+        return f"Heal: {head}; {len(self.left)} left for a person{unread}."
 
     def to_data(self, outcomes: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
         """The report `mmp heal --report` writes: with `outcomes` (scope -> outcome, detail),
@@ -124,6 +126,7 @@ class Healing:
             "coverage": list(self.coverage),
             "healed": healed,
             "left": [item.to_data() for item in self.left],
+            "not_checked": [{"account": name, "why": why} for name, why in self.unchecked],
         }
 
 
@@ -168,7 +171,7 @@ def _judge(
     key = step.key
     if not rules.heal.covers(key.venue, key.account):
         limit = rules.heal.narrowed()
-        said = f"heal covers only {limit}" if limit else "healing is not enabled"
+        said = f"outside heal's venues/accounts ({limit})" if limit else "healing is not enabled"
         return Left(step, Why.NOT_ENABLED, f"{said} (guardrails.yaml `heal:`)")
     left = _never(step, desired)
     if left is not None:

@@ -70,8 +70,9 @@ def venue_problems(tree: LocatedTree, heal: Heal, known: set[str]) -> list[Probl
 
 
 def account_problems(tree: LocatedTree, heal: Heal, desired: DesiredState) -> list[Problem]:
-    """An account the policies do not declare, or one of a venue the list leaves out."""
-    found = []
+    """An account the policies do not declare, or one of a venue the list leaves out; and a
+    listed venue that no account heal covers is on (it would never be healed)."""
+    found = idle_venue_problems(tree, heal, desired)
     for index, name in enumerate(heal.accounts):
         target = desired.accounts.get(name)
         where = ("heal", "accounts", index)
@@ -88,3 +89,40 @@ def account_problems(tree: LocatedTree, heal: Heal, desired: DesiredState) -> li
                 )
             )
     return found
+
+
+def idle_venue_problems(tree: LocatedTree, heal: Heal, desired: DesiredState) -> list[Problem]:
+    """With `accounts` listed, a listed venue of the policies none of them is on: heal would
+    never heal it (a venue no account of the policies is on is left to venue_problems and
+    the desk: it may be an account yet to come)."""
+    if not heal.accounts:
+        return []
+    used = {target.venue for target in desired.accounts.values()}
+    covered = {desired.accounts[n].venue for n in heal.accounts if n in desired.accounts}
+    return [
+        tree.problem(
+            ("heal", "venues", index),
+            f"`{venue}`: none of heal.accounts ({', '.join(heal.accounts)}) is a {venue} "
+            f"account, so heal would never heal {venue}: take it out of heal.venues, or add "
+            f"a {venue} account to heal.accounts",
+        )
+        for index, venue in enumerate(heal.venues)
+        if venue in used and venue not in covered
+    ]
+
+
+def workflow_problem(tree: LocatedTree, heal: Heal, default: str = "main") -> Problem | None:
+    """The generated workflows heal only from `default`: the drift schedule runs on the
+    repository's default branch, and apply applies what is merged there. Another heal
+    branch would be skipped by every scheduled run: an error at `heal: branch:`."""
+    if not heal.enabled or heal.branch == default:
+        return None
+    return tree.problem(
+        ("heal", "branch"),
+        f"`{heal.branch}`: the generated workflows heal from `{default}` only. The drift "
+        f"workflow's schedule runs on the repository's default branch (`{default}`, where the "
+        f"apply workflow applies what is merged), so a heal job for `{heal.branch}` would be "
+        "skipped by every scheduled run and heal nothing. Take `branch:` out (heal from "
+        f"`{default}`), or run `mmp heal` from a checkout of `{heal.branch}` on a scheduler "
+        "of your own, without the generated workflows",
+    )

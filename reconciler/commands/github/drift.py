@@ -89,6 +89,7 @@ class Heal:
 
     text: str
     healed: int
+    not_checked: tuple[str, ...] = ()  # accounts heal could not read: the issue stays open
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def issue_title(plan: Plan, unchecked: list[str] | None = None, heal: Heal | Non
     unchecked = unchecked or []
     counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
     counts.append((len(unchecked), "account(s) not checked"))
+    counts.append((len(heal.not_checked) if heal else 0, "account(s) heal did not check"))
     counts.append((heal.healed if heal else 0, "healed by this run"))
     detail = ", ".join(f"{n} {what}" for n, what in counts if n)
     return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
@@ -125,9 +127,10 @@ def report(
     issue = next(
         (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
     )
-    if not drifting(plan) and not unchecked and heal is not None and heal.healed:
+    unread = bool(heal and heal.not_checked)  # what they hold heal could not know: open
+    if not drifting(plan) and not unchecked and not unread and heal is not None and heal.healed:
         return _healed_all(api, issue, heal, link)
-    if drifting(plan) or unchecked:
+    if drifting(plan) or unchecked or unread:
         body = issue_body(plan, link, unchecked, heal)
         title = issue_title(plan, unchecked, heal)
         if issue is None:

@@ -32,6 +32,7 @@ def text(healing: Healing, colour: bool = False) -> str:
     lines.append(
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
     )
+    lines += [_paint(line, "1;31", colour) for line in _unchecked(healing.unchecked)]
     selection = selection_line(plan)
     lines += [_paint(selection, "1", colour)] if selection else []
     if healing.narrowed:
@@ -68,7 +69,7 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
     healed = list(report["healed"])
     left = list(report["left"])
     done = sum(1 for item in healed if item.get("outcome") == "applied")
-    out = _stopped(report.get("branch"), where)
+    out = _stopped(report.get("branch"), where) + _not_checked(report, where)
     if healed:
         out += [
             f"**Healed** by this run{where}: {done:,} of {len(healed):,} scope(s) put back as "
@@ -96,6 +97,31 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
             "",
         ]
     return "\n".join(out) + ("\n" if out else "")
+
+
+def _unchecked(unchecked: tuple[tuple[str, str], ...]) -> list[str]:
+    """The accounts heal could not read: none of their scopes was checked or healed."""
+    if not unchecked:
+        return []
+    return [
+        f"NOT CHECKED: {len(unchecked)} account(s) heal could not read; none of their scopes "
+        "was looked at or healed, and any of them may be unprotected:",
+        *(f"  {name}: {why}" for name, why in unchecked),
+    ]
+
+
+def _not_checked(report: Mapping[str, Any], where: str) -> list[str]:
+    """The drift issue's lines for the accounts heal could not read."""
+    unread = list(report.get("not_checked", []))
+    if not unread:
+        return []
+    return [
+        f"**Not checked by heal**{where}: {len(unread):,} account(s) it could not read; none "
+        "of their scopes was healed, and any of them may be unprotected:",
+        "",
+        *(f"- `{item['account']}`: {_short(str(item['why']))}" for item in unread),
+        "",
+    ]
 
 
 def _stopped(branch: Mapping[str, Any] | None, where: str) -> list[str]:
