@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.simulators.zeros import ZERO_READINGS
 from reconciler.venues import VENUES
 from reconciler.venues.bullish import simulator as bullish_simulator
 from reconciler.venues.bullish import simulator_push as bullish_push
@@ -56,6 +57,18 @@ DOMAINS: dict[tuple[str, str], typing.Collection[Any]] = {
     ("bullish", "ws.trigger_topic"): bullish_push.TRIGGER_TOPIC_READINGS,
     ("bullish", "ws.envelope"): bullish_push.ENVELOPES,
     ("bullish", "ws.rejection_status"): bullish_push.REJECTION_STATUSES,
+    # what a live limit of "0" means: a limit of zero, or no limit
+    **{
+        (venue, switch): ZERO_READINGS
+        for venue, switch in (
+            ("aevo", "amount_zero"),
+            ("aevo", "delta_zero"),
+            ("binance", "qty_zero"),
+            ("binance", "delta_zero"),
+            ("bullish", "quantity_zero"),
+            ("bullish", "delta_zero"),
+        )
+    },
 }
 
 
@@ -226,6 +239,14 @@ def test_a_set_result_the_deribit_simulator_does_not_know_is_refused() -> None:
     the default reading under another name."""
     with pytest.raises(ValueError, match="set_result is one of"):
         deribit_simulator.DeribitSimulator(set_result="arrays")
+
+
+@pytest.mark.parametrize(
+    ("venue", "switch"), [(v, s) for v, s in DOMAINS if DOMAINS[v, s] is ZERO_READINGS]
+)
+def test_a_zero_reading_the_simulator_does_not_know_is_refused(venue: str, switch: str) -> None:
+    with pytest.raises(ValueError, match=f"{switch} is one of"):
+        ROWS[venue].make(**{switch: "zero"})
 
 
 def test_a_rejection_status_the_bullish_socket_does_not_know_is_refused() -> None:

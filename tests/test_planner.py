@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL
 from reconciler.planning.plan import Action, Direction, Plan
-from reconciler.planning.planner import Filters, direction, make_plan
+from reconciler.planning.planner import Filters, direction, field_changes, make_plan
 from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
 
@@ -151,6 +152,28 @@ def test_direction_rules() -> None:
     assert direction("quantity_limit", Decimal(5), Decimal(4)) is Direction.TIGHTENING
     assert direction("quantity_limit", None, Decimal(4)) is Direction.TIGHTENING
     assert direction("quantity_limit", Decimal(4), None) is Direction.LOOSENING
+
+
+ZERO_OPEN: dict[str, Mapping[int | Decimal | str, str]] = {
+    "quantity_limit": {0: "q 0 is undocumented"}
+}
+
+
+def test_a_change_from_a_live_zero_of_undocumented_meaning_has_no_direction() -> None:
+    """From a 0 the venue's docs leave open (`undocumented`), or from a limit a live config
+    lacks where the venue reports one never set as that 0: direction unknown, said why. A
+    create, a field the map does not name, and a venue without the map keep their way."""
+    live = MmpConfig(1000, 1000, quantity_limit=Decimal(0), delta_limit=Decimal(2))
+    wanted = MmpConfig(1000, 1000, quantity_limit=Decimal(3), delta_limit=Decimal(1))
+    for before in (live, live.with_changes(quantity_limit=None)):
+        quantity, delta = field_changes(before, wanted, ZERO_OPEN)
+        assert (quantity.direction, quantity.note) == (Direction.UNKNOWN, "q 0 is undocumented")
+        assert delta.direction is Direction.TIGHTENING
+        assert field_changes(before, wanted)[0].direction is not Direction.UNKNOWN
+    created = field_changes(None, wanted, ZERO_OPEN)
+    assert {c.direction for c in created} == {Direction.TIGHTENING}
+    window_only = field_changes(live.with_changes(window_ms=2000), live, ZERO_OPEN)
+    assert [c.direction for c in window_only] == [Direction.LOOSENING]
 
 
 limits = st.one_of(

@@ -543,6 +543,9 @@ BINANCE = VenueRow(
         Reading(DEFAULT),  # mmpReset leaves lastTriggerTime as it was; six underlyings
         # does mmpReset zero lastTriggerTime? (seed-venues.md 2.8)
         Reading("trigger-zeroed", {"reset_keeps_trigger_time": False}, tells=frozenset({FREEZE})),
+        # is a live qtyLimit / deltaLimit "0" no limit? (by default: a limit of zero)
+        Reading("qty-zero-none", {"qty_zero": "none"}),
+        Reading("delta-zero-none", {"delta_zero": "none"}),
         # which underlyings exist: exchangeInfo lists one more than the six we knew
         Reading(
             "lists-more",
@@ -619,6 +622,9 @@ AEVO = VenueRow(
         # is a GET's query string signed? (seed-venues.md 3.4) The simulator verifies one
         # reading; the client finds it (aevo/signing.py)
         Reading("with-query", {"sign_query": True}),
+        # is a live amount_limit / delta_limit "0" no limit? (by default: a limit of zero)
+        Reading("amount-zero-none", {"amount_zero": "none"}),
+        Reading("delta-zero-none", {"delta_zero": "none"}),
         # which assets exist: GET /assets lists one more than the three we knew
         Reading("lists-more", {"assets": (*DEFAULT_ASSETS, "DOGE")}, extra_underlyings=("DOGE",)),
     ),
@@ -731,7 +737,8 @@ BULLISH_READINGS = (
     Reading("token-6105", {"token_refusal": "unauthorized_command"}, tells=frozenset({AUTH})),
     # when does an acknowledged command take effect? (in process: at the next call)
     Reading("applied-after-200ms", {"apply_delay_ms": 200}),
-    # is a live deltaLimit "0" no delta limit? (by default: a limit of zero)
+    # is a live quantityLimit / deltaLimit "0" no limit? (by default: a limit of zero)
+    Reading("quantity-zero-none", {"quantity_zero": "none"}),
     Reading("delta-zero-none", {"delta_zero": "none"}),
     # the trigger topic's name: the topic table's, or both names
     Reading("topic-mmpTrigger", _ws(trigger_topic="mmpTrigger"), True, frozenset({FREEZE})),

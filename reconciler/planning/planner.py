@@ -14,7 +14,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler.core.freezes import held, refreezes, written_unknown
-from reconciler.core.mmpfields import FIELDS, MmpField, named
+from reconciler.core.mmpfields import FIELDS, LIMIT, MmpField, named
 from reconciler.core.model import (
     FreezeState,
     LiveAccount,
@@ -288,12 +288,15 @@ def field_changes(
 ) -> tuple[FieldChange, ...]:
     """Every changed field, in the canonical field order, classed tightening or loosening;
     a change from a value `undocumented` lists (the venue's docs leave its meaning open) has
-    no known direction."""
+    no known direction. A limit a live config lacks is one its venue reported as 0 where
+    `undocumented` lists that 0 (the venue reads a limit never set as "0": Bullish, Aevo's
+    delta_limit): a limit added to it has no known direction either."""
     old = _as_dict(before)
     new = _as_dict(after)
     changed = set(DeepDiff(_comparable(old), _comparable(new)).affected_root_keys)
+    read = before is not None  # a config: a field it lacks was read so
     return tuple(
-        _change(f, old[f.name], new[f.name], undocumented or {})
+        _change(f, (old[f.name], new[f.name]), undocumented or {}, read)
         for f in FIELDS
         if f.name in changed
     )
@@ -301,11 +304,13 @@ def field_changes(
 
 def _change(
     f: MmpField,
-    before: FieldValue,
-    after: FieldValue,
+    values: tuple[FieldValue, FieldValue],
     undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+    read: bool,
 ) -> FieldChange:
-    note = undocumented.get(f.name, {}).get(before) if before is not None else None
+    before, after = values
+    reported = 0 if before is None and read and f.kind is LIMIT else before
+    note = undocumented.get(f.name, {}).get(reported) if reported is not None else None
     if note is not None:
         return FieldChange(f.name, before, after, Direction.UNKNOWN, note)
     return FieldChange(f.name, before, after, direction(f, before, after))

@@ -4,6 +4,13 @@ Labelled assumptions where the docs are silent: window and freeze at most 1 h; d
 keeps at most 6 decimals like amount_limit. Our simulator enforces the same. The assets are
 the venue's: GET /assets lists them, read once per run per endpoint; offline an asset name
 is only checked to be 1 to 32 letters or digits (as the venue writes them: ETH, 1000PEPE).
+
+What a live limit of "0" means is not documented (seed-venues.md 3.2 gives `amount_limit`
+and `delta_limit` no rule): no limit, or a limit of zero, the tightest there is (the
+simulator plays both: `amount_zero`, `delta_zero`). So a change from it has no known
+direction (`undocumented`: the plan says so, the guardrails count it a loosening, heal
+leaves it). wire.py reads an `amount_limit` "0" as 0 (the field is always set), and a
+`delta_limit` "0" as none (a config set without one reads back "0").
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ CAPABILITIES = Capabilities(
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
+    undocumented={
+        "quantity_limit": {0: 'Aevo amount_limit "0" is undocumented: no limit, or a limit of 0'},
+        "delta_limit": {0: 'Aevo delta_limit "0" is undocumented: no limit, or a limit of 0'},
+    },
     discovery=Discovery(
         request="GET /assets",
         pattern="[A-Za-z0-9]{1,32}",

@@ -9,7 +9,12 @@ most 3600 s; 10 requests per second per key with a burst of 20 [assumption: limi
 published], answered with 429, `X-RETRY-AFTER` in nanoseconds and `retry_after` in the body.
 GET /assets (public) lists `assets`, any list (BTC, ETH and SOL by default); GET and POST
 /mmp and /reset-mmp refuse an asset it does not list (ERR_MALFORMED_REQUEST) [assumption:
-the venue's answer to such an asset is not documented].
+the venue's answer to such an asset is not documented]. POST refuses a limit of 0 (our
+client never sends one) [assumption]; GET reports a delta_limit never set as "0". What a
+live "0" limit means is not documented: by `amount_zero` and `delta_zero`, a limit of zero
+("limit", the default: any fill trips it) or no such limit ("none"); `fill` plays one MMP
+order's fill against the limits (tripping when one is exceeded [assumption: > or >= is
+not documented]).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import httpx
 
 from reconciler.core.units import decimal_places, decimal_text, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
-from reconciler.venues.aevo.wire import signature
+from reconciler.simulators.zeros import trips, zero_reading
+from reconciler.venues.aevo.wire import SCALE, signature
 
 MAX_SKEW_NS = 30 * 10**9
 DEFAULT_ASSETS = ("BTC", "ETH", "SOL")
@@ -55,7 +61,11 @@ class AevoSimulator:
         clock: Clock | None = None,
         sign_query: bool = False,
         assets: Iterable[str] = DEFAULT_ASSETS,
+        amount_zero: str = "limit",
+        delta_zero: str = "limit",
     ) -> None:
+        self.amount_zero = zero_reading("amount_zero", amount_zero)
+        self.delta_zero = zero_reading("delta_zero", delta_zero)
         self.clock = clock or Clock()
         self.sign_query = sign_query
         self.assets = tuple(assets)  # what GET /assets lists, in this order
@@ -78,6 +88,25 @@ class AevoSimulator:
         end = 0 if frozen_s == 0 else (self.clock.now_ms() + frozen_s * 1000) * 1_000_000
         state["triggered"], state["frozen_end_time"] = True, str(end)
         return end
+
+    def fill(self, key: str, asset: str, *, quantity: Decimal, delta: Decimal) -> bool:
+        """One MMP order of the asset filled (counted alone: no window): MMP trips (as
+        `trigger`) when the quantity exceeds amount_limit or the delta's size delta_limit,
+        a "0" limit as `amount_zero` and `delta_zero` read it. True if it tripped; an asset
+        without config, or already frozen, does not trip."""
+        state = self.accounts[key].configs.get(asset)
+        if state is None:
+            return False
+        self._thaw(state)
+        if state["triggered"]:
+            return False
+        amount = Decimal(state["amount_limit"]) / SCALE
+        over = trips(amount, self.amount_zero, quantity) or trips(
+            Decimal(state["delta_limit"]), self.delta_zero, abs(delta)
+        )
+        if over:
+            self.trigger(key, asset)
+        return over
 
     # ---- HTTP ----------------------------------------------------------------------------
 

@@ -90,6 +90,9 @@ def live_scope(account: str, item: Any, *, asked: str | None = None) -> LiveScop
         config = MmpConfig(
             window_ms=CAPABILITIES.window.ms_from_wire(interval),
             frozen_ms=CAPABILITIES.frozen.from_wire(frozen_s),  # 0: until a manual reset
+            # "0": meaning undocumented (capabilities.py: `undocumented`), read as it came for
+            # amount_limit (always set), as none for delta_limit (a config set without one
+            # reads back "0"); a change from either has no known direction (the planner)
             quantity_limit=amount_from_wire(str(amount)),
             delta_limit=units.exact(delta) if delta > 0 else None,
         )

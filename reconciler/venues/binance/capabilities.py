@@ -4,6 +4,12 @@ Labelled assumptions where the docs are silent: limits keep at most 8 decimals, 
 frozen time is at most 1 h. Both are enforced identically by our simulator. The underlyings
 are the venue's: GET /eapi/v1/exchangeInfo lists them (optionContracts), read once per run
 per endpoint; offline a name is only checked to be 2 to 32 capital letters or digits.
+
+`qtyLimit` and `deltaLimit` must be > 0 (the FAQ; seed-venues.md 2.2); what a live "0" means
+(a config set where they are optional: the CN page, the SDK) is not documented: no limit, or
+a limit of zero (the simulator plays both: `qty_zero`, `delta_zero`). wire.py reads it as 0,
+and a change from it has no known direction (`undocumented`: the plan says so, the
+guardrails count it a loosening, heal leaves it).
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ CAPABILITIES = Capabilities(
     freeze_from_trigger=True,  # lastTriggerTime and frozenTimeInMilliseconds only
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
+    undocumented={
+        "quantity_limit": {0: 'Binance qtyLimit "0" is undocumented: no limit, or a limit of 0'},
+        "delta_limit": {0: 'Binance deltaLimit "0" is undocumented: no limit, or a limit of 0'},
+    },
     discovery=Discovery(
         request="GET /eapi/v1/exchangeInfo",
         pattern="[A-Z0-9]{2,32}",

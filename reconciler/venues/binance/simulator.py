@@ -8,6 +8,11 @@ reading, the simulator knows whether a scope is frozen (`is_frozen`): a trigger 
 for the frozen time, or until a reset when that is 0 (manual), and a reset ends it.
 Weight: every MMP endpoint weighs 1 of 2400 per minute; past it 429 with -1008, and after
 `ban_after` more requests while limited, 418 and a 2-minute ban, both with Retry-After.
+mmpSet refuses a limit of 0 (the FAQ: > 0), and GET reports "0" for a config without one;
+what a live "0" limit means (a config set where the limits are optional: the CN page, the
+SDK) is not documented: by `qty_zero` and `delta_zero`, a limit of zero ("limit", the
+default: any fill trips it) or no such limit ("none"). `fill` plays one MMP order's fill
+against the limits: it trips one it reaches or exceeds (the FAQ: "exceeds or equals").
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import httpx
 
 from reconciler.core.units import decimal_places, decimal_text, dumps_exact
 from reconciler.simulators.common import Clock
+from reconciler.simulators.zeros import trips, zero_reading
 from reconciler.venues.binance.capabilities import MAX_DECIMALS
 from reconciler.venues.binance.wire import sign
 
@@ -67,7 +73,11 @@ class BinanceSimulator:
         weight_limit: int = 2400,
         ban_after: int = 5,
         reset_keeps_trigger_time: bool = True,
+        qty_zero: str = "limit",
+        delta_zero: str = "limit",
     ) -> None:
+        self.qty_zero = zero_reading("qty_zero", qty_zero)
+        self.delta_zero = zero_reading("delta_zero", delta_zero)
         self.underlyings = tuple(underlyings)  # what exchangeInfo lists, in this order
         self.clock = clock or Clock()
         self.weight_limit = weight_limit
@@ -109,6 +119,21 @@ class BinanceSimulator:
             return False
         last, frozen = int(config["lastTriggerTime"]), int(config["frozenTimeInMilliseconds"])
         return last > 0 and (frozen == 0 or self.clock.now_ms() < last + frozen)
+
+    def fill(self, api_key: str, underlying: str, *, quantity: Decimal, delta: Decimal) -> bool:
+        """One MMP order of the underlying filled (counted alone: no window): MMP trips (as
+        `trigger`) when the quantity reaches qtyLimit or the delta's size deltaLimit, a "0"
+        limit as `qty_zero` and `delta_zero` read it. True if it tripped; an underlying
+        without config, or already frozen, does not trip."""
+        config = self.accounts[api_key].configs.get(underlying)
+        if config is None or self.is_frozen(api_key, underlying):
+            return False
+        over = trips(Decimal(config["qtyLimit"]), self.qty_zero, quantity, reaches=True) or (
+            trips(Decimal(config["deltaLimit"]), self.delta_zero, abs(delta), reaches=True)
+        )
+        if over:
+            self.trigger(api_key, underlying)
+        return over
 
     # ---- HTTP ----------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ def live_scope(account: str, item: Any, now_ms: int, *, asked: str | None = None
         config = MmpConfig(
             window_ms=CAPABILITIES.window.ms_from_wire(window),
             frozen_ms=frozen,
+            # a "0" (the docs: > 0; its meaning undocumented) is read as it came: a change
+            # from it has no known direction (capabilities.py: `undocumented`)
             quantity_limit=quantity,
             delta_limit=delta,
         )

@@ -4,9 +4,11 @@ Our readings where the docs are silent, labelled: a config with no limit protect
 so at least one limit is required; `frozenTimeInSeconds = 0` has no documented meaning, so
 `manual` is refused; limits keep at most 8 decimals. GET reports every field, a limit never
 set as "0" (wire.py reads it as none, so a config set without one reads back as set); what
-a live `deltaLimit: "0"` means, no delta limit or a limit of zero, is not documented (the
-simulator plays both: `delta_zero`), so a delta limit added to a live config has no known
-direction (`undocumented`: heal leaves it, and says why).
+a live "0" means, no limit or a limit of zero, is not documented for either limit
+(`quantityLimit`: "> 0 if set"; `deltaLimit`: no rule at all; the simulator plays both
+readings: `quantity_zero`, `delta_zero`), so a limit added to a live config has no known
+direction (`undocumented`: the plan says so, the guardrails count it a loosening, heal
+leaves it).
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ CAPABILITIES = Capabilities(
     underlyings=ASSETS,
     undocumented={
         "frozen": {0: "Bullish freeze 0 is undocumented"},
-        # read as none (wire.py); planning/heal.py judges a limit added to it
+        # each read as none (wire.py): a limit added to it has no known direction (planner)
+        "quantity_limit": {
+            0: 'Bullish quantityLimit "0" is undocumented: no limit, or a limit of 0'
+        },
         "delta_limit": {0: 'Bullish deltaLimit "0" is undocumented: no limit, or a limit of 0'},
     },
 )

@@ -21,11 +21,12 @@ are the switches of `ws=Readings(...)`.
 Freezes: `trigger` freezes a configured scope until a reset (or until `until_ms`); a reset
 clears the config and its freeze. `fill` plays one MMP order's fill against the scope's
 limits, and trips it when one is exceeded. GET reports a limit never set as "0"; what a
-`deltaLimit` "0" means is not documented: by `delta_zero`, a limit of zero ("limit", the
-default: any fill with delta trips it) or no delta limit ("none"). The docs define REST
-`isActive` only as "configuration in effect": by `active_while_frozen` (True by default,
-the reading under which REST cannot show a freeze) it stays true while frozen, or (False)
-reads false while frozen. `is_frozen` is the venue's own truth, whatever REST shows.
+live "0" means is not documented for either limit: by `quantity_zero` and `delta_zero`, a
+limit of zero ("limit", the default: any fill trips it) or no such limit ("none"). The
+docs define REST `isActive` only as "configuration in effect": by `active_while_frozen`
+(True by default, the reading under which REST cannot show a freeze) it stays true while
+frozen, or (False) reads false while frozen. `is_frozen` is the venue's own truth,
+whatever REST shows.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import httpx
 
 from reconciler.core.units import decimal_places, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
+from reconciler.simulators.zeros import trips, zero_reading
 from reconciler.venues.bullish.capabilities import ASSETS
 from reconciler.venues.bullish.simulator_push import PrivateData, Readings
 from reconciler.venues.bullish.wire import (
@@ -63,7 +65,6 @@ TOKEN_REFUSALS = {  # token_refusal -> (code, name, message) of a JWT the venue 
     "invalid_login": (8327, "INVALID_LOGIN", "Invalid login"),
     "unauthorized_command": (6105, "UNAUTHORIZED_COMMAND", "Invalid JWT"),
 }
-DELTA_ZERO = ("limit", "none")  # the readings of a deltaLimit "0" (delta_zero)
 SET_FIELDS = {
     "commandType",
     "tradingAccountId",
@@ -122,13 +123,13 @@ class BullishSimulator:
         token_refusal: str = "invalid_login",
         ws: Readings | None = None,
         active_while_frozen: bool = True,
+        quantity_zero: str = "limit",
         delta_zero: str = "limit",
     ) -> None:
         if token_refusal not in TOKEN_REFUSALS:
             raise ValueError(f"token_refusal is one of {sorted(TOKEN_REFUSALS)}")
-        if delta_zero not in DELTA_ZERO:
-            raise ValueError(f"delta_zero is one of {list(DELTA_ZERO)}")
-        self.delta_zero = delta_zero
+        self.quantity_zero = zero_reading("quantity_zero", quantity_zero)
+        self.delta_zero = zero_reading("delta_zero", delta_zero)
         self.clock = clock or Clock()
         self.apply_delay_ms = apply_delay_ms
         self.reject_set_when_configured = reject_set_when_configured
@@ -180,9 +181,9 @@ class BullishSimulator:
     def fill(self, public_key: str, asset: str, *, quantity: Decimal, delta: Decimal) -> bool:
         """One MMP order of the scope filled (counted alone: no window): MMP trips, frozen
         for the config's frozen time (until a reset if 0), when the quantity exceeds its
-        quantityLimit or the delta's size its deltaLimit. A "0" quantityLimit is no limit
-        (the docs: > 0 if set); a "0" deltaLimit is what `delta_zero` reads. True if it
-        tripped; a scope without config, or already frozen, does not trip."""
+        quantityLimit or the delta's size its deltaLimit; a "0" limit is what
+        `quantity_zero` and `delta_zero` read. True if it tripped; a scope without config,
+        or already frozen, does not trip."""
         account = self.accounts[public_key]
         config = account.configs.get(asset)
         if config is None or self._frozen_now(account, asset):
@@ -191,9 +192,9 @@ class BullishSimulator:
             Decimal(config["quantityLimit"]),
             Decimal(config["deltaLimit"]),
         )
-        over = quantity_limit > 0 and quantity > quantity_limit
-        if delta_limit > 0 or self.delta_zero == "limit":
-            over = over or abs(delta) > delta_limit
+        over = trips(quantity_limit, self.quantity_zero, quantity) or trips(
+            delta_limit, self.delta_zero, abs(delta)
+        )
         if over:
             frozen_s = int(config["frozenTimeInSeconds"])
             until = self.clock.now_ms() + frozen_s * 1000 if frozen_s else 0

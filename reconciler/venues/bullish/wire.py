@@ -65,8 +65,9 @@ def reset_command(account_id: str, key: ScopeKey) -> dict[str, Any]:
 
 def _limit(item: dict[str, Any], name: str) -> Decimal | None:
     value = answers.decimal_text(item, name)
-    # "0": no such limit set (a config set without it reads "0"); for deltaLimit, whether "0"
-    # means no limit or a limit of zero is not documented (capabilities.py: `undocumented`)
+    # "0": no such limit set (a config set without it reads "0"); whether a live "0" means
+    # no limit or a limit of zero is not documented (capabilities.py: `undocumented`), so a
+    # limit added to it has no known direction (the planner)
     return None if value == 0 else value
 
 
