@@ -132,14 +132,16 @@ def said_empty(
             for key, declared in desired.scopes.items()
         )
     }
-    if not empty or journal.path is None:
-        return
+    if not empty or journal.path is None or not journal.path.is_file():
+        return  # (a journal that is not a regular file is not read: a FIFO would block)
     last: dict[str, dict[str, Any]] = {}
     for record in read_journal(journal.path):
         if isinstance(record, dict) and record.get("event") == "step-end":
-            scope = str(record.get("scope", ""))
-            name = scope.split("/")[1] if scope.count("/") >= 2 else ""
-            if name in empty and record.get("outcome") == "applied" and record.get("live"):
+            venue, _, rest = str(record.get("scope", "")).partition("/")
+            name = rest.partition("/")[0]
+            account = empty.get(name)
+            verified = record.get("outcome") == "applied" and record.get("live")
+            if account is not None and account.venue == venue and verified:
                 last[name] = record
     for name, record in sorted(last.items()):
         where = f"{empty[name].venue}/{name}"
