@@ -238,10 +238,10 @@ def test_beyond_a_guardrail_from_what_a_run_took_away_heal_puts_that_config_back
     [item] = healing.healed
     assert item.step.action.value == "create" and item.step.after == had and item.baseline
     assert item.reason == (
-        "unprotected: no MMP config live; the config an unfinished run took away is put "
-        "back, as it was (reviewed, and live before): the reviewed config is beyond "
-        "guardrail(s) from what an unfinished run took away (freeze shortened 30s -> 10s); "
-        "a person applies it with --force (`mmp apply --force`)"
+        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
+        "and live then): the reviewed config is beyond guardrail(s) from what an unfinished "
+        "run took away (freeze shortened 30s -> 10s); a person applies it with --force (`mmp "
+        "apply --force`)"
     )
     assert left(healing)["btc_usd"][0] == "guardrail"
     assert left(healing)["btc_usd"][1].endswith("heal put back the config it had before")

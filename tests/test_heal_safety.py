@@ -212,7 +212,10 @@ def test_beyond_a_guardrail_heal_puts_back_what_the_unfinished_run_took_away(
             "Heal (the protection the policies declare, or, where that is beyond a guardrail, "
             "the config an unfinished run took away; nothing loosened or removed):" in out
         )
-        took = f"the config apply run {killed} took away is put back, as it was"
+        took = (
+            "the config it had before is put back (reviewed, and live then): the reviewed "
+            f"config is beyond guardrail(s) from what apply run {killed} took away"
+        )
         assert took in out
         assert "quantity_limit raised 0.5 -> 2" in out and "`mmp apply --force`" in out
         assert "  guardrail  bullish/bx/BTC: the reviewed config is beyond guardrail(s)" in out

@@ -282,8 +282,8 @@ def _within_baseline(
     )
     back = dataclasses.replace(item.step, after=had, changes=field_changes(None, had))
     reason = (
-        f"unprotected: no MMP config live; the config {run} took away is put back, as it "
-        f"was (reviewed, and live before): {said}"
+        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
+        f"and live then): {said}"
     )
     left = Left(item.step, Why.GUARDRAIL, f"{said}; heal put back the config it had before")
     return Healed(back, reason, baseline=True), left
