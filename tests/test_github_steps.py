@@ -515,8 +515,9 @@ def test_the_heal_job_writes_nothing_once_main_moved_and_the_issue_says_why(
 ) -> None:
     """A pull request is merged while the heal job plans (issue 19): GitHub's main moves
     before heal's first write. Heal, planning from the older policies, writes nothing (a
-    merged change could otherwise be undone, unattended): exit 1, journaled, in heal.json,
-    and the drift issue says why nothing was healed."""
+    merged change could otherwise be undone, unattended): journaled, in heal.json, and the
+    drift issue says why nothing was healed; exit 4, as the scope to create is still
+    without MMP."""
     assert _merge(desk)[1].code == 0
     _on_the_venue(desk, "deribit", "deribit-hedge", "btc_usd", None)  # heal would re-create
     before = {scope: step["before"] for scope, step in _venues_now(desk).items()}
@@ -527,7 +528,7 @@ def test_the_heal_job_writes_nothing_once_main_moved_and_the_issue_says_why(
 
     desk.fake.on_ref = merge_lands
     heal = _heal(desk)
-    assert heal.code == 1, heal.text
+    assert heal.code == 4, heal.text
     said = (
         f"`main` moved from {SHA[:7]} to {merged[:7]} while heal planned: nothing (more) "
         "written; the next scheduled run heals from the new policies."
@@ -541,7 +542,7 @@ def test_the_heal_job_writes_nothing_once_main_moved_and_the_issue_says_why(
     ]
     assert not [r for r in records if r["event"] in ("set-sent", "reset-sent")]
     report = json.loads((kept / "heal.json").read_text())
-    assert report["exit_code"] == 1 and report["branch"]["moved_to"] == merged
+    assert report["exit_code"] == 4 and report["branch"]["moved_to"] == merged
 
     assert _drift(desk, healed=heal)[0].code == 0
     [issue] = desk.fake.issues_labelled("mmp-drift")

@@ -208,18 +208,49 @@ def test_a_write_that_may_freeze_the_scope_again_is_left() -> None:
 
 def test_a_create_after_an_unfinished_run_is_made_and_says_if_looser_than_what_it_had() -> None:
     scopes: Scopes = {"btc_usd": (None, cfg("5", frozen=10_000), FREE)}
-    # any reviewed config beats none: re-created, as without the journal, and said so
-    for rules in ({}, {"loosening": {"shorter_freeze": True}}):
-        looser = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("5", frozen=30_000)})
-        assert healed(looser) == {"btc_usd": "create"}
-        assert looser.healed[0].reason == (
-            "unprotected: no MMP config live; the declared config is set, though it is "
-            f"looser than {SINCE}: frozen 30s -> 10s"
-        )
+    # within the guardrails the reviewed config beats none, even looser than what it had
+    within = {"loosening": {"shorter_freeze": False}}
+    looser = heal_of("deribit", scopes, within, baseline={"btc_usd": cfg("5", frozen=30_000)})
+    assert healed(looser) == {"btc_usd": "create"} and looser.healed[0].looser
+    assert looser.healed[0].reason == (
+        "unprotected: no MMP config live; the declared config is set, though it is "
+        f"looser than {SINCE} (within the guardrails, as apply would write it): frozen 30s "
+        "-> 10s"
+    )
+    assert "nothing removed; nothing live loosened, but deribit/a/btc_usd put back looser" in (
+        render_heal.text(looser)
+    )
+    rules = {"loosening": {"shorter_freeze": True}}
     assert healed(heal_of("deribit", scopes, rules)) == {"btc_usd": "create"}  # no journal
     stricter = heal_of("deribit", scopes, rules, baseline={"btc_usd": cfg("9", frozen=10_000)})
     assert healed(stricter) == {"btc_usd": "create"}
     assert "as strict as before an unfinished run" in stricter.healed[0].reason
+
+
+def test_beyond_a_guardrail_from_what_a_run_took_away_heal_puts_that_config_back() -> None:
+    """Heal never crosses a guardrail: where the reviewed config is beyond one from the
+    config an unfinished run took away, that config is put back and the reviewed one left
+    for a person (apply --force); the header stays true."""
+    scopes: Scopes = {"btc_usd": (None, cfg("5", frozen=10_000), FREE)}
+    had = cfg("5", frozen=30_000)
+    rules = {"loosening": {"shorter_freeze": True}}
+    healing = heal_of("deribit", scopes, rules, baseline={"btc_usd": had})
+    [item] = healing.healed
+    assert item.step.action.value == "create" and item.step.after == had and item.baseline
+    assert item.reason == (
+        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
+        "and live then): the reviewed config is beyond guardrail(s) from what an unfinished "
+        "run took away (freeze shortened 30s -> 10s); a person applies it with --force (`mmp "
+        "apply --force`)"
+    )
+    assert left(healing)["btc_usd"][0] == "guardrail"
+    assert left(healing)["btc_usd"][1].endswith("heal put back the config it had before")
+    assert healing.bare() == []  # protected: it is written
+    shown = render_heal.text(healing)
+    assert "config an unfinished run took away; nothing loosened or removed):" in shown
+    report = healing.to_data()
+    assert [h["scope"] for h in report["healed"]] == ["deribit/a/btc_usd"]
+    assert [(i["scope"], i["why"]) for i in report["left"]] == [("deribit/a/btc_usd", "guardrail")]
 
 
 def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_step() -> None:
@@ -387,7 +418,10 @@ def test_heal_writes_only_the_committed_policies_of_the_heal_branch(
     (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING)  # enabled, uncommitted
     assert main(["heal", "--sandbox"]) == 1
     err = capsys.readouterr().err
-    assert "the policies at policies have uncommitted changes: nothing was read or sent" in err
+    assert (
+        "the policies at policies have uncommitted changes (policies/guardrails.yaml): nothing "
+        "was read or sent" in err
+    )
     assert not (in_tmp / ".mmp").exists()
     _git(in_tmp, "checkout", "-q", "-b", "wip")
     _git(in_tmp, "commit", "-q", "-am", "heal on")
@@ -516,4 +550,5 @@ def test_heal_is_refused_while_another_run_holds_the_lock(
         assert main(["heal"]) == 1
     err = capsys.readouterr().err
     assert "another mmp run holds the lock" in err and "`mmp apply`" in err
+    assert "Only one apply, heal or unfreeze runs at a time per policy repository" in err
     assert deribit.requests == []  # nothing read, nothing sent

@@ -119,18 +119,23 @@ def test_main_moved_before_the_first_write_writes_nothing(
     desk: tuple[DeribitSimulator, FakeGitHub, str], in_tmp: Path
 ) -> None:
     """A merge lands after heal read the venues and planned, before its first write: the
-    venue is as it was, exit 1, and the journal, the report and the drift issue say so."""
+    venue is as it was, and the journal, the report and the drift issue say so; exit 4, as
+    the scope to create is still without MMP."""
     sim, github, commit = desk
     github.on_ref = _move_at(github, 1)
     code, said, report, records = _heal_job(in_tmp)
-    assert code == 1, said
+    assert code == 4, said
     assert configs(sim) == SEEDED and "private/set_mmp_config" not in sim.requests
     moved = f"`main` moved from {commit[:7]} to {NEWER[:7]} while heal planned: nothing (more)"
     assert moved + " written; the next scheduled run heals from the new policies." in said
-    assert "Heal finished: 2 not-run. Exit 1" in said
+    assert (
+        "Heal finished: 2 not-run. Exit 4: 1 declared scope(s) may be without MMP after heal: "
+        "deribit/main/eth_usd (why: above). A person must act.\n" in said
+    )
+    assert said.count("Exit ") == 1  # one exit line
     [record] = _events(records, "branch-moved")
     assert (record["branch"], record["read_at"], record["now"]) == ("main", commit, NEWER)
-    assert report["exit_code"] == 1
+    assert report["exit_code"] == 4 and _events(records, "apply-end")[0]["exit_code"] == 4
     assert report["branch"]["moved_to"] == NEWER and report["branch"]["read_at"] == commit
     assert {h["outcome"] for h in report["healed"]} == {"not-run"}
     assert all(f"moved from {commit[:7]} to {NEWER[:7]}" in h["detail"] for h in report["healed"])
@@ -206,7 +211,7 @@ def test_no_usable_answer_writes_nothing_and_says_it_cannot_know(
             pass  # its port is closed now
         monkeypatch.setenv("GITHUB_API_URL", gone)
     code, said, report, records = _heal_job(in_tmp)
-    assert code == 1, said
+    assert code == 4, said  # nothing written: the scope to create is still without MMP
     assert configs(sim) == SEEDED and "private/set_mmp_config" not in sim.requests
     cannot = f"Cannot know whether `main` moved since heal read its policies at {commit[:7]}: "
     assert cannot in said

@@ -13,6 +13,7 @@ the docs too. A live 0 no venue's docs give a meaning to is never healed from.""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
@@ -267,7 +268,13 @@ def test_heal_writes_only_creates_and_tightenings_of_declared_free_scopes(
     for step in written:
         declared = desired.scopes[step.key]
         assert step.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)
-        assert step.after is not None and step.after == declared.config  # the reviewed config
+        assert step.after is not None
+        if step.after != declared.config:  # only the config an unfinished run took away,
+            assert step.action is Action.CREATE and step.after == had[step.key]  # put back
+            trial = dataclasses.replace(
+                plan, steps=(dataclasses.replace(step, after=declared.config),)
+            )
+            assert guards.check(trial, given_rules, desired, had)  # where the reviewed one trips
         assert given_rules.heal.covers(step.key.venue, step.key.account)
         now = read.get(step.key)
         assert step.before == (None if now is None else now.config)
@@ -299,14 +306,15 @@ def test_heal_writes_only_creates_and_tightenings_of_declared_free_scopes(
             assert item.why in NOT_BY_DIRECTION | {Why.UNKNOWN}, item.detail  # said so
     # coverage trips stop no heal step (heal never removes): each is reported instead
     uncovered = given_rules.model_copy(update={"coverage": {}})
-    # a create is not judged against `had`: any reviewed config beats none
-    assert guards.check(healing.plan, uncovered, desired) == []
+    # heal never crosses a guardrail, a create's against the config a run took away too
+    assert guards.check(healing.plan, uncovered, desired, had) == []
     assert set(guards.check(healing.plan, given_rules, desired)) <= set(healing.coverage)
     # every drifting scope is accounted for, exactly once
     drifting = {s.key for s in plan.steps if s.action in WRITES | {Action.HELD, Action.UNMANAGED}}
     healed = {item.step.key for item in healing.healed}
     left = {item.step.key for item in healing.left}
-    assert healed | left == drifting and not healed & left
+    put_back = {item.step.key for item in healing.healed if item.baseline}  # and left too
+    assert healed | left == drifting and healed & left == put_back
     assert all(item.detail for item in healing.left)
 
 

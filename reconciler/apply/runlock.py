@@ -67,7 +67,7 @@ class RunLock:
                 )
             raise LockedError(
                 f"another mmp run holds the lock of {self.root}: {_describe(holder)}. Only one "
-                "apply or unfreeze runs at a time per policy repository; wait for it to end"
+                "apply, heal or unfreeze runs at a time per policy repository; wait for it to end"
             ) from None
         self._lock = lock
         stale = _holder(fd)

@@ -4,9 +4,13 @@ where it only restores or tightens it; every other drift is left, and said with 
 
 It is apply with a narrower plan and no prompt: the same one-run lock, journal, signal
 handling, check before each write, verification, recovery and exit codes (0, 1, 3, 4), by
-the same executor. Each healed step is journaled as a `heal` record (scope, reason, each
-field from what to what) before anything is sent. Unless guardrails.yaml enables healing,
-it refuses before reading any venue (exit 1) and says what to add.
+the same executor; but 4 (on its one exit line, and in its journal's apply-end) while a
+declared scope is left without a config, and a create is sent only after a read of that
+scope of its own confirms it has none (reconciler.commands.healconfirm). Every file heal
+reads must be committed: the policies and the guardrails beside them. Each healed step is
+journaled as a `heal` record (scope, reason, each field from what to what) before anything
+is sent. Unless guardrails.yaml enables healing, it refuses before reading any venue (exit
+1) and says what to add.
 
 Run by the heal job (`mmp github heal`), it also checks before each step that the heal
 branch has not moved since its policies were read, and writes nothing more once it has, or
@@ -18,16 +22,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from reconciler.apply import recovery, runlock
-from reconciler.apply.executor import BEFORE_STEP, ApplyResult
+from reconciler.apply.executor import BEFORE_STEP, ApplyResult, Outcome
 from reconciler.apply.interrupt import restore_defaults
 from reconciler.apply.journal import Journal, who
 from reconciler.commands import healscope
 from reconciler.commands.healbranch import BranchWatch, installed
+from reconciler.commands.healconfirm import confirmed_creates, said_empty
 from reconciler.commands.run import (
+    MEANINGS,
     _execute,
     _made_plan,
     _plan_now,
@@ -41,9 +48,11 @@ from reconciler.commands.run import (
 from reconciler.core import console, paths
 from reconciler.core.console import out
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.secrets import redact
 from reconciler.planning import provenance
 from reconciler.planning.heal import Healing, select
+from reconciler.planning.plan import Action
 from reconciler.planning.provenance import Provenance
 from reconciler.planning.render.heal import text
 from reconciler.planning.selection import Selection
@@ -59,6 +68,8 @@ class HealRefused(ReconcilerError):
 
 
 def heal(args: argparse.Namespace) -> int:
+    if args.report is not None:
+        writable(args.report)
     desired, targets, selection = _plan_now(args)
     rules = guards.load(args.policies, desired)
     if not rules.heal.enabled:
@@ -69,7 +80,7 @@ def heal(args: argparse.Namespace) -> int:
     if watch is not None and (problem := watch.begin(rules.heal.branch, made.commit)):
         raise HealRefused(problem)
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
-        journal = Journal(journal_path(args), policies=paths.policies_id(args.policies))
+        journal = HealJournal(journal_path(args), policies=paths.policies_id(args.policies))
         journal.kind = "heal"
         runs = _unfinished(args, journal.path, holding=True)
         _wait_for_landing(runs)
@@ -77,6 +88,38 @@ def heal(args: argparse.Namespace) -> int:
             return _heal(args, (desired, targets, selection), rules, (journal, made), runs)
         finally:
             restore_defaults()
+
+
+def writable(report: Path) -> None:
+    """--report names a file heal can write: checked before anything is read or sent (a
+    heal that wrote must never end in a failure to write its report)."""
+    try:
+        if report.exists() and not report.is_file():
+            raise IsADirectoryError(0, "not a regular file")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        existed = report.exists()
+        with report.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            report.unlink()
+    except OSError as exc:
+        raise HealRefused(
+            f"the report {report} cannot be written ({exc.strerror or exc}); nothing was read "
+            "or sent. Pass --report PATH naming a file in a folder you can write"
+        ) from None
+
+
+class HealJournal(Journal):
+    """Apply's journal, whose `apply-end` records heal's exit code (`ending`, from the step
+    outcomes and apply's code): 4 while a declared scope is left without a config, whatever
+    the steps came to, so the journal and the process say the same."""
+
+    ending: Callable[[Mapping[str, str], int], int] | None = None
+
+    def write(self, event: str, **fields: Any) -> None:
+        if event == "apply-end" and self.ending is not None:
+            fields["exit_code"] = self.ending(fields.get("outcomes", {}), fields["exit_code"])
+        super().write(event, **fields)
 
 
 def checkout(policies: Path, branch: str, sandbox: bool) -> Provenance:
@@ -94,8 +137,10 @@ def checkout(policies: Path, branch: str, sandbox: bool) -> Provenance:
         console.note("the policies are not in a Git repository: the sandbox heals anyway")
         return made
     problems = []
-    if made.dirty:
-        problems.append(f"the policies at {made.policies} have uncommitted changes")
+    if made.dirty:  # the guardrails beside a policy file too: they may enable healing
+        files = provenance.changed(policies)
+        shown = f" ({', '.join(files[:5])}{', …' if len(files) > 5 else ''})" if files else ""
+        problems.append(f"the policies at {made.policies} have uncommitted changes{shown}")
     on = provenance.branch(policies)
     if on != branch:
         problems.append(f"the checkout is {f'of branch `{on}`' if on else 'a detached HEAD'}")
@@ -126,7 +171,7 @@ def _heal(
     args: argparse.Namespace,
     planned: tuple[DesiredState, list[AccountTarget], Selection],
     rules: guards.Guardrails,
-    journaled: tuple[Journal, Provenance],
+    journaled: tuple[HealJournal, Provenance],
     runs: list[recovery.Unfinished],
 ) -> int:
     desired, targets, selection = planned
@@ -135,16 +180,22 @@ def _heal(
     unread: list[healscope.Unchecked] = []  # covered accounts that could not be read
     watch = installed()  # the heal job's check that its branch has not moved, if any
 
-    async def work(connections: Connections) -> ApplyResult | None:
-        live, failed = await healscope.read_each(connections, targets, desired)
-        unread.extend(failed)
+    def judged(live: list[LiveAccount]) -> Healing:
         # no restores: a scope the policies do not declare is never healed, only named
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
         had = recovery.baseline(runs, live)
-        healing = healscope.with_unchecked(
-            select(made, desired, rules, had, capabilities()), failed
-        )
+        healing = select(made, desired, rules, had, capabilities(), took(runs, had))
+        return healscope.with_unchecked(healing, unread)
+
+    async def work(connections: Connections) -> ApplyResult | None:
+        live, failed = await healscope.read_each(connections, targets, desired)
+        unread.extend(failed)
+        said_empty(live, desired, recovery.baseline(runs, live), journal)
+        healing = judged(live)
+        if any(item.step.action is Action.CREATE for item in healing.healed):
+            live, healing = await confirmed_creates(connections, live, healing, judged, journal)
         found.append(healing)
+        journal.ending = lambda outcomes, code: _final(healing, outcomes, code)
         out(text(healing, args.colour))
         if not healing.healed:
             out("Nothing to heal.\n")
@@ -160,13 +211,28 @@ def _heal(
                 BEFORE_STEP.reset(token)
 
     result = run_live(args, targets, desired, work)
-    code = 0 if result is None else _report(result, "Heal")
-    if code == 0 and found:
-        code = _unprotected(found[0])
-    code = healscope.exit_code(code, unread)
-    if args.report is not None and found:
-        _save(args.report, found[0], result, code, watch)
+    healing = found[0] if found else None
+    if result is not None:
+        outcomes = {str(r.step.key): r.outcome.value for r in result.results}
+        assert healing is not None
+        code = _final(healing, outcomes, result.exit_code)
+        _report(result, "Heal", ending=(code, _meaning(healing, outcomes, result.exit_code)))
+    else:
+        code = 0 if healing is None else _unprotected(healing)
+    code = healscope.exit_code(code, unread)  # said here only if no exit line said 4
+    if args.report is not None and healing is not None:
+        _save(args.report, healing, result, code, watch)
     return code
+
+
+def took(runs: list[recovery.Unfinished], had: Mapping[ScopeKey, MmpConfig]) -> dict[ScopeKey, str]:
+    """The unfinished run that took each baseline config away, as people name it."""
+    named: dict[ScopeKey, str] = {}
+    for run in runs:
+        for item in run.scopes:
+            if item.key in had and item.before is not None:
+                named.setdefault(item.key, f"{run.kind} run {run.run}")
+    return named
 
 
 def _branch_check(watch: BranchWatch, journal: Journal) -> Callable[[], Awaitable[str]]:
@@ -196,7 +262,7 @@ def _branch_check(watch: BranchWatch, journal: Journal) -> Callable[[], Awaitabl
 def _unprotected(healing: Healing) -> int:
     """4, said, when a declared scope heal left has no config live (held, a guardrail, not
     covered by the setting): never 0 while one is unprotected, as `mmp status`."""
-    bare = [str(item.step.key) for item in healing.left if item.step.unprotected]
+    bare = healing.bare()
     if not bare:
         return 0
     out(
@@ -204,6 +270,46 @@ def _unprotected(healing: Healing) -> int:
         f"back: {', '.join(bare)} (why: above). A person must act.\n"
     )
     return 4
+
+
+def _bare(healing: Healing, outcomes: Mapping[str, str]) -> list[str]:
+    """The declared scopes without a config after the run: those heal left (bare()), and
+    each it was to create that did not end applied (kept without one, held, moved, not run:
+    not known to have one)."""
+    created = [
+        str(item.step.key)
+        for item in healing.healed
+        if item.step.action is Action.CREATE
+        and outcomes.get(str(item.step.key)) != Outcome.APPLIED.value
+    ]
+    return [*healing.bare(), *created]
+
+
+def _final(healing: Healing, outcomes: Mapping[str, str], code: int) -> int:
+    """Heal's exit code: apply's, but 4 while a declared scope may be without a config, or
+    an account it covers could not be read (what it holds is not known)."""
+    return 4 if _bare(healing, outcomes) or healing.unchecked else code
+
+
+def _meaning(healing: Healing, outcomes: Mapping[str, str], code: int) -> str:
+    """What heal's exit code says, once, on its last line."""
+    bare = _bare(healing, outcomes)
+    said = []
+    if bare:
+        said.append(
+            f"{len(bare)} declared scope(s) may be without MMP after heal: {', '.join(bare)} "
+            "(why: above)"
+        )
+    if healing.unchecked:
+        named = ", ".join(name for name, _ in healing.unchecked)
+        said.append(
+            f"{len(healing.unchecked)} account(s) not checked ({named}): what they hold is "
+            "not known, so a scope of theirs may be unprotected (`mmp status`)"
+        )
+    if not said:
+        return MEANINGS[code]
+    told = "; ".join(said) + ". A person must act"
+    return f"{MEANINGS[code]}; and {told}" if code == 4 else told
 
 
 def _journal(healing: Healing, journal: Journal, made: Provenance) -> None:
@@ -237,5 +343,12 @@ def _save(
     data = {**healing.to_data(ended), "exit_code": code}
     if watch is not None:
         data["branch"] = watch.to_data()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(redact(json.dumps(data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")
+    try:  # checked writable before anything was read; a heal that wrote never crashes here
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = redact(json.dumps(data, indent=2, sort_keys=True)) + "\n"
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        console.warn(
+            f"mmp: the report {path} could not be written ({exc.strerror or exc}); heal "
+            f"ended with exit {code} as said above, and the journal has every step"
+        )

@@ -544,9 +544,10 @@ class _Stream:
         self.progress.close()
 
 
-def _report(result: ApplyResult, word: str = "Apply") -> int:
+def _report(result: ApplyResult, word: str = "Apply", ending: tuple[int, str] | None = None) -> int:
     """Every scope was named with its end state as it ended (_Stream); now the config to
-    restore for each one not known safe, and what the run comes to."""
+    restore for each one not known safe, and what the run comes to (`ending`: the exit code
+    and its meaning, where the command's differs from its steps', as heal's may)."""
     lines = []
     for item in result.unsafe():
         wanted = item.step.after.shown() if item.step.after else "no config (removed)"
@@ -572,14 +573,14 @@ def _report(result: ApplyResult, word: str = "Apply") -> int:
     for item in result.results:
         counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
-    code = result.exit_code
-    lines.append(f"{word} finished: {summary}. Exit {code}: {MEANINGS[code]}.")
+    code, meaning = ending or (result.exit_code, MEANINGS[result.exit_code])
+    lines.append(f"{word} finished: {summary}. Exit {code}: {meaning}.")
     if not result.results:
         lines.insert(0, "")
     try:
         out("\n".join(lines) + "\n")
     except console.OutputError as exc:  # the run is over: its exit code still tells
-        console.warn(f"mmp: {exc}; {word.lower()} finished with exit {code}: {MEANINGS[code]}")
+        console.warn(f"mmp: {exc}; {word.lower()} finished with exit {code}: {meaning}")
     return code
 
 

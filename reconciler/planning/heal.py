@@ -7,19 +7,26 @@ why it is left for a person. A step is healed only when all of these hold:
 - the policies declare the scope with a config, and the `heal:` setting covers its venue
   and account (reconciler.policy.healing);
 - it is a create (the declared scope has no config live: unprotected; the reviewed config
-  beats none, even where it is looser than the config an unfinished run took away, which
-  its reason then says, so heal does the same with or without the journal), or an update
-  or a replacement in which every changed field tightens (a limit added to a live config
-  has no known direction where the venue reads an unset limit as a 0 its docs leave open:
-  Bullish's deltaLimit "0", by its capabilities' `undocumented`);
+  beats none, even where it is looser than the config an unfinished run took away, within
+  the guardrails, which its reason then says), or an update or a replacement in which
+  every changed field tightens (a limit added to a live config has no known direction
+  where the venue reads an unset limit as a 0 its docs leave open: Bullish's deltaLimit
+  "0", by its capabilities' `undocumented`);
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
 - no guardrail trips, for the step or for the heal as a whole (a trip that names no step
   stops every step: there is no --force here). Coverage is the exception: heal never
   removes, so it cannot leave coverage worse; its trips are reported (`coverage`), not obeyed.
 
+Heal never crosses a guardrail. Where an unfinished run took a scope's config away (the
+journal knows which: the baseline) and the reviewed config is beyond a guardrail from it,
+heal puts that baseline config back instead (the protection that was live, and reviewed,
+before), says why, and leaves the reviewed config for a person (`mmp apply --force`).
+
 Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
 loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
+The command reads each scope to create again before it writes (`confirmed`): a create is
+sent only where a fresh read says the scope still has no config.
 """
 
 from __future__ import annotations
@@ -54,12 +61,15 @@ class Why(enum.Enum):
     GUARDRAIL = "guardrail"  # a guardrail trips
     UNMANAGED = "unmanaged"  # not declared in the policies
     NOT_ENABLED = "outside heal"  # outside the venues or accounts heal covers
+    UNCONFIRMED = "unconfirmed"  # to create, but no fresh read confirmed it has no config
 
 
 @dataclass(frozen=True)
 class Healed:
     step: Step
     reason: str  # what it puts back, for people and the journal
+    looser: bool = False  # a create looser than the config an unfinished run took away
+    baseline: bool = False  # that config put back: the reviewed one is beyond a guardrail
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -99,6 +109,13 @@ class Healing:
     coverage: tuple[str, ...] = ()  # coverage trips: reported; they stop no heal step
     unchecked: tuple[tuple[str, str], ...] = ()  # (venue/account, why) heal could not read
 
+    def bare(self) -> list[str]:
+        """The declared scopes left without a config (or held without one) that heal writes
+        nothing to: unprotected after it, whatever its steps come to."""
+        written = {item.step.key for item in self.healed}
+        bare = [item.step.key for item in self.left if item.step.unprotected]
+        return [str(key) for key in dict.fromkeys(bare) if key not in written]
+
     def summary(self) -> str:
         counts: dict[str, int] = {}
         for item in self.healed:
@@ -136,10 +153,12 @@ def select(
     rules: guards.Guardrails,
     baseline: Mapping[ScopeKey, MmpConfig] | None = None,
     caps: Mapping[str, Capabilities] | None = None,
+    took: Mapping[ScopeKey, str] | None = None,
 ) -> Healing:
     """The steps of `plan` heal writes, and every other drifting one with why it is left.
     `baseline`: the config each scope had before an unfinished run left it without one;
-    `caps`: each venue's capabilities (what its docs leave open: `undocumented`)."""
+    `caps`: each venue's capabilities (what its docs leave open: `undocumented`); `took`:
+    the run that took each baseline config away, as people name it ("apply run X")."""
     had = baseline or {}
     healed: list[Healed] = []
     left: list[Left] = []
@@ -147,6 +166,8 @@ def select(
         venue = (caps or {}).get(step.key.venue)
         verdict = _judge(_zero_read(step, venue), desired, rules, had)
         if isinstance(verdict, Healed):
+            verdict, beyond = _within_baseline(verdict, plan, rules, desired, had, took or {})
+            left += [beyond] if beyond is not None else []
             healed.append(verdict)
         elif verdict is not None:
             left.append(verdict)
@@ -221,16 +242,94 @@ def _by_direction(step: Step, had: MmpConfig | None) -> Healed | Left:
         against = field_changes(had, step.after) if had is not None else ()
         looser = [_change_text(c) for c in against if c.direction is not Direction.TIGHTENING]
         if looser:
-            reason += f", though it is looser than {SINCE}: {', '.join(looser)}"
+            reason += f", though it is looser than {SINCE} (within the guardrails, as apply "
+            reason += f"would write it): {', '.join(looser)}"
         elif had is not None:
             reason += ", as strict as before an unfinished run took it away, or stricter"
-        return Healed(step, reason)
+        return Healed(step, reason, looser=bool(looser))
     if not step.changes:
         return Left(step, Why.MIXED, "its configs differ in no field mmp classes")
     shown = ", ".join(_change_text(change) for change in step.changes)
     return _direction(step, step.changes, "") or Healed(
         step, f"every changed field tightens: {shown}"
     )
+
+
+def _within_baseline(
+    item: Healed,
+    plan: Plan,
+    rules: guards.Guardrails,
+    desired: DesiredState,
+    baseline: Mapping[ScopeKey, MmpConfig],
+    took: Mapping[ScopeKey, str],
+) -> tuple[Healed, Left | None]:
+    """A create where an unfinished run took a config away, whose reviewed config is beyond
+    a guardrail from that config (apply would refuse it without --force): the config the run
+    took away is put back instead, and the reviewed one left for a person. Else as it is."""
+    key, had = item.step.key, baseline.get(item.step.key)
+    if item.step.action is not Action.CREATE or had is None:
+        return item, None
+    trial = dataclasses.replace(plan, steps=(item.step,))
+    rules = rules.model_copy(update={"coverage": {}})
+    beyond = [
+        (trip.partition(": ")[2] or trip).removesuffix(f" (against {SINCE})")
+        for trip in guards.check(trial, rules, desired, {key: had})
+        if trip not in guards.check(trial, rules, desired)
+    ]
+    if not beyond:
+        return item, None
+    run = took.get(key, "an unfinished run")
+    said = (
+        f"the reviewed config is beyond guardrail(s) from what {run} took away "
+        f"({'; '.join(beyond)}); a person applies it with --force (`mmp apply --force`)"
+    )
+    back = dataclasses.replace(item.step, after=had, changes=field_changes(None, had))
+    reason = (
+        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
+        f"and live then): {said}"
+    )
+    left = Left(item.step, Why.GUARDRAIL, f"{said}; heal put back the config it had before")
+    return Healed(back, reason, baseline=True), left
+
+
+def confirmed(healing: Healing, unread: Mapping[ScopeKey, str]) -> Healing:
+    """The healing with every create a fresh read did not confirm (`unread`: scope -> why it
+    could not be read again) left for a person: a create is sent only where a read made for
+    it, after the plan's, says the scope still has no config."""
+    if not unread:
+        return healing
+    kept, moved = [], []
+    for item in healing.healed:
+        why = unread.get(item.step.key)
+        if item.step.action is Action.CREATE and why is not None:
+            said = f"to create, but it could not be read again before writing ({why}): heal "
+            said += "creates only where a fresh read confirms the scope has no config"
+            moved.append(Left(item.step, Why.UNCONFIRMED, said))
+        else:
+            kept.append(item)
+    steps = tuple(item.step for item in kept)
+    return dataclasses.replace(
+        healing,
+        plan=dataclasses.replace(healing.plan, steps=steps),
+        healed=tuple(kept),
+        left=(*healing.left, *moved),
+    )
+
+
+def reread(healing: Healing, said: Mapping[ScopeKey, str]) -> Healing:
+    """The healing with what a fresh read before a create found (scope -> what) said first
+    in the reason or the detail of each scope it re-judged."""
+    if not said:
+        return healing
+
+    def told(key: ScopeKey, text: str) -> str:
+        return f"{said[key]}; {text}" if key in said else text
+
+    healed = tuple(
+        dataclasses.replace(i, reason=told(i.step.key, i.reason)) for i in healing.healed
+    )
+    left = tuple(dataclasses.replace(i, detail=told(i.step.key, i.detail)) for i in healing.left)
+    return dataclasses.replace(healing, healed=healed, left=left)
 
 
 def _direction(step: Step, changes: tuple[FieldChange, ...], said: str) -> Left | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.paths import policies_id, repository_root
+from reconciler.policy.loader import SKIPPED_FILES  # the guardrails files' names
 
 
 @dataclass(frozen=True)
@@ -22,21 +23,14 @@ class Provenance:
 
     @classmethod
     def of(cls, policies: Path) -> Provenance:
+        """`dirty`: any file mmp reads with these policies has uncommitted changes: the
+        policies (a folder, or one file) and the guardrails beside them (read from the
+        folder of a policy file too, so an edit there counts even with `--policies FILE`)."""
         root, where = repository_root(policies), policies_id(policies)
         commit = _git(root, "rev-parse", "--verify", "HEAD")
         if commit is None:
             return cls(None, False, where)
-        # an ignored file in the policies folder is read like any other: it counts too
-        changes = _git(
-            root,
-            "status",
-            "--porcelain",
-            "--untracked-files=all",
-            "--ignored=matching",
-            "--",
-            where,
-        )
-        return cls(commit, bool(changes), where)
+        return cls(commit, bool(changed(policies)), where)
 
     def to_data(self) -> dict[str, Any]:
         return {"commit": self.commit, "dirty": self.dirty, "policies": self.policies}
@@ -70,6 +64,40 @@ class Provenance:
         if self.policies != here.policies:
             found.append(f"it was made from the policies at {self.policies}, not {here.policies}")
         return found
+
+
+def changed(policies: Path) -> list[str]:
+    """The files read with these policies that have uncommitted changes (relative to the
+    repository root; new, deleted and ignored files too: an ignored file in the policies
+    folder is read like any other)."""
+    root = repository_root(policies)
+    status = _git(
+        root,
+        "-c",
+        "core.quotePath=false",
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        "--ignored=matching",
+        "--",
+        *read_with(policies),
+    )
+    # "XY path" per line (the first line's leading blank is stripped with the output's)
+    return [
+        part[1].strip()
+        for line in (status or "").splitlines()
+        if len(part := line.strip().split(" ", 1)) == 2
+    ]
+
+
+def read_with(policies: Path) -> list[str]:
+    """The paths (relative to the repository root) of what is read with these policies: the
+    folder, or the one policy file and both names its guardrails may have beside it (a
+    guardrails file deleted, or added under the other name, is a change too)."""
+    if policies.is_dir():
+        return [policies_id(policies)]
+    folder = policies.parent
+    return [policies_id(policies), *(policies_id(folder / name) for name in sorted(SKIPPED_FILES))]
 
 
 def branch(policies: Path) -> str | None:

@@ -25,7 +25,7 @@ def text(healing: Healing, colour: bool = False) -> str:
     plan = healing.plan
     head = healing.summary()
     lines = [_paint(f"{SANDBOX} {head}" if plan.sandbox else head, "1", colour)]
-    bare = [str(item.step.key) for item in healing.left if item.step.unprotected]
+    bare = healing.bare()
     if bare:
         warning = unprotected_warning(bare).replace(" have no", " left for a person have no")
         lines.append(_paint(warning, "1;31", colour))
@@ -43,7 +43,7 @@ def text(healing: Healing, colour: bool = False) -> str:
         for trip in healing.coverage
     ]
     if healing.healed:
-        lines += ["", "Heal (the protection the policies declare; nothing loosened or removed):"]
+        lines += ["", heading(healing)]
     for item in healing.healed:
         lines += _row_lines(row(item.step), colour)
         lines.append(f"        heal: {item.reason}")
@@ -54,6 +54,22 @@ def text(healing: Healing, colour: bool = False) -> str:
         f"  {item.why.value:<{width}}  {item.step.key}: {item.detail}" for item in healing.left
     ]
     return "\n".join(lines) + "\n"
+
+
+def heading(healing: Healing) -> str:
+    """What the healed steps put back, true of every one: the declared config, or the one an
+    unfinished run took away where the declared one is beyond a guardrail; nothing live is
+    loosened or removed, and a create looser than what a run took away is said so."""
+    what = "the protection the policies declare"
+    if any(item.baseline for item in healing.healed):
+        what += ", or, where that is beyond a guardrail, the config an unfinished run took away"
+    looser = [str(item.step.key) for item in healing.healed if item.looser]
+    if not looser:
+        return f"Heal ({what}; nothing loosened or removed):"
+    return (
+        f"Heal ({what}; nothing removed; nothing live loosened, but {', '.join(looser)} "
+        "put back looser than before an unfinished run, within the guardrails):"
+    )
 
 
 def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
