@@ -9,6 +9,10 @@ that read and the write is a round trip: the venues' push channels close it (app
 a freeze pushed since the step's check read began stops every further write to the scope.
 If not, the step is skipped: `moved`, or `held` when a freeze fired. This is what stops two
 applies on two machines from overwriting each other, and a write from ending a freeze.
+A write that waits on its way out for longer than RECHECK_AFTER_MS after that check (for its
+rate-limit slot, or to be sent again after the venue refused it for its rate limit) is
+checked again by a new read just before it leaves (apply/recheck.py), and not sent if the
+scope froze or moved meanwhile.
 
 Every write is journaled before it leaves (`<kind>-sent`) and after (`write-answered`).
 A replacement (reset-then-set venues) is: reset, confirm cleared, set at once, confirm; the
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 
 from reconciler.apply import push
 from reconciler.apply.journal import Journal
+from reconciler.apply.recheck import Recheck
 from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
@@ -36,8 +41,10 @@ from reconciler.planning.plan import Action, Plan, Step
 from reconciler.venues.base import Said
 from reconciler.venues.limiter import sends_timed, unless_stopping
 from reconciler.venues.live import Connections
+from reconciler.venues.sendguard import guarded
 
 FRESH_MS = 250  # an earlier read (a read-back) serves the check before a write if this fresh
+RECHECK_AFTER_MS = 250  # a write leaving later than this after its check is checked again
 READ_BUDGET_MS = 2_000  # a new read for that check must be answered this soon after its send
 READ_TRIES = 3  # new reads for that check, when each takes longer than READ_BUDGET_MS
 POLL_INTERVAL_MS = 50
@@ -67,6 +74,8 @@ class StepResult:
 class Phase(enum.Enum):
     CHECKING = "checking it is still as planned"
     WRITING = "write sent, waiting for the venue"
+    RATE_WAIT = "refused by the venue's rate limit, nothing written: waiting to send it again"
+    QUEUED = "not sent yet: waiting for its rate-limit slot"
     VERIFYING = "verifying the write"
     RESET_SENT = "reset sent: its config is being cleared"
     CLEARED = "between its reset and its set: without MMP until the set is confirmed"
@@ -99,6 +108,8 @@ class Run:
     # a little before that, instead of spending the venue's rate limit on reads sure to miss
     fastest_clear_ms: dict[str, int] = field(default_factory=dict)
     checked_ns: dict[str, int] = field(default_factory=dict)  # scope -> its check read began
+    # scope -> why its write was kept back by the check made again as it was leaving
+    rechecked: dict[str, StepResult] = field(default_factory=dict)
 
     def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
         """A read, dated when it began: what it says held then, at least."""
@@ -175,7 +186,7 @@ async def run_step(run: Run, step: Step) -> StepResult:
     elif result is None:
         kind = "remove" if step.action is Action.REMOVE else "set"
         sent = await _send(run, step, kind, step.before if kind == "remove" else step.after)
-        result = _pushed_hold(run, step) if sent.answer is Answer.REFUSED else None
+        result = _kept_back(run, step) if sent.answer is Answer.REFUSED else None
         if result is None:
             want = None if kind == "remove" else step.after
             sent, end = await _outcome(run, step, want, sent)
@@ -206,10 +217,11 @@ def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
         )
 
 
-async def _check(run: Run, step: Step) -> StepResult | None:
-    """None when the scope is still as the plan saw it; else why the step is not run."""
+async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | None:
+    """None when the scope is still as the plan saw it; else why the step is not run.
+    `anew`: by a new read (the check made again as its write leaves)."""
     try:
-        live = await _current(run, step)
+        live = await _current(run, step, anew=anew)
     except ReconcilerError as exc:
         return StepResult(
             step, Outcome.NOT_RUN, f"not run: the check before writing failed: {redact(str(exc))}"
@@ -242,14 +254,14 @@ def _froze(step: Step, live: LiveScope) -> bool:
     return bool(now.unknown) and (not then.unknown or now.last_trigger_ms != then.last_trigger_ms)
 
 
-async def _current(run: Run, step: Step) -> LiveScope | None:
+async def _current(run: Run, step: Step, *, anew: bool = False) -> LiveScope | None:
     """The scope as read for the check before its write: the account's last read when it
     began at most FRESH_MS ago and no write was sent since, else a new read. A new read
     answered more than READ_BUDGET_MS after it was sent (a slow venue or network: what it
     shows may be that old) is tried twice more; then the step is not run."""
     account = step.key.account
     read = run.reads.get(account)
-    if not _reusable(run, step, read):
+    if anew or not _reusable(run, step, read):
         took: list[int] = []
         for _ in range(READ_TRIES):
             read = await _read(run, step)
@@ -284,6 +296,39 @@ def _pushed_stop(run: Run, step: Step) -> str:
         read = run.reads.get(step.key.account)
         run.checked_ns[scope] = read.at_ns if read is not None else 0
     return push.stop_reason(run.connections, step.key, run.checked_ns[scope])
+
+
+def _kept_back(run: Run, step: Step) -> StepResult | None:
+    """A refused first write kept back by the check made again as it left, or by a pushed
+    freeze: the step's result; else None (the venue refused it)."""
+    rechecked = run.rechecked.pop(str(step.key), None)
+    return _pushed_hold(run, step) or rechecked  # a pushed freeze is said as pushed
+
+
+def _guard(run: Run, step: Step) -> Recheck:
+    """The check before the step's first write, made again if that write waits too long."""
+    scope = str(step.key)
+
+    async def check() -> str:
+        result = await _check(run, step, anew=True)
+        read = run.reads.get(step.key.account)
+        if read is not None:  # read before this write left: no later check takes it as after
+            read.seq -= 1
+        if result is None:
+            return ""
+        run.rechecked[scope] = result
+        return result.detail
+
+    before = run.phases.get(scope, Phase.WRITING)  # what it is said to be doing, once sent
+    run.phases[scope] = Phase.QUEUED  # until its slot is taken and it passes the check
+
+    def waiting(refused: bool) -> None:
+        if refused:
+            run.phases[scope] = Phase.RATE_WAIT
+        elif run.phases.get(scope) in (Phase.RATE_WAIT, Phase.QUEUED):
+            run.phases[scope] = before
+
+    return Recheck(run.journal, scope, check, waiting, RECHECK_AFTER_MS)
 
 
 def _pushed_hold(run: Run, step: Step) -> StepResult | None:
@@ -329,8 +374,11 @@ async def _send(
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING
     if first:  # a signal or a pushed freeze before it leaves: not sent (a later write of
         # the step always is)
-        with unless_stopping(lambda: _interrupted(run) or _pushed_stop(run, step)):
+        stop = unless_stopping(lambda: _interrupted(run) or _pushed_stop(run, step))
+        guard = _guard(run, step)
+        with stop, guarded(guard):
             sent = await _attempt(run, step, kind, config)
+        guard.waiting_ended()
     else:
         sent = await _attempt(run, step, kind, config)
     run.journal.write(
@@ -457,7 +505,7 @@ async def _replace(run: Run, step: Step) -> StepResult:
     assert step.after is not None and step.before is not None
     scope = str(step.key)
     sent = await _send(run, step, "reset", None)
-    held = _pushed_hold(run, step) if sent.answer is Answer.REFUSED else None
+    held = _kept_back(run, step) if sent.answer is Answer.REFUSED else None
     if held is not None:
         return held
     acknowledged = clock().monotonic_ns()

@@ -5,7 +5,8 @@ Every request a venue client sends goes through its venue's auth flow, which
      included), and lets go of it when the answer is in (a window counts from the answer);
   2. logs in first when the venue wants a session and there is none (or it is about to end);
   3. signs the request the moment it leaves, so no timestamp or nonce goes stale while the
-     request waits for its turn;
+     request waits for its turn; a write passes apply's guard first (sendguard: its scope
+     checked again when a wait made the check stale);
   4. sends it once more when the venue refused it for a reason that cannot have applied it:
      a session the venue no longer takes (log in again), or a timestamp that arrived too late
      (sign afresh); at most `resends` times.
@@ -24,7 +25,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from reconciler.venues.limiter import RequestLimiter, note_send
+from reconciler.core.clock import clock
+from reconciler.venues.limiter import RequestLimiter, note_send, note_wait
+from reconciler.venues.sendguard import leaving
 
 
 class Refusal(enum.Enum):
@@ -77,13 +80,13 @@ class VenueAuth(httpx.Auth):
         for attempt in range(self.resends + 1):
             async with self._login_lock:  # one log-in at a time; the others then have it
                 if self.needs_login():
-                    async with self._slot():
+                    async with self._slot():  # under the lock: no guard, whose read may log in
                         answer = yield self.login_request(request)
                         await answer.aread()
                     if answer.status_code == 429:
                         return  # the one retry policy waits, then this flow starts again
                     self.take_login(answer)
-            async with self._slot():
+            async with self._slot(guarded=True):
                 response = yield self.sign(request)
                 await response.aread()
             why = self.refusal(response)
@@ -93,9 +96,13 @@ class VenueAuth(httpx.Auth):
                 self.forget()
 
     @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
+    async def _slot(self, *, guarded: bool = False) -> AsyncIterator[None]:
+        began = clock().monotonic_ns()
         await self._limits.acquire()
+        note_wait(clock().monotonic_ns() - began)
         try:
+            if guarded:  # a write's check, read again when a wait made it stale (may refuse)
+                await leaving()
             note_send()  # may refuse to send (NotSent): the slot is given back all the same
             yield
         finally:

@@ -8,7 +8,9 @@ the venue) and parses bodies exactly (no floats). The policy, the same for every
   wait the venue asks for (Retry-After in seconds, Aevo's X-RETRY-AFTER in nanoseconds), at
   most RATE_LIMIT_RETRIES times and never longer than MAX_WAIT_MS; a 418 (banned) never is.
   A venue that refuses for its rate limit otherwise (Bybit: 10006 at HTTP 200, the wait in
-  a header of its own) says so with `rate_limited`, and the same policy waits it out.
+  a header of its own) says so with `rate_limited`, and the same policy waits it out. A
+  write sent again after such a wait passes apply's check again first (sendguard), and the
+  wait ends at once when apply is asked to stop.
 Written here rather than with tenacity or stamina: the wait comes from the venue's answer,
 in the venue's unit, and whether to retry at all from what the request is (read or write);
 a library would take as many lines of callbacks as the loop below, and one more dependency.
@@ -32,6 +34,8 @@ from reconciler.core.clock import clock
 from reconciler.core.errors import VenueUnavailable
 from reconciler.core.units import convert_time, loads_exact
 from reconciler.venues.answers import Malformed
+from reconciler.venues.limiter import sends_timed, waits_timed
+from reconciler.venues.sendguard import rate_limit_wait
 
 READ_ATTEMPTS = 3
 BACKOFF_MS = 200
@@ -62,7 +66,8 @@ async def request(
     while True:
         started = clock().monotonic_ns()
         try:
-            response = await _whole_answer(http, message, auth)
+            with sends_timed() as sends, waits_timed() as slot_waits:
+                response = await _whole_answer(http, message, auth)
         except httpx.HTTPError as exc:
             failed = _failed(exc, message)
             LOG.info("%s: %s %s failed: %s", where, failed.method, failed.url.path, exc)
@@ -74,18 +79,31 @@ async def request(
             jitter_percent = random.randint(50, 150)
             await clock().sleep_ns(BACKOFF_MS * 2 ** (faults - 1) * jitter_percent * 10_000)
             continue
-        took_ms = convert_time(clock().monotonic_ns() - started, "ns", "ms")
-        status = response.status_code
-        LOG.info(
-            "%s: %s %s -> %d in %d ms", where, message.method, message.url.path, status, took_ms
-        )
+        _log_answer(where, message, response, started, sends, sum(slot_waits))
         wait_ms = waited_for(response)
         if wait_ms is None or waits >= RATE_LIMIT_RETRIES:
             return response
         waits += 1
         wait_ms = min(max(wait_ms, 1), MAX_WAIT_MS)
         LOG.info("%s: rate limited: %s sent again in %d ms", where, message.url.path, wait_ms)
-        await clock().sleep_ns(convert_time(wait_ms, "ms", "ns"))
+        await rate_limit_wait(wait_ms, f"HTTP {response.status_code}")
+
+
+def _log_answer(
+    where: str,
+    message: httpx.Request,
+    response: httpx.Response,
+    started: int,
+    sends: list[int],
+    waited_ns: int,
+) -> None:
+    """-v: the answer and its round trip, from the request's (last) send; its wait for its
+    rate-limit slot (a log-in's included), said apart."""
+    took_ms = convert_time(clock().monotonic_ns() - max(sends, default=started), "ns", "ms")
+    waited_ms = convert_time(waited_ns, "ns", "ms")
+    slot = f" (after {waited_ms} ms waiting for its rate-limit slot)" if waited_ms else ""
+    path, status = message.url.path, response.status_code
+    LOG.info("%s: %s %s -> %d in %d ms%s", where, message.method, path, status, took_ms, slot)
 
 
 def rate_limit_wait_ms(response: httpx.Response) -> int | None:

@@ -21,7 +21,9 @@ from typing import Protocol
 from reconciler.core.clock import clock
 from reconciler.core.errors import ReconcilerError
 
-_SENDS: ContextVar[list[int] | None] = ContextVar("mmp_request_sends", default=None)
+STOP_POLL_MS = 50  # a wait for a request that may have to stay back looks this often
+_SENDS: ContextVar[tuple[list[int], ...]] = ContextVar("mmp_request_sends", default=())
+_WAITS: ContextVar[tuple[list[int], ...]] = ContextVar("mmp_slot_waits", default=())
 _STOP: ContextVar[Callable[[], str] | None] = ContextVar("mmp_request_stop", default=None)
 
 
@@ -45,24 +47,46 @@ def unless_stopping(stop: Callable[[], str]) -> Iterator[None]:
 def sends_timed() -> Iterator[list[int]]:
     """The monotonic times (ns) at which the requests made inside leave, each taken once
     its rate-limit wait is over: what a read says dates from its first send, not from
-    when it began to wait for a slot."""
+    when it began to wait for a slot. Nested, each list has the sends made inside it."""
     sends: list[int] = []
-    token = _SENDS.set(sends)
+    token = _SENDS.set((*_SENDS.get(), sends))
     try:
         yield sends
     finally:
         _SENDS.reset(token)
 
 
+@contextmanager
+def waits_timed() -> Iterator[list[int]]:
+    """How long (ns) each request made inside waited for its rate-limit slot."""
+    waits: list[int] = []
+    token = _WAITS.set((*_WAITS.get(), waits))
+    try:
+        yield waits
+    finally:
+        _WAITS.reset(token)
+
+
+def note_wait(ns: int) -> None:
+    """A request waited `ns` for its slot (see waits_timed)."""
+    for waits in _WAITS.get():
+        waits.append(ns)
+
+
 def note_send() -> None:
     """A request is about to leave (its slot taken); NotSent when it must not."""
-    stop = _STOP.get()
-    why = stop() if stop is not None else ""
+    why = stop_reason()
     if why:
         raise NotSent(f"not sent: {why}")
-    sends = _SENDS.get()
-    if sends is not None:
-        sends.append(clock().monotonic_ns())
+    at = clock().monotonic_ns()
+    for sends in _SENDS.get():
+        sends.append(at)
+
+
+def stop_reason() -> str:
+    """Why the requests made here must not leave ('' when they may: see unless_stopping)."""
+    stop = _STOP.get()
+    return stop() if stop is not None else ""
 
 
 def _now_ns() -> int:
@@ -70,7 +94,25 @@ def _now_ns() -> int:
 
 
 async def _sleep_ns(ns: int) -> None:
-    await clock().sleep_ns(ns)
+    await wait_unless_stopping(ns, "not sent")
+
+
+async def wait_unless_stopping(ns: int, said: str) -> None:
+    """Wait `ns`; for a request that must not leave any more (a signal, a pushed freeze:
+    see unless_stopping), end at once with NotSent("`said`: why"), looking every
+    STOP_POLL_MS."""
+    if _STOP.get() is None:
+        await clock().sleep_ns(ns)
+        return
+    end = clock().monotonic_ns() + ns
+    while True:
+        why = stop_reason()
+        if why:
+            raise NotSent(f"{said}: {why}")
+        left = end - clock().monotonic_ns()
+        if left <= 0:
+            return
+        await clock().sleep_ns(min(left, STOP_POLL_MS * 1_000_000))
 
 
 class Limiter:
@@ -187,8 +229,15 @@ class Limits:
         self.limiters = limiters
 
     async def acquire(self) -> None:
-        for limiter in self.limiters:
-            await limiter.acquire()
+        taken: list[RequestLimiter] = []
+        try:
+            for limiter in self.limiters:
+                await limiter.acquire()
+                taken.append(limiter)
+        except BaseException:  # not sent after all (NotSent, cancelled): give back what it took
+            for limiter in taken:
+                limiter.release()
+            raise
 
     def release(self) -> None:
         for limiter in self.limiters:

@@ -15,15 +15,14 @@ from typing import Any
 
 import httpx
 
-from reconciler.core.clock import clock
 from reconciler.core.errors import VenueError, VenueRejected
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
-from reconciler.core.units import convert_time, dumps_exact, now
+from reconciler.core.units import dumps_exact, now
 from reconciler.venues import answers
 from reconciler.venues.auth import VenueAuth
 from reconciler.venues.base import Capabilities, Credentials, VenueClient
 from reconciler.venues.errors import ErrorTable, code_of, words
-from reconciler.venues.http import malformed_answer, parse_json, request
+from reconciler.venues.http import malformed_answer, parse_json, rate_limit_wait_ms, request
 from reconciler.venues.limiter import Limits, RequestLimiter, WindowLimiter, account_limits
 from reconciler.venues.okx import wire
 from reconciler.venues.okx.capabilities import (
@@ -34,6 +33,7 @@ from reconciler.venues.okx.capabilities import (
     SET_LIMIT,
     SET_WINDOW_MS,
 )
+from reconciler.venues.sendguard import rate_limit_wait
 
 RATE_LIMITED = "50011"
 RATE_LIMIT_RESENDS = 2
@@ -164,25 +164,38 @@ class OkxClient:
         """The answer's envelope once its code is "0"; else the venue's refusal as ours. A
         50011 (at 200 or 429) was not processed: the endpoint's allowance was spent by
         another client of the same user (a plan just before, another process), so it is
-        sent again once a whole window has passed, at most RATE_LIMIT_RESENDS times."""
+        sent again once a whole window has passed, at most RATE_LIMIT_RESENDS times: here
+        only, not also by the shared policy's 429 resends (a write sent again passes apply's
+        check again first: reconciler.venues.sendguard). Another 429 is the shared policy's."""
         body = None if payload is None else dumps_exact(payload).encode()  # sent and signed
         headers = {"Content-Type": "application/json"}  # on every private request (docs 1.5)
         window_ms = SET_WINDOW_MS if auth is self._set else READ_WINDOW_MS
         for attempt in range(RATE_LIMIT_RESENDS + 1):
             message = self._http.build_request(method, path, content=body, headers=headers)
             response = await request(
-                self._http, message, where, idempotent=method == "GET", auth=auth
+                self._http,
+                message,
+                where,
+                idempotent=method == "GET",
+                auth=auth,
+                rate_limited=_resent_here,
             )
             if _code(response) != RATE_LIMITED or attempt == RATE_LIMIT_RESENDS:
                 break
             LOG.info("%s: %s %s: 50011, sent again in %d ms", where, method, path, window_ms)
-            await clock().sleep_ns(convert_time(window_ms, "ms", "ns"))
+            await rate_limit_wait(window_ms, f"OKX {RATE_LIMITED}")
         if response.status_code >= 400:
             raise _error(where, path, response)
         data = parse_json(response, where)
         if not isinstance(data, dict) or data.get("code") != "0":
             raise _error(where, path, response)
         return data
+
+
+def _resent_here(response: httpx.Response) -> int | None:
+    """The shared policy's wait for a 429 that is no 50011 (a gateway's, say); a 50011, at
+    200 or 429, is sent again by _call alone (a whole window later)."""
+    return None if _code(response) == RATE_LIMITED else rate_limit_wait_ms(response)
 
 
 def _code(response: httpx.Response) -> object:
