@@ -24,7 +24,9 @@ TRADE_COUNT = "trade_count_limit"  # Block RFQ's `all`: a count of trades
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
     """A config as get_mmp_config reports it; a limit that is not set is omitted. A trade
-    count (Block RFQ's `all`) is a whole number of trades."""
+    count (Block RFQ's `all`) is a whole number of trades. A live 0 (the docs: positive, or
+    1..1000; its meaning undocumented) is read as it came: a change from it has no known
+    direction (capabilities.py: `undocumented`)."""
     limits = {name: answers.optional_number(item, name) for name in LIMIT_FIELDS}
     if TRADE_COUNT in item:
         limits[TRADE_COUNT] = Decimal(answers.integer(item, TRADE_COUNT))

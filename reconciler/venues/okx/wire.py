@@ -81,8 +81,9 @@ def live_scope(account: str, item: Any, now_ms: int) -> LiveScope:
     quantity = answers.decimal_text(item, "qtyLimit")
     config = None
     if window > 0:
-        if quantity <= 0:
-            raise answers.Malformed("qtyLimit is not above 0")
+        # a "0" (the docs: > 0; its meaning undocumented) is read as it came, never refused:
+        # refusing it failed the whole account's read. A change from it has no known
+        # direction (capabilities.py: `undocumented`)
         config = MmpConfig(
             window_ms=CAPABILITIES.window.ms_from_wire(window),
             frozen_ms=CAPABILITIES.frozen.from_wire(frozen),  # "0": until mmp-reset
