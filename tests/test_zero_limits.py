@@ -32,6 +32,8 @@ from reconciler.planning.render.text import render
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
+from reconciler.venues.deribit import wire as deribit_wire
+from reconciler.venues.okx import wire as okx_wire
 from tests.venues import ROWS, connect_to
 
 
@@ -156,13 +158,19 @@ def _read(sim: Any, creds: Any, key: ScopeKey, config: MmpConfig) -> list[LiveAc
 def _zeroed(zero: Zero, reading: str) -> tuple[Any, list[LiveAccount]]:
     """The venue holding its SET with one limit at "0" (set elsewhere, or never set), under
     the reading; and mmp's read of it."""
+    sim, creds = _holding_zero(zero, reading)
+    return sim, _read(sim, creds, _key(zero.venue, zero.underlying), _set(zero))
+
+
+def _holding_zero(zero: Zero, reading: str) -> tuple[Any, Any]:
+    """The venue holding its SET with one limit at "0", and the account's credentials."""
     row, key = ROWS[zero.venue], _key(zero.venue, zero.underlying)
     sim = row.make(**{zero.switch: reading})
     creds = row.credentials(sim, "acct")
     row.seed(sim, creds, key, _set(zero))
     stored, zero_as = _stored(sim, key)
     stored[zero.wire] = zero_as
-    return sim, _read(sim, creds, key, _set(zero))
+    return sim, creds
 
 
 def replace_freeze(scope: Any) -> Any:
@@ -305,3 +313,27 @@ def test_the_red_teams_aevo_asset_with_both_limits_at_zero() -> None:
     [left] = select(plan, desired, HEAL, caps=capabilities()).left
     assert left.why is Why.UNKNOWN
     assert left.detail.startswith("direction unknown: quantity_limit 0 -> 1.25 (Aevo")
+
+
+REMOVABLE = [z for z in ZEROS if z.venue in ("okx", "deribit")]
+
+
+@pytest.mark.parametrize("zero", REMOVABLE, ids=lambda z: f"{z.venue}-{z.wire}")
+def test_a_scope_with_a_live_zero_can_be_removed(zero: Zero) -> None:
+    """A removal repeats the old config, which a set may not carry with a 0 (the docs:
+    positive): it carries 1 in its place, the venue takes it, and the scope has no config."""
+    sim, creds = _holding_zero(zero, "limit")
+    key = _key(zero.venue, zero.underlying)
+    [scope] = _read(sim, creds, key, _set(zero))[0].scopes
+    assert scope.config is not None
+    [account] = sim.accounts
+    if zero.venue == "okx":
+        body = okx_wire.remove_body(key, scope.config)
+        assert body["timeInterval"] == "0" and body["qtyLimit"] == "1"
+        sim.seed(account, body)
+    else:
+        params = deribit_wire.remove_params(key, scope.config)
+        assert params["interval"] == 0 and params[zero.field] == 1
+        sim.seed(account, params)
+    [after] = _read(sim, creds, key, _set(zero))
+    assert [s.config for s in after.scopes if s.key == key] in ([], [None])

@@ -85,9 +85,14 @@ def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
 
 
 def remove_params(key: ScopeKey, before: MmpConfig) -> dict[str, Any]:
-    """interval 0 removes; the other fields repeat the old config, which any reading accepts."""
+    """interval 0 removes; the other fields repeat the old config, which any reading accepts,
+    but a live limit of 0 (undocumented), which a set may not carry (the docs: positive, or
+    1..1000): 1 in its place, valid under every limit's rule, and removed with the rest."""
     params = set_params(key, before)
     params["interval"] = 0
+    for name, value in params.items():
+        if name in LIMIT_FIELDS and value == 0:
+            params[name] = Decimal(1)
     return params
 
 

@@ -58,8 +58,12 @@ def set_body(key: ScopeKey, config: MmpConfig) -> dict[str, str]:
 
 def remove_body(key: ScopeKey, before: MmpConfig) -> dict[str, str]:
     """timeInterval "0" disables the family's MMP; the other fields (all required) repeat
-    the old config."""
-    return {**set_body(key, before), "timeInterval": "0"}
+    the old config, but a live qtyLimit "0" (undocumented), which a set may not carry (the
+    docs: > 0): "1" in its place, valid under any precision, and disabled with the rest."""
+    body = {**set_body(key, before), "timeInterval": "0"}
+    if before.quantity_limit == 0:
+        body["qtyLimit"] = "1"
+    return body
 
 
 def reset_body(key: ScopeKey) -> dict[str, str]:
