@@ -3,6 +3,7 @@ loosening, share and removal rules; apply refuses without --force and journals -
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from decimal import Decimal
@@ -216,7 +217,19 @@ def test_coverage_is_of_the_declared_desk_whatever_the_filter() -> None:
 
 
 def test_a_limit_raised_from_zero_trips_instead_of_dividing_by_it() -> None:
+    """What a live 0 means is undocumented on every venue (tests/test_zero_limits.py): the
+    trip says so. Where a venue's capabilities gave it no such note, the raise would still
+    trip, never divide by the 0."""
     assert trips(btc_usd=(cfg(0), cfg(5))) == [
+        "deribit/main/btc_usd: quantity_limit 0 -> 5: direction unknown "
+        '(Deribit quantity_limit "0" is undocumented: no limit, or a limit of 0)'
+    ]
+    key = ScopeKey("deribit", "main", "btc_usd")
+    desired = DesiredState(scopes={key: DesiredScope(key, cfg(5), HERE)})
+    caps = dict(capabilities())
+    caps["deribit"] = dataclasses.replace(caps["deribit"], undocumented={})
+    plan = make_plan(desired, [LiveAccount("deribit", "main", (LiveScope(key, cfg(0)),))], caps)
+    assert [t for t in guards.check(plan, RULES) if t.startswith(f"{key}:")] == [
         "deribit/main/btc_usd: quantity_limit raised 0 -> 5 (from 0: beyond any ratio)"
     ]
 

@@ -96,10 +96,6 @@ SCOPES = (
 )
 VENUES = tuple(sorted({v for v, _ in SCOPES}))
 
-
-# not yet mended: their capabilities list no undocumented 0, so mmp calls a change from a
-# live 0 a loosening (never healed either way; heal's reason says "loosens", not why)
-ZERO_SAID_LOOSENING = frozenset({"deribit", "okx", "bybit"})
 # left before its direction is judged, or for a guardrail
 NOT_BY_DIRECTION = frozenset(set(Why) - {Why.LOOSENING, Why.MIXED, Why.UNKNOWN})
 
@@ -302,7 +298,7 @@ def test_heal_writes_only_creates_and_tightenings_of_declared_free_scopes(
             assert Way.STRICTER in judged and judged - {Way.STRICTER}, item.detail
         elif item.why is Why.UNKNOWN:
             assert Way.UNKNOWN in judged, item.detail
-        if Way.UNKNOWN in judged and step.key.venue not in ZERO_SAID_LOOSENING:
+        if Way.UNKNOWN in judged:
             assert item.why in NOT_BY_DIRECTION | {Why.UNKNOWN}, item.detail  # said so
     # coverage trips stop no heal step (heal never removes): each is reported instead
     uncovered = given_rules.model_copy(update={"coverage": {}})

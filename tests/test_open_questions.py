@@ -67,6 +67,15 @@ DOMAINS: dict[tuple[str, str], typing.Collection[Any]] = {
             ("binance", "delta_zero"),
             ("bullish", "quantity_zero"),
             ("bullish", "delta_zero"),
+            ("okx", "qty_zero"),
+            ("bybit", "qty_zero"),
+            ("bybit", "delta_zero"),
+            ("bybit", "vega_zero"),
+            ("deribit", "quantity_zero"),
+            ("deribit", "delta_zero"),
+            ("deribit", "vega_zero"),
+            ("deribit", "quote_zero"),
+            ("deribit", "trade_count_zero"),
         )
     },
 }

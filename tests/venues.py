@@ -435,6 +435,12 @@ DERIBIT = VenueRow(
         ),
         # does get_mmp_status take block_rfq, or list every freeze of both spaces, flagged?
         Reading("status-lists-all", {"status_lists_all": True}, tells=frozenset({FREEZE})),
+        # is a live limit of 0 no limit? (by default: a limit of zero)
+        Reading("quantity-zero-none", {"quantity_zero": "none"}),
+        Reading("delta-zero-none", {"delta_zero": "none"}),
+        Reading("vega-zero-none", {"vega_zero": "none"}),
+        Reading("quote-zero-none", {"quote_zero": "none"}),
+        Reading("trade-count-zero-none", {"trade_count_zero": "none"}),
     ),
     open_account=_deribit_open,
     key_prefix="id-",
@@ -855,6 +861,8 @@ OKX = VenueRow(
         Reading("disabled-dropped", {"lists_disabled": False}),
         # does a set end a freeze (as Deribit's does)? undocumented
         Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
+        # is a live qtyLimit "0" no limit? (by default: a limit of zero)
+        Reading("qty-zero-none", {"qty_zero": "none"}),
     ),
     open_account=_okx_open,
     key_prefix="key-",
@@ -949,6 +957,10 @@ BYBIT = VenueRow(
         Reading("not-enabled-110065", {"not_enabled_110065": True}),
         # does a modify end a freeze (as Deribit's set does)? undocumented
         Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
+        # is a live qtyLimit / deltaLimit / vegaLimit "0" no limit? (by default: a limit of 0)
+        Reading("qty-zero-none", {"qty_zero": "none"}),
+        Reading("delta-zero-none", {"delta_zero": "none"}),
+        Reading("vega-zero-none", {"vega_zero": "none"}),
     ),
     open_account=_bybit_open,
     key_prefix="key-",

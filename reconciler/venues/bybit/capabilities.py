@@ -10,6 +10,12 @@ wire with a default of 500000, but whether a modify without it keeps the stored 
 restores the default is not documented: we always send it, so a policy states it. The base
 coins: Bybit's MMP endpoints list none, and a coin is read one GET at a time, so mmp reads
 those it knows and those the policies declare (another coin in capitals is taken).
+
+qtyLimit, deltaLimit and vegaLimit are "positive" (section 2.3); what a live "0" means is
+not documented: no limit, or a limit of zero (the simulator plays both: `qty_zero`,
+`delta_zero`, `vega_zero`). wire.py reads it as 0, and a change from it has no known
+direction (`undocumented`: the plan says so, the guardrails count it a loosening, heal
+leaves it).
 """
 
 from __future__ import annotations
@@ -51,6 +57,14 @@ CAPABILITIES = Capabilities(
     # vegaLimit too: always sent (see above)
     required_limits=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
     groups=False,
+    undocumented={
+        name: {0: f'Bybit {wire} "0" is undocumented: no limit, or a limit of 0'}
+        for name, wire in (
+            ("quantity_limit", "qtyLimit"),
+            ("delta_limit", "deltaLimit"),
+            ("vega_limit", "vegaLimit"),
+        )
+    },
     underlyings=BASE_COINS,
     # "upper case only" (documented)
     names_assumed=NameForm(r"[A-Z0-9]{1,20}", "a base coin such as BTC, in capital letters"),

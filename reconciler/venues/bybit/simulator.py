@@ -13,6 +13,11 @@ Strict where the docs allow two readings, each a switch defaulting to the strict
   with 110065 either way.
 - `set_unfreezes`: what a modify does to a freeze is not documented: it keeps it (False,
   the default) or ends it, as Deribit's set does (True).
+- `qty_zero`, `delta_zero`, `vega_zero`: what a live qtyLimit, deltaLimit or vegaLimit of
+  "0" means (a config set elsewhere; a modify with "0" is refused, the docs: positive) is
+  not documented: a limit of zero ("limit", the default: any fill trips it) or no such
+  limit ("none"). `fill` plays one MMP order's fill against the limits: it trips one it
+  reaches or exceeds (the docs: "reaches or exceeds").
 mmpEnabled is a field of each coin's item, so Bybit may enable MMP coin by coin:
 `SimAccount.coins_off` are coins it has not enabled (the account's others are), answered as
 an account without MMP is for them alone, with an item of zeros where nothing is set.
@@ -38,6 +43,7 @@ import httpx
 
 from reconciler.core.units import decimal_places, decimal_text, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
+from reconciler.simulators.zeros import trips, zero_reading
 from reconciler.venues.bybit.capabilities import (
     BASE_COINS,
     FROZEN_MAX_MS,
@@ -87,7 +93,15 @@ class BybitSimulator:
         unconfigured_110062: bool = False,
         not_enabled_110065: bool = False,
         set_unfreezes: bool = False,
+        qty_zero: str = "limit",
+        delta_zero: str = "limit",
+        vega_zero: str = "limit",
     ) -> None:
+        self.zeros = {  # wire limit -> what its live "0" means
+            "qtyLimit": zero_reading("qty_zero", qty_zero),
+            "deltaLimit": zero_reading("delta_zero", delta_zero),
+            "vegaLimit": zero_reading("vega_zero", vega_zero),
+        }
         self.clock = clock or Clock()
         self.vega_omitted_kept = vega_omitted_kept
         self.open_ranges = open_ranges
@@ -118,6 +132,31 @@ class BybitSimulator:
     def is_frozen(self, api_key: str, coin: str) -> bool:
         """The venue's own truth: tripped, not reset since, within its frozen period."""
         return self._frozen(self.accounts[api_key], coin)
+
+    def fill(
+        self,
+        api_key: str,
+        coin: str,
+        *,
+        quantity: Decimal,
+        delta: Decimal = Decimal(0),
+        vega: Decimal = Decimal(0),
+    ) -> bool:
+        """One MMP order of the coin filled (counted alone: no window): MMP trips (as
+        `trigger`) when the quantity reaches qtyLimit, or the size of its delta or vega
+        deltaLimit or vegaLimit, a "0" as `self.zeros` reads it. True if it tripped; a coin
+        without config, or already frozen, does not trip."""
+        config = self.accounts[api_key].configs.get(coin)
+        if config is None or self.is_frozen(api_key, coin):
+            return False
+        counted = {"qtyLimit": quantity, "deltaLimit": abs(delta), "vegaLimit": abs(vega)}
+        over = any(
+            trips(Decimal(config[name]), self.zeros[name], amount, reaches=True)
+            for name, amount in counted.items()
+        )
+        if over:
+            self.trigger(api_key, coin)
+        return over
 
     def reset_rate_limits(self) -> None:
         self._ip_window, self._ip_used = -1, 0

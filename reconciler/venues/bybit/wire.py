@@ -73,6 +73,8 @@ def live_scope(account: str, answer: Any, asked: str, now_ms: int) -> LiveScope 
         raise answers.Malformed(NO_VEGA)
     window = answers.int_text(item, "window")
     frozen = CAPABILITIES.frozen.from_wire(answers.int_text(item, "frozenPeriod"))
+    # a "0" (the docs: positive; its meaning undocumented) is read as it came: a change from
+    # it has no known direction (capabilities.py: `undocumented`)
     limits = {
         name: answers.decimal_text(item, field)
         for name, field in (

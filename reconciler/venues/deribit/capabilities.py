@@ -1,7 +1,17 @@
-"""What Deribit can do with MMP (seed-venues.md section 1)."""
+"""What Deribit can do with MMP (seed-venues.md section 1).
+
+quantity_limit, delta_limit and vega_limit are "positive", max_quote_quantity has no rule
+but its 4 decimals, Block RFQ's trade_count_limit is 1..1000 (section 1.2); a limit not set
+is omitted from get_mmp_config (no limit). What a live 0 means is not documented: no limit,
+or a limit of zero (the simulator plays both: `quantity_zero`, `delta_zero`, `vega_zero`,
+`quote_zero`, `trade_count_zero`). wire.py reads it as 0, and a change from it has no known
+direction (`undocumented`: the plan says so, the guardrails count it a loosening, heal
+leaves it); a limit added where the config omits one tightens, as ever (`ReadZero`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -48,6 +58,39 @@ INDEX_NAMES = frozenset(
     }
 )
 
+
+class ReadZero(Mapping[int | Decimal | str, str]):
+    """`undocumented` for a limit Deribit reported as 0: the note for a live 0 as read (a
+    Decimal), none for a limit the config omits (the planner looks that up as the int 0,
+    where a venue reports a limit never set as "0"; Deribit omits it: no limit)."""
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+    def __getitem__(self, value: int | Decimal | str) -> str:
+        if isinstance(value, Decimal) and value == 0:
+            return self.note
+        raise KeyError(value)
+
+    def __iter__(self) -> Iterator[int | Decimal | str]:
+        return iter((Decimal(0),))
+
+    def __len__(self) -> int:
+        return 1
+
+
+# every limit of both spaces (the planner reads a venue's `undocumented` for all its scopes,
+# Block RFQ's included; only Block RFQ's `all` has trade_count_limit)
+ZEROS: dict[str, Mapping[int | Decimal | str, str]] = {
+    name: ReadZero(f'Deribit {name} "0" is undocumented: no limit, or a limit of 0')
+    for name in (
+        "quantity_limit",
+        "delta_limit",
+        "vega_limit",
+        "max_quote_quantity",
+        "trade_count_limit",
+    )
+}
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=4)
 
 CAPABILITIES = Capabilities(
@@ -74,6 +117,7 @@ CAPABILITIES = Capabilities(
     required_limits=frozenset({"max_quote_quantity"}),
     at_least_one_of=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
     groups=True,
+    undocumented=ZEROS,
     default_group_name="default",
     max_group_name=64,
     max_groups_per_account=16,

@@ -17,6 +17,14 @@ Where the docs are unclear it takes the stricter reading, and a switch selects t
   it needs (block_rfq:read "when block_rfq=true"): it takes block_rfq and lists one space
   (False, the default), or it ignores the parameter and lists every freeze of both spaces,
   each item flagged block_rfq true or false (True).
+- `quantity_zero`, `delta_zero`, `vega_zero`, `quote_zero` (max_quote_quantity),
+  `trade_count_zero` (Block RFQ's `all`): what a live limit of 0 means (a config set
+  elsewhere; a set of 0 is refused, the docs: positive, 1..1000, or for max_quote_quantity
+  by our assumption) is not documented: a limit of zero ("limit", the default: any fill
+  trips it, no MMP quote fits under it) or no such limit ("none"). `fill` plays one MMP
+  fill against the scope's limits (and a Block RFQ one, as one trade, against `all`'s
+  trade count), tripping one it exceeds [assumption: "breached" is > or >= is not said];
+  `quote_fits` says whether an MMP quote of a size is within max_quote_quantity.
 Block RFQ MMP (block_rfq: true) is a config space of its own per index or `all`, asked for
 with the key's block_rfq scope (add_account(block_rfq_scope=False): every block_rfq request
 is refused 13021 forbidden, the docs' "insufficient permissions"); trade_count_limit (1..1000)
@@ -52,6 +60,7 @@ import httpx
 
 from reconciler.core.units import decimal_places, dumps_exact, loads_exact
 from reconciler.simulators.common import Clock, CreditBucket
+from reconciler.simulators.zeros import trips, zero_reading
 from reconciler.venues.deribit.capabilities import INDEX_NAMES
 from reconciler.venues.deribit.simulator_push import WebSocketApi
 
@@ -114,7 +123,19 @@ class DeribitSimulator:
         trigger_payload: str = "minimal",
         trigger_all_channel: bool = False,
         status_lists_all: bool = False,
+        quantity_zero: str = "limit",
+        delta_zero: str = "limit",
+        vega_zero: str = "limit",
+        quote_zero: str = "limit",
+        trade_count_zero: str = "limit",
     ) -> None:
+        self.zeros = {  # limit -> what its live 0 means
+            "quantity_limit": zero_reading("quantity_zero", quantity_zero),
+            "delta_limit": zero_reading("delta_zero", delta_zero),
+            "vega_limit": zero_reading("vega_zero", vega_zero),
+            "max_quote_quantity": zero_reading("quote_zero", quote_zero),
+            TRADE_COUNT: zero_reading("trade_count_zero", trade_count_zero),
+        }
         if mmp_disabled_code not in MMP_DISABLED:
             raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
         if set_result not in SET_RESULTS:  # another word would play the object silently
@@ -176,6 +197,55 @@ class DeribitSimulator:
         account.frozen_until[(index_name, group)] = until
         self.ws.triggered(client_id, index_name, group, until)  # on user.mmp_trigger.{index}
         return until
+
+    def fill(
+        self,
+        client_id: str,
+        index_name: str,
+        *,
+        quantity: Decimal,
+        delta: Decimal = Decimal(0),
+        vega: Decimal = Decimal(0),
+        block_rfq: bool = False,
+    ) -> bool:
+        """One MMP fill on the index's default group (counted alone: no window), or a Block
+        RFQ trade (`block_rfq`: one trade against `all`'s trade_count_limit too): trips (as
+        `trigger`) the first config a limit of which it exceeds, a 0 as `self.zeros` reads
+        it. True if one tripped; a frozen scope does not trip."""
+        account = self.accounts[client_id]
+        counted = {"quantity_limit": quantity, "delta_limit": abs(delta), "vega_limit": abs(vega)}
+        if block_rfq:
+            self._rfq_status(account, {})  # ends the freezes that are over
+            scopes = [(i, account.rfq_configs.get(i)) for i in dict.fromkeys((index_name, "all"))]
+            counted[TRADE_COUNT] = Decimal(1)
+            frozen = account.rfq_frozen
+        else:
+            self._expire_freezes(account)
+            scopes = [(index_name, account.configs.get((index_name, None)))]
+            frozen = {i: until for (i, g), until in account.frozen_until.items() if g is None}
+        for index, config in scopes:
+            if config is None or index in frozen or not self._over(config, counted):
+                continue
+            self.trigger(client_id, index, block_rfq=block_rfq)
+            return True
+        return False
+
+    def _over(self, config: dict[str, Any], counted: dict[str, Decimal]) -> bool:
+        return any(
+            trips(Decimal(config[name]), self.zeros[name], amount)
+            for name, amount in counted.items()
+            if name in config
+        )
+
+    def quote_fits(self, client_id: str, index_name: str, size: Decimal) -> bool:
+        """An MMP quote of `size` per side on the index's default group is within its
+        max_quote_quantity (a 0 as `self.zeros` reads it: no quote, or no cap); an index
+        without config caps nothing."""
+        config = self.accounts[client_id].configs.get((index_name, None))
+        if config is None:
+            return True
+        cap = Decimal(config["max_quote_quantity"])
+        return not trips(cap, self.zeros["max_quote_quantity"], size)
 
     def expire_tokens(self) -> None:
         self.tokens = {t: (cid, 0) for t, (cid, _) in self.tokens.items()}

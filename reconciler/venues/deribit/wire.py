@@ -24,7 +24,9 @@ TRADE_COUNT = "trade_count_limit"  # Block RFQ's `all`: a count of trades
 
 def config_from_wire(item: dict[str, Any]) -> MmpConfig:
     """A config as get_mmp_config reports it; a limit that is not set is omitted. A trade
-    count (Block RFQ's `all`) is a whole number of trades."""
+    count (Block RFQ's `all`) is a whole number of trades. A live 0 (the docs: positive, or
+    1..1000; its meaning undocumented) is read as it came: a change from it has no known
+    direction (capabilities.py: `undocumented`)."""
     limits = {name: answers.optional_number(item, name) for name in LIMIT_FIELDS}
     if TRADE_COUNT in item:
         limits[TRADE_COUNT] = Decimal(answers.integer(item, TRADE_COUNT))
@@ -83,9 +85,14 @@ def set_params(key: ScopeKey, config: MmpConfig) -> dict[str, Any]:
 
 
 def remove_params(key: ScopeKey, before: MmpConfig) -> dict[str, Any]:
-    """interval 0 removes; the other fields repeat the old config, which any reading accepts."""
+    """interval 0 removes; the other fields repeat the old config, which any reading accepts,
+    but a live limit of 0 (undocumented), which a set may not carry (the docs: positive, or
+    1..1000): 1 in its place, valid under every limit's rule, and removed with the rest."""
     params = set_params(key, before)
     params["interval"] = 0
+    for name, value in params.items():
+        if name in LIMIT_FIELDS and value == 0:
+            params[name] = Decimal(1)
     return params
 
 

@@ -12,6 +12,12 @@ reported with its code):
 - The instrument families: the docs name `BTC-USD`; OKX lists options on `BTC-USD` and
   `ETH-USD`. Another well-formed family (capital letters or digits, a dash, ...) is taken:
   OKX's GET answers every family configured, so one it has live is read either way.
+
+`qtyLimit` "must be > 0" (section 1.3); what a live "0" means (with a timeInterval above 0)
+is not documented: no limit, or a limit of zero (the simulator plays both: `qty_zero`).
+wire.py reads it as 0 (never a failed read of the account), and a change from it has no
+known direction (`undocumented`: the plan says so, the guardrails count it a loosening,
+heal leaves it).
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ CAPABILITIES = Capabilities(
     refuses_after_ms=31_000,
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
+    undocumented={
+        "quantity_limit": {0: 'OKX qtyLimit "0" is undocumented: no limit, or a limit of 0'}
+    },
     underlyings=FAMILIES,
     names_assumed=NameForm(
         r"[A-Z0-9]+(-[A-Z0-9]+)+", "an instrument family such as BTC-USD, in capital letters"

@@ -19,6 +19,10 @@ Readings of what the docs leave open, each a switch (README's open-questions tab
   its "0" (True, the default: a reader must not take it for a config) or dropped (False).
 - `set_unfreezes`: what a set does to a freeze is not documented: it keeps it (False, the
   default) or ends it, as Deribit's set does (True).
+- `qty_zero`: what a live qtyLimit "0" means (a config set elsewhere; a set of "0" is
+  refused, the docs: > 0) is not documented: a limit of zero ("limit", the default: any fill
+  trips it) or no limit ("none"). `fill` plays one MMP order's fill against qtyLimit: it
+  trips when the quantity exceeds it (the docs: "when qtyLimit is exceeded").
 Assumptions as capabilities.py says: at most 600000 ms for timeInterval, 1 h for
 frozenInterval, 2 decimals for qtyLimit, the families BTC-USD and ETH-USD; an unknown field
 is refused (51000); an account without the MMP privilege answers 51035 at HTTP 200.
@@ -38,6 +42,7 @@ import httpx
 
 from reconciler.core.units import decimal_places, dumps_exact, loads_exact, parse_utc_ms
 from reconciler.simulators.common import Clock
+from reconciler.simulators.zeros import trips, zero_reading
 from reconciler.venues.okx.capabilities import (
     FAMILIES,
     MAX_DECIMALS,
@@ -97,7 +102,9 @@ class OkxSimulator:
         rate_limit_429: bool = False,
         lists_disabled: bool = True,
         set_unfreezes: bool = False,
+        qty_zero: str = "limit",
     ) -> None:
+        self.qty_zero = zero_reading("qty_zero", qty_zero)
         self.clock = clock or Clock()
         self.frozen_until_epoch = frozen_until_epoch
         self.rate_limit_429 = rate_limit_429
@@ -133,6 +140,21 @@ class OkxSimulator:
             return False
         self._thaw(state)
         return bool(state["mmpFrozen"])
+
+    def fill(
+        self, key: str, family: str, *, quantity: Decimal, delta: Decimal = Decimal(0)
+    ) -> bool:
+        """One MMP order of the family filled (counted alone: no window): MMP trips (as
+        `trigger`) when the quantity exceeds qtyLimit (OKX has no delta limit: `delta` is
+        not counted), a "0" as `qty_zero` reads it. True if it tripped; a family without
+        config, disabled, or already frozen does not trip."""
+        state = self.accounts[key].configs.get(family)
+        if state is None or state["timeInterval"] == "0" or self.is_frozen(key, family):
+            return False
+        over = trips(Decimal(state["qtyLimit"]), self.qty_zero, quantity)
+        if over:
+            self.trigger(key, family)
+        return over
 
     # ---- HTTP ----------------------------------------------------------------------------
 

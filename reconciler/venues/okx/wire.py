@@ -58,8 +58,12 @@ def set_body(key: ScopeKey, config: MmpConfig) -> dict[str, str]:
 
 def remove_body(key: ScopeKey, before: MmpConfig) -> dict[str, str]:
     """timeInterval "0" disables the family's MMP; the other fields (all required) repeat
-    the old config."""
-    return {**set_body(key, before), "timeInterval": "0"}
+    the old config, but a live qtyLimit "0" (undocumented), which a set may not carry (the
+    docs: > 0): "1" in its place, valid under any precision, and disabled with the rest."""
+    body = {**set_body(key, before), "timeInterval": "0"}
+    if before.quantity_limit == 0:
+        body["qtyLimit"] = "1"
+    return body
 
 
 def reset_body(key: ScopeKey) -> dict[str, str]:
@@ -81,8 +85,9 @@ def live_scope(account: str, item: Any, now_ms: int) -> LiveScope:
     quantity = answers.decimal_text(item, "qtyLimit")
     config = None
     if window > 0:
-        if quantity <= 0:
-            raise answers.Malformed("qtyLimit is not above 0")
+        # a "0" (the docs: > 0; its meaning undocumented) is read as it came, never refused:
+        # refusing it failed the whole account's read. A change from it has no known
+        # direction (capabilities.py: `undocumented`)
         config = MmpConfig(
             window_ms=CAPABILITIES.window.ms_from_wire(window),
             frozen_ms=CAPABILITIES.frozen.from_wire(frozen),  # "0": until mmp-reset
