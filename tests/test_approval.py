@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,16 +61,40 @@ def _apply_answering(desk: Path, answer: bytes | None) -> tuple[int, str]:
     )
     os.close(slave)
     assert proc.stdout is not None
-    seen = _until(proc.stdout.fileno(), PROMPT)
-    if answer is None:
-        proc.send_signal(signal.SIGINT)
-    else:
-        os.write(master, answer)
-    rest = proc.stdout.read()
-    proc.stdout.close()
-    code = proc.wait(timeout=120)
-    os.close(master)
+    watchdog = threading.Timer(180, proc.kill)  # a test that hangs fails, never waits on
+    watchdog.start()
+    try:
+        seen = _until(proc.stdout.fileno(), PROMPT)
+        if answer is None:
+            _reading_the_terminal(proc.pid)
+            proc.send_signal(signal.SIGINT)
+        else:
+            os.write(master, answer)  # the terminal keeps it until mmp reads
+        rest = proc.stdout.read()
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+    finally:
+        watchdog.cancel()
+        os.close(master)
     return code, (seen + rest).decode(errors="replace")
+
+
+def _reading_the_terminal(pid: int, timeout_s: float = 60) -> None:
+    """Until mmp is blocked reading its terminal: the prompt is printed just before the read,
+    and a SIGINT that lands between the two is handled with no read to interrupt (it would
+    then wait for an answer nobody types). A person's Ctrl-C comes long after; this is the
+    test's race, not mmp's. Where /proc cannot tell, a second."""
+    wchan = Path(f"/proc/{pid}/wchan")
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            waiting = wchan.read_text() in ("wait_woken", "n_tty_read")
+        except OSError:
+            time.sleep(1)
+            return
+        if waiting:
+            return
+        time.sleep(0.05)
 
 
 def _until(fd: int, wanted: bytes, timeout_s: float = 120) -> bytes:
