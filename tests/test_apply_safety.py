@@ -187,16 +187,18 @@ def deribit_read(request: httpx.Request) -> str:
 
 def test_the_check_reads_the_scope_only_where_no_fresh_read_covers_it() -> None:
     """Deribit reads the whole account at once, each config space it has (with a block_rfq
-    section: order/quote MMP and Block RFQ MMP, a request each): the previous step's
-    read-back serves the next check; Binance reads one underlying a time: each check after
-    the first reads."""
+    section: order/quote MMP and Block RFQ MMP, a request each), and a read-back the written
+    scope's space alone: the previous step's read-back serves the next check in the same
+    space, not in the other; Binance reads one underlying a time: each check after the first
+    reads."""
     deribit = Desk("deribit", 3)  # btc_usd, btc_usd/Bot1 and block_rfq:btc_usd
     assert any(key.underlying.startswith("block_rfq:") for key in deribit.keys)
     log = Logged(deribit.sim)
     assert deribit.apply(log).exit_code == 0
     reads = Counter(deribit_read(r) for r in log.requests if "get_mmp_config" in r.url.path)
-    # the plan's read of each space, then a read-back of each per step
-    assert reads == {"get_mmp_config orders": 1 + 3, "get_mmp_config block_rfq": 1 + 3}
+    # the plan's read of each space; the Block RFQ step's read-back; the first order step's
+    # check (the Block RFQ read-back shows no order scope), each order step's read-back
+    assert reads == {"get_mmp_config orders": 1 + 1 + 2, "get_mmp_config block_rfq": 1 + 1}
     binance = Desk("binance")
     log = Logged(binance.sim)
     assert binance.apply(log).exit_code == 0
@@ -209,8 +211,9 @@ def test_the_check_before_a_block_rfq_write_reads_block_rfq_mmp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No read is fresh enough to serve a check: before each write, the check reads the
-    account anew, its Block RFQ MMP with block_rfq: true (configs and freezes) as well, so
-    a Block RFQ scope is checked against what Block RFQ MMP says, never against order MMP."""
+    scope's own space anew, a Block RFQ scope's with block_rfq: true alone (configs and
+    freezes), an order scope's without, so a Block RFQ scope is checked against what Block
+    RFQ MMP says, never against order MMP."""
     monkeypatch.setattr(writes, "FRESH_MS", -1)
     desk = Desk("deribit", 3)
     log = Logged(desk.sim)
@@ -224,8 +227,17 @@ def test_the_check_before_a_block_rfq_write_reads_block_rfq_mmp(
         elif deribit_read(request):
             segments[-1].append(deribit_read(request))
     assert written == ["block_rfq", "orders", "orders"]  # block_rfq:btc_usd sorts first
-    each_twice = {f"{m} {s}": 2 for m in READS for s in ("orders", "block_rfq")}
-    assert [Counter(reads) for reads in segments[:-1]] == [each_twice] * 3
+
+    def each(orders: int, rfq: int) -> Counter[str]:
+        return Counter(
+            {f"{m} {s}": n for m in READS for s, n in (("orders", orders), ("block_rfq", rfq)) if n}
+        )
+
+    assert [Counter(reads) for reads in segments[:-1]] == [
+        each(1, 1 + 1),  # the plan's read of both spaces, the Block RFQ check
+        each(1, 1),  # the Block RFQ read-back, the order check
+        each(1 + 1, 0),  # the order read-back, the second order check
+    ]
     orders, _, rfq = desk.keys  # each space holds its own new config
     account = desk.sim.accounts["id-acct"]
     assert account.configs[("btc_usd", None)]["quantity_limit"] == desk.new[orders].quantity_limit

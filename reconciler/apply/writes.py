@@ -35,7 +35,7 @@ from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
 from reconciler.core.freezes import became_held, what_to_do
-from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest
+from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest, split_space
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
 from reconciler.venues.base import Said
@@ -88,6 +88,16 @@ class Read:
     at_ns: int
     seq: int  # how many writes the account had been sent when this was read
     covers: frozenset[str] | None  # underlyings read; None: all of them
+    # the config spaces read, where a bulk read of one scope reads only its own space's
+    # scopes (Deribit's Block RFQ or order/quote); None: every space
+    spaces: frozenset[str | None] | None = None
+
+    def holds(self, underlying: str) -> bool:
+        """Whether the read shows `underlying` as it was (a scope it does not list has no
+        config), not merely left it out."""
+        return (self.covers is None or underlying in self.covers) and (
+            self.spaces is None or split_space(underlying)[0] in self.spaces
+        )
 
 
 @dataclass
@@ -111,10 +121,16 @@ class Run:
     # scope -> why its write was kept back by the check made again as it was leaving
     rechecked: dict[str, StepResult] = field(default_factory=dict)
 
-    def remember(self, account: LiveAccount, covers: frozenset[str] | None, began: int) -> None:
+    def remember(
+        self,
+        account: LiveAccount,
+        covers: frozenset[str] | None,
+        began: int,
+        spaces: frozenset[str | None] | None = None,
+    ) -> None:
         """A read, dated when it began: what it says held then, at least."""
         seq = self.sent.get(account.account, 0)
-        self.reads[account.account] = Read(account, began, seq, covers)
+        self.reads[account.account] = Read(account, began, seq, covers, spaces)
 
     def in_flight(self) -> list[str]:
         return [f"{scope}: {phase.value}" for scope, phase in sorted(self.phases.items())]
@@ -283,7 +299,7 @@ def _reusable(run: Run, step: Step, read: Read | None) -> bool:
         read is not None
         and read.seq == run.sent.get(step.key.account, 0)
         and clock().monotonic_ns() - read.at_ns <= FRESH_MS * 1_000_000
-        and (read.covers is None or step.key.underlying in read.covers)
+        and read.holds(step.key.underlying)
         and push.covers(run.connections, step.key.account, read.at_ns)
     )
 
@@ -350,8 +366,11 @@ async def _read(run: Run, step: Step) -> Read:
     with sends_timed() as sends:
         account = await run.connections.read_account(step.key.account, only=only)
     bulk = run.connections.clients[step.key.account].capabilities.bulk_read
+    # a bulk read of one scope returns its whole space (Deribit reads no other: 2 requests
+    # instead of 4), so it serves the next step's check only in that space
+    spaces = frozenset(split_space(u)[0] for u in only) if bulk else None
     # dated from its first request's send: a wait for a rate-limit slot does not age it
-    run.remember(account, None if bulk else only, min(sends, default=began))
+    run.remember(account, None if bulk else only, min(sends, default=began), spaces)
     return run.reads[step.key.account]
 
 

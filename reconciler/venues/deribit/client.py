@@ -143,11 +143,19 @@ class DeribitClient:
     ) -> LiveAccount:
         """One bulk read returns every scope of a space. Block RFQ MMP is a space of its own,
         read with block_rfq: true (and the key's block_rfq scope): on every whole read, so
-        its configs and freezes are reported on every account, declared or not; a read-back
-        (`only`) reads it where the account declares it or `only` names it."""
+        its configs and freezes are reported on every account, declared or not. A read of
+        `only` (apply's check before a write and its read-back) reads just the spaces `only`
+        names: a Block RFQ scope's with block_rfq: true alone, an order/quote scope's
+        without, two requests instead of four (what it returns is every scope of those
+        spaces, none of the other's: reconciler.apply.writes.Read.spaces)."""
         declares = any(map(wire.is_block_rfq, underlyings))
-        rfq = only is None or declares or any(map(wire.is_block_rfq, only))
-        reads = await _both([self._read_space(False), *([self._rfq(declares)] if rfq else [])])
+        spaces: list[Awaitable[tuple[list[LiveScope], list[str]]]]
+        if only is None:
+            spaces = [self._read_space(False), self._rfq(declares)]
+        else:  # a space `only` names must be read: a key that may not is the error it is
+            named = sorted({wire.is_block_rfq(underlying) for underlying in only} or {False})
+            spaces = [self._rfq(True) if rfq else self._read_space(False) for rfq in named]
+        reads = await _both(spaces)
         scopes = tuple(scope for found, _ in reads for scope in found)
         notes = tuple(note for _, said in reads for note in said)
         return LiveAccount("deribit", self.account, scopes, notes)
