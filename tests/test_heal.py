@@ -238,19 +238,38 @@ def test_beyond_a_guardrail_from_what_a_run_took_away_heal_puts_that_config_back
     [item] = healing.healed
     assert item.step.action.value == "create" and item.step.after == had and item.baseline
     assert item.reason == (
-        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
-        "and live then): the reviewed config is beyond guardrail(s) from what an unfinished "
-        "run took away (freeze shortened 30s -> 10s); a person applies it with --force (`mmp "
-        "apply --force`)"
+        "unprotected: no MMP config live; created with, field by field, the stricter of the "
+        "reviewed config and the one an unfinished run took away (frozen as it had them): the "
+        "reviewed config is beyond guardrail(s) from what an unfinished run took away (freeze "
+        "shortened 30s -> 10s); a person applies it with --force (`mmp apply --force`)"
     )
     assert left(healing)["btc_usd"][0] == "guardrail"
-    assert left(healing)["btc_usd"][1].endswith("heal put back the config it had before")
+    assert left(healing)["btc_usd"][1].endswith("heal created the stricter of the two")
     assert healing.bare() == []  # protected: it is written
     shown = render_heal.text(healing)
-    assert "config an unfinished run took away; nothing loosened or removed):" in shown
+    assert "the stricter of the two, field by field; nothing loosened or removed):" in shown
     report = healing.to_data()
     assert [h["scope"] for h in report["healed"]] == ["deribit/a/btc_usd"]
     assert [(i["scope"], i["why"]) for i in report["left"]] == [("deribit/a/btc_usd", "guardrail")]
+
+
+def test_the_config_heal_creates_past_a_guardrail_is_never_looser_than_the_reviewed_one() -> None:
+    """Red team 3: the config taken away may be looser than the reviewed one in another field
+    (a hand-set delta limit of 100 where the policies say 0.1), or hold a 0 of unknown meaning:
+    heal takes, field by field, the stricter (a 0 is never written back)."""
+    scopes: Scopes = {"btc_usd": (None, cfg("1", frozen=10_000, delta="0.1"), FREE)}
+    had = cfg("0.5", frozen=10_000, delta="100")
+    reviewed = scopes["btc_usd"][1]
+    assert reviewed is not None and reviewed.delta_limit is not None
+    rules = {"loosening": {"limit_ratio": Decimal("1.5")}}
+    [item] = heal_of("deribit", scopes, rules, baseline={"btc_usd": had}).healed
+    assert item.step.after == reviewed.with_changes(quantity_limit=Decimal("0.5"))
+    assert "(quantity_limit as it had them)" in item.reason
+    zero = heal_of(
+        "deribit", scopes, rules, baseline={"btc_usd": had.with_changes(quantity_limit=Decimal(0))}
+    )
+    [item] = zero.healed
+    assert item.step.after == reviewed and not item.baseline  # the 0 is not put back
 
 
 def test_a_guardrail_trip_leaves_its_step_and_one_naming_no_step_leaves_every_step() -> None:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.core.mmpfields import FIELDS as MMP_FIELDS
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL
 from reconciler.planning.heal import Why, select
@@ -265,8 +266,15 @@ def test_heal_writes_only_creates_and_tightenings_of_declared_free_scopes(
         declared = desired.scopes[step.key]
         assert step.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)
         assert step.after is not None
-        if step.after != declared.config:  # only the config an unfinished run took away,
-            assert step.action is Action.CREATE and step.after == had[step.key]  # put back
+        if step.after != declared.config:  # only where an unfinished run took one away:
+            assert step.action is Action.CREATE and step.key in had  # the stricter of the two
+            taken, reviewed = had[step.key], declared.config
+            assert reviewed is not None
+            assert all(
+                step.after.value(f) in (reviewed.value(f), taken.value(f)) for f in MMP_FIELDS
+            )
+            assert Way.LOOSER not in set(ways(step.key, reviewed, step.after))
+            assert Way.LOOSER not in set(ways(step.key, taken, step.after))
             trial = dataclasses.replace(
                 plan, steps=(dataclasses.replace(step, after=declared.config),)
             )

@@ -83,6 +83,20 @@ def test_an_uncommitted_guardrails_edit_beside_a_policy_file_cannot_enable_heali
         assert record["dirty"] is False and record["scope"] == str(D1)
 
 
+def test_heal_refuses_when_git_cannot_say_whether_the_policies_are_committed(
+    tmp_path: Path,
+) -> None:
+    """Red team 3: a broken index made `git status` fail, which read as "no changes": an
+    uncommitted edit enabling healing then healed. The check fails closed now."""
+    with LiveDesk(tmp_path, {D1: (WANT_D, None)}) as desk:
+        _guardrails(desk, "loosening:\n  limit_ratio: 1.5\n" + HEALING)
+        (desk.repo / ".git" / "index").write_bytes(b"not an index")
+        refused = desk.mmp("heal")
+        assert refused.code == 1, refused
+        assert "`git status` failed, so uncommitted changes cannot be ruled out" in refused.stderr
+        assert desk.seen("deribit") == [] and desk.live(D1) is None
+
+
 # ---- H2: a create only after a fresh read confirms no config ---------------------------
 
 
@@ -138,6 +152,42 @@ def test_an_empty_read_once_never_makes_heal_create_over_a_config(tmp_path: Path
             assert heal["action"] == "update" and heal["reason"].startswith(reread)
             [begin] = _events(desk, "step-begin", heal["run"])
             assert begin["before"] is not None  # written knowing the config it replaces
+
+
+class Blinking(DeribitSimulator):
+    """Answers every read of the orders space's MMP configs with nothing for `blink_s`
+    seconds from the first read once armed: a venue's passing glitch, not one answer."""
+
+    blink_s = 0.0
+    until = 0.0
+
+    def _dispatch(self, request: httpx.Request, method: str, params: dict[str, Any]) -> Any:
+        if method == "private/get_mmp_config" and not params.get("block_rfq") and self.blink_s:
+            if not self.until:
+                self.until = time.monotonic() + self.blink_s
+            if time.monotonic() < self.until:
+                return []
+        return super()._dispatch(request, method, params)
+
+
+def test_a_glitch_that_answers_every_read_for_half_a_second_cannot_make_heal_create(
+    tmp_path: Path,
+) -> None:
+    """Red team 3: two empty reads milliseconds apart (the plan's and the confirming one)
+    overwrote a person's stricter config. The confirming read comes a second after the
+    plan's began, past a glitch of half a second: the config is seen and left."""
+    sim = Blinking()
+    emergency = WANT_D.with_changes(quantity_limit=Decimal("0.02"))
+    with LiveDesk(tmp_path, {D1: (WANT_D, emergency)}, sims={"deribit": sim}) as desk:
+        _guardrails(desk, HEALING)
+        sim.blink_s = 0.5
+        healed = desk.mmp("heal")
+        assert healed.code == 0, healed
+        assert sim.until, "the glitch never answered"
+        assert desk.live(D1) == emergency and _sets(desk) == 0
+        assert "the plan's read showed no config, but a read made again before its create" in (
+            healed.stdout
+        )
 
 
 def test_a_confirmed_create_is_written_and_an_unreadable_one_left(tmp_path: Path) -> None:
@@ -209,11 +259,13 @@ def test_beyond_a_guardrail_heal_puts_back_what_the_unfinished_run_took_away(
         assert desk.live(BTC) == OLD[BTC] and desk.live(ETH) == OLD[ETH]
         out = healed.stdout
         assert (
-            "Heal (the protection the policies declare, or, where that is beyond a guardrail, "
-            "the config an unfinished run took away; nothing loosened or removed):" in out
+            "Heal (the protection the policies declare, or, where that is beyond a guardrail "
+            "from the config an unfinished run took away, the stricter of the two, field by "
+            "field; nothing loosened or removed):" in out
         )
         took = (
-            "the config it had before is put back (reviewed, and live then): the reviewed "
+            "created with, field by field, the stricter of the reviewed config and the one "
+            f"apply run {killed} took away (quantity_limit as it had them): the reviewed "
             f"config is beyond guardrail(s) from what apply run {killed} took away"
         )
         assert took in out
@@ -294,6 +346,21 @@ def test_an_unwritable_report_is_refused_before_anything_is_read(tmp_path: Path)
             assert "a bug in mmp" not in refused.stderr
         assert desk.seen("deribit") == [] and desk.live(D1) is None
         assert not (desk.repo / ".mmp" / "journal.jsonl").exists()
+
+
+def test_a_report_never_replaces_a_file_heal_reads(tmp_path: Path) -> None:
+    """Red team 3: --report naming guardrails.yaml (or a link to a policy) overwrote it."""
+    with LiveDesk(tmp_path, {D1: (WANT_D, None)}) as desk:
+        _guardrails(desk, HEALING)
+        guardrails = desk.repo / "policies" / "guardrails.yaml"
+        before = guardrails.read_text(encoding="utf-8")
+        (desk.repo / "link.json").symlink_to(guardrails)
+        for report in ("policies/guardrails.yaml", "link.json", "policies/new.json"):
+            refused = desk.mmp("heal", "--report", report)
+            assert refused.code == 1, refused
+            assert "is in the policies folder" in refused.stderr, refused.stderr
+        assert guardrails.read_text(encoding="utf-8") == before
+        assert desk.seen("deribit") == [] and desk.live(D1) is None
 
 
 def test_a_report_that_cannot_be_written_after_the_writes_is_said_not_a_crash(

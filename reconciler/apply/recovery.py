@@ -95,14 +95,16 @@ def _capabilities() -> dict[str, Capabilities]:
 
 def baseline(runs: list[Unfinished], live: Iterable[LiveAccount]) -> dict[ScopeKey, MmpConfig]:
     """The config each scope had before an unfinished run, where it now has none: a create
-    there restores protection the run took away, and is judged against what it had."""
+    there restores protection the run took away, and is judged against what it had. With
+    several runs (oldest first), the latest's: what was live just before the scope went bare,
+    not a config a person or another run had replaced since."""
     read = {scope.key: scope for account in live for scope in account.scopes}
     had: dict[ScopeKey, MmpConfig] = {}
     for run in runs:
         for item in run.scopes:
             now = read.get(item.key)
             if item.before is not None and (now is None or now.config is None):
-                had.setdefault(item.key, item.before)
+                had[item.key] = item.before
     return had
 
 

@@ -69,6 +69,7 @@ class HealRefused(ReconcilerError):
 
 def heal(args: argparse.Namespace) -> int:
     if args.report is not None:
+        outside(args.report, args.policies)
         writable(args.report)
     desired, targets, selection = _plan_now(args)
     rules = guards.load(args.policies, desired)
@@ -88,6 +89,18 @@ def heal(args: argparse.Namespace) -> int:
             return _heal(args, (desired, targets, selection), rules, (journal, made), runs)
         finally:
             restore_defaults()
+
+
+def outside(report: Path, policies: Path) -> None:
+    """--report never names a file heal reads (a policy, guardrails.yaml): it would be
+    overwritten with the report (red team 3), through a symbolic link too."""
+    folder = (policies if policies.is_dir() else policies.parent).resolve()
+    target = report.resolve()
+    if target == policies.resolve() or target.is_relative_to(folder):
+        raise HealRefused(
+            f"--report {report} is in the policies folder {folder}: the report would replace "
+            "a file heal reads; nothing was read or sent. Pass --report PATH outside it"
+        )
 
 
 def writable(report: Path) -> None:

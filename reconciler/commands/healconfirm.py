@@ -14,6 +14,7 @@ from typing import Any
 from reconciler.apply.journal import Journal
 from reconciler.apply.journal import read as read_journal
 from reconciler.core import console
+from reconciler.core.clock import clock
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.secrets import redact
@@ -21,6 +22,10 @@ from reconciler.planning.heal import Healing, confirmed, reread
 from reconciler.planning.plan import Action
 from reconciler.policy.desired import DesiredState
 from reconciler.venues.live import Connections
+
+# a create's confirming read comes at least this long after the plan's read began: an
+# empty answer twice in one second is no better proof than once (red team 3)
+CONFIRM_AFTER_MS = 1000
 
 
 async def confirmed_creates(
@@ -34,7 +39,14 @@ async def confirmed_creates(
     no proof). A create is sent only where that read shows no config; where it shows one
     (or a freeze), the live state takes the new read and every step is judged again (a
     tightening is healed, anything else left), said and journaled; a scope that cannot be
-    read again is left for a person."""
+    read again is left for a person. The read is made CONFIRM_AFTER_MS after the plan's
+    (counted from when that read began), so one passing glitch of the venue cannot answer
+    both; the executor's own check before the write is a third read, or this one."""
+    since_ns = max(connections.read_at_ns.values(), default=None)
+    if since_ns is not None:
+        wait_ns = since_ns + CONFIRM_AFTER_MS * 1_000_000 - clock().monotonic_ns()
+        if wait_ns > 0:
+            await clock().sleep_ns(wait_ns)
     fresh, unread = await _read_again(connections, healing)
     seen = {key: scope for key, scope in fresh.items() if scope is not None and scope.present}
     said: dict[ScopeKey, str] = {}

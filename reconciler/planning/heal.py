@@ -19,9 +19,11 @@ why it is left for a person. A step is healed only when all of these hold:
   removes, so it cannot leave coverage worse; its trips are reported (`coverage`), not obeyed.
 
 Heal never crosses a guardrail. Where an unfinished run took a scope's config away (the
-journal knows which: the baseline) and the reviewed config is beyond a guardrail from it,
-heal puts that baseline config back instead (the protection that was live, and reviewed,
-before), says why, and leaves the reviewed config for a person (`mmp apply --force`).
+journal knows which: the baseline, the latest run's) and the reviewed config is beyond a
+guardrail from it, heal creates, field by field, the stricter of the two (never looser than
+the reviewed config, nor than the one taken away; an undocumented value such as a live 0 is
+never written back), says why, and leaves the reviewed config for a person (`mmp apply
+--force`).
 
 Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
 loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
@@ -35,6 +37,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core.mmpfields import named
@@ -166,7 +169,9 @@ def select(
         venue = (caps or {}).get(step.key.venue)
         verdict = _judge(_zero_read(step, venue), desired, rules, had)
         if isinstance(verdict, Healed):
-            verdict, beyond = _within_baseline(verdict, plan, rules, desired, had, took or {})
+            zeros = venue.undocumented if venue is not None else {}
+            against = (had, took or {}, zeros)
+            verdict, beyond = _within_baseline(verdict, plan, rules, desired, *against)
             left += [beyond] if beyond is not None else []
             healed.append(verdict)
         elif verdict is not None:
@@ -262,12 +267,14 @@ def _within_baseline(
     desired: DesiredState,
     baseline: Mapping[ScopeKey, MmpConfig],
     took: Mapping[ScopeKey, str],
+    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
 ) -> tuple[Healed, Left | None]:
     """A create where an unfinished run took a config away, whose reviewed config is beyond
-    a guardrail from that config (apply would refuse it without --force): the config the run
-    took away is put back instead, and the reviewed one left for a person. Else as it is."""
+    a guardrail from that config (apply would refuse it without --force): heal creates,
+    field by field, the stricter of the two instead (`_strictest`), never looser than either,
+    and leaves the reviewed config for a person. Else as it is."""
     key, had = item.step.key, baseline.get(item.step.key)
-    if item.step.action is not Action.CREATE or had is None:
+    if item.step.action is not Action.CREATE or had is None or item.step.after is None:
         return item, None
     trial = dataclasses.replace(plan, steps=(item.step,))
     rules = rules.model_copy(update={"coverage": {}})
@@ -276,20 +283,41 @@ def _within_baseline(
         for trip in guards.check(trial, rules, desired, {key: had})
         if trip not in guards.check(trial, rules, desired)
     ]
-    if not beyond:
+    strictest, kept = _strictest(item.step.after, had, undocumented)
+    if not beyond or not kept:
         return item, None
     run = took.get(key, "an unfinished run")
     said = (
         f"the reviewed config is beyond guardrail(s) from what {run} took away "
         f"({'; '.join(beyond)}); a person applies it with --force (`mmp apply --force`)"
     )
-    back = dataclasses.replace(item.step, after=had, changes=field_changes(None, had))
+    back = dataclasses.replace(item.step, after=strictest, changes=field_changes(None, strictest))
     reason = (
-        "unprotected: no MMP config live; the config it had before is put back (reviewed, "
-        f"and live then): {said}"
+        "unprotected: no MMP config live; created with, field by field, the stricter of the "
+        f"reviewed config and the one {run} took away ({', '.join(kept)} as it had them): "
+        f"{said}"
     )
-    left = Left(item.step, Why.GUARDRAIL, f"{said}; heal put back the config it had before")
+    left = Left(item.step, Why.GUARDRAIL, f"{said}; heal created the stricter of the two")
     return Healed(back, reason, baseline=True), left
+
+
+def _strictest(
+    reviewed: MmpConfig,
+    had: MmpConfig,
+    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+) -> tuple[MmpConfig, list[str]]:
+    """The reviewed config with each field the config taken away holds stricter (a change
+    from it to the reviewed one loosens), and those fields' names. Never looser than the
+    reviewed config, nor than the one taken away where a direction is known; a field whose
+    direction is unknown (a live value of undocumented meaning, such as a limit of 0) is the
+    reviewed one's: heal never writes back a value nobody can read the meaning of."""
+    kept = [
+        change.field
+        for change in field_changes(had, reviewed, undocumented)
+        if change.direction is Direction.LOOSENING
+    ]
+    values = {named(name).attribute: had.value(name) for name in kept}
+    return reviewed.with_changes(**values), kept
 
 
 def confirmed(healing: Healing, unread: Mapping[ScopeKey, str]) -> Healing:

@@ -82,10 +82,12 @@ def changed(policies: Path) -> list[str]:
         "--",
         *read_with(policies),
     )
+    if status is None:  # git could not tell (a broken index, a timeout): never "clean"
+        return ["(`git status` failed, so uncommitted changes cannot be ruled out)"]
     # "XY path" per line (the first line's leading blank is stripped with the output's)
     return [
         part[1].strip()
-        for line in (status or "").splitlines()
+        for line in status.splitlines()
         if len(part := line.strip().split(" ", 1)) == 2
     ]
 

@@ -62,7 +62,10 @@ def heading(healing: Healing) -> str:
     loosened or removed, and a create looser than what a run took away is said so."""
     what = "the protection the policies declare"
     if any(item.baseline for item in healing.healed):
-        what += ", or, where that is beyond a guardrail, the config an unfinished run took away"
+        what += (
+            ", or, where that is beyond a guardrail from the config an unfinished run took "
+            "away, the stricter of the two, field by field"
+        )
     looser = [str(item.step.key) for item in healing.healed if item.looser]
     if not looser:
         return f"Heal ({what}; nothing loosened or removed):"
