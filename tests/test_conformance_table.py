@@ -49,6 +49,8 @@ def test_a_row_holds_what_its_capabilities_call_for(venue: str) -> None:
     assert (row.lengthen_freeze is not None) == unfreezes, "lengthen_freeze: a reset unfreezes"
     assert (row.floor.read_requests is not None) == caps.bulk_read, "floor.read_requests: bulk"
     assert {c.venue for c in row.answers} == {venue}
+    for zero in row.zeros:  # a limit its docs tell of, on its scope
+        assert zero.venue == venue and zero.field in row.limits_of(zero.underlying), zero
     for scope in (row.sandbox_frozen, row.sandbox_drifted):
         assert scope.startswith(f"{venue}/"), scope
 

@@ -6,10 +6,11 @@ tightenings of declared scopes to their declared config, never a held or possibl
 scope, never a removal, never past a guardrail; and every drifting scope is either healed or
 left, with a reason, never both and never neither.
 
-"Tightening" is judged here by an oracle written from the venues' docs (ORACLE, `way`), not
-by mmp's own rules (`MmpField.tightens`, the planner): every field a healed step changes is
-stricter by the docs, and a scope left as loosening, mixed or direction unknown is so by
-the docs too. A live 0 no venue's docs give a meaning to is never healed from."""
+"Tightening" is judged here by an oracle written from the venues' docs (`way`, on the rows'
+`limit_docs` in tests/venues.py), not by mmp's own rules (`MmpField.tightens`, the
+planner): every field a healed step changes is stricter by the docs, and a scope left as
+loosening, mixed or direction unknown is so by the docs too. A live 0 no venue's docs give a
+meaning to is never healed from."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import NamedTuple
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,6 +30,8 @@ from reconciler.planning.plan import WRITES, Action
 from reconciler.planning.planner import make_plan
 from reconciler.policy import guards
 from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState, Location
+from tests.venue_limits import Limit
+from tests.venues import ROWS
 
 HERE = Location("p.yaml", 1, 1)
 NOW = 1_800_000_000_000
@@ -41,70 +43,26 @@ class Way(enum.Enum):
     UNKNOWN = "unknown"  # the docs do not say what the value changed from means
 
 
-class Limit(NamedTuple):
-    """What the docs say of one limit of one venue (a lower limit is stricter everywhere:
-    each trips when its count reaches or exceeds it)."""
-
-    optional: bool  # a policy may leave it out
-    # what a limit mmp reads as none stands for on the venue: "never set" (Deribit omits a
-    # limit not set: no limit), "0" (the venue reports a limit never set as "0", whose
-    # meaning the docs leave open), or "" (the venue always reports it: never none)
-    none_is: str
-    values: tuple[Decimal, ...] = (Decimal("0.5"), Decimal(2), Decimal(9))
-
-
-COUNTS = (Decimal(5), Decimal(20), Decimal(100))
-# venue (or Deribit's Block RFQ `all` scope) -> limit -> what its docs say. A live 0 has no
-# documented meaning on any of the six (no rule says "0 = no limit"):
-# - Deribit (seed-venues.md 1.2): quantity, delta, vega "positive, <=4 decimals" ("at least
-#   one limit parameter must be set"), max_quote_quantity required, a cap on open order size;
-#   "limits that were not set appear to be omitted"; trade_count_limit "1..1000", `all` only.
-# - Binance (2.2): qtyLimit, deltaLimit "> 0 (FAQ)", required (EN).
-# - Aevo (3.2): amount_limit required, delta_limit optional, no rule for either.
-# - Bullish (4.2): quantityLimit "> 0 if set", deltaLimit no rule, both optional; GET reports
-#   every field ("all required").
-# - OKX (more-venues 1.3): qtyLimit "must be > 0", required.
-# - Bybit (more-venues 2.3): qtyLimit, deltaLimit, vegaLimit "positive, <=2 dp".
-ORACLE: Mapping[str, Mapping[str, Limit]] = {
-    "deribit": {
-        "quantity_limit": Limit(True, "never set"),
-        "delta_limit": Limit(True, "never set"),
-        "vega_limit": Limit(True, "never set"),
-        "max_quote_quantity": Limit(False, ""),
-    },
-    "deribit:block_rfq:all": {
-        "trade_count_limit": Limit(False, "", COUNTS),
-        "max_quote_quantity": Limit(False, ""),
-    },
-    "binance": {"quantity_limit": Limit(False, ""), "delta_limit": Limit(False, "")},
-    "aevo": {"quantity_limit": Limit(False, ""), "delta_limit": Limit(True, "0")},
-    "bullish": {"quantity_limit": Limit(True, "0"), "delta_limit": Limit(True, "0")},
-    "okx": {"quantity_limit": Limit(False, "")},
-    "bybit": {
-        "quantity_limit": Limit(False, ""),
-        "delta_limit": Limit(False, ""),
-        "vega_limit": Limit(False, ""),
-    },
-}
 # a longer window counts more fills against the limits: stricter, on every venue; a longer
-# freeze is stricter, and 0 (`manual`) is "frozen until a manual reset", the longest, on all
-# but Bullish, whose docs leave its 0 undocumented (seed-venues.md 0, "Freeze = 0 means")
+# freeze is stricter, and 0 (`manual`) is "frozen until a manual reset", the longest, on
+# every venue whose docs say so (its row's manual_freeze; not Bullish's)
 WINDOWS = (500, 1000, 3000)
 FREEZES_MS = (5_000, 30_000, 600_000)
-SCOPES = (
-    *[("deribit", u) for u in ("u1", "u2", "block_rfq:all")],
-    *[(v, u) for v in ("binance", "aevo", "bullish", "okx", "bybit") for u in ("u1", "u2")],
+# two scopes of each venue, and each scope whose limits are not its venue's (Deribit's Block
+# RFQ `all`): what the docs say of their limits is each row's limit_docs, scope_limit_docs
+SCOPES = tuple(
+    (venue, underlying)
+    for venue, row in ROWS.items()
+    for underlying in ("u1", "u2", *row.scope_limit_docs)
 )
-VENUES = tuple(sorted({v for v, _ in SCOPES}))
+VENUES = tuple(sorted(ROWS))
 
 # left before its direction is judged, or for a guardrail
 NOT_BY_DIRECTION = frozenset(set(Why) - {Why.LOOSENING, Why.MIXED, Why.UNKNOWN})
 
 
 def _oracle(key: ScopeKey) -> Mapping[str, Limit]:
-    return ORACLE[
-        f"deribit:{key.underlying}" if key.underlying.startswith("block_rfq") else key.venue
-    ]
+    return ROWS[key.venue].limits_of(key.underlying)
 
 
 def _freeze_rank(frozen: int | str) -> float:
@@ -117,7 +75,7 @@ def way(key: ScopeKey, field: str, before: object, after: object) -> Way:
         assert isinstance(before, int) and isinstance(after, int)
         return Way.STRICTER if after > before else Way.LOOSER
     if field == "frozen_ms":
-        if key.venue == "bullish" and before == 0:
+        if not ROWS[key.venue].manual_freeze and before == 0:
             return Way.UNKNOWN
         assert isinstance(before, int | str) and isinstance(after, int | str)
         return Way.STRICTER if _freeze_rank(after) > _freeze_rank(before) else Way.LOOSER
@@ -132,7 +90,7 @@ def way(key: ScopeKey, field: str, before: object, after: object) -> Way:
     return Way.STRICTER if after < before else Way.LOOSER
 
 
-FIELDS = ("window_ms", "frozen_ms", *sorted({f for limits in ORACLE.values() for f in limits}))
+FIELDS = ("window_ms", "frozen_ms", *sorted({f for v, u in SCOPES for f in ROWS[v].limits_of(u)}))
 
 
 def ways(key: ScopeKey, before: MmpConfig, after: MmpConfig) -> list[Way]:
@@ -148,7 +106,7 @@ def _config(draw: st.DrawFn, key: ScopeKey, *, live: bool) -> MmpConfig:
     """A config of the scope's venue, with only its fields: as a policy declares it, or
     (`live`) as mmp reads it from the venue (0s and the venue's own nones included)."""
     frozen: tuple[int | str, ...] = FREEZES_MS
-    if key.venue != "bullish":
+    if ROWS[key.venue].manual_freeze:
         frozen = (*frozen, MANUAL)
     elif live:
         frozen = (*frozen, 0)

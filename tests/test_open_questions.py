@@ -57,28 +57,16 @@ DOMAINS: dict[tuple[str, str], typing.Collection[Any]] = {
     ("bullish", "ws.trigger_topic"): bullish_push.TRIGGER_TOPIC_READINGS,
     ("bullish", "ws.envelope"): bullish_push.ENVELOPES,
     ("bullish", "ws.rejection_status"): bullish_push.REJECTION_STATUSES,
-    # what a live limit of "0" means: a limit of zero, or no limit
-    **{
-        (venue, switch): ZERO_READINGS
-        for venue, switch in (
-            ("aevo", "amount_zero"),
-            ("aevo", "delta_zero"),
-            ("binance", "qty_zero"),
-            ("binance", "delta_zero"),
-            ("bullish", "quantity_zero"),
-            ("bullish", "delta_zero"),
-            ("okx", "qty_zero"),
-            ("bybit", "qty_zero"),
-            ("bybit", "delta_zero"),
-            ("bybit", "vega_zero"),
-            ("deribit", "quantity_zero"),
-            ("deribit", "delta_zero"),
-            ("deribit", "vega_zero"),
-            ("deribit", "quote_zero"),
-            ("deribit", "trade_count_zero"),
-        )
-    },
 }
+# what a live limit of "0" means, a limit of zero or no limit: every switch ending in this
+# takes ZERO_READINGS, and is one its venue's row names in `zeros` (tests/venues.py)
+ZERO = "_zero"
+ZERO_SWITCHES = [(zero.venue, zero.switch) for row in ROWS.values() for zero in row.zeros]
+
+
+def domain(venue: str, switch: str) -> typing.Collection[Any] | None:
+    """The values the switch may take, where the simulator names them."""
+    return ZERO_READINGS if switch.endswith(ZERO) else DOMAINS.get((venue, switch))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +144,11 @@ def test_every_simulator_switch_is_in_the_table_or_said_to_be_no_open_question(
         "saying why it is no open question)"
     )
     assert listed - switches == set(), f"README lists switches {venue}'s simulator lacks"
+    zeros = {s for s in switches if s.endswith(ZERO)}
+    assert zeros == {z.switch for z in ROWS[venue].zeros}, (
+        f"{venue}'s simulator plays a live \"0\" by switches {sorted(zeros)}: its row's zeros "
+        "in tests/venues.py must name each"
+    )
 
 
 def row_defaults(venue: str) -> dict[str, Any]:
@@ -184,11 +177,11 @@ def test_every_switch_of_the_table_is_played_by_a_reading_each_value_by_one(venu
         row.make(**reading.switches)  # the simulator takes it
     for switch in (r.switch for r in ROWS_OF_README if r.venue == venue):
         assert played.get(switch), f"no reading of {venue} sets {switch}"
-        domain = DOMAINS.get((venue, switch))
-        if domain is None and isinstance(defaults[switch], bool):
-            domain = (True, False)
-        if domain is not None:
-            missing = set(domain) - {defaults[switch], *played[switch]}
+        values = domain(venue, switch)
+        if values is None and isinstance(defaults[switch], bool):
+            values = (True, False)
+        if values is not None:
+            missing = set(values) - {defaults[switch], *played[switch]}
             assert not missing, f"{venue} {switch}: no reading plays {sorted(missing)}"
 
 
@@ -250,9 +243,7 @@ def test_a_set_result_the_deribit_simulator_does_not_know_is_refused() -> None:
         deribit_simulator.DeribitSimulator(set_result="arrays")
 
 
-@pytest.mark.parametrize(
-    ("venue", "switch"), [(v, s) for v, s in DOMAINS if DOMAINS[v, s] is ZERO_READINGS]
-)
+@pytest.mark.parametrize(("venue", "switch"), ZERO_SWITCHES)
 def test_a_zero_reading_the_simulator_does_not_know_is_refused(venue: str, switch: str) -> None:
     with pytest.raises(ValueError, match=f"{switch} is one of"):
         ROWS[venue].make(**{switch: "zero"})

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
@@ -34,100 +33,42 @@ from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState,
 from reconciler.venues import capabilities
 from reconciler.venues.deribit import wire as deribit_wire
 from reconciler.venues.okx import wire as okx_wire
+from tests.venue_limits import Zero
 from tests.venues import ROWS, connect_to
 
-
-class Zero(NamedTuple):
-    venue: str
-    field: str  # mmp's name
-    wire: str  # the venue's, in the simulator's stored config
-    switch: str  # the simulator's reading of a live "0"
-    read_as: Decimal | None  # what mmp reads "0" as
-    # the venue's own truth (sim, key, underlying): True where only a limit of zero acts
-    # (a fill trips it, a quote does not fit under it)
-    acts: Callable[[Any, str, str], bool]
-    underlying: str = ""  # the scope's, where not UNDERLYING[venue]
-
-
-def _fill(**amounts: Any) -> Callable[[Any, str, str], bool]:
-    return lambda sim, key, underlying: bool(sim.fill(key, underlying, **amounts))
-
-
-SMALL_QUANTITY = _fill(quantity=Decimal(1), delta=Decimal(0))
-SMALL_DELTA = _fill(quantity=Decimal(1), delta=Decimal(1))
-SMALL_VEGA = _fill(quantity=Decimal(1), delta=Decimal(1), vega=Decimal(1))
-RFQ_ALL = "block_rfq:all"
-ZEROS = (
-    Zero("aevo", "quantity_limit", "amount_limit", "amount_zero", Decimal(0), SMALL_QUANTITY),
-    Zero("aevo", "delta_limit", "delta_limit", "delta_zero", None, SMALL_DELTA),
-    Zero("binance", "quantity_limit", "qtyLimit", "qty_zero", Decimal(0), SMALL_QUANTITY),
-    Zero("binance", "delta_limit", "deltaLimit", "delta_zero", Decimal(0), SMALL_DELTA),
-    Zero("bullish", "quantity_limit", "quantityLimit", "quantity_zero", None, SMALL_QUANTITY),
-    Zero("bullish", "delta_limit", "deltaLimit", "delta_zero", None, SMALL_DELTA),
-    Zero("okx", "quantity_limit", "qtyLimit", "qty_zero", Decimal(0), SMALL_QUANTITY),
-    Zero("bybit", "quantity_limit", "qtyLimit", "qty_zero", Decimal(0), SMALL_QUANTITY),
-    Zero("bybit", "delta_limit", "deltaLimit", "delta_zero", Decimal(0), SMALL_DELTA),
-    Zero("bybit", "vega_limit", "vegaLimit", "vega_zero", Decimal(0), SMALL_VEGA),
-    *[
-        Zero("deribit", name, name, switch, Decimal(0), fill)
-        for name, switch, fill in (
-            ("quantity_limit", "quantity_zero", SMALL_QUANTITY),
-            ("delta_limit", "delta_zero", SMALL_DELTA),
-            ("vega_limit", "vega_zero", SMALL_VEGA),
-        )
-    ],
-    Zero(
-        "deribit",
-        "max_quote_quantity",
-        "max_quote_quantity",
-        "quote_zero",
-        Decimal(0),
-        lambda sim, key, underlying: not sim.quote_fits(key, underlying, Decimal(1)),
-    ),
-    Zero(
-        "deribit",
-        "trade_count_limit",
-        "trade_count_limit",
-        "trade_count_zero",
-        Decimal(0),
-        lambda sim, key, _: bool(sim.fill(key, "all", quantity=Decimal(0), block_rfq=True)),
-        RFQ_ALL,
-    ),
-)
+ZEROS = tuple(zero for row in ROWS.values() for zero in row.zeros)
 CASES = [
     pytest.param(zero, reading, id=f"{zero.venue}-{zero.wire}-{reading}")
     for zero in ZEROS
     for reading in ("limit", "none")
 ]
-UNDERLYING = {
-    "aevo": "ETH",
-    "binance": "BTCUSDT",
-    "bullish": "BTC",
-    "okx": "BTC-USD",
-    "bybit": "BTC",
-    "deribit": "btc_usd",
-}
-NAMES = {"okx": "OKX"}  # the venue as its notes spell it, where not title case
-SET = MmpConfig(3000, 5000, quantity_limit=Decimal(10), delta_limit=Decimal(5))
-SETS = {  # the reviewed config, where not SET: each venue's required limits
-    "okx": MmpConfig(3000, 5000, quantity_limit=Decimal(10)),
-    "bybit": SET.with_changes(vega_limit=Decimal(7)),
-    "deribit": SET.with_changes(vega_limit=Decimal(7), max_quote_quantity=Decimal(25)),
-    RFQ_ALL: MmpConfig(3000, 5000, max_quote_quantity=Decimal(25), trade_count_limit=Decimal(20)),
+# the reviewed config of a scope: each limit its venue's docs give it, at these
+REVIEWED = MmpConfig(3000, 5000)
+LIMITS = {
+    "quantity_limit": Decimal(10),
+    "delta_limit": Decimal(5),
+    "vega_limit": Decimal(7),
+    "max_quote_quantity": Decimal(25),
+    "trade_count_limit": Decimal(20),
 }
 HEAL = guards.Guardrails.model_validate({"heal": {"enabled": True}})
 
 
-def _underlying(zero: Zero) -> str:
-    return zero.underlying or UNDERLYING[zero.venue]
+def _reviewed(key: ScopeKey) -> MmpConfig:
+    limits = ROWS[key.venue].limits_of(key.underlying)
+    return REVIEWED.with_changes(**{name: LIMITS[name] for name in limits})
 
 
 def _set(zero: Zero) -> MmpConfig:
-    return SETS.get(zero.underlying, SETS.get(zero.venue, SET))
+    return _reviewed(_key(zero))
 
 
-def _key(venue: str, underlying: str = "") -> ScopeKey:
-    return ScopeKey(venue, "acct", underlying or UNDERLYING[venue])
+def _key(zero: Zero) -> ScopeKey:
+    return ScopeKey(zero.venue, "acct", zero.underlying)
+
+
+def _at(venue: str, underlying: str) -> ScopeKey:
+    return ScopeKey(venue, "acct", underlying)
 
 
 def _desired(key: ScopeKey, config: MmpConfig) -> DesiredState:
@@ -159,12 +100,12 @@ def _zeroed(zero: Zero, reading: str) -> tuple[Any, list[LiveAccount]]:
     """The venue holding its SET with one limit at "0" (set elsewhere, or never set), under
     the reading; and mmp's read of it."""
     sim, creds = _holding_zero(zero, reading)
-    return sim, _read(sim, creds, _key(zero.venue, zero.underlying), _set(zero))
+    return sim, _read(sim, creds, _key(zero), _set(zero))
 
 
 def _holding_zero(zero: Zero, reading: str) -> tuple[Any, Any]:
     """The venue holding its SET with one limit at "0", and the account's credentials."""
-    row, key = ROWS[zero.venue], _key(zero.venue, zero.underlying)
+    row, key = ROWS[zero.venue], _key(zero)
     sim = row.make(**{zero.switch: reading})
     creds = row.credentials(sim, "acct")
     row.seed(sim, creds, key, _set(zero))
@@ -187,7 +128,7 @@ def test_a_live_zero_limit_has_no_known_direction_under_either_reading(
     zero: Zero, reading: str
 ) -> None:
     sim, live = _zeroed(zero, reading)
-    key, reviewed = _key(zero.venue, zero.underlying), _set(zero)
+    key, reviewed = _key(zero), _set(zero)
     [scope] = live[0].scopes
     assert scope.config is not None
     assert scope.config.value(zero.field) == zero.read_as
@@ -197,7 +138,7 @@ def test_a_live_zero_limit_has_no_known_direction_under_either_reading(
     assert step.action in (Action.UPDATE, Action.REPLACE)
     [change] = step.changes
     assert (change.field, change.direction) == (zero.field, Direction.UNKNOWN)
-    name = NAMES.get(zero.venue, zero.venue.title())
+    name = ROWS[zero.venue].notes_name
     assert change.note.startswith(f'{name} {zero.wire} "0" is undocumented')
     assert step.loosening
     plan = make_plan(_desired(key, reviewed), live, capabilities())
@@ -213,7 +154,7 @@ def test_a_live_zero_limit_has_no_known_direction_under_either_reading(
     assert left.why is Why.UNKNOWN and change.note in left.detail
     # the venue's own truth: a fill only a limit of zero trips (a quote only it refuses)
     [account] = sim.accounts
-    assert zero.acts(sim, account, _underlying(zero)) is (reading == "limit")
+    assert zero.acts(sim, account, zero.underlying) is (reading == "limit")
 
 
 NEVER_SET = [
@@ -232,13 +173,13 @@ def test_a_zero_the_venue_reports_for_a_limit_never_set_matches_a_policy_without
     (mmp cannot write anything else for "no such limit")."""
     _, live = _zeroed(zero, reading)
     without = _set(zero).with_changes(**{zero.field: None})
-    assert _step(live, _key(zero.venue), without).action is Action.UNCHANGED
+    assert _step(live, _key(zero), without).action is Action.UNCHANGED
 
 
 @pytest.mark.parametrize("zero", ZEROS, ids=lambda z: f"{z.venue}-{z.wire}")
 def test_from_a_live_limit_other_than_zero_the_direction_is_known(zero: Zero) -> None:
     """Only the 0 is open: from 5 (or 10, 20, 25), lowering tightens and raising loosens."""
-    row, key, reviewed = ROWS[zero.venue], _key(zero.venue, zero.underlying), _set(zero)
+    row, key, reviewed = ROWS[zero.venue], _key(zero), _set(zero)
     sim = row.make()
     creds = row.credentials(sim, "acct")
     row.seed(sim, creds, key, reviewed)
@@ -255,8 +196,8 @@ def test_from_a_live_limit_other_than_zero_the_direction_is_known(zero: Zero) ->
 def test_a_limit_added_where_deribit_omits_one_still_tightens(field: str) -> None:
     """Deribit omits a limit never set (no limit: seed-venues.md 1.2), unlike a "0" it
     reports: adding one tightens, and heal heals it."""
-    row, key = ROWS["deribit"], _key("deribit")
-    reviewed = SETS["deribit"]
+    row, key = ROWS["deribit"], _at("deribit", "btc_usd")
+    reviewed = _reviewed(key)
     without = reviewed.with_changes(**{field: None})
     sim = row.make()
     creds = row.credentials(sim, "acct")
@@ -275,14 +216,14 @@ def test_okx_reads_an_account_with_a_live_qtylimit_of_zero() -> None:
     """A live qtyLimit "0" with timeInterval above 0 failed OKX's read as malformed ('is not
     above 0'): every plan, apply and status of the account. It is read, next to the
     account's other families."""
-    row, key = ROWS["okx"], _key("okx")
+    row, key = ROWS["okx"], _at("okx", "BTC-USD")
     sim = row.make()
     creds = row.credentials(sim, "acct")
-    row.seed(sim, creds, key, SETS["okx"])
-    row.seed(sim, creds, _key("okx", "ETH-USD"), SETS["okx"])
+    row.seed(sim, creds, key, _reviewed(key))
+    row.seed(sim, creds, _at("okx", "ETH-USD"), _reviewed(key))
     stored, zero_as = _stored(sim, key)
     stored["qtyLimit"] = zero_as
-    [account] = _read(sim, creds, key, SETS["okx"])
+    [account] = _read(sim, creds, key, _reviewed(key))
     limits = {s.key.underlying: s.config and s.config.quantity_limit for s in account.scopes}
     assert limits == {"BTC-USD": Decimal(0), "ETH-USD": Decimal(10)}
 
@@ -296,10 +237,10 @@ def test_the_red_teams_aevo_asset_with_both_limits_at_zero() -> None:
     sim = row.make()
     creds = row.credentials(sim, "acct")
     policy = MmpConfig(3000, 5000, quantity_limit=Decimal("1.25"), delta_limit=Decimal("0.5"))
-    row.seed(sim, creds, _key("aevo"), policy)
+    row.seed(sim, creds, _at("aevo", "ETH"), policy)
     [account] = sim.accounts.values()
     account.configs["ETH"].update(amount_limit="0", delta_limit="0")
-    desired = _desired(_key("aevo"), policy)
+    desired = _desired(_at("aevo", "ETH"), policy)
     read = asyncio.run(connect_to(sim, desired, {"acct": creds}).read())
     plan = make_plan(desired, read, capabilities())
     [step] = plan.steps
@@ -323,7 +264,7 @@ def test_a_scope_with_a_live_zero_can_be_removed(zero: Zero) -> None:
     """A removal repeats the old config, which a set may not carry with a 0 (the docs:
     positive): it carries 1 in its place, the venue takes it, and the scope has no config."""
     sim, creds = _holding_zero(zero, "limit")
-    key = _key(zero.venue, zero.underlying)
+    key = _key(zero)
     [scope] = _read(sim, creds, key, _set(zero))[0].scopes
     assert scope.config is not None
     [account] = sim.accounts

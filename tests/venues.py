@@ -41,6 +41,7 @@ from reconciler.venues.limiter import Limiter
 from reconciler.venues.live import Connections, connect
 from reconciler.venues.okx import wire as okx_wire
 from reconciler.venues.okx.simulator import OkxSimulator
+from tests.venue_limits import COUNTS, SMALL_DELTA, SMALL_QUANTITY, SMALL_VEGA, Limit, Zero
 
 Predicate = Callable[[httpx.Request], bool]
 Scope = tuple[str, str | None]  # (underlying, group)
@@ -225,6 +226,20 @@ class VenueRow:
     # of each switch (README's table) as its own reading, and a combination only where two
     # switches interact (tests/test_open_questions.py checks the table against these)
     readings: tuple[Reading, ...] = (Reading(DEFAULT),)
+    # ---- its limits, as its docs tell them
+    # what its docs say of each limit it has (tests/test_heal_property.py's oracle); a live 0
+    # has a documented meaning on none of the six (no rule says "0 = no limit")
+    limit_docs: Mapping[str, Limit]
+    # the same for a scope (by its underlying) whose limits are not those (Deribit's Block
+    # RFQ `all`): the heal property plays each such scope too
+    scope_limit_docs: Mapping[str, Mapping[str, Limit]] = field(default_factory=dict)
+    # a freeze of 0 (`manual`) is "frozen until a manual reset", the longest, by its docs;
+    # False where they leave its 0 undocumented (Bullish: seed-venues.md 0)
+    manual_freeze: bool = True
+    # each limit whose live "0" its docs leave open: its simulator plays both readings (a
+    # switch ending in `_zero`: tests/test_zero_limits.py, tests/test_open_questions.py)
+    zeros: tuple[Zero, ...]
+    spelt: str = ""  # its name as mmp's notes spell it, where not title case ("OKX")
     # ---- benchmarks
     desk_scopes: tuple[Scope, ...]  # one account of benchmarks/desk.py's generated desk
     # (underlying, n) a valid config for one of desk_scopes, varied by n; None: sample(n)
@@ -242,6 +257,15 @@ class VenueRow:
         if self.make_delayed is None:
             return self.make(**switches)
         return self.make_delayed(apply_delay_ms, **switches)
+
+    @property
+    def notes_name(self) -> str:
+        """Its name as mmp's notes spell it."""
+        return self.spelt or self.venue.title()
+
+    def limits_of(self, underlying: str) -> Mapping[str, Limit]:
+        """What its docs say of each limit a scope on that underlying has."""
+        return self.scope_limit_docs.get(underlying, self.limit_docs)
 
     def reading(self, name: str) -> Reading:
         found = [r for r in self.readings if r.name == name]
@@ -413,6 +437,43 @@ def _deribit_desk_sample(underlying: str, n: int) -> MmpConfig:
     )
 
 
+def _deribit_quote_refused(sim: DeribitSimulator, key: str, underlying: str) -> bool:
+    return not sim.quote_fits(key, underlying, Decimal(1))
+
+
+def _deribit_rfq_trips(sim: DeribitSimulator, key: str, _: str) -> bool:
+    return bool(sim.fill(key, "all", quantity=Decimal(0), block_rfq=True))
+
+
+DERIBIT_ZEROS = (
+    *[
+        Zero("deribit", "btc_usd", name, name, switch, Decimal(0), fill)
+        for name, switch, fill in (
+            ("quantity_limit", "quantity_zero", SMALL_QUANTITY),
+            ("delta_limit", "delta_zero", SMALL_DELTA),
+            ("vega_limit", "vega_zero", SMALL_VEGA),
+        )
+    ],
+    Zero(
+        "deribit",
+        "btc_usd",
+        "max_quote_quantity",
+        "max_quote_quantity",
+        "quote_zero",
+        Decimal(0),
+        _deribit_quote_refused,
+    ),
+    Zero(
+        "deribit",
+        "block_rfq:all",
+        "trade_count_limit",
+        "trade_count_limit",
+        "trade_count_zero",
+        Decimal(0),
+        _deribit_rfq_trips,
+    ),
+)
+
 DERIBIT = VenueRow(
     venue="deribit",
     make=DeribitSimulator,
@@ -442,6 +503,23 @@ DERIBIT = VenueRow(
         Reading("quote-zero-none", {"quote_zero": "none"}),
         Reading("trade-count-zero-none", {"trade_count_zero": "none"}),
     ),
+    # its docs (seed-venues.md 1.2): quantity, delta, vega "positive, <=4 decimals" ("at
+    # least one limit parameter must be set"), max_quote_quantity required, a cap on open
+    # order size; "limits that were not set appear to be omitted"
+    limit_docs={
+        "quantity_limit": Limit(True, "never set"),
+        "delta_limit": Limit(True, "never set"),
+        "vega_limit": Limit(True, "never set"),
+        "max_quote_quantity": Limit(False, ""),
+    },
+    # Block RFQ's `all`: trade_count_limit "1..1000" (1.2), with its max_quote_quantity
+    scope_limit_docs={
+        "block_rfq:all": {
+            "trade_count_limit": Limit(False, "", COUNTS),
+            "max_quote_quantity": Limit(False, ""),
+        }
+    },
+    zeros=DERIBIT_ZEROS,
     open_account=_deribit_open,
     key_prefix="id-",
     seed=lambda sim, c, key, cfg: sim.seed(c["CLIENT_ID"], deribit_wire.set_params(key, cfg)),
@@ -559,6 +637,22 @@ BINANCE = VenueRow(
             extra_underlyings=("ADAUSDT",),
         ),
     ),
+    # its docs (2.2): qtyLimit, deltaLimit "> 0 (FAQ)", required (EN)
+    limit_docs={"quantity_limit": Limit(False, ""), "delta_limit": Limit(False, "")},
+    zeros=(
+        Zero(
+            "binance",
+            "BTCUSDT",
+            "quantity_limit",
+            "qtyLimit",
+            "qty_zero",
+            Decimal(0),
+            SMALL_QUANTITY,
+        ),
+        Zero(
+            "binance", "BTCUSDT", "delta_limit", "deltaLimit", "delta_zero", Decimal(0), SMALL_DELTA
+        ),
+    ),
     open_account=_binance_open,
     key_prefix="key-",
     seed=lambda sim, c, key, cfg: sim.seed(c["API_KEY"], dict(binance_wire.set_params(key, cfg))),
@@ -633,6 +727,20 @@ AEVO = VenueRow(
         Reading("delta-zero-none", {"delta_zero": "none"}),
         # which assets exist: GET /assets lists one more than the three we knew
         Reading("lists-more", {"assets": (*DEFAULT_ASSETS, "DOGE")}, extra_underlyings=("DOGE",)),
+    ),
+    # its docs (3.2): amount_limit required, delta_limit optional, no rule for either
+    limit_docs={"quantity_limit": Limit(False, ""), "delta_limit": Limit(True, "0")},
+    zeros=(
+        Zero(
+            "aevo",
+            "ETH",
+            "quantity_limit",
+            "amount_limit",
+            "amount_zero",
+            Decimal(0),
+            SMALL_QUANTITY,
+        ),
+        Zero("aevo", "ETH", "delta_limit", "delta_limit", "delta_zero", None, SMALL_DELTA),
     ),
     open_account=_aevo_open,
     key_prefix="key-",
@@ -770,6 +878,23 @@ BULLISH = VenueRow(
     make=lambda **switches: BullishSimulator(**{"apply_delay_ms": 0, **switches}),
     make_delayed=lambda ms, **switches: BullishSimulator(**{"apply_delay_ms": ms, **switches}),
     readings=BULLISH_READINGS,
+    # its docs (4.2): quantityLimit "> 0 if set", deltaLimit no rule, both optional; GET
+    # reports every field ("all required")
+    limit_docs={"quantity_limit": Limit(True, "0"), "delta_limit": Limit(True, "0")},
+    # its docs leave a freeze of 0 undocumented (seed-venues.md 0, "Freeze = 0 means")
+    manual_freeze=False,
+    zeros=(
+        Zero(
+            "bullish",
+            "BTC",
+            "quantity_limit",
+            "quantityLimit",
+            "quantity_zero",
+            None,
+            SMALL_QUANTITY,
+        ),
+        Zero("bullish", "BTC", "delta_limit", "deltaLimit", "delta_zero", None, SMALL_DELTA),
+    ),
     open_account=_bullish_open,
     key_prefix="key-",
     seed=_bullish_seed,
@@ -863,6 +988,14 @@ OKX = VenueRow(
         Reading("set-unfreezes", {"set_unfreezes": True}, tells=frozenset({FREEZE})),
         # is a live qtyLimit "0" no limit? (by default: a limit of zero)
         Reading("qty-zero-none", {"qty_zero": "none"}),
+    ),
+    spelt="OKX",
+    # its docs (more-venues 1.3): qtyLimit "must be > 0", required
+    limit_docs={"quantity_limit": Limit(False, "")},
+    zeros=(
+        Zero(
+            "okx", "BTC-USD", "quantity_limit", "qtyLimit", "qty_zero", Decimal(0), SMALL_QUANTITY
+        ),
     ),
     open_account=_okx_open,
     key_prefix="key-",
@@ -961,6 +1094,17 @@ BYBIT = VenueRow(
         Reading("qty-zero-none", {"qty_zero": "none"}),
         Reading("delta-zero-none", {"delta_zero": "none"}),
         Reading("vega-zero-none", {"vega_zero": "none"}),
+    ),
+    # its docs (more-venues 2.3): qtyLimit, deltaLimit, vegaLimit "positive, <=2 dp"
+    limit_docs={
+        "quantity_limit": Limit(False, ""),
+        "delta_limit": Limit(False, ""),
+        "vega_limit": Limit(False, ""),
+    },
+    zeros=(
+        Zero("bybit", "BTC", "quantity_limit", "qtyLimit", "qty_zero", Decimal(0), SMALL_QUANTITY),
+        Zero("bybit", "BTC", "delta_limit", "deltaLimit", "delta_zero", Decimal(0), SMALL_DELTA),
+        Zero("bybit", "BTC", "vega_limit", "vegaLimit", "vega_zero", Decimal(0), SMALL_VEGA),
     ),
     open_account=_bybit_open,
     key_prefix="key-",
