@@ -73,3 +73,28 @@ def test_a_live_value_beyond_a_documented_bound_is_left_out_and_named(
     assert mmp(capsys, "validate")[0] == 0
     code, out, _ = mmp(capsys, "plan", "--account", "binance-mm")
     assert code == 0 and "unmanaged binance/binance-mm/SOLUSDT" in out, out
+
+
+@pytest.mark.parametrize("literal", ["1234567890123.4567", "746555386734.4992", "0.10", "2.50"])
+def test_import_leaves_every_number_it_does_not_change_as_written(
+    desk: Path, capsys: pytest.CaptureFixture[str], literal: str
+) -> None:
+    """Red team 17 round 3: ruamel's round trip printed untouched floats again from a binary
+    float (1234567890123.4567 came back ...4568), so import rounded limits of other accounts
+    and then said the file matched; the next plan loosened the live config."""
+    policy = desk / "policies" / "desk-alpha.yaml"
+    written = "        delta_limit: 0.1\n      BTC:\n        window: 10s"
+    text = policy.read_text(encoding="utf-8")
+    assert text.count(written) == 1
+    policy.write_text(text.replace(written, written.replace("0.1", literal)), encoding="utf-8")
+    before = policy.read_text(encoding="utf-8")
+    code, _, err = mmp(capsys, "import", "--account", "binance-mm")
+    assert code == 0, err
+    after = policy.read_text(encoding="utf-8")
+    assert f"        delta_limit: {literal}\n      BTC:" in after  # aevo-mm's, as written
+    changed = [
+        line
+        for line in after.splitlines()
+        if line not in before.splitlines() and "delta_limit" in line
+    ]
+    assert not any(literal in line for line in changed)

@@ -49,6 +49,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.tokens import CommentToken
@@ -64,6 +65,7 @@ from reconciler.core.units import decimal_text
 from reconciler.planning.plan import Action, Step
 from reconciler.planning.planner import Filters, make_plan
 from reconciler.policy.desired import DesiredState
+from reconciler.policy.fastyaml import FLOAT
 from reconciler.policy.loader import yaml_reader
 from reconciler.policy.spec import ABSENT
 from reconciler.policy.venue_rules import live_problems
@@ -188,16 +190,29 @@ def _ordered(keys: Iterable[ScopeKey]) -> list[ScopeKey]:
     return sorted(keys, key=ScopeKey.sort_key)
 
 
+class _Written(str):
+    """A float literal of the file as written: import dumps it back byte for byte (ruamel's
+    own round trip keeps a binary float and prints it again, so 9999999999999.9999 came back
+    as 10000000000000.0000: a limit import never meant to touch, rounded)."""
+
+
+class _VerbatimConstructor(RoundTripConstructor):
+    pass
+
+
+_VerbatimConstructor.add_constructor(FLOAT, lambda _, node: _Written(node.value))
+
+
 def _writer() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _VerbatimConstructor
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     representer = yaml.representer
     assert isinstance(representer, RoundTripRepresenter)
-    representer.add_representer(
-        Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", decimal_text(d))
-    )
+    representer.add_representer(Decimal, lambda r, d: r.represent_scalar(FLOAT, decimal_text(d)))
+    representer.add_representer(_Written, lambda r, d: r.represent_scalar(FLOAT, str(d)))
     return yaml
 
 
