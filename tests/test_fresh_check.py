@@ -219,3 +219,91 @@ def test_okx_ctrl_c_while_a_set_is_paced_stops_it_before_it_leaves(
         assert desk.live(XRP) == OKX_OLD
         posts = desk.seen("okx", lambda r: r.method == "POST")
         assert [okx_family(r) for r in posts] == ["BTC-USD", "ETH-USD"]
+
+
+class FreezesAtItsRefusal:
+    """A venue's simulator whose first MMP set is refused for its rate limit with a short
+    wait (Deribit's 10028 with HTTP 429 and no Retry-After: 200 ms; Bybit's 10006 with its
+    reset 150 ms ahead), the scope freezing the moment it refuses (red team 3: a resend this
+    soon was under the 250 ms freshness and went out unchecked)."""
+
+    def __init__(self, sim: Any, key: ScopeKey, is_set: Any, refusal: Any) -> None:
+        self.sim, self.key, self.is_set, self.refusal = sim, key, is_set, refusal
+        self.desk: LiveDesk | None = None
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sim, name)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.is_set(request) and not self.refused:
+            self.refused += 1
+            assert self.desk is not None
+            self.desk.trigger(self.key)
+            return self.refusal(request)  # type: ignore[no-any-return]
+        return self.sim(request)  # type: ignore[no-any-return]
+
+
+def _deribit_429(request: httpx.Request) -> httpx.Response:
+    body = {
+        "jsonrpc": "2.0",
+        "id": json.loads(request.content)["id"],
+        "error": {"code": 10028, "message": "too_many_requests"},
+    }
+    return httpx.Response(429, json=body)
+
+
+def _bybit_10006(_: httpx.Request) -> httpx.Response:
+    reset = time.time_ns() // 1_000_000 + 150
+    body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}}
+    headers = {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": str(reset)}
+    return httpx.Response(200, json=body, headers=headers)
+
+
+DERIBIT_OLD = MmpConfig(
+    10_000, 3_600_000, quantity_limit=Decimal(100), max_quote_quantity=Decimal(50)
+)
+RFQ_OLD = MmpConfig(
+    10_000, 3_600_000, max_quote_quantity=Decimal(50), trade_count_limit=Decimal(100)
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "old", "new"),
+    [
+        (
+            ScopeKey("deribit", "der-a", "btc_usd"),
+            DERIBIT_OLD,
+            DERIBIT_OLD.with_changes(quantity_limit=Decimal(90)),
+        ),
+        (
+            ScopeKey("deribit", "der-a", "block_rfq:all"),
+            RFQ_OLD,
+            RFQ_OLD.with_changes(trade_count_limit=Decimal(90)),
+        ),
+        (COIN, BYBIT_OLD, tighter(BYBIT_OLD, 1)),
+    ],
+    ids=["deribit-429", "deribit-block-rfq-429", "bybit-10006-soon"],
+)
+def test_a_write_sent_again_after_a_short_rate_limit_wait_is_checked_again(
+    tmp_path: Path, key: ScopeKey, old: MmpConfig, new: MmpConfig
+) -> None:
+    from reconciler.venues.deribit.simulator import DeribitSimulator
+
+    if key.venue == "deribit":
+        sim = FreezesAtItsRefusal(
+            DeribitSimulator(), key, lambda r: "set_mmp_config" in r.url.path, _deribit_429
+        )
+    else:
+        sim = FreezesAtItsRefusal(
+            BybitSimulator(set_unfreezes=True),
+            key,
+            lambda r: r.method == "POST" and r.url.path == MODIFY,
+            _bybit_10006,
+        )
+    with LiveDesk(tmp_path, {key: (new, old)}, sims={key.venue: sim}) as desk:
+        sim.desk = desk
+        result = desk.mmp("apply", "--auto-approve", timeout=WAIT_S)
+        held_by_the_new_check(desk, result, key, old)
+        [limited] = [r for r in this_run(desk, key) if r["event"] == "rate-limited"]
+        assert limited["wait_ms"] < 250  # under the freshness: checked again all the same
