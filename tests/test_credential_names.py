@@ -144,3 +144,24 @@ def test_accounts_with_their_own_keys_validate(
         _account("bybit-live", "bybit", "BYBIT_LIVE", "production"),
     )
     assert _validate(in_tmp, capsys, *accounts) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:99999", "its port is not a number from 1 to 65535"),
+        ("http://127.999.999.999:1", "its host is not a valid IP address"),
+        ("https://gateway.example.test/v2?key=x", "it has a query or a fragment"),
+        ("https://gateway.example.test/v2#x", "it has a query or a fragment"),
+    ],
+)
+def test_a_base_url_no_request_could_use_is_refused_not_a_crash(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], url: str, said: str
+) -> None:
+    """Red team 17 round 3: these passed validation, then plan crashed ('a bug in mmp'), or
+    the API path landed in the query."""
+    account = _account("bybit-desk", "bybit", "BYBIT_X")
+    account = account.replace("    environment: testnet\n", f"    base_url: {url}\n")
+    code, err = _validate(in_tmp, capsys, account)
+    assert code == 1 and f"base_url cannot be used: {said}" in err, err
+    assert url not in err

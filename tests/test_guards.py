@@ -277,3 +277,25 @@ def test_coverage_may_require_a_block_rfq_scope(in_tmp: Path) -> None:
     )
     rules = guards.load(in_tmp / "policies")
     assert rules.coverage == {"deribit": ["btc_usd", "block_rfq:all"]}
+
+
+def test_coverage_needs_the_underlyings_own_orders_not_a_group_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Red team 17 round 3: a Deribit account declaring btc_usd only for a mass-quote group
+    met `coverage: deribit: [btc_usd]`, while its regular orders had no declared MMP."""
+    from tests.sandbox_cli import mmp, seeded
+
+    monkeypatch.chdir(seeded(tmp_path, capsys))
+    policy = tmp_path / "policies" / "desk-alpha.yaml"
+    text = policy.read_text(encoding="utf-8")
+    hedge = "  deribit-hedge:\n"
+    head, tail = text.split(hedge)
+    tail = tail.replace(
+        "      btc_usd:\n        default:\n", "      btc_usd:\n        QuoteBotOnly:\n", 1
+    )
+    policy.write_text(head + hedge + tail, encoding="utf-8")
+    (tmp_path / "policies" / "guardrails.yaml").write_text("coverage:\n  deribit: [btc_usd]\n")
+    _, out, _ = mmp(capsys, "plan")
+    assert "deribit/deribit-hedge: btc_usd is not protected (coverage requires btc_usd" in out
+    assert "deribit/deribit-main: btc_usd is not protected" not in out

@@ -281,7 +281,7 @@ def _loosened(scope: str, field: MmpField, change: FieldChange, rules: Loosening
     if isinstance(change.before, Decimal) and isinstance(change.after, Decimal):
         if not change.before:  # what 0 means differs by venue: a raise from it is loud
             return [f"{scope}: {field.name} raised {before} -> {after} (from 0: beyond any ratio)"]
-        ratio = change.after / change.before
+        ratio = EXACT.divide(change.after, change.before)
         if ratio > rules.limit_ratio:
             return [
                 f"{scope}: {field.name} raised {before} -> {after} "
@@ -317,7 +317,7 @@ def _share(plan: Plan, rules: Changes, desired: DesiredState | None) -> list[str
             "plan of the whole desk; plan without --account, --venue, --underlying and "
             "--shard, or apply with --force"
         ]
-    share = Decimal(len(risky)) / Decimal(desk)
+    share = EXACT.divide(Decimal(len(risky)), Decimal(desk))
     if share <= rules.max_share:
         return []
     percent = decimal_text((share * 100).quantize(Decimal("0.1"), context=EXACT))
@@ -331,17 +331,19 @@ def _coverage(
     plan: Plan, coverage: dict[str, list[str]], desired: DesiredState | None
 ) -> list[str]:
     """Each account of the plan declares a config for each underlying its venue's coverage
-    lists (of its declared scopes: a config only the venue has may go any time)."""
+    lists (of its declared scopes: a config only the venue has may go any time), for the
+    underlying's own orders: a mass-quote group's config alone leaves regular orders bare."""
     venue_of = {step.key.account: step.key.venue for step in plan.steps}
     declared: dict[str, set[str]] = {}
     if desired is not None:
         venue_of |= {name: target.venue for name, target in desired.accounts.items()}
         for key, scope in desired.scopes.items():
-            if scope.config is not None:
+            if scope.config is not None and key.group is None:
                 declared.setdefault(key.account, set()).add(key.underlying)
     else:
         for step in plan.steps:
-            if step.action is not Action.UNMANAGED and step.after is not None:
+            bare = step.action is Action.UNMANAGED or step.after is None
+            if not bare and step.key.group is None:
                 declared.setdefault(step.key.account, set()).add(step.key.underlying)
     found = []
     for account in plan.accounts:

@@ -11,7 +11,9 @@ Empty is allowed where adoption starts: `accounts:` with nothing after it, `mmp:
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -223,7 +225,7 @@ class _Reader:
                 account.endpoint_ok = False
                 self.add((*account.path, "environment"), _environment_problem(environment))
         if "base_url" in value:
-            if isinstance(url, str) and BASE_URL.fullmatch(url):
+            if isinstance(url, str) and BASE_URL.fullmatch(url) and not _url_problem(url):
                 account.base_url = url
             else:
                 account.endpoint_ok = False
@@ -342,8 +344,31 @@ def _environment_problem(value: object) -> str:
     return f"unknown environment `{value}`: write {choices}{hint}"
 
 
+def _url_problem(url: str) -> str:
+    """What the pattern lets through that no request could use: a port past 65535, an
+    address that is none (127.999.1.1), or a query or fragment (the API path would land in
+    it)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        return "its port is not a number from 1 to 65535"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "it has a query or a fragment (mmp appends the API path to base_url)"
+    host = parts.hostname or ""
+    if re.fullmatch(r"[0-9.]+", host) or ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return "its host is not a valid IP address"
+    return ""
+
+
 def _base_url_problem(url: object) -> str:
     hidden = "(the value is not shown: a URL can hold a secret)"
+    wrong = _url_problem(url) if isinstance(url, str) and BASE_URL.fullmatch(url) else ""
+    if wrong:
+        return f"base_url cannot be used: {wrong} {hidden}"
     if isinstance(url, str) and ANY_URL.fullmatch(url):
         return (
             "base_url is plain http:// to a host other than this machine: the API key, the "
