@@ -22,6 +22,7 @@ from reconciler.core.errors import (
 from reconciler.core.freezes import known, what_to_do
 from reconciler.core.model import FreezeState, LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, dumps_exact, loads_exact
+from reconciler.simulators.common import Clock
 from reconciler.venues.base import Credentials
 from reconciler.venues.bybit import wire
 from reconciler.venues.bybit.capabilities import CAPABILITIES
@@ -350,7 +351,7 @@ def test_the_open_ranges_reading_takes_a_longer_window() -> None:
 
 
 def test_signature_key_and_timestamp_are_checked() -> None:
-    sim = simulator()
+    sim = simulator(clock=Clock(fixed_ms=1_700_000_000_000))  # the window's edges exactly
     assert refused(sim, GOOD, **{"X-BAPI-SIGN": "0" * 64})[0] == 10004
     assert refused(sim, GOOD, **{"X-BAPI-API-KEY": "nobody"})[0] == 10003
     late = str(sim.clock.now_ms() - 5001)
