@@ -165,3 +165,26 @@ def test_a_base_url_no_request_could_use_is_refused_not_a_crash(
     code, err = _validate(in_tmp, capsys, account)
     assert code == 1 and f"base_url cannot be used: {said}" in err, err
     assert url not in err
+
+
+def test_one_venue_account_under_two_prefixes_is_refused_before_anything_is_read(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team 17 round 3: okx-a and okx-b with the same key (prefixes OKXA, OKXB) planned
+    two updates of one family, and apply fought itself: UNSAFE, exit 4. The same key at the
+    same venue endpoint is one account declared twice; said with both places, no value."""
+    for prefix in ("OKXA", "OKXB"):
+        monkeypatch.setenv(f"{prefix}_API_KEY", "same-key-canary")
+        monkeypatch.setenv(f"{prefix}_API_SECRET", f"secret-{prefix}")
+        monkeypatch.setenv(f"{prefix}_PASSPHRASE", f"pass-{prefix}")
+    accounts = (_account("okx-a", "okx", "OKXA"), _account("okx-b", "okx", "OKXB"))
+    (in_tmp / "policies").mkdir()
+    (in_tmp / "policies" / "desk.yaml").write_text("accounts:\n" + "".join(accounts))
+    capsys.readouterr()
+    code = main(["plan", "--policies", str(in_tmp / "policies")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "one venue account declared twice: `okx-a` (OKXA_API_KEY, policies/desk.yaml:2:3)" in err
+    assert "`okx-b` (OKXB_API_KEY" in err and "same-key-canary" not in err
+    monkeypatch.setenv("OKXB_API_KEY", "another-key")  # two keys: two accounts, as declared
+    assert main(["validate", "--policies", str(in_tmp / "policies")]) == 0

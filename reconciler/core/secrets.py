@@ -93,6 +93,7 @@ def resolve(
     from reconciler.venues.base import Credentials
 
     env = os.environ if env is None else env
+    targets = list(targets)
     resolved: dict[str, Credentials] = {}
     missing: list[str] = []
     unusable: list[str] = []
@@ -132,4 +133,36 @@ def resolve(
             "missing credentials: set these environment variables (or use --sandbox):\n  "
             + "\n  ".join(missing)
         )
+    _one_key_one_account(targets, connections, resolved)
     return resolved
+
+
+def _one_key_one_account(
+    targets: Iterable[AccountTarget],
+    connections: Mapping[str, Connection],
+    resolved: Mapping[str, Credentials],
+) -> None:
+    """Two accounts of the policies whose keys are the same key (the first credential: the
+    key's id) at the same venue endpoint are one venue account declared twice: their
+    policies would fight on every apply (red team 17 round 3). Named, nothing read."""
+    seen: dict[tuple[str, str, str], AccountTarget] = {}
+    same: list[str] = []
+    for target in targets:
+        name = connections[target.venue].credential_vars[0]
+        key_id = resolved[target.name].values.get(name)
+        if key_id is None:
+            continue
+        first = seen.setdefault((target.venue, target.endpoint(), key_id), target)
+        if first is not target:
+            same.append(
+                f"`{first.name}` ({first.credentials}_{name}, {first.where}) and "
+                f"`{target.name}` ({target.credentials}_{name}, {target.where}) hold the same "
+                f"{target.venue} key"
+            )
+    if same:
+        raise CredentialsError(
+            "one venue account declared twice: "
+            + "; ".join(same)
+            + ". Their policies would fight over its MMP on every apply: declare the account "
+            "once (the key's value is not shown)"
+        )
