@@ -235,7 +235,7 @@ def test_venue_error_echoing_a_secret_is_redacted(
         ),
     )
     for prefix in ("DERIBIT_MAIN", "DERIBIT_HEDGE"):
-        monkeypatch.setenv(f"{prefix}_CLIENT_ID", "id")
+        monkeypatch.setenv(f"{prefix}_CLIENT_ID", f"id-{prefix}")  # two keys, two accounts
         monkeypatch.setenv(f"{prefix}_CLIENT_SECRET", canary)
     assert main(["plan", "--venue", "deribit"]) == 1
     captured = capsys.readouterr()

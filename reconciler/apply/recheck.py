@@ -33,14 +33,17 @@ class Recheck:
         self._waiting = waiting
         self.checked_ns = clock().monotonic_ns()  # made the moment the check passed
         self.waits: list[str] = []  # the venue's rate-limit refusals since that check
+        self.rechecked = False
 
     async def leaving(self) -> None:
         """A write sent again after the venue refused it for its rate limit is checked
-        again whatever the wait (a 429 with no Retry-After waits 200 ms, a Bybit 10006 whose
-        reset is near less: red team 3 froze the scope in that wait); one that only waited
-        for its slot, when that took longer than `fresh_ms`."""
+        again the first time whatever the wait (a 429 with no Retry-After waits 200 ms, a
+        Bybit 10006 whose reset is near less: red team 3 froze the scope in that wait), and
+        after that once its check is older than `fresh_ms`, as a write that only waited for
+        its slot (a read before every resend would spend the allowance it waits for)."""
         since_ms = (clock().monotonic_ns() - self.checked_ns) // 1_000_000
-        if since_ms <= self.fresh_ms and not self.waits:
+        first_resend = bool(self.waits) and not self.rechecked
+        if since_ms <= self.fresh_ms and not first_resend:
             self._waiting(False)
             return
         waited = "; ".join(self.waits) or "for its rate-limit slot"
@@ -50,6 +53,7 @@ class Recheck:
         if why:
             raise NotSent(f"not sent: {why}")
         self.checked_ns = clock().monotonic_ns()
+        self.rechecked = True  # later resends: checked again once this check is stale
         self.waits.clear()
         self._waiting(False)
 
