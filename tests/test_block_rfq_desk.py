@@ -60,6 +60,10 @@ def test_a_key_that_may_not_read_it_is_a_note_where_none_is_declared(
     edit_hedge(scope=False)
     code, out, _ = mmp(capsys, "status", "--account", "deribit-hedge")
     assert UNREADABLE in out and "could not read" not in out, out
+    assert out.rstrip().endswith(
+        "Not counted above: 1 part(s) of the accounts could not be read (the note(s) above "
+        "say which and why); what they hold is not known."
+    ), out
     assert code == 4  # as before: the unprotected eth_usd, not an unread account (1)
     code, out, _ = mmp(capsys, "plan", "--account", "deribit-hedge", "--detailed-exitcode")
     assert f"Note: {UNREADABLE}" in out and code == 2, out  # a plan, with its note

@@ -625,6 +625,12 @@ def _status(args: argparse.Namespace) -> int:
         (console.warn if args.json else lambda text: out(text + "\n"))("\n".join(lines))
     render = status_view.json_text if args.json else status_view.table
     out(render(items, now_ms))
+    unseen = sum(len(account.notes) for account in live)
+    if unseen and not args.json:  # the counts above leave those parts out: never all-clear
+        out(
+            f"Not counted above: {unseen} part(s) of the accounts could not be read (the "
+            "note(s) above say which and why); what they hold is not known.\n"
+        )
     code = status_view.exit_code(items)
     left = recovery.left_unprotected(runs, live, desired, unread=failed)
     if left or code == status_view.UNPROTECTED_EXIT:
