@@ -166,9 +166,9 @@ def select(
     healed: list[Healed] = []
     left: list[Left] = []
     for step in plan.steps:
-        venue = (caps or {}).get(step.key.venue)
-        verdict = _judge(_zero_read(step, venue), desired, rules, had)
+        verdict = _judge(step, desired, rules, had)
         if isinstance(verdict, Healed):
+            venue = (caps or {}).get(step.key.venue)
             zeros = venue.undocumented if venue is not None else {}
             against = (had, took or {}, zeros)
             verdict, beyond = _within_baseline(verdict, plan, rules, desired, *against)
@@ -203,23 +203,6 @@ def _judge(
     if left is not None:
         return left
     return _by_direction(step, had.get(key))
-
-
-def _zero_read(step: Step, caps: Capabilities | None) -> Step:
-    """A limit added to a live config, on a venue whose read reports an unset limit as 0
-    (its client reads that as none) and whose docs leave that 0's meaning open (its
-    capabilities' `undocumented` lists the limit's 0): adding it tightens if 0 means no
-    limit, and loosens if 0 is a limit of zero. Its direction is unknown, said why."""
-    if caps is None or step.before is None or step.action is Action.CREATE:
-        return step
-    notes = caps.of_underlying(step.key.underlying).undocumented
-    changes = tuple(
-        dataclasses.replace(c, direction=Direction.UNKNOWN, note=notes[c.field][0])
-        if c.before is None and c.after is not None and 0 in notes.get(c.field, {})
-        else c
-        for c in step.changes
-    )
-    return step if changes == step.changes else dataclasses.replace(step, changes=changes)
 
 
 def _never(step: Step, desired: DesiredState) -> Left | None:
