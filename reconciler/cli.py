@@ -479,9 +479,11 @@ def _add_github_steps(
         [common],
         "apply an approved saved plan; its output also in the job summary",
         "Run `mmp apply PLANFILE --auto-approve` (the environment's reviewers approved the "
-        "job), journaled to journal.jsonl next to PLANFILE, with --force when MMP_FORCE is "
-        "true (refused on a push: a merge never forces). What apply prints also goes to "
-        "apply.txt next to PLANFILE and to the job summary; the exit is apply's.",
+        "job), journaled to journal.jsonl next to PLANFILE, which first gathers the journals "
+        "of earlier runs on this branch (their `mmp-journal` artifacts: GITHUB_TOKEN with "
+        "`actions: read`), with --force when MMP_FORCE is true (refused on a push: a merge "
+        "never forces). What apply prints also goes to apply.txt next to PLANFILE and to the "
+        "job summary; the exit is apply's.",
         ["mmp github apply .mmp/plan.json", "MMP_FORCE=true mmp github apply .mmp/plan.json"],
     )
     apply.add_argument("planfile", type=Path, help="a plan saved by mmp github plan")
@@ -492,8 +494,9 @@ def _add_github_steps(
         "heal drift in the safe direction; its report for the drift issue",
         "Run `mmp heal` (no prompt: what it writes is only what was reviewed and merged, and "
         "only where it restores or tightens protection), journaled to journal.jsonl in "
-        "FOLDER, its report to heal.json there (read by `mmp github drift --healed`), what "
-        "it prints to heal.txt there and to the job summary; the exit is heal's.",
+        "FOLDER with the journals of earlier runs on this branch gathered first (as `mmp "
+        "github apply` does), its report to heal.json there (read by `mmp github drift "
+        "--healed`), what it prints to heal.txt there and to the job summary; the exit is heal's.",
         ["mmp github heal .mmp/heal"],
     )
     heal.add_argument("folder", type=Path, help="where the journal, report and output go")
@@ -515,9 +518,17 @@ def _add_github_plan(
         [
             "mmp github plan --comment .mmp/plan.json",
             "MMP_ACCOUNT=deribit-main mmp github plan --summary --expires 120 .mmp/plan.json",
+            "mmp github plan --summary --history .mmp/plan.json",
         ],
     )
     plan.add_argument("planfile", type=Path, help="where to save the plan")
+    plan.add_argument(
+        "--history",
+        action="store_true",
+        help="plan with the journals of earlier runs on this branch (their `mmp-journal` "
+        "artifacts; GITHUB_TOKEN with `actions: read`), so the plan names what an earlier "
+        "apply or heal left unfinished",
+    )
     shown = plan.add_mutually_exclusive_group()
     shown.add_argument(
         "--comment",

@@ -12,6 +12,7 @@ canary that must never appear in any output.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,12 +21,14 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 
 from reconciler.commands.github.steps import fenced, force_warning, forced, shard_name
@@ -139,7 +142,29 @@ class Desk:
     ) -> Ran:
         ran = self.finish(self.start(where, workspace, event_name, event, given), workspace)
         self.keep_venue_state(workspace)
+        self.keep_journal(where, workspace)
         return ran
+
+    def journaled_runs(self) -> set[str]:
+        """The runs the kept `mmp-journal` artifacts have records of."""
+        runs: set[str] = set()
+        for artifact in self.fake.artifacts:
+            with zipfile.ZipFile(io.BytesIO(artifact.archive)) as zipped:
+                if "journal.jsonl" in zipped.namelist():
+                    text = zipped.read("journal.jsonl").decode()
+                    runs |= {json.loads(line)["run"] for line in text.splitlines()}
+        return runs
+
+    def keep_journal(self, where: tuple[str, str, str], workspace: Path) -> None:
+        """The job's `mmp-journal` artifact (its upload step runs `if: always()`): the apply
+        job's journal.jsonl and apply.txt, the heal job's journal when there is one."""
+        folder = {APPLY: workspace / ".mmp", HEAL: workspace / ".mmp" / "heal"}.get(where)
+        if folder is None:
+            return
+        names = ["journal.jsonl", "apply.txt"] if where == APPLY else ["journal.jsonl"]
+        files = {n: (folder / n).read_bytes() for n in names if (folder / n).is_file()}
+        if files:
+            self.fake.upload("mmp-journal", files, run_id=self.jobs)
 
     def _github_env(self, event_name: str, workspace: Path) -> dict[str, str]:
         env = {
@@ -152,6 +177,8 @@ class Desk:
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_REPOSITORY": REPOSITORY,
             "GITHUB_SHA": SHA,
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REF_NAME": "main",
             "GITHUB_RUN_ID": str(self.jobs),
             "GITHUB_ACTOR": self.actor,
             "GITHUB_EVENT_NAME": event_name,
@@ -378,36 +405,46 @@ def _venues_now(desk: Desk) -> dict[str, dict[str, Any]]:
     return {step["scope"]: step for step in json.loads(done.stdout)["steps"]}
 
 
-def _killed_between_reset_and_set(desk: Desk, scope: str) -> Ran:
-    """The apply workflow on a merge, its apply job's runner lost between a replacement's
-    reset and its set: SIGKILL the moment the journal says the venue took the reset. The
-    set goes out only once a read shows the reset in force (the sandbox's Bullish applies a
-    command 200 ms after acknowledging it), so the kill lands in the gap."""
+def _killed_between_reset_and_set(desk: Desk, scope: str, runner_lost: bool = False) -> Ran:
+    """The apply workflow on a merge, its apply step killed between a replacement's reset
+    and its set: SIGKILL the moment the journal says the venue took the reset. The set goes
+    out only once a read shows the reset in force (the sandbox's Bullish applies a command
+    200 ms after acknowledging it), so the kill lands in the gap. The runner lives on, so
+    the job's `if: always()` step keeps the journal (`mmp-journal`); `runner_lost`: it
+    does not (the machine itself went), and no journal is kept."""
     plan = desk.run(APPLY_PLAN, desk.checkout(), "push")
     assert plan.code == 0 and plan.outputs == {"changes": "true"}, plan.text
     workspace = desk.checkout()
     (workspace / ".mmp").mkdir(exist_ok=True)
     shutil.copy2(plan.workspace / ".mmp" / "plan.json", workspace / ".mmp" / "plan.json")
+    earlier = desk.journaled_runs()  # the history the step gathers into its journal first
     started = desk.start(APPLY, workspace, "push")
     journal = workspace / ".mmp" / "journal.jsonl"
     deadline = time.monotonic() + 60
-    while not _answered(journal, scope):
+    while not _answered(journal, scope, earlier):
         assert started.poll() is None, "apply ended before its reset was answered"
         assert time.monotonic() < deadline, "the reset was never answered"
         time.sleep(0.002)
     started.kill()
     killed = desk.finish(started, workspace)
     desk.keep_venue_state(workspace)
+    if not runner_lost:
+        desk.keep_journal(APPLY, workspace)
     assert killed.code == -signal.SIGKILL, killed.text
-    assert '"event":"replace-set"' not in journal.read_text()  # the set never went out
+    mine = [r for r in _records(journal) if r["run"] not in earlier]
+    assert "replace-set" not in [r["event"] for r in mine]  # the set never went out
     return killed
 
 
-def _answered(journal: Path, scope: str) -> bool:
+def _records(journal: Path) -> list[dict[str, Any]]:
     text = journal.read_text() if journal.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+
+
+def _answered(journal: Path, scope: str, earlier: set[str]) -> bool:
     return any(
-        '"event":"write-answered"' in line and f'"scope":"{scope}"' in line
-        for line in text.splitlines()
+        r["event"] == "write-answered" and r.get("scope") == scope and r["run"] not in earlier
+        for r in _records(journal)
     )
 
 
@@ -426,7 +463,9 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     btc = "        quantity_limit: 8\n        delta_limit: 1\n"
     assert btc in policy.read_text()
     policy.write_text(policy.read_text().replace(btc, btc.replace(": 8", ": 6")))
-    _killed_between_reset_and_set(desk, "bullish/bullish-mm/BTC")
+    killed = _killed_between_reset_and_set(desk, "bullish/bullish-mm/BTC")
+    starts = _records(killed.workspace / ".mmp" / "journal.jsonl")
+    killed_run = [r["run"] for r in starts if r["event"] == "apply-start"][-1]
     before = _venues_now(desk)
     assert before["bullish/bullish-mm/BTC"]["action"] == "create"  # UNPROTECTED now
     aevo_btc = before["aevo/aevo-mm/BTC"]  # frozen since the sandbox was seeded
@@ -447,6 +486,7 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     )
     _on_the_venue(desk, "binance", "binance-mm", "BTCUSDT", mixed)
 
+    earlier = desk.journaled_runs()
     heal = _heal(desk)
     assert heal.code == 0, heal.text
     healed = re.findall(r"^  applied +(\S+)$", heal.stdout, re.M)
@@ -461,9 +501,15 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     left = {scope: why for why, scope in re.findall(r"^  ([a-z ]+?) +(\S+): ", rest, re.M)}
     assert {scope: left.get(scope) for scope in LEFT} == LEFT, left
     kept = heal.workspace / ".mmp" / "heal"  # the mmp-heal artifact
-    records = [json.loads(line) for line in (kept / "journal.jsonl").read_text().splitlines()]
+    # the journal it gathered (mmp-journal artifacts): the killed apply, what it took away
+    assert f"apply run {killed_run} (started " in heal.stdout, heal.stdout
+    assert "as strict as before an unfinished run took it away, or stricter" in heal.stdout
+    records = _records(kept / "journal.jsonl")
+    assert killed_run in {r["run"] for r in records}  # carried forward
+    records = [r for r in records if r["run"] not in earlier]  # the heal run's own
     assert sorted(r["scope"] for r in records if r["event"] == "heal") == sorted(healed)
     assert [r["exit_code"] for r in records if r["event"] == "apply-end"] == [0]
+    assert [r["runs"] for r in records if r["event"] == "recovered"] == [[killed_run]]
     # before each write, main was asked for (its GITHUB_TOKEN) and found where it was
     branch = json.loads((kept / "heal.json").read_text())["branch"]
     assert branch == {
@@ -501,8 +547,11 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
     assert _config(after["binance/binance-mm/BTCUSDT"]) == mixed  # neither half written
     assert after["aevo/aevo-mm/BTC"] == aevo_btc  # frozen, untouched
 
+    kept_journals = len(desk.fake.artifacts)
     again = _heal(desk)  # the next scheduled run: nothing left it may heal
     assert again.code == 0 and "Nothing to heal." in again.stdout, again.text
+    assert "was interrupted" not in again.stdout  # the heal's `recovered` was carried forward
+    assert len(desk.fake.artifacts) == kept_journals  # it wrote nothing: no journal kept
     assert _drift(desk, healed=again)[0].code == 0
     [still] = desk.fake.issues_labelled("mmp-drift")
     assert still.number == issue.number and "**Healed**" not in still.body
@@ -689,3 +738,43 @@ def test_apply_output_is_shown_as_is_in_the_summary() -> None:
     assert fenced("Exit 0\n") == "```\nExit 0\n```\n"
     assert fenced("a ```` b") == "`````\na ```` b\n`````\n"
     assert fenced("") == "```\n```\n"
+
+
+def test_a_heal_that_cannot_read_earlier_journals_says_so_and_still_restores_protection(
+    desk: Desk,
+) -> None:
+    """The artifact storage fails while the heal job gathers the journals of earlier runs:
+    heal cannot know what the killed apply took away. It says so (its log, the job summary,
+    heal.json, the drift issue) and still re-creates the bare scope with its declared config
+    (the reviewed protection, as a person re-running apply would). The next run, which can
+    read them, finds the killed apply's scope holding a config and journals it recovered."""
+    assert _merge(desk)[1].code == 0
+    desk.policies = desk.root / "tighter"
+    shutil.copytree(REPO / "policies", desk.policies)
+    policy = desk.policies / "desk-alpha.yaml"
+    btc = "        quantity_limit: 8\n        delta_limit: 1\n"
+    policy.write_text(policy.read_text().replace(btc, btc.replace(": 8", ": 6")))
+    _killed_between_reset_and_set(desk, "bullish/bullish-mm/BTC")
+    desk.fake.on_artifact = lambda _: httpx.Response(503, text="storage unavailable")
+
+    heal = _heal(desk)
+    assert heal.code == 0, heal.text
+    said = "The journals of earlier runs could not be read (GET actions/artifacts/"
+    assert said in heal.stderr and said in heal.summary
+    assert "its storage answered 503" in heal.summary
+    assert "interrupted" not in heal.stdout  # nothing known of the killed apply
+    assert re.search(r"^  applied +bullish/bullish-mm/BTC$", heal.stdout, re.M)
+    report = json.loads((heal.workspace / ".mmp" / "heal" / "heal.json").read_text())
+    assert report["history"]["runs"] == [] and "503" in report["history"]["unknown"]
+    assert _venues_now(desk)["bullish/bullish-mm/BTC"]["action"] == "unchanged"
+    assert _drift(desk, healed=heal)[0].code == 0
+    [issue] = desk.fake.issues_labelled("mmp-drift")
+    assert "**Earlier runs unknown** ([the run](" in issue.body
+
+    desk.fake.on_artifact = None
+    again = _heal(desk)
+    assert again.code == 0 and "Nothing to heal." in again.stdout, again.text
+    assert "Journals of earlier runs read:" in again.stderr
+    records = _records(again.workspace / ".mmp" / "heal" / "journal.jsonl")
+    assert [r["event"] for r in records if r["event"] == "recovered"] == ["recovered"]
+    _no_canary(desk)

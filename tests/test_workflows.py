@@ -165,9 +165,10 @@ def test_least_privilege_and_the_triggers() -> None:
             assert all(s["with"]["persist-credentials"] is False for s in checkout), (path, name)
     grants = {name: job["permissions"] for name, job in _jobs().items()}
     assert grants == {
-        "mmp-apply.yml:plan": {"contents": "read"},
-        "mmp-apply.yml:apply": {"contents": "read"},
-        "mmp-drift.yml:heal": {"contents": "read"},
+        # actions: read: the journals of earlier runs (their mmp-journal artifacts)
+        "mmp-apply.yml:plan": {"contents": "read", "actions": "read"},
+        "mmp-apply.yml:apply": {"contents": "read", "actions": "read"},
+        "mmp-drift.yml:heal": {"contents": "read", "actions": "read"},
         "mmp-drift.yml:plan": {"contents": "read"},
         "mmp-drift.yml:report": {"contents": "read", "issues": "write"},
         "mmp-plan.yml:plan": {"contents": "read", "pull-requests": "write"},
@@ -273,8 +274,11 @@ def test_apply_runs_the_saved_plan_only_after_review_and_keeps_its_journal() -> 
         mmp_step("mmp-apply.yml", "apply", "apply"),
     ):
         env = {k: v for k, v in step["env"].items() if k not in secrets_of(step["env"])}
-        assert env == {"MMP_FORCE": "${{ inputs.force }}"}  # empty on a push
+        # MMP_FORCE: empty on a push; the token reads the journals of earlier runs
+        assert env == {"MMP_FORCE": "${{ inputs.force }}", "GITHUB_TOKEN": "${{ github.token }}"}
     assert plan["env"]["MMP_ACCOUNT"] == "${{ inputs.account }}"
+    assert "--history" in _words("mmp-apply.yml", "plan", "plan")  # the plan names them too
+    assert keep["with"]["name"] == "mmp-journal"  # the artifact the next run gathers
 
 
 def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() -> None:
@@ -344,9 +348,14 @@ def test_drift_heals_first_on_main_in_its_own_environment_when_the_policies_enab
     assert shards["needs"] == "heal" and shards["if"] == "${{ !cancelled() }}"
     assert shards["environment"] == report.get("environment", "mmp-read") == "mmp-read"
     folder = _words("mmp-drift.yml", "heal", "heal")[-1]
-    keep = _uses(heal, "actions/upload-artifact")
+    keep = _uses(heal, "actions/upload-artifact", "mmp-heal")
     assert keep["if"] == "always()"
     assert keep["with"] == {"name": "mmp-heal", "path": folder + "/", "if-no-files-found": "warn"}
+    # its journal carried forward for the next apply and heal, when heal wrote anything
+    carry = _uses(heal, "actions/upload-artifact", "mmp-journal")
+    assert carry["if"] == "always()"
+    journal = {"path": f"{folder}/journal.jsonl", "if-no-files-found": "ignore"}
+    assert carry["with"] == {"name": "mmp-journal", **journal}
     carried = _uses(report, "actions/download-artifact", "mmp-heal")["with"]
     assert carried == {"pattern": "mmp-heal", "merge-multiple": True, "path": folder}
     words = _words("mmp-drift.yml", "report", "drift")

@@ -162,6 +162,11 @@ def elsewhere(path: Path | None, policies: str) -> list[str]:
     return sorted({str(r["policies"]) for r in _open_runs(path).values() if not _of(r, policies)})
 
 
+def open_run_ids(path: Path) -> set[str]:
+    """The runs in this journal without a clean end, of any policies folder."""
+    return set(_open_runs(path)) if _regular(path) else set()
+
+
 def _of(start: dict[str, Any], policies: str | None) -> bool:
     made = start.get("policies")
     return policies is None or made is None or made == policies  # older runs: anyone's

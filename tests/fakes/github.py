@@ -4,20 +4,29 @@ Issues and pull requests share one number space, as on GitHub; pull requests are
 the issues endpoint with a `pull_request` key. Comments paginate with `per_page` (default
 30, at most 100) and a `Link` header. A token is either `write` (a same-repository workflow
 with `pull-requests: write` / `issues: write`) or `read` (a fork pull request's token): a
-write with a read token gets GitHub's own 403. Bodies over 65,536 characters get GitHub's
+write with a read token gets GitHub's own 403; `no-actions` reads, but not artifacts (a job
+without `actions: read`). Bodies over 65,536 characters get GitHub's
 422. Requests without a User-Agent are refused, as GitHub refuses them. Branches (`branches`,
 name -> head commit) are read as Git references, `GET git/ref/heads/NAME`, exactly named
 (an unknown one is GitHub's 404); `on_ref` sees each such read before it is answered (a
 test moves a branch at the right moment there, or answers in its place, e.g. a 500).
+Artifacts (`upload`, as actions/upload-artifact leaves them: a zip of the files) are listed
+by `GET actions/artifacts?name=` in no documented order (oldest first here, so a client that
+takes the first few gets the oldest), each with its run's branch and repository ids; `GET
+actions/artifacts/ID/zip` answers 302 to a storage address on another origin (localhost for
+127.0.0.1), which wants no token: one sent there is recorded in `storage_tokens`, and an
+expired artifact's zip is GitHub's 410. `on_artifact` may answer a zip request instead.
 
 Serve it on loopback with `reconciler.simulators.server.serve(FakeGitHub(...))`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +54,40 @@ class Comment:
             "user": {"login": self.user, "type": "Bot"},
             "html_url": f"https://github.com/{repo}/issues/{self.issue}#issuecomment-{self.id}",
             "issue_url": f"/repos/{repo}/issues/{self.issue}",
+        }
+
+
+@dataclass
+class Artifact:
+    id: int
+    name: str
+    archive: bytes
+    created_at: str
+    run_id: int
+    head_branch: str = "main"
+    head_repository_id: int = 1
+    expired: bool = False
+
+    def data(self, repo: str) -> dict[str, Any]:
+        api = f"https://api.github.com/repos/{repo}/actions/artifacts/{self.id}"
+        return {
+            "id": self.id,
+            "node_id": f"MDg6QXJ0aWZhY3Q{self.id}",
+            "name": self.name,
+            "size_in_bytes": len(self.archive),
+            "url": api,
+            "archive_download_url": f"{api}/zip",
+            "expired": self.expired,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+            "expires_at": "2027-03-01T00:00:00Z",
+            "workflow_run": {
+                "id": self.run_id,
+                "repository_id": 1,
+                "head_repository_id": self.head_repository_id,
+                "head_branch": self.head_branch,
+                "head_sha": "5a1d3c0ffee0ddba11fade5a1d3c0ffee0ddba11",
+            },
         }
 
 
@@ -87,6 +130,9 @@ class FakeGitHub:
         self.ref_reads = 0  # branch references read
         # called with the read's number (1, 2, ...) before it is answered; may answer instead
         self.on_ref: Callable[[int], httpx.Response | None] | None = None
+        self.artifacts: list[Artifact] = []
+        self.storage_tokens: list[str] = []  # Authorization headers sent to the storage
+        self.on_artifact: Callable[[Artifact], httpx.Response | None] | None = None
         self._next_comment = 1_000_001
         self._lock = threading.Lock()
 
@@ -99,6 +145,18 @@ class FakeGitHub:
         self._next_comment += 1
         self.comments[comment.id] = comment
         return comment
+
+    def upload(self, name: str, files: dict[str, bytes], run_id: int, **how: Any) -> Artifact:
+        """What actions/upload-artifact leaves: the files zipped, at the next timestamp."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for member, data in files.items():
+                zipped.writestr(member, data)
+        number = len(self.artifacts) + 1
+        created = f"2026-12-01T{number // 3600:02}:{number // 60 % 60:02}:{number % 60:02}Z"
+        artifact = Artifact(4000 + number, name, buffer.getvalue(), created, run_id, **how)
+        self.artifacts.append(artifact)
+        return artifact
 
     def comments_on(self, issue: int) -> list[Comment]:
         return [c for c in self.comments.values() if c.issue == issue]
@@ -114,6 +172,8 @@ class FakeGitHub:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             self.requests.append((request.method, request.url.raw_path.decode()))
+            if request.url.path.startswith("/_storage/"):
+                return self._storage(request)
             refusal = self._refuse(request)
             if refusal is not None:
                 return refusal
@@ -163,6 +223,8 @@ class FakeGitHub:
             ("POST", r"issues", self._create_issue),
             ("PATCH", r"issues/(\d+)", self._update_issue),
             ("GET", r"git/ref/heads/(.+)", self._branch_ref),
+            ("GET", r"actions/artifacts", self._list_artifacts),
+            ("GET", r"actions/artifacts/(\d+)/zip", self._artifact_zip),
         )
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, rest)
@@ -253,6 +315,40 @@ class FakeGitHub:
                 "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
             },
         )
+
+    def _list_artifacts(self, request: httpx.Request, _: dict[str, Any]) -> httpx.Response:
+        if self._kind(request) == "no-actions":  # a job without `actions: read`
+            return _error(403, NOT_ACCESSIBLE)
+        wanted = parse_qs(request.url.query.decode()).get("name", [None])[0]
+        items = [a.data(self.repo) for a in self.artifacts if wanted in (None, a.name)]
+        listed = self._page(request, items)
+        wrapped = {"total_count": len(items), "artifacts": json.loads(listed.content)}
+        return _json(listed.status_code, wrapped, dict(listed.headers))
+
+    def _artifact_zip(self, request: httpx.Request, _: dict[str, Any], n: str) -> httpx.Response:
+        found = [a for a in self.artifacts if a.id == int(n)]
+        if self._kind(request) == "no-actions":
+            return _error(403, NOT_ACCESSIBLE)
+        if not found:
+            return _error(404, "Not Found")
+        if found[0].expired:
+            return _error(410, "Artifact has expired")
+        host = request.headers.get("host", "127.0.0.1").replace("127.0.0.1", "localhost")
+        where = f"{request.url.scheme}://{host}/_storage/{n}?sig=grant{n}"
+        return httpx.Response(302, headers={"location": where})
+
+    def _kind(self, request: httpx.Request) -> str:
+        return self.tokens.get(request.headers.get("authorization", "").partition(" ")[2], "")
+
+    def _storage(self, request: httpx.Request) -> httpx.Response:
+        if "authorization" in request.headers:
+            self.storage_tokens.append(request.headers["authorization"])
+        n = request.url.path.removeprefix("/_storage/")
+        found = [a for a in self.artifacts if str(a.id) == n]
+        if not found or request.url.params.get("sig") != f"grant{n}":
+            return httpx.Response(403, text="<Error><Code>AuthenticationFailed</Code></Error>")
+        answered = self.on_artifact(found[0]) if self.on_artifact is not None else None
+        return answered or httpx.Response(200, content=found[0].archive)
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> httpx.Response:
         query = parse_qs(request.url.query.decode())

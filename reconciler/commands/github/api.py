@@ -1,5 +1,6 @@
 """The few GitHub REST calls we make: comments and issues, with pagination by Link header,
-and the head of a branch (heal's check that the policies it read are still the branch's).
+the head of a branch (heal's check that the policies it read are still the branch's), and
+the journal artifacts of earlier runs (reconciler.commands.github.history).
 
 Reads are retried on transport faults and 5xx; writes are not (a lost answer to a create is
 resolved by finding the marker again on the next run). Every refusal becomes a GitHubError
@@ -30,6 +31,7 @@ BACKOFF_MS = 200
 class GitHubApi:
     def __init__(self, ctx: RunContext, transport: httpx.BaseTransport | None = None) -> None:
         self.ctx = ctx
+        self._transport = transport
         self._http = httpx.Client(
             base_url=ctx.api_url,
             transport=transport,
@@ -109,6 +111,55 @@ class GitHubApi:
             )
         return sha
 
+    # -- artifacts ---------------------------------------------------------------------------
+    def artifacts(self, name: str) -> Iterator[dict[str, Any]]:
+        """Every artifact named `name` in the repository (`GET actions/artifacts?name=`),
+        expired ones included, in the order GitHub lists them (it documents none)."""
+        url: str | None = f"{self._repo}/actions/artifacts"
+        query: dict[str, str] | None = {"per_page": str(PER_PAGE), "name": name}
+        while url is not None:
+            response = self._read(url, query)
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            items = data.get("artifacts") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise GitHubError(
+                    "GitHub answered GET actions/artifacts with something not a list of artifacts"
+                )
+            yield from (item for item in items if isinstance(item, dict))
+            url, query = self._next_page(response), None
+
+    def artifact_zip(self, artifact: int, limit: int) -> bytes:
+        """One artifact's zip archive: GitHub answers with a redirect to its storage, which
+        is fetched without our token (the storage URL carries its own short-lived grant).
+        More than `limit` bytes is refused, not read to the end."""
+        where = f"GET actions/artifacts/{artifact}/zip"
+        response = self._read(f"{self._repo}/actions/artifacts/{artifact}/zip", None, redirect=True)
+        location = response.headers.get("location", "")
+        storage = httpx.URL(location) if location else None
+        if storage is None or not _plain_fetch_allowed(storage):
+            raise GitHubError(f"GitHub answered {where} without a usable storage address")
+        headers = {"User-Agent": f"mmp-reconciler/{__version__}"}
+        try:
+            with (
+                httpx.Client(transport=self._transport, timeout=60) as plain,
+                plain.stream("GET", storage, headers=headers) as got,
+            ):
+                if not got.is_success:
+                    raise GitHubError(f"{where}: its storage answered {got.status_code}")
+                body = bytearray()
+                for chunk in got.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise GitHubError(f"{where}: larger than {limit:,} bytes; not read")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise GitHubError(
+                f"{where}: its storage could not be read ({type(exc).__name__})"
+            ) from None
+
     # -- plumbing --------------------------------------------------------------------------
     @property
     def _repo(self) -> str:
@@ -134,11 +185,17 @@ class GitHubApi:
             raise GitHubError(f"GitHub's next-page link leaves {self.ctx.api_url}: {link}")
         return link
 
-    def _read(self, url: str, params: dict[str, str] | None) -> httpx.Response:
+    def _read(
+        self, url: str, params: dict[str, str] | None, *, redirect: bool = False
+    ) -> httpx.Response:
+        """GET, retried on transport faults and 5xx. `redirect`: a 302 is the answer (the
+        caller follows it, without the token), not a refusal."""
         attempt = 1
         while True:
             try:
                 response = self._http.get(url, params=params)
+                if redirect and response.status_code in (301, 302, 303, 307, 308):
+                    return response
             except httpx.TransportError as exc:
                 if attempt >= READ_ATTEMPTS:
                     raise GitHubError(f"cannot reach GitHub at {self.ctx.api_url}: {exc}") from None
@@ -177,13 +234,21 @@ class GitHubApi:
         raise GitHubError(redact(text.rstrip()), status=status)
 
 
+def _plain_fetch_allowed(url: httpx.URL) -> bool:
+    """Where an artifact may be fetched from: https, or plain http on this machine only."""
+    if url.scheme == "https":
+        return bool(url.host)
+    return url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1")
+
+
 def _hint(status: int) -> str:
     return {
         401: "The token is wrong or expired: pass `GITHUB_TOKEN: ${{ github.token }}`.",
         403: "The workflow token may not write here: a pull request from a fork gets a "
         "read-only token (the plan is in the job summary instead); otherwise give the job "
         "`permissions: pull-requests: write` (comments), `issues: write` (drift issue) or "
-        "`contents: read` (a branch's head, read by the heal job).",
+        "`contents: read` (a branch's head, read by the heal job) or `actions: read` (the "
+        "journals of earlier runs, read by the apply and heal jobs).",
         404: "Check GITHUB_REPOSITORY and the pull request or issue number.",
         422: "GitHub rejected the content (see its message).",
     }.get(status, "")

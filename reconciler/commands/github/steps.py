@@ -9,7 +9,9 @@ environment the workflow sets, never from `${{ }}` in a script:
 - MMP_FORCE: `true` to apply although guardrails tripped (the dispatch input `force`; empty
   or `false` otherwise); refused on a push, since a merge never forces;
 - MMP_SHARD: the drift shard the job plans, `venue=NAME` or `K/N`;
-- GITHUB_TOKEN (heal): to ask GitHub where the heal branch is now (`contents: read`).
+- GITHUB_TOKEN (heal): to ask GitHub where the heal branch is now (`contents: read`);
+  (apply, heal, plan --history): to read the journals of earlier runs (`actions: read`,
+  reconciler.commands.github.history), carried forward in this run's journal.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.cli import main
+from reconciler.commands.github import history
 from reconciler.commands.github.branch import github_watch
 from reconciler.commands.github.comment import failure_comment, plan_comment, post
 from reconciler.commands.github.context import RunContext
@@ -32,6 +35,7 @@ from reconciler.commands.healbranch import watching
 from reconciler.core import console
 from reconciler.core.errors import GitHubError
 from reconciler.core.secrets import redact
+from reconciler.core.units import dumps_exact, loads_exact
 from reconciler.planning import planfile
 from reconciler.planning.render.markdown import SUMMARY_LIMIT, document
 
@@ -44,7 +48,9 @@ def plan(args: argparse.Namespace) -> int:
     """`mmp plan` saved to PLANFILE and its text to PLANFILE.txt; the step output `changes`
     is `true` or `false` and the exit 0 either way, or the plan's own exit when it failed.
     --comment: the pull request's one comment says the plan, or the error that stopped it.
-    --summary: the plan in the job summary, below a warning when MMP_FORCE is true."""
+    --summary: the plan in the job summary, below a warning when MMP_FORCE is true.
+    --history: planned with the journals of earlier runs (journal.jsonl beside PLANFILE),
+    so the plan names what an earlier apply or heal left unfinished."""
     if args.planfile.suffix == ".txt":
         raise GitHubError(f"{args.planfile}: name the plan file .json; its text goes to .txt")
     ctx = RunContext.from_env(api=args.comment, summary=args.comment or args.summary)
@@ -53,6 +59,10 @@ def plan(args: argparse.Namespace) -> int:
     account = os.environ.get("MMP_ACCOUNT", "").strip()
     argv += [f"--account={account}"] if account else []
     args.planfile.parent.mkdir(parents=True, exist_ok=True)
+    carried = None
+    if args.history:
+        carried = _carry(args.planfile.parent / JOURNAL)
+        argv.append(f"--journal={carried.path}")
     status, errors = run_mmp(argv + _common(args), keep=args.planfile.with_suffix(".txt"))
     if args.comment:
         if status in CHANGES:
@@ -66,6 +76,7 @@ def plan(args: argparse.Namespace) -> int:
     ctx.set_output("changes", CHANGES[status])
     if args.summary:
         warning = force_warning(ctx.actor) if force else ""
+        warning += _unknown(carried)
         saved = planfile.load(args.planfile).plan
         ctx.append_summary(warning + document(saved, limit=SUMMARY_LIMIT, link=ctx.run_url))
     return 0
@@ -90,10 +101,14 @@ def apply(args: argparse.Namespace) -> int:
     is apply's own."""
     ctx = RunContext.from_env(api=False)
     folder = args.planfile.parent
-    argv = ["apply", "--auto-approve", f"--journal={folder / JOURNAL}"]
-    argv += ["--force"] if forced(os.environ) else []
+    force = forced(os.environ)
+    carried = _carry(folder / JOURNAL)
+    argv = ["apply", "--auto-approve", f"--journal={carried.path}"]
+    argv += ["--force"] if force else []
     status, _ = run_mmp([*argv, *_common(args), "--", str(args.planfile)], folder / APPLY_OUTPUT)
-    ctx.append_summary(fenced((folder / APPLY_OUTPUT).read_text(encoding="utf-8")))
+    carried.settle()
+    shown = fenced((folder / APPLY_OUTPUT).read_text(encoding="utf-8"))
+    ctx.append_summary(_unknown(carried) + shown)
     return status
 
 
@@ -106,11 +121,37 @@ def heal(args: argparse.Namespace) -> int:
     ctx = RunContext.from_env(api=False)
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
-    argv = ["heal", f"--journal={folder / JOURNAL}", f"--report={folder / HEAL_REPORT}"]
     with github_watch(os.environ) as watch, watching(watch):
+        carried = _carry(folder / JOURNAL)
+        argv = ["heal", f"--journal={carried.path}", f"--report={folder / HEAL_REPORT}"]
         status, _ = run_mmp([*argv, *_common(args)], folder / HEAL_OUTPUT)
-    ctx.append_summary(fenced((folder / HEAL_OUTPUT).read_text(encoding="utf-8")))
+    carried.settle()
+    _add_history(folder / HEAL_REPORT, carried)
+    shown = fenced((folder / HEAL_OUTPUT).read_text(encoding="utf-8"))
+    ctx.append_summary(_unknown(carried) + shown)
     return status
+
+
+def _carry(journal: Path) -> history.Carried:
+    """The journals of earlier runs on this run's branch (GITHUB_REF_NAME) into `journal`."""
+    return history.carry(os.environ, journal, os.environ.get("GITHUB_REF_NAME", ""))
+
+
+def _unknown(carried: history.Carried | None) -> str:
+    """A warning for the job summary when the earlier runs' journals could not be read."""
+    if carried is None or carried.unknown is None:
+        return ""
+    return f"> [!WARNING]\n> {carried.line()}\n\n"
+
+
+def _add_history(report: Path, carried: history.Carried) -> None:
+    """heal.json says what heal knew of earlier runs (the drift issue says it when not)."""
+    try:
+        data = loads_exact(report.read_bytes())
+        data["history"] = carried.report()
+        report.write_text(dumps_exact(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except (OSError, ValueError, TypeError):
+        return  # no report (heal stopped before it planned): the issue says that instead
 
 
 def forced(env: Mapping[str, str]) -> bool:

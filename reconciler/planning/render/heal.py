@@ -89,6 +89,7 @@ def issue_sections(report: Mapping[str, Any] | None, link: str = "") -> str:
     left = list(report["left"])
     done = sum(1 for item in healed if item.get("outcome") == "applied")
     out = _stopped(report.get("branch"), where) + _not_checked(report, where)
+    out += _history(report.get("history"), where)
     if healed:
         out += [
             f"**Healed** by this run{where}: {done:,} of {len(healed):,} scope(s) put back as "
@@ -161,6 +162,20 @@ def _stopped(branch: Mapping[str, Any] | None, where: str) -> list[str]:
             "to be safe"
         )
     return [f"**Heal stopped**: {said}.", ""]
+
+
+def _history(history: Mapping[str, Any] | None, where: str) -> list[str]:
+    """When the heal job could not read the journals of earlier runs: it healed without
+    knowing what an unfinished apply took away (a bare scope got its declared config)."""
+    if not history or not history.get("unknown"):
+        return []
+    return [
+        f"**Earlier runs unknown**{where}: the journals of earlier runs could not be read "
+        f"({_short(str(history['unknown']))}), so heal did not know what an unfinished apply "
+        "or heal took away: a scope without MMP got the config the policies declare, as a "
+        "person re-running apply would set it.",
+        "",
+    ]
 
 
 def _healed_line(item: Mapping[str, Any]) -> str:
