@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 
 from hypothesis import given
@@ -14,6 +13,7 @@ from reconciler.planning.plan import Action, Direction, Plan
 from reconciler.planning.planner import Filters, direction, field_changes, make_plan
 from reconciler.policy.desired import DesiredScope, DesiredState, Location
 from reconciler.venues import capabilities
+from reconciler.venues.base import Undocumented
 
 HERE = Location("p.yaml", 1, 1)
 A = MmpConfig(1000, 30_000, quantity_limit=Decimal(5), max_quote_quantity=Decimal(2))
@@ -154,26 +154,42 @@ def test_direction_rules() -> None:
     assert direction("quantity_limit", Decimal(4), None) is Direction.LOOSENING
 
 
-ZERO_OPEN: dict[str, Mapping[int | Decimal | str, str]] = {
-    "quantity_limit": {0: "q 0 is undocumented"}
-}
+ZERO_OPEN: Undocumented = {"quantity_limit": {Decimal(0): "q 0 is undocumented", None: "q unset"}}
 
 
 def test_a_change_from_a_live_zero_of_undocumented_meaning_has_no_direction() -> None:
     """From a 0 the venue's docs leave open (`undocumented`), or from a limit a live config
-    lacks where the venue reports one never set as that 0: direction unknown, said why. A
-    create, a field the map does not name, and a venue without the map keep their way."""
+    lacks where the map lists None (the venue reports one never set as that 0): direction
+    unknown, said why. A create, a field the map does not name, and a venue without the map
+    keep their way."""
     live = MmpConfig(1000, 1000, quantity_limit=Decimal(0), delta_limit=Decimal(2))
     wanted = MmpConfig(1000, 1000, quantity_limit=Decimal(3), delta_limit=Decimal(1))
-    for before in (live, live.with_changes(quantity_limit=None)):
+    for before, note in (
+        (live, "q 0 is undocumented"),
+        (live.with_changes(quantity_limit=None), "q unset"),
+    ):
         quantity, delta = field_changes(before, wanted, ZERO_OPEN)
-        assert (quantity.direction, quantity.note) == (Direction.UNKNOWN, "q 0 is undocumented")
+        assert (quantity.direction, quantity.note) == (Direction.UNKNOWN, note)
         assert delta.direction is Direction.TIGHTENING
         assert field_changes(before, wanted)[0].direction is not Direction.UNKNOWN
     created = field_changes(None, wanted, ZERO_OPEN)
     assert {c.direction for c in created} == {Direction.TIGHTENING}
     window_only = field_changes(live.with_changes(window_ms=2000), live, ZERO_OPEN)
     assert [c.direction for c in window_only] == [Direction.LOOSENING]
+
+
+def test_a_limit_a_live_config_lacks_is_looked_up_as_none_not_as_zero() -> None:
+    """Only a None key marks a limit added to a live config lacking it: a map with a live 0
+    alone (Deribit's, which omits a limit never set) leaves the addition tightening, and a
+    map with None alone leaves a change from a live 0 its direction."""
+    live = MmpConfig(1000, 1000, quantity_limit=None)
+    wanted = live.with_changes(quantity_limit=Decimal(3))
+    for zero in (0, Decimal(0)):
+        [added] = field_changes(live, wanted, {"quantity_limit": {zero: "q 0"}})
+        assert (added.direction, added.note) == (Direction.TIGHTENING, "")
+    unset_only: Undocumented = {"quantity_limit": {None: "q unset"}}
+    [raised] = field_changes(live.with_changes(quantity_limit=Decimal(0)), wanted, unset_only)
+    assert (raised.direction, raised.note) == (Direction.LOOSENING, "")
 
 
 limits = st.one_of(

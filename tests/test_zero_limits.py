@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.model import NOT_FROZEN, LiveAccount, MmpConfig, ScopeKey
+from reconciler.core.model import NOT_FROZEN, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.planning.heal import Why, select
 from reconciler.planning.plan import Action, Direction, Step
 from reconciler.planning.planner import make_plan
@@ -190,6 +190,49 @@ def test_from_a_live_limit_other_than_zero_the_direction_is_known(zero: Zero) ->
         wanted = reviewed.with_changes(**{zero.field: had * factor})
         [change] = _step(live, key, wanted).changes
         assert change.direction is way
+
+
+# what a limit a live config lacks stands for (tests/venue_limits.py Limit.none_is): a limit
+# the venue omits when never set (adding one tightens), or a "0" it reports for one never
+# set, read as none (adding one: direction unknown); "" where the venue always reports it
+LACKING = {"never set": Direction.TIGHTENING, "0": Direction.UNKNOWN}
+
+
+@pytest.mark.parametrize("zero", ZEROS, ids=lambda z: f"{z.venue}-{z.wire}")
+def test_the_planners_direction_from_a_value_a_zero_and_a_limit_the_config_lacks(
+    zero: Zero,
+) -> None:
+    """The planner alone, on a live config it is given, for a tighter and a looser reviewed
+    limit: from a value, known; from a live 0, unknown; from a limit the live config lacks,
+    as the venue's docs make it (LACKING). The venue's `undocumented` lists a limit lacking
+    under None, never under 0: Deribit's lists its live 0 (a Decimal 0, equal to the int 0),
+    so a planner looking a lacking limit up as 0 again would call adding one unknown there."""
+    had = _set(zero).value(zero.field)
+    assert isinstance(had, Decimal)
+    assert _ways(zero, had) == (Direction.TIGHTENING, Direction.LOOSENING)
+    if zero.read_as is not None:
+        assert _ways(zero, zero.read_as) == (Direction.UNKNOWN, Direction.UNKNOWN)
+    lacking = LACKING.get(ROWS[zero.venue].limits_of(zero.underlying)[zero.field].none_is)
+    if lacking is not None:
+        assert _ways(zero, None) == (lacking, lacking)
+
+
+def _ways(zero: Zero, live: Decimal | None) -> tuple[Direction, ...]:
+    """The planner's direction for a tighter, then a looser reviewed limit (half, double),
+    from the reviewed config holding `live` for it (None: lacking it)."""
+    key, reviewed = _key(zero), _set(zero)
+    had = reviewed.value(zero.field)
+    assert isinstance(had, Decimal)
+    scope = LiveScope(key, reviewed.with_changes(**{zero.field: live}), NOT_FROZEN)
+    return tuple(
+        change.direction
+        for wanted in (had / 2, had * 2)
+        for change in _step(
+            [LiveAccount(key.venue, "acct", (scope,))],
+            key,
+            reviewed.with_changes(**{zero.field: wanted}),
+        ).changes
+    )
 
 
 @pytest.mark.parametrize("field", ["quantity_limit", "delta_limit", "vega_limit"])

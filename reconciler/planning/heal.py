@@ -10,8 +10,8 @@ why it is left for a person. A step is healed only when all of these hold:
   beats none, even where it is looser than the config an unfinished run took away, within
   the guardrails, which its reason then says), or an update or a replacement in which
   every changed field tightens (a limit added to a live config has no known direction
-  where the venue reads an unset limit as a 0 its docs leave open: Bullish's deltaLimit
-  "0", by its capabilities' `undocumented`);
+  where the venue reports an unset limit as a "0" its docs leave open: Bullish's deltaLimit
+  "0", read as none, which its capabilities' `undocumented` lists under None);
 - the scope is known not to be frozen: never a held scope, nor one whose freeze state is
   unknown (a write may end a freeze), nor a write that may freeze it again;
 - no guardrail trips, for the step or for the heal as a whole (a trip that names no step
@@ -37,7 +37,6 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from reconciler.core.mmpfields import named
@@ -46,7 +45,7 @@ from reconciler.planning.plan import Action, Direction, FieldChange, Plan, Step
 from reconciler.planning.planner import field_changes
 from reconciler.policy import guards
 from reconciler.policy.desired import DesiredState
-from reconciler.venues.base import Capabilities
+from reconciler.venues.base import Capabilities, Undocumented
 
 SCHEMA_VERSION = 1
 SINCE = "the config it had before an unfinished run left it without one"
@@ -250,7 +249,7 @@ def _within_baseline(
     desired: DesiredState,
     baseline: Mapping[ScopeKey, MmpConfig],
     took: Mapping[ScopeKey, str],
-    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+    undocumented: Undocumented,
 ) -> tuple[Healed, Left | None]:
     """A create where an unfinished run took a config away, whose reviewed config is beyond
     a guardrail from that config (apply would refuse it without --force): heal creates,
@@ -287,7 +286,7 @@ def _within_baseline(
 def _strictest(
     reviewed: MmpConfig,
     had: MmpConfig,
-    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+    undocumented: Undocumented,
 ) -> tuple[MmpConfig, list[str]]:
     """The reviewed config with each field the config taken away holds stricter (a change
     from it to the reviewed one loosens), and those fields' names. Never looser than the

@@ -37,7 +37,7 @@ from reconciler.planning.plan import (
     Step,
 )
 from reconciler.policy.desired import DesiredScope, DesiredState
-from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
+from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning, Undocumented
 
 
 @dataclass(frozen=True)
@@ -284,13 +284,13 @@ def _write(
 def field_changes(
     before: MmpConfig | None,
     after: MmpConfig | None,
-    undocumented: Mapping[str, Mapping[int | Decimal | str, str]] | None = None,
+    undocumented: Undocumented | None = None,
 ) -> tuple[FieldChange, ...]:
     """Every changed field, in the canonical field order, classed tightening or loosening;
     a change from a value `undocumented` lists (the venue's docs leave its meaning open) has
-    no known direction. A limit a live config lacks is one its venue reported as 0 where
-    `undocumented` lists that 0 (the venue reads a limit never set as "0": Bullish, Aevo's
-    delta_limit): a limit added to it has no known direction either."""
+    no known direction. A limit a live config lacks is looked up as None: where
+    `undocumented` lists None (the venue reports a limit never set as a "0" read as none:
+    Bullish, Aevo's delta_limit), a limit added to it has no known direction either."""
     old = _as_dict(before)
     new = _as_dict(after)
     changed = set(DeepDiff(_comparable(old), _comparable(new)).affected_root_keys)
@@ -305,12 +305,13 @@ def field_changes(
 def _change(
     f: MmpField,
     values: tuple[FieldValue, FieldValue],
-    undocumented: Mapping[str, Mapping[int | Decimal | str, str]],
+    undocumented: Undocumented,
     read: bool,
 ) -> FieldChange:
     before, after = values
-    reported = 0 if before is None and read and f.kind is LIMIT else before
-    note = undocumented.get(f.name, {}).get(reported) if reported is not None else None
+    # a value read, or (None) a limit the live config lacks; a create read nothing
+    looked_up = before is not None or (read and f.kind is LIMIT)
+    note = undocumented.get(f.name, {}).get(before) if looked_up else None
     if note is not None:
         return FieldChange(f.name, before, after, Direction.UNKNOWN, note)
     return FieldChange(f.name, before, after, direction(f, before, after))

@@ -119,6 +119,11 @@ class NameForm:
     form: str
 
 
+# Capabilities.undocumented: field name -> a live value of undocumented meaning -> why;
+# the value None stands for the field's limit missing from a live config
+Undocumented = Mapping[str, Mapping[int | Decimal | str | None, str]]
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a venue can express and how it behaves: all the planner and the validator's
@@ -161,9 +166,13 @@ class Capabilities:
     # in an account's policy, under its own rules; a scope of one is keyed `{space}:{name}`
     # (SPACE_SEPARATOR), which no underlying of the venue's own space spells
     spaces: Mapping[str, Capabilities] = field(default_factory=dict)
-    # live values whose meaning the venue's docs leave undocumented: field name -> value ->
-    # why (Bullish: frozenTimeInSeconds 0). A change from one has no known direction
-    undocumented: Mapping[str, Mapping[int | Decimal | str, str]] = field(default_factory=dict)
+    undocumented: Undocumented = field(default_factory=dict)
+    """Live values whose meaning the venue's docs leave open: field name -> value -> why. A
+    value is one as read (a limit's Decimal 0, Bullish's freeze of int 0 ms), or None: a
+    limit the live config lacks, where the venue reports one never set as a value its docs
+    leave open (Bullish's "0", read as none). A change from one, or a limit added where the
+    live config lacks it, has no known direction. Without a None key a limit added to a live
+    config that lacks it tightens (Deribit: it omits a limit never set, no limit)."""
 
     def of_underlying(self, underlying: str) -> Capabilities:
         """The rules of one underlying's scopes."""

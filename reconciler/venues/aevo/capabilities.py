@@ -30,6 +30,8 @@ from reconciler.venues.base import (
 
 DECIMALS = 6  # amount_limit is a 6-decimal fixed-point integer on the wire
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=DECIMALS)
+_AMOUNT_ZERO = 'Aevo amount_limit "0" is undocumented: no limit, or a limit of 0'
+_DELTA_ZERO = 'Aevo delta_limit "0" is undocumented: no limit, or a limit of 0'
 
 CAPABILITIES = Capabilities(
     venue="aevo",
@@ -43,9 +45,10 @@ CAPABILITIES = Capabilities(
     set_unfreezes=False,  # not documented either way; frozen scopes are held regardless
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
+    # a live "0", and (None) a limit the live config lacks: a delta_limit "0" is read so
     undocumented={
-        "quantity_limit": {0: 'Aevo amount_limit "0" is undocumented: no limit, or a limit of 0'},
-        "delta_limit": {0: 'Aevo delta_limit "0" is undocumented: no limit, or a limit of 0'},
+        "quantity_limit": {Decimal(0): _AMOUNT_ZERO, None: _AMOUNT_ZERO},
+        "delta_limit": {Decimal(0): _DELTA_ZERO, None: _DELTA_ZERO},
     },
     discovery=Discovery(
         request="GET /assets",

@@ -29,6 +29,8 @@ from reconciler.venues.base import (
 
 MAX_DECIMALS = 8  # [assumption] precision of qtyLimit/deltaLimit is not documented
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS)
+_QTY_ZERO = 'Binance qtyLimit "0" is undocumented: no limit, or a limit of 0'
+_DELTA_ZERO = 'Binance deltaLimit "0" is undocumented: no limit, or a limit of 0'
 
 CAPABILITIES = Capabilities(
     venue="binance",
@@ -45,9 +47,10 @@ CAPABILITIES = Capabilities(
     freeze_from_trigger=True,  # lastTriggerTime and frozenTimeInMilliseconds only
     required_limits=frozenset({"quantity_limit", "delta_limit"}),
     groups=False,
+    # a live "0", and (None) a limit the live config lacks
     undocumented={
-        "quantity_limit": {0: 'Binance qtyLimit "0" is undocumented: no limit, or a limit of 0'},
-        "delta_limit": {0: 'Binance deltaLimit "0" is undocumented: no limit, or a limit of 0'},
+        "quantity_limit": {Decimal(0): _QTY_ZERO, None: _QTY_ZERO},
+        "delta_limit": {Decimal(0): _DELTA_ZERO, None: _DELTA_ZERO},
     },
     discovery=Discovery(
         request="GET /eapi/v1/exchangeInfo",

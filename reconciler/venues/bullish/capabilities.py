@@ -27,6 +27,8 @@ from reconciler.venues.base import (
 
 ASSETS = frozenset({"BTC", "ETH", "SOL"})
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=8)
+_QUANTITY_ZERO = 'Bullish quantityLimit "0" is undocumented: no limit, or a limit of 0'
+_DELTA_ZERO = 'Bullish deltaLimit "0" is undocumented: no limit, or a limit of 0'
 
 CAPABILITIES = Capabilities(
     venue="bullish",
@@ -44,11 +46,10 @@ CAPABILITIES = Capabilities(
     underlyings=ASSETS,
     undocumented={
         "frozen": {0: "Bullish freeze 0 is undocumented"},
-        # each read as none (wire.py): a limit added to it has no known direction (planner)
-        "quantity_limit": {
-            0: 'Bullish quantityLimit "0" is undocumented: no limit, or a limit of 0'
-        },
-        "delta_limit": {0: 'Bullish deltaLimit "0" is undocumented: no limit, or a limit of 0'},
+        # a limit's "0" is read as none (wire.py): None, a limit the live config lacks, is
+        # that "0", and a limit added to it has no known direction (planner)
+        "quantity_limit": {Decimal(0): _QUANTITY_ZERO, None: _QUANTITY_ZERO},
+        "delta_limit": {Decimal(0): _DELTA_ZERO, None: _DELTA_ZERO},
     },
 )
 

@@ -39,6 +39,14 @@ FROZEN_MAX_MS = 3_600_000  # [assumption] no range documented
 # [assumption] the options base coins at the docs' snapshot; GET mmp-state needs baseCoin
 BASE_COINS = frozenset({"BTC", "ETH", "SOL"})
 _LIMIT = LimitBound(minimum=Decimal(0), min_exclusive=True, max_decimals=MAX_DECIMALS)
+_ZERO = {
+    name: f'Bybit {wire} "0" is undocumented: no limit, or a limit of 0'
+    for name, wire in (
+        ("quantity_limit", "qtyLimit"),
+        ("delta_limit", "deltaLimit"),
+        ("vega_limit", "vegaLimit"),
+    )
+}
 
 CAPABILITIES = Capabilities(
     venue="bybit",
@@ -57,14 +65,8 @@ CAPABILITIES = Capabilities(
     # vegaLimit too: always sent (see above)
     required_limits=frozenset({"quantity_limit", "delta_limit", "vega_limit"}),
     groups=False,
-    undocumented={
-        name: {0: f'Bybit {wire} "0" is undocumented: no limit, or a limit of 0'}
-        for name, wire in (
-            ("quantity_limit", "qtyLimit"),
-            ("delta_limit", "deltaLimit"),
-            ("vega_limit", "vegaLimit"),
-        )
-    },
+    # a live "0", and (None) a limit the live config lacks
+    undocumented={name: {Decimal(0): note, None: note} for name, note in _ZERO.items()},
     underlyings=BASE_COINS,
     # "upper case only" (documented)
     names_assumed=NameForm(r"[A-Z0-9]{1,20}", "a base coin such as BTC, in capital letters"),

@@ -6,12 +6,12 @@ is omitted from get_mmp_config (no limit). What a live 0 means is not documented
 or a limit of zero (the simulator plays both: `quantity_zero`, `delta_zero`, `vega_zero`,
 `quote_zero`, `trade_count_zero`). wire.py reads it as 0, and a change from it has no known
 direction (`undocumented`: the plan says so, the guardrails count it a loosening, heal
-leaves it); a limit added where the config omits one tightens, as ever (`ReadZero`).
+leaves it); a limit added where the config omits one tightens, as ever (`ZEROS` has no
+None key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -23,6 +23,7 @@ from reconciler.venues.base import (
     LimitBound,
     RemoveMode,
     ResetMeaning,
+    Undocumented,
 )
 
 INDEX_NAMES = frozenset(
@@ -59,30 +60,11 @@ INDEX_NAMES = frozenset(
 )
 
 
-class ReadZero(Mapping[int | Decimal | str, str]):
-    """`undocumented` for a limit Deribit reported as 0: the note for a live 0 as read (a
-    Decimal), none for a limit the config omits (the planner looks that up as the int 0,
-    where a venue reports a limit never set as "0"; Deribit omits it: no limit)."""
-
-    def __init__(self, note: str) -> None:
-        self.note = note
-
-    def __getitem__(self, value: int | Decimal | str) -> str:
-        if isinstance(value, Decimal) and value == 0:
-            return self.note
-        raise KeyError(value)
-
-    def __iter__(self) -> Iterator[int | Decimal | str]:
-        return iter((Decimal(0),))
-
-    def __len__(self) -> int:
-        return 1
-
-
 # every limit of both spaces (the planner reads a venue's `undocumented` for all its scopes,
-# Block RFQ's included; only Block RFQ's `all` has trade_count_limit)
-ZEROS: dict[str, Mapping[int | Decimal | str, str]] = {
-    name: ReadZero(f'Deribit {name} "0" is undocumented: no limit, or a limit of 0')
+# Block RFQ's included; only Block RFQ's `all` has trade_count_limit): a live 0 only, no
+# None, since a limit the live config lacks is one Deribit omits: no limit
+ZEROS: Undocumented = {
+    name: {Decimal(0): f'Deribit {name} "0" is undocumented: no limit, or a limit of 0'}
     for name in (
         "quantity_limit",
         "delta_limit",

@@ -44,6 +44,7 @@ SET_WINDOW_MS = 10_000
 READ_LIMIT = 5  # GET mmp-config and POST mmp-reset: 5 requests per 2 s per user ID, each
 READ_WINDOW_MS = 2_000
 DEMO_HEADERS = {"x-simulated-trading": "1"}  # demo trading: the same host, this header
+_QTY_ZERO = 'OKX qtyLimit "0" is undocumented: no limit, or a limit of 0'
 
 CAPABILITIES = Capabilities(
     venue="okx",
@@ -67,9 +68,8 @@ CAPABILITIES = Capabilities(
     refuses_after_ms=31_000,
     required_limits=frozenset({"quantity_limit"}),
     groups=False,
-    undocumented={
-        "quantity_limit": {0: 'OKX qtyLimit "0" is undocumented: no limit, or a limit of 0'}
-    },
+    # a live "0", and (None) a limit the live config lacks
+    undocumented={"quantity_limit": {Decimal(0): _QTY_ZERO, None: _QTY_ZERO}},
     underlyings=FAMILIES,
     names_assumed=NameForm(
         r"[A-Z0-9]+(-[A-Z0-9]+)+", "an instrument family such as BTC-USD, in capital letters"
