@@ -14,7 +14,10 @@ is sent. Unless guardrails.yaml enables healing, it refuses before reading any v
 
 Run by the heal job (`mmp github heal`), it also checks before each step that the heal
 branch has not moved since its policies were read, and writes nothing more once it has, or
-once that cannot be known (reconciler.commands.healbranch); on a terminal it does not.
+once that cannot be known (reconciler.commands.healbranch). On a terminal it asks no one:
+policies are reviewed once they are on the heal branch's upstream, so a HEAD with commits
+that are not there (as the clone last fetched it) is refused before anything is read, and
+a branch with no upstream heals with a note that heal cannot tell (`pushed`).
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def heal(args: argparse.Namespace) -> int:
     watch = installed()
     if watch is not None and (problem := watch.begin(rules.heal.branch, made.commit)):
         raise HealRefused(problem)
+    if watch is None and made.commit is not None:  # the heal job asks GitHub instead
+        pushed(args.policies, rules.heal.branch, made.commit)
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
         journal = HealJournal(journal_path(args), policies=paths.policies_id(args.policies))
         journal.kind = "heal"
@@ -164,6 +169,36 @@ def checkout(policies: Path, branch: str, sandbox: bool) -> Provenance:
             "committed: commit, or check that branch out, and run it again"
         )
     return made
+
+
+def pushed(policies: Path, branch: str, commit: str) -> None:
+    """On a terminal, policies are reviewed once their commit is on the branch's upstream (the
+    remote branch reviews merge into), as this clone last fetched it; nothing is asked of the
+    remote. HEAD with commits that are not there is refused (exit 1, nothing read or sent),
+    as is a clone where git cannot tell. A branch with no upstream (a repository of this
+    machine only) heals, said: heal cannot tell whether the commit was reviewed."""
+    found = provenance.upstream(policies, branch)
+    tracked = f" `{found.name}`" if found.name else ""
+    if found.ahead is None:
+        raise HealRefused(
+            f"git could not tell whether commit {commit[:12]} is on the upstream{tracked} of "
+            f"`{branch}`: nothing was read or sent. `mmp heal` writes, unattended, only "
+            "policies reviewed and merged there; fetch it (`git fetch`) and run it again"
+        )
+    if not found.name:
+        console.warn(
+            f"mmp: note: `{branch}` has no upstream branch, so heal cannot tell whether commit "
+            f"{commit[:12]} was reviewed: it heals from this checkout as it is"
+        )
+        return
+    if found.ahead:
+        raise HealRefused(
+            f"HEAD has {found.ahead} commit(s) that are not on `{found.name}`, the upstream of "
+            f"`{branch}` (as this clone last fetched it): they are not reviewed until they are "
+            "merged there; nothing was read or sent. `mmp heal` writes, unattended, only "
+            f"reviewed policies: have them reviewed and merged into `{found.name}`, pull, "
+            "and run it again (or heal from a clone of it)"
+        )
 
 
 def refusal(policies: Path) -> str:
