@@ -471,21 +471,26 @@ def test_outside_git_only_the_sandbox_heals(
 
 
 def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """And never ends as if the rest were well: the example desk's Block RFQ scope, outside
+    the filter, has no config; the other venues' accounts are not read (exit 4, each named)."""
     _desk(in_tmp, "heal:\n  enabled: true\n")
-    assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 0
+    assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 4
     out = capsys.readouterr().out
     assert "Selection: underlying eth_usd; venue deribit." in out
     assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {
         "deribit/deribit-hedge/eth_usd",
         "deribit/deribit-main/eth_usd",
     }
-    assert main(["heal", "--sandbox", "--account", "aevo-mm"]) == 0
+    assert re.search(r"^  outside filter +deribit/deribit-main/block_rfq:btc_usd: ", out, re.M)
+    assert "; 5 account(s) not read, so not checked: aevo/aevo-mm, binance/binance-mm, " in out
+    assert main(["heal", "--sandbox", "--account", "aevo-mm"]) == 4
     out = capsys.readouterr().out
     assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {
         "aevo/aevo-mm/ETH",
         "aevo/aevo-mm/SOL",
     }
     assert re.search(r"^  held +aevo/aevo-mm/BTC: frozen", out, re.M)
+    assert "this heal was filtered (--account aevo-mm): no declared scope outside it was" in out
 
 
 def test_a_narrowed_heal_reads_only_what_it_covers_and_names_the_rest(

@@ -14,7 +14,10 @@ is sent. Unless guardrails.yaml enables healing, it refuses before reading any v
 
 Run by the heal job (`mmp github heal`), it also checks before each step that the heal
 branch has not moved since its policies were read, and writes nothing more once it has, or
-once that cannot be known (reconciler.commands.healbranch); on a terminal it does not.
+once that cannot be known (reconciler.commands.healbranch). On a terminal it asks no one:
+policies are reviewed once they are on the heal branch's upstream, so a HEAD with commits
+that are not there (as the clone last fetched it) is refused before anything is read, and
+a branch with no upstream heals with a note that heal cannot tell (`pushed`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.secrets import redact
 from reconciler.planning import provenance
-from reconciler.planning.heal import Healing, select
+from reconciler.planning.heal import Healing, Why, outside_filter, select
 from reconciler.planning.plan import Action
 from reconciler.planning.provenance import Provenance
 from reconciler.planning.render.heal import text
@@ -76,17 +79,21 @@ def heal(args: argparse.Namespace) -> int:
     if not rules.heal.enabled:
         raise HealRefused(refusal(args.policies))
     targets = healscope.covered(targets, rules.heal)  # the others are never read
+    filtered = healscope.Filtered.of(desired, selection, targets, rules.heal)
     made = checkout(args.policies, rules.heal.branch, args.sandbox)
     watch = installed()
     if watch is not None and (problem := watch.begin(rules.heal.branch, made.commit)):
         raise HealRefused(problem)
+    if watch is None and made.commit is not None:  # the heal job asks GitHub instead
+        pushed(args.policies, rules.heal.branch, made.commit)
     with runlock.RunLock(paths.state_dir(args.policies), "heal"):
         journal = HealJournal(journal_path(args), policies=paths.policies_id(args.policies))
         journal.kind = "heal"
         runs = _unfinished(args, journal.path, holding=True)
         _wait_for_landing(runs)
         try:
-            return _heal(args, (desired, targets, selection), rules, (journal, made), runs)
+            planned = (desired, targets, selection)
+            return _heal(args, planned, (rules, filtered), (journal, made), runs)
         finally:
             restore_defaults()
 
@@ -166,6 +173,36 @@ def checkout(policies: Path, branch: str, sandbox: bool) -> Provenance:
     return made
 
 
+def pushed(policies: Path, branch: str, commit: str) -> None:
+    """On a terminal, policies are reviewed once their commit is on the branch's upstream (the
+    remote branch reviews merge into), as this clone last fetched it; nothing is asked of the
+    remote. HEAD with commits that are not there is refused (exit 1, nothing read or sent),
+    as is a clone where git cannot tell. A branch with no upstream (a repository of this
+    machine only) heals, said: heal cannot tell whether the commit was reviewed."""
+    found = provenance.upstream(policies, branch)
+    tracked = f" `{found.name}`" if found.name else ""
+    if found.ahead is None:
+        raise HealRefused(
+            f"git could not tell whether commit {commit[:12]} is on the upstream{tracked} of "
+            f"`{branch}`: nothing was read or sent. `mmp heal` writes, unattended, only "
+            "policies reviewed and merged there; fetch it (`git fetch`) and run it again"
+        )
+    if not found.name:
+        console.warn(
+            f"mmp: note: `{branch}` has no upstream branch, so heal cannot tell whether commit "
+            f"{commit[:12]} was reviewed: it heals from this checkout as it is"
+        )
+        return
+    if found.ahead:
+        raise HealRefused(
+            f"HEAD has {found.ahead} commit(s) that are not on `{found.name}`, the upstream of "
+            f"`{branch}` (as this clone last fetched it): they are not reviewed until they are "
+            "merged there; nothing was read or sent. `mmp heal` writes, unattended, only "
+            f"reviewed policies: have them reviewed and merged into `{found.name}`, pull, "
+            "and run it again (or heal from a clone of it)"
+        )
+
+
 def refusal(policies: Path) -> str:
     """Why heal writes nothing here, and the reviewed setting that would let it."""
     folder = policies if policies.is_dir() else policies.parent
@@ -183,11 +220,12 @@ def refusal(policies: Path) -> str:
 def _heal(
     args: argparse.Namespace,
     planned: tuple[DesiredState, list[AccountTarget], Selection],
-    rules: guards.Guardrails,
+    ruled: tuple[guards.Guardrails, healscope.Filtered],
     journaled: tuple[HealJournal, Provenance],
     runs: list[recovery.Unfinished],
 ) -> int:
     desired, targets, selection = planned
+    rules, filtered = ruled
     journal, where = journaled
     found: list[Healing] = []
     unread: list[healscope.Unchecked] = []  # covered accounts that could not be read
@@ -198,11 +236,12 @@ def _heal(
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
         had = recovery.baseline(runs, live)
         healing = select(made, desired, rules, had, capabilities(), took(runs, had))
-        return healscope.with_unchecked(healing, unread)
+        healing = healscope.with_unchecked(healing, unread)
+        return outside_filter(healing, filtered.bare(live, desired), filtered.said)
 
     async def work(connections: Connections) -> ApplyResult | None:
         live, failed = await healscope.read_each(connections, targets, desired)
-        unread.extend(failed)
+        unread.extend([*failed, *filtered.unread])  # the latter: not read, by the filter
         said_empty(live, desired, recovery.baseline(runs, live), journal)
         healing = judged(live)
         if any(item.step.action is Action.CREATE for item in healing.healed):
@@ -210,6 +249,8 @@ def _heal(
         found.append(healing)
         journal.ending = lambda outcomes, code: _final(healing, outcomes, code)
         out(text(healing, args.colour))
+        bare = [item.step for item in healing.left if item.why is Why.FILTERED]
+        out(filtered.line(bare, failed))
         if not healing.healed:
             out("Nothing to heal.\n")
             _recovered(journal, runs, {}, live, desired)
@@ -273,16 +314,38 @@ def _branch_check(watch: BranchWatch, journal: Journal) -> Callable[[], Awaitabl
 
 
 def _unprotected(healing: Healing) -> int:
-    """4, said, when a declared scope heal left has no config live (held, a guardrail, not
-    covered by the setting): never 0 while one is unprotected, as `mmp status`."""
+    """With nothing to heal: 4, said on one line, when a declared scope heal left has no
+    config live (held, a guardrail, outside the filter) or an account was not checked: never
+    0 while one may be unprotected, as `mmp status`."""
     bare = healing.bare()
-    if not bare:
+    said = []
+    if bare:
+        said.append(
+            f"{len(bare)} declared scope(s) left without MMP, which heal did not put back: "
+            f"{', '.join(bare)} (why: above)"
+        )
+    said += _not_checked(healing)
+    if not said:
         return 0
-    out(
-        f"Exit 4: {len(bare)} declared scope(s) left without MMP, which heal could not put "
-        f"back: {', '.join(bare)} (why: above). A person must act.\n"
-    )
+    out(f"Exit 4: {'; '.join(said)}. A person must act.\n")
     return 4
+
+
+def _not_checked(healing: Healing) -> list[str]:
+    """The exit line's words for the accounts heal did not check, and for a filter that
+    left a scope out: [] when there is neither."""
+    said = []
+    if healing.unchecked:
+        named = ", ".join(name for name, _ in healing.unchecked)
+        said.append(
+            f"{len(healing.unchecked)} account(s) not checked ({named}): what they hold is "
+            "not known, so a scope of theirs may be unprotected (`mmp status`)"
+        )
+    outside = any(item.why is Why.FILTERED for item in healing.left)
+    given = healscope.filter_said(healing.plan.filters)
+    if given and (outside or healing.unchecked):
+        said.append(f"this heal was filtered ({given}): no declared scope outside it was healed")
+    return said
 
 
 def _bare(healing: Healing, outcomes: Mapping[str, str]) -> list[str]:
@@ -313,12 +376,7 @@ def _meaning(healing: Healing, outcomes: Mapping[str, str], code: int) -> str:
             f"{len(bare)} declared scope(s) may be without MMP after heal: {', '.join(bare)} "
             "(why: above)"
         )
-    if healing.unchecked:
-        named = ", ".join(name for name, _ in healing.unchecked)
-        said.append(
-            f"{len(healing.unchecked)} account(s) not checked ({named}): what they hold is "
-            "not known, so a scope of theirs may be unprotected (`mmp status`)"
-        )
+    said += _not_checked(healing)
     if not said:
         return MEANINGS[code]
     told = "; ".join(said) + ". A person must act"

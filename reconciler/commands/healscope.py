@@ -6,22 +6,33 @@ that cannot be read (a venue down, a key refused, MMP not enabled on it) never s
 healing of the others: it is named "not checked", with why, in heal's output, its report
 and so the drift issue, and the run's exit is then 4 (a scope may be unprotected: nobody
 knows what that account holds), never 0.
+
+A filtered heal (--account, --venue, --underlying, --shard) heals only what it selects, but
+never ends as if the rest were well (`Filtered`): each declared scope outside the filter that
+it read (the other underlyings of an account it reads: it reads each account whole) and
+found without a config is named and left for a person, and each account heal covers that
+the filter leaves unread is named "not checked": either makes the exit 4.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.core.aio import read_all
 from reconciler.core.console import Progress, out
 from reconciler.core.errors import ReconcilerError, VenueAuthError
-from reconciler.core.model import LiveAccount
+from reconciler.core.model import LiveAccount, ScopeKey
 from reconciler.planning.heal import Healing
+from reconciler.planning.plan import Step
+from reconciler.planning.planner import make_plan
+from reconciler.planning.selection import Selection
 from reconciler.policy import listed
 from reconciler.policy.desired import AccountTarget, DesiredState
 from reconciler.policy.healing import Heal
+from reconciler.venues import capabilities
 from reconciler.venues.discovery import Unlisted
 from reconciler.venues.live import Connections
 
@@ -125,3 +136,83 @@ def exit_code(code: int, unchecked: list[Unchecked]) -> int:
         "theirs may be unprotected. A person must look (`mmp status`).\n"
     )
     return UNCHECKED_EXIT
+
+
+def filter_said(filters: Mapping[str, Sequence[str]]) -> str:
+    """A run's filter as it was given (a plan's `filters`): '' for the whole desk."""
+    return " ".join(
+        f"--{name} {value}" for name, values in sorted(filters.items()) for value in values
+    )
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """What a filtered heal leaves out of what heal covers: the declared scopes (with a
+    config) outside its filter, and the accounts among theirs it does not read."""
+
+    said: str  # the filter as given ('': the whole desk; nothing is left out)
+    scopes: tuple[ScopeKey, ...] = ()
+    unread: tuple[Unchecked, ...] = ()  # not read, so not checked
+
+    @classmethod
+    def of(
+        cls, desired: DesiredState, selection: Selection, read: list[AccountTarget], heal: Heal
+    ) -> Filtered:
+        """`read`: the accounts this run reads (selected, and covered by heal)."""
+        given = selection.filters.to_data()
+        if selection.shard is not None:
+            given["shard"] = [selection.shard.spec]
+        if not given:
+            return cls("")
+        said, names = filter_said(given), {target.name for target in read}
+        scopes = tuple(
+            key
+            for key, scope in sorted(desired.scopes.items(), key=lambda item: item[0].sort_key())
+            if scope.config is not None
+            and heal.covers(key.venue, key.account)
+            and (key.account not in names or not selection.filters.scope_selected(key))
+        )
+        unread = tuple(
+            Unchecked(
+                target.venue,
+                target.name,
+                f"not read: outside this run's filter ({said}), so none of its declared scopes "
+                "was checked or healed",
+            )
+            for target in sorted(desired.accounts.values(), key=lambda t: t.name)
+            if target.name not in names and any(key.account == target.name for key in scopes)
+        )
+        return cls(said, scopes, unread)
+
+    def bare(self, live: list[LiveAccount], desired: DesiredState) -> tuple[Step, ...]:
+        """The declared scopes outside the filter, of the accounts read, without a config
+        live (or held without one): from a plan of all that was read."""
+        if not self.scopes:
+            return ()
+        outside = set(self.scopes)
+        whole = make_plan(desired, live, capabilities())
+        return tuple(step for step in whole.steps if step.unprotected and step.key in outside)
+
+    def line(self, bare: Sequence[Step], failed: Sequence[Unchecked]) -> str:
+        """What the run says of them, once: '' when its filter leaves nothing out.
+        `failed`: the accounts it could not read."""
+        if not self.scopes:
+            return ""
+        holding = {key.account for key in self.scopes}
+        failed = [item for item in failed if item.account in holding]
+        said = [
+            f"Outside the filter ({self.said}): {len(self.scopes)} declared scope(s) heal "
+            "covers, not healed by this run"
+        ]
+        if bare:
+            named = ", ".join(str(step.key) for step in bare)
+            said.append(f"{len(bare)} of them without MMP: {named} (left above: `outside filter`)")
+        if self.unread:
+            named = ", ".join(map(str, self.unread))
+            said.append(f"{len(self.unread)} account(s) not read, so not checked: {named}")
+        if failed:
+            named = ", ".join(map(str, failed))
+            said.append(f"{len(failed)} of their account(s) could not be read: {named}")
+        if not bare and not self.unread and not failed:
+            said.append("each has an MMP config live (`mmp plan` shows any drift there)")
+        return "; ".join(said) + "\n"

@@ -28,14 +28,16 @@ never written back), says why, and leaves the reviewed config for a person (`mmp
 Nothing else is ever written: no removal, no loosening, no step mixing a tightening with a
 loosening, no unmanaged scope. The executor runs the healed steps as apply runs any plan.
 The command reads each scope to create again before it writes (`confirmed`): a create is
-sent only where a fresh read says the scope still has no config.
+sent only where a fresh read says the scope still has no config. A filtered run (--account,
+--underlying, ...) also leaves, `outside filter`, each declared scope outside its filter
+that it read without a config (`outside_filter`): it heals none of them, and says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +66,7 @@ class Why(enum.Enum):
     UNMANAGED = "unmanaged"  # not declared in the policies
     NOT_ENABLED = "outside heal"  # outside the venues or accounts heal covers
     UNCONFIRMED = "unconfirmed"  # to create, but no fresh read confirmed it has no config
+    FILTERED = "outside filter"  # without a config, outside a filtered run's selection
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,25 @@ def confirmed(healing: Healing, unread: Mapping[ScopeKey, str]) -> Healing:
         healed=tuple(kept),
         left=(*healing.left, *moved),
     )
+
+
+def outside_filter(healing: Healing, bare: Sequence[Step], said: str) -> Healing:
+    """The healing of a filtered run (`said`: its filter as given) with each declared scope
+    outside the filter that has no config live (`bare`: steps of a plan of all it read,
+    held ones included) left for a person: the run heals none of them, and must not end
+    as if all were well (they are `bare()`)."""
+    if not bare:
+        return healing
+    left = []
+    for step in bare:
+        what = "no MMP config live"
+        what += f" and held ({step.reason})" if step.action is Action.HELD else ""
+        detail = (
+            f"{what}; outside this run's filter ({said}), so not healed by it: `mmp heal` "
+            "without the filter judges it"
+        )
+        left.append(Left(step, Why.FILTERED, detail))
+    return dataclasses.replace(healing, left=(*healing.left, *left))
 
 
 def reread(healing: Healing, said: Mapping[ScopeKey, str]) -> Healing:

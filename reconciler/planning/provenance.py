@@ -115,6 +115,34 @@ def branch(policies: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """Where a branch's commits are reviewed: its upstream (the remote branch it tracks) as
+    this clone last fetched it, and how many commits of HEAD are not on it."""
+
+    name: str  # as people name it (origin/main); '' when the branch tracks none
+    ahead: int | None  # commits of HEAD not on it (0 with no upstream); None: git failed
+
+
+def upstream(policies: Path, branch: str) -> Upstream:
+    """`branch`'s upstream, from this clone alone (nothing is fetched: a remote branch is
+    only as new as the last fetch or push), and HEAD's commits not on it."""
+    root, local = repository_root(policies), f"refs/heads/{branch}"
+    listed = _git(
+        root, "for-each-ref", "--format=%(refname)%00%(upstream)%00%(upstream:short)", local
+    )
+    if listed is None:  # git could not tell: never taken for "no upstream"
+        return Upstream("", None)
+    rows = [line.split("\0") for line in listed.splitlines()]
+    ref, name = next(
+        ((row[1], row[2]) for row in rows if len(row) == 3 and row[0] == local), ("", "")
+    )
+    if not ref:  # no such local branch, or it tracks nothing
+        return Upstream("", 0)
+    count = _git(root, "rev-list", "--count", f"{ref}..HEAD", "--")
+    return Upstream(name or ref, int(count) if count is not None and count.isdigit() else None)
+
+
 def commit_time(policies: Path) -> dt.datetime | None:
     """When HEAD of the policies' work tree was committed (its committer date); None outside
     Git."""
