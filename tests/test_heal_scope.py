@@ -44,7 +44,7 @@ def test_an_unreadable_account_is_named_not_checked_and_the_others_are_healed(
         assert desk.live(D2) == ROWS["deribit"].sample(1)  # healed despite OKX
         out = healed.stdout
         assert "Heal: 1 to heal (1 to create); 0 left for a person; 1 account(s) NOT CHECKED" in out
-        assert "NOT CHECKED: 1 account(s) heal could not read" in out
+        assert "NOT CHECKED: 1 account(s) heal did not read" in out
         assert "  okx/ok: " in out and "okx/ok: okx/ok" not in out  # named once
         assert "Exit 4: 1 account(s) not checked (okx/ok)" in out
         assert "Traceback" not in healed.stderr
@@ -118,7 +118,7 @@ def test_the_drift_issue_names_each_account_heal_did_not_check() -> None:
     said = issue_sections(report, "https://example.invalid/run")
     assert said.startswith(
         "**Not checked by heal** ([the run](https://example.invalid/run)): 1 account(s) it "
-        "could not read; none of their scopes was healed, and any of them may be unprotected:"
+        "did not read; none of their scopes was healed, and any of them may be unprotected:"
         "\n\n- `okx/ok`: okx did not answer: connection refused\n"
     )
 

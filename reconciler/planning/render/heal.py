@@ -124,7 +124,7 @@ def _unchecked(unchecked: tuple[tuple[str, str], ...]) -> list[str]:
     if not unchecked:
         return []
     return [
-        f"NOT CHECKED: {len(unchecked)} account(s) heal could not read; none of their scopes "
+        f"NOT CHECKED: {len(unchecked)} account(s) heal did not read; none of their scopes "
         "was looked at or healed, and any of them may be unprotected:",
         *(f"  {name}: {why}" for name, why in unchecked),
     ]
@@ -136,7 +136,7 @@ def _not_checked(report: Mapping[str, Any], where: str) -> list[str]:
     if not unread:
         return []
     return [
-        f"**Not checked by heal**{where}: {len(unread):,} account(s) it could not read; none "
+        f"**Not checked by heal**{where}: {len(unread):,} account(s) it did not read; none "
         "of their scopes was healed, and any of them may be unprotected:",
         "",
         *(f"- `{item['account']}`: {_short(str(item['why']))}" for item in unread),
