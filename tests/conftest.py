@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -54,6 +55,19 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test talks to anything but loopback."""
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield
+
+
+@pytest.fixture(autouse=True)
+def mmp_logger_as_found() -> Iterator[None]:
+    """The "mmp" logger as each test found it: `mmp` run in this process (console.configure)
+    points it at that test's captured stderr and stops it propagating, so a later test's
+    caplog would hear nothing and its lines would go to a closed stream."""
+    log = logging.getLogger("mmp")
+    handlers, propagate, level = list(log.handlers), log.propagate, log.level
+    yield
+    log.handlers[:] = handlers
+    log.propagate = propagate
+    log.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
