@@ -91,6 +91,7 @@ def test_old_finished_runs_are_dropped_unfinished_runs_and_each_accounts_last_co
         _record("old", "step-end", 40, scope="okx/okx-mm/ETH-USD", outcome="applied", live=LIVE),
         _record("old", "apply-end", 40, exit_code=0),
         _record("killed", "apply-start", 50),
+        _record("killed", "step-begin", 50, scope="bullish/bullish-mm/BTC", action="replace"),
         _record("killed", "reset-sent", 50, scope="bullish/bullish-mm/BTC"),
         _record("new", "apply-start", 1),
         _record("new", "apply-end", 1, exit_code=0),
@@ -100,7 +101,7 @@ def test_old_finished_runs_are_dropped_unfinished_runs_and_each_accounts_last_co
     path.write_text("".join(f"{line}\n" for line in lines))
     assert recovery.open_run_ids(path) == {"killed"}
     kept = history.compact(lines, {"killed"}, NOW)
-    assert kept == [lines[2], lines[4], lines[5], lines[6], lines[7], lines[8]]
+    assert kept == [lines[2], *lines[4:]]
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,36 @@ def test_a_run_that_ended_with_exit_4_keeps_its_unknown_scopes(tmp_path: Path) -
     assert [item.last for item in run.scopes] == ["step-end"]
 
 
+def test_another_folders_run_is_named_only_when_it_left_a_scope_in_flight(
+    tmp_path: Path,
+) -> None:
+    """A heal of another policies folder that ended with exit 4 having written nothing (a
+    declared scope left bare, an account not checked) has nothing to put right: it is not
+    named as unfinished, nor kept by the workflows' journal compaction; one that left a
+    scope in flight is."""
+    path = tmp_path / "journal.jsonl"
+    quiet = Journal(path, policies="other")
+    quiet.kind = "heal"
+    start = {"host": "runner", "by": "github:bot", "policies": "other"}
+    quiet.write("apply-start", steps=0, pid=1, kind="heal", **start)
+    quiet.write("apply-end", exit_code=4)
+    assert recovery.elsewhere(path, "policies") == []
+    assert recovery.open_run_ids(path) == set()
+    cut = Journal(path, policies="other")
+    cut.write("apply-start", steps=1, pid=2, **start)
+    cut.write(
+        "step-begin",
+        scope=str(KEY),
+        key=KEY.to_data(),
+        action="update",
+        before=OLD.to_data(),
+        after=NEW.to_data(),
+    )
+    cut.write("reset-sent", scope=str(KEY))
+    assert recovery.elsewhere(path, "policies") == ["other"]
+    assert recovery.open_run_ids(path) == {cut.run_id}
+
+
 def test_an_undeclared_scope_left_without_config_gets_its_old_config_back(
     tmp_path: Path,
 ) -> None:

@@ -156,15 +156,19 @@ def unfinished(path: Path | None, policies: str | None = None) -> list[Unfinishe
 
 
 def elsewhere(path: Path | None, policies: str) -> list[str]:
-    """The other policies folders with unfinished runs in this journal."""
+    """The other policies folders with unfinished runs in this journal: runs that left a
+    scope in flight (a run that ended with exit 4 having left none, as a heal does while a
+    declared scope stays bare, has nothing to put right)."""
     if path is None or not _regular(path):
         return []
-    return sorted({str(r["policies"]) for r in _open_runs(path).values() if not _of(r, policies)})
+    others = {run: r for run, r in _open_runs(path).items() if not _of(r, policies)}
+    in_flight = {item.run for item in _in_flight(path, others)} if others else set()
+    return sorted({str(others[run]["policies"]) for run in in_flight})
 
 
 def open_run_ids(path: Path) -> set[str]:
-    """The runs in this journal without a clean end, of any policies folder."""
-    return set(_open_runs(path)) if _regular(path) else set()
+    """The runs in this journal that left a scope in flight, of any policies folder."""
+    return {run.run for run in unfinished(path)}
 
 
 def _of(start: dict[str, Any], policies: str | None) -> bool:
