@@ -760,9 +760,10 @@ def test_a_heal_that_cannot_read_earlier_journals_says_so_and_still_restores_pro
 
     heal = _heal(desk)
     assert heal.code == 0, heal.text
-    said = "The journals of earlier runs could not be read (GET actions/artifacts/"
+    said = "No journal of an earlier run was read. Not read: run "
     assert said in heal.stderr and said in heal.summary
     assert "its storage answered 503" in heal.summary
+    assert "what those runs alone journaled is not known to this run" in heal.summary
     assert "interrupted" not in heal.stdout  # nothing known of the killed apply
     assert re.search(r"^  applied +bullish/bullish-mm/BTC$", heal.stdout, re.M)
     report = json.loads((heal.workspace / ".mmp" / "heal" / "heal.json").read_text())

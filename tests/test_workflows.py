@@ -279,6 +279,7 @@ def test_apply_runs_the_saved_plan_only_after_review_and_keeps_its_journal() -> 
     assert plan["env"]["MMP_ACCOUNT"] == "${{ inputs.account }}"
     assert "--history" in _words("mmp-apply.yml", "plan", "plan")  # the plan names them too
     assert keep["with"]["name"] == "mmp-journal"  # the artifact the next run gathers
+    assert keep["with"]["overwrite"] is True  # a re-run's attempt replaces the killed one's
 
 
 def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() -> None:
@@ -354,7 +355,7 @@ def test_drift_heals_first_on_main_in_its_own_environment_when_the_policies_enab
     # its journal carried forward for the next apply and heal, when heal wrote anything
     carry = _uses(heal, "actions/upload-artifact", "mmp-journal")
     assert carry["if"] == "always()"
-    journal = {"path": f"{folder}/journal.jsonl", "if-no-files-found": "ignore"}
+    journal = {"path": f"{folder}/journal.jsonl", "if-no-files-found": "ignore", "overwrite": True}
     assert carry["with"] == {"name": "mmp-journal", **journal}
     carried = _uses(report, "actions/download-artifact", "mmp-heal")["with"]
     assert carried == {"pattern": "mmp-heal", "merge-multiple": True, "path": folder}

@@ -177,8 +177,12 @@ def _of(start: dict[str, Any], policies: str | None) -> bool:
 
 
 def _open_runs(path: Path) -> dict[str, dict[str, Any]]:
-    """First pass, parsing only run boundaries: runs without a clean end, by id."""
+    """First pass, parsing only run boundaries: runs without a clean end, by id. A run id is
+    never reused, so an end or a `recovered` closes its run wherever it stands in the file
+    (journals of several runs merged, as the workflows carry them, may put it first)."""
     runs: dict[str, dict[str, Any]] = {}
+    closed: set[str] = set()
+    ended: set[str] = set()  # ended with exit 4
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for text in handle:
             if not BOUNDARY.search(text):
@@ -190,15 +194,15 @@ def _open_runs(path: Path) -> dict[str, dict[str, Any]]:
             event = record["event"]
             if event == "apply-start":
                 runs[run] = record
-            elif event == "apply-end" and record.get("exit_code") != 4:
-                runs.pop(run, None)
-            elif event == "apply-end" and run in runs:
-                runs[run] = {**runs[run], "ended": True}
+            elif event == "apply-end":
+                (ended if record.get("exit_code") == 4 else closed).add(run)
             elif event == "recovered" and isinstance(record.get("runs"), list):
-                for done in record["runs"]:
-                    if isinstance(done, str):
-                        runs.pop(done, None)
-    return runs
+                closed |= {done for done in record["runs"] if isinstance(done, str)}
+    return {
+        run: {**start, "ended": True} if run in ended else start
+        for run, start in runs.items()
+        if run not in closed
+    }
 
 
 def _regular(path: Path) -> bool:
@@ -287,11 +291,16 @@ def _pending(item: InFlight, record: dict[str, Any]) -> InFlight:
 
 
 def _when(text: Any) -> dt.datetime | None:
+    """A record's time; one later than a minute from now (an edited or forged record: mmp
+    journals when it acts) is taken as now, so nothing waits on it past the venue's window."""
     try:
         moment = dt.datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
+    if moment.tzinfo is None:
+        return None
+    now = dt.datetime.now(dt.UTC)
+    return now if moment > now + dt.timedelta(minutes=1) else moment
 
 
 def _key(data: Any, scope: str) -> ScopeKey:

@@ -16,6 +16,10 @@ takes the first few gets the oldest), each with its run's branch and repository 
 actions/artifacts/ID/zip` answers 302 to a storage address on another origin (localhost for
 127.0.0.1), which wants no token: one sent there is recorded in `storage_tokens`, and an
 expired artifact's zip is GitHub's 410. `on_artifact` may answer a zip request instead.
+Workflow runs (`runs`, id -> its workflow file, event, branch and commit; an upload makes
+its run a push of mmp-apply.yml on main at MAIN_SHA unless told) are read by `GET
+actions/runs/ID`; `GET compare/BASE...HEAD` says whether BASE is on a branch by
+`on_main` (the commits main holds).
 
 Serve it on loopback with `reconciler.simulators.server.serve(FakeGitHub(...))`.
 """
@@ -38,6 +42,7 @@ MAX_BODY = 65_536
 API_VERSIONS = ("2022-11-28",)
 DOCS = "https://docs.github.com/rest"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+MAIN_SHA = "5a1d3c0ffee0ddba11fade5a1d3c0ffee0ddba11"
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Artifact:
                 "repository_id": 1,
                 "head_repository_id": self.head_repository_id,
                 "head_branch": self.head_branch,
-                "head_sha": "5a1d3c0ffee0ddba11fade5a1d3c0ffee0ddba11",
+                "head_sha": MAIN_SHA,
             },
         }
 
@@ -131,6 +136,8 @@ class FakeGitHub:
         # called with the read's number (1, 2, ...) before it is answered; may answer instead
         self.on_ref: Callable[[int], httpx.Response | None] | None = None
         self.artifacts: list[Artifact] = []
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.on_main: set[str] = {MAIN_SHA}
         self.storage_tokens: list[str] = []  # Authorization headers sent to the storage
         self.on_artifact: Callable[[Artifact], httpx.Response | None] | None = None
         self._next_comment = 1_000_001
@@ -152,6 +159,9 @@ class FakeGitHub:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
             for member, data in files.items():
                 zipped.writestr(member, data)
+        run = {"path": ".github/workflows/mmp-apply.yml", "event": "push", "head_sha": MAIN_SHA}
+        run |= {"head_branch": how.get("head_branch", "main")}
+        self.runs.setdefault(run_id, run)
         number = len(self.artifacts) + 1
         created = f"2026-12-01T{number // 3600:02}:{number // 60 % 60:02}:{number % 60:02}Z"
         artifact = Artifact(4000 + number, name, buffer.getvalue(), created, run_id, **how)
@@ -225,6 +235,8 @@ class FakeGitHub:
             ("GET", r"git/ref/heads/(.+)", self._branch_ref),
             ("GET", r"actions/artifacts", self._list_artifacts),
             ("GET", r"actions/artifacts/(\d+)/zip", self._artifact_zip),
+            ("GET", r"actions/runs/(\d+)", self._workflow_run),
+            ("GET", r"compare/([0-9a-f]{40})\.\.\.(.+)", self._compare),
         )
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, rest)
@@ -336,6 +348,20 @@ class FakeGitHub:
         host = request.headers.get("host", "127.0.0.1").replace("127.0.0.1", "localhost")
         where = f"{request.url.scheme}://{host}/_storage/{n}?sig=grant{n}"
         return httpx.Response(302, headers={"location": where})
+
+    def _workflow_run(self, _: httpx.Request, __: dict[str, Any], n: str) -> httpx.Response:
+        run = self.runs.get(int(n))
+        if run is None:
+            return _error(404, "Not Found")
+        return _json(200, {"id": int(n), "repository": {"full_name": self.repo}, **run})
+
+    def _compare(
+        self, _: httpx.Request, __: dict[str, Any], base: str, head: str
+    ) -> httpx.Response:
+        if head != "main":  # main's commits are the ones the fake knows
+            return _error(404, "Not Found")
+        status = "ahead" if base in self.on_main else "diverged"
+        return _json(200, {"status": status, "ahead_by": 1, "behind_by": 0, "commits": []})
 
     def _kind(self, request: httpx.Request) -> str:
         return self.tokens.get(request.headers.get("authorization", "").partition(" ")[2], "")

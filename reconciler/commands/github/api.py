@@ -131,6 +131,24 @@ class GitHubApi:
             yield from (item for item in items if isinstance(item, dict))
             url, query = self._next_page(response), None
 
+    def workflow_run(self, run_id: int) -> dict[str, Any]:
+        """One workflow run (`GET actions/runs/{id}`): its workflow file, event, branch and
+        commit."""
+        data = self._read(f"{self._repo}/actions/runs/{run_id}", None).json()
+        if not isinstance(data, dict):
+            raise GitHubError(f"GitHub answered GET actions/runs/{run_id} with no run")
+        return data
+
+    def on_branch(self, sha: str, branch: str) -> bool:
+        """Whether commit `sha` is on `branch` (`GET compare/{sha}...{branch}`: the branch is
+        ahead of it, or is it)."""
+        where = f"{self._repo}/compare/{sha}...{quote(branch, safe='/')}"
+        data = self._read(where, {"per_page": "1"}).json()
+        status = data.get("status") if isinstance(data, dict) else None
+        if status not in ("ahead", "identical", "behind", "diverged"):
+            raise GitHubError(f"GitHub answered GET compare/{sha[:7]}...{branch} without a status")
+        return status in ("ahead", "identical")
+
     def artifact_zip(self, artifact: int, limit: int) -> bytes:
         """One artifact's zip archive: GitHub answers with a redirect to its storage, which
         is fetched without our token (the storage URL carries its own short-lived grant).
@@ -141,12 +159,26 @@ class GitHubApi:
         storage = httpx.URL(location) if location else None
         if storage is None or not _plain_fetch_allowed(storage):
             raise GitHubError(f"GitHub answered {where} without a usable storage address")
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return self._fetch(storage, limit, where)
+            except _Transient as exc:
+                if attempt == READ_ATTEMPTS:
+                    raise GitHubError(str(exc)) from None
+                time.sleep(BACKOFF_MS * attempt / 1000)
+        raise AssertionError("unreachable")
+
+    def _fetch(self, storage: httpx.URL, limit: int, where: str) -> bytes:
+        """The archive from its storage, with no token; a 5xx or a lost connection is
+        _Transient (tried again), anything else a GitHubError."""
         headers = {"User-Agent": f"mmp-reconciler/{__version__}"}
         try:
             with (
                 httpx.Client(transport=self._transport, timeout=60) as plain,
                 plain.stream("GET", storage, headers=headers) as got,
             ):
+                if got.status_code >= 500:
+                    raise _Transient(f"{where}: its storage answered {got.status_code}")
                 if not got.is_success:
                     raise GitHubError(f"{where}: its storage answered {got.status_code}")
                 body = bytearray()
@@ -156,7 +188,7 @@ class GitHubApi:
                         raise GitHubError(f"{where}: larger than {limit:,} bytes; not read")
                 return bytes(body)
         except httpx.HTTPError as exc:
-            raise GitHubError(
+            raise _Transient(
                 f"{where}: its storage could not be read ({type(exc).__name__})"
             ) from None
 
@@ -232,6 +264,10 @@ class GitHubApi:
         status = response.status_code
         text = f"GitHub refused {where}: {status} {said}. {_hint(status)}"
         raise GitHubError(redact(text.rstrip()), status=status)
+
+
+class _Transient(Exception):
+    """A fault of the artifact storage that may pass: tried again."""
 
 
 def _plain_fetch_allowed(url: httpx.URL) -> bool:

@@ -105,8 +105,8 @@ def apply(args: argparse.Namespace) -> int:
     carried = _carry(folder / JOURNAL)
     argv = ["apply", "--auto-approve", f"--journal={carried.path}"]
     argv += ["--force"] if force else []
+    # the journal is kept even when apply wrote nothing: each apply artifact carries it all
     status, _ = run_mmp([*argv, *_common(args), "--", str(args.planfile)], folder / APPLY_OUTPUT)
-    carried.settle()
     shown = fenced((folder / APPLY_OUTPUT).read_text(encoding="utf-8"))
     ctx.append_summary(_unknown(carried) + shown)
     return status
@@ -138,8 +138,8 @@ def _carry(journal: Path) -> history.Carried:
 
 
 def _unknown(carried: history.Carried | None) -> str:
-    """A warning for the job summary when the earlier runs' journals could not be read."""
-    if carried is None or carried.unknown is None:
+    """A warning for the job summary when the earlier runs' journals could not all be read."""
+    if carried is None or not carried.warning:
         return ""
     return f"> [!WARNING]\n> {carried.line()}\n\n"
 
