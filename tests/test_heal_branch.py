@@ -129,7 +129,7 @@ def test_main_moved_before_the_first_write_writes_nothing(
     moved = f"`main` moved from {commit[:7]} to {NEWER[:7]} while heal planned: nothing (more)"
     assert moved + " written; the next scheduled run heals from the new policies." in said
     assert (
-        "Heal finished: 2 not-run. Exit 4: 1 declared scope(s) may be without MMP after heal: "
+        "Heal finished: 2 not-run. Exit 4: 1 scope(s) may be without MMP after heal: "
         "deribit/main/eth_usd (why: above). A person must act.\n" in said
     )
     assert said.count("Exit ") == 1  # one exit line

@@ -44,7 +44,7 @@ def test_a_bare_scope_outside_the_filter_is_named_and_the_exit_is_4(tmp_path: Pa
         )
         [last] = out.splitlines()[-1:]
         assert last.startswith(
-            "Heal finished: 1 applied. Exit 4: 1 declared scope(s) may be without MMP after "
+            "Heal finished: 1 applied. Exit 4: 1 scope(s) may be without MMP after "
             "heal: deribit/dm/btc_usd (why: above); this heal was filtered (--underlying "
             "eth_usd): no declared scope outside it was healed. A person must act"
         ), last

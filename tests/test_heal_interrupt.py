@@ -148,3 +148,33 @@ def test_a_killed_heal_is_named_a_heal_run_by_plan_status_and_the_next_heal(
             assert f"apply run {start['run']} (started" not in said.stdout + said.stderr
         # the heal, last, put the killed heal's scope back, and says whose run it recovered
         assert f"Recovered the scopes of unfinished run(s) heal run {start['run']}:" in said.stderr
+
+
+def test_a_scope_taken_away_then_undeclared_is_left_loudly_and_never_written(
+    tmp_path: Path,
+) -> None:
+    """A merge takes BTC out of the policies after a killed apply left it without MMP: heal
+    writes only what the policies declare, so it does not put BTC's old config back, but
+    it leaves BTC for a person by name (`taken, undeclared`: who took it, what restores
+    it) and exits 4, never 0 as if all were well; `mmp apply` then restores the config BTC
+    had before the killed run."""
+    with make_desk(tmp_path) as desk:
+        enable_healing(desk)
+        killed = killed_between_reset_and_set(desk)
+        desk.undeclare(BTC)
+
+        healed = desk.mmp("heal")
+        assert healed.code == 4, healed
+        assert desk.live(BTC) is None  # not written: not declared
+        out = healed.stdout
+        assert (
+            f"  taken, undeclared  bullish/bx/BTC: no MMP config live: run {killed} took it "
+            "away and the policies do not declare it, so heal does not put it back; declare "
+            "it, or run `mmp apply` on a terminal" in out
+        ), out
+        assert "1 scope(s) left without MMP, which heal did not put back: bullish/bx/BTC" in out
+        assert not [r for r in desk.journal().records if r["event"] == "recovered"]
+
+        applied = desk.mmp("apply", "--auto-approve")
+        assert applied.code == 0, applied
+        assert desk.live(BTC) == OLD[BTC]  # as it was before the killed run

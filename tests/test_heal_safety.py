@@ -320,7 +320,7 @@ def test_a_declared_scope_left_without_mmp_makes_the_exit_4_whatever_the_steps_d
         ended = {"nothing": "1 applied", "moved": "1 moved", "frozen": "1 held"}[meanwhile]
         assert healed.stdout.count("Exit ") == 1
         assert healed.stdout.rstrip().endswith(
-            f"Heal finished: {ended}. Exit 4: 1 declared scope(s) may be without MMP after "
+            f"Heal finished: {ended}. Exit 4: 1 scope(s) may be without MMP after "
             f"heal: {D2} (why: above). A person must act."
         )
         assert f"  guardrail  {D2}: quantity_limit 50 is above the ceiling 10" in healed.stdout

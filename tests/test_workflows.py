@@ -169,7 +169,7 @@ def test_least_privilege_and_the_triggers() -> None:
         "mmp-apply.yml:plan": {"contents": "read", "actions": "read"},
         "mmp-apply.yml:apply": {"contents": "read", "actions": "read"},
         "mmp-drift.yml:heal": {"contents": "read", "actions": "read"},
-        "mmp-drift.yml:plan": {"contents": "read"},
+        "mmp-drift.yml:plan": {"contents": "read", "actions": "read"},
         "mmp-drift.yml:report": {"contents": "read", "issues": "write"},
         "mmp-plan.yml:plan": {"contents": "read", "pull-requests": "write"},
         "mmp-check.yml:check": {"contents": "read"},

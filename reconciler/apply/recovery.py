@@ -448,16 +448,25 @@ def amend(
     the live state alone; `mmp apply` without one restores."""
     if not runs:
         return plan
+    added = restores(runs, desired, live) if restore else []
+    steps = sorted((*plan.steps, *added), key=lambda s: (s.action.rank, s.key.sort_key()))
+    notes = (*plan.notes, *describe(runs, live, desired))
+    return dataclasses.replace(plan, steps=tuple(steps), notes=notes)
+
+
+def restores(
+    runs: list[Unfinished], desired: DesiredState, live: Iterable[LiveAccount]
+) -> list[Step]:
+    """The steps that put each undeclared scope an unfinished run left without a config back
+    as it was (`mmp apply` adds them to its plan; heal, which writes only what the policies
+    declare, names them for a person)."""
     read = {account.account: account.by_key() for account in live}
-    restores = [
+    return [
         step
         for run in runs
         for item in run.scopes
-        if restore and not run.running and (step := _restore(run, item, desired, read))
+        if not run.running and (step := _restore(run, item, desired, read))
     ]
-    steps = sorted((*plan.steps, *restores), key=lambda s: (s.action.rank, s.key.sort_key()))
-    notes = (*plan.notes, *describe(runs, live, desired))
-    return dataclasses.replace(plan, steps=tuple(steps), notes=notes)
 
 
 def _restore(

@@ -54,7 +54,7 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.model import LiveAccount, MmpConfig, ScopeKey
 from reconciler.core.secrets import redact
 from reconciler.planning import provenance
-from reconciler.planning.heal import Healing, Why, outside_filter, select
+from reconciler.planning.heal import Healing, Why, outside_filter, select, taken_away
 from reconciler.planning.plan import Action
 from reconciler.planning.provenance import Provenance
 from reconciler.planning.render.heal import text
@@ -232,11 +232,12 @@ def _heal(
     watch = installed()  # the heal job's check that its branch has not moved, if any
 
     def judged(live: list[LiveAccount]) -> Healing:
-        # no restores: a scope the policies do not declare is never healed, only named
+        # no restores: a scope the policies do not declare is never healed, only left (loud)
         made = _made_plan(args, desired, live, selection, targets, runs, restore=False)
         had = recovery.baseline(runs, live)
         healing = select(made, desired, rules, had, capabilities(), took(runs, had))
         healing = healscope.with_unchecked(healing, unread)
+        healing = taken_away(healing, recovery.restores(runs, desired, live))
         return outside_filter(healing, filtered.bare(live, desired), filtered.said)
 
     async def work(connections: Connections) -> ApplyResult | None:
@@ -321,7 +322,8 @@ def _unprotected(healing: Healing) -> int:
     said = []
     if bare:
         said.append(
-            f"{len(bare)} declared scope(s) left without MMP, which heal did not put back: "
+            f"{len(bare)} {'' if healing.undeclared_bare() else 'declared '}scope(s) left "
+            "without MMP, which heal did not put back: "
             f"{', '.join(bare)} (why: above)"
         )
     said += _not_checked(healing)
@@ -373,8 +375,7 @@ def _meaning(healing: Healing, outcomes: Mapping[str, str], code: int) -> str:
     said = []
     if bare:
         said.append(
-            f"{len(bare)} declared scope(s) may be without MMP after heal: {', '.join(bare)} "
-            "(why: above)"
+            f"{len(bare)} scope(s) may be without MMP after heal: {', '.join(bare)} (why: above)"
         )
     said += _not_checked(healing)
     if not said:

@@ -67,6 +67,7 @@ class Why(enum.Enum):
     NOT_ENABLED = "outside heal"  # outside the venues or accounts heal covers
     UNCONFIRMED = "unconfirmed"  # to create, but no fresh read confirmed it has no config
     FILTERED = "outside filter"  # without a config, outside a filtered run's selection
+    TAKEN = "taken, undeclared"  # an unfinished run left it bare; the policies do not declare it
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class Healing:
         written = {item.step.key for item in self.healed}
         bare = [item.step.key for item in self.left if item.step.unprotected]
         return [str(key) for key in dict.fromkeys(bare) if key not in written]
+
+    def undeclared_bare(self) -> bool:
+        """Whether a scope left bare is one the policies do not declare (taken away)."""
+        return any(item.why is Why.TAKEN for item in self.left)
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -345,6 +350,25 @@ def outside_filter(healing: Healing, bare: Sequence[Step], said: str) -> Healing
             "without the filter judges it"
         )
         left.append(Left(step, Why.FILTERED, detail))
+    return dataclasses.replace(healing, left=(*healing.left, *left))
+
+
+def taken_away(healing: Healing, restores: Sequence[Step]) -> Healing:
+    """Each scope the policies do not declare that an unfinished run left without a config
+    (`restores`: recovery's steps putting its old config back), left for a person and bare:
+    heal writes only what the policies declare, so the run never ends as if all were well."""
+    if not restores:
+        return healing
+    left = [
+        Left(
+            step,
+            Why.TAKEN,
+            f"no MMP config live: {step.where.removeprefix('journal ')} took it away and the "
+            "policies do not declare it, so heal does not put it back; declare it, or run "
+            "`mmp apply` on a terminal, which restores the config it had before that run",
+        )
+        for step in restores
+    ]
     return dataclasses.replace(healing, left=(*healing.left, *left))
 
 

@@ -84,12 +84,15 @@ def plan(args: argparse.Namespace) -> int:
 
 def shard(args: argparse.Namespace) -> int:
     """The drift shard MMP_SHARD planned into FOLDER, named after it (`venue-NAME.json`,
-    `K-of-N.json`). Exit 0 with or without drift; the plan's own exit when it failed, and
-    then no file: the report names the shard's accounts "not checked"."""
+    `K-of-N.json`), with the journals of earlier runs gathered beside FOLDER first. Exit 0
+    with or without drift; the plan's own exit when it failed, and then no file: the report
+    names the shard's accounts "not checked"."""
     spec = os.environ.get("MMP_SHARD", "").strip()
     path = args.folder / f"{shard_name(spec)}.json"
     args.folder.mkdir(parents=True, exist_ok=True)
     argv = ["plan", f"--shard={spec}", "--detailed-exitcode", f"--out={path}"]
+    # what earlier runs left unfinished is named in the plan (read only: never kept again)
+    argv.append(f"--journal={_carry(args.folder.parent / JOURNAL).path}")
     status, _ = run_mmp(argv + _common(args))
     return 0 if status in CHANGES else status
 

@@ -28,6 +28,8 @@ def text(healing: Healing, colour: bool = False) -> str:
     bare = healing.bare()
     if bare:
         warning = unprotected_warning(bare).replace(" have no", " left for a person have no")
+        if healing.undeclared_bare():
+            warning = warning.replace(" declared scope(s)", " scope(s)")
         lines.append(_paint(warning, "1;31", colour))
     lines.append(
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"
