@@ -15,7 +15,7 @@ import pytest
 from reconciler.apply import recovery
 from reconciler.commands.github import history
 from reconciler.simulators.server import serve
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import MAIN_SHA, FakeGitHub
 
 REPOSITORY = "desk/mmp-policies"
 TOKEN = "ghs_historytoken0001"
@@ -35,6 +35,7 @@ def _journal(*lines: str) -> bytes:
 @pytest.fixture
 def fake() -> Iterator[tuple[FakeGitHub, dict[str, str]]]:
     github = FakeGitHub(REPOSITORY, tokens={TOKEN: "read"})
+    github.branches["main"] = MAIN_SHA
     with serve(github) as url:
         env = {"GITHUB_API_URL": url, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_TOKEN": TOKEN}
         yield github, env
@@ -73,12 +74,13 @@ def test_the_newest_whole_histories_of_our_runs_on_the_branch_are_merged_without
 
     carried = history.carry(env, journal, "main")
 
-    assert carried.unknown is None and not carried.warning
+    assert carried.unknown is None
+    assert carried.warning  # what the two untrusted runs journaled is not known: said
     assert carried.runs == ("run 12", "run 18", "run 19")  # 17 has no journal; 11 older
     assert carried.foreign == 2  # 20 and 21: read by no one
     lines = journal.read_text().splitlines()
     assert [x for x in lines if '"history"' not in x] == [a, b, c]
-    assert json.loads(lines[-1])["whole"] is True  # this run's own mark, last
+    assert json.loads(lines[-1])["whole"] is False  # its own mark, last: not all was read
     assert github.storage_tokens == []  # the token stays with the API
     zips = [p for m, p in github.requests if p.endswith("/zip")]
     assert len(zips) == 4  # 19, 18, 17 (no journal in it), 12
@@ -104,6 +106,24 @@ def test_runs_that_could_not_read_their_history_are_read_past_to_a_whole_one(
     assert again.warning and not again.whole
     assert "None of the newest 30 artifacts holds a whole history" in again.line()
     assert json.loads((tmp_path / "again.jsonl").read_text().splitlines()[-1])["whole"] is False
+
+
+def test_an_artifact_whose_commit_github_cannot_compare_is_passed_over_not_all(
+    fake: tuple[FakeGitHub, dict[str, str]], tmp_path: Path
+) -> None:
+    """GitHub answers 404 comparing one artifact's commit (main was rewritten and the commit
+    is gone): that artifact is skipped and named, the others are read."""
+    github, env = fake
+    github.upload("mmp-journal", {"journal.jsonl": _kept(_record("a", "x"))}, run_id=1)
+    github.upload("mmp-journal", {"journal.jsonl": _kept(_record("b", "x"))}, run_id=2)
+    github.runs[2] = {**github.runs[2], "head_sha": "e" * 40}
+    github.gone.add("e" * 40)
+    carried = history.carry(env, tmp_path / "journal.jsonl", "main")
+    assert carried.unknown is None and carried.runs == ("run 1",)
+    assert carried.skipped[0].startswith(
+        "run 2 (GitHub refused GET /repos/desk/mmp-policies/compare/"
+    )
+    assert "not (or no longer) in the repository" in carried.skipped[0]
 
 
 def test_what_is_here_already_comes_after_the_history(

@@ -4,7 +4,6 @@ mid-apply, and one writing run at a time."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -141,7 +140,7 @@ def test_a_record_dated_ahead_waits_no_longer_than_one_sent_now(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A journal edited or forged with a write "sent" in the year 9999 neither crashes the
-    reader (a date past the calendar) nor makes apply wait for it: it counts as sent now."""
+    reader (a date past the calendar) nor makes apply wait for it: it has no time."""
     monkeypatch.setenv("MMP_LATE_LANDING_S", "60")
     path = tmp_path / "journal.jsonl"
     journal = interrupted_journal(path)
@@ -149,9 +148,7 @@ def test_a_record_dated_ahead_waits_no_longer_than_one_sent_now(
         record = {"ts": "9999-12-31T23:59:59.999+00:00", "run": journal.run_id}
         handle.write(json.dumps({**record, "event": "reset-sent", "scope": str(KEY)}) + "\n")
     [run] = recovery.unfinished(path)
-    until = recovery.landing_until([run])
-    assert until is not None
-    assert until - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=61)
+    assert recovery.landing_until([run]) is None  # no time to wait for: nothing waits
 
 
 def test_an_undeclared_scope_left_without_config_gets_its_old_config_back(

@@ -292,7 +292,7 @@ def _pending(item: InFlight, record: dict[str, Any]) -> InFlight:
 
 def _when(text: Any) -> dt.datetime | None:
     """A record's time; one later than a minute from now (an edited or forged record: mmp
-    journals when it acts) is taken as now, so nothing waits on it past the venue's window."""
+    journals when it acts) is no time at all: nothing waits on it, and its run can settle."""
     try:
         moment = dt.datetime.fromisoformat(str(text))
     except ValueError:
@@ -300,7 +300,7 @@ def _when(text: Any) -> dt.datetime | None:
     if moment.tzinfo is None:
         return None
     now = dt.datetime.now(dt.UTC)
-    return now if moment > now + dt.timedelta(minutes=1) else moment
+    return None if moment > now + dt.timedelta(minutes=1) else moment
 
 
 def _key(data: Any, scope: str) -> ScopeKey:

@@ -19,7 +19,7 @@ expired artifact's zip is GitHub's 410. `on_artifact` may answer a zip request i
 Workflow runs (`runs`, id -> its workflow file, event, branch and commit; an upload makes
 its run a push of mmp-apply.yml on main at MAIN_SHA unless told) are read by `GET
 actions/runs/ID`; `GET compare/BASE...HEAD` says whether BASE is on a branch by
-`on_main` (the commits main holds).
+`on_main` (the commits main holds; HEAD must be one of them, or main's head).
 
 Serve it on loopback with `reconciler.simulators.server.serve(FakeGitHub(...))`.
 """
@@ -138,6 +138,7 @@ class FakeGitHub:
         self.artifacts: list[Artifact] = []
         self.runs: dict[int, dict[str, Any]] = {}
         self.on_main: set[str] = {MAIN_SHA}
+        self.gone: set[str] = set()  # commits GitHub no longer has (a rewritten branch)
         self.storage_tokens: list[str] = []  # Authorization headers sent to the storage
         self.on_artifact: Callable[[Artifact], httpx.Response | None] | None = None
         self._next_comment = 1_000_001
@@ -358,9 +359,10 @@ class FakeGitHub:
     def _compare(
         self, _: httpx.Request, __: dict[str, Any], base: str, head: str
     ) -> httpx.Response:
-        if head != "main":  # main's commits are the ones the fake knows
-            return _error(404, "Not Found")
-        status = "ahead" if base in self.on_main else "diverged"
+        heads = {self.branches.get("main"), *self.on_main}
+        if base in self.gone or head not in heads or not re.fullmatch(r"[0-9a-f]{40}", head):
+            return _error(404, "Not Found")  # main's commits are the ones the fake knows
+        status = "identical" if base == head else "ahead" if base in self.on_main else "diverged"
         return _json(200, {"status": status, "ahead_by": 1, "behind_by": 0, "commits": []})
 
     def _kind(self, request: httpx.Request) -> str:

@@ -139,14 +139,14 @@ class GitHubApi:
             raise GitHubError(f"GitHub answered GET actions/runs/{run_id} with no run")
         return data
 
-    def on_branch(self, sha: str, branch: str) -> bool:
-        """Whether commit `sha` is on `branch` (`GET compare/{sha}...{branch}`: the branch is
-        ahead of it, or is it)."""
-        where = f"{self._repo}/compare/{sha}...{quote(branch, safe='/')}"
-        data = self._read(where, {"per_page": "1"}).json()
+    def contains(self, head: str, sha: str) -> bool:
+        """Whether commit `sha` is `head` or an ancestor of it (`GET compare/{sha}...{head}`,
+        both full commit SHAs: never a name, which a tag could shadow)."""
+        data = self._read(f"{self._repo}/compare/{sha}...{head}", {"per_page": "1"}).json()
         status = data.get("status") if isinstance(data, dict) else None
         if status not in ("ahead", "identical", "behind", "diverged"):
-            raise GitHubError(f"GitHub answered GET compare/{sha[:7]}...{branch} without a status")
+            said = f"GET compare/{sha[:7]}...{head[:7]}"
+            raise GitHubError(f"GitHub answered {said} without a status")
         return status in ("ahead", "identical")
 
     def artifact_zip(self, artifact: int, limit: int) -> bytes:
@@ -262,7 +262,10 @@ class GitHubApi:
         said = message + (f" ({'; '.join(str(d) for d in details)})" if details else "")
         where = f"{method} {httpx.URL(path).path}"
         status = response.status_code
-        text = f"GitHub refused {where}: {status} {said}. {_hint(status)}"
+        hint = _hint(status)
+        if status == 404 and ("/actions/" in where or "/compare/" in where):
+            hint = "The run, artifact or commit is not (or no longer) in the repository."
+        text = f"GitHub refused {where}: {status} {said}. {hint}"
         raise GitHubError(redact(text.rstrip()), status=status)
 
 

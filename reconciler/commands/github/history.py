@@ -59,12 +59,14 @@ class Carried:
     skipped: tuple[str, ...] = ()  # "run N: why": artifacts that could not be read
     foreign: int = 0  # artifacts not trusted: not our workflows' runs on the branch
     dropped: int = 0  # records dated ahead of now
+    expired: int = 0  # artifacts GitHub no longer keeps
     whole: bool = True  # NEWEST whole histories found, or every artifact read
     size: int = 0  # the journal's size once gathered: an unchanged one is not kept again
 
     @property
     def warning(self) -> bool:
-        return self.unknown is not None or bool(self.skipped) or not self.whole
+        """Something was not read: said as a warning (stderr, the job summary)."""
+        return self.unknown is not None or bool(self.skipped or self.foreign) or not self.whole
 
     def line(self) -> str:
         if self.unknown is not None:
@@ -82,8 +84,9 @@ class Carried:
         )
         if not self.whole:
             said += (
-                f" None of the newest {LOOK_AT} artifacts holds a whole history: what runs "
-                "before them left unfinished is not known to this run."
+                f" None of the newest {LOOK_AT} artifacts holds a whole history"
+                + (f" and {self.expired} expired" if self.expired else "")
+                + ": what runs before them left unfinished is not known to this run."
             )
         if self.skipped:
             said += f" Not read: {'; '.join(self.skipped)}: what those runs alone journaled "
@@ -91,7 +94,8 @@ class Carried:
         if self.foreign:
             said += (
                 f" Not trusted: {self.foreign} artifact(s) of runs that are not this "
-                "repository's mmp workflows on the branch at a commit on it."
+                "repository's mmp workflows on the branch at a commit on it (forged, or the "
+                "branch was rewritten): what those runs journaled is not known to this run."
             )
         if self.dropped:
             said += f" Dropped: {self.dropped} record(s) dated ahead of now."
@@ -137,13 +141,14 @@ def _gather(api: GitHubApi, branch: str) -> tuple[source.Found, bool]:
     """The newest trusted journals until NEWEST whole ones; whole: they were found, or every
     artifact there is was looked at."""
     found, complete = source.Found(), 0
-    artifacts = source.listed(api, branch)
+    artifacts, found.expired = source.listed(api, branch)
+    head = api.branch_head(branch) if artifacts else ""
     for artifact in artifacts[:LOOK_AT]:
         run = f"run {artifact['workflow_run']['id']}"
-        if not source.reviewed(api, artifact, branch):
-            found.foreign += 1
-            continue
         try:
+            if not source.reviewed(api, artifact, branch, head):
+                found.foreign += 1
+                continue
             text = source.journal_of(api, artifact)
         except GitHubError as exc:
             found.skipped.append(f"{run} ({_why(exc)})")
@@ -154,7 +159,7 @@ def _gather(api: GitHubApi, branch: str) -> tuple[source.Found, bool]:
         complete += _whole(text)
         if complete == NEWEST:
             return found, True
-    return found, complete > 0 or len(artifacts) <= LOOK_AT
+    return found, complete > 0 or (len(artifacts) <= LOOK_AT and not found.expired)
 
 
 def _whole(text: str) -> bool:
@@ -177,7 +182,7 @@ def _write(into: Path, found: source.Found, whole: bool) -> Carried:
     runs = tuple(run for run, _ in reversed(found.journals))
     mark: dict[str, Any] = {"ts": now.isoformat(timespec="milliseconds"), "event": MARK}
     mark |= {"run": f"{MARK}-{secrets.token_hex(6)}", "read": list(runs)}
-    mark["whole"] = whole and not found.skipped
+    mark["whole"] = whole and not found.skipped and not found.foreign
     _replace(into, [*kept, dumps_exact(mark, sort_keys=True)])
     return Carried(
         into,
@@ -186,6 +191,7 @@ def _write(into: Path, found: source.Found, whole: bool) -> Carried:
         skipped=tuple(found.skipped),
         foreign=found.foreign,
         dropped=dropped,
+        expired=found.expired,
         whole=whole,
         size=into.stat().st_size,
     )

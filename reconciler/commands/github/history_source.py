@@ -11,6 +11,7 @@ counted. What a journal says decides what recovery writes back, so nothing else 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 from reconciler.commands.github.api import GitHubApi
 from reconciler.core.errors import GitHubError
 
+SHA = re.compile(r"[0-9a-f]{40}")
 ARTIFACT = "mmp-journal"
 MEMBER = "journal.jsonl"
 WORKFLOWS = ("mmp-apply.yml", "mmp-drift.yml")
@@ -43,23 +45,29 @@ class Found:
     journals: list[tuple[str, str]] = field(default_factory=list)  # ("run N", text)
     skipped: list[str] = field(default_factory=list)  # "run N: why" (unreadable ones)
     foreign: int = 0  # artifacts of runs that are not our workflows' on the branch
+    expired: int = 0  # artifacts GitHub no longer keeps
 
 
-def listed(api: GitHubApi, branch: str) -> list[dict[str, Any]]:
+def listed(api: GitHubApi, branch: str) -> tuple[list[dict[str, Any]], int]:
     """The well-formed, unexpired `mmp-journal` artifacts of this repository's runs on the
-    branch, newest first (by their time: GitHub documents no order)."""
+    branch, newest first (by their time: GitHub documents no order), and how many of them
+    have expired."""
     found = [a for a in api.artifacts(ARTIFACT) if _well_formed(a, branch)]
-    return sorted(found, key=lambda a: (str(a["created_at"]), int(a["id"])), reverse=True)
+    expired = sum(1 for a in found if a.get("expired") is not False)
+    found = [a for a in found if a.get("expired") is False]
+    newest = sorted(found, key=lambda a: (str(a["created_at"]), int(a["id"])), reverse=True)
+    return newest, expired
 
 
-def reviewed(api: GitHubApi, artifact: dict[str, Any], branch: str) -> bool:
-    """Whether the artifact's run ran our workflows' reviewed code on the branch."""
+def reviewed(api: GitHubApi, artifact: dict[str, Any], branch: str, head: str) -> bool:
+    """Whether the artifact's run ran our workflows' reviewed code on the branch: at a
+    commit that is the branch's head (`head`, read by its exact reference) or before it."""
     run = api.workflow_run(int(artifact["workflow_run"]["id"]))
     path, sha = str(run.get("path", "")), run.get("head_sha")
     ours = any(path == f".github/workflows/{name}" for name in WORKFLOWS)
     if not ours or run.get("event") not in EVENTS or run.get("head_branch") != branch:
         return False
-    return isinstance(sha, str) and len(sha) == 40 and api.on_branch(sha, branch)
+    return isinstance(sha, str) and SHA.fullmatch(sha) is not None and api.contains(head, sha)
 
 
 def journal_of(api: GitHubApi, artifact: dict[str, Any]) -> str | None:
@@ -87,7 +95,6 @@ def _well_formed(artifact: dict[str, Any], branch: str) -> bool:
     run = artifact.get("workflow_run")
     if (
         artifact.get("name") != ARTIFACT
-        or artifact.get("expired") is not False
         or not isinstance(artifact.get("id"), int)
         or not isinstance(artifact.get("created_at"), str)
         or not isinstance(run, dict)
