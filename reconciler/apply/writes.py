@@ -34,7 +34,7 @@ from reconciler.apply.recheck import Recheck
 from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
-from reconciler.core.freezes import became_held, what_to_do
+from reconciler.core.freezes import became_held, became_held_for, what_to_do
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest, split_space
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
@@ -244,7 +244,7 @@ async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | No
         )
     now = scope_digest(live) if live is not None and live.present else None
     if now == run.plan.digests.get(str(step.key)):
-        return None
+        return _reached_froze(run, step)
     if live is not None and _froze(step, live):
         caps = run.connections.clients[step.key.account].capabilities
         said = became_held(step.key, caps, live.freeze)
@@ -259,6 +259,26 @@ async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | No
         # it had a config when planned and has none now: say so as loudly as we can
         return StepResult(step, Outcome.UNKNOWN, detail + ". It is now WITHOUT MMP")
     return StepResult(step, Outcome.MOVED, detail)
+
+
+def _reached_froze(run: Run, step: Step) -> StepResult | None:
+    """The step held when another scope its set may reach (Capabilities.set_reset_reach)
+    froze, or may have, since the plan: one the plan did not name (`Step.reaches`, which
+    --include-held let through). Only scopes the check's read shows are seen: a bulk read
+    of one scope shows its config space (Deribit), not the account's other space."""
+    read = run.reads.get(step.key.account)
+    if read is None:
+        return None
+    caps = run.connections.clients[step.key.account].capabilities
+    reach = caps.set_reset_reach
+    for other, scope in sorted(read.account.by_key().items(), key=lambda i: i[0].sort_key()):
+        if other == step.key or str(other) in step.reaches or not read.holds(other.underlying):
+            continue
+        if reach.reaches(step.key, other) and scope.freeze.may_be_frozen:
+            return StepResult(
+                step, Outcome.HELD, became_held_for(step.key, caps, other, scope.freeze)
+            )
+    return None
 
 
 def _froze(step: Step, live: LiveScope) -> bool:
