@@ -34,8 +34,15 @@ from reconciler.apply.recheck import Recheck
 from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
-from reconciler.core.freezes import became_held, became_held_for, what_to_do
-from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest, split_space
+from reconciler.core.freezes import became_held, became_held_for, ended_by_write, what_to_do
+from reconciler.core.model import (
+    LiveAccount,
+    LiveScope,
+    MmpConfig,
+    ScopeKey,
+    scope_digest,
+    split_space,
+)
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
 from reconciler.venues.base import Said
@@ -120,6 +127,9 @@ class Run:
     checked_ns: dict[str, int] = field(default_factory=dict)  # scope -> its check read began
     # scope -> why its write was kept back by the check made again as it was leaving
     rechecked: dict[str, StepResult] = field(default_factory=dict)
+    # scope -> when this run first sent it a write: a set's reset may reach other scopes
+    # (Capabilities.set_reset_reach), ending a freeze pushed while it was on its way
+    first_sent_ns: dict[ScopeKey, int] = field(default_factory=dict)
 
     def remember(
         self,
@@ -186,7 +196,7 @@ async def run_step(run: Run, step: Step) -> StepResult:
     await push.confirm(run.connections, step.key.account)  # a channel trusted is one that answers
     result = await _check(run, step)
     if result is None or result.outcome is Outcome.HELD:  # a freeze pushed since it began
-        result = _pushed_hold(run, step) or result  # (said as pushed, where it was)
+        result = _pushed_hold(run, step, held=result is not None) or result  # (as pushed)
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
@@ -326,19 +336,44 @@ def _reusable(run: Run, step: Step, read: Read | None) -> bool:
 
 def _pushed_stop(run: Run, step: Step) -> str:
     """Why no further write may go to the scope ('' when none): a freeze its venue pushed
-    since the step's check read began."""
+    since the step's check read began, or since a write of this run that may have ended it
+    was sent (`_raced`)."""
+    return push.stop_reason(run.connections, step.key, _push_since(run, step))
+
+
+def _push_since(run: Run, step: Step) -> int:
+    """Since when a pushed freeze stops the step: its check read began, or earlier, when a
+    write of this run to another scope whose set may reach it was sent before that (the
+    read may show the freeze ended by that write's reset, not by the venue's rules)."""
     scope = str(step.key)
     if scope not in run.checked_ns:
         read = run.reads.get(step.key.account)
         run.checked_ns[scope] = read.at_ns if read is not None else 0
-    return push.stop_reason(run.connections, step.key, run.checked_ns[scope])
+    raced = _raced(run, step)
+    return min(run.checked_ns[scope], raced[1]) if raced else run.checked_ns[scope]
+
+
+def _raced(run: Run, step: Step) -> tuple[ScopeKey, int] | None:
+    """The first write of this run, to another scope, whose set may end the step's scope's
+    freeze (Capabilities.set_reset_reach), and when it was sent; None if none."""
+    reach = run.connections.clients[step.key.account].capabilities.set_reset_reach
+    sent = [
+        (at, other)
+        for other, at in run.first_sent_ns.items()
+        if other != step.key and reach.reaches(other, step.key)
+    ]
+    if not sent:
+        return None
+    at, other = min(sent, key=lambda item: (item[0], item[1].sort_key()))
+    return other, at
 
 
 def _kept_back(run: Run, step: Step) -> StepResult | None:
     """A refused first write kept back by the check made again as it left, or by a pushed
     freeze: the step's result; else None (the venue refused it)."""
     rechecked = run.rechecked.pop(str(step.key), None)
-    return _pushed_hold(run, step) or rechecked  # a pushed freeze is said as pushed
+    held = rechecked is not None and rechecked.outcome is Outcome.HELD
+    return _pushed_hold(run, step, held=held) or rechecked  # a pushed freeze said as pushed
 
 
 def _guard(run: Run, step: Step) -> Recheck:
@@ -367,14 +402,21 @@ def _guard(run: Run, step: Step) -> Recheck:
     return Recheck(run.journal, scope, check, waiting, RECHECK_AFTER_MS)
 
 
-def _pushed_hold(run: Run, step: Step) -> StepResult | None:
-    """The step held by a freeze pushed since its check read began, or None."""
+def _pushed_hold(run: Run, step: Step, *, held: bool = False) -> StepResult | None:
+    """The step held by a freeze pushed since its check read began, or None. A freeze
+    pushed before that, while a write that may have ended it was on its way, holds it too,
+    said so, unless its check (`held`) found the scope still frozen."""
     why = _pushed_stop(run, step)
     if not why:
         return None
+    freeze = push.pushed_freeze(run.connections, step.key, run.checked_ns[str(step.key)])
+    raced = _raced(run, step) if freeze is None else None  # pushed before its check read
+    if raced is not None and held:
+        return None  # its check found it still frozen: said as such
     run.journal.write("push-trigger", scope=str(step.key), said=why)
     caps = run.connections.clients[step.key.account].capabilities
-    freeze = push.pushed_freeze(run.connections, step.key, run.checked_ns[str(step.key)])
+    if raced is not None:  # while a write that may have ended it was on its way
+        return StepResult(step, Outcome.HELD, ended_by_write(step.key, caps, raced[0], why))
     assert freeze is not None
     said = f"not written: {why}, after the plan was made; "
     return StepResult(step, Outcome.HELD, said + what_to_do(step.key, caps, freeze))
@@ -408,6 +450,7 @@ async def _send(
         )
     run.sent[account] = run.sent.get(account, 0) + 1
     run.written.add(scope)
+    run.first_sent_ns.setdefault(step.key, clock().monotonic_ns())
     first = run.phases.get(scope) in (None, Phase.CHECKING)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING

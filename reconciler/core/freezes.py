@@ -225,6 +225,16 @@ def became_held_for(key: ScopeKey, caps: Capabilities, other: ScopeKey, state: F
     )
 
 
+def ended_by_write(key: ScopeKey, caps: Capabilities, write: ScopeKey, pushed: str) -> str:
+    """Apply: a freeze of `key` was pushed while this run's write of `write` was on its way,
+    and that write's set may have ended it: said, never taken for no freeze at all."""
+    return (
+        f"not written: {pushed}, after the plan was made, while this run's write of {write} "
+        f"was on its way; that write may have ended the freeze ({reach_said(caps)}): see "
+        f"`mmp status`, and plan again"
+    )
+
+
 def why_held(caps: Capabilities) -> str:
     """Why a change to a frozen scope is held rather than written."""
     if caps.set_unfreezes:
