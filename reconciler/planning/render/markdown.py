@@ -170,7 +170,15 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
 
 
 def _held_what(plan: Plan) -> str:
-    if any(step.freeze.trigger_unresolved for step in _of(plan, Action.HELD)):
+    held = _of(plan, Action.HELD)
+    unknown = any(step.freeze.trigger_unresolved for step in held)
+    if any(not step.freeze.may_be_frozen for step in held):  # held for another's freeze
+        frozen = "are frozen, or may be (freeze state unknown)," if unknown else "are frozen"
+        return (
+            f"{frozen} or a write to them may end another scope's freeze (see each step), "
+            "and are not written"
+        )
+    if unknown:
         return "are frozen, or may be (freeze state unknown), and not written"
     return "are frozen and not written (a write would unfreeze)"
 
