@@ -290,7 +290,7 @@ def _write(
     reason = _written_reason(key, action, freeze, context)
     if reaches:
         said = written_for_others(reaches, included.said())
-        reason = f"{said}; {reason}" if reason else said
+        reason = f"{reason}; {said}" if reason else said  # its own freeze state said first
     again = refreezes(caps, freeze, configs, context.now_ms)
     return Step(
         key,
