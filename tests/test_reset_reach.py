@@ -174,3 +174,24 @@ def test_apply_never_ends_a_siblings_freeze_unless_told(
         assert f"written although it may end the freeze of {frozen}" in written.stdout
         assert desk.live(OWN) == NEW
         assert desk.frozen(frozen) == (frozen not in ENDED[reading])
+
+
+def test_apply_holds_a_write_when_a_scope_it_may_reach_froze_after_the_plan(
+    tmp_path: Path,
+) -> None:
+    """The check just before a write reads the account's space: a scope there that froze
+    since the plan, and that the write's set may reach, holds the write (exit 3), said."""
+    scopes = {OWN: (NEW, OLD), OTHER_INDEX: (NEW, OLD), GROUP: (KEPT, KEPT)}
+    sim = DeribitSimulator(set_resets="scope")  # the first write ends no freeze of another
+    with LiveDesk(tmp_path, scopes, sims={"deribit": sim}) as desk:
+        gate = desk.gate("deribit", _set)  # the first write, btc_usd's, held at the venue
+        proc = desk.spawn("apply", "--auto-approve")
+        assert gate.wait_arrived(30, proc), proc.stderr_text()
+        desk.trigger(GROUP)  # after apply's plan: its check of eth_usd must see it
+        gate.release()
+        result = proc.finish(60)
+        assert result.code == 3, result
+        assert f"HELD (froze since plan)        {OTHER_INDEX}" in result.stdout
+        said = f"not written: {GROUP} froze after the plan was made (frozen until manual reset)"
+        assert said in result.stdout, result.stdout
+        assert desk.live(OWN) == NEW and desk.live(OTHER_INDEX) == OLD and desk.frozen(GROUP)
