@@ -36,6 +36,7 @@ from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
 from reconciler.core.freezes import became_held, became_held_for, ended_by_write, what_to_do
 from reconciler.core.model import (
+    FreezeState,
     LiveAccount,
     LiveScope,
     MmpConfig,
@@ -45,7 +46,7 @@ from reconciler.core.model import (
 )
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
-from reconciler.venues.base import Said
+from reconciler.venues.base import ResetReach, Said
 from reconciler.venues.limiter import sends_timed, unless_stopping
 from reconciler.venues.live import Connections
 from reconciler.venues.sendguard import guarded
@@ -76,6 +77,7 @@ class StepResult:
     detail: str = ""
     gap_ms: int | None = None  # replacements: time without MMP between reset and set
     freeze_unknown: bool = False  # HELD: the scope's freeze state became unknown, not frozen
+    for_another: str = ""  # HELD: for another scope's freeze, which its set may end
 
 
 class Phase(enum.Enum):
@@ -196,7 +198,8 @@ async def run_step(run: Run, step: Step) -> StepResult:
     await push.confirm(run.connections, step.key.account)  # a channel trusted is one that answers
     result = await _check(run, step)
     if result is None or result.outcome is Outcome.HELD:  # a freeze pushed since it began
-        result = _pushed_hold(run, step, held=result is not None) or result  # (as pushed)
+        held = result is not None and not result.for_another  # its own scope still frozen
+        result = _pushed_hold(run, step, held=held) or result  # (said as pushed)
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
@@ -244,7 +247,8 @@ def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
 
 
 async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | None:
-    """None when the scope is still as the plan saw it; else why the step is not run.
+    """None when the scope is still as the plan saw it (and no scope its set may reach froze
+    since: `_reached_froze`); else why the step is not run.
     `anew`: by a new read (the check made again as its write leaves)."""
     try:
         live = await _current(run, step, anew=anew)
@@ -274,21 +278,37 @@ async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | No
 def _reached_froze(run: Run, step: Step) -> StepResult | None:
     """The step held when another scope its set may reach (Capabilities.set_reset_reach)
     froze, or may have, since the plan: one the plan did not name (`Step.reaches`, which
-    --include-held let through). Only scopes the check's read shows are seen: a bulk read
-    of one scope shows its config space (Deribit), not the account's other space."""
-    read = run.reads.get(step.key.account)
-    if read is None:
-        return None
+    --include-held let through). Seen where the check's read shows it (a bulk read of one
+    scope shows its config space: Deribit), or where the account's push channel told a
+    freeze of a scope of the plan (its channels carry the indexes apply writes)."""
     caps = run.connections.clients[step.key.account].capabilities
     reach = caps.set_reset_reach
-    for other, scope in sorted(read.account.by_key().items(), key=lambda i: i[0].sort_key()):
-        if other == step.key or str(other) in step.reaches or not read.holds(other.underlying):
-            continue
-        if reach.reaches(step.key, other) and scope.freeze.may_be_frozen:
-            return StepResult(
-                step, Outcome.HELD, became_held_for(step.key, caps, other, scope.freeze)
-            )
+    if reach is ResetReach.SCOPE:
+        return None
+    for other, freeze in _reached_freezes(run, step):
+        if other != step.key and str(other) not in step.reaches and reach.reaches(step.key, other):
+            said = became_held_for(step.key, caps, other, freeze)
+            return StepResult(step, Outcome.HELD, said, for_another=str(other))
     return None
+
+
+def _reached_freezes(run: Run, step: Step) -> list[tuple[ScopeKey, FreezeState]]:
+    """The account's scopes frozen, or that may be: by the check's read, then by its push
+    channel (a scope of the plan it told a freeze of)."""
+    read = run.reads.get(step.key.account)
+    found = []
+    if read is not None:
+        found = [
+            (key, scope.freeze)
+            for key, scope in sorted(read.account.by_key().items(), key=lambda i: i[0].sort_key())
+            if read.holds(key.underlying) and scope.freeze.may_be_frozen
+        ]
+    for planned in run.plan.steps:
+        if planned.key.account == step.key.account:
+            pushed = push.pushed_freeze(run.connections, planned.key, 0)
+            if pushed is not None:
+                found.append((planned.key, pushed))
+    return found
 
 
 def _froze(step: Step, live: LiveScope) -> bool:
@@ -373,6 +393,7 @@ def _kept_back(run: Run, step: Step) -> StepResult | None:
     freeze: the step's result; else None (the venue refused it)."""
     rechecked = run.rechecked.pop(str(step.key), None)
     held = rechecked is not None and rechecked.outcome is Outcome.HELD
+    held = held and not (rechecked and rechecked.for_another)  # its own scope still frozen
     return _pushed_hold(run, step, held=held) or rechecked  # a pushed freeze said as pushed
 
 
