@@ -587,7 +587,7 @@ class DeribitSimulator:
     def _set_reset(
         self, account: SimAccount, index: str, group: str | None, *, block_rfq: bool
     ) -> None:
-        """"Set config for MMP - triggers MMP reset": the freezes it ends (set_resets)."""
+        """What "Set config for MMP - triggers MMP reset" ends: the freezes set_resets names."""
         reach = "scope" if self._seeding else self.set_resets
         if reach == "account":
             account.frozen_until.clear()
