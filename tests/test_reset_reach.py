@@ -11,12 +11,15 @@ held step warned. The process tests run a real `mmp` against the simulator serve
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.apply.journal import who
+from reconciler.cli import main
 from reconciler.core.model import FreezeState, LiveAccount, LiveScope, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL
 from reconciler.planning.plan import NO_INCLUSION, Action, Inclusion
@@ -25,7 +28,7 @@ from reconciler.policy.desired import AccountTarget, DesiredScope, DesiredState,
 from reconciler.venues import VENUES
 from reconciler.venues.base import ResetReach
 from reconciler.venues.deribit.simulator import SET_RESETS, DeribitSimulator
-from tests.procs import LiveDesk
+from tests.procs import ROOT, LiveDesk
 
 ACCOUNT = "dm"
 OWN = ScopeKey("deribit", ACCOUNT, "btc_usd")  # the scope the plan updates
@@ -195,3 +198,24 @@ def test_apply_holds_a_write_when_a_scope_it_may_reach_froze_after_the_plan(
         said = f"not written: {GROUP} froze after the plan was made (frozen until manual reset)"
         assert said in result.stdout, result.stdout
         assert desk.live(OWN) == NEW and desk.live(OTHER_INDEX) == OLD and desk.frozen(GROUP)
+
+
+def test_include_held_says_what_it_writes_and_which_freeze_that_may_end(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said before anything is sent, and in the plan's notes: never as a scope whose freeze
+    state is unknown (the example desk: btc_usd, held for its frozen MassQuoteBot7)."""
+    shutil.copytree(ROOT / "policies", in_tmp / "policies")
+    own, frozen = "deribit/deribit-main/btc_usd", "deribit/deribit-main/btc_usd/MassQuoteBot7"
+    argv = ["apply", "--sandbox", "--auto-approve", "--include-held", own, "--reason", "ok"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"--include-held: will write {own}, held because its write may end the freeze of "
+        f"{frozen} (--include-held by {who()}: ok)"
+    ]
+    assert (
+        "Note: written although their write may end another scope's freeze, as a person "
+        f"decided: {own} (--include-held by {who()}: ok)"
+    ) in out
+    assert "freeze state unknown" not in out.split("\n\n")[0]

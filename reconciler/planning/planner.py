@@ -104,10 +104,7 @@ def make_plan(
             )
     steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
     if included:
-        notes.append(
-            "written although their freeze state is unknown, as a person checked them: "
-            f"{', '.join(included.scopes)} ({included.said()})"
-        )
+        notes += _included_notes(steps, included)
     notes += [note for account in live for note in account.said()]
     digests = live_digests(live)
     return Plan(
@@ -119,6 +116,32 @@ def make_plan(
         notes=tuple(notes),
         included=included,
     )
+
+
+def _included_notes(steps: list[Step], included: Inclusion) -> list[str]:
+    """What --include-held lets be written: scopes whose freeze state is unknown, and writes
+    held for another scope's freeze their set may end."""
+    reaching = sorted(
+        str(s.key)
+        for s in steps
+        if s.action.writes
+        and s.reaches
+        and not s.freeze.may_be_frozen
+        and str(s.key) in included.scopes
+    )
+    unknown = [scope for scope in included.scopes if scope not in reaching]
+    notes = []
+    if unknown:
+        notes.append(
+            "written although their freeze state is unknown, as a person checked them: "
+            f"{', '.join(unknown)} ({included.said()})"
+        )
+    if reaching:
+        notes.append(
+            "written although their write may end another scope's freeze, as a person "
+            f"decided: {', '.join(reaching)} ({included.said()})"
+        )
+    return notes
 
 
 def inclusion_problems(plan: Plan) -> list[str]:
