@@ -204,9 +204,10 @@ def held_for_others(key: ScopeKey, caps: Capabilities, others: dict[ScopeKey, Fr
     """Why the plan holds a write to a scope that is not frozen itself: a scope its set may
     reach is frozen (or may be), and writing would end that protection silently."""
     named = "; ".join(f"{other} is {sibling_state(state)}" for other, state in others.items())
+    that, it = ("that freeze", "it") if len(others) == 1 else ("those freezes", "them")
     return (
-        f"{named}, and writing this may end that freeze ({reach_said(caps)}); wait for it to "
-        f"end, or, to write this anyway and accept that it may end that freeze, "
+        f"{named}, and writing this may end {that} ({reach_said(caps)}); wait for {it} to "
+        f"end, or, to write this anyway and accept that it may end {that}, "
         f"`mmp apply --include-held {key} --reason TEXT`"
     )
 
