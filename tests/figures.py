@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +142,12 @@ class FirstPlan:
     not_live: tuple[str, ...]
     held: tuple[str, ...]
     unknown: tuple[str, ...]
+    # held, not frozen themselves: a write to each may end these scopes' freeze (Deribit)
+    reaches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def frozen(self) -> tuple[str, ...]:
-        return tuple(scope for scope in self.held if scope not in self.unknown)
+        return tuple(s for s in self.held if s not in self.unknown and s not in self.reaches)
 
 
 def first_plan(figures: Figures, plan_json: str) -> FirstPlan:
@@ -156,6 +158,7 @@ def first_plan(figures: Figures, plan_json: str) -> FirstPlan:
         tuple(sorted(s["scope"] for s in steps if s["action"] == "create")),
         tuple(sorted(s["scope"] for s in held)),
         tuple(sorted(s["scope"] for s in held if s["freeze"]["frozen"] is None)),
+        {s["scope"]: tuple(s["reaches"]) for s in held if s["freeze"]["frozen"] is False},
     )
     figures.check("sandbox.plan.creates", scopes.not_live)
     figures.check("sandbox.plan.held", scopes.held)

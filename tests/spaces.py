@@ -58,22 +58,35 @@ class SpaceWatch:
         if method in WRITES:
             space = BLOCK_RFQ if params.get("block_rfq") is True else ORDERS
             self.writes[space] += 1
-            self._pending = (method, space, self._state(_other(space)))
+            self._pending = (method, space, self._state(_other(space), self._frozen(method)))
 
     def _settle(self) -> None:
         if self._pending is None:
             return
         method, space, before = self._pending
         self._pending = None
-        if self._state(_other(space)) != before:
+        if self._state(_other(space), self._frozen(method)) != before:
             self.mixed.append(f"a {method} of {space} MMP changed {_other(space)} MMP")
 
-    def _state(self, space: str) -> Any:
-        """Every account's configs and freezes of that space, as they are now."""
+    def _frozen(self, method: str) -> bool:
+        """Whether the other space's freezes are watched too: not for a set where the
+        simulator plays a set's reset reaching the whole account, both spaces (set_resets:
+        the venue's doing, which mmp holds writes for), only its configs."""
+        return not (method.endswith("set_mmp_config") and self.sim.set_resets == "account")
+
+    def _state(self, space: str, freezes: bool = True) -> Any:
+        """Every account's configs (and freezes) of that space, as they are now."""
         accounts = self.sim.accounts.items()
         if space == BLOCK_RFQ:
-            return copy.deepcopy({cid: (a.rfq_configs, a.rfq_frozen) for cid, a in accounts})
-        return copy.deepcopy({cid: (a.configs, a.frozen_until, a.group_ids) for cid, a in accounts})
+            return copy.deepcopy(
+                {cid: (a.rfq_configs, a.rfq_frozen if freezes else None) for cid, a in accounts}
+            )
+        return copy.deepcopy(
+            {
+                cid: (a.configs, a.frozen_until if freezes else None, a.group_ids)
+                for cid, a in accounts
+            }
+        )
 
     def check(self) -> Counter[str]:
         """The writes of each space so far; fails where one changed the other space."""

@@ -93,5 +93,6 @@ def test_underlying_all_suggests_block_rfq_all_which_selects_it(
         "did you mean `block_rfq:all`?"
     ) in err, err
     code, out, err = mmp(capsys, "plan", "--underlying", "block_rfq:all", "--detailed-exitcode")
-    assert code == 2 and "~ update    deribit/deribit-main/block_rfq:all" in out, out
-    assert "Plan: changes; 1 to update." in out and "did you mean" not in err
+    # selected; held: its set may end the freeze of the account's frozen MassQuoteBot7
+    assert code == 0 and "! held      deribit/deribit-main/block_rfq:all" in out, out
+    assert "Plan: no changes; 1 held." in out and "did you mean" not in err

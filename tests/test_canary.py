@@ -155,7 +155,8 @@ def test_no_secret_in_what_heal_prints_reports_or_journals(
     for args in (["init", "-q", "-b", "main"], ["add", "policies"], ["commit", "-qm", "desk"]):
         git = ["git", "-C", str(in_tmp), *identity, "-c", "commit.gpgsign=false", *args]
         subprocess.run(git, check=True, capture_output=True)  # heal: committed policies only
-    assert main(["heal", "--report", "heal.json"]) == 0
+    # 4: deribit-main's declared scopes, bare, are held while its MassQuoteBot7 is frozen
+    assert main(["heal", "--report", "heal.json"]) == 4
     healed = capsys.readouterr()
     assert "Heal finished:" in healed.out
     echo_secret_in_error(desk["deribit"])

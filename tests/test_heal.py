@@ -95,7 +95,6 @@ def test_creates_and_tightenings_are_healed_everything_else_left_with_why() -> N
             "loose": (cfg("5"), cfg("8"), FREE),
             "mixed": (cfg("5"), cfg("4", window=500), FREE),
             "gone": (cfg("5"), None, FREE),  # marked absent
-            "frozen": (cfg("8"), cfg("5"), FreezeState(True)),
             "same": (cfg("5"), cfg("5"), FREE),  # no drift: not listed
             "extra": (cfg("5"), None, FREE),  # live only
         },
@@ -113,13 +112,32 @@ def test_creates_and_tightenings_are_healed_everything_else_left_with_why() -> N
         "tightens quantity_limit 5 -> 4 but loosens window 1s -> 500ms",
     )
     assert why["gone"][0] == "removal" and "the policies mark it absent" in why["gone"][1]
-    assert why["frozen"][0] == "held" and why["frozen"][1].startswith("frozen: a set on deribit")
     assert why["extra"] == ("unmanaged", "not in the policies; left alone")
     assert "same" not in why
     # what the executor runs is exactly what is healed, in plan order, with no trips
     assert [s.key.underlying for s in healing.plan.writes] == ["bare", "tight"]
     assert healing.plan.trips == ()
-    assert healing.summary() == "Heal: 2 to heal (1 to create, 1 to update); 5 left for a person."
+    assert healing.summary() == "Heal: 2 to heal (1 to create, 1 to update); 4 left for a person."
+
+
+def test_a_frozen_scope_holds_every_heal_whose_set_may_end_its_freeze() -> None:
+    """Deribit: a set "triggers MMP reset", of what its docs do not say; while a scope of the
+    account is frozen, nothing of it is healed, the bare one neither: each is left, saying
+    which freeze its write may end."""
+    healing = heal_of(
+        "deribit",
+        {
+            "bare": (None, cfg("5"), FREE),
+            "tight": (cfg("8"), cfg("5", window=2000), FREE),
+            "frozen": (cfg("8"), cfg("5"), FreezeState(True)),
+        },
+    )
+    assert healed(healing) == {} and healing.plan.writes == ()
+    why = left(healing)
+    assert why["frozen"][0] == "held" and why["frozen"][1].startswith("frozen: a set on deribit")
+    for underlying in ("bare", "tight"):
+        said = "deribit/a/frozen is frozen until manual reset, and writing this may end that"
+        assert why[underlying][0] == "held" and why[underlying][1].startswith(said)
 
 
 def test_a_freeze_state_unknown_is_never_healed_with_or_without_a_trigger() -> None:
@@ -370,6 +388,11 @@ def test_without_the_setting_heal_refuses_and_says_what_to_add(
 # ---- the command, in the sandbox --------------------------------------------------------
 
 
+# heal's exit on the example desk in the sandbox: its Block RFQ btc_usd has no config and is
+# held while the account's MassQuoteBot7 is frozen (Deribit: a set may end that freeze)
+BARE_HELD = 4
+
+
 def _records(journal: Path, event: str) -> list[dict[str, object]]:
     lines = journal.read_text().splitlines()
     return [r for r in map(loads_exact, lines) if r["event"] == event]
@@ -379,11 +402,14 @@ def test_heal_in_the_sandbox_writes_journals_and_reports(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _desk(in_tmp, (ROOT / "policies" / "guardrails.yaml").read_text())  # it heals
-    assert main(["heal", "--sandbox", "--report", "heal.json"]) == 0
+    # exit 4: deribit-main's Block RFQ btc_usd, bare, is held (a set of it may end the freeze
+    # of the account's MassQuoteBot7), so heal leaves it without MMP, for a person
+    assert main(["heal", "--sandbox", "--report", "heal.json"]) == BARE_HELD
     out = capsys.readouterr().out
     healed_now = re.findall(r"^  applied +(\S+)$", out, re.M)
     assert out.rstrip().endswith(
-        f"Heal finished: {len(healed_now)} applied. Exit 0: every change applied and verified."
+        f"Heal finished: {len(healed_now)} applied. Exit 4: 1 declared scope(s) may be without "
+        "MMP after heal: deribit/deribit-main/block_rfq:btc_usd (why: above). A person must act."
     )
     journal = in_tmp / ".mmp" / "journal.jsonl"
     heals = _records(journal, "heal")
@@ -393,13 +419,13 @@ def test_heal_in_the_sandbox_writes_journals_and_reports(
     start = _records(journal, "apply-start")[0]
     assert start["run"] == first["run"] and start["steps"] == len(heals)
     report = json.loads((in_tmp / "heal.json").read_text())
-    assert report["exit_code"] == 0 and report["sandbox"] is True
+    assert report["exit_code"] == BARE_HELD and report["sandbox"] is True
     assert {h["scope"] for h in report["healed"]} == set(healed_now)
     assert {h["outcome"] for h in report["healed"]} == {"applied"}
     whys = {item["why"] for item in report["left"]}
     assert whys <= {w.value for w in Why} and "held" in whys and "unmanaged" in whys
     # again: nothing to heal; what is left is the same
-    assert main(["heal", "--sandbox", "--report", "again.json"]) == 0
+    assert main(["heal", "--sandbox", "--report", "again.json"]) == BARE_HELD
     assert "Nothing to heal." in capsys.readouterr().out
     again = json.loads((in_tmp / "again.json").read_text())
     assert again["healed"] == [] and again["left"] == report["left"]
@@ -452,7 +478,7 @@ def test_heal_writes_only_the_committed_policies_of_the_heal_branch(
     (in_tmp / "policies" / "guardrails.yaml").write_text(HEALING + "  branch: wip\n")
     _git(in_tmp, "commit", "-q", "-am", "heal wip")
     commit = _git(in_tmp, "rev-parse", "HEAD")
-    assert main(["heal", "--sandbox"]) == 0
+    assert main(["heal", "--sandbox"]) == BARE_HELD
     heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
     assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(commit, False)}
 
@@ -464,7 +490,7 @@ def test_outside_git_only_the_sandbox_heals(
     assert main(["heal"]) == 1
     err = capsys.readouterr().err
     assert "are not in a Git repository; nothing was read or sent" in err
-    assert main(["heal", "--sandbox"]) == 0
+    assert main(["heal", "--sandbox"]) == BARE_HELD
     assert "not in a Git repository: the sandbox heals anyway" in capsys.readouterr().err
     heals = _records(in_tmp / ".mmp" / "journal.jsonl", "heal")
     assert heals and {(r["commit"], r["dirty"]) for r in heals} == {(None, False)}
@@ -477,10 +503,11 @@ def test_heal_filters_as_plan_does(in_tmp: Path, capsys: pytest.CaptureFixture[s
     assert main(["heal", "--sandbox", "--venue", "deribit", "--underlying", "eth_usd"]) == 4
     out = capsys.readouterr().out
     assert "Selection: underlying eth_usd; venue deribit." in out
-    assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {
-        "deribit/deribit-hedge/eth_usd",
-        "deribit/deribit-main/eth_usd",
-    }
+    # deribit-main's is held: a set of it may end the freeze of its MassQuoteBot7
+    assert set(re.findall(r"^  applied +(\S+)$", out, re.M)) == {"deribit/deribit-hedge/eth_usd"}
+    assert re.search(
+        r"^  held +deribit/deribit-main/eth_usd: deribit/deribit-main/btc_usd/", out, re.M
+    )
     assert re.search(r"^  outside filter +deribit/deribit-main/block_rfq:btc_usd: ", out, re.M)
     assert "; 5 account(s) not read, so not checked: aevo/aevo-mm, binance/binance-mm, " in out
     assert main(["heal", "--sandbox", "--account", "aevo-mm"]) == 4

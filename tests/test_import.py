@@ -44,7 +44,15 @@ KEPT_NOTE = "kept {}: declared, but the venue has no config for it (mmp plan cre
 KEPT_NOTE += "--prune takes it out)"
 
 
+REACH_NOTE = (
+    "kept the declared value of {}: a write to it may end the freeze of {}, and its live "
+    "config is not what the policies want (mmp plan holds the change until that freeze ends)"
+)
+
+
 def held_note(scope: str, desk: FirstPlan) -> str:
+    if scope in desk.reaches:
+        return REACH_NOTE.format(scope, ", ".join(desk.reaches[scope]))
     return (UNKNOWN_NOTE if scope in desk.unknown else HELD_NOTE).format(scope)
 
 
@@ -104,8 +112,10 @@ def test_import_then_plan_shows_only_the_kept_and_the_held(
     pruned_summary = pruned.pop("summary")
     assert _changes(pruned) == dict.fromkeys(scopes.held, "held")
     # the creates taken out, nothing else
-    assert pruned_summary.startswith("Plan: no changes; ")
-    assert counts(pruned_summary) == {k: n for k, n in counts(summary).items() if k != "create"}
+    # (a held create stays: the plan still names it UNPROTECTED)
+    assert pruned_summary.startswith(("Plan: no changes; ", "Plan: nothing to apply, "))
+    pruned_counts = {k: n for k, n in counts(pruned_summary).items() if k != "UNPROTECTED"}
+    assert pruned_counts == {k: n for k, n in counts(summary).items() if k != "create"}
     assert main(["validate"]) == 0
 
 
@@ -172,7 +182,7 @@ def test_a_held_tightening_keeps_its_declared_value_and_says_so(
         assert "MassQuoteBot7:             # a mass-quote group\n          window: 60s" in text
         for held in ("          quantity_limit: 3\n", "        quantity_limit: 0.2\n"):
             assert before.count(held) == text.count(held) == 1
-        assert [line for line in err if "frozen" in line] == [
+        assert [line for line in err if "kept the declared value" in line] == [
             f"{FILE}: {held_note(scope, scopes)}" for scope in scopes.held
         ]
         assert _plan(capsys)["deribit/deribit-main/btc_usd/MassQuoteBot7"] == "held"
@@ -189,7 +199,8 @@ def test_a_frozen_scope_declared_as_live_is_neither_written_nor_named(
     _import(capsys, "--prune")
     _, err = _import(capsys)
     assert "          quantity_limit: 5.0   # as live\n" in desk.read_text()
-    assert not any("MassQuoteBot7" in line for line in err)
+    # named only as the freeze the account's held writes may end
+    assert not any("value of deribit/deribit-main/btc_usd/MassQuoteBot7" in line for line in err)
     assert _plan(capsys)["deribit/deribit-main/btc_usd/MassQuoteBot7"] == "unchanged"
 
 
@@ -197,28 +208,38 @@ def test_an_absent_the_venue_still_has_becomes_its_live_config_unless_held(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A removal never applied is a declared value like any other: the live config replaces
-    it, and import says so; a removal a freeze holds back stays `absent`."""
+    it, and import says so; a removal a freeze holds back stays `absent`: of the frozen
+    scope itself, and on Deribit of any scope of its account (a set may end that freeze)."""
     text = desk.read_text()
+    hedge = "      btc_usd:\n        default:\n          quantity_limit: 12.5\n"
+    hedge += (
+        "          delta_limit: 4.25\n          vega_limit: 3000\n          max_quote_quantity: 5\n"
+    )
     eth = "      eth_usd:\n        default:\n          quantity_limit: 300\n"
     eth += "          max_quote_quantity: 100\n"
     held = "        MassQuoteBot7:             # a mass-quote group\n          window: 60s\n"
     held += "          frozen: manual           # no automatic unfreeze\n"
     held += "          quantity_limit: 3\n          max_quote_quantity: 2.5\n"
-    assert eth in text and held in text
+    assert text.count(hedge) == text.count(eth) == text.count(held) == 1
+    text = text.replace(hedge, "      btc_usd: absent   # take it off\n")
     text = text.replace(eth, "      eth_usd: absent   # take it off\n")
     desk.write_text(text.replace(held, "        MassQuoteBot7: absent\n"))
     _, err = _import(capsys)
+    imported = desk.read_text()
     assert (
-        "      eth_usd:          # take it off\n        default:\n          quantity_limit: 400\n"
-        "          max_quote_quantity: 100\n      # `eth_usd: absent` would remove it"
-    ) in desk.read_text()
-    assert "        MassQuoteBot7: absent\n      eth_usd:" in desk.read_text()
+        "      btc_usd:          # take it off\n        default:\n          quantity_limit: 12.5\n"
+    ) in imported
+    assert "        MassQuoteBot7: absent\n      eth_usd: absent # take it off\n" in imported
     assert (
-        f"{FILE}: replaced `absent` of deribit/deribit-main/eth_usd with its live config: the "
+        f"{FILE}: replaced `absent` of deribit/deribit-hedge/btc_usd with its live config: the "
         "removal was never applied (declare it `absent` again to have it removed)"
     ) in err
-    assert f"{FILE}: {HELD_NOTE.format('deribit/deribit-main/btc_usd/MassQuoteBot7')}" in err
-    assert _plan(capsys)["deribit/deribit-main/eth_usd"] == "unchanged"
+    frozen = "deribit/deribit-main/btc_usd/MassQuoteBot7"
+    assert f"{FILE}: {HELD_NOTE.format(frozen)}" in err
+    assert f"{FILE}: {REACH_NOTE.format('deribit/deribit-main/eth_usd', frozen)}" in err
+    plan = _plan(capsys)
+    assert plan["deribit/deribit-hedge/btc_usd"] == "unchanged"
+    assert plan["deribit/deribit-main/eth_usd"] == "held"
 
 
 def test_dry_run_shows_exactly_what_import_writes_with_the_same_notes(
@@ -276,11 +297,17 @@ def _diff(before: str, after: str) -> str:
 
 
 def _held_lines(lines: list[str], capsys: pytest.CaptureFixture[str]) -> set[int]:
-    """The indexes of the lines inside the scopes the plan shows held."""
+    """The indexes of the lines inside the scopes the plan shows held, or would once changed:
+    where a scope a set of it may reach is frozen (Deribit: any of its account's)."""
     assert main(["plan", "--sandbox", "--format", "json"]) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    frozen = [ScopeKey.from_data(s["key"]) for s in steps if s["freeze"]["frozen"] is not False]
     held = set()
-    for step in json.loads(capsys.readouterr().out)["steps"]:
-        if step["action"] == "held":
+    for step in steps:
+        key = ScopeKey.from_data(step["key"])
+        reach = VENUES[key.venue].capabilities.set_reset_reach
+        reached = any(other != key and reach.reaches(key, other) for other in frozen)
+        if step["where"] and (step["action"] == "held" or reached):
             line, col = (int(n) for n in step["where"].rsplit(":", 2)[1:])
             index = line  # the line after the scope's key
             while index < len(lines) and len(lines[index]) - len(lines[index].lstrip()) >= col:
@@ -411,9 +438,11 @@ def test_held_creates_and_held_removals_stay_as_declared_even_with_prune(in_tmp:
     ]
 
 
-def test_a_held_group_under_an_absent_underlying_stays_absent_beside_its_siblings(
+def test_a_held_group_under_an_absent_underlying_stays_absent_and_its_siblings_too(
     in_tmp: Path,
 ) -> None:
+    """On Deribit a set's reset may reach the whole account: the frozen group's siblings'
+    removals are held too, so the underlying stays `absent` as declared."""
     result = _import_by_hand(
         in_tmp,
         [
@@ -422,14 +451,11 @@ def test_a_held_group_under_an_absent_underlying_stays_absent_beside_its_sibling
             LiveScope(_scope("eth_usd", "Bot"), LIVE, FROZEN),
         ],
     )
-    assert result.after.endswith(
-        "      eth_usd:             # the whole underlying\n        default:\n"
-        "          quantity_limit: 9\n"
-        "          max_quote_quantity: 2\n        Bot: absent\n      sol_usdc:\n"
-        "        default: absent    # one group\n"
-    )
-    assert [str(key) for key in result.updated] == ["deribit/main/eth_usd"]
-    assert result.unremoved == result.updated
+    assert result.after == result.before
+    assert "      eth_usd: absent      # the whole underlying\n" in result.after
+    assert (result.updated, result.unremoved) == ([], [])
+    held = {str(step.key): step.reaches for step in result.held}
+    assert held["deribit/main/eth_usd"] == ("deribit/main/btc_usd", "deribit/main/eth_usd/Bot")
 
 
 def test_an_undeclared_frozen_scope_is_added_like_any_other(in_tmp: Path) -> None:
@@ -441,8 +467,9 @@ def test_an_undeclared_frozen_scope_is_added_like_any_other(in_tmp: Path) -> Non
     )
     assert "      ada_usdc:\n        default:\n          quantity_limit: 9\n" in result.after
     assert [str(key) for key in result.added] == ["deribit/main/ada_usdc"]
-    assert [str(key) for key in result.updated] == ["deribit/main/btc_usd"]
-    assert "        default: {quantity_limit: 9, max_quote_quantity: 2}\n" in result.after
+    # btc_usd's change is held: a set of it may end ada_usdc's freeze (Deribit)
+    assert result.updated == [] and [str(s.key) for s in result.held] == ["deribit/main/btc_usd"]
+    assert "        default: {quantity_limit: 5, max_quote_quantity: 2}\n" in result.after
     assert "      eth_usd: absent      # the whole underlying\n" in result.after
 
 

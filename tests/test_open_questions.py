@@ -52,6 +52,7 @@ NOT_OPEN = {
 DOMAINS: dict[tuple[str, str], typing.Collection[Any]] = {
     ("deribit", "mmp_disabled_code"): deribit_simulator.MMP_DISABLED,
     ("deribit", "set_result"): deribit_simulator.SET_RESULTS,
+    ("deribit", "set_resets"): deribit_simulator.SET_RESETS,
     ("deribit", "trigger_payload"): deribit_push.PAYLOADS,
     ("bullish", "token_refusal"): bullish_simulator.TOKEN_REFUSALS,
     ("bullish", "ws.trigger_topic"): bullish_push.TRIGGER_TOPIC_READINGS,
@@ -241,6 +242,11 @@ def test_a_set_result_the_deribit_simulator_does_not_know_is_refused() -> None:
     the default reading under another name."""
     with pytest.raises(ValueError, match="set_result is one of"):
         deribit_simulator.DeribitSimulator(set_result="arrays")
+
+
+def test_a_set_resets_the_deribit_simulator_does_not_know_is_refused() -> None:
+    with pytest.raises(ValueError, match="set_resets is one of"):
+        deribit_simulator.DeribitSimulator(set_resets="group")
 
 
 @pytest.mark.parametrize(("venue", "switch"), ZERO_SWITCHES)

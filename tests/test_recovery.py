@@ -259,8 +259,9 @@ def test_a_sandbox_killed_mid_apply_agrees_with_its_journal(tmp_path: Path) -> N
     else:
         assert writing or bare, line
     if bare:
-        first = plan.stdout.removeprefix("[sandbox: simulators, not venues] ")
-        assert first.startswith("UNPROTECTED: 1 declared scope(s)"), plan.stdout
+        first = plan.stdout.removeprefix("[sandbox: simulators, not venues] ").splitlines()[0]
+        # named first (beside the Block RFQ create its account's frozen group holds)
+        assert first.startswith("UNPROTECTED: ") and scope in first, plan.stdout
     rerun = subprocess.run(
         command, cwd=repo, env=env, capture_output=True, text=True, timeout=WAIT_S
     )
@@ -273,7 +274,8 @@ def test_a_sandbox_killed_mid_apply_agrees_with_its_journal(tmp_path: Path) -> N
         text=True,
         timeout=WAIT_S,
     )
-    assert final.returncode == 0 and "Plan: no changes" in final.stdout, final.stdout
+    done = ("Plan: no changes", "Plan: nothing to apply")  # what is left is held
+    assert final.returncode == 0 and any(said in final.stdout for said in done), final.stdout
 
 
 def test_one_writing_run_at_a_time_and_a_dead_holder_is_taken_over(

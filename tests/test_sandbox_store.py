@@ -182,7 +182,8 @@ def test_mmp_plan_apply_plan_in_a_copy_of_the_repo(tmp_path: Path) -> None:
     assert applied.returncode == 0, applied.stdout + applied.stderr
     again = mmp("plan")
     assert again.returncode == 0, again.stderr
-    assert "Plan: no changes" in again.stdout
+    # what is left is held (a Deribit create among them, so UNPROTECTED)
+    assert "Plan: no changes" in again.stdout or "Plan: nothing to apply" in again.stdout
     assert not list((tmp_path / ".mmp").glob("*.tmp"))
 
 

@@ -333,6 +333,18 @@ accounts:
         MassQuoteBot7: {window: 60s, frozen: manual, quantity_limit: 3, max_quote_quantity: 2.5}
       eth_usd:
         default: {quantity_limit: 90, delta_limit: 35, max_quote_quantity: 40}
+  deribit-hedge:      # written: deribit-main's are held, its frozen group in their reach
+    venue: deribit
+    environment: production
+    credentials: DERIBIT_HEDGE
+    defaults: {window: 1s, frozen: 30s}
+    mmp:
+      btc_usd:
+        default:
+          {window: 2s, frozen: 10s, quantity_limit: 10, delta_limit: 4, vega_limit: 3000,
+           max_quote_quantity: 5}
+      eth_usd:
+        default: {quantity_limit: 90, delta_limit: 35, max_quote_quantity: 40}
 """
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from reconciler.core.model import FreezeState, LiveScope, MmpConfig
+from reconciler.core.model import FreezeState, LiveScope, MmpConfig, ScopeKey
 from reconciler.planning.plan import Action, Plan
 from reconciler.planning.planner import Filters
 from reconciler.planning.render import RENDERERS
@@ -21,12 +21,19 @@ def _first_flag(markdown: str) -> str:
     return next(line for line in markdown.splitlines() if line.startswith("- **"))
 
 
+def cold(underlying: str) -> ScopeKey:
+    """A scope of an account of its own: on Deribit a frozen scope holds every write of its
+    account (a set may end its freeze), so the frozen ones are kept apart."""
+    return key(underlying, account="cold")
+
+
 def test_creates_and_held_creates_are_unprotected_in_plan_order() -> None:
     plan = plan_for(
-        {key(): A, key("eth_usd"): A, key("sol_usdc"): A, key("ada_usdc"): A, key("xrp"): None},
+        {cold("btc_usd"): A, key("eth_usd"): A, cold("sol_usdc"): A, key("ada_usdc"): A}
+        | {key("xrp"): None},
         [
-            LiveScope(key(), None, FROZEN),  # frozen, no config: a held create
-            LiveScope(key("sol_usdc"), B, FROZEN),  # frozen, a config: held, not unprotected
+            LiveScope(cold("btc_usd"), None, FROZEN),  # frozen, no config: a held create
+            LiveScope(cold("sol_usdc"), B, FROZEN),  # frozen, a config: held, not unprotected
             LiveScope(key("ada_usdc"), B),  # an update
             LiveScope(key("xrp"), A),  # a removal: not declared with a config
         ],
@@ -34,10 +41,19 @@ def test_creates_and_held_creates_are_unprotected_in_plan_order() -> None:
     assert [s.action for s in plan.unprotected] == [Action.CREATE, Action.HELD]
     assert [str(s.key) for s in plan.unprotected] == [
         "deribit/main/eth_usd",
-        "deribit/main/btc_usd",
+        "deribit/cold/btc_usd",
     ]
-    assert plan.to_data()["unprotected"] == ["deribit/main/eth_usd", "deribit/main/btc_usd"]
-    assert [str(s.key) for s in plan.pending] == ["deribit/main/btc_usd", "deribit/main/sol_usdc"]
+    assert plan.to_data()["unprotected"] == ["deribit/main/eth_usd", "deribit/cold/btc_usd"]
+    assert [str(s.key) for s in plan.pending] == ["deribit/cold/btc_usd", "deribit/cold/sol_usdc"]
+
+
+def test_a_create_held_for_a_frozen_scope_of_its_account_is_unprotected_too() -> None:
+    plan = plan_for({key(): A, key("eth_usd"): A}, [LiveScope(key("eth_usd"), B, FROZEN)])
+    assert [(str(s.key), s.held_action) for s in plan.unprotected] == [
+        ("deribit/main/btc_usd", Action.CREATE)
+    ]
+    flag = _first_flag(document(plan))
+    assert "(1 held: created only once the freeze their write may end is over)" in flag
 
 
 def test_a_filtered_plan_reports_only_the_scopes_it_planned() -> None:
@@ -79,12 +95,12 @@ def test_nothing_unprotected_leaves_the_outputs_as_they_were() -> None:
 
 
 def test_json_opens_with_the_unprotected_scopes() -> None:
-    plan = plan_for({key(): A, key("eth_usd"): A}, [LiveScope(key("eth_usd"), None, FROZEN)])
+    plan = plan_for({key(): A, cold("eth_usd"): A}, [LiveScope(cold("eth_usd"), None, FROZEN)])
     text = RENDERERS["json"](plan, False)
     lines = text.splitlines()
     assert lines[:2] == [
         "{",
-        '  "unprotected": ["deribit/main/btc_usd", "deribit/main/eth_usd"],',
+        '  "unprotected": ["deribit/main/btc_usd", "deribit/cold/eth_usd"],',
     ]
     data = json.loads(text)
     assert list(data)[1:] == sorted(list(data)[1:])  # the rest in sorted order, as before

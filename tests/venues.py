@@ -502,6 +502,9 @@ DERIBIT = VenueRow(
         Reading("vega-zero-none", {"vega_zero": "none"}),
         Reading("quote-zero-none", {"quote_zero": "none"}),
         Reading("trade-count-zero-none", {"trade_count_zero": "none"}),
+        # how far does a set's "triggers MMP reset" reach? (by default: the whole account)
+        Reading("set-resets-index", {"set_resets": "index"}),
+        Reading("set-resets-scope", {"set_resets": "scope"}),
     ),
     # its docs (seed-venues.md 1.2): quantity, delta, vega "positive, <=4 decimals" ("at
     # least one limit parameter must be set"), max_quote_quantity required, a cap on open

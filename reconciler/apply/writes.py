@@ -34,11 +34,19 @@ from reconciler.apply.recheck import Recheck
 from reconciler.core.clock import clock
 from reconciler.core.console import warn
 from reconciler.core.errors import ReconcilerError, VenueUnavailable
-from reconciler.core.freezes import became_held, what_to_do
-from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, scope_digest, split_space
+from reconciler.core.freezes import became_held, became_held_for, ended_by_write, what_to_do
+from reconciler.core.model import (
+    FreezeState,
+    LiveAccount,
+    LiveScope,
+    MmpConfig,
+    ScopeKey,
+    scope_digest,
+    split_space,
+)
 from reconciler.core.secrets import redact
 from reconciler.planning.plan import Action, Plan, Step
-from reconciler.venues.base import Said
+from reconciler.venues.base import ResetReach, Said
 from reconciler.venues.limiter import sends_timed, unless_stopping
 from reconciler.venues.live import Connections
 from reconciler.venues.sendguard import guarded
@@ -69,6 +77,7 @@ class StepResult:
     detail: str = ""
     gap_ms: int | None = None  # replacements: time without MMP between reset and set
     freeze_unknown: bool = False  # HELD: the scope's freeze state became unknown, not frozen
+    for_another: str = ""  # HELD: for another scope's freeze, which its set may end
 
 
 class Phase(enum.Enum):
@@ -120,6 +129,9 @@ class Run:
     checked_ns: dict[str, int] = field(default_factory=dict)  # scope -> its check read began
     # scope -> why its write was kept back by the check made again as it was leaving
     rechecked: dict[str, StepResult] = field(default_factory=dict)
+    # scope -> when this run first sent it a write: a set's reset may reach other scopes
+    # (Capabilities.set_reset_reach), ending a freeze pushed while it was on its way
+    first_sent_ns: dict[ScopeKey, int] = field(default_factory=dict)
 
     def remember(
         self,
@@ -186,7 +198,8 @@ async def run_step(run: Run, step: Step) -> StepResult:
     await push.confirm(run.connections, step.key.account)  # a channel trusted is one that answers
     result = await _check(run, step)
     if result is None or result.outcome is Outcome.HELD:  # a freeze pushed since it began
-        result = _pushed_hold(run, step) or result  # (said as pushed, where it was)
+        held = result is not None and not result.for_another  # its own scope still frozen
+        result = _pushed_hold(run, step, held=held) or result  # (said as pushed)
     if result is None and run.journal.failed:  # its step-begin may not be on disk
         result = StepResult(
             step, Outcome.NOT_RUN, f"not run: the journal cannot be written ({run.journal.failed})"
@@ -234,7 +247,8 @@ def finish(run: Run, result: StepResult, end: Seen = Unread("")) -> None:
 
 
 async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | None:
-    """None when the scope is still as the plan saw it; else why the step is not run.
+    """None when the scope is still as the plan saw it (and no scope its set may reach froze
+    since: `_reached_froze`); else why the step is not run.
     `anew`: by a new read (the check made again as its write leaves)."""
     try:
         live = await _current(run, step, anew=anew)
@@ -244,7 +258,7 @@ async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | No
         )
     now = scope_digest(live) if live is not None and live.present else None
     if now == run.plan.digests.get(str(step.key)):
-        return None
+        return _reached_froze(run, step)
     if live is not None and _froze(step, live):
         caps = run.connections.clients[step.key.account].capabilities
         said = became_held(step.key, caps, live.freeze)
@@ -259,6 +273,42 @@ async def _check(run: Run, step: Step, *, anew: bool = False) -> StepResult | No
         # it had a config when planned and has none now: say so as loudly as we can
         return StepResult(step, Outcome.UNKNOWN, detail + ". It is now WITHOUT MMP")
     return StepResult(step, Outcome.MOVED, detail)
+
+
+def _reached_froze(run: Run, step: Step) -> StepResult | None:
+    """The step held when another scope its set may reach (Capabilities.set_reset_reach)
+    froze, or may have, since the plan: one the plan did not name (`Step.reaches`, which
+    --include-held let through). Seen where the check's read shows it (a bulk read of one
+    scope shows its config space: Deribit), or where the account's push channel told a
+    freeze of a scope of the plan (its channels carry the indexes apply writes)."""
+    caps = run.connections.clients[step.key.account].capabilities
+    reach = caps.set_reset_reach
+    if reach is ResetReach.SCOPE:
+        return None
+    for other, freeze in _reached_freezes(run, step):
+        if other != step.key and str(other) not in step.reaches and reach.reaches(step.key, other):
+            said = became_held_for(step.key, caps, other, freeze)
+            return StepResult(step, Outcome.HELD, said, for_another=str(other))
+    return None
+
+
+def _reached_freezes(run: Run, step: Step) -> list[tuple[ScopeKey, FreezeState]]:
+    """The account's scopes frozen, or that may be: by the check's read, then by its push
+    channel (a scope of the plan it told a freeze of)."""
+    read = run.reads.get(step.key.account)
+    found = []
+    if read is not None:
+        found = [
+            (key, scope.freeze)
+            for key, scope in sorted(read.account.by_key().items(), key=lambda i: i[0].sort_key())
+            if read.holds(key.underlying) and scope.freeze.may_be_frozen
+        ]
+    for planned in run.plan.steps:
+        if planned.key.account == step.key.account:
+            pushed = push.pushed_freeze(run.connections, planned.key, 0)
+            if pushed is not None:
+                found.append((planned.key, pushed))
+    return found
 
 
 def _froze(step: Step, live: LiveScope) -> bool:
@@ -306,19 +356,45 @@ def _reusable(run: Run, step: Step, read: Read | None) -> bool:
 
 def _pushed_stop(run: Run, step: Step) -> str:
     """Why no further write may go to the scope ('' when none): a freeze its venue pushed
-    since the step's check read began."""
+    since the step's check read began, or since a write of this run that may have ended it
+    was sent (`_raced`)."""
+    return push.stop_reason(run.connections, step.key, _push_since(run, step))
+
+
+def _push_since(run: Run, step: Step) -> int:
+    """Since when a pushed freeze stops the step: its check read began, or earlier, when a
+    write of this run to another scope whose set may reach it was sent before that (the
+    read may show the freeze ended by that write's reset, not by the venue's rules)."""
     scope = str(step.key)
     if scope not in run.checked_ns:
         read = run.reads.get(step.key.account)
         run.checked_ns[scope] = read.at_ns if read is not None else 0
-    return push.stop_reason(run.connections, step.key, run.checked_ns[scope])
+    raced = _raced(run, step)
+    return min(run.checked_ns[scope], raced[1]) if raced else run.checked_ns[scope]
+
+
+def _raced(run: Run, step: Step) -> tuple[ScopeKey, int] | None:
+    """The first write of this run, to another scope, whose set may end the step's scope's
+    freeze (Capabilities.set_reset_reach), and when it was sent; None if none."""
+    reach = run.connections.clients[step.key.account].capabilities.set_reset_reach
+    sent = [
+        (at, other)
+        for other, at in run.first_sent_ns.items()
+        if other != step.key and reach.reaches(other, step.key)
+    ]
+    if not sent:
+        return None
+    at, other = min(sent, key=lambda item: (item[0], item[1].sort_key()))
+    return other, at
 
 
 def _kept_back(run: Run, step: Step) -> StepResult | None:
     """A refused first write kept back by the check made again as it left, or by a pushed
     freeze: the step's result; else None (the venue refused it)."""
     rechecked = run.rechecked.pop(str(step.key), None)
-    return _pushed_hold(run, step) or rechecked  # a pushed freeze is said as pushed
+    held = rechecked is not None and rechecked.outcome is Outcome.HELD
+    held = held and not (rechecked and rechecked.for_another)  # its own scope still frozen
+    return _pushed_hold(run, step, held=held) or rechecked  # a pushed freeze said as pushed
 
 
 def _guard(run: Run, step: Step) -> Recheck:
@@ -347,14 +423,21 @@ def _guard(run: Run, step: Step) -> Recheck:
     return Recheck(run.journal, scope, check, waiting, RECHECK_AFTER_MS)
 
 
-def _pushed_hold(run: Run, step: Step) -> StepResult | None:
-    """The step held by a freeze pushed since its check read began, or None."""
+def _pushed_hold(run: Run, step: Step, *, held: bool = False) -> StepResult | None:
+    """The step held by a freeze pushed since its check read began, or None. A freeze
+    pushed before that, while a write that may have ended it was on its way, holds it too,
+    said so, unless its check (`held`) found the scope still frozen."""
     why = _pushed_stop(run, step)
     if not why:
         return None
+    freeze = push.pushed_freeze(run.connections, step.key, run.checked_ns[str(step.key)])
+    raced = _raced(run, step) if freeze is None else None  # pushed before its check read
+    if raced is not None and held:
+        return None  # its check found it still frozen: said as such
     run.journal.write("push-trigger", scope=str(step.key), said=why)
     caps = run.connections.clients[step.key.account].capabilities
-    freeze = push.pushed_freeze(run.connections, step.key, run.checked_ns[str(step.key)])
+    if raced is not None:  # while a write that may have ended it was on its way
+        return StepResult(step, Outcome.HELD, ended_by_write(step.key, caps, raced[0], why))
     assert freeze is not None
     said = f"not written: {why}, after the plan was made; "
     return StepResult(step, Outcome.HELD, said + what_to_do(step.key, caps, freeze))
@@ -388,6 +471,7 @@ async def _send(
         )
     run.sent[account] = run.sent.get(account, 0) + 1
     run.written.add(scope)
+    run.first_sent_ns.setdefault(step.key, clock().monotonic_ns())
     first = run.phases.get(scope) in (None, Phase.CHECKING)
     if run.phases.get(scope) in (None, Phase.CHECKING, Phase.VERIFYING):
         run.phases[scope] = Phase.RESET_SENT if kind == "reset" else Phase.WRITING

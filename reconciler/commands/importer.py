@@ -21,6 +21,8 @@ import only add), and it never writes over a change a freeze is holding back:
   freeze only postponed, often a tightening made because the protection tripped; writing
   the live value over it would undo that change with nobody deciding to, and pruning a held
   create would turn a scope the plan reports UNPROTECTED into one it no longer mentions.
+- A scope held because a write to it may end another scope's freeze (Deribit: a set's
+  reset may reach the account) is held as a frozen one is: its declared value kept.
 - A frozen scope whose declared value equals live is not held (the plan shows it
   unchanged): there is nothing to write and nothing to say.
 - Only the selected scopes are touched: `--underlying` limits the merge as it limits a plan.
@@ -169,6 +171,12 @@ def _summary(result: FileImport, dry_run: bool) -> str:
 
 
 def _held(step: Step) -> str:
+    if not step.freeze.may_be_frozen:  # held for another scope's freeze its write may end
+        return (
+            f"the declared value of {step.key}: a write to it may end the freeze of "
+            f"{', '.join(step.reaches)}, and its live config is not what the policies want "
+            "(mmp plan holds the change until that freeze ends)"
+        )
     if step.freeze.unknown:  # the venue cannot tell whether it is frozen: never guessed
         return (
             f"the declared value of {step.key}: the venue cannot tell whether the scope is "

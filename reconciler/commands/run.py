@@ -463,17 +463,22 @@ def _include(plan: Plan, journal: Journal) -> None:
         planned_by=included.by,
         by=who(),
     )
-    unheld = [
-        str(step.key)
-        for step in plan.writes
-        if step.freeze.trigger_unresolved and str(step.key) in included.scopes
-    ]
-    rest = [scope for scope in included.scopes if scope not in unheld]
+    named = [step for step in plan.writes if str(step.key) in included.scopes]
+    unheld = [str(step.key) for step in named if step.freeze.trigger_unresolved]
+    reaching = [step for step in named if step.reaches and str(step.key) not in unheld]
+    rest = [s for s in included.scopes if s not in unheld + [str(r.key) for r in reaching]]
     also = f"; named too, not held (written anyway): {', '.join(rest)}" if rest else ""
-    console.warn(
-        f"--include-held: will write {len(unheld)} held scope(s) whose freeze state is unknown, "
-        f"as checked by a person: {', '.join(unheld) or 'none'} ({included.said()}){also}"
-    )
+    if unheld or rest or not reaching:
+        console.warn(
+            f"--include-held: will write {len(unheld)} held scope(s) whose freeze state is "
+            f"unknown, as checked by a person: {', '.join(unheld) or 'none'} "
+            f"({included.said()}){also}"
+        )
+    for step in reaching:  # held for another scope's freeze its set may end
+        console.warn(
+            f"--include-held: will write {step.key}, held because its write may end the freeze "
+            f"of {', '.join(step.reaches)} ({included.said()})"
+        )
 
 
 def _approve(args: argparse.Namespace, plan: Plan) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from reconciler.core.model import FreezeState, MmpConfig, ScopeKey
 from reconciler.core.units import MANUAL, format_duration, utc_ms_text, utc_text
-from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning
+from reconciler.venues.base import Capabilities, ChangeMode, ResetMeaning, ResetReach
 
 
 def known(freeze: FreezeState) -> str:
@@ -178,6 +178,61 @@ def same_trigger(key: ScopeKey, caps: Capabilities, freeze: FreezeState) -> str:
         "does not document whether a reset changes it), and by that trigger the freeze "
         f"{ends}. mmp cannot confirm it: look on {caps.venue} ({caps.venue}'s web interface, "
         "or ask its support)"
+    )
+
+
+REACH_SAID = {
+    ResetReach.INDEX: "the other scopes of its index",
+    ResetReach.ACCOUNT: "every scope of the account, in either config space",
+}
+
+
+def reach_said(caps: Capabilities) -> str:
+    """Why a set may end another scope's freeze: how far its reset may reach, undocumented."""
+    return (
+        f"a set on {caps.venue} triggers an MMP reset, and {caps.venue}'s docs do not say of "
+        f"what: it may also end the freeze of {REACH_SAID[caps.set_reset_reach]}"
+    )
+
+
+def sibling_state(freeze: FreezeState) -> str:
+    """'frozen until ...', or 'freeze state unknown: ...' (a trigger whose end is not told)."""
+    return f"frozen {known(freeze)}" if freeze.frozen else unknown(freeze)
+
+
+def held_for_others(key: ScopeKey, caps: Capabilities, others: dict[ScopeKey, FreezeState]) -> str:
+    """Why the plan holds a write to a scope that is not frozen itself: a scope its set may
+    reach is frozen (or may be), and writing would end that protection silently."""
+    named = "; ".join(f"{other} is {sibling_state(state)}" for other, state in others.items())
+    that, it = ("that freeze", "it") if len(others) == 1 else ("those freezes", "them")
+    return (
+        f"{named}, and writing this may end {that} ({reach_said(caps)}); wait for {it} to "
+        f"end, or, to write this anyway and accept that it may end {that}, "
+        f"`mmp apply --include-held {key} --reason TEXT`"
+    )
+
+
+def written_for_others(others: tuple[str, ...], said: str) -> str:
+    """A write --include-held lets through although its set may end another scope's freeze."""
+    return f"written although it may end the freeze of {', '.join(others)}: {said}"
+
+
+def became_held_for(key: ScopeKey, caps: Capabilities, other: ScopeKey, state: FreezeState) -> str:
+    """Apply's check before a write: a scope the set may reach froze after the plan."""
+    return (
+        f"not written: {other} froze after the plan was made ({sibling_state(state)}), and "
+        f"writing {key} may end that freeze ({reach_said(caps)}); plan again: the new plan "
+        "holds the change, and says how to write it anyway"
+    )
+
+
+def ended_by_write(key: ScopeKey, caps: Capabilities, write: ScopeKey, pushed: str) -> str:
+    """Apply: a freeze of `key` was pushed while this run's write of `write` was on its way,
+    and that write's set may have ended it: said, never taken for no freeze at all."""
+    return (
+        f"not written: {pushed}, after the plan was made, while this run's write of {write} "
+        f"was on its way; that write may have ended the freeze ({reach_said(caps)}): see "
+        f"`mmp status`, and plan again"
     )
 
 

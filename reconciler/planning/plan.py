@@ -114,6 +114,9 @@ class Step:
     reason: str = ""  # for people only; apply never reads it
     # a write that may bring a past trigger's freeze back (core.freezes.refreezes): flagged
     refreeze: str = ""
+    # other scopes, frozen or that may be, whose freeze this write's set may end
+    # (Capabilities.set_reset_reach): held for them, or written only by --include-held
+    reaches: tuple[str, ...] = ()
 
     @property
     def loosening(self) -> bool:
@@ -141,7 +144,7 @@ class Step:
         return self.action is Action.HELD and bool(self.changes)
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "scope": str(self.key),
             "key": self.key.to_data(),
             "action": self.action.value,
@@ -155,6 +158,9 @@ class Step:
             "reason": self.reason,
             "refreeze": self.refreeze or None,
         }
+        if self.reaches:  # only where a set may end another scope's freeze
+            data["reaches"] = list(self.reaches)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Step:
@@ -169,6 +175,7 @@ class Step:
             where=data.get("where", ""),
             reason=data.get("reason", ""),
             refreeze=data.get("refreeze") or "",
+            reaches=tuple(data.get("reaches", ())),
         )
 
 
@@ -260,8 +267,8 @@ class Plan:
     @property
     def written_although_held(self) -> tuple[Step, ...]:
         """Writes to scopes whose venue recorded a trigger and does not tell whether its freeze
-        ended: only ever by --include-held."""
-        return tuple(step for step in self.writes if step.freeze.trigger_unresolved)
+        ended, or whose set may end another scope's freeze: only ever by --include-held."""
+        return tuple(step for step in self.writes if step.freeze.trigger_unresolved or step.reaches)
 
     @property
     def written_unknown(self) -> tuple[Step, ...]:

@@ -7,13 +7,19 @@ order. deepdiff finds the field-level differences; our own types carry them out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.freezes import held, refreezes, written_unknown
+from reconciler.core.freezes import (
+    held,
+    held_for_others,
+    refreezes,
+    written_for_others,
+    written_unknown,
+)
 from reconciler.core.mmpfields import FIELDS, LIMIT, MmpField, named
 from reconciler.core.model import (
     FreezeState,
@@ -98,10 +104,7 @@ def make_plan(
             )
     steps.sort(key=lambda s: (s.action.rank, s.key.sort_key()))
     if included:
-        notes.append(
-            "written although their freeze state is unknown, as a person checked them: "
-            f"{', '.join(included.scopes)} ({included.said()})"
-        )
+        notes += _included_notes(steps, included)
     notes += [note for account in live for note in account.said()]
     digests = live_digests(live)
     return Plan(
@@ -113,6 +116,32 @@ def make_plan(
         notes=tuple(notes),
         included=included,
     )
+
+
+def _included_notes(steps: list[Step], included: Inclusion) -> list[str]:
+    """What --include-held lets be written: scopes whose freeze state is unknown, and writes
+    held for another scope's freeze their set may end."""
+    reaching = sorted(
+        str(s.key)
+        for s in steps
+        if s.action.writes
+        and s.reaches
+        and not s.freeze.may_be_frozen
+        and str(s.key) in included.scopes
+    )
+    unknown = [scope for scope in included.scopes if scope not in reaching]
+    notes = []
+    if unknown:
+        notes.append(
+            "written although their freeze state is unknown, as a person checked them: "
+            f"{', '.join(unknown)} ({included.said()})"
+        )
+    if reaching:
+        notes.append(
+            "written although their write may end another scope's freeze, as a person "
+            f"decided: {', '.join(reaching)} ({included.said()})"
+        )
+    return notes
 
 
 def inclusion_problems(plan: Plan) -> list[str]:
@@ -168,6 +197,17 @@ class _Context:
     filters: Filters
     included: Inclusion
     now_ms: int
+    live: Mapping[ScopeKey, LiveScope] = field(default_factory=dict)  # the account's scopes
+
+    def reached(self, key: ScopeKey) -> dict[ScopeKey, FreezeState]:
+        """The account's other scopes a set on `key` may end the freeze of, that are frozen
+        or may be (Capabilities.set_reset_reach: its broadest reading)."""
+        reach = self.caps.set_reset_reach
+        return {
+            other: scope.freeze
+            for other, scope in sorted(self.live.items(), key=lambda item: item[0].sort_key())
+            if other != key and scope.freeze.may_be_frozen and reach.reaches(key, other)
+        }
 
 
 def _account_steps(
@@ -177,6 +217,7 @@ def _account_steps(
     context: _Context,
 ) -> list[Step]:
     live = account.by_key()
+    context = replace(context, live=live)
     steps = []
     for key in sorted(declared.keys() | live.keys(), key=ScopeKey.sort_key):
         if not context.filters.scope_selected(key):
@@ -246,12 +287,17 @@ def _write(
     does not tell whether its freeze ended (unless a person checked it and --include-held
     names it: then the write, saying so). A scope whose freeze state is unknown with no
     trigger seen is written, and the step says what the write may do to a freeze; a write
-    that may bring a past trigger's freeze back says so too (`refreeze`)."""
+    that may bring a past trigger's freeze back says so too (`refreeze`). A write whose set
+    may end another scope's freeze (`reaches`: one frozen, or that may be) is held for it
+    too, unless --include-held names it."""
     caps, included = context.caps, context.included
     before, after = configs
     changes = field_changes(before, after, caps.undocumented)
     checked = str(key) in included.scopes
-    if freeze.frozen or (freeze.trigger_unresolved and not checked):
+    others = context.reached(key)
+    reaches = tuple(str(other) for other in others)
+    if freeze.frozen or (freeze.trigger_unresolved and not checked) or (others and not checked):
+        why = held(key, caps, freeze) if freeze.may_be_frozen else ""
         return Step(
             key,
             Action.HELD,
@@ -261,8 +307,32 @@ def _write(
             freeze,
             held_action=action,
             where=where,
-            reason=held(key, caps, freeze),
+            reason=why or held_for_others(key, caps, others),
+            reaches=reaches,
         )
+    reason = _written_reason(key, action, freeze, context)
+    if reaches:
+        said = written_for_others(reaches, included.said())
+        reason = f"{reason}; {said}" if reason else said  # its own freeze state said first
+    again = refreezes(caps, freeze, configs, context.now_ms)
+    return Step(
+        key,
+        action,
+        before,
+        after,
+        changes,
+        freeze,
+        where=where,
+        reason=reason,
+        refreeze=again,
+        reaches=reaches,
+    )
+
+
+def _written_reason(key: ScopeKey, action: Action, freeze: FreezeState, context: _Context) -> str:
+    """What a write's step says of its own scope's freeze state, or of a replacement."""
+    caps, included = context.caps, context.included
+    checked = str(key) in included.scopes
     reason = ""
     if freeze.trigger_unresolved:
         reason = f"written although its freeze state is unknown: {included.said()}"
@@ -275,10 +345,7 @@ def _write(
             reason += f"; checked: {included.said()}"
     elif action is Action.REPLACE:
         reason = "the venue cannot change a config in place: reset, then set"
-    again = refreezes(caps, freeze, configs, context.now_ms)
-    return Step(
-        key, action, before, after, changes, freeze, where=where, reason=reason, refreeze=again
-    )
+    return reason
 
 
 def field_changes(

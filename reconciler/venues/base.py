@@ -39,6 +39,25 @@ class ResetMeaning(enum.Enum):
     CLEAR = "clear"
 
 
+class ResetReach(enum.Enum):
+    """How far a set may reach in ending freezes: the broadest reach the venue's docs leave
+    possible (Deribit: "Set config for MMP - triggers MMP reset", of what it does not say).
+    A write is held while a scope it may reach, other than its own, is frozen (or may be):
+    ending a freeze the venue applied after a trigger is never done silently."""
+
+    SCOPE = "scope"  # the scope set, nothing else
+    INDEX = "index"  # every scope of the same underlying in the same config space
+    ACCOUNT = "account"  # every scope of the account, in every config space
+
+    def reaches(self, key: ScopeKey, other: ScopeKey) -> bool:
+        """Whether a set on `key` may end a freeze of `other` (a scope of the same account)."""
+        if (key.venue, key.account) != (other.venue, other.account):
+            return False
+        if self is ResetReach.ACCOUNT or key == other:
+            return True
+        return self is ResetReach.INDEX and key.underlying == other.underlying
+
+
 @dataclass(frozen=True)
 class LimitBound:
     """A limit's documented range. `min_exclusive` for "must be positive". `decimals_assumed`:
@@ -138,6 +157,9 @@ class Capabilities:
     reset_means: ResetMeaning
     synchronous: bool
     set_unfreezes: bool  # a set also resets a triggered freeze (Deribit)
+    # what else a set's reset may reach, under the broadest reading the venue's docs leave
+    # open: a write is held while a scope within it is frozen (Deribit: the account)
+    set_reset_reach: ResetReach = ResetReach.SCOPE
     bulk_read: bool = False  # one read returns every scope of the account (Deribit, Bullish)
     # a request the venue refuses once it is this old (Binance's recvWindow, plus the 1 s its
     # clock may lag ours): a write whose answer was lost cannot land after that. None: the

@@ -34,6 +34,10 @@ LABEL = "mmp-drift"
 MARKER = "<!-- mmp-reconciler:drift -->"
 LISTED = 50  # scopes listed per section at the top of the issue; the table has the rest
 PENDING = "pending: held (frozen), will be applied once unfrozen"
+REACHES = (
+    "pending: held (its write may end the freeze of {scopes}), applied once that is unfrozen, "
+    "or written anyway by `mmp apply --include-held {scope} --reason TEXT`"
+)
 UNSURE = (
     "pending: held (freeze state unknown: the venue recorded a trigger and does not tell its "
     "end), written once a person checks it on the venue: "
@@ -170,7 +174,10 @@ def _healed_all(api: GitHubApi, issue: dict[str, Any] | None, heal: Heal, link: 
 
 
 def _pending(step: Step) -> str:
-    """Why a held scope still differs, and what ends that: an unfreeze, or a person's check."""
+    """Why a held scope still differs, and what ends that: an unfreeze, or a person's check
+    (or, held for another scope's freeze its write may end, that freeze's end)."""
+    if not step.freeze.may_be_frozen and step.reaches:
+        return REACHES.format(scopes=", ".join(step.reaches), scope=step.key)
     last = step.freeze.last_trigger_ms
     if last is None or not step.freeze.trigger_unresolved:
         return PENDING

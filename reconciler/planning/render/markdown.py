@@ -170,7 +170,15 @@ def _risks(plan: Plan, trips: Sequence[str]) -> list[str]:
 
 
 def _held_what(plan: Plan) -> str:
-    if any(step.freeze.trigger_unresolved for step in _of(plan, Action.HELD)):
+    held = _of(plan, Action.HELD)
+    unknown = any(step.freeze.trigger_unresolved for step in held)
+    if any(not step.freeze.may_be_frozen for step in held):  # held for another's freeze
+        frozen = "are frozen, or may be (freeze state unknown)," if unknown else "are frozen"
+        return (
+            f"{frozen} or a write to them may end another scope's freeze (see each step), "
+            "and are not written"
+        )
+    if unknown:
         return "are frozen, or may be (freeze state unknown), and not written"
     return "are frozen and not written (a write would unfreeze)"
 
@@ -192,9 +200,14 @@ def _unknown_what(plan: Plan) -> str:
 
 
 def _unprotected_what(plan: Plan) -> str:
-    held = sum(1 for step in plan.unprotected if step.action is Action.HELD)
-    frozen = f" ({held} frozen: created only once unfrozen)" if held else ""
-    return f"are declared and have no MMP config live{frozen}"
+    held = [step for step in plan.unprotected if step.action is Action.HELD]
+    frozen = sum(1 for step in held if step.freeze.may_be_frozen)
+    said = [f"{frozen} frozen: created only once unfrozen"] if frozen else []
+    if len(held) > frozen:  # held for another scope's freeze their set may end
+        said.append(
+            f"{len(held) - frozen} held: created only once the freeze their write may end is over"
+        )
+    return "are declared and have no MMP config live" + (f" ({'; '.join(said)})" if said else "")
 
 
 def _loosening(writes: tuple[Step, ...]) -> list[Step]:

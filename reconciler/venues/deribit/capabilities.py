@@ -23,6 +23,7 @@ from reconciler.venues.base import (
     LimitBound,
     RemoveMode,
     ResetMeaning,
+    ResetReach,
     Undocumented,
 )
 
@@ -93,6 +94,9 @@ CAPABILITIES = Capabilities(
     synchronous=True,
     bulk_read=True,  # get_mmp_config without an index returns every scope
     set_unfreezes=True,  # "Set config for MMP - triggers MMP reset"
+    # of what, the docs do not say: reset_mmp is per (index, group, space), and a set may
+    # reset its index's other groups, or every scope of the account in either space
+    set_reset_reach=ResetReach.ACCOUNT,
     # a scope stays frozen at least 1 s after a trigger, whatever the reset (its Starbase MMP
     # page; seed-venues.md section 1.3)
     minimum_freeze_ms=1000,

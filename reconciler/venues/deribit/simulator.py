@@ -13,6 +13,11 @@ Where the docs are unclear it takes the stricter reading, and a switch selects t
   `user.mmp_trigger.{index_name}` and list `all` among index names, nothing more): none
   (False, the default: subscribing to user.mmp_trigger.all is refused and such a trigger is
   pushed nowhere) or user.mmp_trigger.all (True).
+- `set_resets`: a set "triggers MMP reset" (its docs), of what they do not say, while
+  reset_mmp is per (index_name, mmp_group, block_rfq space): a set ends the freeze of every
+  scope of the account, in both config spaces ("account", the default: the broadest
+  reading, so the least convenient for mmp), of every scope of its index in its own space,
+  each group ("index"), or of the scope it sets only ("scope").
 - `status_lists_all`: get_mmp_status's parameters are not documented beyond the key scope
   it needs (block_rfq:read "when block_rfq=true"): it takes block_rfq and lists one space
   (False, the default), or it ignores the parameter and lists every freeze of both spaces,
@@ -75,6 +80,7 @@ SIGNATURE_WINDOW_MS = 60_000  # a deri-hmac-sha256 ts is valid 60 s either way
 INTEGER_PARAMS = {"interval", "frozen_time", "trade_count_limit"}
 BOOLEAN_PARAMS = {"block_rfq"}
 SET_RESULTS = ("object", "array")  # set_result: the documented example's shape, the schema's
+SET_RESETS = ("account", "index", "scope")  # set_resets: how far a set's MMP reset reaches
 MMP_DISABLED = {  # mmp_disabled_code -> (message, data) of the refusal
     11050: ("bad_request", {"reason": "MMP disabled"}),
     13040: ("mmp_required", None),
@@ -128,6 +134,7 @@ class DeribitSimulator:
         vega_zero: str = "limit",
         quote_zero: str = "limit",
         trade_count_zero: str = "limit",
+        set_resets: str = "account",
     ) -> None:
         self.zeros = {  # limit -> what its live 0 means
             "quantity_limit": zero_reading("quantity_zero", quantity_zero),
@@ -140,6 +147,10 @@ class DeribitSimulator:
             raise ValueError(f"mmp_disabled_code is one of {sorted(MMP_DISABLED)}")
         if set_result not in SET_RESULTS:  # another word would play the object silently
             raise ValueError(f"set_result is one of {list(SET_RESULTS)}")
+        if set_resets not in SET_RESETS:
+            raise ValueError(f"set_resets is one of {list(SET_RESETS)}")
+        self.set_resets = set_resets
+        self._seeding = False
         self.mmp_disabled_code = mmp_disabled_code
         self.clock = clock or Clock()
         self.testnet = testnet
@@ -176,8 +187,13 @@ class DeribitSimulator:
 
     def seed(self, client_id: str, params: dict[str, Any]) -> None:
         """Set a config as the API would, bypassing auth and rate limits (the params as
-        they would arrive: a whole Decimal is an integer on the wire)."""
-        self._set_mmp_config(self.accounts[client_id], loads_exact(dumps_exact(params)))
+        they would arrive: a whole Decimal is an integer on the wire); it ends the freeze of
+        the scope it sets only, whatever set_resets."""
+        self._seeding = True  # a seed sets the venue up: it ends no other scope's freeze
+        try:
+            self._set_mmp_config(self.accounts[client_id], loads_exact(dumps_exact(params)))
+        finally:
+            self._seeding = False
 
     def trigger(
         self, client_id: str, index_name: str, group: str | None = None, *, block_rfq: bool = False
@@ -487,7 +503,7 @@ class DeribitSimulator:
                 raise invalid("quantity_limit", "at least one limit parameter must be set")
         self._bind_group(account, index, group)
         key = (index, group)
-        account.frozen_until.pop(key, None)  # "set config for MMP - triggers MMP reset"
+        self._set_reset(account, index, group, block_rfq=False)
         if interval == 0:
             account.configs.pop(key, None)
             if group is not None and not any(g == group for _, g in account.configs):
@@ -558,7 +574,7 @@ class DeribitSimulator:
                 raise invalid("max_quote_quantity", "max_quote_quantity is required")
             if not {"quantity_limit", "delta_limit", "vega_limit", TRADE_COUNT} & limits.keys():
                 raise invalid("quantity_limit", "at least one limit parameter must be set")
-        account.rfq_frozen.pop(index, None)  # a set resets MMP, as for order MMP
+        self._set_reset(account, index, None, block_rfq=True)  # as for order MMP
         if interval == 0:
             account.rfq_configs.pop(index, None)
             answer = {"index_name": index, "interval": 0, "frozen_time": frozen}
@@ -567,6 +583,22 @@ class DeribitSimulator:
         config.update({"interval": interval, "frozen_time": frozen, **limits})
         account.rfq_configs[index] = config
         return self._set_answer(dict(config))
+
+    def _set_reset(
+        self, account: SimAccount, index: str, group: str | None, *, block_rfq: bool
+    ) -> None:
+        """What "Set config for MMP - triggers MMP reset" ends: the freezes set_resets names."""
+        reach = "scope" if self._seeding else self.set_resets
+        if reach == "account":
+            account.frozen_until.clear()
+            account.rfq_frozen.clear()
+        elif block_rfq:  # no groups in Block RFQ: its index is its one scope
+            account.rfq_frozen.pop(index, None)
+        elif reach == "index":
+            for frozen in [k for k in account.frozen_until if k[0] == index]:
+                del account.frozen_until[frozen]
+        else:
+            account.frozen_until.pop((index, group), None)
 
     def _set_answer(self, config: dict[str, Any]) -> Any:
         return [config] if self.set_result == "array" else config
