@@ -502,9 +502,7 @@ def test_the_drift_workflow_heals_in_the_safe_direction_and_leaves_the_rest(
         "deribit/deribit-hedge/btc_usd",
         "okx/okx-mm/BTC-USD",
     ]
-    assert "Heal finished: 3 applied. Exit 4: 1 declared scope(s) may be without MMP" in (
-        heal.stdout
-    )
+    assert "Heal finished: 3 applied. Exit 4: 1 scope(s) may be without MMP" in (heal.stdout)
     assert f"```\n{heal.stdout}```\n" == heal.summary  # what it printed, in the job summary
     rest = heal.stdout.split("Left for a person")[1]
     left = {scope: why for why, scope in re.findall(r"^  ([a-z ]+?) +(\S+): ", rest, re.M)}

@@ -408,7 +408,7 @@ def test_heal_in_the_sandbox_writes_journals_and_reports(
     out = capsys.readouterr().out
     healed_now = re.findall(r"^  applied +(\S+)$", out, re.M)
     assert out.rstrip().endswith(
-        f"Heal finished: {len(healed_now)} applied. Exit 4: 1 declared scope(s) may be without "
+        f"Heal finished: {len(healed_now)} applied. Exit 4: 1 scope(s) may be without "
         "MMP after heal: deribit/deribit-main/block_rfq:btc_usd (why: above). A person must act."
     )
     journal = in_tmp / ".mmp" / "journal.jsonl"

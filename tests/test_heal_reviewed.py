@@ -117,3 +117,58 @@ def test_a_branch_with_no_upstream_heals_and_says_it_cannot_tell(tmp_path: Path)
             f"mmp: note: `main` has no upstream branch, so heal cannot tell whether commit "
             f"{commit[:12]} was reviewed: it heals from this checkout as it is"
         ) in healed.stderr
+
+
+def test_main_is_judged_against_its_remote_branch_whatever_it_tracks(tmp_path: Path) -> None:
+    """Red team: main pushed with `-u` to another branch (tracking origin/my-change), main
+    tracking itself, or pushed without `-u` (tracking nothing): an unpushed commit is still
+    judged against origin/main, where reviews merge, and refused."""
+    with _desk(tmp_path) as desk:
+        _healing(desk)
+        _pushed(desk)
+        desk.commit("a local edit, never merged into main")
+        before = len(desk.seen("deribit"))
+        setups = [
+            ("push", "-q", "-u", "origin", "main:my-change"),  # a branch for a pull request
+            ("config", "branch.main.remote", "."),  # main tracks itself
+            ("branch", "--unset-upstream"),  # pushed once without -u
+        ]
+        for setup in setups:
+            _git(desk.repo, *setup)
+            refused = desk.mmp("heal", timeout=120)
+            _untouched(desk, refused, before)
+            assert "HEAD has 1 commit(s) that are not on `origin/main`" in refused.stderr, setup
+            assert NO_UPSTREAM not in refused.stderr
+
+
+def test_an_uncommitted_edit_behind_a_symbolic_link_is_an_uncommitted_change(
+    tmp_path: Path,
+) -> None:
+    """Red team 2: policies/desk.yaml a committed link to shared/desk.yaml; an uncommitted
+    edit there is an uncommitted change to the policies (refused, nothing read); a link to a
+    file outside the repository is named (what it reads is in no commit)."""
+    with _desk(tmp_path) as desk:
+        _healing(desk)
+        _pushed(desk)
+        shared = desk.repo / "shared" / "desk.yaml"
+        shared.parent.mkdir()
+        desk.policy.rename(shared)
+        desk.policy.symlink_to(Path("..") / "shared" / "desk.yaml")
+        desk.commit("the policy lives in shared/")
+        _git(desk.repo, "push", "-q")
+        shared.write_text(shared.read_text() + "\n# an unreviewed edit\n")
+        before = len(desk.seen("deribit"))
+        refused = desk.mmp("heal", timeout=120)
+        _untouched(desk, refused, before)
+        assert "uncommitted changes (shared/desk.yaml)" in refused.stderr, refused.stderr
+        elsewhere = tmp_path / "elsewhere.yaml"
+        elsewhere.write_text(shared.read_text())
+        desk.policy.unlink()
+        desk.policy.symlink_to(elsewhere)
+        desk.commit("the policy outside the repository")
+        _git(desk.repo, "push", "-q")
+        refused = desk.mmp("heal", timeout=120)
+        _untouched(desk, refused, before)
+        assert f"policies/desk.yaml (a link to {elsewhere}, outside the repository)" in (
+            refused.stderr
+        )

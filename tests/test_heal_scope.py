@@ -140,3 +140,23 @@ def test_the_drift_issue_stays_open_while_heal_could_not_check_an_account() -> N
     healed_all = Heal("", 1, ("okx/ok",))  # healed elsewhere: still not everything
     assert report(api, clean, "https://run", heal=healed_all).action == "updated"
     assert report(api, clean, "https://run", heal=Heal("", 0)).action == "closed"
+
+
+def test_the_drift_issue_stays_open_while_heal_left_a_scope_without_mmp() -> None:
+    """No shard plan shows a scope an unfinished run left bare that the policies no longer
+    declare (it is neither declared nor live): heal's report names it bare, so the issue is
+    opened and kept open (red team: it was closed as 'no drift' while heal exited 4)."""
+    fake = _fake()
+    api = _api(fake)
+    clean = Plan(steps=(), fingerprint="sha256:" + "0" * 64, accounts=("bx",))
+    taken = {"scope": "bullish/bx/BTC", "action": "create", "why": "taken, undeclared"}
+    left = [{**taken, "detail": "no MMP config live: run abc took it away"}]
+    said = issue_sections({"healed": [], "left": left}, "https://run")
+    heal = Heal(said, 0, (), ("bullish/bx/BTC",))
+    assert report(api, clean, "https://run", heal=heal).action == "opened"
+    [issue] = fake.issues_labelled(LABEL)
+    assert issue.title.endswith("(1 left without MMP by heal)")
+    assert "- `bullish/bx/BTC`: " in issue.body and "taken, undeclared" in issue.body
+    assert report(api, clean, "https://run", heal=Heal("", 1, (), ("bullish/bx/BTC",))).action == (
+        "updated"
+    )

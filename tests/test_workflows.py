@@ -302,7 +302,8 @@ def test_drift_runs_on_a_schedule_sharded_by_venue_and_reports_a_failed_shard() 
     assert download == {"pattern": "mmp-drift-*", "merge-multiple": True, "path": folder}
     assert _words("mmp-drift.yml", "report", "drift")[-1] == folder
     # the report runs when a shard failed too, and then names its accounts not checked
-    assert report["needs"] == "plan" and report["if"] == "${{ !cancelled() }}"
+    assert report["needs"] == "plan"
+    assert report["if"] == "${{ !cancelled() && github.ref == 'refs/heads/main' }}"
     assert "environment" not in report  # no venue keys: it reads the shards' plans
 
 

@@ -413,6 +413,7 @@ def _save(
         str(r.step.key): (r.outcome.value, r.detail) for r in (result.results if result else [])
     }
     data = {**healing.to_data(ended), "exit_code": code}
+    data["bare"] = _bare(healing, {scope: outcome for scope, (outcome, _) in ended.items()})
     if watch is not None:
         data["branch"] = watch.to_data()
     try:  # checked writable before anything was read; a heal that wrote never crashes here

@@ -148,7 +148,7 @@ def filter_said(filters: Mapping[str, Sequence[str]]) -> str:
 @dataclass(frozen=True)
 class Filtered:
     """What a filtered heal leaves out of what heal covers: the declared scopes (with a
-    config) outside its filter, and the accounts among theirs it does not read."""
+    config) outside its filter, and every covered account it does not read."""
 
     said: str  # the filter as given ('': the whole desk; nothing is left out)
     scopes: tuple[ScopeKey, ...] = ()
@@ -180,7 +180,9 @@ class Filtered:
                 "was checked or healed",
             )
             for target in sorted(desired.accounts.values(), key=lambda t: t.name)
-            if target.name not in names and any(key.account == target.name for key in scopes)
+            # every covered account left unread: one with no declared config may still hold
+            # a scope an unfinished run left bare (red team 2)
+            if target.name not in names and heal.covers(target.venue, target.name)
         )
         return cls(said, scopes, unread)
 

@@ -71,6 +71,7 @@ def changed(policies: Path) -> list[str]:
     repository root; new, deleted and ignored files too: an ignored file in the policies
     folder is read like any other)."""
     root = repository_root(policies)
+    targets, outside = _linked(policies, root)
     status = _git(
         root,
         "-c",
@@ -81,15 +82,38 @@ def changed(policies: Path) -> list[str]:
         "--ignored=matching",
         "--",
         *read_with(policies),
+        *targets,
     )
     if status is None:  # git could not tell (a broken index, a timeout): never "clean"
         return ["(`git status` failed, so uncommitted changes cannot be ruled out)"]
     # "XY path" per line (the first line's leading blank is stripped with the output's)
-    return [
+    return outside + [
         part[1].strip()
         for line in status.splitlines()
         if len(part := line.strip().split(" ", 1)) == 2
     ]
+
+
+def _linked(policies: Path, root: Path) -> tuple[list[str], list[str]]:
+    """What symbolic links among the files read point at: the targets inside the repository
+    (their changes are the policies' changes too), and each link whose target is outside it
+    (named: what it reads is in no commit)."""
+    found = [policies] if policies.is_symlink() or not policies.is_dir() else []
+    if policies.is_dir():
+        for folder, dirs, files in os.walk(policies):
+            found += [Path(folder) / name for name in (*dirs, *files)]
+    inside, outside = [], []
+    for path in (p for p in found if p.is_symlink()):
+        target = path.resolve()
+        try:
+            inside.append(target.relative_to(root.resolve()).as_posix())
+        except ValueError:
+            try:
+                shown = path.absolute().relative_to(root.absolute()).as_posix()
+            except ValueError:
+                shown = str(path)
+            outside.append(f"{shown} (a link to {target}, outside the repository)")
+    return inside, outside
 
 
 def read_with(policies: Path) -> list[str]:
@@ -125,22 +149,27 @@ class Upstream:
 
 
 def upstream(policies: Path, branch: str) -> Upstream:
-    """`branch`'s upstream, from this clone alone (nothing is fetched: a remote branch is
-    only as new as the last fetch or push), and HEAD's commits not on it."""
-    root, local = repository_root(policies), f"refs/heads/{branch}"
-    listed = _git(
-        root, "for-each-ref", "--format=%(refname)%00%(upstream)%00%(upstream:short)", local
-    )
+    """Where `branch`'s reviews merge, from this clone alone (nothing is fetched: a remote
+    branch is only as new as the last fetch or push): the remote branch of the same name,
+    `REMOTE/branch`, on the remote the branch is configured with when that is a remote of
+    this clone, else `origin`, else the one remote there is. Not what the branch happens to
+    track: a main pushed with `-u` to another branch, or tracking itself or a URL, is still
+    reviewed where main's reviews merge. No remote at all: a repository of this machine
+    only (name ''). A remote whose branch this clone does not have: ahead None."""
+    root = repository_root(policies)
+    listed = _git(root, "remote")
     if listed is None:  # git could not tell: never taken for "no upstream"
         return Upstream("", None)
-    rows = [line.split("\0") for line in listed.splitlines()]
-    ref, name = next(
-        ((row[1], row[2]) for row in rows if len(row) == 3 and row[0] == local), ("", "")
-    )
-    if not ref:  # no such local branch, or it tracks nothing
+    remotes = listed.split()
+    if not remotes:
         return Upstream("", 0)
+    configured = _git(root, "config", "--get", f"branch.{branch}.remote")
+    remote = next((r for r in (configured, "origin", *remotes[:1]) if r in remotes), remotes[0])
+    name, ref = f"{remote}/{branch}", f"refs/remotes/{remote}/{branch}"
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is None:
+        return Upstream(name, None)
     count = _git(root, "rev-list", "--count", f"{ref}..HEAD", "--")
-    return Upstream(name or ref, int(count) if count is not None and count.isdigit() else None)
+    return Upstream(name, int(count) if count is not None and count.isdigit() else None)
 
 
 def commit_time(policies: Path) -> dt.datetime | None:

@@ -78,7 +78,8 @@ def healed(path: Path, link: str) -> Heal:
             raise ValueError(f"schema version {data.get('schema_version')} is not {HEAL_SCHEMA}")
         done = sum(1 for item in data["healed"] if item.get("outcome") == "applied")
         unread = tuple(str(item["account"]) for item in data.get("not_checked", []))
-        return Heal(issue_sections(data, link), done, unread)
+        bare = tuple(str(scope) for scope in data.get("bare", []))
+        return Heal(issue_sections(data, link), done, unread, bare)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GitHubError(f"{path}: not a heal report of this mmp ({exc})") from None
 

@@ -94,6 +94,7 @@ class Heal:
     text: str
     healed: int
     not_checked: tuple[str, ...] = ()  # accounts heal could not read: the issue stays open
+    bare: tuple[str, ...] = ()  # scopes heal left without MMP (undeclared ones too): open
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def issue_title(plan: Plan, unchecked: list[str] | None = None, heal: Heal | Non
     counts = [(len(plan.unprotected), "unprotected"), (len(plan.pending), "held pending")]
     counts.append((len(unchecked), "account(s) not checked"))
     counts.append((len(heal.not_checked) if heal else 0, "account(s) heal did not check"))
+    counts.append((len(heal.bare) if heal else 0, "left without MMP by heal"))
     counts.append((heal.healed if heal else 0, "healed by this run"))
     detail = ", ".join(f"{n} {what}" for n, what in counts if n)
     return f"MMP drift: {len(drifting(plan))} scope(s) differ from the policies" + (
@@ -131,7 +133,9 @@ def report(
     issue = next(
         (i for i in api.open_issues(LABEL) if str(i.get("body") or "").startswith(MARKER)), None
     )
-    unread = bool(heal and heal.not_checked)  # what they hold heal could not know: open
+    # what heal could not know, or left without MMP (a scope no shard plan shows: one an
+    # unfinished run left bare that the policies no longer declare): the issue stays open
+    unread = bool(heal and (heal.not_checked or heal.bare))
     if not drifting(plan) and not unchecked and not unread and heal is not None and heal.healed:
         return _healed_all(api, issue, heal, link)
     if drifting(plan) or unchecked or unread:
