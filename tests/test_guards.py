@@ -116,7 +116,7 @@ def test_apply_refuses_then_force_is_journaled(
     (in_tmp / "policies").mkdir()
     desk = (root / "policies" / "desk-alpha.yaml").read_text()
     (in_tmp / "policies" / "desk-alpha.yaml").write_text(
-        desk.replace("quantity_limit: 50\n", "quantity_limit: 500\n")
+        desk.replace("quantity_limit: 100        # qtyLimit", "quantity_limit: 500  # qtyLimit")
     )
     (in_tmp / "policies" / "guardrails.yaml").write_text(
         (root / "policies" / "guardrails.yaml").read_text()
@@ -124,13 +124,11 @@ def test_apply_refuses_then_force_is_journaled(
     monkeypatch.setenv("GITHUB_ACTOR", "risk-lead")
     main(["plan", "--sandbox"])
     shown = capsys.readouterr().out  # in the plan itself: reviewers see what apply refuses
-    assert "Guardrails: apply will refuse without --force:\n  deribit/deribit-main/btc_usd" in shown
+    assert "Guardrails: apply will refuse without --force:\n  okx/okx-mm/BTC-USD" in shown
     assert main(["apply", "--sandbox", "--auto-approve"]) == 1
     err = capsys.readouterr().err
     assert "1 guardrail(s) tripped; nothing was applied" in err  # 500 is under the ceiling
-    assert (
-        "deribit/deribit-main/btc_usd: quantity_limit raised 60 -> 500 (x8.33, more than x1.5)"
-    ) in err
+    assert ("okx/okx-mm/BTC-USD: quantity_limit raised 150 -> 500 (x3.33, more than x1.5)") in err
     assert main(["plan", "--sandbox", "--detailed-exitcode"]) == 2  # nothing was applied
     capsys.readouterr()
     assert main(["apply", "--sandbox", "--auto-approve", "--force"]) == 0
