@@ -8,12 +8,12 @@ loopback; nothing asks the remote anything.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 from reconciler.core.model import ScopeKey
 from tests.procs import LiveDesk, Result, Spawned
+from tests.test_heal import _git
 from tests.venues import ROWS
 
 D = ScopeKey("deribit", "dm", "btc_usd")  # declared, no config live: unprotected
@@ -28,17 +28,6 @@ def _desk(tmp_path: Path) -> LiveDesk:
 def _healing(desk: LiveDesk) -> None:
     (desk.repo / "policies" / "guardrails.yaml").write_text("heal:\n  enabled: true\n")
     desk.commit("heal on")
-
-
-def _git(where: Path, *args: str) -> str:
-    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    done = subprocess.run(
-        ["git", "-C", str(where), *identity, "-c", "commit.gpgsign=false", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def _pushed(desk: LiveDesk) -> Path:

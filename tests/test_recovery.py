@@ -37,10 +37,12 @@ DESK = DesiredState(  # the account the journal's scope is on, declaring nothing
 )
 
 
-def interrupted_journal(path: Path, *events: str) -> Journal:
-    """A journal whose run began a step on KEY and got as far as `events`."""
-    journal = Journal(path)
-    journal.write("apply-start", steps=1, pid=4242, host="runner-7", by="github:alice")
+def interrupted_journal(path: Path, *events: str, policies: str | None = None) -> Journal:
+    """A journal whose run began a step on KEY and got as far as `events` (of the policies
+    folder `policies`, when given)."""
+    journal = Journal(path, policies=policies)
+    made = {} if policies is None else {"policies": policies}
+    journal.write("apply-start", steps=1, pid=4242, host="runner-7", by="github:alice", **made)
     journal.write(
         "step-begin",
         scope=str(KEY),
@@ -121,17 +123,7 @@ def test_another_folders_run_is_named_only_when_it_left_a_scope_in_flight(
     quiet.write("apply-end", exit_code=4)
     assert recovery.elsewhere(path, "policies") == []
     assert recovery.open_run_ids(path) == set()
-    cut = Journal(path, policies="other")
-    cut.write("apply-start", steps=1, pid=2, **start)
-    cut.write(
-        "step-begin",
-        scope=str(KEY),
-        key=KEY.to_data(),
-        action="update",
-        before=OLD.to_data(),
-        after=NEW.to_data(),
-    )
-    cut.write("reset-sent", scope=str(KEY))
+    cut = interrupted_journal(path, "reset-sent", policies="other")
     assert recovery.elsewhere(path, "policies") == ["other"]
     assert recovery.open_run_ids(path) == {cut.run_id}
 
