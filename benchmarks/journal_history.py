@@ -21,6 +21,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from reconciler.commands.github import history
 from reconciler.simulators.server import serve
@@ -36,7 +37,7 @@ def journal(scopes: int, run: str) -> list[str]:
     for n in range(scopes):
         scope = f"deribit/acct{n // 500}/btc_{n}"
         for event in EVENTS:
-            record = {"ts": now, "run": run, "event": event, "scope": scope}
+            record: dict[str, Any] = {"ts": now, "run": run, "event": event, "scope": scope}
             if event == "step-end":
                 record |= {"outcome": "applied", "live": {"quantity_limit": "10"}}
             lines.append(json.dumps(record, sort_keys=True))

@@ -41,7 +41,7 @@ from reconciler.apply.writes import (
 from reconciler.core import crash
 from reconciler.core.errors import PlanFileError
 from reconciler.core.model import LiveAccount, live_digests
-from reconciler.planning.plan import Plan, Step
+from reconciler.planning.plan import Action, Plan, Step
 from reconciler.venues.live import Connections
 
 __all__ = ["ApplyResult", "Outcome", "StepResult", "apply_plan", "check_fingerprint"]
@@ -60,6 +60,9 @@ class ApplyResult:
     journal_failed: str | None = None  # why the journal could not be written, if it could not
     bug: bool = False  # an unexpected exception ended a step: never reported as all well
     wrote: bool = False  # a write was sent to some venue
+    # declared scopes without a config whose create the plan holds (a freeze): not written,
+    # so still without MMP after the run, and said so at its end
+    held_bare: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -149,6 +152,9 @@ async def apply_plan(
     )
     results = await _run_accounts(run, interrupt)
     result = ApplyResult(results, interrupt.first, journal.failed, run.bug, bool(run.written))
+    result.held_bare = tuple(
+        str(s.key) for s in plan.steps if s.action is Action.HELD and s.unprotected
+    )
     journal.write(
         "apply-end",
         exit_code=result.exit_code,

@@ -564,6 +564,11 @@ def _report(result: ApplyResult, word: str = "Apply", ending: tuple[int, str] | 
             f"  still UNPROTECTED {item.step.key}: without a config, as before the run (mmp "
             f"status exits 4 until it has one); wanted {item.step.after.shown()}"
         )
+    for key in result.held_bare:
+        lines.append(
+            f"  still UNPROTECTED {key}: held (why: above), so not created; without a config "
+            "(mmp status exits 4 until it has one)"
+        )
     if result.interrupted:
         lines.append(
             f"  interrupted by {result.interrupted}: steps under way were finished; "
