@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.apply import recovery
+from reconciler.apply import journal, recovery
 from reconciler.commands.github import history
 from reconciler.simulators.server import serve
 from tests.fakes.github import MAIN_SHA, FakeGitHub
@@ -168,7 +168,7 @@ def test_old_finished_runs_are_dropped_unfinished_runs_and_each_accounts_last_co
     path = tmp_path / "journal.jsonl"
     path.write_text("".join(f"{line}\n" for line in lines))
     assert recovery.open_run_ids(path) == {"killed"}
-    kept = history.compact(lines, {"killed"}, NOW)
+    kept = history.compact([(x, journal.parse(x)) for x in lines], {"killed"}, NOW)
     assert kept == [lines[2], *lines[4:]]
 
 

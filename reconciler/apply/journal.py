@@ -230,6 +230,16 @@ class Unreadable:
     text: str
 
 
+def parse(text: str) -> dict[str, Any] | None:
+    """One journal line as the record it holds; None for a line that is not one (cut short,
+    edited, another tool's): a JSON object with an `event`."""
+    try:
+        record = loads_exact(text)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("event"), str) else None
+
+
 def read(path: Path) -> Iterator[dict[str, Any] | Unreadable]:
     """Every record of a journal in order; broken lines as Unreadable, blank lines skipped."""
     try:
@@ -240,12 +250,5 @@ def read(path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         for number, text in enumerate(handle, 1):
             if not text.strip():
                 continue
-            try:
-                record = loads_exact(text)
-            except (ValueError, RecursionError):
-                yield Unreadable(number, text.rstrip("\n")[:200])
-                continue
-            if isinstance(record, dict) and isinstance(record.get("event"), str):
-                yield record
-            else:
-                yield Unreadable(number, text.rstrip("\n")[:200])
+            record = parse(text)
+            yield record if record is not None else Unreadable(number, text.rstrip("\n")[:200])

@@ -24,7 +24,6 @@ from typing import Any
 from reconciler.apply import journal
 from reconciler.core.console import warn
 from reconciler.core.model import LiveAccount, LiveScope, MmpConfig, ScopeKey
-from reconciler.core.units import loads_exact
 from reconciler.planning.plan import Action, Plan, Step
 from reconciler.planning.planner import field_changes
 from reconciler.policy.desired import DesiredState
@@ -187,7 +186,7 @@ def _open_runs(path: Path) -> dict[str, dict[str, Any]]:
         for text in handle:
             if not BOUNDARY.search(text):
                 continue
-            record = _parse(text)
+            record = journal.parse(text)
             run = None if record is None else record.get("run")
             if record is None or not isinstance(run, str):
                 continue
@@ -325,14 +324,6 @@ def _config(data: Any) -> MmpConfig | None:
         return None if data is None else MmpConfig.from_data(data)
     except (KeyError, TypeError, ValueError, ArithmeticError):
         return None
-
-
-def _parse(text: str) -> dict[str, Any] | None:
-    try:
-        record = loads_exact(text)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("event"), str) else None
 
 
 def describe(

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import recovery
+from reconciler.apply import journal, recovery
 from reconciler.commands.github import history_source as source
 from reconciler.commands.github.api import GitHubApi
 from reconciler.commands.github.context import RunContext
 from reconciler.core import console
 from reconciler.core.errors import GitHubError
-from reconciler.core.units import dumps_exact, loads_exact
+from reconciler.core.units import dumps_exact
 
 ARTIFACT = source.ARTIFACT
 NEWEST = 3  # whole histories read: each holds what its run read, the newest hold it all
@@ -167,7 +167,7 @@ def _whole(text: str) -> bool:
     the last one in it)."""
     for line in reversed(text.split("\n")):
         if MARKED.search(line):
-            record = _parse(line)
+            record = journal.parse(line)
             return record is not None and record.get("whole") is True
     return False
 
@@ -177,8 +177,8 @@ def _write(into: Path, found: source.Found, whole: bool) -> Carried:
     here = into.read_text(encoding="utf-8", errors="replace") if into.is_file() else ""
     texts = [text for _, text in reversed(found.journals)]  # oldest first
     now = dt.datetime.now(dt.UTC)
-    lines, dropped = _merged([*texts, here], now)
-    kept = _compacted(into, lines, now)
+    entries, dropped = _merged([*texts, here], now)
+    kept = _compacted(into, entries, now)
     runs = tuple(run for run, _ in reversed(found.journals))
     mark: dict[str, Any] = {"ts": now.isoformat(timespec="milliseconds"), "event": MARK}
     mark |= {"run": f"{MARK}-{secrets.token_hex(6)}", "read": list(runs)}
@@ -197,29 +197,33 @@ def _write(into: Path, found: source.Found, whole: bool) -> Carried:
     )
 
 
-def _merged(texts: list[str], now: dt.datetime) -> tuple[list[str], int]:
-    """Every line once, in order; those dated ahead of now dropped (and counted)."""
-    size, dropped, seen = 0, 0, dict[str, None]()
+Entry = tuple[str, dict[str, Any] | None]  # a journal line, and the record it holds
+
+
+def _merged(texts: list[str], now: dt.datetime) -> tuple[list[Entry], int]:
+    """Every line once, in order, with its record (parsed once, here); those dated ahead of
+    now dropped (and counted)."""
+    size, dropped, seen = 0, 0, dict[str, dict[str, Any] | None]()
     for text in texts:
         for line in text.split("\n"):
             if not line.strip() or line in seen:
                 continue
-            record = _parse(line)
+            record = journal.parse(line)
             if record is not None and _at(record) > now + AHEAD:
                 dropped += 1
                 continue
             size += len(line) + 1
             if size > MAX_MERGED:
                 raise GitHubError(f"the journals of earlier runs exceed {MAX_MERGED:,} bytes")
-            seen[line] = None
-    return list(seen), dropped
+            seen[line] = record
+    return list(seen.items()), dropped
 
 
-def _compacted(into: Path, lines: list[str], now: dt.datetime) -> list[str]:
+def _compacted(into: Path, entries: list[Entry], now: dt.datetime) -> list[str]:
     staged = into.with_name(into.name + ".gathered")
     try:
-        _replace(staged, lines, final=False)
-        return compact(lines, recovery.open_run_ids(staged), now)
+        _replace(staged, [line for line, _ in entries], final=False)
+        return compact(entries, recovery.open_run_ids(staged), now)
     finally:
         staged.unlink(missing_ok=True)
 
@@ -240,30 +244,21 @@ def _replace(path: Path, lines: list[str], final: bool = True) -> None:
         raise
 
 
-def compact(lines: list[str], open_runs: set[str], now: dt.datetime) -> list[str]:
+def compact(entries: list[Entry], open_runs: set[str], now: dt.datetime) -> list[str]:
     """The lines kept: every record of a run with a scope in flight, every record younger
     than KEEP_DAYS, each account's newest verified config, and lines that are not records
     (counted as broken by the reader, never silently dropped)."""
     cutoff = now - dt.timedelta(days=KEEP_DAYS)
-    parsed = [_parse(line) for line in lines]
     newest_verified: dict[str, int] = {}
-    for index, record in enumerate(parsed):
+    for index, (_, record) in enumerate(entries):
         if record is not None and _verified(record):
             venue, account = str(record["scope"]).split("/")[:2]
             newest_verified[f"{venue}/{account}"] = index
     keep = set(newest_verified.values())
-    for index, record in enumerate(parsed):
+    for index, (_, record) in enumerate(entries):
         if record is None or record.get("run") in open_runs or _at(record) >= cutoff:
             keep.add(index)
-    return [line for index, line in enumerate(lines) if index in keep]
-
-
-def _parse(line: str) -> dict[str, Any] | None:
-    try:
-        record = loads_exact(line)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("event"), str) else None
+    return [line for index, (line, _) in enumerate(entries) if index in keep]
 
 
 def _verified(record: dict[str, Any]) -> bool:
