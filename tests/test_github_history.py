@@ -14,6 +14,9 @@ import pytest
 
 from reconciler.apply import journal, recovery
 from reconciler.commands.github import history
+from reconciler.commands.github.api import GitHubApi
+from reconciler.commands.github.context import RunContext
+from reconciler.core.errors import GitHubError
 from reconciler.simulators.server import serve
 from tests.fakes.github import MAIN_SHA, FakeGitHub
 
@@ -273,3 +276,21 @@ def test_a_journal_this_run_added_nothing_to_is_not_kept_again(
     first.settle()
     second.settle()
     assert not quiet.exists() and busy.exists()
+
+
+def test_an_answer_that_is_not_json_is_a_github_error_never_a_crash() -> None:
+    """A proxy's HTML page where GitHub's JSON was due, on every call the history makes: a
+    GitHubError naming the call (the gather skips that artifact, or says why it read none)."""
+    ctx = RunContext(api_url="https://api.example.invalid", repository=REPOSITORY, token=TOKEN)
+    html = httpx.MockTransport(lambda _: httpx.Response(200, text="<html>busy</html>"))
+    with GitHubApi(ctx, transport=html) as api:
+        calls = {
+            "GET actions/runs/7": lambda: api.workflow_run(7),
+            "GET compare/": lambda: api.contains("a" * 40, "b" * 40),
+            "GET /repos/desk/mmp-policies/actions/artifacts": lambda: list(api.artifacts("x")),
+            "git/ref/heads/main": lambda: api.branch_head("main"),
+        }
+        for said, call in calls.items():
+            with pytest.raises(GitHubError, match="with something not JSON") as raised:
+                call()
+            assert said in str(raised.value)

@@ -92,10 +92,7 @@ class GitHubApi:
                     status=404,
                 ) from None
             raise
-        try:
-            data = response.json()
-        except ValueError:
-            raise GitHubError(f"GitHub answered {where} with something not JSON") from None
+        data = _json(response, where)
         target = data.get("object") if isinstance(data, dict) else None
         sha = target.get("sha") if isinstance(target, dict) else None
         if (
@@ -115,26 +112,14 @@ class GitHubApi:
     def artifacts(self, name: str) -> Iterator[dict[str, Any]]:
         """Every artifact named `name` in the repository (`GET actions/artifacts?name=`),
         expired ones included, in the order GitHub lists them (it documents none)."""
-        url: str | None = f"{self._repo}/actions/artifacts"
-        query: dict[str, str] | None = {"per_page": str(PER_PAGE), "name": name}
-        while url is not None:
-            response = self._read(url, query)
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            items = data.get("artifacts") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise GitHubError(
-                    "GitHub answered GET actions/artifacts with something not a list of artifacts"
-                )
-            yield from (item for item in items if isinstance(item, dict))
-            url, query = self._next_page(response), None
+        listed = self._pages(f"{self._repo}/actions/artifacts", {"name": name}, key="artifacts")
+        yield from (item for item in listed if isinstance(item, dict))
 
     def workflow_run(self, run_id: int) -> dict[str, Any]:
         """One workflow run (`GET actions/runs/{id}`): its workflow file, event, branch and
         commit."""
-        data = self._read(f"{self._repo}/actions/runs/{run_id}", None).json()
+        where = f"GET actions/runs/{run_id}"
+        data = _json(self._read(f"{self._repo}/actions/runs/{run_id}", None), where)
         if not isinstance(data, dict):
             raise GitHubError(f"GitHub answered GET actions/runs/{run_id} with no run")
         return data
@@ -142,10 +127,11 @@ class GitHubApi:
     def contains(self, head: str, sha: str) -> bool:
         """Whether commit `sha` is `head` or an ancestor of it (`GET compare/{sha}...{head}`,
         both full commit SHAs: never a name, which a tag could shadow)."""
-        data = self._read(f"{self._repo}/compare/{sha}...{head}", {"per_page": "1"}).json()
+        said = f"GET compare/{sha[:7]}...{head[:7]}"
+        response = self._read(f"{self._repo}/compare/{sha}...{head}", {"per_page": "1"})
+        data = _json(response, said)
         status = data.get("status") if isinstance(data, dict) else None
         if status not in ("ahead", "identical", "behind", "diverged"):
-            said = f"GET compare/{sha[:7]}...{head[:7]}"
             raise GitHubError(f"GitHub answered {said} without a status")
         return status in ("ahead", "identical")
 
@@ -197,12 +183,17 @@ class GitHubApi:
     def _repo(self) -> str:
         return f"/repos/{self.ctx.repository}"
 
-    def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, path: str, params: dict[str, str] | None = None, key: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a listing, page by page (Link headers, never off the API host);
+        `key`: the listing is that field of an object (as `actions/artifacts` answers)."""
         url: str | None = path
         query: dict[str, str] | None = {"per_page": str(PER_PAGE), **(params or {})}
         while url is not None:
             response = self._read(url, query)
-            items = response.json()
+            data = _json(response, f"GET {path}")
+            items = data.get(key) if key is not None and isinstance(data, dict) else data
             if not isinstance(items, list):
                 raise GitHubError(f"GitHub answered GET {path} with something not a list")
             yield from items
@@ -245,7 +236,7 @@ class GitHubApi:
                 f"{method} {path}: no answer from GitHub ({exc}); it may or may not have "
                 "happened; the next run finds the marked comment or issue again"
             ) from None
-        result = self._checked(method, path, response).json()
+        result = _json(self._checked(method, path, response), f"{method} {path}")
         if not isinstance(result, dict):
             raise GitHubError(f"GitHub answered {method} {path} with something not an object")
         return result
@@ -267,6 +258,14 @@ class GitHubApi:
             hint = "The run, artifact or commit is not (or no longer) in the repository."
         text = f"GitHub refused {where}: {status} {said}. {hint}"
         raise GitHubError(redact(text.rstrip()), status=status)
+
+
+def _json(response: httpx.Response, where: str) -> Any:
+    """The JSON GitHub answered `where` with; anything else is a GitHubError saying so."""
+    try:
+        return response.json()
+    except ValueError:
+        raise GitHubError(f"GitHub answered {where} with something not JSON") from None
 
 
 class _Transient(Exception):
