@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -284,7 +284,7 @@ def test_an_answer_that_is_not_json_is_a_github_error_never_a_crash() -> None:
     ctx = RunContext(api_url="https://api.example.invalid", repository=REPOSITORY, token=TOKEN)
     html = httpx.MockTransport(lambda _: httpx.Response(200, text="<html>busy</html>"))
     with GitHubApi(ctx, transport=html) as api:
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "GET actions/runs/7": lambda: api.workflow_run(7),
             "GET compare/": lambda: api.contains("a" * 40, "b" * 40),
             "GET /repos/desk/mmp-policies/actions/artifacts": lambda: list(api.artifacts("x")),
