@@ -9,7 +9,9 @@ import asyncio
 import itertools
 import logging
 import re
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -96,38 +98,36 @@ def test_the_verbose_line_says_the_wait_for_a_slot_apart(caplog: pytest.LogCaptu
 def test_a_rate_limit_wait_ends_at_once_when_apply_is_stopping() -> None:
     """Asked to stop before or during the wait: NotSent, and the virtual clock shows no more
     than one poll's wait passed, not the 10 s asked for."""
-    virtual = VirtualClock()
-    stop = [""]
-
-    async def go() -> None:
-        with unless_stopping(lambda: stop[0]):
-            waiting = asyncio.ensure_future(rate_limit_wait(10_000, "OKX 50011"))
-            await asyncio.sleep(0)
-            stop[0] = "apply was interrupted (SIGINT)"
-            await waiting
-
-    with running_on(virtual), pytest.raises(NotSent, match="SIGINT"):
-        asyncio.run(go())
-    assert virtual.waited_ns <= 2 * 50 * 1_000_000
+    _stopped_while(lambda: rate_limit_wait(10_000, "OKX 50011"))
 
 
 def test_a_wait_for_a_slot_ends_at_once_when_the_request_must_stay_back() -> None:
     """A write waiting for OKX's set window (the third within 10 s) when apply is asked to
     stop: NotSent at once, not after the window; the account's slot it took is given back."""
-    virtual = VirtualClock()
-    stop = [""]
     own, window = WindowLimiter(5, 2_000), WindowLimiter(1, SET_WINDOW_MS)
 
-    async def go() -> None:
+    async def spent_then_acquire() -> None:
         await window.acquire()
         window.release()  # the window is spent: the next set waits 10 s
+        await Limits(own, window).acquire()
+
+    _stopped_while(spent_then_acquire)
+    assert own.counted() == 1  # its slot given back (counted from then), none left in flight
+
+
+def _stopped_while(waiting: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    """Apply asked to stop (SIGINT) once `waiting` has begun: NotSent, and the virtual clock
+    shows no more than one poll's wait passed."""
+    virtual = VirtualClock()
+    stop = [""]
+
+    async def go() -> None:
         with unless_stopping(lambda: stop[0]):
-            waiting = asyncio.ensure_future(Limits(own, window).acquire())
+            began = asyncio.ensure_future(waiting())
             await asyncio.sleep(0)
             stop[0] = "apply was interrupted (SIGINT)"
-            await waiting
+            await began
 
     with running_on(virtual), pytest.raises(NotSent, match="SIGINT"):
         asyncio.run(go())
     assert virtual.waited_ns <= 2 * 50 * 1_000_000
-    assert own.counted() == 1  # its slot given back (counted from then), none left in flight
