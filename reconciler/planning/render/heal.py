@@ -27,9 +27,8 @@ def text(healing: Healing, colour: bool = False) -> str:
     lines = [_paint(f"{SANDBOX} {head}" if plan.sandbox else head, "1", colour)]
     bare = healing.bare()
     if bare:
-        warning = unprotected_warning(bare).replace(" have no", " left for a person have no")
-        if healing.undeclared_bare():
-            warning = warning.replace(" declared scope(s)", " scope(s)")
+        which = "scope(s)" if healing.undeclared_bare() else "declared scope(s)"
+        warning = unprotected_warning(bare, f"{which} left for a person")
         lines.append(_paint(warning, "1;31", colour))
     lines.append(
         f"Live state read from {len(plan.accounts)} account(s); fingerprint {plan.fingerprint[:19]}"

@@ -130,9 +130,10 @@ def selection_line(plan: Plan) -> str:
     )
 
 
-def unprotected_warning(scopes: Sequence[str]) -> str:
-    """'UNPROTECTED: N declared scope(s) ...' naming them, or '' when there are none."""
+def unprotected_warning(scopes: Sequence[str], which: str = "declared scope(s)") -> str:
+    """'UNPROTECTED: N declared scope(s) ...' naming them (`which`: what they are), or ''
+    when there are none."""
     if not scopes:
         return ""
-    head = f"UNPROTECTED: {len(scopes):,} declared scope(s) have no MMP config live: "
+    head = f"UNPROTECTED: {len(scopes):,} {which} have no MMP config live: "
     return head + name_list(scopes)
