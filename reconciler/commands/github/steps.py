@@ -10,8 +10,8 @@ environment the workflow sets, never from `${{ }}` in a script:
   or `false` otherwise); refused on a push, since a merge never forces;
 - MMP_SHARD: the drift shard the job plans, `venue=NAME` or `K/N`;
 - GITHUB_TOKEN (heal): to ask GitHub where the heal branch is now (`contents: read`);
-  (apply, heal, plan --history): to read the journals of earlier runs (`actions: read`,
-  reconciler.commands.github.history), carried forward in this run's journal.
+  (apply, heal, shard, plan --history): to read the journals of earlier runs (`actions:
+  read`, reconciler.commands.github.history), carried forward in this run's journal.
 """
 
 from __future__ import annotations
